@@ -1,0 +1,266 @@
+"""Clinical rules on plain data: grading, units, ANC from a differential, fever.
+
+Every threshold NeutroWatch acts on lives here with its source. Nothing in this
+module touches the database or reads the clock, so it is tested without Django's
+test database.
+
+Sources
+- CTCAE v5.0: Common Terminology Criteria for Adverse Events v5.0, NCI 2017,
+  "Neutrophil count decreased" and "Febrile neutropenia".
+- IDSA 2010: Freifeld AG et al. Clinical practice guideline for the use of
+  antimicrobial agents in neutropenic patients with cancer. Clin Infect Dis
+  2011;52:e56-e93.
+- NCCN: Prevention and Treatment of Cancer-Related Infections; Hematopoietic
+  Growth Factors (myeloid growth factors).
+- ASCO/IDSA 2018: Taplitz RA et al. J Clin Oncol 2018;36:1443-1453.
+- Docetaxel prescribing information (do not give with neutrophils < 1500 cells/mm3).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+# --- CTCAE v5.0 "Neutrophil count decreased" -------------------------------------------
+# Grade boundaries in 10^9/L. A value exactly on a boundary belongs to the milder grade
+# (CTCAE writes "<LLN - 1500/mm3" for grade 1, "<1500 - 1000/mm3" for grade 2, ...).
+GRADE2_BELOW = Decimal("1.5")
+GRADE3_BELOW = Decimal("1.0")
+GRADE4_BELOW = Decimal("0.5")
+# Grade 1 starts at the lab's lower limit of normal, not at a fixed 2.0. When the lab
+# sends no LLN we use the clinic setting (default 1.8, a common adult reference limit).
+DEFAULT_ANC_LLN = Decimal("1.8")
+# IDSA 2010: profound neutropenia.
+PROFOUND_BELOW = Decimal("0.1")
+
+# --- Febrile neutropenia ----------------------------------------------------------------
+# IDSA 2010 / NCCN: fever is a single oral temperature >= 38.3 C, or >= 38.0 C sustained
+# over 1 hour. (CTCAE v5.0's FN term uses > 38.3 C single; we alert on the IDSA >= so the
+# nurse is never told later than the guideline says.)
+FEVER_SINGLE_C = Decimal("38.3")
+FEVER_SUSTAINED_C = Decimal("38.0")
+FEVER_SUSTAINED_FOR = timedelta(hours=1)
+# IDSA 2010: neutropenia for the FN pathway is ANC < 0.5, or expected to fall below 0.5
+# within 48 h. NCCN also counts ANC < 1.0 with a predicted decline to <= 0.5 in 48 h,
+# so the alert uses the wider NCCN bound on the last measured ANC.
+FN_ANC_BELOW = Decimal("1.0")
+FN_PREDICTED_ANC_BELOW = Decimal("0.5")
+FN_PREDICTION_HORIZON = timedelta(hours=48)
+# ASCO/IDSA 2018: empirical antibiotics within 1 hour of triage.
+FN_ANTIBIOTICS_WITHIN = timedelta(hours=1)
+
+# --- Next cycle -------------------------------------------------------------------------
+# Docetaxel label and common protocol rule: full dose needs ANC >= 1.5 x10^9/L.
+DEFAULT_NEXT_CYCLE_ANC = Decimal("1.5")
+
+# --- Plausibility -----------------------------------------------------------------------
+# An ANC above 100 x10^9/L is not a neutrophil count (even leukaemoid reactions with
+# G-CSF stay well below); it is almost always a unit error (cells/uL labelled 10^3/uL).
+MAX_PLAUSIBLE_ANC = Decimal("100")
+MAX_PLAUSIBLE_WBC = Decimal("500")
+TEMPERATURE_MIN_C = Decimal("30")
+TEMPERATURE_MAX_C = Decimal("45")
+
+# --- G-CSF prophylaxis (ASCO 2015, NCCN, EORTC 2010) --------------------------------------
+# Primary prophylaxis when regimen FN risk >= 20 %; at 10-20 % when patient factors raise it.
+GCSF_EXPECTED_BY_CYCLE_DAY = 3
+OLDER_PATIENT_AGE = 65
+
+
+class ClinicalValueError(ValueError):
+    """A value that cannot be accepted, with a message a nurse can act on."""
+
+
+# --- Units ------------------------------------------------------------------------------
+# 1 x10^9/L = 1 x10^3/uL = 1 K/uL = 1,000 cells/uL; cells/uL = cells/mm3.
+UNIT_1E9_PER_L = "10^9/L"
+UNIT_1E3_PER_UL = "10^3/uL"
+UNIT_PER_UL = "/uL"
+COUNT_UNITS = {UNIT_1E9_PER_L: Decimal(1), UNIT_1E3_PER_UL: Decimal(1), UNIT_PER_UL: Decimal("0.001")}
+COUNT_UNIT_CHOICES = [
+    (UNIT_1E9_PER_L, "x10^9/L"),
+    (UNIT_1E3_PER_UL, "x10^3/uL (K/uL)"),
+    (UNIT_PER_UL, "cells/uL"),
+]
+_COUNT_UNIT_ALIASES = {
+    UNIT_1E9_PER_L: ["10^9/l", "x10^9/l", "10*9/l", "x10*9/l", "10e9/l", "g/l", "giga/l", "10^9 /l"],
+    UNIT_1E3_PER_UL: [
+        "10^3/ul", "x10^3/ul", "10*3/ul", "x10*3/ul", "k/ul", "k/mcl", "10^3/mcl", "thou/ul",
+        "10^3/mm3", "x10^3/mm3", "10*3/mm3", "k/mm3", "10^3/µl", "k/µl",
+    ],
+    UNIT_PER_UL: ["/ul", "cells/ul", "/mm3", "cells/mm3", "/mcl", "cells/mcl", "/µl", "cells/µl", "{cells}/ul"],
+}
+_COUNT_UNIT_LOOKUP = {alias: unit for unit, aliases in _COUNT_UNIT_ALIASES.items() for alias in aliases}
+
+
+def normalise_count_unit(text: str) -> str:
+    """Return the canonical count unit for `text` (an alias such as 'K/uL'), or raise."""
+    key = (text or "").strip().lower().replace(" ", "")
+    if key in _COUNT_UNIT_LOOKUP:
+        return _COUNT_UNIT_LOOKUP[key]
+    raise ClinicalValueError(
+        f"unknown unit {text!r}: use 10^9/L, 10^3/uL (K/uL) or cells/uL"
+    )
+
+
+def to_decimal(value: object, field: str = "value") -> Decimal:
+    """Return `value` as a finite Decimal, or raise naming the field."""
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise ClinicalValueError(f"{field}: {value!r} is not a number") from None
+    if not number.is_finite():
+        raise ClinicalValueError(f"{field}: {value!r} is not a finite number")
+    return number
+
+
+def count_to_1e9_per_l(value: Decimal, unit: str, *, what: str = "ANC") -> Decimal:
+    """Convert a cell count to 10^9/L, refusing values whose unit makes them implausible.
+
+    Refuse, do not guess: an ANC of 3000 labelled 10^3/uL is almost certainly cells/uL,
+    and 1.2 labelled cells/uL is almost certainly 10^9/L.
+    """
+    canonical = normalise_count_unit(unit)
+    if value < 0:
+        raise ClinicalValueError(f"{what} cannot be negative")
+    converted = (value * COUNT_UNITS[canonical]).quantize(Decimal("0.001"))
+    limit = MAX_PLAUSIBLE_ANC if what == "ANC" else MAX_PLAUSIBLE_WBC
+    if converted > limit:
+        raise ClinicalValueError(
+            f"{what} {value} {canonical} would be {converted} x10^9/L, which is not plausible; "
+            f"check the unit (was it cells/uL?)"
+        )
+    if canonical == UNIT_PER_UL and 0 < value < 20 and value != value.to_integral_value():
+        raise ClinicalValueError(
+            f"{what} {value} cells/uL is implausibly small and fractional; check the unit (was it 10^9/L?)"
+        )
+    return converted
+
+
+def anc_from_differential(wbc: Decimal, neutrophil_pct: Decimal, band_pct: Decimal | None = None) -> Decimal:
+    """Return ANC in the WBC's unit: WBC x (segmented % + band %) / 100."""
+    bands = band_pct or Decimal(0)
+    for name, pct in (("neutrophil %", neutrophil_pct), ("band %", bands)):
+        if not Decimal(0) <= pct <= Decimal(100):
+            raise ClinicalValueError(f"{name} must be between 0 and 100, not {pct}")
+    if neutrophil_pct + bands > 100:
+        raise ClinicalValueError(
+            f"neutrophil % + band % is {neutrophil_pct + bands}, more than 100"
+        )
+    if wbc < 0:
+        raise ClinicalValueError("WBC cannot be negative")
+    return (wbc * (neutrophil_pct + bands) / Decimal(100)).quantize(Decimal("0.001"))
+
+
+# --- Grading ----------------------------------------------------------------------------
+GRADE_LABELS = {
+    0: "Grade 0 (within normal limits)",
+    1: "Grade 1 (mild)",
+    2: "Grade 2 (moderate)",
+    3: "Grade 3 (severe)",
+    4: "Grade 4 (life-threatening)",
+}
+
+
+def ctcae_grade(anc_1e9_per_l: Decimal, lln_1e9_per_l: Decimal = DEFAULT_ANC_LLN) -> int:
+    """Return the CTCAE v5.0 grade of 'Neutrophil count decreased' (0-4).
+
+    Boundaries belong to the milder grade: 1.5 is grade 1, 1.0 grade 2, 0.5 grade 3.
+    """
+    anc = Decimal(anc_1e9_per_l)
+    if anc < GRADE4_BELOW:
+        return 4
+    if anc < GRADE3_BELOW:
+        return 3
+    if anc < GRADE2_BELOW:
+        return 2
+    if anc < Decimal(lln_1e9_per_l):
+        return 1
+    return 0
+
+
+# --- Temperature ------------------------------------------------------------------------
+TEMPERATURE_UNIT_CHOICES = [("C", "°C"), ("F", "°F")]
+_TEMPERATURE_ALIASES = {"c": "C", "cel": "C", "°c": "C", "degc": "C", "f": "F", "[degf]": "F", "°f": "F", "degf": "F"}
+
+
+def to_celsius(value: Decimal, unit: str) -> Decimal:
+    """Convert a body temperature to degrees Celsius and check it is physiological."""
+    canonical = _TEMPERATURE_ALIASES.get((unit or "").strip().lower())
+    if canonical is None:
+        raise ClinicalValueError(f"unknown temperature unit {unit!r}: use C or F")
+    celsius = value if canonical == "C" else (value - 32) * Decimal(5) / Decimal(9)
+    celsius = celsius.quantize(Decimal("0.01"))
+    if not TEMPERATURE_MIN_C <= celsius <= TEMPERATURE_MAX_C:
+        raise ClinicalValueError(
+            f"temperature {value} °{canonical} is {celsius} °C, outside {TEMPERATURE_MIN_C}-{TEMPERATURE_MAX_C} °C"
+        )
+    return celsius
+
+
+@dataclass(frozen=True)
+class TemperaturePoint:
+    taken_at: datetime
+    temperature_c: Decimal
+
+
+def fever_episode(readings: list[TemperaturePoint]) -> TemperaturePoint | None:
+    """Return the reading that meets the IDSA 2010 fever definition, or None.
+
+    Fever: a single reading >= 38.3 C, or readings >= 38.0 C spanning more than one hour
+    with none below 38.0 C in between.
+    """
+    ordered = sorted(readings, key=lambda r: r.taken_at)
+    run_start: TemperaturePoint | None = None
+    for reading in ordered:
+        if reading.temperature_c >= FEVER_SINGLE_C:
+            return reading
+        if reading.temperature_c >= FEVER_SUSTAINED_C:
+            run_start = run_start or reading
+            if reading.taken_at - run_start.taken_at >= FEVER_SUSTAINED_FOR:
+                return reading
+        else:
+            run_start = None
+    return None
+
+
+# --- G-CSF products -----------------------------------------------------------------------
+# Matched by ingredient, so biosimilars (filgrastim-sndz, -aafi, -ayow; pegfilgrastim-jmdb ...)
+# and brand names map to the same product. ATC: L03AA02 filgrastim, L03AA13 pegfilgrastim,
+# L03AA14 lipegfilgrastim.
+FILGRASTIM = "filgrastim"
+PEGFILGRASTIM = "pegfilgrastim"
+LIPEGFILGRASTIM = "lipegfilgrastim"
+GCSF_PRODUCT_CHOICES = [
+    (FILGRASTIM, "Filgrastim (daily, short-acting)"),
+    (PEGFILGRASTIM, "Pegfilgrastim (once per cycle)"),
+    (LIPEGFILGRASTIM, "Lipegfilgrastim (once per cycle)"),
+]
+GCSF_ATC = {"L03AA02": FILGRASTIM, "L03AA13": PEGFILGRASTIM, "L03AA14": LIPEGFILGRASTIM}
+_GCSF_BRANDS = {
+    "neupogen": FILGRASTIM, "zarxio": FILGRASTIM, "nivestym": FILGRASTIM, "releuko": FILGRASTIM,
+    "zarzio": FILGRASTIM, "nivestim": FILGRASTIM, "granix": FILGRASTIM, "tbo-filgrastim": FILGRASTIM,
+    "neulasta": PEGFILGRASTIM, "fulphila": PEGFILGRASTIM, "udenyca": PEGFILGRASTIM,
+    "ziextenzo": PEGFILGRASTIM, "nyvepria": PEGFILGRASTIM, "fylnetra": PEGFILGRASTIM,
+    "stimufend": PEGFILGRASTIM, "lonquex": LIPEGFILGRASTIM,
+}
+
+
+def gcsf_product(name_or_code: str) -> str:
+    """Return the G-CSF ingredient for a product name, biosimilar, brand or ATC code."""
+    text = (name_or_code or "").strip().lower()
+    if text.upper() in GCSF_ATC:
+        return GCSF_ATC[text.upper()]
+    # Longest ingredient first: "pegfilgrastim" contains "filgrastim".
+    for ingredient in (LIPEGFILGRASTIM, PEGFILGRASTIM, FILGRASTIM):
+        if text.startswith(ingredient) or f" {ingredient}" in f" {text}":
+            return ingredient
+    for brand, ingredient in _GCSF_BRANDS.items():
+        if brand in text:
+            return ingredient
+    raise ClinicalValueError(f"{name_or_code!r} is not a G-CSF product NeutroWatch knows")
+
+
+def is_long_acting(product: str) -> bool:
+    """Return True for once-per-cycle pegylated G-CSF."""
+    return product in (PEGFILGRASTIM, LIPEGFILGRASTIM)

@@ -1,0 +1,24 @@
+"""NeutroWatch models, split by subject; import from here."""
+from monitoring.models.alerts import Alert, Delivery, Forecast
+from monitoring.models.care import ChemoAdministration, Cycle, Regimen, TreatmentCourse
+from monitoring.models.people import Patient, Team, User
+from monitoring.models.records import AccessLog, ApiToken
+from monitoring.models.results import CountResult, GcsfDose, TemperatureReading
+
+__all__ = [
+    "AccessLog",
+    "Alert",
+    "ApiToken",
+    "ChemoAdministration",
+    "CountResult",
+    "Cycle",
+    "Delivery",
+    "Forecast",
+    "GcsfDose",
+    "Patient",
+    "Regimen",
+    "TemperatureReading",
+    "Team",
+    "TreatmentCourse",
+    "User",
+]

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Forecast(models.Model):
+    """The latest nadir forecast of one cycle, and the inputs it was made from."""
+
+    cycle = models.OneToOneField("monitoring.Cycle", on_delete=models.CASCADE, related_name="forecast")
+    input_version = models.PositiveIntegerField(help_text="Cycle.input_version this forecast used.")
+    inputs_digest = models.CharField(max_length=64, help_text="SHA-256 of the history the engine was given.")
+    n_counts = models.PositiveIntegerField(default=0)
+    computed_at = models.DateTimeField()
+    as_of = models.DateTimeField()
+    nadir_anc_1e9_per_l = models.FloatField(null=True)
+    nadir_lo80 = models.FloatField(null=True)
+    nadir_hi80 = models.FloatField(null=True)
+    nadir_at = models.DateTimeField(null=True)
+    nadir_day_of_cycle = models.FloatField(null=True)
+    p_grade4 = models.FloatField(null=True)
+    p_grade3plus = models.FloatField(null=True)
+    next_day1 = models.DateTimeField(null=True)
+    p_ready = models.FloatField(null=True, help_text="P(ANC >= threshold on the planned next day 1).")
+    ready_threshold_1e9_per_l = models.FloatField(null=True)
+    trajectory = models.JSONField(default=list, help_text="[{time, anc, lo80, hi80}] in 10^9/L.")
+    warnings = models.JSONField(default=list)
+    error = models.TextField(blank=True)
+    # The first forecast made for the cycle (before its own counts), kept for predicted-vs-observed.
+    first_nadir_anc_1e9_per_l = models.FloatField(null=True)
+
+    def __str__(self) -> str:
+        return f"Forecast for {self.cycle} (v{self.input_version})"
+
+
+class Alert(models.Model):
+    class Kind(models.TextChoices):
+        GRADE4_OBSERVED = "grade4_observed", "Grade 4 neutropenia observed"
+        GRADE3_OBSERVED = "grade3_observed", "Grade 3 neutropenia observed"
+        GRADE4_PREDICTED = "grade4_predicted", "Grade 4 neutropenia predicted"
+        FEBRILE_NEUTROPENIA = "febrile_neutropenia", "Febrile neutropenia suspected"
+        NOT_READY = "not_ready", "Not ready for next cycle"
+        NADIR_UNMONITORED = "nadir_unmonitored", "Nadir window unmonitored"
+        GCSF_NOT_GIVEN = "gcsf_not_given", "G-CSF prophylaxis indicated but not given"
+
+    class Severity(models.IntegerChoices):
+        # Integers so "most severe first" is a plain ORDER BY.
+        LOW = 1, "Low"
+        MEDIUM = 2, "Medium"
+        HIGH = 3, "High"
+        CRITICAL = 4, "Critical"
+
+    patient = models.ForeignKey("monitoring.Patient", on_delete=models.CASCADE, related_name="alerts")
+    cycle = models.ForeignKey("monitoring.Cycle", on_delete=models.CASCADE, related_name="alerts")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices)
+    message = models.TextField()
+    evidence = models.JSONField(default=dict)
+    raised_at = models.DateTimeField()
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    acknowledgement_note = models.TextField(blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True, help_text="Set when the condition cleared.")
+    escalated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-severity", "-raised_at"]
+        constraints = [
+            # One alert per condition per cycle while the condition lasts (acknowledged or not).
+            models.UniqueConstraint(
+                fields=["cycle", "kind"], condition=Q(resolved_at__isnull=True), name="one_live_alert_per_condition"
+            ),
+        ]
+        indexes = [models.Index(fields=["resolved_at", "acknowledged_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_severity_display()}: {self.get_kind_display()} ({self.patient.mrn})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None and self.acknowledged_at is None
+
+
+class Delivery(models.Model):
+    """One attempt-tracked delivery of an alert over one channel, written before sending."""
+
+    class Channel(models.TextChoices):
+        INAPP = "inapp", "In-app inbox"
+        EMAIL = "email", "Email"
+        WEBHOOK = "webhook", "Webhook"
+
+    class Purpose(models.TextChoices):
+        NOTIFY = "notify", "Notification"
+        ESCALATE = "escalate", "Escalation"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        RETRYING = "retrying", "Failed, will retry"
+        FAILED = "failed", "Failed permanently"
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    purpose = models.CharField(max_length=10, choices=Purpose.choices, default=Purpose.NOTIFY)
+    recipient = models.CharField(max_length=300)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["alert", "channel", "purpose", "recipient"], name="one_delivery_per_recipient"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} to {self.recipient}: {self.get_status_display()}"

@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from monitoring import clinical
+
+
+class Regimen(models.Model):
+    """A chemotherapy protocol from the catalogue shipped in a data migration."""
+
+    class FnRisk(models.TextChoices):
+        # NCCN / EORTC categories of febrile-neutropenia risk per regimen.
+        HIGH = "high", "High (> 20 %)"
+        INTERMEDIATE = "intermediate", "Intermediate (10-20 %)"
+        LOW = "low", "Low (< 10 %)"
+
+    class GcsfRecommendation(models.TextChoices):
+        PRIMARY = "primary", "Primary prophylaxis recommended"
+        CONSIDER = "consider", "Consider if patient risk factors"
+        NOT_ROUTINE = "not_routine", "Not routinely recommended"
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=120)
+    drugs = models.CharField(max_length=200)
+    cycle_length_days = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
+    chemo_days = models.JSONField(default=list, help_text="Days of the cycle with chemotherapy, e.g. [1, 8].")
+    fn_risk = models.CharField("FN risk", max_length=20, choices=FnRisk.choices)
+    gcsf_recommendation = models.CharField("G-CSF", max_length=20, choices=GcsfRecommendation.choices)
+    next_cycle_anc_1e9_per_l = models.DecimalField(
+        "ANC to start next cycle (x10^9/L)", max_digits=4, decimal_places=2,
+        default=clinical.DEFAULT_NEXT_CYCLE_ANC,
+    )
+    nadir_window_start_day = models.PositiveSmallIntegerField(default=7)
+    nadir_window_end_day = models.PositiveSmallIntegerField(default=14)
+    source = models.TextField(blank=True, help_text="Where the FN risk and schedule come from.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TreatmentCourse(models.Model):
+    """A patient on one regimen, made of cycles."""
+
+    patient = models.ForeignKey("monitoring.Patient", on_delete=models.CASCADE, related_name="courses")
+    regimen = models.ForeignKey(Regimen, on_delete=models.PROTECT, related_name="courses")
+    started_on = models.DateField()
+    active = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-started_on"]
+
+    def __str__(self) -> str:
+        return f"{self.regimen} from {self.started_on:%d %b %Y}"
+
+
+class Cycle(models.Model):
+    class Status(models.TextChoices):
+        PLANNED = "planned", "Planned"
+        GIVEN = "given", "Given"
+        DELAYED = "delayed", "Delayed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    course = models.ForeignKey(TreatmentCourse, on_delete=models.CASCADE, related_name="cycles")
+    number = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
+    planned_day1 = models.DateTimeField("planned day 1")
+    actual_day1 = models.DateTimeField("actual day 1", null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PLANNED)
+    delay_reason = models.CharField(max_length=200, blank=True)
+    # Bumped (F() + 1) by every write that changes this cycle's forecast inputs; a Forecast
+    # stores the version it used, so a stale forecast is one with a smaller version.
+    input_version = models.PositiveIntegerField(default=0)
+    history = HistoricalRecords(excluded_fields=["input_version"])
+
+    class Meta:
+        ordering = ["course", "number"]
+        constraints = [models.UniqueConstraint(fields=["course", "number"], name="unique_cycle_number")]
+
+    def __str__(self) -> str:
+        return f"Cycle {self.number} of {self.course.regimen.name}"
+
+    @property
+    def day1(self) -> datetime:
+        """Return when the cycle started (or is planned to start)."""
+        return self.actual_day1 or self.planned_day1
+
+    @property
+    def planned_next_day1(self) -> datetime:
+        return self.day1 + timedelta(days=self.course.regimen.cycle_length_days)
+
+    def cycle_day(self, moment: datetime) -> Decimal:
+        """Return the day of the cycle at `moment`: day 1.0 is the day-1 dose."""
+        days = (moment - self.day1).total_seconds() / 86400
+        return Decimal(str(round(days + 1, 2)))
+
+
+class ChemoAdministration(models.Model):
+    """One chemotherapy administration within a cycle (day 1, day 8 ...)."""
+
+    cycle = models.ForeignKey(Cycle, on_delete=models.CASCADE, related_name="administrations")
+    day_of_cycle = models.PositiveSmallIntegerField(default=1)
+    given_at = models.DateTimeField()
+    dose_fraction = models.DecimalField(
+        max_digits=3, decimal_places=2, default=Decimal("1.00"),
+        validators=[MinValueValidator(Decimal("0.05")), MaxValueValidator(Decimal("1.50"))],
+        help_text="Given dose relative to the full protocol dose (0.80 after a 20 % reduction).",
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["given_at"]
+
+    def __str__(self) -> str:
+        return f"Day {self.day_of_cycle} at {self.dose_fraction:.0%}"

@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+from datetime import date
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.urls import reverse
+from simple_history.models import HistoricalRecords
+
+from monitoring import clinical
+
+
+class Team(models.Model):
+    """A ward or clinic; patients and staff belong to teams."""
+
+    name = models.CharField(max_length=100, unique=True)
+    escalation_email = models.EmailField(
+        blank=True, help_text="Where unacknowledged critical alerts escalate (e.g. the nurse in charge)."
+    )
+    webhook_url = models.URLField(blank=True, help_text="Optional: alerts are POSTed here as signed JSON.")
+    webhook_secret = models.CharField(max_length=128, blank=True, help_text="HMAC-SHA256 key for the webhook.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    class Role(models.TextChoices):
+        NURSE = "nurse", "Nurse"
+        ONCOLOGIST = "oncologist", "Oncologist"
+        ADMIN = "admin", "Administrator"
+
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.NURSE)
+    teams = models.ManyToManyField(Team, blank=True, related_name="members")
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+    @property
+    def can_change_treatment(self) -> bool:
+        """Return True if this user may change regimens and cycles (oncologists, admins)."""
+        return self.role in (self.Role.ONCOLOGIST, self.Role.ADMIN) or self.is_superuser
+
+
+class PatientQuerySet(models.QuerySet):
+    def visible_to(self, user) -> PatientQuerySet:
+        """Return the patients of the user's teams: the one place team scoping is decided."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(team__in=user.teams.all())
+
+
+class Patient(models.Model):
+    class Sex(models.TextChoices):
+        FEMALE = "F", "Female"
+        MALE = "M", "Male"
+        OTHER = "O", "Other"
+        UNKNOWN = "U", "Unknown"
+
+    mrn = models.CharField("MRN", max_length=40, unique=True, help_text="Medical record number.")
+    given_name = models.CharField(max_length=100)
+    family_name = models.CharField(max_length=100)
+    date_of_birth = models.DateField()
+    sex = models.CharField(max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="patients")
+    responsible_nurse = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="patients"
+    )
+    active = models.BooleanField(default=True)
+    weight_kg = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
+    baseline_anc_1e9_per_l = models.DecimalField(
+        "baseline ANC (x10^9/L)", max_digits=7, decimal_places=3, null=True, blank=True,
+        help_text="Pre-treatment ANC, if known. Low baselines (e.g. Duffy-null) are not an added risk.",
+    )
+    # G-CSF risk factors (ASCO 2015 / NCCN / EORTC 2010); age >= 65 is derived from date of birth.
+    prior_febrile_neutropenia = models.BooleanField(default=False)
+    advanced_disease = models.BooleanField(default=False)
+    poor_performance_status = models.BooleanField("poor performance status (ECOG >= 2)", default=False)
+    poor_nutrition = models.BooleanField(default=False)
+    open_wounds_or_recent_surgery = models.BooleanField(default=False)
+    no_antibiotic_prophylaxis = models.BooleanField(default=False)
+
+    objects = PatientQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["family_name", "given_name"]
+
+    def __str__(self) -> str:
+        return f"{self.family_name}, {self.given_name} ({self.mrn})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("patient", args=[self.pk])
+
+    @property
+    def initials(self) -> str:
+        return f"{self.given_name[:1]}{self.family_name[:1]}".upper()
+
+    def age_on(self, day: date) -> int:
+        born = self.date_of_birth
+        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+    def gcsf_risk_factors(self, today: date) -> list[str]:
+        """Return the patient-level risk factors that raise FN risk, in plain words."""
+        factors = []
+        if self.age_on(today) >= clinical.OLDER_PATIENT_AGE:
+            factors.append(f"age {clinical.OLDER_PATIENT_AGE} or over")
+        for field in (
+            "prior_febrile_neutropenia", "advanced_disease", "poor_performance_status",
+            "poor_nutrition", "open_wounds_or_recent_surgery", "no_antibiotic_prophylaxis",
+        ):
+            if getattr(self, field):
+                factors.append(self._meta.get_field(field).verbose_name)
+        return factors

@@ -1,0 +1,405 @@
+"""Write paths: every change to clinical data goes through a function here.
+
+Each function changes state in one transaction, bumps the input version of every
+cycle whose forecast the change affects, and enqueues one recompute per affected
+cycle when the transaction commits. Saving never fails because the broker is down:
+the cycle stays stale and `recompute_stale` (also a beat job) catches up.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
+
+from monitoring import clinical
+from monitoring.models import (
+    ChemoAdministration,
+    CountResult,
+    Cycle,
+    Forecast,
+    GcsfDose,
+    Patient,
+    TemperatureReading,
+    TreatmentCourse,
+)
+from monitoring.models.results import Source
+
+log = logging.getLogger(__name__)
+
+
+# --- Which cycles a change touches -------------------------------------------------------
+
+def cycle_containing(patient_id: int, moment: datetime) -> Cycle | None:
+    """Return the patient's cycle that was running at `moment` (latest day 1 before it)."""
+    cycles = (
+        Cycle.objects.filter(course__patient_id=patient_id)
+        .exclude(status=Cycle.Status.CANCELLED)
+        .select_related("course__regimen")
+    )
+    started = [c for c in cycles if c.day1 <= moment]
+    return max(started, key=lambda c: c.day1) if started else None
+
+
+def current_cycle(patient_id: int, now: datetime) -> Cycle | None:
+    """Return the cycle under way at `now`, else the next planned one."""
+    running = cycle_containing(patient_id, now)
+    if running is not None and now < running.planned_next_day1:
+        return running
+    upcoming = (
+        Cycle.objects.filter(course__patient_id=patient_id, course__active=True, status=Cycle.Status.PLANNED)
+        .select_related("course__regimen")
+        .order_by("planned_day1")
+        .first()
+    )
+    return upcoming or running
+
+
+def affected_cycle_ids(patient_id: int, moments: Iterable[datetime], now: datetime) -> set[int]:
+    """Return the cycles whose forecast depends on inputs at `moments`.
+
+    That is the cycle each input falls in, and the patient's current cycle, whose
+    forecast learns from every earlier count.
+    """
+    ids = set()
+    for moment in set(moments):
+        cycle = cycle_containing(patient_id, moment)
+        if cycle is not None:
+            ids.add(cycle.pk)
+    current = current_cycle(patient_id, now)
+    if current is not None:
+        ids.add(current.pk)
+    return ids
+
+
+def mark_inputs_changed(cycle_ids: Iterable[int]) -> None:
+    """Bump the cycles' input versions and enqueue one recompute each on commit."""
+    cycle_ids = sorted(set(cycle_ids))
+    if not cycle_ids:
+        return
+    Cycle.objects.filter(pk__in=cycle_ids).update(input_version=F("input_version") + 1)
+    transaction.on_commit(lambda: enqueue_recomputes(cycle_ids))
+
+
+def enqueue_recomputes(cycle_ids: Iterable[int]) -> None:
+    """Publish recompute tasks; if the broker is unreachable, log it and rely on the sweeper."""
+    from monitoring import tasks
+
+    for cycle_id in cycle_ids:
+        try:
+            tasks.recompute_cycle.delay(cycle_id)
+        except Exception:  # kombu raises OperationalError and friends; the save must stand.
+            log.warning("broker unreachable: cycle %s left stale for recompute_stale", cycle_id)
+            return
+
+
+# --- Counts ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CountInput:
+    """A validated blood count in canonical units, ready to store."""
+
+    collected_at: datetime
+    anc_1e9_per_l: Decimal
+    anc_computed: bool
+    entered_value: str
+    entered_unit: str
+    wbc_1e9_per_l: Decimal | None = None
+    neutrophil_pct: Decimal | None = None
+    band_pct: Decimal | None = None
+    accession: str = ""
+    lln_1e9_per_l: Decimal | None = None
+
+
+def parse_count(
+    *,
+    collected_at: datetime,
+    unit: str,
+    anc: Decimal | None = None,
+    wbc: Decimal | None = None,
+    neutrophil_pct: Decimal | None = None,
+    band_pct: Decimal | None = None,
+    accession: str = "",
+    lln: Decimal | None = None,
+) -> CountInput:
+    """Validate a count as entered and return it in 10^9/L, or raise ClinicalValueError.
+
+    Either the ANC is given, or a WBC with the neutrophil % (and optionally band %),
+    from which the ANC is computed. When both are given they must agree that ANC <= WBC.
+    """
+    canonical_unit = clinical.normalise_count_unit(unit)
+    wbc_1e9 = clinical.count_to_1e9_per_l(wbc, canonical_unit, what="WBC") if wbc is not None else None
+    if anc is not None:
+        anc_1e9 = clinical.count_to_1e9_per_l(anc, canonical_unit)
+        computed, entered = False, anc
+        if neutrophil_pct is not None:
+            clinical.anc_from_differential(Decimal(0), neutrophil_pct, band_pct)  # range checks only
+    elif wbc is not None and neutrophil_pct is not None:
+        anc_1e9 = clinical.anc_from_differential(wbc_1e9, neutrophil_pct, band_pct)
+        computed, entered = True, wbc
+    else:
+        raise clinical.ClinicalValueError("give the ANC, or the WBC with the neutrophil %")
+    if wbc_1e9 is not None and anc_1e9 > wbc_1e9:
+        raise clinical.ClinicalValueError(f"ANC {anc_1e9} is above WBC {wbc_1e9} (x10^9/L)")
+    if anc_1e9 > clinical.MAX_PLAUSIBLE_ANC:
+        raise clinical.ClinicalValueError(f"ANC {anc_1e9} x10^9/L is not plausible")
+    return CountInput(
+        collected_at=collected_at,
+        anc_1e9_per_l=anc_1e9,
+        anc_computed=computed,
+        entered_value=str(entered),
+        entered_unit=canonical_unit,
+        wbc_1e9_per_l=wbc_1e9,
+        neutrophil_pct=neutrophil_pct,
+        band_pct=band_pct,
+        accession=(accession or "").strip(),
+        lln_1e9_per_l=lln,
+    )
+
+
+def record_counts(
+    patient: Patient, counts: list[CountInput], *, source: str = Source.MANUAL, user=None
+) -> list[CountResult]:
+    """Store counts for one patient; a count whose accession is already stored is skipped.
+
+    Returns the counts created. One recompute per affected cycle, however many rows.
+    """
+    now = timezone.now()
+    created = []
+    with transaction.atomic():
+        existing = set(
+            CountResult.objects.filter(
+                source=source, accession__in=[c.accession for c in counts if c.accession]
+            ).values_list("accession", flat=True)
+        )
+        for count in counts:
+            if count.accession and count.accession in existing:
+                continue
+            existing.add(count.accession)
+            created.append(_new_count(patient, count, source, user))
+        bulk_create_with_history(created, CountResult, default_user=user)
+        mark_inputs_changed(affected_cycle_ids(patient.pk, [c.collected_at for c in created], now))
+    return created
+
+
+def _new_count(patient: Patient, count: CountInput, source: str, user) -> CountResult:
+    result = CountResult(
+        patient=patient,
+        collected_at=count.collected_at,
+        anc_1e9_per_l=count.anc_1e9_per_l,
+        anc_computed=count.anc_computed,
+        wbc_1e9_per_l=count.wbc_1e9_per_l,
+        neutrophil_pct=count.neutrophil_pct,
+        band_pct=count.band_pct,
+        entered_value=count.entered_value,
+        entered_unit=count.entered_unit,
+        accession=count.accession,
+        source=source,
+        entered_by=user,
+    )
+    if count.lln_1e9_per_l is not None:
+        result.lln_1e9_per_l = count.lln_1e9_per_l
+    # bulk_create skips save(), so grade here as well.
+    result.ctcae_grade = clinical.ctcae_grade(result.anc_1e9_per_l, result.lln_1e9_per_l)
+    return result
+
+
+def record_count(patient: Patient, count: CountInput, *, source: str = Source.MANUAL, user=None) -> CountResult | None:
+    """Store one count; return None if its accession was already stored (a duplicate)."""
+    created = record_counts(patient, [count], source=source, user=user)
+    return created[0] if created else None
+
+
+def correct_count(result: CountResult, count: CountInput, *, user=None) -> CountResult:
+    """Replace a stored count's values with a corrected version (history keeps the old one)."""
+    now = timezone.now()
+    with transaction.atomic():
+        moments = [result.collected_at, count.collected_at]
+        for field in (
+            "collected_at", "anc_1e9_per_l", "anc_computed", "wbc_1e9_per_l", "neutrophil_pct",
+            "band_pct", "entered_value", "entered_unit",
+        ):
+            setattr(result, field, getattr(count, field))
+        if count.lln_1e9_per_l is not None:
+            result.lln_1e9_per_l = count.lln_1e9_per_l
+        result.save()
+        mark_inputs_changed(affected_cycle_ids(result.patient_id, moments, now))
+    return result
+
+
+def delete_result(result: CountResult | GcsfDose | TemperatureReading) -> None:
+    """Remove an entry made in error; forecasts that used it are recomputed."""
+    now = timezone.now()
+    moment = getattr(result, "collected_at", None) or getattr(result, "given_at", None) or result.taken_at
+    with transaction.atomic():
+        patient_id = result.patient_id
+        result.delete()
+        mark_inputs_changed(affected_cycle_ids(patient_id, [moment], now))
+
+
+# --- G-CSF and temperature -----------------------------------------------------------------
+
+def record_gcsf(patient: Patient, *, user=None, source: str = Source.MANUAL, **fields) -> GcsfDose | None:
+    """Store a G-CSF dose; return None if the same external id was already stored."""
+    now = timezone.now()
+    with transaction.atomic():
+        external_id = fields.get("external_id", "")
+        if external_id and GcsfDose.objects.filter(source=source, external_id=external_id).exists():
+            return None
+        dose = GcsfDose.objects.create(patient=patient, entered_by=user, source=source, **fields)
+        mark_inputs_changed(affected_cycle_ids(patient.pk, [dose.given_at], now))
+    return dose
+
+
+def record_temperature(
+    patient: Patient, *, user=None, source: str = Source.MANUAL, **fields
+) -> TemperatureReading | None:
+    """Store a temperature reading (temperature_c already converted); None if a duplicate."""
+    now = timezone.now()
+    with transaction.atomic():
+        external_id = fields.get("external_id", "")
+        if external_id and TemperatureReading.objects.filter(source=source, external_id=external_id).exists():
+            return None
+        reading = TemperatureReading.objects.create(patient=patient, entered_by=user, source=source, **fields)
+        mark_inputs_changed(affected_cycle_ids(patient.pk, [reading.taken_at], now))
+    return reading
+
+
+# --- Courses and cycles ----------------------------------------------------------------------
+
+def start_course(patient: Patient, regimen, first_day1: datetime, n_cycles: int) -> TreatmentCourse:
+    """Create a course with `n_cycles` planned cycles, one cycle length apart."""
+    from datetime import timedelta
+
+    with transaction.atomic():
+        TreatmentCourse.objects.filter(patient=patient, active=True).update(active=False)
+        course = TreatmentCourse.objects.create(patient=patient, regimen=regimen, started_on=first_day1.date())
+        Cycle.objects.bulk_create(
+            Cycle(course=course, number=n + 1, planned_day1=first_day1 + timedelta(days=n * regimen.cycle_length_days))
+            for n in range(n_cycles)
+        )
+        mark_inputs_changed(course.cycles.values_list("pk", flat=True)[:1])
+    return course
+
+
+def give_cycle(cycle: Cycle, given_at: datetime, dose_fraction: Decimal = Decimal("1.00")) -> Cycle:
+    """Record the day-1 chemotherapy of a cycle as given."""
+    with transaction.atomic():
+        cycle.actual_day1 = given_at
+        cycle.status = Cycle.Status.GIVEN
+        cycle.save()
+        ChemoAdministration.objects.create(cycle=cycle, day_of_cycle=1, given_at=given_at, dose_fraction=dose_fraction)
+        mark_inputs_changed(_this_and_previous(cycle))
+    return cycle
+
+
+def record_administration(cycle: Cycle, day_of_cycle: int, given_at: datetime, dose_fraction: Decimal) -> ChemoAdministration:
+    """Record a further chemotherapy day of a cycle (e.g. day 8)."""
+    with transaction.atomic():
+        administration = ChemoAdministration.objects.create(
+            cycle=cycle, day_of_cycle=day_of_cycle, given_at=given_at, dose_fraction=dose_fraction
+        )
+        mark_inputs_changed([cycle.pk])
+    return administration
+
+
+def delay_cycle(cycle: Cycle, new_day1: datetime, reason: str) -> Cycle:
+    """Postpone a planned cycle and every later planned cycle of the course by the same time."""
+    with transaction.atomic():
+        shift = new_day1 - cycle.planned_day1
+        later = Cycle.objects.filter(course=cycle.course, number__gt=cycle.number, status=Cycle.Status.PLANNED)
+        for other in later:
+            other.planned_day1 += shift
+            other.save(update_fields=["planned_day1"])
+        cycle.planned_day1 = new_day1
+        cycle.status = Cycle.Status.DELAYED
+        cycle.delay_reason = reason
+        cycle.save()
+        mark_inputs_changed(_this_and_previous(cycle))
+    return cycle
+
+
+def _this_and_previous(cycle: Cycle) -> list[int]:
+    """Return the cycle and the one before it, whose readiness forecast depends on this day 1."""
+    return list(
+        Cycle.objects.filter(course=cycle.course, number__in=[cycle.number - 1, cycle.number]).values_list("pk", flat=True)
+    )
+
+
+# --- Recompute -----------------------------------------------------------------------------
+
+def recompute_cycle(cycle_id: int, now: datetime | None = None) -> Forecast | None:
+    """Recompute and store the cycle's forecast from every input known now.
+
+    Idempotent and safe under concurrency: the stored forecast is replaced only by one
+    made from a newer input version, under a row lock, so two recomputes racing for the
+    same cycle end with the forecast that saw both results.
+    """
+    from monitoring import forecasting, selectors
+
+    now = now or timezone.now()
+    cycle = Cycle.objects.select_related("course__regimen", "course__patient").filter(pk=cycle_id).first()
+    if cycle is None:
+        return None
+    version = cycle.input_version  # read before the inputs: a later change bumps it again
+    history = selectors.forecast_history(cycle, as_of=now)
+    digest = hashlib.sha256(json.dumps(history, sort_keys=True).encode()).hexdigest()
+    try:
+        result, error = forecasting.forecast_history(history), ""
+    except forecasting.HistoryError as exc:
+        result, error = {}, str(exc)
+    with transaction.atomic():
+        Cycle.objects.select_for_update().get(pk=cycle_id)
+        stored = Forecast.objects.filter(cycle_id=cycle_id).first()
+        if stored is not None and stored.input_version >= version and stored.inputs_digest == digest:
+            return stored
+        if stored is not None and stored.input_version > version:
+            return stored  # a newer recompute already stored a fresher forecast
+        forecast = stored or Forecast(cycle=cycle)
+        _fill_forecast(forecast, result, error, version=version, digest=digest, now=now, n_counts=len(history["counts"]))
+        forecast.save()
+    return forecast
+
+
+def _fill_forecast(forecast: Forecast, result: dict, error: str, *, version: int, digest: str, now: datetime, n_counts: int) -> None:
+    from monitoring.selectors import from_local_iso
+
+    nadir = result.get("nadir") or {}
+    readiness = result.get("readiness") or {}
+    interval = nadir.get("interval80") or [None, None]
+    forecast.input_version = version
+    forecast.inputs_digest = digest
+    forecast.n_counts = n_counts
+    forecast.computed_at = now
+    forecast.as_of = now
+    forecast.error = error
+    forecast.nadir_anc_1e9_per_l = nadir.get("anc")
+    forecast.nadir_lo80, forecast.nadir_hi80 = interval
+    forecast.nadir_at = from_local_iso(nadir["time"]) if nadir.get("time") else None
+    forecast.nadir_day_of_cycle = nadir.get("day_of_cycle")
+    forecast.p_grade4 = result.get("p_grade4")
+    forecast.p_grade3plus = result.get("p_grade3plus")
+    forecast.next_day1 = from_local_iso(readiness["next_day1"]) if readiness.get("next_day1") else None
+    forecast.p_ready = readiness.get("p_anc_ge_threshold")
+    forecast.ready_threshold_1e9_per_l = readiness.get("threshold")
+    forecast.trajectory = result.get("trajectory", [])
+    forecast.warnings = result.get("warnings", [])
+    if forecast.first_nadir_anc_1e9_per_l is None:
+        forecast.first_nadir_anc_1e9_per_l = forecast.nadir_anc_1e9_per_l
+
+
+def recompute_stale(limit: int = 1000) -> int:
+    """Enqueue a recompute for every stale cycle; return how many."""
+    from monitoring import selectors
+
+    ids = selectors.stale_cycle_ids(limit)
+    enqueue_recomputes(ids)
+    return len(ids)
