@@ -1,0 +1,179 @@
+"""Turn a history into a nadir forecast: schedule, prior, posterior, summaries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .history import HOURS_PER_DAY, History, parse_history
+from .model import build_schedule, simulate
+from .posterior import sample_posterior
+from .priors import RESIDUAL_ADDITIVE, RESIDUAL_LOG_SD, RegimenPrior, resolve_prior
+
+# CTCAE v5.0 neutrophil count decreased: grade 4 below 0.5, grade 3 or worse below 1.0 x10^9/L.
+GRADE4_BELOW = 0.5
+GRADE3_BELOW = 1.0
+# Counts of 0 are reported; the likelihood works on the log scale, so floor them at a value below
+# the reporting resolution of automated counters.
+ANC_FLOOR = 0.01
+TRAJECTORY_STEP_H = 12.0
+EXTRA_DAYS_AFTER_CYCLE = 4.0
+# A dose within this many hours of the planned day is taken to be that day's dose.
+DOSE_MATCH_H = 12.0
+RANDOM_SEED = 20021201
+
+
+@dataclass
+class Plan:
+    """Chemotherapy and G-CSF inputs up to the end of the forecast window."""
+
+    dose_hours: list[float]
+    dose_fractions: list[float]
+    gcsf_hours: list[float]
+    gcsf_products: list[str]
+    end_h: float
+
+
+def _previous_cycle_days(history: History) -> tuple[int, ...] | None:
+    """Return the chemo days of the last complete cycle, read from the dose times."""
+    length_h = history.regimen.cycle_length_days * HOURS_PER_DAY
+    earlier = sorted(t for t in history.dose_hours if -length_h - DOSE_MATCH_H <= t < -DOSE_MATCH_H)
+    if not earlier:
+        return None
+    first = earlier[0]
+    return tuple(sorted({int(round((t - first) / HOURS_PER_DAY)) + 1 for t in earlier}))
+
+
+def _plan(history: History, prior: RegimenPrior, warnings: list[str]) -> Plan:
+    length_h = history.regimen.cycle_length_days * HOURS_PER_DAY
+    end_h = length_h + EXTRA_DAYS_AFTER_CYCLE * HOURS_PER_DAY
+    pairs = sorted((t, f) for t, f in zip(history.dose_hours, history.dose_fractions, strict=True) if t < length_h)
+    chemo_days = history.regimen.chemo_days
+    if chemo_days is None:
+        chemo_days = prior.chemo_days if not prior.generic else (_previous_cycle_days(history) or (1,))
+    day1 = [f for t, f in pairs if abs(t) <= DOSE_MATCH_H]
+    fraction = day1[0] if day1 else (pairs[-1][1] if pairs else 1.0)
+    for day in chemo_days:
+        planned = (day - 1) * HOURS_PER_DAY
+        if not any(abs(t - planned) <= DOSE_MATCH_H for t, _ in pairs):
+            pairs.append((planned, fraction))
+            warnings.append(f"no dose recorded for day {day} of the forecast cycle; assumed "
+                            f"{fraction:g} of the protocol dose as planned")
+    pairs.sort()
+    gcsf = sorted((t, p) for t, p in zip(history.gcsf_hours, history.gcsf_products, strict=True) if t < end_h)
+    if any(t < -DOSE_MATCH_H for t, _ in gcsf) and not any(t >= -DOSE_MATCH_H for t, _ in gcsf):
+        warnings.append("G-CSF was given in earlier cycles but none is recorded for this cycle; "
+                        "the forecast assumes none")
+    return Plan(dose_hours=[t for t, _ in pairs], dose_fractions=[f for _, f in pairs],
+                gcsf_hours=[t for t, _ in gcsf], gcsf_products=[p for _, p in gcsf], end_h=end_h)
+
+
+def _interpolation(grid_h: np.ndarray, hours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return left indices and weights to interpolate grid values at ``hours``."""
+    position = np.clip((hours - grid_h[0]) / (grid_h[1] - grid_h[0]), 0.0, grid_h.size - 1.000001)
+    index = np.floor(position).astype(int)
+    return index, position - index
+
+
+def _weighted_levels(values: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.quantile(values, [0.1, 0.5, 0.9], axis=axis)
+
+
+def _nadirs(circ: np.ndarray, grid_h: np.ndarray, length_h: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return each draw's nadir value and time within the cycle, refined by a parabola."""
+    window = np.flatnonzero((grid_h >= 0) & (grid_h <= length_h))
+    inside = circ[window]
+    lowest = np.argmin(inside, axis=0)
+    draws = np.arange(circ.shape[1])
+    centre = np.clip(lowest, 1, window.size - 2)
+    left, mid, right = (np.log(inside[centre + k, draws]) for k in (-1, 0, 1))
+    curvature = left - 2 * mid + right
+    safe = np.where(curvature > 1e-12, curvature, 1.0)
+    shift = np.where(curvature > 1e-12, 0.5 * (left - right) / safe, 0.0)
+    interior = (lowest > 0) & (lowest < window.size - 1)
+    shift = np.where(interior, np.clip(shift, -0.5, 0.5), 0.0)
+    log_value = np.where(interior, mid - 0.25 * (left - right) * shift, np.log(inside[lowest, draws]))
+    step = grid_h[1] - grid_h[0]
+    hours = grid_h[window[0]] + (np.where(interior, centre, lowest) + shift) * step
+    return np.exp(log_value), hours
+
+
+def _iso(history: History, hours: float) -> str:
+    return history.to_datetime(hours).isoformat(timespec="minutes")
+
+
+def _round(value: float, digits: int = 3) -> float:
+    return float(round(float(value), digits))
+
+
+def forecast_history(history: dict) -> dict:
+    """Return the nadir forecast for one history in the nadir-bench input format.
+
+    Raise HistoryError for a malformed history.
+    """
+    parsed = parse_history(history)
+    regimen = parsed.regimen
+    prior, warnings = resolve_prior(regimen.code, regimen.cycle_length_days, regimen.fn_risk, regimen.chemo_days)
+    warnings = [*parsed.warnings, *warnings]
+    plan = _plan(parsed, prior, warnings)
+    schedule = build_schedule(plan.dose_hours, plan.dose_fractions, prior.infusion_h,
+                              np.log(2) / prior.kde_half_life_h, plan.gcsf_hours, plan.gcsf_products, plan.end_h)
+
+    count_hours = np.asarray(parsed.count_hours, float)
+    keep = count_hours <= plan.end_h
+    observed = np.maximum(np.asarray(parsed.anc_1e9_per_l, float)[keep], ANC_FLOOR)
+    obs_index, obs_weight = _interpolation(schedule.grid_h, count_hours[keep])
+    log_observed = np.log(observed)
+    variance = RESIDUAL_LOG_SD**2 + (RESIDUAL_ADDITIVE / observed) ** 2
+    if not observed.size:
+        warnings.append("no counts yet: the forecast is the population prior for this regimen")
+
+    mean, sd = prior.log_mean(), prior.log_sd()
+    uses_gcsf = schedule.has_gcsf
+    dims = mean.size if uses_gcsf else mean.size - 1
+
+    def evaluate(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        theta = np.exp(mean[:dims] + sd[:dims] * z)
+        gpot = theta[:, 4] if uses_gcsf else np.zeros(z.shape[0])
+        circ = simulate(theta[:, 0], theta[:, 1], theta[:, 2], theta[:, 3], gpot, schedule)
+        if not observed.size:
+            return np.zeros(z.shape[0]), circ
+        predicted = circ[obs_index] * (1 - obs_weight[:, None]) + circ[obs_index + 1] * obs_weight[:, None]
+        residual = log_observed[:, None] - np.log(np.maximum(predicted, 1e-6))
+        return -0.5 * np.sum(residual**2 / variance[:, None], axis=0), circ
+
+    # One fixed seed: the same history always gives the same forecast, and two histories that differ
+    # in one detail (a unit, a dose) are compared with the same random draws.
+    posterior = sample_posterior(dims, evaluate, bool(observed.size), np.random.default_rng(RANDOM_SEED))
+    if observed.size and posterior.ess < 20:
+        warnings.append(f"the counts fit the model poorly (effective sample size {posterior.ess:.0f}); "
+                        "treat the band with caution")
+    return _summarise(parsed, schedule.grid_h, posterior.circ, warnings)
+
+
+def _summarise(history: History, grid_h: np.ndarray, circ: np.ndarray, warnings: list[str]) -> dict:
+    regimen = history.regimen
+    length_h = regimen.cycle_length_days * HOURS_PER_DAY
+    nadir, nadir_h = _nadirs(circ, grid_h, length_h)
+    lo, mid, hi = _weighted_levels(nadir)
+    nadir_time_h = float(np.median(nadir_h))
+    index, weight = _interpolation(grid_h, np.array([length_h]))
+    next_day1 = circ[index[0]] * (1 - weight[0]) + circ[index[0] + 1] * weight[0]
+    trajectory_h = np.arange(0.0, grid_h[-1] + 1e-9, TRAJECTORY_STEP_H)
+    t_index, t_weight = _interpolation(grid_h, trajectory_h)
+    values = circ[t_index] * (1 - t_weight[:, None]) + circ[t_index + 1] * t_weight[:, None]
+    t_lo, t_mid, t_hi = _weighted_levels(values, axis=1)
+    return {
+        "id": history.id,
+        "nadir": {"anc": _round(mid), "day_of_cycle": _round(1 + nadir_time_h / HOURS_PER_DAY, 2),
+                  "time": _iso(history, nadir_time_h), "interval80": [_round(lo), _round(hi)]},
+        "p_grade4": _round(np.mean(nadir < GRADE4_BELOW)),
+        "p_grade3plus": _round(np.mean(nadir < GRADE3_BELOW)),
+        "readiness": {"next_day1": _iso(history, length_h),
+                      "p_anc_ge_threshold": _round(np.mean(next_day1 >= regimen.next_cycle_anc)),
+                      "threshold": regimen.next_cycle_anc},
+        "trajectory": [{"time": _iso(history, h), "anc": _round(m), "lo80": _round(lo80), "hi80": _round(hi80)}
+                       for h, lo80, m, hi80 in zip(trajectory_h, t_lo, t_mid, t_hi, strict=True)],
+        "warnings": warnings,
+    }
