@@ -3,6 +3,7 @@
 Queries live here, not in views or chart code, so there is one place to keep the
 number of queries fixed.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -76,9 +77,7 @@ def stale_cycle_ids(limit: int = 1000) -> list[int]:
     return list(
         Cycle.objects.filter(course__active=True, course__patient__active=True)
         .exclude(status=Cycle.Status.CANCELLED)
-        .filter(
-            Q(forecast__isnull=True, input_version__gt=0) | Q(forecast__input_version__lt=F("input_version"))
-        )
+        .filter(Q(forecast__isnull=True, input_version__gt=0) | Q(forecast__input_version__lt=F("input_version")))
         .order_by("planned_day1")
         .values_list("pk", flat=True)[:limit]
     )

@@ -5,6 +5,7 @@ cycle whose forecast the change affects, and enqueues one recompute per affected
 cycle when the transaction commits. Saving never fails because the broker is down:
 the cycle stays stale and `recompute_stale` (also a beat job) catches up.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 
 # --- Which cycles a change touches -------------------------------------------------------
+
 
 def cycle_containing(patient_id: int, moment: datetime) -> Cycle | None:
     """Return the patient's cycle that was running at `moment` (latest day 1 before it)."""
@@ -102,6 +104,7 @@ def enqueue_recomputes(cycle_ids: Iterable[int]) -> None:
 
 
 # --- Counts ------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class CountInput:
@@ -224,8 +227,14 @@ def correct_count(result: CountResult, count: CountInput, *, user=None) -> Count
     with transaction.atomic():
         moments = [result.collected_at, count.collected_at]
         for field in (
-            "collected_at", "anc_1e9_per_l", "anc_computed", "wbc_1e9_per_l", "neutrophil_pct",
-            "band_pct", "entered_value", "entered_unit",
+            "collected_at",
+            "anc_1e9_per_l",
+            "anc_computed",
+            "wbc_1e9_per_l",
+            "neutrophil_pct",
+            "band_pct",
+            "entered_value",
+            "entered_unit",
         ):
             setattr(result, field, getattr(count, field))
         if count.lln_1e9_per_l is not None:
@@ -246,6 +255,7 @@ def delete_result(result: CountResult | GcsfDose | TemperatureReading) -> None:
 
 
 # --- G-CSF and temperature -----------------------------------------------------------------
+
 
 def record_gcsf(patient: Patient, *, user=None, source: str = Source.MANUAL, **fields) -> GcsfDose | None:
     """Store a G-CSF dose; return None if the same external id was already stored."""
@@ -275,6 +285,7 @@ def record_temperature(
 
 # --- Courses and cycles ----------------------------------------------------------------------
 
+
 def start_course(patient: Patient, regimen, first_day1: datetime, n_cycles: int) -> TreatmentCourse:
     """Create a course with `n_cycles` planned cycles, one cycle length apart."""
     from datetime import timedelta
@@ -301,7 +312,9 @@ def give_cycle(cycle: Cycle, given_at: datetime, dose_fraction: Decimal = Decima
     return cycle
 
 
-def record_administration(cycle: Cycle, day_of_cycle: int, given_at: datetime, dose_fraction: Decimal) -> ChemoAdministration:
+def record_administration(
+    cycle: Cycle, day_of_cycle: int, given_at: datetime, dose_fraction: Decimal
+) -> ChemoAdministration:
     """Record a further chemotherapy day of a cycle (e.g. day 8)."""
     with transaction.atomic():
         administration = ChemoAdministration.objects.create(
@@ -330,11 +343,14 @@ def delay_cycle(cycle: Cycle, new_day1: datetime, reason: str) -> Cycle:
 def _this_and_previous(cycle: Cycle) -> list[int]:
     """Return the cycle and the one before it, whose readiness forecast depends on this day 1."""
     return list(
-        Cycle.objects.filter(course=cycle.course, number__in=[cycle.number - 1, cycle.number]).values_list("pk", flat=True)
+        Cycle.objects.filter(course=cycle.course, number__in=[cycle.number - 1, cycle.number]).values_list(
+            "pk", flat=True
+        )
     )
 
 
 # --- Recompute -----------------------------------------------------------------------------
+
 
 def recompute_cycle(cycle_id: int, now: datetime | None = None) -> Forecast | None:
     """Recompute and store the cycle's forecast from every input known now.
@@ -364,12 +380,16 @@ def recompute_cycle(cycle_id: int, now: datetime | None = None) -> Forecast | No
         if stored is not None and stored.input_version > version:
             return stored  # a newer recompute already stored a fresher forecast
         forecast = stored or Forecast(cycle=cycle)
-        _fill_forecast(forecast, result, error, version=version, digest=digest, now=now, n_counts=len(history["counts"]))
+        _fill_forecast(
+            forecast, result, error, version=version, digest=digest, now=now, n_counts=len(history["counts"])
+        )
         forecast.save()
     return forecast
 
 
-def _fill_forecast(forecast: Forecast, result: dict, error: str, *, version: int, digest: str, now: datetime, n_counts: int) -> None:
+def _fill_forecast(
+    forecast: Forecast, result: dict, error: str, *, version: int, digest: str, now: datetime, n_counts: int
+) -> None:
     from monitoring.selectors import from_local_iso
 
     nadir = result.get("nadir") or {}
@@ -403,3 +423,20 @@ def recompute_stale(limit: int = 1000) -> int:
     ids = selectors.stale_cycle_ids(limit)
     enqueue_recomputes(ids)
     return len(ids)
+
+
+# --- Alerts --------------------------------------------------------------------------------
+
+
+def acknowledge_alert(alert_id: int, user, note: str, now: datetime | None = None) -> bool:
+    """Acknowledge an open alert with a note; return False if it was already acknowledged.
+
+    A conditional update, so two nurses acknowledging at once record one acknowledgement.
+    """
+    from monitoring.models import Alert
+
+    now = now or timezone.now()
+    updated = Alert.objects.filter(pk=alert_id, acknowledged_at__isnull=True).update(
+        acknowledged_at=now, acknowledged_by=user, acknowledgement_note=note.strip()
+    )
+    return bool(updated)

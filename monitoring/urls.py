@@ -1,3 +1,14 @@
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
-urlpatterns: list = []
+from monitoring.views import api, audit, dashboard, entry, imports
+
+urlpatterns = [
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    *dashboard.urlpatterns,
+    *entry.urlpatterns,
+    *imports.urlpatterns,
+    *api.urlpatterns,
+    *audit.urlpatterns,
+]

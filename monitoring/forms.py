@@ -1,0 +1,240 @@
+"""Data-entry forms. Every bad value gets a message on its field and nothing is saved."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.utils import timezone
+
+from monitoring import clinical, services
+from monitoring.models import CountResult, Cycle, GcsfDose, Patient, Regimen, TemperatureReading, User
+
+DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
+
+
+class DateTimeLocalField(forms.DateTimeField):
+    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("input_formats", DATETIME_FORMATS)
+        super().__init__(**kwargs)
+
+
+def check_moment(form: forms.Form, field: str, patient: Patient | None) -> None:
+    """Refuse a time in the future or before the patient's birth."""
+    moment = form.cleaned_data.get(field)
+    if moment is None:
+        return
+    if moment > timezone.now() + timezone.timedelta(minutes=5):
+        form.add_error(field, "This time is in the future.")
+    elif patient is not None and timezone.localtime(moment).date() < patient.date_of_birth:
+        form.add_error(field, "This time is before the patient's date of birth.")
+
+
+class PatientForm(forms.ModelForm):
+    class Meta:
+        model = Patient
+        fields = [
+            "mrn", "given_name", "family_name", "date_of_birth", "sex", "team", "responsible_nurse", "active",
+            "weight_kg", "baseline_anc_1e9_per_l", "prior_febrile_neutropenia", "advanced_disease",
+            "poor_performance_status", "poor_nutrition", "open_wounds_or_recent_surgery", "no_antibiotic_prophylaxis",
+        ]
+        widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"})}
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = user.teams.all()
+        self.fields["responsible_nurse"].queryset = User.objects.filter(teams__in=user.teams.all()).distinct()
+
+    def clean_date_of_birth(self):
+        born = self.cleaned_data["date_of_birth"]
+        if born > timezone.localdate():
+            raise forms.ValidationError("The date of birth is in the future.")
+        return born
+
+    def clean_weight_kg(self):
+        weight = self.cleaned_data.get("weight_kg")
+        if weight is not None and not Decimal("1") <= weight <= Decimal("400"):
+            raise forms.ValidationError("Weight must be between 1 and 400 kg.")
+        return weight
+
+    def clean_baseline_anc_1e9_per_l(self):
+        anc = self.cleaned_data.get("baseline_anc_1e9_per_l")
+        if anc is not None and not Decimal(0) <= anc <= clinical.MAX_PLAUSIBLE_ANC:
+            raise forms.ValidationError(f"Baseline ANC must be between 0 and {clinical.MAX_PLAUSIBLE_ANC} x10^9/L.")
+        return anc
+
+
+class CountForm(forms.Form):
+    """A blood count: the ANC, or the WBC with the differential."""
+
+    collected_at = DateTimeLocalField(label="Collected at")
+    unit = forms.ChoiceField(choices=clinical.COUNT_UNIT_CHOICES, initial=clinical.UNIT_1E9_PER_L)
+    anc = forms.DecimalField(label="ANC", required=False, min_value=0, max_digits=10, decimal_places=3,
+                             help_text="Absolute neutrophil count, in the unit above.")
+    wbc = forms.DecimalField(label="WBC", required=False, min_value=0, max_digits=10, decimal_places=3,
+                             help_text="White cell count, in the unit above.")
+    neutrophil_pct = forms.DecimalField(label="Neutrophils (segmented) %", required=False, min_value=0,
+                                        max_value=100, max_digits=5, decimal_places=2)
+    band_pct = forms.DecimalField(label="Bands %", required=False, min_value=0, max_value=100, max_digits=5,
+                                  decimal_places=2)
+    accession = forms.CharField(label="Lab accession number", required=False, max_length=64)
+
+    def __init__(self, *args, patient: Patient, instance: CountResult | None = None, **kwargs):
+        self.patient = patient
+        self.instance = instance
+        super().__init__(*args, **kwargs)
+        self.count: services.CountInput | None = None
+
+    def clean(self):
+        data = super().clean()
+        check_moment(self, "collected_at", self.patient)
+        if self.errors:
+            return data
+        anc, wbc = data.get("anc"), data.get("wbc")
+        neutrophils, bands = data.get("neutrophil_pct"), data.get("band_pct")
+        unit = data["unit"]
+        if anc is None and (wbc is None or neutrophils is None):
+            raise forms.ValidationError("Enter the ANC, or the WBC with the neutrophil %.")
+        if neutrophils is not None and bands is not None and neutrophils + bands > 100:
+            self.add_error("band_pct", f"Neutrophil % + band % is {neutrophils + bands}, more than 100.")
+            return data
+        for field, value, what in (("anc", anc, "ANC"), ("wbc", wbc, "WBC")):
+            if value is None:
+                continue
+            try:
+                clinical.count_to_1e9_per_l(value, unit, what=what)
+            except clinical.ClinicalValueError as exc:
+                self.add_error(field, str(exc))
+        if self.errors:
+            return data
+        try:
+            self.count = services.parse_count(
+                collected_at=data["collected_at"], unit=unit, anc=anc, wbc=wbc,
+                neutrophil_pct=neutrophils, band_pct=bands, accession=data.get("accession", ""),
+            )
+        except clinical.ClinicalValueError as exc:
+            self.add_error("anc", str(exc))
+            return data
+        self._check_accession(self.count.accession)
+        return data
+
+    def _check_accession(self, accession: str) -> None:
+        if not accession:
+            return
+        clash = CountResult.objects.filter(source=CountResult._meta.get_field("source").default, accession=accession)
+        if self.instance is not None:
+            clash = clash.exclude(pk=self.instance.pk)
+        if clash.exists():
+            self.add_error("accession", f"A result with accession number {accession} is already recorded.")
+
+
+class GcsfForm(forms.ModelForm):
+    product_name = forms.CharField(
+        label="Product", max_length=80,
+        help_text="Ingredient, biosimilar, brand or ATC code: filgrastim, filgrastim-sndz, Neulasta, L03AA13 ...",
+    )
+    given_at = DateTimeLocalField(label="Given at")
+
+    class Meta:
+        model = GcsfDose
+        fields = ["product_name", "dose", "dose_unit", "route", "given_at"]
+
+    def __init__(self, *args, patient: Patient, **kwargs):
+        self.patient = patient
+        super().__init__(*args, **kwargs)
+
+    def clean_product_name(self):
+        name = self.cleaned_data["product_name"]
+        try:
+            self.product = clinical.gcsf_product(name)
+        except clinical.ClinicalValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return name
+
+    def clean_dose(self):
+        dose = self.cleaned_data["dose"]
+        if dose <= 0:
+            raise forms.ValidationError("The dose must be more than zero.")
+        return dose
+
+    def clean(self):
+        data = super().clean()
+        check_moment(self, "given_at", self.patient)
+        dose, unit = data.get("dose"), data.get("dose_unit")
+        product = getattr(self, "product", None)
+        # Filgrastim is dosed in micrograms (5 ug/kg/day), pegfilgrastim in mg (6 mg once).
+        if product and dose is not None and unit:
+            dose_ug = dose * (1000 if unit == "mg" else 1)
+            if not Decimal("10") <= dose_ug <= Decimal("20000"):
+                self.add_error("dose", f"{dose} {unit} is not a plausible G-CSF dose.")
+        return data
+
+    def fields_for_service(self) -> dict:
+        data = self.cleaned_data
+        return dict(product=self.product, product_name=data["product_name"], dose=data["dose"],
+                    dose_unit=data["dose_unit"], route=data["route"], given_at=data["given_at"])
+
+
+class TemperatureForm(forms.Form):
+    taken_at = DateTimeLocalField(label="Taken at")
+    value = forms.DecimalField(label="Temperature", max_digits=5, decimal_places=2)
+    unit = forms.ChoiceField(choices=clinical.TEMPERATURE_UNIT_CHOICES, initial="C")
+    site = forms.ChoiceField(choices=TemperatureReading.Site.choices, initial=TemperatureReading.Site.ORAL)
+
+    def __init__(self, *args, patient: Patient, **kwargs):
+        self.patient = patient
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        data = super().clean()
+        check_moment(self, "taken_at", self.patient)
+        if data.get("value") is not None and data.get("unit"):
+            try:
+                data["temperature_c"] = clinical.to_celsius(data["value"], data["unit"])
+            except clinical.ClinicalValueError as exc:
+                self.add_error("value", str(exc))
+        return data
+
+    def fields_for_service(self) -> dict:
+        data = self.cleaned_data
+        return dict(taken_at=data["taken_at"], temperature_c=data["temperature_c"],
+                    entered_value=str(data["value"]), entered_unit=data["unit"], site=data["site"])
+
+
+class CourseForm(forms.Form):
+    regimen = forms.ModelChoiceField(queryset=Regimen.objects.all())
+    first_day1 = DateTimeLocalField(label="Cycle 1 day 1", help_text="Planned (or actual) first dose.")
+    n_cycles = forms.IntegerField(label="Number of cycles", min_value=1, max_value=52, initial=6)
+
+
+class GiveCycleForm(forms.Form):
+    given_at = DateTimeLocalField(label="Day-1 dose given at")
+    dose_fraction = forms.DecimalField(
+        label="Dose fraction", min_value=Decimal("0.05"), max_value=Decimal("1.5"), initial=Decimal("1.00"),
+        max_digits=3, decimal_places=2, help_text="1.00 full dose; 0.80 after a 20 % reduction.",
+    )
+
+    def __init__(self, *args, cycle: Cycle, **kwargs):
+        self.cycle = cycle
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        data = super().clean()
+        check_moment(self, "given_at", self.cycle.course.patient)
+        return data
+
+
+class DelayCycleForm(forms.Form):
+    new_day1 = DateTimeLocalField(label="New day 1")
+    reason = forms.CharField(max_length=200, help_text="e.g. ANC 0.9 x10^9/L on planned day 1.")
+
+    def __init__(self, *args, cycle: Cycle, **kwargs):
+        self.cycle = cycle
+        super().__init__(*args, **kwargs)
+
+    def clean_new_day1(self):
+        new_day1 = self.cleaned_data["new_day1"]
+        if new_day1 <= self.cycle.planned_day1:
+            raise forms.ValidationError("A delay moves day 1 later than planned.")
+        return new_day1

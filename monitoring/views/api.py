@@ -1,0 +1,2 @@
+"""Placeholder route list; filled in by the api work."""
+urlpatterns: list = []

@@ -1,0 +1,141 @@
+"""Data entry: patients, courses and cycles, counts, G-CSF doses, temperatures."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.utils import timezone
+
+from monitoring import forms, services
+from monitoring.models import CountResult, Cycle
+from monitoring.models.results import Source
+from monitoring.views import patient_for
+
+
+def _form_page(request, form, title: str, patient=None, submit: str = "Save"):
+    return render(request, "monitoring/form.html", {"form": form, "title": title, "patient": patient, "submit": submit})
+
+
+def patient_new(request):
+    form = forms.PatientForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        patient = form.save()
+        messages.success(request, f"Patient {patient.mrn} created.")
+        return redirect(patient)
+    return _form_page(request, form, "New patient")
+
+
+def patient_edit(request, pk: int):
+    patient = patient_for(request, pk)
+    form = forms.PatientForm(request.POST or None, instance=patient, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Patient details saved.")
+        return redirect(patient)
+    return _form_page(request, form, f"Edit {patient}", patient)
+
+
+def count_new(request, pk: int):
+    patient = patient_for(request, pk)
+    form = forms.CountForm(request.POST or None, patient=patient, initial={"collected_at": timezone.localtime()})
+    if request.method == "POST" and form.is_valid():
+        services.record_count(patient, form.count, source=Source.MANUAL, user=request.user)
+        messages.success(request, f"Count recorded: ANC {form.count.anc_1e9_per_l} x10^9/L.")
+        return redirect(patient)
+    return _form_page(request, form, f"New blood count for {patient}", patient)
+
+
+def count_edit(request, pk: int):
+    result = get_object_or_404(CountResult, pk=pk)
+    patient = patient_for(request, result.patient_id)
+    initial = {
+        "collected_at": timezone.localtime(result.collected_at),
+        "unit": "10^9/L",
+        "anc": result.anc_1e9_per_l,
+        "accession": result.accession,
+    }
+    form = forms.CountForm(request.POST or None, patient=patient, instance=result, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        services.correct_count(result, form.count, user=request.user)
+        messages.success(request, "Count corrected; the previous value is kept in the record's history.")
+        return redirect(patient)
+    return _form_page(request, form, f"Correct blood count for {patient}", patient)
+
+
+def gcsf_new(request, pk: int):
+    patient = patient_for(request, pk)
+    form = forms.GcsfForm(request.POST or None, patient=patient, initial={"given_at": timezone.localtime()})
+    if request.method == "POST" and form.is_valid():
+        services.record_gcsf(patient, user=request.user, **form.fields_for_service())
+        messages.success(request, "G-CSF dose recorded.")
+        return redirect(patient)
+    return _form_page(request, form, f"New G-CSF dose for {patient}", patient)
+
+
+def temperature_new(request, pk: int):
+    patient = patient_for(request, pk)
+    form = forms.TemperatureForm(request.POST or None, patient=patient, initial={"taken_at": timezone.localtime()})
+    if request.method == "POST" and form.is_valid():
+        reading = services.record_temperature(patient, user=request.user, **form.fields_for_service())
+        messages.success(request, f"Temperature recorded: {reading.temperature_c} °C.")
+        return redirect(patient)
+    return _form_page(request, form, f"New temperature for {patient}", patient)
+
+
+def _require_treatment_rights(request) -> None:
+    if not request.user.can_change_treatment:
+        raise PermissionDenied("Only oncologists and administrators change regimens and cycles.")
+
+
+def course_new(request, pk: int):
+    patient = patient_for(request, pk)
+    _require_treatment_rights(request)
+    form = forms.CourseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        services.start_course(patient, data["regimen"], data["first_day1"], data["n_cycles"])
+        messages.success(request, f"{data['regimen']} planned: {data['n_cycles']} cycles.")
+        return redirect(patient)
+    return _form_page(request, form, f"Start a regimen for {patient}", patient)
+
+
+def _cycle_for(request, pk: int) -> Cycle:
+    cycle = get_object_or_404(Cycle.objects.select_related("course__regimen", "course__patient"), pk=pk)
+    patient_for(request, cycle.course.patient_id)
+    return cycle
+
+
+def cycle_give(request, pk: int):
+    cycle = _cycle_for(request, pk)
+    form = forms.GiveCycleForm(request.POST or None, cycle=cycle, initial={"given_at": timezone.localtime()})
+    if request.method == "POST" and form.is_valid():
+        services.give_cycle(cycle, form.cleaned_data["given_at"], form.cleaned_data["dose_fraction"])
+        messages.success(request, f"Cycle {cycle.number} recorded as given.")
+        return redirect(cycle.course.patient)
+    return _form_page(request, form, f"Give cycle {cycle.number}", cycle.course.patient)
+
+
+def cycle_delay(request, pk: int):
+    cycle = _cycle_for(request, pk)
+    _require_treatment_rights(request)
+    form = forms.DelayCycleForm(request.POST or None, cycle=cycle)
+    if request.method == "POST" and form.is_valid():
+        services.delay_cycle(cycle, form.cleaned_data["new_day1"], form.cleaned_data["reason"])
+        messages.success(request, f"Cycle {cycle.number} delayed; later cycles moved with it.")
+        return redirect(cycle.course.patient)
+    return _form_page(request, form, f"Delay cycle {cycle.number}", cycle.course.patient)
+
+
+urlpatterns = [
+    path("patients/new/", patient_new, name="patient_new"),
+    path("patients/<int:pk>/edit/", patient_edit, name="patient_edit"),
+    path("patients/<int:pk>/counts/new/", count_new, name="count_new"),
+    path("counts/<int:pk>/edit/", count_edit, name="count_edit"),
+    path("patients/<int:pk>/gcsf/new/", gcsf_new, name="gcsf_new"),
+    path("patients/<int:pk>/temperatures/new/", temperature_new, name="temperature_new"),
+    path("patients/<int:pk>/courses/new/", course_new, name="course_new"),
+    path("cycles/<int:pk>/give/", cycle_give, name="cycle_give"),
+    path("cycles/<int:pk>/delay/", cycle_delay, name="cycle_delay"),
+]
