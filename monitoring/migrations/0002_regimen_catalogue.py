@@ -59,9 +59,10 @@ REGIMENS = [
          source=NCCN + "; NHL-B1 (14-day schedule requires G-CSF)"),
     dict(code="ABVD", name="ABVD (doxorubicin, bleomycin, vinblastine, dacarbazine) d1,d15 q4w",
          drugs="doxorubicin, bleomycin, vinblastine, dacarbazine", cycle_length_days=28, chemo_days=[1, 15],
-         fn_risk="low", gcsf_recommendation="not_routine", nadir=(7, 12), next_anc="0",
-         source=NCCN + "; Evens et al. Br J Haematol 2007 (ABVD given on schedule regardless of ANC, "
-         "without routine G-CSF)"),
+         fn_risk="low", gcsf_recommendation="not_routine", nadir=(7, 12), next_anc="1.0",
+         source=NCCN + "; Evens et al. Br J Haematol 2007 (many centres give ABVD on schedule regardless "
+         "of ANC, without routine G-CSF; 1.0 x10^9/L here flags a count for the team's attention, "
+         "it is not a hold rule)"),
 ]
 
 

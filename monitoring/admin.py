@@ -1,0 +1,132 @@
+"""Admin pages for every model. Clinical records keep their history (django-simple-history);
+the read-access log and delivery records cannot be edited from here."""
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from simple_history.admin import SimpleHistoryAdmin
+
+from monitoring import models
+
+
+@admin.register(models.Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "escalation_email", "webhook_url"]
+    search_fields = ["name"]
+
+
+@admin.register(models.User)
+class NeutroWatchUserAdmin(UserAdmin):
+    list_display = ["username", "first_name", "last_name", "role", "is_active"]
+    list_filter = ["role", "teams", "is_active"]
+    fieldsets = [*UserAdmin.fieldsets, ("NeutroWatch", {"fields": ["role", "teams"]})]
+    add_fieldsets = [*UserAdmin.add_fieldsets, ("NeutroWatch", {"fields": ["role", "teams"]})]
+
+
+@admin.register(models.Patient)
+class PatientAdmin(SimpleHistoryAdmin):
+    list_display = ["mrn", "family_name", "given_name", "team", "responsible_nurse", "active"]
+    list_filter = ["team", "active"]
+    search_fields = ["mrn", "family_name", "given_name"]
+
+
+@admin.register(models.Regimen)
+class RegimenAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "cycle_length_days", "fn_risk", "gcsf_recommendation", "next_cycle_anc_1e9_per_l"]
+    list_filter = ["fn_risk", "gcsf_recommendation"]
+    search_fields = ["code", "name", "drugs"]
+
+
+class CycleInline(admin.TabularInline):
+    model = models.Cycle
+    extra = 0
+    fields = ["number", "planned_day1", "actual_day1", "status", "delay_reason"]
+
+
+@admin.register(models.TreatmentCourse)
+class TreatmentCourseAdmin(SimpleHistoryAdmin):
+    list_display = ["patient", "regimen", "started_on", "active"]
+    list_filter = ["regimen", "active"]
+    inlines = [CycleInline]
+
+
+class AdministrationInline(admin.TabularInline):
+    model = models.ChemoAdministration
+    extra = 0
+
+
+@admin.register(models.Cycle)
+class CycleAdmin(SimpleHistoryAdmin):
+    list_display = ["course", "number", "planned_day1", "actual_day1", "status"]
+    list_filter = ["status"]
+    inlines = [AdministrationInline]
+
+
+@admin.register(models.CountResult)
+class CountResultAdmin(SimpleHistoryAdmin):
+    list_display = [
+        "patient",
+        "collected_at",
+        "anc_1e9_per_l",
+        "ctcae_grade",
+        "entered_value",
+        "entered_unit",
+        "source",
+    ]
+    list_filter = ["source", "ctcae_grade"]
+    search_fields = ["patient__mrn", "accession"]
+    readonly_fields = ["ctcae_grade", "entered_at"]
+
+
+@admin.register(models.GcsfDose)
+class GcsfDoseAdmin(SimpleHistoryAdmin):
+    list_display = ["patient", "product", "product_name", "dose", "dose_unit", "given_at"]
+    list_filter = ["product"]
+
+
+@admin.register(models.TemperatureReading)
+class TemperatureReadingAdmin(SimpleHistoryAdmin):
+    list_display = ["patient", "taken_at", "temperature_c", "entered_value", "entered_unit", "site"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.Forecast)
+class ForecastAdmin(ReadOnlyAdmin):
+    list_display = ["cycle", "input_version", "computed_at", "nadir_anc_1e9_per_l", "p_grade4", "p_ready"]
+
+
+@admin.register(models.Alert)
+class AlertAdmin(ReadOnlyAdmin):
+    list_display = ["patient", "kind", "severity", "raised_at", "acknowledged_at", "resolved_at"]
+    list_filter = ["kind", "severity"]
+
+
+@admin.register(models.Delivery)
+class DeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["alert", "channel", "recipient", "status", "attempts", "created_at", "sent_at"]
+    list_filter = ["channel", "status"]
+
+
+@admin.register(models.AccessLog)
+class AccessLogAdmin(ReadOnlyAdmin):
+    list_display = ["at", "user", "token", "action", "patient", "path"]
+    list_filter = ["action"]
+
+
+@admin.register(models.ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["prefix", "token_hash", "created_at", "last_used_at"]
+    fields = ["name", "teams", "prefix", "created_at", "last_used_at", "revoked_at"]
+
+    def has_add_permission(self, request):
+        return False  # tokens are issued by `manage.py create_api_token`, which shows the secret once
