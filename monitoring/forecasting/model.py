@@ -8,11 +8,13 @@ each administration puts its dose fraction into a virtual compartment A that emp
 the effect is E(t) = kill * KDE * A(t) / ktr, a reparametrised Friberg slope: ``kill`` is the log
 reduction of the proliferating pool by one full dose (feedback aside), whatever the transit time.
 
-G-CSF (shapes after Krzyzanski et al. 2010 for pegfilgrastim and Quartino et al. 2014): a virtual
-G-CSF amount G(t) (filgrastim: short half-life, daily; pegfilgrastim: one long-lived dose) gives
-Eg = gpot * G(t), which multiplies proliferation by (1 + Eg) and speeds maturation (transit) by
-(1 + TRANSIT_SHARE * Eg). Faster transit releases the maturing pool (the early rise); extra
-proliferation gives the later overshoot that is not marrow recovery.
+G-CSF (shapes after Krzyzanski et al., J Clin Pharmacol 2010;50:1402 for pegfilgrastim and
+Quartino et al., Pharm Res 2014;31:3390): a virtual G-CSF amount G(t) gives a saturable effect
+Eg = gpot * G / (EC50 + G) that multiplies proliferation by (1 + Eg) and speeds maturation (transit)
+by (1 + TRANSIT_SHARE * Eg). Pegfilgrastim is cleared mostly by neutrophils, so it vanishes quickly
+while counts are normal and lingers through the nadir, which is where its effect shows: an earlier,
+steeper recovery that overshoots baseline, while the nadir itself is only modestly raised. Filgrastim
+is cleared mainly by the kidney (half-life a few hours) and given daily.
 
 Integration: fixed step, all samples at once. Over each step the feedback and G-CSF effect are frozen
 at their start-of-step value; the proliferating compartment is then advanced exactly (it is an
@@ -33,12 +35,14 @@ STEP_HOURS = 6.0
 # estimates both; the release effect is the smaller one in the clinical data sets it reports (verify).
 TRANSIT_SHARE = 0.25
 
-# Virtual G-CSF half-lives: filgrastim about 3.5 h in plasma (CLINICAL.md) but its receptor-mediated
-# action outlasts it; pegfilgrastim about 15-80 h, longest while neutrophils are low (neutrophil-mediated
-# clearance, Krzyzanski 2010). Amplitudes make ten daily filgrastim doses about one pegfilgrastim,
-# the clinical equivalence the guidelines use.
-GCSF_HALF_LIFE_H = {"filgrastim": 8.0, "pegfilgrastim": 48.0}
-GCSF_AMPLITUDE = {"filgrastim": 0.6, "pegfilgrastim": 1.0}
+# Virtual G-CSF amounts are in units of one dose. Filgrastim: plasma half-life about 3.5 h
+# (CLINICAL.md); its action outlasts plasma levels a little, hence 6 h. Pegfilgrastim: a slow linear
+# clearance plus a neutrophil-mediated one (Krzyzanski 2010; Roskos LK et al., J Clin Pharmacol
+# 2006;46:747) giving a half-life of about 15-20 h at normal counts and of days during neutropenia.
+FILGRASTIM_HALF_LIFE_H = 6.0
+PEG_LINEAR_HALF_LIFE_H = 200.0
+PEG_NEUTROPHIL_CLEARANCE = 0.008   # per hour per 10^9/L of circulating neutrophils
+GCSF_EC50 = 0.1                     # fraction of one dose giving half the maximal effect
 
 
 @dataclass(frozen=True)
@@ -47,11 +51,12 @@ class Schedule:
 
     grid_h: np.ndarray          # step boundaries, shape (n + 1,)
     drug_integral: np.ndarray   # integral of KDE*A(t) over each step (full dose = 1), shape (n,)
-    gcsf_mean: np.ndarray       # mean G-CSF driver over each step, shape (n,)
+    filgrastim_mean: np.ndarray  # mean filgrastim amount over each step, shape (n,)
+    peg_doses: np.ndarray        # pegfilgrastim doses given at the start of each step, shape (n,)
 
     @property
     def has_gcsf(self) -> bool:
-        return bool(np.any(self.gcsf_mean > 1e-6))
+        return bool(np.any(self.filgrastim_mean > 1e-6) or np.any(self.peg_doses > 0))
 
 
 def _bolus_integrals(edges: np.ndarray, times: np.ndarray, amounts: np.ndarray, rate: np.ndarray) -> np.ndarray:
@@ -87,12 +92,17 @@ def build_schedule(
     amounts = np.repeat(np.asarray(dose_fractions, float) / pieces, pieces)
     drug = _bolus_integrals(edges, times, amounts, np.full(times.size, kde_per_h))
 
-    rates = np.array([np.log(2) / GCSF_HALF_LIFE_H[p] for p in gcsf_products])
-    amplitudes = np.array([GCSF_AMPLITUDE[p] for p in gcsf_products])
-    # Dividing the integral of rate*G by rate*step gives the step mean of G.
-    gcsf = _bolus_integrals(edges, np.asarray(gcsf_hours, float), amplitudes / np.where(rates > 0, rates, 1), rates)
-    gcsf = gcsf / step_h
-    return Schedule(grid_h=edges, drug_integral=drug, gcsf_mean=gcsf)
+    gcsf_hours_array = np.asarray(gcsf_hours, float)
+    filgrastim = np.array([p == "filgrastim" for p in gcsf_products], dtype=bool)
+    rate = np.log(2) / FILGRASTIM_HALF_LIFE_H
+    # The integral of rate*G over a step, divided by rate*step, is the step mean of G.
+    times = gcsf_hours_array[filgrastim]
+    filgrastim_mean = _bolus_integrals(edges, times, np.full(times.size, 1.0 / rate),
+                                       np.full(times.size, rate)) / step_h
+    peg_steps = np.floor((gcsf_hours_array[~filgrastim] - edges[0]) / step_h).astype(int)
+    peg_doses = np.bincount(peg_steps[(peg_steps >= 0) & (peg_steps < edges.size - 1)],
+                            minlength=edges.size - 1).astype(float)
+    return Schedule(grid_h=edges, drug_integral=drug, filgrastim_mean=filgrastim_mean, peg_doses=peg_doses)
 
 
 def simulate(
@@ -113,23 +123,11 @@ def simulate(
     n = schedule.drug_integral.size if n_steps is None else min(n_steps, schedule.drug_integral.size)
     samples = circ0.size
     ktr = 4.0 / mtt_h
-    drug = schedule.drug_integral[:n, None]
-    if schedule.has_gcsf:
-        eg = schedule.gcsf_mean[:n, None] * gpot[None, :]
-    else:
-        eg = np.zeros((1, samples))
-    kt = ktr[None, :] * (1.0 + TRANSIT_SHARE * eg)
-    # Log growth of the proliferating pool over a step is grow * FB - loss (see module docstring).
-    grow = (1.0 + eg) * (ktr[None, :] * dt - kill[None, :] * drug)
-    loss = kt * dt
-    half = 0.5 * kt * dt
-    a_chain = (1.0 - half) / (1.0 + half)
-    b_chain = half / (1.0 + half)
+    # Log growth of the proliferating pool over a step is (1 + Eg) * base * FB - loss.
+    base = ktr[None, :] * dt - kill[None, :] * schedule.drug_integral[:n, None]
     half_circ = 0.5 * ktr * dt
     a_circ = (1.0 - half_circ) / (1.0 + half_circ)
-    b_circ = (0.5 * dt * kt) / (1.0 + half_circ)
-    varying = kt.shape[0] > 1
-
+    circ_gain = (0.5 * dt) / (1.0 + half_circ)
     prol = circ0.copy()
     t1 = circ0.copy()
     t2 = circ0.copy()
@@ -139,16 +137,49 @@ def simulate(
     neg_gamma = -gamma
     out = np.empty((n + 1, samples))
     out[0] = circ
+    if not schedule.has_gcsf:
+        loss = ktr * dt
+        half = 0.5 * loss
+        a = (1.0 - half) / (1.0 + half)
+        b = half / (1.0 + half)
+        b_circ = circ_gain * ktr
+        for step in range(n):
+            # Floors keep extreme draws finite (ANC below 1e-4 x10^9/L is zero for every purpose).
+            feedback = feedback_scale * np.maximum(circ, 1e-4) ** neg_gamma
+            prol_next = prol * np.exp(np.maximum(base[step] * feedback - loss, -30.0))
+            t1_next = a * t1 + b * (prol + prol_next)
+            t2_next = a * t2 + b * (t1 + t1_next)
+            t3_next = a * t3 + b * (t2 + t2_next)
+            circ = a_circ * circ + b_circ * (t3 + t3_next)
+            prol, t1, t2, t3 = prol_next, t1_next, t2_next, t3_next
+            out[step + 1] = circ
+        return out
+
+    peg = np.zeros(samples)
+    peg_decay_linear = -np.log(2) / PEG_LINEAR_HALF_LIFE_H * dt
+    filgrastim = schedule.filgrastim_mean
+    peg_doses = schedule.peg_doses
+    any_peg = bool(np.any(peg_doses > 0))
     for step in range(n):
-        j = step if varying else 0
-        # Floors keep extreme draws finite (ANC below 1e-4 x10^9/L is zero for every purpose).
+        if peg_doses[step]:
+            peg = peg + peg_doses[step]
+        amount = peg + filgrastim[step] if any_peg else filgrastim[step]
+        effect = gpot * amount / (GCSF_EC50 + amount)
+        kt = ktr * (1.0 + TRANSIT_SHARE * effect)
+        loss = kt * dt
+        half = 0.5 * loss
+        denominator = 1.0 + half
+        a = (1.0 - half) / denominator
+        b = half / denominator
         feedback = feedback_scale * np.maximum(circ, 1e-4) ** neg_gamma
-        prol_next = prol * np.exp(np.maximum(grow[step] * feedback - loss[j], -30.0))
-        a, b = a_chain[j], b_chain[j]
+        prol_next = prol * np.exp(np.maximum((1.0 + effect) * base[step] * feedback - loss, -30.0))
         t1_next = a * t1 + b * (prol + prol_next)
         t2_next = a * t2 + b * (t1 + t1_next)
         t3_next = a * t3 + b * (t2 + t2_next)
-        circ = a_circ * circ + b_circ[j] * (t3 + t3_next)
+        circ_next = a_circ * circ + (circ_gain * kt) * (t3 + t3_next)
+        if any_peg:
+            peg = peg * np.exp(peg_decay_linear - (PEG_NEUTROPHIL_CLEARANCE * dt) * circ)
+        circ = circ_next
         prol, t1, t2, t3 = prol_next, t1_next, t2_next, t3_next
         out[step + 1] = circ
     return out

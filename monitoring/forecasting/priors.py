@@ -43,7 +43,7 @@ RESIDUAL_ADDITIVE = 0.05
 # below 0.5 x10^9/L by several days, the size of effect in Holmes FA et al., J Clin Oncol
 # 2002;20:727 and Green MD et al., Ann Oncol 2003;14:29 (verify). Wide spread: the dose-response of
 # G-CSF varies widely between patients and products.
-GPOT_TYPICAL = 1.0
+GPOT_TYPICAL = 0.5
 GPOT_SD = 0.6
 
 # Extra log-scale SD for uncertainty of the typical value on top of IIV (known regimen / generic).
