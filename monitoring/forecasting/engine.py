@@ -107,6 +107,11 @@ def _round(value: float, digits: int = 3) -> float:
     return float(round(float(value), digits))
 
 
+def _anc(value: float) -> float:
+    """Round an ANC to 3 significant digits, floored at 0.001 x10^9/L (below any lab's resolution)."""
+    return float(f"{max(float(value), 0.001):.3g}")
+
+
 def forecast_history(history: dict) -> dict:
     """Return the nadir forecast for one history in the nadir-bench input format.
 
@@ -134,7 +139,8 @@ def forecast_history(history: dict) -> dict:
     dims = mean.size if uses_gcsf else mean.size - 1
 
     def evaluate(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        theta = np.exp(mean[:dims] + sd[:dims] * z)
+        # Clip far tails of the proposal so no draw reaches absurd parameter values.
+        theta = np.exp(mean[:dims] + sd[:dims] * np.clip(z, -5.0, 5.0))
         gpot = theta[:, 4] if uses_gcsf else np.zeros(z.shape[0])
         circ = simulate(theta[:, 0], theta[:, 1], theta[:, 2], theta[:, 3], gpot, schedule)
         if not observed.size:
@@ -166,14 +172,14 @@ def _summarise(history: History, grid_h: np.ndarray, circ: np.ndarray, warnings:
     t_lo, t_mid, t_hi = _weighted_levels(values, axis=1)
     return {
         "id": history.id,
-        "nadir": {"anc": _round(mid), "day_of_cycle": _round(1 + nadir_time_h / HOURS_PER_DAY, 2),
-                  "time": _iso(history, nadir_time_h), "interval80": [_round(lo), _round(hi)]},
+        "nadir": {"anc": _anc(mid), "day_of_cycle": _round(1 + nadir_time_h / HOURS_PER_DAY, 2),
+                  "time": _iso(history, nadir_time_h), "interval80": [_anc(lo), _anc(hi)]},
         "p_grade4": _round(np.mean(nadir < GRADE4_BELOW)),
         "p_grade3plus": _round(np.mean(nadir < GRADE3_BELOW)),
         "readiness": {"next_day1": _iso(history, length_h),
                       "p_anc_ge_threshold": _round(np.mean(next_day1 >= regimen.next_cycle_anc)),
                       "threshold": regimen.next_cycle_anc},
-        "trajectory": [{"time": _iso(history, h), "anc": _round(m), "lo80": _round(lo80), "hi80": _round(hi80)}
+        "trajectory": [{"time": _iso(history, h), "anc": _anc(m), "lo80": _anc(lo80), "hi80": _anc(hi80)}
                        for h, lo80, m, hi80 in zip(trajectory_h, t_lo, t_mid, t_hi, strict=True)],
         "warnings": warnings,
     }

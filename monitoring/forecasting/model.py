@@ -146,7 +146,7 @@ def simulate(
         for step in range(n):
             # Floors keep extreme draws finite (ANC below 1e-4 x10^9/L is zero for every purpose).
             feedback = feedback_scale * np.maximum(circ, 1e-4) ** neg_gamma
-            prol_next = prol * np.exp(np.maximum(base[step] * feedback - loss, -30.0))
+            prol_next = prol * np.exp(np.clip(base[step] * feedback - loss, -30.0, 3.0))
             t1_next = a * t1 + b * (prol + prol_next)
             t2_next = a * t2 + b * (t1 + t1_next)
             t3_next = a * t3 + b * (t2 + t2_next)
@@ -172,7 +172,7 @@ def simulate(
         a = (1.0 - half) / denominator
         b = half / denominator
         feedback = feedback_scale * np.maximum(circ, 1e-4) ** neg_gamma
-        prol_next = prol * np.exp(np.maximum((1.0 + effect) * base[step] * feedback - loss, -30.0))
+        prol_next = prol * np.exp(np.clip((1.0 + effect) * base[step] * feedback - loss, -30.0, 3.0))
         t1_next = a * t1 + b * (prol + prol_next)
         t2_next = a * t2 + b * (t1 + t1_next)
         t3_next = a * t3 + b * (t2 + t2_next)
