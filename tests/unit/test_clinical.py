@@ -1,0 +1,108 @@
+"""Clinical rules on plain data: grading boundaries, units, differential, fever, G-CSF names."""
+from datetime import datetime, timedelta
+from decimal import Decimal as D
+
+import pytest
+
+from monitoring import clinical
+from monitoring.clinical import ClinicalValueError, TemperaturePoint
+
+
+@pytest.mark.parametrize(
+    "anc, grade",
+    [
+        ("5.0", 0), ("1.8", 0), ("1.79", 1), ("1.5", 1), ("1.499", 2), ("1.0", 2), ("0.999", 3),
+        ("0.5", 3), ("0.499", 4), ("0", 4),
+    ],
+)
+def test_ctcae_grade_boundaries_belong_to_the_milder_grade(anc, grade):
+    assert clinical.ctcae_grade(D(anc)) == grade
+
+
+def test_grade_1_starts_at_the_labs_lower_limit_not_at_2():
+    assert clinical.ctcae_grade(D("1.9"), lln_1e9_per_l=D("2.0")) == 1
+    assert clinical.ctcae_grade(D("1.9"), lln_1e9_per_l=D("1.8")) == 0
+    assert clinical.ctcae_grade(D("1.6"), lln_1e9_per_l=D("1.5")) == 0
+
+
+@pytest.mark.parametrize(
+    "value, unit, expected",
+    [
+        ("1.5", "10^9/L", "1.500"), ("1.5", "10^3/uL", "1.500"), ("1500", "/uL", "1.500"),
+        ("1.5", "K/uL", "1.500"), ("1.5", "x10^9/L", "1.500"), ("1500", "cells/uL", "1.500"),
+        ("1.5", "10*3/uL", "1.500"), ("1.5", "10*9/L", "1.500"), ("250", "cells/mm3", "0.250"),
+    ],
+)
+def test_count_units_convert_to_1e9_per_l(value, unit, expected):
+    canonical = clinical.normalise_count_unit(unit)
+    assert clinical.count_to_1e9_per_l(D(value), canonical) == D(expected)
+
+
+def test_unknown_unit_is_refused_with_its_name():
+    with pytest.raises(ClinicalValueError, match="unknown unit 'mmol/L'"):
+        clinical.normalise_count_unit("mmol/L")
+
+
+def test_implausible_magnitude_is_refused_not_guessed():
+    with pytest.raises(ClinicalValueError, match="not plausible"):
+        clinical.count_to_1e9_per_l(D("3000"), "10^3/uL")
+    with pytest.raises(ClinicalValueError, match="was it 10\\^9/L"):
+        clinical.count_to_1e9_per_l(D("1.2"), "/uL")
+    assert clinical.count_to_1e9_per_l(D("0"), "/uL") == D("0")
+
+
+def test_negative_count_is_refused():
+    with pytest.raises(ClinicalValueError, match="negative"):
+        clinical.count_to_1e9_per_l(D("-1"), "10^9/L")
+
+
+def test_anc_from_differential_adds_bands():
+    assert clinical.anc_from_differential(D("4.0"), D("50"), D("5")) == D("2.200")
+    assert clinical.anc_from_differential(D("4.0"), D("50")) == D("2.000")
+
+
+@pytest.mark.parametrize("neut, band", [("101", "0"), ("-1", "0"), ("60", "45")])
+def test_anc_from_differential_refuses_impossible_percentages(neut, band):
+    with pytest.raises(ClinicalValueError):
+        clinical.anc_from_differential(D("4.0"), D(neut), D(band))
+
+
+def test_fahrenheit_converts_and_out_of_range_is_refused():
+    assert clinical.to_celsius(D("100.4"), "F") == D("38.00")
+    assert clinical.to_celsius(D("38.3"), "Cel") == D("38.30")
+    with pytest.raises(ClinicalValueError, match="outside"):
+        clinical.to_celsius(D("46"), "C")
+    with pytest.raises(ClinicalValueError, match="outside"):
+        clinical.to_celsius(D("29.9"), "C")
+
+
+def _readings(*pairs):
+    start = datetime(2026, 11, 1, 8, 0)
+    return [TemperaturePoint(start + timedelta(minutes=m), D(t)) for m, t in pairs]
+
+
+def test_single_reading_of_38_3_is_fever():
+    assert clinical.fever_episode(_readings((0, "37.0"), (30, "38.3"))) is not None
+
+
+def test_38_0_sustained_over_an_hour_is_fever_but_not_for_less():
+    assert clinical.fever_episode(_readings((0, "38.0"), (30, "38.1"), (60, "38.0"))) is not None
+    assert clinical.fever_episode(_readings((0, "38.0"), (59, "38.1"))) is None
+    assert clinical.fever_episode(_readings((0, "38.0"), (30, "37.5"), (70, "38.1"))) is None
+
+
+@pytest.mark.parametrize(
+    "name, product",
+    [
+        ("filgrastim", "filgrastim"), ("Filgrastim-sndz", "filgrastim"), ("tbo-filgrastim", "filgrastim"),
+        ("pegfilgrastim-jmdb", "pegfilgrastim"), ("Neulasta", "pegfilgrastim"), ("L03AA13", "pegfilgrastim"),
+        ("L03AA02", "filgrastim"), ("lipegfilgrastim", "lipegfilgrastim"), ("Lonquex", "lipegfilgrastim"),
+    ],
+)
+def test_gcsf_products_match_by_ingredient(name, product):
+    assert clinical.gcsf_product(name) == product
+
+
+def test_unknown_gcsf_product_is_refused():
+    with pytest.raises(ClinicalValueError):
+        clinical.gcsf_product("epoetin alfa")
