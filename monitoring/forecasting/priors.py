@@ -38,13 +38,14 @@ PARAMETERS = ("circ0", "mtt_h", "kill", "gamma", "gpot")
 RESIDUAL_LOG_SD = 0.22
 RESIDUAL_ADDITIVE = 0.05
 
-# Typical G-CSF potency (gpot): with it a single pegfilgrastim dose in a typical patient without
-# chemotherapy raises ANC about 3-4 fold at its peak, and in a chemotherapy cycle shortens the time
-# below 0.5 x10^9/L by several days, the size of effect in Holmes FA et al., J Clin Oncol
-# 2002;20:727 and Green MD et al., Ann Oncol 2003;14:29 (verify). Wide spread: the dose-response of
-# G-CSF varies widely between patients and products.
-GPOT_TYPICAL = 0.5
-GPOT_SD = 0.6
+# Typical G-CSF potency (gpot, the maximal relative rise in proliferation). Kept modest: in the
+# pegfilgrastim trials G-CSF shortens severe neutropenia by days but most patients on myelosuppressive
+# regimens still reach grade 4 in cycle 1 (Holmes FA et al., J Clin Oncol 2002;20:727; Green MD et al.,
+# Ann Oncol 2003;14:29). The spread is very wide because the response differs between patients by an
+# order of magnitude (post-G-CSF peaks from about 5 to over 50 x10^9/L); the patient's own counts
+# after earlier G-CSF doses then set it.
+GPOT_TYPICAL = 0.3
+GPOT_SD = 0.9
 
 # Extra log-scale SD for uncertainty of the typical value on top of IIV (known regimen / generic).
 TYPICAL_VALUE_SD = {"known": {"circ0": 0.1, "mtt_h": 0.1, "kill": 0.25, "gamma": 0.2},
