@@ -39,6 +39,11 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.get_full_name() or self.username
 
+    def save(self, *args, **kwargs) -> None:
+        # Administrators manage teams, users and tokens in the admin site; nobody else enters it.
+        self.is_staff = self.role == self.Role.ADMIN or self.is_superuser
+        super().save(*args, **kwargs)
+
     @property
     def can_change_treatment(self) -> bool:
         """Return True if this user may change regimens and cycles (oncologists, admins)."""
