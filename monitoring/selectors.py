@@ -6,11 +6,26 @@ number of queries fixed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.db.models import Count, Max, Prefetch, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from monitoring.models import ChemoAdministration, CountResult, Cycle, GcsfDose
+from monitoring import clinical
+from monitoring.models import (
+    Alert,
+    ChemoAdministration,
+    CountResult,
+    Cycle,
+    Forecast,
+    GcsfDose,
+    Patient,
+    Regimen,
+    TemperatureReading,
+    TreatmentCourse,
+)
 
 
 def _local_iso(moment: datetime) -> str:
@@ -81,3 +96,300 @@ def stale_cycle_ids(limit: int = 1000) -> list[int]:
         .order_by("planned_day1")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+# --- Pages: ward overview, patient page, alert inbox, cycle-summary export ---------------------
+# Each page's data comes from one function here, in a fixed number of queries however many
+# patients, cycles or counts there are (the dashboard tests count them).
+
+# Ranking thresholds for the ward overview: they order the list and pick the risk filter; they
+# decide nothing clinical (the alert rules in clinical.py do). P(grade 4) is the forecast's.
+RISK_HIGH_P_GRADE4 = 0.5
+RISK_MEDIUM_P_GRADE4 = 0.2
+RISK_MEDIUM_P_GRADE3PLUS = 0.5
+RISK_LEVELS = {"high": 3, "medium": 2, "low": 1}
+
+
+@dataclass
+class WardRow:
+    """One active patient on the ward overview, with what makes them urgent."""
+
+    patient: Patient
+    regimen: Regimen | None
+    cycle: Cycle | None
+    cycle_day: int | None
+    last_count: CountResult | None
+    days_since_count: int | None
+    forecast: Forecast | None
+    open_alerts: int
+    max_severity: int | None
+    risk: str
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def max_severity_label(self) -> str:
+        return Alert.Severity(self.max_severity).label if self.max_severity else ""
+
+
+@dataclass(frozen=True)
+class WardFilters:
+    team_id: int | None = None
+    risk: str = ""
+    only_open_alerts: bool = False
+    search: str = ""
+
+
+def current_cycle_of(cycles: list[Cycle], cycle_length_days: int, now: datetime) -> Cycle | None:
+    """Return the cycle under way at `now`, else the next planned one (as services.current_cycle)."""
+    started = [c for c in cycles if c.day1 <= now]
+    running = max(started, key=lambda c: c.day1) if started else None
+    if running is not None and now < running.day1 + timedelta(days=cycle_length_days):
+        return running
+    upcoming = sorted((c for c in cycles if c.status == Cycle.Status.PLANNED and c.day1 > now), key=lambda c: c.day1)
+    return upcoming[0] if upcoming else running
+
+
+def ward_rows(user, filters: WardFilters, now: datetime) -> list[WardRow]:
+    """Return the active patients of the user's teams, most urgent first (4 queries)."""
+    patients = Patient.objects.visible_to(user).filter(active=True).select_related("team")
+    if filters.team_id:
+        patients = patients.filter(team_id=filters.team_id)
+    if filters.search:
+        text = filters.search.strip()
+        patients = patients.filter(
+            Q(mrn__icontains=text) | Q(family_name__icontains=text) | Q(given_name__icontains=text)
+        )
+    cycles = Cycle.objects.exclude(status=Cycle.Status.CANCELLED).select_related("forecast")
+    courses = TreatmentCourse.objects.filter(active=True).select_related("regimen")
+    patients = list(
+        patients.prefetch_related(
+            Prefetch("courses", queryset=courses.prefetch_related(Prefetch("cycles", queryset=cycles)),
+                     to_attr="active_courses")
+        )
+    )
+    ids = [p.pk for p in patients]
+    last_counts = {
+        c.patient_id: c
+        for c in CountResult.objects.filter(patient_id__in=ids).order_by("patient_id", "-collected_at")
+        .distinct("patient_id")
+    }
+    open_alerts = {
+        row["patient_id"]: row
+        for row in Alert.objects.filter(patient_id__in=ids, resolved_at__isnull=True, acknowledged_at__isnull=True)
+        .values("patient_id").annotate(n=Count("id"), top=Max("severity"))
+    }
+    rows = [_ward_row(p, last_counts.get(p.pk), open_alerts.get(p.pk), now) for p in patients]
+    if filters.risk in RISK_LEVELS:
+        rows = [r for r in rows if r.risk == filters.risk]
+    if filters.only_open_alerts:
+        rows = [r for r in rows if r.open_alerts]
+    rows.sort(key=_urgency, reverse=True)
+    return rows
+
+
+def _ward_row(patient: Patient, last_count: CountResult | None, alerts: dict | None, now: datetime) -> WardRow:
+    course = patient.active_courses[0] if patient.active_courses else None
+    regimen = course.regimen if course else None
+    cycle = current_cycle_of(list(course.cycles.all()), regimen.cycle_length_days, now) if course else None
+    forecast = getattr(cycle, "forecast", None) if cycle is not None else None
+    row = WardRow(
+        patient=patient,
+        regimen=regimen,
+        cycle=cycle,
+        cycle_day=int(cycle.cycle_day(now)) if cycle is not None else None,
+        last_count=last_count,
+        days_since_count=(now - last_count.collected_at).days if last_count else None,
+        forecast=forecast if forecast is not None and not forecast.error else None,
+        open_alerts=alerts["n"] if alerts else 0,
+        max_severity=alerts["top"] if alerts else None,
+        risk="low",
+    )
+    row.risk, row.reasons = _risk(row)
+    return row
+
+
+def _risk(row: WardRow) -> tuple[str, list[str]]:
+    """Return the risk level and the reasons for it, in words."""
+    high, medium = [], []
+    if row.max_severity:
+        (high if row.max_severity >= Alert.Severity.HIGH else medium).append(
+            f"{row.max_severity_label.lower()} alert open"
+        )
+    count = row.last_count
+    in_this_cycle = count is not None and (row.cycle is None or count.collected_at >= row.cycle.day1)
+    if in_this_cycle and count.ctcae_grade >= 3:
+        (high if count.ctcae_grade == 4 else medium).append(f"last ANC grade {count.ctcae_grade}")
+    forecast = row.forecast
+    if forecast is not None and forecast.p_grade4 is not None:
+        if forecast.p_grade4 >= RISK_HIGH_P_GRADE4:
+            high.append(f"P(grade 4) {forecast.p_grade4:.0%}")
+        elif forecast.p_grade4 >= RISK_MEDIUM_P_GRADE4 or (forecast.p_grade3plus or 0) >= RISK_MEDIUM_P_GRADE3PLUS:
+            medium.append(f"P(grade 4) {forecast.p_grade4:.0%}, P(grade >= 3) {forecast.p_grade3plus or 0:.0%}")
+    if high:
+        return "high", high + medium
+    return ("medium", medium) if medium else ("low", [])
+
+
+def _urgency(row: WardRow) -> tuple:
+    p_grade4 = row.forecast.p_grade4 if row.forecast is not None and row.forecast.p_grade4 is not None else -1
+    last_grade = row.last_count.ctcae_grade if row.last_count else -1
+    # Ties by name, A first (the sort is reversed, hence the negated code points).
+    name = tuple(-ord(ch) for ch in f"{row.patient.family_name} {row.patient.given_name}".lower())
+    return (RISK_LEVELS[row.risk], row.max_severity or 0, p_grade4, last_grade, name)
+
+
+@dataclass
+class CycleData:
+    """One cycle with the inputs that fall in it: what a cycle chart and a summary row show."""
+
+    cycle: Cycle
+    regimen: Regimen
+    start: datetime
+    end: datetime | None  # the next cycle's day 1; None for the last one
+    administrations: list[ChemoAdministration]
+    counts: list[CountResult]
+    gcsf: list[GcsfDose]
+    temperatures: list[TemperatureReading]
+    forecast: Forecast | None
+    is_current: bool = False
+
+    @property
+    def started(self) -> bool:
+        return self.cycle.status == Cycle.Status.GIVEN or bool(self.administrations)
+
+    @property
+    def observed_nadir(self) -> CountResult | None:
+        after_dose = [c for c in self.counts if c.collected_at >= self.start]
+        return min(after_dose, key=lambda c: (c.anc_1e9_per_l, c.collected_at)) if after_dose else None
+
+    @property
+    def worst_grade(self) -> int | None:
+        return max((c.ctcae_grade for c in self.counts), default=None)
+
+    @property
+    def fever_episodes(self) -> list[TemperatureReading]:
+        """Return the reading that made each fever episode (IDSA 2010 definition)."""
+        episodes, run = [], []
+        for reading in self.temperatures + [None]:
+            if reading is not None and reading.temperature_c >= clinical.FEVER_SUSTAINED_C:
+                run.append(reading)
+                continue
+            points = [clinical.TemperaturePoint(r.taken_at, r.temperature_c) for r in run]
+            hit = clinical.fever_episode(points)
+            if hit is not None:
+                episodes.append(next(r for r in run if r.taken_at == hit.taken_at))
+            run = []
+        return episodes
+
+
+@dataclass
+class PatientPage:
+    patient: Patient
+    courses: list[TreatmentCourse]
+    cycles: list[CycleData]
+    current: CycleData | None
+    counts: list[CountResult]
+    gcsf: list[GcsfDose]
+    temperatures: list[TemperatureReading]
+    open_alerts: list[Alert]
+    past_alerts: list[Alert]
+
+    @property
+    def last_count(self) -> CountResult | None:
+        return self.counts[-1] if self.counts else None
+
+    @property
+    def charted_cycles(self) -> list[CycleData]:
+        """Return the cycles that have started, plus the current one: newest first."""
+        shown = [c for c in self.cycles if c.started or c.is_current]
+        return sorted(shown, key=lambda c: c.start, reverse=True)
+
+
+def patient_page(patient: Patient, now: datetime) -> PatientPage:
+    """Return everything the patient page, its charts and the CSV export show (7 queries)."""
+    courses = list(
+        patient.courses.select_related("regimen").prefetch_related(
+            Prefetch(
+                "cycles",
+                queryset=Cycle.objects.select_related("forecast").prefetch_related(
+                    Prefetch("administrations", queryset=ChemoAdministration.objects.order_by("given_at"))
+                ),
+            )
+        )
+    )
+    counts = list(patient.counts.order_by("collected_at"))
+    gcsf = list(patient.gcsf_doses.order_by("given_at"))
+    temperatures = list(patient.temperatures.order_by("taken_at"))
+    alerts = list(
+        Alert.objects.filter(patient=patient)
+        .select_related("cycle", "acknowledged_by")
+        .order_by("-severity", "-raised_at")
+    )
+    cycles = _cycles_with_inputs(courses, counts, gcsf, temperatures, now)
+    return PatientPage(
+        patient=patient,
+        courses=courses,
+        cycles=cycles,
+        current=next((c for c in cycles if c.is_current), None),
+        counts=counts,
+        gcsf=gcsf,
+        temperatures=temperatures,
+        open_alerts=[a for a in alerts if a.is_open],
+        past_alerts=sorted((a for a in alerts if not a.is_open), key=_alert_closed_at, reverse=True),
+    )
+
+
+def _alert_closed_at(alert: Alert) -> datetime:
+    return alert.acknowledged_at or alert.resolved_at or alert.raised_at
+
+
+def _cycles_with_inputs(courses, counts, gcsf, temperatures, now: datetime) -> list[CycleData]:
+    """Split the patient's inputs into cycles: each runs from its day 1 to the next cycle's."""
+    ordered = sorted(
+        ((course, cycle) for course in courses for cycle in course.cycles.all()
+         if cycle.status != Cycle.Status.CANCELLED),
+        key=lambda pair: pair[1].day1,
+    )
+    active = next((course for course in courses if course.active), None)
+    current = (
+        current_cycle_of(list(active.cycles.all()), active.regimen.cycle_length_days, now) if active else None
+    )
+    result = []
+    for index, (course, cycle) in enumerate(ordered):
+        start = cycle.day1
+        end = ordered[index + 1][1].day1 if index + 1 < len(ordered) else None
+
+        def inside(moment: datetime, start=start, end=end) -> bool:
+            return start <= moment and (end is None or moment < end)
+
+        forecast = getattr(cycle, "forecast", None)
+        result.append(CycleData(
+            cycle=cycle,
+            regimen=course.regimen,
+            start=start,
+            end=end,
+            administrations=list(cycle.administrations.all()),
+            counts=[c for c in counts if inside(c.collected_at)],
+            gcsf=[g for g in gcsf if inside(g.given_at)],
+            temperatures=[t for t in temperatures if inside(t.taken_at)],
+            forecast=forecast,
+            is_current=current is not None and cycle.pk == current.pk,
+        ))
+    return result
+
+
+def visible_alerts(user):
+    """Return the alerts of the user's teams' patients (the team scoping of the inbox)."""
+    return Alert.objects.filter(patient__in=Patient.objects.visible_to(user))
+
+
+def alert_inbox(user, history_limit: int = 100) -> dict:
+    """Return open alerts (most severe first) and the latest acknowledged or resolved ones."""
+    alerts = visible_alerts(user).select_related("patient", "cycle__course__regimen", "acknowledged_by")
+    open_alerts = list(alerts.filter(resolved_at__isnull=True, acknowledged_at__isnull=True)
+                       .order_by("-severity", "raised_at"))
+    history = list(
+        alerts.filter(Q(acknowledged_at__isnull=False) | Q(resolved_at__isnull=False))
+        .order_by(Coalesce("acknowledged_at", "resolved_at").desc(), "-pk")[:history_limit]
+    )
+    return {"open": open_alerts, "history": history}
