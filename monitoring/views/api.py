@@ -1,2 +1,90 @@
-"""Placeholder route list; filled in by the api work."""
-urlpatterns: list = []
+"""The results API: POST /api/v1/results with a FHIR R4, CSV or HL7 v2 body and a bearer token.
+
+Tokens are per integration, stored hashed, scoped to teams and revocable (see ApiToken).
+Answers are JSON: 201 something stored, 200 nothing new (a re-sent file), 400 the file was
+refused (every problem listed, nothing stored), 401 no or bad token, 403 a patient outside
+the token's teams, 405, 413 body too large, 415 unknown content type.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.http import JsonResponse
+from django.urls import path
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from monitoring import importers
+from monitoring.models import ApiToken
+from monitoring.models.results import Source
+
+CONTENT_TYPES = {
+    "application/fhir+json": "fhir",
+    "application/json": "fhir",
+    "text/csv": "csv",
+    "application/csv": "csv",
+    "x-application/hl7-v2+er7": "hl7",
+    "application/hl7-v2": "hl7",
+}
+
+
+def _error(status: int, message: str, **extra) -> JsonResponse:
+    return JsonResponse({"error": message, **extra}, status=status)
+
+
+def authenticated_token(request) -> ApiToken | None:
+    """Return the live token named by the Authorization: Bearer header, or None."""
+    scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
+    raw = raw.strip()
+    if scheme.lower() != "bearer" or not raw:
+        return None
+    return ApiToken.objects.filter(token_hash=ApiToken.hash(raw), revoked_at__isnull=True).first()
+
+
+def _body(request) -> bytes | None:
+    """Return the request body, or None if it is larger than API_MAX_BODY_BYTES."""
+    limit = settings.API_MAX_BODY_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        return None
+    body = request.read(limit + 1)  # not request.body: that would apply the form-data limit instead
+    return None if len(body) > limit else body
+
+
+@csrf_exempt
+@login_not_required
+def results(request):
+    if request.method != "POST":
+        response = _error(405, "use POST with a FHIR (application/fhir+json) or CSV (text/csv) body")
+        response["Allow"] = "POST"
+        return response
+    token = authenticated_token(request)
+    if token is None:
+        response = _error(401, "send a valid API token: Authorization: Bearer <token>")
+        response["WWW-Authenticate"] = 'Bearer realm="neutrowatch"'
+        return response
+    fmt = CONTENT_TYPES.get(request.content_type)
+    if fmt is None:
+        return _error(415, f"unsupported content type {request.content_type!r}; use one of {sorted(CONTENT_TYPES)}")
+    body = _body(request)
+    if body is None:
+        return _error(413, f"the body is larger than {settings.API_MAX_BODY_BYTES} bytes; send smaller batches")
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    scope = importers.Scope(team_ids=set(token.teams.values_list("pk", flat=True)), reveal=True)
+    report = importers.import_file("request body", body, source=Source.API, fmt=fmt, scope=scope)
+    if report.forbidden:
+        return _error(403, "the body names patients outside this token's teams; nothing was imported",
+                      **report.as_dict())
+    if not report.ok:
+        return _error(400, "the body has problems; nothing was imported", **report.as_dict())
+    stored = report.created or report.corrected or report.removed
+    return JsonResponse(report.as_dict(), status=201 if stored else 200)
+
+
+urlpatterns = [
+    path("api/v1/results", results, name="api_results"),
+]

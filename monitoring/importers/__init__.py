@@ -1,0 +1,68 @@
+"""Lab results in: CSV, FHIR R4 JSON, HL7 v2 ORU^R01. parse -> validated plain records -> one service call.
+
+`import_file(name, data, ...)` is the one entry point for the command, the upload page and the API.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from monitoring.importers import csv_format, fhir, hl7v2
+from monitoring.importers.common import ImportReport, Parsed, Problem, Scope, import_parsed
+
+FORMATS = {"csv": csv_format.parse, "fhir": fhir.parse, "hl7": hl7v2.parse}
+EXTENSIONS = {".csv": "csv", ".json": "fhir", ".fhir": "fhir", ".hl7": "hl7", ".oru": "hl7", ".txt": None}
+
+__all__ = ["FORMATS", "ImportReport", "Problem", "Scope", "detect_format", "import_file"]
+
+
+def detect_format(name: str, text: str) -> str:
+    """Return csv, fhir or hl7 from the content (the file name only breaks ties)."""
+    start = text.lstrip("\ufeff\x0b \t\r\n")[:3]
+    if start.startswith(("{", "[")):
+        return "fhir"
+    if start in ("MSH", "FHS", "BHS"):
+        return "hl7"
+    for extension, fmt in EXTENSIONS.items():
+        if fmt and name.lower().endswith(extension):
+            return fmt
+    return "csv"
+
+
+def decode(data: bytes | str) -> str | None:
+    """Return the text of an upload, or None if it is not UTF-8."""
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+
+
+def import_file(
+    name: str,
+    data: bytes | str,
+    *,
+    source: str,
+    fmt: str | None = None,
+    user=None,
+    scope: Scope | None = None,
+    now: datetime | None = None,
+) -> ImportReport:
+    """Import one file whole or not at all, and return the report of what happened."""
+    text = decode(data)
+    if text is None:
+        report = ImportReport(file=name, format=fmt or "unknown")
+        report.add("file", "encoding", "not UTF-8 text")
+        return report
+    if "\x00" in text:
+        report = ImportReport(file=name, format=fmt or "unknown")
+        report.add("file", "content", "contains NUL bytes: not a text file")
+        return report
+    fmt = fmt or detect_format(name, text)
+    if fmt not in FORMATS:
+        report = ImportReport(file=name, format=fmt)
+        report.add("file", "format", f"unknown format {fmt!r}: use csv, fhir or hl7")
+        return report
+    parsed: Parsed = FORMATS[fmt](text)
+    return import_parsed(name, fmt, parsed, source=source, user=user, scope=scope, now=now)

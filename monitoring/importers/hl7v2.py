@@ -1,0 +1,185 @@
+"""HL7 v2.x ORU^R01 results (MLLP framing already removed), parsed with the `hl7` package.
+
+PID-3 MRN (the repetition of type MR, else the first), OBR-3 filler order number as the
+accession (else OBR-2, else MSH-10 and OBR-1), OBR-7 / OBX-14 collection time, OBX-3 LOINC,
+OBX-5 value, OBX-6 unit, OBX-11 status: F final, C corrected (replaces the earlier result),
+D / W deleted or wrong (removes it), P and other non-final statuses are held back and reported.
+A file may hold many messages; segments may end in \\r, \\n or \\r\\n.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import hl7
+from hl7.datatypes import parse_datetime
+
+from monitoring.importers import codes
+from monitoring.importers.common import (
+    CORRECTION,
+    FINAL,
+    REMOVAL,
+    CountRecord,
+    FieldError,
+    Measured,
+    Parsed,
+    TemperatureRecord,
+    aware,
+    decimal_field,
+)
+
+STATUSES = {"F": FINAL, "C": CORRECTION, "D": REMOVAL, "W": REMOVAL}
+HELD_STATUSES = {"P": "preliminary", "R": "not verified", "S": "partial", "I": "pending", "A": "amended, not final"}
+ENVELOPE = ("FHS", "BHS", "BTS", "FTS")
+
+
+def parse(text: str) -> Parsed:
+    """Parse one or more ORU^R01 messages into records and problems."""
+    parsed = Parsed()
+    lines = [line for line in re.split(r"\r\n|\r|\n", text.replace("\x0b", "").replace("\x1c", "")) if line.strip()]
+    messages: list[list[str]] = []
+    for number, line in enumerate(lines, 1):
+        if line.startswith("MSH"):
+            messages.append([line])
+        elif line[:3] in ENVELOPE:
+            continue
+        elif messages:
+            messages[-1].append(line)
+        else:
+            parsed.problem(f"segment {number}", "MSH", "a message must start with an MSH segment")
+            return parsed
+    for number, segments in enumerate(messages, 1):
+        where = f"message {number}"
+        try:
+            message = hl7.parse("\r".join(segments))
+        except Exception as exc:  # the parser raises ParseException, IndexError, ... on garbage
+            parsed.problem(where, "message", f"not a readable HL7 v2 message ({exc.__class__.__name__}: {exc})")
+            continue
+        try:
+            _message(message, where, parsed)
+        except FieldError as exc:
+            parsed.problem(where, exc.field, exc.reason)
+    return parsed
+
+
+def _get(segment, field: int, component: int = 1, repeat: int = 1) -> str:
+    try:
+        return str(segment.extract_field(1, field, repeat, component, 1) or "").strip()
+    except (IndexError, KeyError, ValueError, TypeError):
+        return ""
+
+
+def _time(text: str, field: str) -> datetime:
+    digits = text.split("+")[0].split("-")[0]
+    if len(digits) < 12:
+        raise FieldError(field, f"{text!r} has no time of day" if text else "the collection time is missing")
+    try:
+        return aware(parse_datetime(text))
+    except (ValueError, TypeError):
+        raise FieldError(field, f"{text!r} is not an HL7 date and time (YYYYMMDDHHMM[SS][+ZZZZ])") from None
+
+
+def _mrn(pid) -> str:
+    first = ""
+    for repeat in range(1, 11):
+        value = _get(pid, 3, 1, repeat)
+        if not value:
+            break
+        if _get(pid, 3, 5, repeat).upper() == "MR":
+            return value
+        first = first or value
+    return first
+
+
+def _message(message, where: str, parsed: Parsed) -> None:
+    msh = message.segment("MSH")
+    if (_get(msh, 9, 1), _get(msh, 9, 2)) != ("ORU", "R01"):
+        raise FieldError("MSH-9", f"message type {_get(msh, 9, 1)}^{_get(msh, 9, 2)} is not ORU^R01")
+    control_id = _get(msh, 10)
+    pids = [segment for segment in message if segment[0][0] == "PID"]
+    if not pids:
+        raise FieldError("PID", "the message has no PID segment")
+    mrn = _mrn(pids[0])
+    group = None
+    for segment in message:
+        kind = segment[0][0]
+        if kind == "OBR":
+            if group is not None:
+                group.finish(parsed)
+            group = _Order(segment, where, mrn, control_id)
+        elif kind == "OBX":
+            if group is None:
+                raise FieldError("OBX", "an OBX segment comes before any OBR")
+            group.add(segment, parsed)
+    if group is None:
+        raise FieldError("OBR", "the message has no OBR segment")
+    group.finish(parsed)
+
+
+class _Order:
+    """The observations of one OBR: one blood count, plus any temperatures."""
+
+    def __init__(self, obr, message_where: str, mrn: str, control_id: str):
+        self.number = _get(obr, 1) or "1"
+        self.where = f"{message_where} OBR {self.number}"
+        self.mrn = mrn
+        self.accession = _get(obr, 3) or _get(obr, 2) or (f"{control_id}-{self.number}" if control_id else "")
+        self.obr_time = _get(obr, 7)
+        self.values: dict[str, Measured] = {}
+        self.statuses: set[str] = set()
+        self.collected_at: datetime | None = None
+        self.problems = 0
+
+    def add(self, obx, parsed: Parsed) -> None:
+        code, system = _get(obx, 3, 1), _get(obx, 3, 3).upper()
+        if system not in ("LN", "LOINC", "") and _get(obx, 3, 6).upper() in ("LN", "LOINC"):
+            code = _get(obx, 3, 4)
+        role = codes.loinc_role(code)
+        if role is None:
+            parsed.ignored += 1
+            return
+        where = f"{self.where} OBX {_get(obx, 1) or '?'}"
+        status_letter = _get(obx, 11).upper()
+        try:
+            moment = _time(_get(obx, 14) or self.obr_time, "OBX-14" if _get(obx, 14) else "OBR-7")
+            if status_letter in HELD_STATUSES:
+                parsed.held_back.append(f"{where}: {HELD_STATUSES[status_letter]} result ({code}) held back "
+                                        "until the final one arrives")
+                self.statuses.add("held")
+                return
+            if status_letter not in STATUSES:
+                raise FieldError("OBX-11", f"unknown result status {status_letter!r}: expected F, C, P, D or W")
+            status = STATUSES[status_letter]
+            value = decimal_field(_get(obx, 5), f"OBX-5 ({code})") if status != REMOVAL else None
+            if value is None and status != REMOVAL:
+                raise FieldError(f"OBX-5 ({code})", "the value is missing")
+        except FieldError as exc:
+            parsed.problem(where, exc.field, exc.reason)
+            self.problems += 1
+            return
+        unit = _get(obx, 6, 1)
+        if role == codes.TEMPERATURE:
+            parsed.records.append(TemperatureRecord(
+                where, self.mrn, moment, f"{self.accession}-{_get(obx, 1) or 'T'}" if self.accession else "",
+                status, value, unit,
+            ))
+            return
+        self.statuses.add(status)
+        self.values[role] = Measured(value, unit, f"OBX-5 ({code})", f"OBX-6 ({code})")
+        if self.collected_at is None or role == codes.ANC:
+            self.collected_at = moment
+
+    def finish(self, parsed: Parsed) -> None:
+        if not self.values or self.problems:
+            return
+        if "held" in self.statuses:
+            parsed.held_back.append(f"{self.where}: the count waits for its preliminary parts to be final")
+            return
+        if REMOVAL in self.statuses:
+            status = REMOVAL
+        elif CORRECTION in self.statuses:
+            status = CORRECTION
+        else:
+            status = FINAL
+        parsed.records.append(CountRecord(self.where, self.mrn, self.collected_at, self.accession, status, self.values))
