@@ -150,6 +150,13 @@ def _summary_row(patient, cycle: selectors.CycleData) -> list:
     ]
 
 
+def _spreadsheet_safe(value):
+    """Return `value` so a spreadsheet shows it as text, never runs it as a formula (OWASP CSV injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def cycle_summary_csv(request, pk: int):
     """Return the patient's per-cycle summary as CSV (times in the clinic's zone, ANC in 10^9/L)."""
     patient = patient_for(request, pk)
@@ -161,7 +168,7 @@ def cycle_summary_csv(request, pk: int):
     writer.writerow(CSV_COLUMNS)
     for cycle in page.cycles:
         if cycle.started:
-            writer.writerow(_summary_row(patient, cycle))
+            writer.writerow([_spreadsheet_safe(value) for value in _summary_row(patient, cycle)])
     return response
 
 

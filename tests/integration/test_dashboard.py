@@ -89,7 +89,7 @@ def login(client, user):
 def test_ward_ranks_own_active_patients_by_urgency(nurse_client, team, other_team, regimens):
     calm = make_patient(team, mrn="CALM1", family_name="Calm")
     start_on_regimen(calm, regimens["DOCETAXEL-75-Q3W"], days_ago=3)
-    add_count(calm, timezone.now() - timedelta(days=1), "3.9")
+    add_count(calm, timezone.now() - timedelta(days=1), "10.0")
     deep = make_patient(team, mrn="DEEP1", family_name="Deep")
     start_on_regimen(deep, regimens["DOCETAXEL-75-Q3W"], days_ago=9)
     add_count(deep, timezone.now() - timedelta(hours=5), "0.3")
@@ -106,7 +106,7 @@ def test_ward_ranks_own_active_patients_by_urgency(nurse_client, team, other_tea
     order = re.findall(r"MRN (\w+)", html)
     assert order == ["ALRT1", "DEEP1", "CALM1"]
     assert "Grade 4 (life-threatening)" in html  # the grade in words beside its colour
-    assert "x10<sup>9</sup>/L" in html
+    assert "<strong>10</strong> x10<sup>9</sup>/L" in html  # a plain number, not 1E+1
     assert "Critical" in html and "1 open" in html
     assert "OTHER1" not in html and "GONE1" not in html
 

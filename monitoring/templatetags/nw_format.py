@@ -1,0 +1,15 @@
+"""Template filters for clinical numbers: plain decimals, never scientific notation."""
+
+from decimal import Decimal
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def plain(value) -> str:
+    """Return a Decimal without trailing zeros or exponent: 0.400 -> 0.4, 10.000 -> 10, 0.000 -> 0."""
+    if value is None or value == "":
+        return ""
+    return f"{Decimal(value).normalize():f}"
