@@ -65,6 +65,20 @@ TEMPERATURE_MAX_C = Decimal("45")
 # Primary prophylaxis when regimen FN risk >= 20 %; at 10-20 % when patient factors raise it.
 GCSF_EXPECTED_BY_CYCLE_DAY = 3
 OLDER_PATIENT_AGE = 65
+# Filgrastim starts 24-72 h after chemotherapy; pegfilgrastim >= 24 h after, and an on-body
+# injector is applied on day 1: a dose up to 12 h before the day-1 dose counts for the cycle.
+GCSF_COUNTS_FROM_BEFORE_DAY1 = timedelta(hours=12)
+
+# --- Alert rules (monitoring/alert_rules.py) ----------------------------------------------
+# A pre-dose blood count is the one taken in the 72 h before the next day 1: the usual window
+# of chemotherapy protocols (e.g. "FBC within 72 hours of treatment"); local protocols vary.
+PRE_DOSE_COUNT_WINDOW = timedelta(hours=72)
+# A fever keeps the FN alert open for 24 h after the last febrile reading: IDSA 2010 asks for
+# assessment at presentation, and a reading a day old no longer says the patient is febrile now.
+FN_FEVER_LOOKBACK = timedelta(hours=24)
+# "Nadir window": the forecast's predicted nadir time +/- 2 days (the nadir is broad: ANC stays
+# near its lowest for several days, Friberg 2002); without a forecast, the regimen's window.
+NADIR_WINDOW_HALF_WIDTH = timedelta(days=2)
 
 
 class ClinicalValueError(ValueError):

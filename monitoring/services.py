@@ -91,16 +91,23 @@ def mark_inputs_changed(cycle_ids: Iterable[int]) -> None:
     transaction.on_commit(lambda: enqueue_recomputes(cycle_ids))
 
 
-def enqueue_recomputes(cycle_ids: Iterable[int]) -> None:
-    """Publish recompute tasks; if the broker is unreachable, log it and rely on the sweeper."""
-    from monitoring import tasks
+def enqueue_recomputes(cycle_ids: Iterable[int]) -> int:
+    """Publish recompute tasks; if the broker is unreachable, log it and rely on the sweeper.
 
+    Returns how many were published. Publishing retries once after 0.1 s, then gives up
+    (tens of milliseconds with the broker down), so a save is never held up for long.
+    """
+    from monitoring import alerting, tasks
+
+    published = 0
     for cycle_id in cycle_ids:
         try:
-            tasks.recompute_cycle.delay(cycle_id)
+            tasks.recompute_cycle.apply_async((cycle_id,), **alerting.FAST_PUBLISH)
         except Exception:  # kombu raises OperationalError and friends; the save must stand.
             log.warning("broker unreachable: cycle %s left stale for recompute_stale", cycle_id)
-            return
+            return published
+        published += 1
+    return published
 
 
 # --- Counts ------------------------------------------------------------------------------
@@ -359,13 +366,16 @@ def recompute_cycle(cycle_id: int, now: datetime | None = None) -> Forecast | No
     made from a newer input version, under a row lock, so two recomputes racing for the
     same cycle end with the forecast that saw both results.
     """
-    from monitoring import forecasting, selectors
+    from monitoring import alerting, forecasting, selectors
 
     now = now or timezone.now()
     cycle = Cycle.objects.select_related("course__regimen", "course__patient").filter(pk=cycle_id).first()
     if cycle is None:
         return None
     version = cycle.input_version  # read before the inputs: a later change bumps it again
+    stored = Forecast.objects.filter(cycle_id=cycle_id).only("input_version").first()
+    if stored is not None and stored.input_version >= version and version > 0:
+        return stored  # a queued duplicate: an earlier task already used these inputs (burst dedup)
     history = selectors.forecast_history(cycle, as_of=now)
     digest = hashlib.sha256(json.dumps(history, sort_keys=True).encode()).hexdigest()
     try:
@@ -375,15 +385,20 @@ def recompute_cycle(cycle_id: int, now: datetime | None = None) -> Forecast | No
     with transaction.atomic():
         Cycle.objects.select_for_update().get(pk=cycle_id)
         stored = Forecast.objects.filter(cycle_id=cycle_id).first()
-        if stored is not None and stored.input_version >= version and stored.inputs_digest == digest:
-            return stored
         if stored is not None and stored.input_version > version:
             return stored  # a newer recompute already stored a fresher forecast
+        if stored is not None and stored.inputs_digest == digest:
+            # Same forecast inputs (e.g. a temperature was saved): mark it fresh, rerun the rules.
+            stored.input_version = version
+            stored.save(update_fields=["input_version"])
+            alerting.evaluate_locked(cycle, stored, now)
+            return stored
         forecast = stored or Forecast(cycle=cycle)
         _fill_forecast(
             forecast, result, error, version=version, digest=digest, now=now, n_counts=len(history["counts"])
         )
         forecast.save()
+        alerting.evaluate_locked(cycle, forecast, now)
     return forecast
 
 
@@ -416,12 +431,19 @@ def _fill_forecast(
         forecast.first_nadir_anc_1e9_per_l = forecast.nadir_anc_1e9_per_l
 
 
-def recompute_stale(limit: int = 1000) -> int:
-    """Enqueue a recompute for every stale cycle; return how many."""
+def recompute_stale(limit: int = 1000, *, inline: bool = False) -> int:
+    """Recompute every stale cycle; return how many were found.
+
+    By default the recomputes are enqueued for the workers; with `inline=True`, or when the
+    broker cannot be reached, they run here, one after the other, so the sweeper catches up
+    even while Redis is down.
+    """
     from monitoring import selectors
 
     ids = selectors.stale_cycle_ids(limit)
-    enqueue_recomputes(ids)
+    published = 0 if inline else enqueue_recomputes(ids)
+    for cycle_id in ids[published:]:
+        recompute_cycle(cycle_id)
     return len(ids)
 
 

@@ -1,7 +1,11 @@
-"""Thin Celery tasks: take ids, make one service call."""
+"""Thin Celery tasks: take ids, make one service call.
+
+Every task is idempotent (safe to run twice), so they are all acks_late with
+reject-on-worker-lost: a task whose worker died mid-run is delivered again.
+"""
 from celery import shared_task
 
-from monitoring import services
+from monitoring import alerting, services
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -9,6 +13,22 @@ def recompute_cycle(cycle_id: int) -> None:
     services.recompute_cycle(cycle_id)
 
 
-@shared_task
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def recompute_stale() -> int:
     return services.recompute_stale()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def deliver(delivery_id: int, attempt: int = 0) -> str:
+    """Make one attempt of one delivery; a transient failure schedules the next attempt."""
+    return alerting.deliver(delivery_id, attempt).status
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def escalate() -> int:
+    return alerting.escalate_due()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def sweep() -> dict:
+    return alerting.sweep()

@@ -138,9 +138,23 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Saving a result must never fail because the broker is down: publishing gives up fast
 # and the stale-forecast sweeper catches up (see monitoring.services).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "max_retries": 1, "interval_start": 0, "interval_step": 0.2,
+    # An unreachable (not refusing) broker host must not hold a save up either.
+    "socket_connect_timeout": 2,
+    # A task whose whole worker was killed (acks_late, never acked) is delivered again after this
+    # many seconds; tasks take well under a second, so the default of an hour is far too long.
+    "visibility_timeout": env.int("BROKER_VISIBILITY_TIMEOUT_SECONDS", default=300),
+}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = TIME_ZONE
+# Beat jobs (run `celery -A neutrowatch beat`): catch up stale forecasts (e.g. saved while the
+# broker was down), re-run the time-dependent alert rules, escalate unacknowledged alerts.
+CELERY_BEAT_SCHEDULE = {
+    "recompute-stale": {"task": "monitoring.tasks.recompute_stale", "schedule": 300.0},
+    "sweep-alerts": {"task": "monitoring.tasks.sweep", "schedule": 300.0},
+    "escalate-alerts": {"task": "monitoring.tasks.escalate", "schedule": 60.0},
+}
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
@@ -148,6 +162,7 @@ EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_SECONDS", default=20)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="neutrowatch@localhost")
 
 # Clinic-wide clinical settings (defaults and sources in monitoring/clinical.py).
@@ -155,6 +170,16 @@ NEUTROWATCH = {
     "ANC_LLN_1E9_PER_L": env.float("ANC_LLN_1E9_PER_L", default=1.8),
     "GRADE4_PREDICTED_THRESHOLD": env.float("GRADE4_PREDICTED_THRESHOLD", default=0.5),
     "ESCALATE_AFTER_MINUTES": env.int("ESCALATE_AFTER_MINUTES", default=30),
+    # Alerts (monitoring/alerting.py). Issue 4: "not ready" when P(ANC >= threshold on the
+    # next day 1) < 0.5; severities 1 low, 2 medium, 3 high, 4 critical.
+    "NOT_READY_PROBABILITY": env.float("NOT_READY_PROBABILITY", default=0.5),
+    "EMAIL_MIN_SEVERITY": env.int("ALERT_EMAIL_MIN_SEVERITY", default=3),
+    "WEBHOOK_MIN_SEVERITY": env.int("ALERT_WEBHOOK_MIN_SEVERITY", default=1),
+    "DELIVERY_MAX_ATTEMPTS": env.int("ALERT_DELIVERY_MAX_ATTEMPTS", default=6),
+    "DELIVERY_RETRY_BASE_SECONDS": env.float("ALERT_DELIVERY_RETRY_BASE_SECONDS", default=30.0),
+    "DELIVERY_RETRY_MAX_SECONDS": env.float("ALERT_DELIVERY_RETRY_MAX_SECONDS", default=300.0),
+    "WEBHOOK_TIMEOUT_SECONDS": env.float("ALERT_WEBHOOK_TIMEOUT_SECONDS", default=10.0),
+    "SITE_URL": env.str("SITE_URL", default="http://127.0.0.1:8000"),
 }
 
 if not DEBUG:

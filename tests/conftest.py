@@ -184,3 +184,87 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.1):
 def live_worker(celery_worker_process, transactional_db, regimens):
     """A running worker plus a transactional database with the regimen catalogue."""
     return celery_worker_process
+
+
+# --- A worker of one's own: on a private queue, with its own environment, that can be killed ----
+
+class IsolatedWorker:
+    """A `celery worker` subprocess consuming only `queue`; the test process publishes there.
+
+    For tests that must kill a worker (kill -9 of its whole process group) and restart it, or
+    run it with other settings (e.g. a real SMTP backend), without the shared session worker
+    taking their tasks.
+    """
+
+    def __init__(self, queue: str, env: dict, concurrency: int = 1) -> None:
+        self.queue, self.env, self.concurrency = queue, env, concurrency
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+
+    @property
+    def nodename(self) -> str:
+        return f"{self.queue}-{self.starts}@{os.uname().nodename}"
+
+    def start(self) -> None:
+        self.starts += 1
+        log = open(REPO / "test-artifacts" / f"{self.queue}-{self.starts}.log", "w") if _artifacts() else None
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "neutrowatch", "worker", "-l", "info", "-Q", self.queue,
+             "-c", str(self.concurrency), "--without-gossip", "--without-mingle", "-n", self.nodename],
+            cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        from neutrowatch.celery import app
+
+        deadline = time.monotonic() + 60
+        while not app.control.ping(destination=[self.nodename], timeout=1.0):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"worker {self.nodename} did not start; see test-artifacts/")
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool children: no clean shutdown, no acks."""
+        import signal
+
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=20)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def isolated_worker(transactional_db, regimens):
+    """Return start(extra_env=None, concurrency=1) -> IsolatedWorker; tasks published go to it.
+
+    While the test runs, this process publishes to the worker's private queue (the shared
+    worker never sees those tasks); every worker started is stopped at the end.
+    """
+    from django.conf import settings
+
+    from neutrowatch.celery import app
+
+    queue = f"nw-isolated-{os.getpid()}"
+    workers = []
+    default_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+
+    def start(extra_env: dict | None = None, concurrency: int = 1) -> IsolatedWorker:
+        db = settings.DATABASES["default"]
+        env = dict(os.environ, DJANGO_SETTINGS_MODULE="neutrowatch.settings_test", REDIS_URL=settings.REDIS_URL,
+                   DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}")
+        env.update(extra_env or {})
+        worker = IsolatedWorker(queue, env, concurrency)
+        worker.start()
+        workers.append(worker)
+        return worker
+
+    yield start
+    app.conf.task_default_queue = default_queue
+    for worker in workers:
+        worker.stop()
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(queue)

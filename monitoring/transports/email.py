@@ -1,0 +1,57 @@
+"""Email through Django's email backend (SMTP in production, console by default, locmem in tests).
+
+The subject carries no more than the MRN and the patient's initials: email leaves the
+hospital's systems, so names stay out of it.
+"""
+
+from __future__ import annotations
+
+import smtplib
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+
+from monitoring.transports import TransportError
+
+# SMTP reply codes 5xx are permanent (RFC 5321 4.2.1); 4xx and network failures are transient.
+PERMANENT_SMTP_CODE = 500
+
+
+def send(delivery) -> None:
+    message = EmailMessage(
+        subject=subject(delivery),
+        body=body(delivery),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[delivery.recipient],
+        headers={"X-NeutroWatch-Delivery": str(delivery.pk)},
+    )
+    try:
+        get_connection(fail_silently=False).send_messages([message])
+    except smtplib.SMTPRecipientsRefused as error:
+        codes = [code for code, _ in error.recipients.values()]
+        raise TransportError(f"recipient refused: {error.recipients}",
+                             permanent=all(c >= PERMANENT_SMTP_CODE for c in codes)) from error
+    except smtplib.SMTPResponseException as error:
+        raise TransportError(f"SMTP {error.smtp_code}: {error.smtp_error!r}",
+                             permanent=error.smtp_code >= PERMANENT_SMTP_CODE) from error
+    except (smtplib.SMTPException, OSError) as error:
+        raise TransportError(f"email not sent: {error}") from error
+
+
+def subject(delivery) -> str:
+    alert = delivery.alert
+    prefix = "ESCALATED, not acknowledged: " if delivery.purpose == "escalate" else ""
+    return (f"[NeutroWatch] {prefix}{alert.get_severity_display()}: {alert.get_kind_display()} "
+            f"- {alert.patient.mrn} {alert.patient.initials}")
+
+
+def body(delivery) -> str:
+    alert = delivery.alert
+    site = settings.NEUTROWATCH["SITE_URL"].rstrip("/")
+    lines = [f"Patient {alert.patient.mrn} ({alert.patient.initials}), cycle {alert.cycle.number}", "", alert.message]
+    if delivery.purpose == "escalate":
+        minutes = settings.NEUTROWATCH["ESCALATE_AFTER_MINUTES"]
+        lines += ["", f"Nobody has acknowledged this {alert.get_severity_display().lower()} alert "
+                      f"for {minutes} minutes; it was raised at {alert.raised_at:%Y-%m-%d %H:%M %Z}."]
+    lines += ["", f"Open the alert inbox to acknowledge it: {site}/alerts/"]
+    return "\n".join(lines)

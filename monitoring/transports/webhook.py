@@ -1,0 +1,71 @@
+"""Webhook: the alert as JSON, POSTed to the team's URL and signed with the team's secret.
+
+Headers: `X-NeutroWatch-Timestamp` (Unix seconds) and `X-NeutroWatch-Signature:
+sha256=<hex HMAC-SHA256 of "<timestamp>.<body>" with Team.webhook_secret>`. The receiver
+recomputes the HMAC over the raw body and rejects old timestamps (replays).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import urllib.error
+import urllib.request
+
+from django.conf import settings
+
+from monitoring.transports import TransportError
+
+# 408 Request Timeout and 429 Too Many Requests are worth retrying; other 4xx are not.
+RETRYABLE_4XX = {408, 429}
+
+
+def send(delivery) -> None:
+    team = delivery.alert.patient.team
+    if not team.webhook_secret:
+        raise TransportError(f"team {team} has a webhook URL but no secret to sign with", permanent=True)
+    timestamp = str(int(time.time()))
+    body = json.dumps(payload(delivery), sort_keys=True).encode()
+    request = urllib.request.Request(delivery.recipient, data=body, method="POST", headers={
+        "Content-Type": "application/json",
+        "User-Agent": "NeutroWatch-webhook/1",
+        "X-NeutroWatch-Timestamp": timestamp,
+        "X-NeutroWatch-Signature": "sha256=" + signature(team.webhook_secret, timestamp, body),
+    })
+    try:
+        with urllib.request.urlopen(request, timeout=settings.NEUTROWATCH["WEBHOOK_TIMEOUT_SECONDS"]):
+            pass
+    except urllib.error.HTTPError as error:
+        permanent = 400 <= error.code < 500 and error.code not in RETRYABLE_4XX
+        raise TransportError(f"webhook answered HTTP {error.code}", permanent=permanent) from error
+    except (urllib.error.URLError, OSError) as error:
+        raise TransportError(f"webhook not reached: {error}") from error
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """Return the hex HMAC-SHA256 of "<timestamp>.<body>" keyed with the team's secret."""
+    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def payload(delivery) -> dict:
+    """Return the JSON document: the alert, identified by MRN and initials only."""
+    alert = delivery.alert
+    return {
+        "delivery_id": delivery.pk,
+        "purpose": delivery.purpose,
+        "alert": {
+            "id": alert.pk,
+            "kind": alert.kind,
+            "severity": alert.get_severity_display().lower(),
+            "severity_level": alert.severity,
+            "message": alert.message,
+            "evidence": alert.evidence,
+            "raised_at": alert.raised_at.isoformat(),
+            "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
+            "acknowledged_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else None,
+        },
+        "patient": {"mrn": alert.patient.mrn, "initials": alert.patient.initials},
+        "cycle": {"id": alert.cycle_id, "number": alert.cycle.number},
+    }
