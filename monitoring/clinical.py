@@ -97,10 +97,10 @@ COUNT_UNIT_CHOICES = [
     (UNIT_PER_UL, "cells/uL"),
 ]
 _COUNT_UNIT_ALIASES = {
-    UNIT_1E9_PER_L: ["10^9/l", "x10^9/l", "10*9/l", "x10*9/l", "10e9/l", "g/l", "giga/l", "10^9 /l"],
+    UNIT_1E9_PER_L: ["10^9/l", "x10^9/l", "10*9/l", "x10*9/l", "10e9/l", "x10e9/l", "g/l", "giga/l", "10^9 /l"],
     UNIT_1E3_PER_UL: [
         "10^3/ul", "x10^3/ul", "10*3/ul", "x10*3/ul", "k/ul", "k/mcl", "10^3/mcl", "thou/ul",
-        "10^3/mm3", "x10^3/mm3", "10*3/mm3", "k/mm3", "10^3/µl", "k/µl",
+        "10^3/mm3", "x10^3/mm3", "10*3/mm3", "k/mm3", "10^3/µl", "k/µl", "10e3/ul", "x10e3/ul",
     ],
     UNIT_PER_UL: ["/ul", "cells/ul", "/mm3", "cells/mm3", "/mcl", "cells/mcl", "/µl", "cells/µl", "{cells}/ul"],
 }

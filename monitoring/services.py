@@ -8,6 +8,7 @@ the cycle stays stale and `recompute_stale` (also a beat job) catches up.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import logging
@@ -233,22 +234,29 @@ def correct_count(result: CountResult, count: CountInput, *, user=None) -> Count
     now = timezone.now()
     with transaction.atomic():
         moments = [result.collected_at, count.collected_at]
-        for field in (
-            "collected_at",
-            "anc_1e9_per_l",
-            "anc_computed",
-            "wbc_1e9_per_l",
-            "neutrophil_pct",
-            "band_pct",
-            "entered_value",
-            "entered_unit",
-        ):
-            setattr(result, field, getattr(count, field))
-        if count.lln_1e9_per_l is not None:
-            result.lln_1e9_per_l = count.lln_1e9_per_l
-        result.save()
+        _apply_correction(result, count)
         mark_inputs_changed(affected_cycle_ids(result.patient_id, moments, now))
     return result
+
+
+CORRECTABLE_COUNT_FIELDS = (
+    "collected_at",
+    "anc_1e9_per_l",
+    "anc_computed",
+    "wbc_1e9_per_l",
+    "neutrophil_pct",
+    "band_pct",
+    "entered_value",
+    "entered_unit",
+)
+
+
+def _apply_correction(result: CountResult, count: CountInput) -> None:
+    for field in CORRECTABLE_COUNT_FIELDS:
+        setattr(result, field, getattr(count, field))
+    if count.lln_1e9_per_l is not None:
+        result.lln_1e9_per_l = count.lln_1e9_per_l
+    result.save()
 
 
 def delete_result(result: CountResult | GcsfDose | TemperatureReading) -> None:
@@ -354,6 +362,95 @@ def _this_and_previous(cycle: Cycle) -> list[int]:
             "pk", flat=True
         )
     )
+
+
+# --- Whole-file imports --------------------------------------------------------------------
+
+
+@dataclass
+class ResultBatch:
+    """Everything one imported file changes, validated and resolved to patients and stored rows."""
+
+    counts: list[tuple[Patient, CountInput]]
+    gcsf: list[tuple[Patient, dict]]
+    temperatures: list[tuple[Patient, dict]]
+    corrections: list[tuple[CountResult, CountInput]]
+    removals: list[CountResult | GcsfDose | TemperatureReading]
+
+
+def record_batch(batch: ResultBatch, *, source: str, user=None) -> None:
+    """Store a whole imported file in one transaction, with one recompute per affected cycle.
+
+    The caller has already dropped duplicates; a row that slips in concurrently raises
+    IntegrityError (unique accession per source) and the whole file is rolled back.
+    """
+    now = timezone.now()
+    moments: dict[int, list[datetime]] = {}
+
+    def touch(patient_id: int, *when: datetime) -> None:
+        moments.setdefault(patient_id, []).extend(when)
+
+    with transaction.atomic():
+        # Removals first: a corrected dose or temperature is stored again under the same id.
+        for result in batch.removals:
+            touch(result.patient_id, getattr(result, "collected_at", None) or getattr(result, "given_at", None)
+                  or result.taken_at)
+            result.delete()
+        counts = [_new_count(patient, count, source, user) for patient, count in batch.counts]
+        bulk_create_with_history(counts, CountResult, batch_size=2000, default_user=user)
+        doses = [GcsfDose(patient=p, entered_by=user, source=source, **fields) for p, fields in batch.gcsf]
+        bulk_create_with_history(doses, GcsfDose, batch_size=2000, default_user=user)
+        readings = [
+            TemperatureReading(patient=p, entered_by=user, source=source, **fields) for p, fields in batch.temperatures
+        ]
+        bulk_create_with_history(readings, TemperatureReading, batch_size=2000, default_user=user)
+        for patient, count in batch.counts:
+            touch(patient.pk, count.collected_at)
+        for patient, fields in batch.gcsf:
+            touch(patient.pk, fields["given_at"])
+        for patient, fields in batch.temperatures:
+            touch(patient.pk, fields["taken_at"])
+        for result, count in batch.corrections:
+            touch(result.patient_id, result.collected_at, count.collected_at)
+            _apply_correction(result, count)
+        mark_inputs_changed(affected_cycle_ids_bulk(moments, now))
+
+
+def affected_cycle_ids_bulk(moments_by_patient: dict[int, list[datetime]], now: datetime) -> set[int]:
+    """Return affected_cycle_ids() for many patients at once, from one query."""
+    by_patient: dict[int, list[Cycle]] = {}
+    cycles = (
+        Cycle.objects.filter(course__patient_id__in=list(moments_by_patient))
+        .exclude(status=Cycle.Status.CANCELLED)
+        .select_related("course__regimen")
+    )
+    for cycle in cycles:
+        by_patient.setdefault(cycle.course.patient_id, []).append(cycle)
+    ids: set[int] = set()
+    for patient_id, moments in moments_by_patient.items():
+        patient_cycles = sorted(by_patient.get(patient_id, []), key=lambda c: c.day1)
+        day1s = [c.day1 for c in patient_cycles]
+        for moment in set(moments):
+            index = bisect.bisect_right(day1s, moment)
+            if index:
+                ids.add(patient_cycles[index - 1].pk)
+        current = _current_of(patient_cycles, now)
+        if current is not None:
+            ids.add(current.pk)
+    return ids
+
+
+def _current_of(patient_cycles: list[Cycle], now: datetime) -> Cycle | None:
+    """current_cycle() on an already loaded list of a patient's non-cancelled cycles."""
+    started = [c for c in patient_cycles if c.day1 <= now]
+    running = max(started, key=lambda c: c.day1) if started else None
+    if running is not None and now < running.planned_next_day1:
+        return running
+    upcoming = sorted(
+        (c for c in patient_cycles if c.course.active and c.status == Cycle.Status.PLANNED),
+        key=lambda c: c.planned_day1,
+    )
+    return upcoming[0] if upcoming else running
 
 
 # --- Recompute -----------------------------------------------------------------------------

@@ -182,6 +182,10 @@ NEUTROWATCH = {
     "SITE_URL": env.str("SITE_URL", default="http://127.0.0.1:8000"),
 }
 
+# Results import: the largest body POST /api/v1/results accepts (413 above it) and the largest upload.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=5 * 1024 * 1024)
+IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
+
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
