@@ -1,14 +1,18 @@
 """Benchmark the nadir forecasting engine on a nadir-bench cohort and print the scores and timings.
 
-usage: python bench/forecast.py [histories.jsonl [truth.jsonl]]
-Defaults to <repo>/../shared/nadir-bench/tuning/. Needs no Django: imports monitoring.forecasting.
+usage: python bench/forecast.py [histories.jsonl [truth.jsonl]] [--unknown-codes] [--by-regimen]
+Defaults to <repo>/../shared/nadir-bench/tuning/; truth defaults to truth.jsonl beside the histories.
+--unknown-codes  replace every regimen code with one the engine has no prior for (generic fallback)
+--by-regimen     also score each regimen on its own
+Cohorts the engine has never seen: bench/synthetic_cohort.py. Needs no Django.
 """
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,13 +25,33 @@ sys.path.insert(0, str(REPO))
 from monitoring.forecasting import HistoryError, forecast_history  # noqa: E402
 
 
+def _scorer():
+    spec = importlib.util.spec_from_file_location("nadir_bench_score", BENCH / "score.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _line(scores: dict) -> str:
+    return "  ".join(f"{key}={value}" for key, value in scores.items())
+
+
 def main(argv: list[str]) -> int:
     """Forecast every history, score the predictions and print metrics and timings."""
-    histories_path = Path(argv[1]) if len(argv) > 1 else BENCH / "tuning" / "histories.jsonl"
-    truth_path = Path(argv[2]) if len(argv) > 2 else histories_path.with_name("truth.jsonl")
-    histories = [json.loads(line) for line in histories_path.read_text().splitlines() if line.strip()]
+    parser = argparse.ArgumentParser(description="Score the nadir forecasting engine on a cohort.")
+    parser.add_argument("histories", nargs="?", type=Path, default=BENCH / "tuning" / "histories.jsonl")
+    parser.add_argument("truth", nargs="?", type=Path)
+    parser.add_argument("--unknown-codes", action="store_true")
+    parser.add_argument("--by-regimen", action="store_true")
+    args = parser.parse_args(argv[1:])
+    truth_path = args.truth or args.histories.with_name("truth.jsonl")
+    histories = [json.loads(line) for line in args.histories.read_text().splitlines() if line.strip()]
+    if args.unknown_codes:
+        for history in histories:
+            history["regimen"]["code"] = "UNLISTED-" + str(history["regimen"].get("code", ""))
+            history["regimen"]["name"] = "unlisted regimen"
     forecast_history(histories[0])  # warm-up: imports, prior calibration caches
-    timings_ms, lines = [], []
+    timings_ms, predictions = [], {}
     for history in histories:
         started = time.perf_counter()
         try:
@@ -35,18 +59,22 @@ def main(argv: list[str]) -> int:
         except HistoryError as error:
             result = {"id": history.get("id"), "error": str(error)}
         timings_ms.append((time.perf_counter() - started) * 1000)
-        lines.append(json.dumps(result))
-    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as predictions:
-        predictions.write("\n".join(lines) + "\n")
-    print(f"histories: {histories_path} ({len(histories)})")
-    scored = subprocess.run([sys.executable, str(BENCH / "score.py"), str(truth_path), predictions.name],
-                            capture_output=True, text=True, check=False)
-    print(scored.stdout.strip() or scored.stderr.strip())
+        predictions[result["id"]] = result
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as out:
+        out.write("".join(json.dumps(p) + "\n" for p in predictions.values()))
+    scorer = _scorer()
+    truth = scorer.load(truth_path)
+    print(f"histories: {args.histories} ({len(histories)}){'  codes made unknown' if args.unknown_codes else ''}")
+    print(_line(scorer.score(truth, predictions)))
+    if args.by_regimen:
+        for regimen in dict.fromkeys(t["regimen"] for t in truth.values()):
+            subset = {cid: t for cid, t in truth.items() if t["regimen"] == regimen}
+            print(f"  {regimen:<22} {_line(scorer.score(subset, predictions))}")
     timings_ms.sort()
     p95 = timings_ms[min(len(timings_ms) - 1, int(0.95 * len(timings_ms)))]
     print(f"time per forecast: median {statistics.median(timings_ms):.1f} ms  p95 {p95:.1f} ms")
-    print(f"predictions: {predictions.name}")
-    return scored.returncode
+    print(f"predictions: {out.name}")
+    return 0
 
 
 if __name__ == "__main__":
