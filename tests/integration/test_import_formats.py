@@ -64,7 +64,7 @@ def test_one_bad_row_refuses_the_whole_file_and_names_every_problem(patient):
         f"MRN001,{_ago(-2)},1.0,,,,10^9/L,A4",
         "MRN001,1959-01-01T10:00,1.0,,,,10^9/L,A5",
         f"MRN001,{_ago(1)},1.0,,,,furlongs,A6",
-        f"MRN001,yesterday,1.0,,,,10^9/L,A7",
+        "MRN001,yesterday,1.0,,,,10^9/L,A7",
     ))
     assert not report.ok
     assert CountResult.objects.count() == 0
