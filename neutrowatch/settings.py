@@ -147,6 +147,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("BROKER_VISIBILITY_TIMEOUT_SECONDS", default=300),
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# The queue tasks are published to (and workers started without -Q consume).
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TIMEZONE = TIME_ZONE
 # Beat jobs (run `celery -A neutrowatch beat`): catch up stale forecasts (e.g. saved while the
 # broker was down), re-run the time-dependent alert rules, escalate unacknowledged alerts.

@@ -255,7 +255,8 @@ def isolated_worker(transactional_db, regimens):
     def start(extra_env: dict | None = None, concurrency: int = 1) -> IsolatedWorker:
         db = settings.DATABASES["default"]
         env = dict(os.environ, DJANGO_SETTINGS_MODULE="neutrowatch.settings_test", REDIS_URL=settings.REDIS_URL,
-                   DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}")
+                   DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+                   CELERY_TASK_DEFAULT_QUEUE=queue)  # tasks it publishes (deliveries) stay with it
         env.update(extra_env or {})
         worker = IsolatedWorker(queue, env, concurrency)
         worker.start()
