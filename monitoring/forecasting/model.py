@@ -31,6 +31,13 @@ import numpy as np
 
 STEP_HOURS = 6.0
 
+# Guards for draws far in the prior tails (a 10 h transit time, a 30-fold G-CSF effect): the
+# proliferating pool is capped far above any physiological value so it cannot overflow, and the
+# circulating count is floored above zero, because the trapezoidal transit step keeps stability but
+# not positivity when ktr * step > 2. Neither bound is reached by a plausible patient.
+POOL_MAX = 1e4
+CIRC_MIN = 1e-6
+
 # How strongly G-CSF speeds maturation relative to how much it raises proliferation. Quartino 2014
 # finds a marked shortening of the maturation time by G-CSF alongside the proliferation effect (verify
 # the exact estimates). At 1.0 the two cancel in the proliferating pool, so G-CSF would only move the
@@ -150,11 +157,11 @@ def simulate(
         for step in range(n):
             # Floors keep extreme draws finite (ANC below 1e-4 x10^9/L is zero for every purpose).
             feedback = feedback_scale * np.maximum(circ, 1e-4) ** neg_gamma
-            prol_next = prol * np.exp(np.clip(base[step] * feedback - loss, -30.0, 3.0))
+            prol_next = np.minimum(prol * np.exp(np.clip(base[step] * feedback - loss, -30.0, 3.0)), POOL_MAX)
             t1_next = a * t1 + b * (prol + prol_next)
             t2_next = a * t2 + b * (t1 + t1_next)
             t3_next = a * t3 + b * (t2 + t2_next)
-            circ = a_circ * circ + b_circ * (t3 + t3_next)
+            circ = np.maximum(a_circ * circ + b_circ * (t3 + t3_next), CIRC_MIN)
             prol, t1, t2, t3 = prol_next, t1_next, t2_next, t3_next
             out[step + 1] = circ
         return out
@@ -176,11 +183,12 @@ def simulate(
         a = (1.0 - half) / denominator
         b = half / denominator
         feedback = feedback_scale * np.maximum(circ, 1e-4) ** neg_gamma
-        prol_next = prol * np.exp(np.clip((1.0 + effect) * base[step] * feedback - loss, -30.0, 3.0))
+        prol_next = np.minimum(prol * np.exp(np.clip((1.0 + effect) * base[step] * feedback - loss, -30.0, 3.0)),
+                               POOL_MAX)
         t1_next = a * t1 + b * (prol + prol_next)
         t2_next = a * t2 + b * (t1 + t1_next)
         t3_next = a * t3 + b * (t2 + t2_next)
-        circ_next = a_circ * circ + (circ_gain * kt) * (t3 + t3_next)
+        circ_next = np.maximum(a_circ * circ + (circ_gain * kt) * (t3 + t3_next), CIRC_MIN)
         if any_peg:
             peg = peg * np.exp(peg_decay_linear - (PEG_NEUTROPHIL_CLEARANCE * dt) * circ)
         circ = circ_next

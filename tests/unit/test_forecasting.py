@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -211,3 +212,48 @@ def test_random_valid_histories_give_sane_forecasts(history):
     for point in forecast["trajectory"]:
         assert 0 <= point["lo80"] <= point["anc"] <= point["hi80"]
         assert math.isfinite(point["hi80"])
+
+
+def extreme_history() -> dict:
+    """Return a history whose counts swing between 0 and 149 x10^9/L around weekly doses and G-CSF."""
+    counts = [("2026-01-06T19:00", 0.01), ("2026-01-07T05:00", 149), ("2026-01-09T18:00", 0),
+              ("2026-01-11T08:00", 0.2), ("2026-01-12T15:00", 149), ("2026-01-12T17:00", 149),
+              ("2026-01-13T09:00", 5), ("2026-01-17T12:00", 0.2), ("2026-01-17T15:00", 5),
+              ("2026-01-17T18:00", 5)]
+    return {
+        "id": "extreme",
+        "regimen": {"code": "NEW", "cycle_length_days": 7, "fn_risk": "high"},
+        "doses": [{"time": f"2026-01-{day:02d}T09:00", "dose_fraction": fraction}
+                  for day, fraction in ((5, 0.5), (12, 0.5), (19, 1.0))],
+        "gcsf": [*({"time": f"2026-01-{day:02d}T11:00", "product": "filgrastim"} for day in range(6, 12)),
+                 {"time": "2026-01-20T11:00", "product": "pegfilgrastim"}],
+        "counts": [{"time": time, "anc": anc, "unit": "10^9/L"} for time, anc in counts],
+        "forecast_cycle_start": "2026-01-19T09:00",
+    }
+
+
+@pytest.mark.parametrize("change", [
+    lambda h: None,
+    lambda h: h["regimen"].update(cycle_length_days=28, fn_risk="low"),
+    lambda h: h.update(gcsf=[]),
+    lambda h: h["doses"][-1].update(dose_fraction=3.0),
+])
+def test_extreme_histories_give_finite_forecasts_without_numeric_warnings(change):
+    history = extreme_history()
+    change(history)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        forecast = forecast_history(history)
+    low, high = forecast["nadir"]["interval80"]
+    assert all(math.isfinite(v) and v > 0 for v in (low, forecast["nadir"]["anc"], high))
+    assert all(math.isfinite(point["hi80"]) for point in forecast["trajectory"])
+
+
+def test_tail_draws_stay_finite_and_positive_in_the_integrator():
+    schedule = build_schedule([0.0, 168.0], [3.0, 3.0], 0.0, 0.5, [24.0 * d for d in range(1, 10)],
+                              ["filgrastim"] * 9, 28 * 24.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        circ = simulate(np.array([0.5, 30.0, 5.0]), np.array([8.0, 400.0, 20.0]), np.array([40.0, 0.01, 40.0]),
+                        np.array([3.0, 0.01, 2.5]), np.array([30.0, 0.0, 30.0]), schedule)
+    assert np.all(np.isfinite(circ)) and np.all(circ > 0)
