@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
 from monitoring import clinical, services
@@ -34,6 +34,7 @@ REMOVAL = "removal"
 # A clock a few minutes fast on an analyser is not an error; a result from tomorrow is.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 MAX_ID_LENGTH = 64
+MAX_ENTERED_LENGTH = 20  # CountResult.entered_value keeps the number as received
 LOOKUP_CHUNK = 5000
 
 
@@ -250,6 +251,8 @@ def to_count_input(record: CountRecord) -> services.CountInput:
         _clinical(anc.field, clinical.count_to_1e9_per_l, anc.value, unit)
     if len(record.accession) > MAX_ID_LENGTH:
         raise FieldError("accession", f"longer than {MAX_ID_LENGTH} characters")
+    if len(str(main.value)) > MAX_ENTERED_LENGTH:
+        raise FieldError(main.field, f"{main.value} has more digits than a lab reports")
     npct, bpct = percents[codes.NEUTROPHIL_PCT], percents[codes.BAND_PCT]
     return _clinical(
         "count", services.parse_count,
@@ -348,6 +351,8 @@ def import_parsed(
                 services.record_batch(batch, source=source, user=user)
     except IntegrityError:
         report.add("file", "accession", "the same results were being imported at the same moment; try again")
+    except DataError as exc:  # a value the checks above let through but a column cannot hold
+        report.add("file", "value", f"a value does not fit the database: {str(exc).splitlines()[0]}")
     return report
 
 

@@ -332,3 +332,19 @@ def test_upload_page_needs_login(client):
     assert client.get("/import/").status_code == 302
 
 
+
+
+def test_large_file_goes_through_copy_with_history(team, django_assert_max_num_queries):
+    from tests.conftest import make_patient
+
+    for n in range(3):
+        make_patient(team, mrn=f"BULK{n}")
+    rows = [f"BULK{n % 3},{_ago(30 - n / 50)},{(n % 40) / 10},,,,10^9/L,BK{n}" for n in range(1200)]
+    with django_assert_max_num_queries(40):  # a fixed number of queries, not one per row
+        report = _import(_csv(*rows))
+    assert report.ok and report.created_counts == 1200
+    stored = CountResult.objects.filter(accession="BK15").get()
+    assert stored.anc_1e9_per_l == Decimal("1.500") and stored.ctcae_grade == 1 and stored.entered_at is not None
+    assert CountResult.history.filter(history_type="+").count() == 1200
+    assert CountResult.objects.filter(ctcae_grade=4).count() == 150  # 0.0-0.4: 5 of every 40
+    assert _import(_csv(*rows)).duplicates == 1200
