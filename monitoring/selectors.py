@@ -159,7 +159,12 @@ def ward_rows(user, filters: WardFilters, now: datetime) -> list[WardRow]:
         patients = patients.filter(
             Q(mrn__icontains=text) | Q(family_name__icontains=text) | Q(given_name__icontains=text)
         )
-    cycles = Cycle.objects.exclude(status=Cycle.Status.CANCELLED).select_related("forecast")
+    # The ward shows the forecast's numbers, not its trajectory: leave the JSON in the database.
+    cycles = (
+        Cycle.objects.exclude(status=Cycle.Status.CANCELLED)
+        .select_related("forecast")
+        .defer("forecast__trajectory", "forecast__warnings", "forecast__inputs_digest")
+    )
     courses = TreatmentCourse.objects.filter(active=True).select_related("regimen")
     patients = list(
         patients.prefetch_related(

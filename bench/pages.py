@@ -1,0 +1,191 @@
+"""Benchmark server time of the ward overview (300 active patients) and a patient page (8 cycles).
+
+usage: DJANGO_SETTINGS_MODULE=neutrowatch.settings_test python bench/pages.py [rounds]   (or `make bench-pages`)
+
+Builds its own throw-away database (test_nw_bench_pages on the configured PostgreSQL server),
+times requests through django.test.Client after a warm-up and prints median and p95 in ms
+with the number of SQL queries per page. Targets: ward <= 300 ms, patient page <= 200 ms.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "neutrowatch.settings_test")
+# Its own database name, on whatever server DATABASE_URL points at.
+_url = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/neutrowatch"))
+os.environ["DATABASE_URL"] = urlunsplit(_url._replace(path="/nw_bench_pages"))
+# Measure as deployed: DEBUG off (no query log, no debug templates), a throw-away key.
+os.environ.setdefault("DJANGO_DEBUG", "false")
+os.environ.setdefault("SECRET_KEY", "bench-only-" + os.urandom(32).hex())
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core import signals  # noqa: E402
+from django.db import close_old_connections, connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.urls import reverse  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+N_PATIENTS = 300
+N_CYCLES = 8
+
+
+def build() -> tuple:
+    """Create a team, a nurse, 300 active patients in cycle 1 and one patient with 8 cycles."""
+    from monitoring import clinical, services
+    from monitoring.models import (
+        Alert,
+        ChemoAdministration,
+        CountResult,
+        Cycle,
+        Forecast,
+        GcsfDose,
+        Patient,
+        Regimen,
+        Team,
+        TemperatureReading,
+        TreatmentCourse,
+        User,
+    )
+
+    now = timezone.now()
+    team = Team.objects.create(name="Bench unit")
+    nurse = User.objects.create_user("benchnurse", "bench@example.org", "x")
+    nurse.teams.set([team])
+    regimen = Regimen.objects.get(code="DOCETAXEL-75-Q3W")
+    patients = Patient.objects.bulk_create(
+        Patient(mrn=f"B{i:04d}", given_name="Bench", family_name=f"Patient{i:04d}", date_of_birth="1958-01-01",
+                team=team) for i in range(N_PATIENTS)
+    )
+    day1s = [now - timedelta(days=1 + i % 20, hours=i % 7) for i in range(N_PATIENTS)]
+    courses = TreatmentCourse.objects.bulk_create(
+        TreatmentCourse(patient=p, regimen=regimen, started_on=d.date()) for p, d in zip(patients, day1s)
+    )
+    cycles = Cycle.objects.bulk_create(
+        Cycle(course=c, number=n + 1, planned_day1=d + timedelta(days=21 * n), actual_day1=d if n == 0 else None,
+              status=Cycle.Status.GIVEN if n == 0 else Cycle.Status.PLANNED)
+        for c, d in zip(courses, day1s) for n in range(4)
+    )
+    firsts = [c for c in cycles if c.number == 1]
+    ChemoAdministration.objects.bulk_create(ChemoAdministration(cycle=c, given_at=c.actual_day1) for c in firsts)
+    counts = []
+    for i, (p, d) in enumerate(zip(patients, day1s)):
+        for k, anc in enumerate(("4.5", "2.0", "0.8", "0.3")[: 1 + (now - d).days // 5]):
+            value = Decimal(anc) + Decimal(i % 9) / 10
+            counts.append(CountResult(patient=p, collected_at=d + timedelta(days=5 * k, hours=-1), anc_1e9_per_l=value,
+                                      entered_value=str(value), entered_unit="10^9/L",
+                                      ctcae_grade=clinical.ctcae_grade(value)))
+    CountResult.objects.bulk_create(counts)
+    trajectory = [{"time": (timezone.localtime(firsts[0].actual_day1) + timedelta(hours=12 * h)).replace(tzinfo=None)
+                   .isoformat(timespec="minutes"), "anc": 2.0, "lo80": 1.0, "hi80": 3.0} for h in range(44)]
+    Forecast.objects.bulk_create(
+        Forecast(cycle=c, input_version=0, inputs_digest="bench", computed_at=now, as_of=now,
+                 nadir_anc_1e9_per_l=0.2 + (i % 10) / 10, nadir_lo80=0.1, nadir_hi80=1.5,
+                 nadir_at=c.actual_day1 + timedelta(days=8), nadir_day_of_cycle=9.0, p_grade4=(i % 10) / 10,
+                 p_grade3plus=min(1, (i % 10) / 5), next_day1=c.actual_day1 + timedelta(days=21), p_ready=0.8,
+                 ready_threshold_1e9_per_l=1.5, trajectory=trajectory)
+        for i, c in enumerate(firsts)
+    )
+    Alert.objects.bulk_create(
+        Alert(patient_id=c.course.patient_id, cycle=c, kind=Alert.Kind.GRADE3_OBSERVED, severity=1 + i % 4,
+              message="bench", raised_at=now) for i, c in enumerate(firsts) if i % 5 == 0
+    )
+
+    # One patient with 8 given cycles of counts, G-CSF and temperatures, forecast by the real engine.
+    long = Patient.objects.create(mrn="B8CYCLES", given_name="Eight", family_name="Cycles",
+                                  date_of_birth="1960-01-01", team=team)
+    start = now - timedelta(days=21 * (N_CYCLES - 1) + 6)
+    course = TreatmentCourse.objects.create(patient=long, regimen=regimen, started_on=start.date())
+    long_cycles = []
+    for n in range(N_CYCLES):
+        day1 = start + timedelta(days=21 * n)
+        cycle = Cycle.objects.create(course=course, number=n + 1, planned_day1=day1, actual_day1=day1,
+                                     status=Cycle.Status.GIVEN, input_version=1)
+        ChemoAdministration.objects.create(cycle=cycle, given_at=day1)
+        long_cycles.append(cycle)
+        GcsfDose.objects.create(patient=long, product=clinical.PEGFILGRASTIM, dose=6, dose_unit="mg",
+                                given_at=day1 + timedelta(days=1))
+        for day, anc in ((0, "4.6"), (4, "2.4"), (7, "0.9"), (9, "0.6"), (11, "1.3"), (14, "3.0"), (20, "4.2")):
+            when = day1 + timedelta(days=day, hours=-2)
+            if when < now:
+                value = Decimal(anc)
+                CountResult.objects.create(patient=long, collected_at=when, anc_1e9_per_l=value,
+                                           entered_value=anc, entered_unit="10^9/L")
+        for day, temp in ((8, "37.2"), (9, "38.4"), (10, "37.0")):
+            if day1 + timedelta(days=day) < now:
+                TemperatureReading.objects.create(patient=long, taken_at=day1 + timedelta(days=day),
+                                                  temperature_c=Decimal(temp), entered_value=temp)
+    for cycle in long_cycles:
+        services.recompute_cycle(cycle.pk)
+    return nurse, long
+
+
+def timed(client: Client, url: str, rounds: int, profile: bool = False) -> tuple[list[float], int]:
+    for _ in range(5):  # warm-up: template loading, first connection, code paths
+        assert client.get(url, secure=True).status_code == 200
+    with CaptureQueriesContext(connection) as captured:
+        client.get(url, secure=True)
+    queries = len(captured)  # now: the next request start clears the query log
+    if profile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.runcall(client.get, url, secure=True)
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(35)
+    samples = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        response = client.get(url, secure=True)
+        samples.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200
+    return samples, queries
+
+
+def report(name: str, samples: list[float], queries: int, target_ms: float) -> None:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    median = statistics.median(ordered)
+    verdict = "ok" if p95 <= target_ms else "OVER TARGET"
+    print(f"{name:<34} median {median:7.1f} ms   p95 {p95:7.1f} ms   {queries:3d} queries   "
+          f"target {target_ms:.0f} ms: {verdict}")
+
+
+def main(argv: list[str]) -> int:
+    numbers = [a for a in argv[1:] if a.isdigit()]
+    rounds = int(numbers[0]) if numbers else 30
+    # As the test runner does: keep one connection across requests, so queries can be counted.
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    old_name = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        started = time.perf_counter()
+        nurse, long = build()
+        print(f"built {N_PATIENTS} active patients and one with {N_CYCLES} cycles "
+              f"in {time.perf_counter() - started:.1f} s")
+        client = Client()
+        client.force_login(nurse)
+        profile = "--profile" in argv
+        report(f"ward overview ({N_PATIENTS + 1} patients)", *timed(client, reverse("ward"), rounds, profile), 300)
+        report(f"patient page ({N_CYCLES} cycles)", *timed(client, reverse("patient", args=[long.pk]), rounds), 200)
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
