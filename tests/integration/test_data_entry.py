@@ -1,4 +1,5 @@
 """Data-entry forms: bad input gets a message on the field and saves nothing."""
+
 from datetime import timedelta
 from decimal import Decimal
 
@@ -18,8 +19,15 @@ def _when(hours_ago: float = 1) -> str:
 
 
 def post_count(client, patient, **data):
-    payload = {"collected_at": _when(), "unit": "10^9/L", "anc": "", "wbc": "", "neutrophil_pct": "",
-               "band_pct": "", "accession": ""}
+    payload = {
+        "collected_at": _when(),
+        "unit": "10^9/L",
+        "anc": "",
+        "wbc": "",
+        "neutrophil_pct": "",
+        "band_pct": "",
+        "accession": "",
+    }
     payload.update(data)
     return client.post(reverse("count_new", args=[patient.pk]), payload)
 
@@ -83,8 +91,10 @@ def test_same_accession_through_the_service_is_one_result(patient):
 def test_correcting_a_count_keeps_the_old_value_in_history(nurse_client, patient):
     post_count(nurse_client, patient, anc="0.4")
     result = CountResult.objects.get()
-    response = nurse_client.post(reverse("count_edit", args=[result.pk]), {
-        "collected_at": _when(), "unit": "10^9/L", "anc": "4.0", "accession": ""})
+    response = nurse_client.post(
+        reverse("count_edit", args=[result.pk]),
+        {"collected_at": _when(), "unit": "10^9/L", "anc": "4.0", "accession": ""},
+    )
     assert response.status_code == 302
     result.refresh_from_db()
     assert (result.anc_1e9_per_l, result.ctcae_grade) == (Decimal("4.000"), 0)
@@ -92,8 +102,10 @@ def test_correcting_a_count_keeps_the_old_value_in_history(nurse_client, patient
 
 
 def test_temperature_in_fahrenheit_is_stored_in_celsius(nurse_client, patient):
-    response = nurse_client.post(reverse("temperature_new", args=[patient.pk]),
-                                 {"taken_at": _when(), "value": "101.1", "unit": "F", "site": "oral"})
+    response = nurse_client.post(
+        reverse("temperature_new", args=[patient.pk]),
+        {"taken_at": _when(), "value": "101.1", "unit": "F", "site": "oral"},
+    )
     assert response.status_code == 302
     reading = TemperatureReading.objects.get()
     assert reading.temperature_c == Decimal("38.39")
@@ -102,23 +114,31 @@ def test_temperature_in_fahrenheit_is_stored_in_celsius(nurse_client, patient):
 
 @pytest.mark.parametrize("value, unit", [("45.5", "C"), ("29", "C"), ("120", "F")])
 def test_temperature_outside_30_45_c_is_refused(nurse_client, patient, value, unit):
-    response = nurse_client.post(reverse("temperature_new", args=[patient.pk]),
-                                 {"taken_at": _when(), "value": value, "unit": unit, "site": "oral"})
+    response = nurse_client.post(
+        reverse("temperature_new", args=[patient.pk]),
+        {"taken_at": _when(), "value": value, "unit": unit, "site": "oral"},
+    )
     assert "outside 30-45" in " ".join(response.context["form"].errors["value"])
     assert not TemperatureReading.objects.exists()
 
 
 def test_gcsf_biosimilar_is_matched_by_ingredient(nurse_client, patient):
-    response = nurse_client.post(reverse("gcsf_new", args=[patient.pk]), {
-        "product_name": "filgrastim-aafi", "dose": "300", "dose_unit": "ug", "route": "SC", "given_at": _when()})
+    response = nurse_client.post(
+        reverse("gcsf_new", args=[patient.pk]),
+        {"product_name": "filgrastim-aafi", "dose": "300", "dose_unit": "ug", "route": "SC", "given_at": _when()},
+    )
     assert response.status_code == 302
     assert GcsfDose.objects.get().product == "filgrastim"
 
 
 @pytest.mark.parametrize(
     "data, field",
-    [({"product_name": "aspirin"}, "product_name"), ({"dose": "-6"}, "dose"), ({"dose": "600", "dose_unit": "mg"}, "dose"),
-     ({"given_at": "2099-01-01T00:00"}, "given_at")],
+    [
+        ({"product_name": "aspirin"}, "product_name"),
+        ({"dose": "-6"}, "dose"),
+        ({"dose": "600", "dose_unit": "mg"}, "dose"),
+        ({"given_at": "2099-01-01T00:00"}, "given_at"),
+    ],
 )
 def test_bad_gcsf_dose_is_refused(nurse_client, patient, data, field):
     payload = {"product_name": "pegfilgrastim", "dose": "6", "dose_unit": "mg", "route": "SC", "given_at": _when()}
@@ -129,18 +149,36 @@ def test_bad_gcsf_dose_is_refused(nurse_client, patient, data, field):
 
 
 def test_new_patient_form_refuses_duplicate_mrn_and_future_birth(nurse_client, patient, team):
-    response = nurse_client.post(reverse("patient_new"), {
-        "mrn": patient.mrn, "given_name": "X", "family_name": "Y", "date_of_birth": "2099-01-01", "sex": "F",
-        "team": team.pk, "active": "on"})
+    response = nurse_client.post(
+        reverse("patient_new"),
+        {
+            "mrn": patient.mrn,
+            "given_name": "X",
+            "family_name": "Y",
+            "date_of_birth": "2099-01-01",
+            "sex": "F",
+            "team": team.pk,
+            "active": "on",
+        },
+    )
     errors = response.context["form"].errors
     assert "mrn" in errors and "date_of_birth" in errors
     assert Patient.objects.count() == 1
 
 
 def test_new_patient_cannot_be_put_in_a_team_the_user_is_not_in(nurse_client, other_team):
-    response = nurse_client.post(reverse("patient_new"), {
-        "mrn": "NEW1", "given_name": "X", "family_name": "Y", "date_of_birth": "1970-01-01", "sex": "F",
-        "team": other_team.pk, "active": "on"})
+    response = nurse_client.post(
+        reverse("patient_new"),
+        {
+            "mrn": "NEW1",
+            "given_name": "X",
+            "family_name": "Y",
+            "date_of_birth": "1970-01-01",
+            "sex": "F",
+            "team": other_team.pk,
+            "active": "on",
+        },
+    )
     assert "team" in response.context["form"].errors
     assert not Patient.objects.filter(mrn="NEW1").exists()
 

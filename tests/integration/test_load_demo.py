@@ -3,14 +3,16 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from monitoring.models import CountResult, Cycle, Forecast, GcsfDose, Patient, TemperatureReading, Team, User
+from monitoring.models import CountResult, Cycle, Forecast, GcsfDose, Patient, Team, TemperatureReading, User
 
 pytestmark = pytest.mark.django_db
 
 
 def _counts() -> dict:
-    return {model.__name__: model.objects.count() for model in (Team, User, Patient, Cycle, CountResult, GcsfDose,
-                                                                 TemperatureReading, Forecast)}
+    return {
+        model.__name__: model.objects.count()
+        for model in (Team, User, Patient, Cycle, CountResult, GcsfDose, TemperatureReading, Forecast)
+    }
 
 
 def test_load_demo_twice_adds_nothing_the_second_time(regimens):
