@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from .history import HOURS_PER_DAY, History, parse_history
+from .history import HOURS_PER_DAY, History, Regimen, parse_history
 from .model import build_schedule, simulate
 from .posterior import sample_posterior
 from .priors import RESIDUAL_ADDITIVE, RESIDUAL_LOG_SD, RegimenPrior, resolve_prior
@@ -35,6 +36,27 @@ class Plan:
     end_h: float
 
 
+# "D1D8", "d1,d8", "d1,8", "D1+8", "days 1 and 8" in a regimen code or name.
+_DAY_LIST = re.compile(r"(?<![A-Z])D(?:AYS?)?\s*(\d{1,2}(?:\s*(?:,|\+|/|&|AND)?\s*D?\s*\d{1,2})+)")
+
+
+def _named_chemo_days(regimen: Regimen) -> tuple[int, ...] | None:
+    """Return the chemo days a regimen's code or name spells out (``GEM-CARBO-D1D8``), if any."""
+    for text in (regimen.code, regimen.name):
+        match = _DAY_LIST.search(text.upper())
+        if match:
+            days = tuple(sorted({int(day) for day in re.findall(r"\d+", match.group(1))}))
+            if days[0] == 1 and days[-1] <= regimen.cycle_length_days:
+                return days
+    return None
+
+
+def _schedule_days(history: History) -> tuple[int, ...] | None:
+    """Return the chemo days of a cycle: stated, else spelled out in the name, else as in the last cycle."""
+    regimen = history.regimen
+    return regimen.chemo_days or _named_chemo_days(regimen) or _previous_cycle_days(history)
+
+
 def _previous_cycle_days(history: History) -> tuple[int, ...] | None:
     """Return the chemo days of the last complete cycle, read from the dose times."""
     length_h = history.regimen.cycle_length_days * HOURS_PER_DAY
@@ -49,9 +71,7 @@ def _plan(history: History, prior: RegimenPrior, warnings: list[str]) -> Plan:
     length_h = history.regimen.cycle_length_days * HOURS_PER_DAY
     end_h = length_h + EXTRA_DAYS_AFTER_CYCLE * HOURS_PER_DAY
     pairs = sorted((t, f) for t, f in zip(history.dose_hours, history.dose_fractions, strict=True) if t < length_h)
-    chemo_days = history.regimen.chemo_days
-    if chemo_days is None:
-        chemo_days = prior.chemo_days if not prior.generic else (_previous_cycle_days(history) or (1,))
+    chemo_days = history.regimen.chemo_days or prior.chemo_days
     day1 = [f for t, f in pairs if abs(t) <= DOSE_MATCH_H]
     fraction = day1[0] if day1 else (pairs[-1][1] if pairs else 1.0)
     for day in chemo_days:
@@ -120,6 +140,10 @@ def forecast_history(history: dict) -> dict:
     parsed = parse_history(history)
     regimen = parsed.regimen
     prior, warnings = resolve_prior(regimen.code, regimen.cycle_length_days, regimen.fn_risk, regimen.chemo_days)
+    if prior.generic:
+        # An unknown regimen's typical nadir is for its whole schedule, so the days come first.
+        prior, warnings = resolve_prior(regimen.code, regimen.cycle_length_days, regimen.fn_risk,
+                                        _schedule_days(parsed))
     warnings = [*parsed.warnings, *warnings]
     plan = _plan(parsed, prior, warnings)
     schedule = build_schedule(plan.dose_hours, plan.dose_fractions, prior.infusion_h,

@@ -49,7 +49,7 @@ GPOT_SD = 0.9
 
 # Extra log-scale SD for uncertainty of the typical value on top of IIV (known regimen / generic).
 TYPICAL_VALUE_SD = {"known": {"circ0": 0.1, "mtt_h": 0.1, "kill": 0.25, "gamma": 0.2},
-                    "generic": {"circ0": 0.15, "mtt_h": 0.2, "kill": 0.45, "gamma": 0.3}}
+                    "generic": {"circ0": 0.15, "mtt_h": 0.25, "kill": 0.6, "gamma": 0.3}}
 
 # Grade 3/4 rates map to a typical nadir through the lognormal spread of the nadir across patients.
 # Generic typical nadirs by NCCN FN-risk category (CLINICAL.md table): high-risk regimens usually give

@@ -257,3 +257,12 @@ def test_tail_draws_stay_finite_and_positive_in_the_integrator():
         circ = simulate(np.array([0.5, 30.0, 5.0]), np.array([8.0, 400.0, 20.0]), np.array([40.0, 0.01, 40.0]),
                         np.array([3.0, 0.01, 2.5]), np.array([30.0, 0.0, 30.0]), schedule)
     assert np.all(np.isfinite(circ)) and np.all(circ > 0)
+
+
+def test_unknown_regimen_named_d1_d8_assumes_the_day8_dose_in_a_first_cycle():
+    named = first_cycle_history(regimen={"code": "NEW-GEM", "name": "New gemcitabine d1,d8 q3w",
+                                         "cycle_length_days": 21, "fn_risk": "intermediate"})
+    plain = first_cycle_history(regimen={"code": "NEW-GEM", "name": "New gemcitabine q3w",
+                                         "cycle_length_days": 21, "fn_risk": "intermediate"})
+    assert any("day 8" in warning for warning in forecast_history(named)["warnings"])
+    assert forecast_history(named)["nadir"]["day_of_cycle"] > forecast_history(plain)["nadir"]["day_of_cycle"] + 2
