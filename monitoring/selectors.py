@@ -26,6 +26,7 @@ from monitoring.models import (
     TemperatureReading,
     TreatmentCourse,
 )
+from monitoring.models.care import current_cycle_of
 
 
 def _local_iso(moment: datetime) -> str:
@@ -139,16 +140,6 @@ class WardFilters:
     search: str = ""
 
 
-def current_cycle_of(cycles: list[Cycle], cycle_length_days: int, now: datetime) -> Cycle | None:
-    """Return the cycle under way at `now`, else the next planned one (as services.current_cycle)."""
-    started = [c for c in cycles if c.day1 <= now]
-    running = max(started, key=lambda c: c.day1) if started else None
-    if running is not None and now < running.day1 + timedelta(days=cycle_length_days):
-        return running
-    upcoming = sorted((c for c in cycles if c.status == Cycle.Status.PLANNED and c.day1 > now), key=lambda c: c.day1)
-    return upcoming[0] if upcoming else running
-
-
 def ward_rows(user, filters: WardFilters, now: datetime) -> list[WardRow]:
     """Return the active patients of the user's teams, most urgent first (4 queries)."""
     patients = Patient.objects.visible_to(user).filter(active=True).select_related("team")
@@ -195,7 +186,7 @@ def ward_rows(user, filters: WardFilters, now: datetime) -> list[WardRow]:
 def _ward_row(patient: Patient, last_count: CountResult | None, alerts: dict | None, now: datetime) -> WardRow:
     course = patient.active_courses[0] if patient.active_courses else None
     regimen = course.regimen if course else None
-    cycle = current_cycle_of(list(course.cycles.all()), regimen.cycle_length_days, now) if course else None
+    cycle = current_cycle_of(list(course.cycles.all()), now) if course else None
     forecast = getattr(cycle, "forecast", None) if cycle is not None else None
     row = WardRow(
         patient=patient,
@@ -357,7 +348,7 @@ def _cycles_with_inputs(courses, counts, gcsf, temperatures, now: datetime) -> l
     )
     active = next((course for course in courses if course.active), None)
     current = (
-        current_cycle_of(list(active.cycles.all()), active.regimen.cycle_length_days, now) if active else None
+        current_cycle_of(list(active.cycles.all()), now) if active else None
     )
     result = []
     for index, (course, cycle) in enumerate(ordered):

@@ -33,6 +33,7 @@ from monitoring.models import (
     TemperatureReading,
     TreatmentCourse,
 )
+from monitoring.models.care import current_cycle_of
 from monitoring.models.results import Source
 
 log = logging.getLogger(__name__)
@@ -41,46 +42,13 @@ log = logging.getLogger(__name__)
 # --- Which cycles a change touches -------------------------------------------------------
 
 
-def cycle_containing(patient_id: int, moment: datetime) -> Cycle | None:
-    """Return the patient's cycle that was running at `moment` (latest day 1 before it)."""
-    cycles = (
-        Cycle.objects.filter(course__patient_id=patient_id)
-        .exclude(status=Cycle.Status.CANCELLED)
-        .select_related("course__regimen")
-    )
-    started = [c for c in cycles if c.day1 <= moment]
-    return max(started, key=lambda c: c.day1) if started else None
-
-
-def current_cycle(patient_id: int, now: datetime) -> Cycle | None:
-    """Return the cycle under way at `now`, else the next planned one."""
-    running = cycle_containing(patient_id, now)
-    if running is not None and now < running.planned_next_day1:
-        return running
-    upcoming = (
-        Cycle.objects.filter(course__patient_id=patient_id, course__active=True, status=Cycle.Status.PLANNED)
-        .select_related("course__regimen")
-        .order_by("planned_day1")
-        .first()
-    )
-    return upcoming or running
-
-
 def affected_cycle_ids(patient_id: int, moments: Iterable[datetime], now: datetime) -> set[int]:
     """Return the cycles whose forecast depends on inputs at `moments`.
 
     That is the cycle each input falls in, and the patient's current cycle, whose
-    forecast learns from every earlier count.
+    forecast learns from every earlier count. One query.
     """
-    ids = set()
-    for moment in set(moments):
-        cycle = cycle_containing(patient_id, moment)
-        if cycle is not None:
-            ids.add(cycle.pk)
-    current = current_cycle(patient_id, now)
-    if current is not None:
-        ids.add(current.pk)
-    return ids
+    return affected_cycle_ids_bulk({patient_id: list(moments)}, now)
 
 
 def mark_inputs_changed(cycle_ids: Iterable[int]) -> None:
@@ -483,23 +451,10 @@ def affected_cycle_ids_bulk(moments_by_patient: dict[int, list[datetime]], now: 
             index = bisect.bisect_right(day1s, moment)
             if index:
                 ids.add(patient_cycles[index - 1].pk)
-        current = _current_of(patient_cycles, now)
+        current = current_cycle_of(patient_cycles, now)
         if current is not None:
             ids.add(current.pk)
     return ids
-
-
-def _current_of(patient_cycles: list[Cycle], now: datetime) -> Cycle | None:
-    """current_cycle() on an already loaded list of a patient's non-cancelled cycles."""
-    started = [c for c in patient_cycles if c.day1 <= now]
-    running = max(started, key=lambda c: c.day1) if started else None
-    if running is not None and now < running.planned_next_day1:
-        return running
-    upcoming = sorted(
-        (c for c in patient_cycles if c.course.active and c.status == Cycle.Status.PLANNED),
-        key=lambda c: c.planned_day1,
-    )
-    return upcoming[0] if upcoming else running
 
 
 # --- Recompute -----------------------------------------------------------------------------

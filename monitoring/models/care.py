@@ -120,3 +120,21 @@ class ChemoAdministration(models.Model):
 
     def __str__(self) -> str:
         return f"Day {self.day_of_cycle} at {self.dose_fraction:.0%}"
+
+
+def current_cycle_of(cycles: list[Cycle], now: datetime) -> Cycle | None:
+    """Return the cycle under way at `now`, else the next planned one, from a patient's cycles.
+
+    The one definition of "current cycle": the write paths use it to know which forecast a
+    new result changes, the ward and patient pages to know what to show. Cancelled cycles
+    must already be left out; each cycle's course and regimen should be loaded.
+    """
+    started = [c for c in cycles if c.day1 <= now]
+    running = max(started, key=lambda c: c.day1) if started else None
+    if running is not None and now < running.planned_next_day1:
+        return running
+    upcoming = sorted(
+        (c for c in cycles if c.status == Cycle.Status.PLANNED and c.day1 > now and c.course.active),
+        key=lambda c: c.day1,
+    )
+    return upcoming[0] if upcoming else running

@@ -58,14 +58,15 @@ def _body(request) -> bytes | None:
 @csrf_exempt
 @login_not_required
 def results(request):
-    if request.method != "POST":
-        response = _error(405, "use POST with a FHIR (application/fhir+json) or CSV (text/csv) body")
-        response["Allow"] = "POST"
-        return response
+    # Authenticate before anything else, so an anonymous caller learns nothing, not even the method.
     token = authenticated_token(request)
     if token is None:
         response = _error(401, "send a valid API token: Authorization: Bearer <token>")
         response["WWW-Authenticate"] = 'Bearer realm="neutrowatch"'
+        return response
+    if request.method != "POST":
+        response = _error(405, "use POST with a FHIR (application/fhir+json) or CSV (text/csv) body")
+        response["Allow"] = "POST"
         return response
     fmt = CONTENT_TYPES.get(request.content_type)
     if fmt is None:
