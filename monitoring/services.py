@@ -242,28 +242,25 @@ def delete_result(result: CountResult | GcsfDose | TemperatureReading) -> None:
 
 def record_gcsf(patient: Patient, *, user=None, source: str = Source.MANUAL, **fields) -> GcsfDose | None:
     """Store a G-CSF dose; return None if the same external id was already stored."""
-    now = timezone.now()
-    with transaction.atomic():
-        external_id = fields.get("external_id", "")
-        if external_id and GcsfDose.objects.filter(source=source, external_id=external_id).exists():
-            return None
-        dose = GcsfDose.objects.create(patient=patient, entered_by=user, source=source, **fields)
-        mark_inputs_changed(affected_cycle_ids(patient.pk, [dose.given_at], now))
-    return dose
+    return _record_event(GcsfDose, "given_at", patient, user=user, source=source, **fields)
 
 
 def record_temperature(
     patient: Patient, *, user=None, source: str = Source.MANUAL, **fields
 ) -> TemperatureReading | None:
     """Store a temperature reading (temperature_c already converted); None if a duplicate."""
+    return _record_event(TemperatureReading, "taken_at", patient, user=user, source=source, **fields)
+
+
+def _record_event(model, time_field: str, patient: Patient, *, user, source: str, **fields):
     now = timezone.now()
     with transaction.atomic():
         external_id = fields.get("external_id", "")
-        if external_id and TemperatureReading.objects.filter(source=source, external_id=external_id).exists():
+        if external_id and model.objects.filter(source=source, external_id=external_id).exists():
             return None
-        reading = TemperatureReading.objects.create(patient=patient, entered_by=user, source=source, **fields)
-        mark_inputs_changed(affected_cycle_ids(patient.pk, [reading.taken_at], now))
-    return reading
+        event = model.objects.create(patient=patient, entered_by=user, source=source, **fields)
+        mark_inputs_changed(affected_cycle_ids(patient.pk, [getattr(event, time_field)], now))
+    return event
 
 
 # --- Courses and cycles ----------------------------------------------------------------------
