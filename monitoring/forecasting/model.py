@@ -54,6 +54,9 @@ FILGRASTIM_HALF_LIFE_H = 6.0
 PEG_LINEAR_HALF_LIFE_H = 200.0
 PEG_NEUTROPHIL_CLEARANCE = 0.008   # per hour per 10^9/L of circulating neutrophils
 GCSF_EC50 = 0.1                     # fraction of one dose giving half the maximal effect
+# Below this filgrastim amount (in doses) its effect is under 1e-5 of the maximum: the integrator
+# then takes the cheaper step without G-CSF (most of a cycle after a daily course ends).
+GCSF_NEGLIGIBLE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -148,48 +151,40 @@ def simulate(
     neg_gamma = -gamma
     out = np.empty((n + 1, samples))
     out[0] = circ
-    if not schedule.has_gcsf:
-        loss = ktr * dt
-        half = 0.5 * loss
-        a = (1.0 - half) / (1.0 + half)
-        b = half / (1.0 + half)
-        b_circ = circ_gain * ktr
-        for step in range(n):
-            # Floors keep extreme draws finite (ANC below 1e-4 x10^9/L is zero for every purpose).
-            feedback = feedback_scale * np.maximum(circ, 1e-4) ** neg_gamma
-            prol_next = np.minimum(prol * np.exp(np.clip(base[step] * feedback - loss, -30.0, 3.0)), POOL_MAX)
-            t1_next = a * t1 + b * (prol + prol_next)
-            t2_next = a * t2 + b * (t1 + t1_next)
-            t3_next = a * t3 + b * (t2 + t2_next)
-            circ = np.maximum(a_circ * circ + b_circ * (t3 + t3_next), CIRC_MIN)
-            prol, t1, t2, t3 = prol_next, t1_next, t2_next, t3_next
-            out[step + 1] = circ
-        return out
-
+    # Without G-CSF on board the step coefficients are the same for every step.
+    loss_plain = ktr * dt
+    b_plain = 0.5 * loss_plain / (1.0 + 0.5 * loss_plain)
+    a_plain = 1.0 - 2.0 * b_plain
+    b_circ_plain = circ_gain * ktr
     peg = np.zeros(samples)
+    peg_on_board = False
     peg_decay_linear = -np.log(2) / PEG_LINEAR_HALF_LIFE_H * dt
     filgrastim = schedule.filgrastim_mean
     peg_doses = schedule.peg_doses
-    any_peg = bool(np.any(peg_doses > 0))
     for step in range(n):
         if peg_doses[step]:
             peg = peg + peg_doses[step]
-        amount = peg + filgrastim[step] if any_peg else filgrastim[step]
-        effect = gpot * amount / (GCSF_EC50 + amount)
-        kt = ktr * (1.0 + TRANSIT_SHARE * effect)
-        loss = kt * dt
-        half = 0.5 * loss
-        denominator = 1.0 + half
-        a = (1.0 - half) / denominator
-        b = half / denominator
+            peg_on_board = True
+        # Floors keep extreme draws finite (ANC below 1e-4 x10^9/L is zero for every purpose).
         feedback = feedback_scale * np.maximum(circ, 1e-4) ** neg_gamma
-        prol_next = np.minimum(prol * np.exp(np.clip((1.0 + effect) * base[step] * feedback - loss, -30.0, 3.0)),
-                               POOL_MAX)
+        if peg_on_board or filgrastim[step] > GCSF_NEGLIGIBLE:
+            amount = peg + filgrastim[step] if peg_on_board else filgrastim[step]
+            effect = gpot * amount / (GCSF_EC50 + amount)
+            kt = ktr * (1.0 + TRANSIT_SHARE * effect)
+            loss = kt * dt
+            b = 0.5 * loss / (1.0 + 0.5 * loss)
+            a = 1.0 - 2.0 * b
+            growth = (1.0 + effect) * base[step] * feedback - loss
+            b_circ = circ_gain * kt
+        else:
+            a, b, b_circ = a_plain, b_plain, b_circ_plain
+            growth = base[step] * feedback - loss_plain
+        prol_next = np.minimum(prol * np.exp(np.clip(growth, -30.0, 3.0)), POOL_MAX)
         t1_next = a * t1 + b * (prol + prol_next)
         t2_next = a * t2 + b * (t1 + t1_next)
         t3_next = a * t3 + b * (t2 + t2_next)
-        circ_next = np.maximum(a_circ * circ + (circ_gain * kt) * (t3 + t3_next), CIRC_MIN)
-        if any_peg:
+        circ_next = np.maximum(a_circ * circ + b_circ * (t3 + t3_next), CIRC_MIN)
+        if peg_on_board:
             peg = peg * np.exp(peg_decay_linear - (PEG_NEUTROPHIL_CLEARANCE * dt) * circ)
         circ = circ_next
         prol, t1, t2, t3 = prol_next, t1_next, t2_next, t3_next
