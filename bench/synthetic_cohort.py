@@ -149,8 +149,17 @@ def _simulate(params: dict[str, np.ndarray], system: System, end_h: float,
     return out
 
 
+_SLOPES: dict[str, float] = {}
+
+
 def _typical_slope(regimen: Regimen) -> float:
     """Return the slope giving the typical patient the regimen's typical first-cycle nadir, no G-CSF."""
+    if regimen.code not in _SLOPES:
+        _SLOPES[regimen.code] = _calibrate_slope(regimen)
+    return _SLOPES[regimen.code]
+
+
+def _calibrate_slope(regimen: Regimen) -> float:
     s = regimen.system
     slopes = np.geomspace(0.05, 50.0, 120)
     ones = np.ones_like(slopes)
