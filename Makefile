@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PLOTLY_JS := static/vendor/plotly.min.js
-export DJANGO_SETTINGS_MODULE ?= neutrowatch.settings
 
 .PHONY: run test lint bench bench-forecast bench-pipeline bench-pages bench-import venv static chromium clean
 
@@ -36,7 +35,7 @@ lint: venv
 
 test: venv static chromium lint
 	$(PY) manage.py makemigrations --check --dry-run --settings=neutrowatch.settings_test
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --ds=neutrowatch.settings_test $(PYTEST_ARGS)
 
 bench: bench-forecast bench-pipeline bench-pages bench-import
 
