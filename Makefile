@@ -34,7 +34,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 
 test: venv static chromium lint
-	$(PY) manage.py makemigrations --check --dry-run --settings=neutrowatch.settings_test
+	DATABASE_URL=sqlite:///:memory: $(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest --ds=neutrowatch.settings_test $(PYTEST_ARGS)
 
 bench: bench-forecast bench-pipeline bench-pages bench-import

@@ -113,6 +113,25 @@ def cycle(patient, regimens):
     return start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"])
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Create the test database as usual; before it is dropped, end any session still using it.
+
+    A worker killed with SIGKILL or a thread that did not close its connection would
+    otherwise keep the test database from being dropped at the end of the run.
+    """
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+
+
 # --- A real Celery worker on the real Redis, against the test database -------------------------
 
 @pytest.fixture(scope="session")
