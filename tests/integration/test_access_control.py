@@ -133,8 +133,9 @@ def test_changes_are_on_the_record_with_who_and_before_after(client, nurse, pati
     assert "Deleted" in page
 
 
-def test_viewing_a_patient_is_on_the_record(nurse_client, nurse, patient):
-    nurse_client.get(reverse("patient", args=[patient.pk]))
+def test_viewing_a_patient_is_on_the_record_and_the_page_links_to_its_history(nurse_client, nurse, patient):
+    page = nurse_client.get(reverse("patient", args=[patient.pk])).content.decode()
+    assert reverse("patient_history", args=[patient.pk]) in page
     entry = AccessLog.objects.get()
     assert (entry.user, entry.patient, entry.action) == (nurse, patient, AccessLog.Action.VIEW)
 

@@ -186,8 +186,10 @@ def test_new_patient_cannot_be_put_in_a_team_the_user_is_not_in(nurse_client, ot
 def test_nurse_cannot_start_a_regimen_but_an_oncologist_can(client, nurse, oncologist, patient, regimens):
     data = {"regimen": regimens["TC-Q3W"].pk, "first_day1": _when(-24), "n_cycles": "4"}
     client.force_login(nurse)
+    assert reverse("course_new", args=[patient.pk]) not in client.get(patient.get_absolute_url()).content.decode()
     assert client.post(reverse("course_new", args=[patient.pk]), data).status_code == 403
     client.force_login(oncologist)
+    assert reverse("course_new", args=[patient.pk]) in client.get(patient.get_absolute_url()).content.decode()
     assert client.post(reverse("course_new", args=[patient.pk]), data).status_code == 302
     assert patient.courses.get().cycles.count() == 4
 
