@@ -14,7 +14,7 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
@@ -268,8 +268,6 @@ def _record_event(model, time_field: str, patient: Patient, *, user, source: str
 
 def start_course(patient: Patient, regimen, first_day1: datetime, n_cycles: int) -> TreatmentCourse:
     """Create a course with `n_cycles` planned cycles, one cycle length apart."""
-    from datetime import timedelta
-
     with transaction.atomic():
         TreatmentCourse.objects.filter(patient=patient, active=True).update(active=False)
         course = TreatmentCourse.objects.create(patient=patient, regimen=regimen, started_on=first_day1.date())
@@ -471,15 +469,20 @@ def recompute_cycle(cycle_id: int, now: datetime | None = None) -> Forecast | No
     if cycle is None:
         return None
     version = cycle.input_version  # read before the inputs: a later change bumps it again
-    stored = Forecast.objects.filter(cycle_id=cycle_id).only("input_version").first()
+    stored = Forecast.objects.filter(cycle_id=cycle_id).only("input_version", "inputs_digest").first()
     if stored is not None and stored.input_version >= version and version > 0:
         return stored  # a queued duplicate: an earlier task already used these inputs (burst dedup)
     history = selectors.forecast_history(cycle, as_of=now)
     digest = hashlib.sha256(json.dumps(history, sort_keys=True).encode()).hexdigest()
-    try:
-        result, error = forecasting.forecast_history(history), ""
-    except forecasting.HistoryError as exc:
-        result, error = {}, str(exc)
+
+    def run_engine() -> tuple[dict, str]:
+        try:
+            return forecasting.forecast_history(history), ""
+        except forecasting.HistoryError as exc:
+            return {}, str(exc)
+
+    # Same inputs as the stored forecast (e.g. only a temperature changed): skip the engine.
+    result, error = (None, "") if stored is not None and stored.inputs_digest == digest else run_engine()
     with transaction.atomic():
         Cycle.objects.select_for_update().get(pk=cycle_id)
         stored = Forecast.objects.filter(cycle_id=cycle_id).first()
@@ -491,6 +494,8 @@ def recompute_cycle(cycle_id: int, now: datetime | None = None) -> Forecast | No
             stored.save(update_fields=["input_version"])
             alerting.evaluate_locked(cycle, stored, now)
             return stored
+        if result is None:  # the stored forecast changed under us since the first read
+            result, error = run_engine()
         forecast = stored or Forecast(cycle=cycle)
         _fill_forecast(
             forecast, result, error, version=version, digest=digest, now=now, n_counts=len(history["counts"])

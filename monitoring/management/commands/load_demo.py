@@ -189,11 +189,10 @@ class Command(BaseCommand):
                         anc = demo_anc(baseline, spec.depth, day, nadir_day, spec.gcsf, rng) if day > 1 else baseline
                         counts.append(self._count(patient, at, anc))
             day1 += length
-        bulk = CountResult.objects.bulk_create(counts)
+        CountResult.objects.bulk_create(counts)
         GcsfDose.objects.bulk_create(gcsf)
         if spec.fever:
             self._fever(patient, now)
-        return bulk
 
     def _give(self, cycle, regimen, day1, now, spec, gcsf, rng):
         cycle.actual_day1 = day1
