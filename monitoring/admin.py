@@ -104,6 +104,11 @@ class ForecastAdmin(ReadOnlyAdmin):
     list_display = ["cycle", "input_version", "computed_at", "nadir_anc_1e9_per_l", "p_grade4", "p_ready"]
 
 
+@admin.register(models.LearnedPrior)
+class LearnedPriorAdmin(ReadOnlyAdmin):
+    list_display = ["regimen", "patients", "informative", "learned_at"]
+
+
 @admin.register(models.Alert)
 class AlertAdmin(ReadOnlyAdmin):
     list_display = ["patient", "kind", "severity", "raised_at", "acknowledged_at", "resolved_at"]

@@ -86,6 +86,21 @@ def forecast_history(cycle: Cycle, as_of: datetime) -> dict:
     }
 
 
+def learning_cycles(regimen: Regimen, now: datetime) -> list[Cycle]:
+    """Return, for every course on `regimen`, its latest cycle started by `now` (for prior learning)."""
+    cycles = (
+        Cycle.objects.filter(course__regimen=regimen)
+        .exclude(status=Cycle.Status.CANCELLED)
+        .select_related("course__regimen")
+        .order_by("course_id", "number")
+    )
+    latest: dict[int, Cycle] = {}
+    for cycle in cycles:
+        if cycle.day1 <= now:
+            latest[cycle.course_id] = cycle
+    return list(latest.values())
+
+
 def stale_cycle_ids(limit: int = 1000) -> list[int]:
     """Return cycles whose forecast is missing or older than their inputs, oldest first."""
     from django.db.models import F, Q

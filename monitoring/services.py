@@ -29,7 +29,9 @@ from monitoring.models import (
     Cycle,
     Forecast,
     GcsfDose,
+    LearnedPrior,
     Patient,
+    Regimen,
     TemperatureReading,
     TreatmentCourse,
 )
@@ -473,11 +475,15 @@ def recompute_cycle(cycle_id: int, now: datetime | None = None) -> Forecast | No
     if stored is not None and stored.input_version >= version and version > 0:
         return stored  # a queued duplicate: an earlier task already used these inputs (burst dedup)
     history = selectors.forecast_history(cycle, as_of=now)
-    digest = hashlib.sha256(json.dumps(history, sort_keys=True).encode()).hexdigest()
+    learned = (
+        LearnedPrior.objects.filter(regimen_id=cycle.course.regimen_id).values_list("parameters", flat=True).first()
+    )
+    population = forecasting.population_from_dict(learned) if learned else None
+    digest = hashlib.sha256(json.dumps({"history": history, "prior": learned}, sort_keys=True).encode()).hexdigest()
 
     def run_engine() -> tuple[dict, str]:
         try:
-            return forecasting.forecast_history(history), ""
+            return forecasting.forecast_history(history, population), ""
         except forecasting.HistoryError as exc:
             return {}, str(exc)
 
@@ -548,6 +554,49 @@ def recompute_stale(limit: int = 1000, *, inline: bool = False) -> int:
     for cycle_id in ids[published:]:
         recompute_cycle(cycle_id)
     return len(ids)
+
+
+def learn_regimen_priors(now: datetime | None = None) -> dict[str, int]:
+    """Learn each regimen's forecast prior from its patients' counts; return {code: patients}.
+
+    Every course on the regimen gives one history: its latest started cycle, with everything
+    known now. A regimen with too few patients (``forecasting.population.MIN_PATIENTS``) keeps
+    its literature prior, and loses a learned one it had. When a regimen's prior changes, the
+    forecasts of its active cycles become stale and are recomputed (enqueued on commit; the
+    stale sweeper catches up if the broker is down).
+    """
+    from monitoring import forecasting, selectors
+
+    now = now or timezone.now()
+    learned: dict[str, int] = {}
+    for regimen in Regimen.objects.all():
+        histories = [selectors.forecast_history(cycle, as_of=now) for cycle in selectors.learning_cycles(regimen, now)]
+        populations = forecasting.learn_populations(histories)
+        population = populations.get(forecasting.regimen_key(histories[0])) if histories else None
+        with transaction.atomic():
+            stored = LearnedPrior.objects.select_for_update().filter(regimen=regimen).first()
+            if population is None:
+                if stored is None:
+                    continue
+                stored.delete()
+            else:
+                learned[regimen.code] = population.patients
+                parameters = forecasting.population_to_dict(population)
+                if stored is not None and stored.parameters == parameters:
+                    continue
+                LearnedPrior.objects.update_or_create(
+                    regimen=regimen,
+                    defaults={"parameters": parameters, "patients": population.patients,
+                              "informative": population.informative, "learned_at": now},
+                )
+            ids = list(
+                Cycle.objects.filter(course__regimen=regimen, course__active=True)
+                .exclude(status=Cycle.Status.CANCELLED)
+                .values_list("pk", flat=True)
+            )
+            Cycle.objects.filter(pk__in=ids).update(input_version=F("input_version") + 1)
+            transaction.on_commit(lambda ids=ids: enqueue_recomputes(ids))
+    return learned
 
 
 # --- Alerts --------------------------------------------------------------------------------

@@ -19,6 +19,11 @@ def recompute_stale() -> int:
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
+def learn_regimen_priors() -> dict:
+    return services.learn_regimen_priors()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def deliver(delivery_id: int, attempt: int = 0) -> str:
     """Make one attempt of one delivery; a transient failure schedules the next attempt."""
     return alerting.deliver(delivery_id, attempt).status

@@ -159,6 +159,8 @@ CELERY_BEAT_SCHEDULE = {
     "recompute-stale": {"task": "monitoring.tasks.recompute_stale", "schedule": 300.0},
     "sweep-alerts": {"task": "monitoring.tasks.sweep", "schedule": 300.0},
     "escalate-alerts": {"task": "monitoring.tasks.escalate", "schedule": 60.0},
+    # Regimen priors learned from the clinic's own patients (monitoring/forecasting/population.py).
+    "learn-regimen-priors": {"task": "monitoring.tasks.learn_regimen_priors", "schedule": 86400.0},
 }
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

@@ -10,7 +10,7 @@ import numpy as np
 from .history import HOURS_PER_DAY, History, Regimen, parse_history
 from .model import build_schedule, simulate
 from .posterior import sample_posterior
-from .priors import RESIDUAL_ADDITIVE, RESIDUAL_LOG_SD, RegimenPrior, resolve_prior
+from .priors import RESIDUAL_ADDITIVE, RESIDUAL_LOG_SD, PopulationPrior, RegimenPrior, resolve_prior
 
 # CTCAE v5.0 neutrophil count decreased: grade 4 below 0.5, grade 3 or worse below 1.0 x10^9/L.
 GRADE4_BELOW = 0.5
@@ -132,9 +132,25 @@ def _anc(value: float) -> float:
     return float(f"{max(float(value), 0.001):.3g}")
 
 
-def forecast_history(history: dict) -> dict:
-    """Return the nadir forecast for one history in the nadir-bench input format.
+@dataclass
+class Fit:
+    """One history's posterior: the draws of the log-parameters and the simulated counts."""
 
+    history: History
+    prior: RegimenPrior
+    log_params: np.ndarray   # posterior draws of the log-parameters, shape (draws, dims)
+    circ: np.ndarray         # simulated ANC on the grid per draw, shape (steps + 1, draws)
+    grid_h: np.ndarray
+    has_counts: bool
+    uses_gcsf: bool
+    warnings: list[str]
+
+
+def fit_history(history: dict, population: PopulationPrior | None = None) -> Fit:
+    """Return the posterior for one history (nadir-bench input format).
+
+    ``population``, when given, replaces the regimen's literature prior by one learned from the
+    counts of other patients on the same regimen (see ``population.py``).
     Raise HistoryError for a malformed history.
     """
     parsed = parse_history(history)
@@ -158,7 +174,11 @@ def forecast_history(history: dict) -> dict:
     if not observed.size:
         warnings.append("no counts yet: the forecast is the population prior for this regimen")
 
-    mean, sd = prior.log_mean(), prior.log_sd()
+    if population is not None:
+        mean, sd = population.log_mean, population.log_sd
+        warnings.append(population.describe())
+    else:
+        mean, sd = prior.log_mean(), prior.log_sd()
     uses_gcsf = schedule.has_gcsf
     dims = mean.size if uses_gcsf else mean.size - 1
 
@@ -179,7 +199,18 @@ def forecast_history(history: dict) -> dict:
     if observed.size and posterior.ess < 20:
         warnings.append(f"the counts fit the model poorly (effective sample size {posterior.ess:.0f}); "
                         "treat the band with caution")
-    return _summarise(parsed, schedule.grid_h, posterior.circ, warnings)
+    log_params = mean[:dims] + sd[:dims] * np.clip(posterior.z, -5.0, 5.0)
+    return Fit(history=parsed, prior=prior, log_params=log_params, circ=posterior.circ, grid_h=schedule.grid_h,
+               has_counts=bool(observed.size), uses_gcsf=uses_gcsf, warnings=warnings)
+
+
+def forecast_history(history: dict, population: PopulationPrior | None = None) -> dict:
+    """Return the nadir forecast for one history in the nadir-bench input format.
+
+    Raise HistoryError for a malformed history.
+    """
+    fit = fit_history(history, population)
+    return _summarise(fit.history, fit.grid_h, fit.circ, fit.warnings)
 
 
 def _summarise(history: History, grid_h: np.ndarray, circ: np.ndarray, warnings: list[str]) -> dict:

@@ -208,3 +208,22 @@ def typical_kill(mtt_h: float, gamma: float, kde_half_life_h: float, infusion_h:
     order = np.argsort(nadirs)
     kill = np.exp(np.interp(np.log(typical_nadir), np.log(nadirs[order]), np.log(candidates[order])))
     return float(kill)
+
+
+@dataclass(frozen=True)
+class PopulationPrior:
+    """A regimen prior learned from the counts of many patients on it (see ``population.py``).
+
+    ``log_mean`` and ``log_sd`` are over the log-parameters in ``PARAMETERS`` order; the SD holds
+    the learned inter-individual spread plus the uncertainty of the learned typical value.
+    """
+
+    key: str
+    log_mean: np.ndarray
+    log_sd: np.ndarray
+    patients: int
+    informative: int
+
+    def describe(self) -> str:
+        return (f"regimen prior learned from {self.patients} patients on '{self.key}' "
+                f"({self.informative} with counts after a dose)")

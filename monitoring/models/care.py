@@ -138,3 +138,22 @@ def current_cycle_of(cycles: list[Cycle], now: datetime) -> Cycle | None:
         key=lambda c: c.day1,
     )
     return upcoming[0] if upcoming else running
+
+
+class LearnedPrior(models.Model):
+    """A regimen's forecast prior learned from the counts of this clinic's patients on it.
+
+    Written by ``services.learn_regimen_priors`` (a nightly beat job and the ``learn_priors``
+    command); the forecast engine uses it in place of the literature prior, and each forecast
+    made with it says so in its warnings. History is kept so a forecast's prior can be traced.
+    """
+
+    regimen = models.OneToOneField(Regimen, on_delete=models.CASCADE, related_name="learned_prior")
+    parameters = models.JSONField(help_text="The learned prior (forecasting.population_to_dict).")
+    patients = models.PositiveIntegerField(help_text="Patients whose histories it was learned from.")
+    informative = models.PositiveIntegerField(help_text="Of those, patients with a count after a dose.")
+    learned_at = models.DateTimeField()
+    history = HistoricalRecords()
+
+    def __str__(self) -> str:
+        return f"Learned prior for {self.regimen} ({self.patients} patients)"
