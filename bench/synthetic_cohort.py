@@ -272,6 +272,11 @@ def build(kind: str, seed: int, per_regimen: int) -> list[tuple[dict, dict]]:
     return rows
 
 
+def regimen_cohort(regimen: Regimen, count: int, seed: int) -> list[tuple[dict, dict]]:
+    """Return (history, truth) pairs for ``count`` patients on one regimen (used by the tests)."""
+    return _regimen_cohort(regimen, count, np.random.default_rng(seed), f"{regimen.code}-{seed}", 0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, type=Path)

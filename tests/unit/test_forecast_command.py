@@ -39,3 +39,18 @@ def test_command_succeeds_on_good_input(tmp_path: Path):
     out = io.StringIO()
     call_command("forecast", str(path), stdout=out)
     assert json.loads(out.getvalue())["id"] == "ok-1"
+
+
+def test_command_learns_regimen_priors_from_the_file_unless_told_not_to(tmp_path: Path):
+    from monitoring.forecasting.population import MIN_PATIENTS
+
+    path = tmp_path / "histories.jsonl"
+    path.write_text("".join(json.dumps({**HISTORY, "id": f"p{i}"}) + "\n" for i in range(MIN_PATIENTS)))
+    pooled, plain = io.StringIO(), io.StringIO()
+    call_command("forecast", str(path), stdout=pooled)
+    call_command("forecast", str(path), "--no-pooling", stdout=plain)
+    pooled_lines = [json.loads(line) for line in pooled.getvalue().splitlines()]
+    plain_lines = [json.loads(line) for line in plain.getvalue().splitlines()]
+    assert len(pooled_lines) == len(plain_lines) == MIN_PATIENTS
+    assert all(any("learned from" in w for w in line["warnings"]) for line in pooled_lines)
+    assert not any("learned from" in w for line in plain_lines for w in line["warnings"])
