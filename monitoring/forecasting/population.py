@@ -78,6 +78,10 @@ def _starting_prior(fit: Fit) -> tuple[np.ndarray, np.ndarray]:
     return fit.prior.log_mean(), fit.prior.log_sd()
 
 
+def _sampling_prior(fit: Fit) -> tuple[np.ndarray, np.ndarray]:
+    return fit.log_mean, fit.log_sd
+
+
 def learn_population(key: str, fits: list[Fit]) -> PopulationPrior | None:
     """Return the population prior that best explains these patients' counts, or None if too few."""
     if len(fits) < MIN_PATIENTS:
@@ -119,7 +123,7 @@ def _posterior_moments(fit: Fit, mean: np.ndarray, sd: np.ndarray) -> tuple[np.n
     """Return a patient's posterior mean and variance per log-parameter under the prior N(mean, sd^2)."""
     x = fit.log_params
     dims = x.shape[1]
-    m0, s0 = _starting_prior(fit)
+    m0, s0 = _sampling_prior(fit)
     log_ratio = (-0.5 * ((x - mean[:dims]) / sd[:dims]) ** 2 - np.log(sd[:dims])
                  + 0.5 * ((x - m0[:dims]) / s0[:dims]) ** 2 + np.log(s0[:dims])).sum(axis=1)
     weights = np.exp(log_ratio - log_ratio.max())
