@@ -31,7 +31,7 @@ SPEC.loader.exec_module(synthetic_cohort)
 # An "intermediate" FN-risk regimen the engine has no prior for, but far more myelosuppressive
 # than the generic intermediate prior assumes (typical first-cycle nadir 0.15 instead of 0.7).
 DEEP = synthetic_cohort.Regimen("QQ-DEEP-Q3W", "Qq-deep q3w", 21, (1,), "intermediate", 0.15)
-KILL = 2  # index of the potency among the log-parameters
+KILL, GPOT = 2, 4  # indices of the potency and the G-CSF response among the log-parameters
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +56,9 @@ def test_learned_prior_moves_towards_the_regimen_the_counts_show(deep_cohort):
     generic = fit_history(histories[0]).prior
     assert learned.patients == 24 and 0 < learned.informative <= 24
     assert learned.log_mean[KILL] > generic.log_mean()[KILL] + np.log(1.5)
+    # Nobody had G-CSF, so nothing was learned about the response to it: that part stays the prior's.
+    assert (learned.log_mean[GPOT], learned.log_sd[GPOT]) == pytest.approx(
+        (generic.log_mean()[GPOT], generic.log_sd()[GPOT]))
     # A new patient starting cycle 1 has no counts after a dose: only the prior speaks.
     newcomer = first_cycle(histories[0])
     with_generic = forecast_history(newcomer)
