@@ -467,7 +467,9 @@ def recompute_cycle(cycle_id: int, now: datetime | None = None) -> Forecast | No
     from monitoring import alerting, forecasting, selectors
 
     now = now or timezone.now()
-    cycle = Cycle.objects.select_related("course__regimen", "course__patient").filter(pk=cycle_id).first()
+    cycle = (
+        Cycle.objects.select_related("course__regimen__learned_prior", "course__patient").filter(pk=cycle_id).first()
+    )
     if cycle is None:
         return None
     version = cycle.input_version  # read before the inputs: a later change bumps it again
@@ -475,9 +477,7 @@ def recompute_cycle(cycle_id: int, now: datetime | None = None) -> Forecast | No
     if stored is not None and stored.input_version >= version and version > 0:
         return stored  # a queued duplicate: an earlier task already used these inputs (burst dedup)
     history = selectors.forecast_history(cycle, as_of=now)
-    learned = (
-        LearnedPrior.objects.filter(regimen_id=cycle.course.regimen_id).values_list("parameters", flat=True).first()
-    )
+    learned = _learned_prior_parameters(cycle.course.regimen)
     population = forecasting.population_from_dict(learned) if learned else None
     digest = hashlib.sha256(json.dumps({"history": history, "prior": learned}, sort_keys=True).encode()).hexdigest()
 
@@ -509,6 +509,14 @@ def recompute_cycle(cycle_id: int, now: datetime | None = None) -> Forecast | No
         forecast.save()
         alerting.evaluate_locked(cycle, forecast, now)
     return forecast
+
+
+def _learned_prior_parameters(regimen: Regimen) -> dict | None:
+    """Return the regimen's learned prior as stored, or None (it keeps its literature prior)."""
+    try:
+        return regimen.learned_prior.parameters
+    except LearnedPrior.DoesNotExist:
+        return None
 
 
 def _fill_forecast(

@@ -140,11 +140,9 @@ class Fit:
     prior: RegimenPrior
     log_mean: np.ndarray     # the prior the posterior was drawn under: mean and SD of each log-parameter
     log_sd: np.ndarray
-    log_params: np.ndarray   # posterior draws of the log-parameters, shape (draws, dims)
+    log_params: np.ndarray   # posterior draws, shape (draws, dims); dims leaves out G-CSF if none was given
     circ: np.ndarray         # simulated ANC on the grid per draw, shape (steps + 1, draws)
     grid_h: np.ndarray
-    has_counts: bool
-    uses_gcsf: bool
     warnings: list[str]
 
 
@@ -202,10 +200,8 @@ def fit_history(history: dict, population: PopulationPrior | None = None) -> Fit
         warnings.append(f"the counts fit the model poorly (effective sample size {posterior.ess:.0f}); "
                         "treat the band with caution")
     log_params = mean[:dims] + sd[:dims] * np.clip(posterior.z, -5.0, 5.0)
-
     return Fit(history=parsed, prior=prior, log_mean=mean, log_sd=sd, log_params=log_params,
-               circ=posterior.circ, grid_h=schedule.grid_h, has_counts=bool(observed.size),
-               uses_gcsf=uses_gcsf, warnings=warnings)
+               circ=posterior.circ, grid_h=schedule.grid_h, warnings=warnings)
 
 
 def forecast_history(history: dict, population: PopulationPrior | None = None) -> dict:

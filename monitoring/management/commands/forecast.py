@@ -31,35 +31,23 @@ class Command(BaseCommand):
         except OSError as error:
             raise CommandError(f"cannot read {path}: {error.strerror}") from error
         # Every line is read first: the regimen priors are learned from the whole batch.
-        lines: list[tuple[int, object]] = []
+        numbers, histories, unreadable = [], [], {}
         with stream:
             for number, line in enumerate(stream, start=1):
-                if line.strip():
-                    lines.append((number, self._read_line(line, number)))
-        histories = [item for _, item in lines if not isinstance(item, _Unreadable)]
+                if not line.strip():
+                    continue
+                numbers.append(number)
+                try:
+                    histories.append(json.loads(line))
+                except json.JSONDecodeError as error:
+                    unreadable[number] = f"not valid JSON ({error.msg} at column {error.colno})"
         forecasts = iter(forecast_batch(histories, pooling=not options["no_pooling"]))
         failures = 0
-        for number, item in lines:
-            if isinstance(item, _Unreadable):
-                result = {"id": None, "error": item.message}
-            else:
-                result = next(forecasts)
-                if "error" in result:
-                    result["error"] = f"line {number}: {result['error']}"
-            failures += "error" in result
+        for number in numbers:
+            result = {"id": None, "error": unreadable[number]} if number in unreadable else next(forecasts)
+            if "error" in result:
+                failures += 1
+                result["error"] = f"line {number}: {result['error']}"
             self.stdout.write(json.dumps(result))
         if failures:
             raise CommandError(f"{failures} line(s) could not be forecast")
-
-    def _read_line(self, line: str, number: int) -> object:
-        try:
-            return json.loads(line)
-        except json.JSONDecodeError as error:
-            return _Unreadable(f"line {number}: not valid JSON ({error.msg} at column {error.colno})")
-
-
-class _Unreadable:
-    """A line that is not JSON, with the message to print for it."""
-
-    def __init__(self, message: str):
-        self.message = message
