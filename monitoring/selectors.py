@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Max, Prefetch, Q
+from django.db.models import Count, Max, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -179,10 +179,11 @@ def ward_rows(user, filters: WardFilters, now: datetime) -> list[WardRow]:
         )
     )
     ids = [p.pk for p in patients]
+    # The latest count per patient, portable to SQLite and PostgreSQL (no DISTINCT ON).
+    latest = CountResult.objects.filter(patient_id=OuterRef("patient_id")).order_by("-collected_at", "-id")
     last_counts = {
         c.patient_id: c
-        for c in CountResult.objects.filter(patient_id__in=ids).order_by("patient_id", "-collected_at")
-        .distinct("patient_id")
+        for c in CountResult.objects.filter(patient_id__in=ids, id=Subquery(latest.values("id")[:1]))
     }
     open_alerts = {
         row["patient_id"]: row
