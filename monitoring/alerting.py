@@ -203,16 +203,28 @@ def _create_deliveries(rows: list[Delivery]) -> list[tuple[int, str]]:
 
 def dispatch(deliveries: list[tuple[int, str]]) -> None:
     """Send (delivery id, channel) pairs: in-app right here, the others through the worker."""
-    from monitoring import tasks
-
     for delivery_id, channel in deliveries:
         if channel == Delivery.Channel.INAPP:
             deliver(delivery_id)
             continue
-        try:
-            tasks.deliver.apply_async((delivery_id, 0), **FAST_PUBLISH)
-        except Exception:  # kombu's OperationalError and friends: the sweep re-dispatches it
-            log.warning("broker unreachable: delivery %s left for the sweep", delivery_id)
+        publish(delivery_id, channel, 0)
+
+
+def publish(delivery_id: int, channel: str, attempt: int, countdown: float | None = None) -> bool:
+    """Enqueue one attempt of a delivery on its channel's queue; False if the broker is unreachable.
+
+    Nothing is lost when publishing fails: the delivery stays pending and the catch-up job
+    (`redispatch_pending`, every minute) publishes it again.
+    """
+    from monitoring import routing, tasks
+
+    try:
+        tasks.deliver.apply_async((delivery_id, attempt), countdown=countdown, queue=routing.delivery_queue(channel),
+                                  **FAST_PUBLISH)
+    except Exception:  # kombu's OperationalError and friends
+        log.warning("broker unreachable: delivery %s left for the catch-up job", delivery_id)
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -251,7 +263,7 @@ def _record_failure(delivery: Delivery, error: TransportError) -> Outcome:
     delay = min(config["DELIVERY_RETRY_BASE_SECONDS"] * 2 ** (delivery.attempts - 1),
                 config["DELIVERY_RETRY_MAX_SECONDS"])
     outcome = _record(delivery, Delivery.Status.RETRYING, error.message, retry_in_seconds=delay)
-    _schedule_retry(delivery.pk, delivery.attempts, delay)
+    publish(delivery.pk, delivery.channel, delivery.attempts, countdown=delay)
     return outcome
 
 
@@ -261,15 +273,6 @@ def _record(delivery: Delivery, status: str, error: str, *, sent_at=None, retry_
         status=status, last_error=error[:2000], sent_at=sent_at
     )
     return Outcome(status, retry_in_seconds)
-
-
-def _schedule_retry(delivery_id: int, attempt: int, delay: float) -> None:
-    from monitoring import tasks
-
-    try:
-        tasks.deliver.apply_async((delivery_id, attempt), countdown=delay, **FAST_PUBLISH)
-    except Exception:
-        log.warning("broker unreachable: retry of delivery %s left for the sweep", delivery_id)
 
 
 # --- Escalate -----------------------------------------------------------------------------
@@ -345,12 +348,28 @@ def redispatch_stuck(now: datetime) -> int:
     stuck = Delivery.objects.filter(status__in=[Delivery.Status.PENDING, Delivery.Status.RETRYING]).filter(
         Q(claimed_at__lt=stale) | Q(claimed_at__isnull=True, created_at__lt=stale)
     )
-    rows = list(stuck.values_list("pk", "channel", "attempts"))
-    from monitoring import tasks
+    return _redispatch(list(stuck.values_list("pk", "channel", "attempts")), now)
 
+
+def redispatch_pending(now: datetime | None = None) -> int:
+    """Publish again every delivery never claimed a minute after it was written; return how many.
+
+    Its task was not published (the broker was down when the alert was raised) or is lost.
+    A beat job runs this every minute, and `recompute_stale` calls it, so email and webhook
+    go out within two minutes of Redis returning without anyone stepping in. Publishing a
+    delivery twice is harmless: `deliver` claims each attempt once.
+    """
+    now = now or timezone.now()
+    age = timedelta(seconds=settings.NEUTROWATCH["DELIVERY_CATCHUP_AFTER_SECONDS"])
+    pending = Delivery.objects.filter(status=Delivery.Status.PENDING, claimed_at__isnull=True,
+                                      created_at__lte=now - age)
+    return _redispatch(list(pending.values_list("pk", "channel", "attempts")), now)
+
+
+def _redispatch(rows: list[tuple[int, str, int]], now: datetime) -> int:
     for delivery_id, channel, attempts in rows:
         if channel == Delivery.Channel.INAPP:
             deliver(delivery_id, attempts, now)
-        else:
-            tasks.deliver.apply_async((delivery_id, attempts), **FAST_PUBLISH)
+        elif not publish(delivery_id, channel, attempts):
+            break  # the broker is still down: the next run tries again
     return len(rows)

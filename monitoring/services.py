@@ -549,18 +549,20 @@ def _fill_forecast(
 
 
 def recompute_stale(limit: int = 1000, *, inline: bool = False) -> int:
-    """Recompute every stale cycle; return how many were found.
+    """Recompute every stale cycle and re-publish pending deliveries; return how many cycles were found.
 
     By default the recomputes are enqueued for the workers; with `inline=True`, or when the
     broker cannot be reached, they run here, one after the other, so the sweeper catches up
     even while Redis is down.
     """
-    from monitoring import selectors
+    from monitoring import alerting, selectors
 
     ids = selectors.stale_cycle_ids(limit)
     published = 0 if inline else enqueue_recomputes(ids)
     for cycle_id in ids[published:]:
         recompute_cycle(cycle_id)
+    # Deliveries whose task was lost with the broker go out again too (issue 16).
+    alerting.redispatch_pending()
     return len(ids)
 
 

@@ -35,5 +35,10 @@ def escalate() -> int:
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
+def redispatch_pending_deliveries() -> int:
+    return alerting.redispatch_pending()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def sweep() -> dict:
     return alerting.sweep()

@@ -152,6 +152,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # The queue tasks are published to (and workers started without -Q consume).
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+# Alert deliveries, escalation and catch-up on their own queues and workers (monitoring/routing.py):
+#   celery -A neutrowatch worker -Q celery -c 2     recomputes (may back up by thousands)
+#   celery -A neutrowatch worker -Q alerts -c 2     email and in-app deliveries, escalation, catch-up
+#   celery -A neutrowatch worker -Q webhooks -c 4   webhook deliveries (a slow receiver waits here only)
+CELERY_TASK_ROUTES = ("monitoring.routing.route_task",)
 CELERY_TIMEZONE = TIME_ZONE
 # Beat jobs (run `celery -A neutrowatch beat`): catch up stale forecasts (e.g. saved while the
 # broker was down), re-run the time-dependent alert rules, escalate unacknowledged alerts.
@@ -159,6 +164,12 @@ CELERY_BEAT_SCHEDULE = {
     "recompute-stale": {"task": "monitoring.tasks.recompute_stale", "schedule": 300.0},
     "sweep-alerts": {"task": "monitoring.tasks.sweep", "schedule": 300.0},
     "escalate-alerts": {"task": "monitoring.tasks.escalate", "schedule": 60.0},
+    # A delivery still pending a minute after it was written (its task was never published, e.g.
+    # Redis was down) is published again: email and webhook go out within 2 minutes of Redis returning.
+    "redispatch-pending-deliveries": {
+        "task": "monitoring.tasks.redispatch_pending_deliveries",
+        "schedule": env.float("DELIVERY_CATCHUP_INTERVAL_SECONDS", default=60.0),
+    },
     # Regimen priors learned from the clinic's own patients (monitoring/forecasting/population.py).
     "learn-regimen-priors": {"task": "monitoring.tasks.learn_regimen_priors", "schedule": 86400.0},
 }
@@ -169,7 +180,8 @@ EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
-EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_SECONDS", default=20)
+# Short: a slow SMTP server must not hold an alerts worker long (the delivery is retried).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_SECONDS", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="neutrowatch@localhost")
 
 # Clinic-wide clinical settings (defaults and sources in monitoring/clinical.py).
@@ -185,7 +197,13 @@ NEUTROWATCH = {
     "DELIVERY_MAX_ATTEMPTS": env.int("ALERT_DELIVERY_MAX_ATTEMPTS", default=6),
     "DELIVERY_RETRY_BASE_SECONDS": env.float("ALERT_DELIVERY_RETRY_BASE_SECONDS", default=30.0),
     "DELIVERY_RETRY_MAX_SECONDS": env.float("ALERT_DELIVERY_RETRY_MAX_SECONDS", default=300.0),
-    "WEBHOOK_TIMEOUT_SECONDS": env.float("ALERT_WEBHOOK_TIMEOUT_SECONDS", default=10.0),
+    # Short: a receiver slower than this is retried later instead of holding a webhooks worker.
+    "WEBHOOK_TIMEOUT_SECONDS": env.float("ALERT_WEBHOOK_TIMEOUT_SECONDS", default=5.0),
+    # Catch-up (monitoring.alerting.redispatch_pending): re-publish deliveries pending this long.
+    "DELIVERY_CATCHUP_AFTER_SECONDS": env.float("DELIVERY_CATCHUP_AFTER_SECONDS", default=60.0),
+    # Queues of their own for deliveries (monitoring/routing.py).
+    "ALERTS_QUEUE": env.str("CELERY_ALERTS_QUEUE", default="alerts"),
+    "WEBHOOKS_QUEUE": env.str("CELERY_WEBHOOKS_QUEUE", default="webhooks"),
     "SITE_URL": env.str("SITE_URL", default="http://127.0.0.1:8000"),
 }
 

@@ -152,6 +152,7 @@ def celery_worker_process(django_db_setup, django_db_blocker):
     log = open(REPO / "test-artifacts" / "celery-worker.log", "w") if _artifacts() else subprocess.DEVNULL
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "neutrowatch", "worker", "-l", "info", "-c", "2",
+         "-Q", ",".join(_session_queues()),
          "--without-gossip", "--without-mingle", "-n", f"test-{os.getpid()}@%h"],
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
@@ -169,11 +170,20 @@ def _artifacts() -> bool:
     return True
 
 
+def _session_queues() -> list[str]:
+    """The shared worker serves every queue (default, alerts, webhooks) of this Redis database."""
+    from django.conf import settings
+
+    return [settings.CELERY_TASK_DEFAULT_QUEUE, settings.NEUTROWATCH["ALERTS_QUEUE"],
+            settings.NEUTROWATCH["WEBHOOKS_QUEUE"]]
+
+
 def _purge_queue() -> None:
     from neutrowatch.celery import app
 
     with app.connection_for_write() as conn:
-        conn.default_channel.queue_purge("celery")
+        for queue in _session_queues():
+            conn.default_channel.queue_purge(queue)
 
 
 def _wait_for_worker(proc, timeout: float = 60) -> None:
@@ -205,30 +215,33 @@ def live_worker(celery_worker_process, transactional_db, regimens):
     return celery_worker_process
 
 
-# --- A worker of one's own: on a private queue, with its own environment, that can be killed ----
+# --- Workers of one's own: on private queues, with their own environment, that can be killed ----
+
+QUEUE_ROLES = ("celery", "alerts", "webhooks")  # default queue, deliveries + escalation, webhooks
+
 
 class IsolatedWorker:
-    """A `celery worker` subprocess consuming only `queue`; the test process publishes there.
+    """A `celery worker` subprocess consuming only private queues; the test process publishes there.
 
-    For tests that must kill a worker (kill -9 of its whole process group) and restart it, or
-    run it with other settings (e.g. a real SMTP backend), without the shared session worker
-    taking their tasks.
+    For tests that must kill a worker (kill -9 of its whole process group) and restart it, run
+    it with other settings (e.g. a real SMTP backend), or run separate workers per queue,
+    without the shared session worker taking their tasks.
     """
 
-    def __init__(self, queue: str, env: dict, concurrency: int = 1) -> None:
-        self.queue, self.env, self.concurrency = queue, env, concurrency
+    def __init__(self, name: str, queues: list[str], env: dict, concurrency: int = 1) -> None:
+        self.name, self.queues, self.env, self.concurrency = name, queues, env, concurrency
         self.proc: subprocess.Popen | None = None
         self.starts = 0
 
     @property
     def nodename(self) -> str:
-        return f"{self.queue}-{self.starts}@{os.uname().nodename}"
+        return f"{self.name}-{self.starts}@{os.uname().nodename}"
 
     def start(self) -> None:
         self.starts += 1
-        log = open(REPO / "test-artifacts" / f"{self.queue}-{self.starts}.log", "w") if _artifacts() else None
+        log = open(REPO / "test-artifacts" / f"{self.name}-{self.starts}.log", "w") if _artifacts() else None
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "neutrowatch", "worker", "-l", "info", "-Q", self.queue,
+            [sys.executable, "-m", "celery", "-A", "neutrowatch", "worker", "-l", "info", "-Q", ",".join(self.queues),
              "-c", str(self.concurrency), "--without-gossip", "--without-mingle", "-n", self.nodename],
             cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
@@ -256,35 +269,44 @@ class IsolatedWorker:
 
 
 @pytest.fixture
-def isolated_worker(transactional_db, regimens):
-    """Return start(extra_env=None, concurrency=1) -> IsolatedWorker; tasks published go to it.
+def isolated_worker(transactional_db, regimens, settings):
+    """Return start(extra_env=None, concurrency=1, roles=QUEUE_ROLES) -> IsolatedWorker.
 
-    While the test runs, this process publishes to the worker's private queue (the shared
-    worker never sees those tasks); every worker started is stopped at the end.
+    Each test gets private names for the three queues (default, alerts, webhooks); while it
+    runs, this process publishes to them (the shared worker never sees those tasks). A worker
+    consumes the queues of the `roles` given, so a test can run one worker per queue. Every
+    worker started is stopped at the end. `start.queues` maps each role to its private name.
     """
-    from django.conf import settings
-
     from neutrowatch.celery import app
 
-    queue = f"nw-isolated-{os.getpid()}"
+    prefix = f"nw-isolated-{os.getpid()}"
+    queues = {role: f"{prefix}-{role}" for role in QUEUE_ROLES}
     workers = []
     default_queue = app.conf.task_default_queue
-    app.conf.task_default_queue = queue
+    app.conf.task_default_queue = queues["celery"]
+    settings.NEUTROWATCH = {**settings.NEUTROWATCH, "ALERTS_QUEUE": queues["alerts"],
+                            "WEBHOOKS_QUEUE": queues["webhooks"]}
 
-    def start(extra_env: dict | None = None, concurrency: int = 1) -> IsolatedWorker:
+    def env(extra_env: dict | None = None) -> dict:
+        """The environment of a process (worker, beat) on this test's database and private queues."""
         db = settings.DATABASES["default"]
-        env = dict(os.environ, DJANGO_SETTINGS_MODULE="neutrowatch.settings_test", REDIS_URL=settings.REDIS_URL,
-                   DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-                   CELERY_TASK_DEFAULT_QUEUE=queue)  # tasks it publishes (deliveries) stay with it
-        env.update(extra_env or {})
-        worker = IsolatedWorker(queue, env, concurrency)
+        # Tasks such a process publishes (recomputes, deliveries, retries) stay on the private queues.
+        return {**os.environ, "DJANGO_SETTINGS_MODULE": "neutrowatch.settings_test", "REDIS_URL": settings.REDIS_URL,
+                "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+                "CELERY_TASK_DEFAULT_QUEUE": queues["celery"], "CELERY_ALERTS_QUEUE": queues["alerts"],
+                "CELERY_WEBHOOKS_QUEUE": queues["webhooks"], **(extra_env or {})}
+
+    def start(extra_env: dict | None = None, concurrency: int = 1, roles=QUEUE_ROLES) -> IsolatedWorker:
+        worker = IsolatedWorker(f"{prefix}-{len(workers)}", [queues[r] for r in roles], env(extra_env), concurrency)
         worker.start()
         workers.append(worker)
         return worker
 
+    start.queues, start.env = queues, env
     yield start
     app.conf.task_default_queue = default_queue
     for worker in workers:
         worker.stop()
     with app.connection_for_write() as conn:
-        conn.default_channel.queue_purge(queue)
+        for queue in queues.values():
+            conn.default_channel.queue_purge(queue)

@@ -15,6 +15,8 @@ from monitoring.transports import TransportError
 
 # SMTP reply codes 5xx are permanent (RFC 5321 4.2.1); 4xx and network failures are transient.
 PERMANENT_SMTP_CODE = 500
+# Message-IDs of alert emails: stable per delivery so that a client can spot a resent copy.
+MESSAGE_ID_DOMAIN = "neutrowatch.invalid"
 
 
 def send(delivery) -> None:
@@ -23,7 +25,9 @@ def send(delivery) -> None:
         body=body(delivery),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[delivery.recipient],
-        headers={"X-NeutroWatch-Delivery": str(delivery.pk)},
+        # At least once: a resent attempt carries the same Message-ID and delivery id.
+        headers={"X-NeutroWatch-Delivery": str(delivery.pk), "Idempotency-Key": f"nw-delivery-{delivery.pk}",
+                 "Message-ID": f"<nw-delivery-{delivery.pk}@{MESSAGE_ID_DOMAIN}>"},
     )
     try:
         get_connection(fail_silently=False).send_messages([message])

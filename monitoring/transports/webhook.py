@@ -3,6 +3,10 @@
 Headers: `X-NeutroWatch-Timestamp` (Unix seconds) and `X-NeutroWatch-Signature:
 sha256=<hex HMAC-SHA256 of "<timestamp>.<body>" with Team.webhook_secret>`. The receiver
 recomputes the HMAC over the raw body and rejects old timestamps (replays).
+
+Webhooks are delivered at least once: a timeout or a worker killed mid-send means the same
+delivery may arrive again. `Idempotency-Key: nw-delivery-<delivery_id>` (and `delivery_id` in
+the body) is the same on every attempt, so the receiver de-duplicates on it.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ def send(delivery) -> None:
         "Content-Type": "application/json",
         "User-Agent": "NeutroWatch-webhook/1",
         "X-NeutroWatch-Timestamp": timestamp,
+        "Idempotency-Key": idempotency_key(delivery),
         "X-NeutroWatch-Signature": "sha256=" + signature(team.webhook_secret, timestamp, body),
     })
     try:
@@ -42,6 +47,11 @@ def send(delivery) -> None:
         raise TransportError(f"webhook answered HTTP {error.code}", permanent=permanent) from error
     except (urllib.error.URLError, OSError) as error:
         raise TransportError(f"webhook not reached: {error}") from error
+
+
+def idempotency_key(delivery) -> str:
+    """Return the key that is the same on every attempt of one delivery."""
+    return f"nw-delivery-{delivery.pk}"
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
