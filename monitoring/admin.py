@@ -20,6 +20,23 @@ class NeutroWatchUserAdmin(UserAdmin):
     list_filter = ["role", "teams", "is_active"]
     fieldsets = [*UserAdmin.fieldsets, ("NeutroWatch", {"fields": ["role", "teams"]})]
     add_fieldsets = [*UserAdmin.add_fieldsets, ("NeutroWatch", {"fields": ["role", "teams"]})]
+    actions = ["deactivate"]
+
+    # Users are deactivated, never deleted, once the audit trail names them (it would lose its actor).
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and (obj is None or not obj.has_audit_rows())
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # bulk delete would skip the per-user check
+        return actions
+
+    @admin.action(description="Deactivate selected users (they can no longer log in; their records stay)")
+    def deactivate(self, request, queryset):
+        for user in queryset.filter(is_active=True):
+            user.is_active = False
+            user.save(update_fields=["is_active"])
+        self.message_user(request, "Deactivated. Their audit records keep their name.")
 
 
 @admin.register(models.Patient)
@@ -39,7 +56,8 @@ class RegimenAdmin(admin.ModelAdmin):
 class CycleInline(admin.TabularInline):
     model = models.Cycle
     extra = 0
-    fields = ["number", "planned_day1", "actual_day1", "status", "delay_reason"]
+    fields = ["number", "planned_day1", "original_planned_day1", "actual_day1", "status", "delay_reason"]
+    readonly_fields = ["original_planned_day1"]
 
 
 @admin.register(models.TreatmentCourse)
@@ -123,7 +141,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
 
 @admin.register(models.AccessLog)
 class AccessLogAdmin(ReadOnlyAdmin):
-    list_display = ["at", "user", "token", "action", "patient", "path"]
+    list_display = ["at", "user", "token", "action", "patient", "requested_id", "path"]
     list_filter = ["action"]
 
 

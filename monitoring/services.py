@@ -269,13 +269,21 @@ def _record_event(model, time_field: str, patient: Patient, *, user, source: str
 
 
 def start_course(patient: Patient, regimen, first_day1: datetime, n_cycles: int) -> TreatmentCourse:
-    """Create a course with `n_cycles` planned cycles, one cycle length apart."""
+    """Create a course with `n_cycles` planned cycles, one cycle length apart.
+
+    Every row written is in the history: the previous course is ended by save() and the
+    cycles are created with their historical rows (never a bare update() or bulk_create()).
+    """
     with transaction.atomic():
-        TreatmentCourse.objects.filter(patient=patient, active=True).update(active=False)
+        for previous in TreatmentCourse.objects.filter(patient=patient, active=True):
+            previous.active = False
+            previous.save(update_fields=["active"])
         course = TreatmentCourse.objects.create(patient=patient, regimen=regimen, started_on=first_day1.date())
-        Cycle.objects.bulk_create(
-            Cycle(course=course, number=n + 1, planned_day1=first_day1 + timedelta(days=n * regimen.cycle_length_days))
-            for n in range(n_cycles)
+        planned = [first_day1 + timedelta(days=n * regimen.cycle_length_days) for n in range(n_cycles)]
+        bulk_create_with_history(
+            [Cycle(course=course, number=n, planned_day1=day1, original_planned_day1=day1)
+             for n, day1 in enumerate(planned, start=1)],
+            Cycle,
         )
         mark_inputs_changed(course.cycles.values_list("pk", flat=True)[:1])
     return course

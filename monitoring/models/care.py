@@ -72,6 +72,8 @@ class Cycle(models.Model):
     course = models.ForeignKey(TreatmentCourse, on_delete=models.CASCADE, related_name="cycles")
     number = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
     planned_day1 = models.DateTimeField("planned day 1")
+    # The day 1 first planned, kept when the cycle is delayed (planned_day1 then moves).
+    original_planned_day1 = models.DateTimeField("originally planned day 1", null=True, blank=True)
     actual_day1 = models.DateTimeField("actual day 1", null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PLANNED)
     delay_reason = models.CharField(max_length=200, blank=True)
@@ -86,6 +88,11 @@ class Cycle(models.Model):
 
     def __str__(self) -> str:
         return f"Cycle {self.number} of {self.course.regimen.name}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.original_planned_day1 is None:
+            self.original_planned_day1 = self.planned_day1
+        super().save(*args, **kwargs)
 
     @property
     def day1(self) -> datetime:

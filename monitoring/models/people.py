@@ -44,6 +44,19 @@ class User(AbstractUser):
         self.is_staff = self.role == self.Role.ADMIN or self.is_superuser
         super().save(*args, **kwargs)
 
+    def has_audit_rows(self) -> bool:
+        """Return True if the audit trail names this user: changes, reads, acknowledgements, tokens."""
+        from simple_history.models import registered_models
+        from simple_history.utils import get_history_manager_for_model
+
+        from monitoring.models import AccessLog, Alert, ApiToken
+
+        if (AccessLog.objects.filter(user=self).exists() or Alert.objects.filter(acknowledged_by=self).exists()
+                or ApiToken.objects.filter(created_by=self).exists()):
+            return True
+        return any(get_history_manager_for_model(model).filter(history_user_id=self.pk).exists()
+                   for model in registered_models.values())
+
     @property
     def can_change_treatment(self) -> bool:
         """Return True if this user may change regimens and cycles (oncologists, admins)."""

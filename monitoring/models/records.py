@@ -36,23 +36,36 @@ class ApiToken(models.Model):
 
 
 class AccessLog(models.Model):
-    """A read of a patient record: page view, chart, export or API read. Append-only."""
+    """One request that read (or tried to read) patient data: page, form, list, export, API. Append-only.
+
+    A page about one patient names it in `patient`. A list (ward, search, inbox) names no single
+    patient and keeps the ids of those it showed in `patients_shown`. A refused request (another
+    team's record, or no such record) is `refused`, with the id it asked for in `requested_id`.
+    The user and token are protected: an account with entries is deactivated, never deleted.
+    """
 
     class Action(models.TextChoices):
         VIEW = "view", "Viewed record"
+        FORM = "form", "Opened or sent a form"
+        LIST = "list", "Saw in a list"
         EXPORT = "export", "Exported"
         API_READ = "api_read", "Read by API"
+        IMPORT = "import", "Imported results"
         HISTORY = "history", "Viewed history"
+        REFUSED = "refused", "Refused: not in the user's teams"
 
-    patient = models.ForeignKey("monitoring.Patient", on_delete=models.CASCADE, related_name="access_log")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
-    token = models.ForeignKey(ApiToken, null=True, on_delete=models.SET_NULL)
+    patient = models.ForeignKey("monitoring.Patient", null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="access_log")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT)
+    token = models.ForeignKey(ApiToken, null=True, on_delete=models.PROTECT)
     action = models.CharField(max_length=10, choices=Action.choices)
     path = models.CharField(max_length=300)
+    requested_id = models.PositiveBigIntegerField(null=True, blank=True, help_text="The id a refused request named.")
+    patients_shown = models.JSONField(default=list, blank=True, help_text="Patient ids a list page showed.")
     at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-at"]
 
     def __str__(self) -> str:
-        return f"{self.user} {self.action} {self.patient_id} at {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.user} {self.action} {self.patient_id or self.requested_id} at {self.at:%Y-%m-%d %H:%M}"

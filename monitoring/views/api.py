@@ -16,7 +16,8 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from monitoring import importers
-from monitoring.models import ApiToken
+from monitoring.audit import record_list
+from monitoring.models import AccessLog, ApiToken
 from monitoring.models.results import Source
 
 CONTENT_TYPES = {
@@ -77,6 +78,7 @@ def results(request):
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
     scope = importers.Scope(team_ids=set(token.teams.values_list("pk", flat=True)), reveal=True)
     report = importers.import_file("request body", body, source=Source.API, fmt=fmt, scope=scope)
+    record_list(request, [], AccessLog.Action.IMPORT, token=token)  # the answer quotes the body's patients
     if report.forbidden:
         return _error(403, "the body names patients outside this token's teams; nothing was imported",
                       **report.as_dict())

@@ -6,7 +6,6 @@ from itertools import chain
 from django.shortcuts import render
 from django.urls import path
 
-from monitoring.audit import record_access
 from monitoring.models import (
     AccessLog,
     ChemoAdministration,
@@ -35,8 +34,7 @@ def _changes(record) -> list[dict]:
 
 
 def patient_history(request, pk: int):
-    patient = patient_for(request, pk)
-    record_access(request, patient, AccessLog.Action.HISTORY)
+    patient = patient_for(request, pk, AccessLog.Action.HISTORY)
     histories = chain(
         patient.history.select_related("history_user"),
         TreatmentCourse.history.filter(patient_id=patient.pk).select_related("history_user"),

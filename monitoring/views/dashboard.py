@@ -6,16 +6,16 @@ import csv
 
 from django.contrib import messages
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from monitoring import charts, selectors, services
-from monitoring.audit import record_access
+from monitoring.audit import record_access, record_list
 from monitoring.models import AccessLog
-from monitoring.views import patient_for
+from monitoring.views import patient_for, refuse
 
 RISK_CHOICES = [("", "Any risk"), ("high", "High"), ("medium", "Medium"), ("low", "Low")]
 NOTE_MAX_LENGTH = 2000
@@ -62,13 +62,13 @@ def ward(request):
     filters = _ward_filters(request, teams)
     now = timezone.now()
     rows = selectors.ward_rows(request.user, filters, now)
+    record_list(request, (row.patient.pk for row in rows))
     context = {"rows": rows, "teams": teams, "filters": filters, "risk_choices": RISK_CHOICES, "now": now}
     return render(request, "monitoring/ward.html", context)
 
 
 def patient_detail(request, pk: int):
     patient = patient_for(request, pk)
-    record_access(request, patient)
     now = timezone.now()
     page = selectors.patient_page(patient, now)
     charted = page.charted_cycles
@@ -92,6 +92,7 @@ def patient_detail(request, pk: int):
 
 def alerts(request):
     inbox = selectors.alert_inbox(request.user)
+    record_list(request, (alert.patient_id for alert in inbox["open"] + inbox["history"]))
     _with_evidence(inbox["open"])
     return render(request, "monitoring/alerts.html", {**inbox, "note_max_length": NOTE_MAX_LENGTH})
 
@@ -99,7 +100,10 @@ def alerts(request):
 @require_POST
 def acknowledge(request, pk: int):
     """Acknowledge an alert of the user's teams; the note is optional but encouraged."""
-    alert = get_object_or_404(selectors.visible_alerts(request.user).select_related("patient"), pk=pk)
+    alert = selectors.visible_alerts(request.user).select_related("patient").filter(pk=pk).first()
+    if alert is None:
+        refuse(request, pk)
+    record_access(request, alert.patient_id, AccessLog.Action.FORM)
     note = request.POST.get("note", "").strip()
     if len(note) > NOTE_MAX_LENGTH:
         messages.error(request, f"The note is longer than {NOTE_MAX_LENGTH} characters; nothing was saved.")
@@ -159,8 +163,7 @@ def _spreadsheet_safe(value):
 
 def cycle_summary_csv(request, pk: int):
     """Return the patient's per-cycle summary as CSV (times in the clinic's zone, ANC in 10^9/L)."""
-    patient = patient_for(request, pk)
-    record_access(request, patient, AccessLog.Action.EXPORT)
+    patient = patient_for(request, pk, AccessLog.Action.EXPORT)
     page = selectors.patient_page(patient, timezone.now())
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{patient.mrn}-cycle-summary.csv"'

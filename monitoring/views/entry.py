@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
 
 from monitoring import forms, services
-from monitoring.models import CountResult, Cycle
+from monitoring.models import AccessLog, CountResult, Cycle
 from monitoring.models.results import Source
-from monitoring.views import patient_for
+from monitoring.views import patient_for, refuse
+
+FORM = AccessLog.Action.FORM  # every form page of a patient is a read of the record
 
 
 def _form_page(request, form, title: str, patient=None, submit: str = "Save"):
@@ -28,7 +30,7 @@ def patient_new(request):
 
 
 def patient_edit(request, pk: int):
-    patient = patient_for(request, pk)
+    patient = patient_for(request, pk, FORM)
     form = forms.PatientForm(request.POST or None, instance=patient, user=request.user)
     if request.method == "POST" and form.is_valid():
         form.save()
@@ -38,7 +40,7 @@ def patient_edit(request, pk: int):
 
 
 def count_new(request, pk: int):
-    patient = patient_for(request, pk)
+    patient = patient_for(request, pk, FORM)
     form = forms.CountForm(request.POST or None, patient=patient, initial={"collected_at": timezone.localtime()})
     if request.method == "POST" and form.is_valid():
         services.record_count(patient, form.count, source=Source.MANUAL, user=request.user)
@@ -48,8 +50,10 @@ def count_new(request, pk: int):
 
 
 def count_edit(request, pk: int):
-    result = get_object_or_404(CountResult, pk=pk)
-    patient = patient_for(request, result.patient_id)
+    result = CountResult.objects.filter(pk=pk).first()
+    if result is None:
+        refuse(request, pk)
+    patient = patient_for(request, result.patient_id, FORM, requested_id=pk)
     initial = {
         "collected_at": timezone.localtime(result.collected_at),
         "unit": "10^9/L",
@@ -65,7 +69,7 @@ def count_edit(request, pk: int):
 
 
 def gcsf_new(request, pk: int):
-    patient = patient_for(request, pk)
+    patient = patient_for(request, pk, FORM)
     form = forms.GcsfForm(request.POST or None, patient=patient, initial={"given_at": timezone.localtime()})
     if request.method == "POST" and form.is_valid():
         services.record_gcsf(patient, user=request.user, **form.fields_for_service())
@@ -75,7 +79,7 @@ def gcsf_new(request, pk: int):
 
 
 def temperature_new(request, pk: int):
-    patient = patient_for(request, pk)
+    patient = patient_for(request, pk, FORM)
     form = forms.TemperatureForm(request.POST or None, patient=patient, initial={"taken_at": timezone.localtime()})
     if request.method == "POST" and form.is_valid():
         reading = services.record_temperature(patient, user=request.user, **form.fields_for_service())
@@ -90,7 +94,7 @@ def _require_treatment_rights(request) -> None:
 
 
 def course_new(request, pk: int):
-    patient = patient_for(request, pk)
+    patient = patient_for(request, pk, FORM)
     _require_treatment_rights(request)
     form = forms.CourseForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -102,8 +106,10 @@ def course_new(request, pk: int):
 
 
 def _cycle_for(request, pk: int) -> Cycle:
-    cycle = get_object_or_404(Cycle.objects.select_related("course__regimen", "course__patient"), pk=pk)
-    patient_for(request, cycle.course.patient_id)
+    cycle = Cycle.objects.select_related("course__regimen", "course__patient").filter(pk=pk).first()
+    if cycle is None:
+        refuse(request, pk)
+    patient_for(request, cycle.course.patient_id, FORM, requested_id=pk)
     return cycle
 
 

@@ -8,6 +8,8 @@ from django.shortcuts import render
 from django.urls import path
 
 from monitoring import importers
+from monitoring.audit import record_list
+from monitoring.models import AccessLog
 from monitoring.models.results import Source
 
 
@@ -38,6 +40,7 @@ def import_upload(request):
             upload.name, upload.read(), source=Source.IMPORT, fmt=form.cleaned_data["format"] or None,
             user=request.user, scope=scope,
         )
+        record_list(request, [], AccessLog.Action.IMPORT)  # the report quotes the file's patients
     status = 400 if report is not None and not report.ok else 200
     return render(request, "monitoring/import.html", {"form": form, "report": report}, status=status)
 

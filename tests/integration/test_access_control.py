@@ -87,12 +87,19 @@ def test_another_teams_records_are_404_on_every_url(client, other_nurse, patient
         assert kind in objects, f"route {route!r} ({name}) takes an id of a kind this test does not know: add it"
         url = fill(route, str(objects[kind]))
         # A POST-only view may answer GET with 405 whatever the id: that reveals nothing.
+        before = AccessLog.objects.count()
         get, post = client.get(url), client.post(url)
         assert get.status_code in (404, 405), f"GET {url} answered {get.status_code}"
         assert post.status_code == 404, f"POST {url} answered {post.status_code}"
+        # Each refused request is on the record, with the user and the id asked for.
+        refused = AccessLog.objects.order_by("-pk")[: AccessLog.objects.count() - before]
+        assert len(refused) == (1 if get.status_code == 405 else 2), f"{url}: {len(refused)} entries"
+        for entry in refused:
+            assert (entry.user, entry.action, entry.requested_id, entry.path) == (
+                other_nurse, AccessLog.Action.REFUSED, objects[kind], url)
         checked += 1
     assert checked >= 8
-    assert not AccessLog.objects.filter(user=other_nurse).exists()
+    assert not AccessLog.objects.filter(user=other_nurse).exclude(action=AccessLog.Action.REFUSED).exists()
 
 
 def test_own_team_can_open_the_same_records(nurse_client, patient, regimens):
