@@ -33,6 +33,26 @@ CHEMO_ROW = "Chemotherapy"
 FORECAST_COLOUR = "#1f6fb2"
 # Domains of the three stacked panels, bottom to top: treatment events, temperature, ANC.
 EVENTS_DOMAIN, TEMPERATURE_DOMAIN, ANC_DOMAIN = [0, 0.12], [0.18, 0.36], [0.42, 1]
+# A series longer than this is decimated (a 90,000-count history once made a 52 MB page).
+MAX_CHART_POINTS = 2000
+
+
+def decimate(points: list, value, limit: int = MAX_CHART_POINTS) -> list:
+    """Return at most `limit` of the time-ordered `points`, keeping each stretch's lowest and highest.
+
+    Min-max decimation: the series is cut into limit/2 stretches and each keeps its extremes,
+    so nadirs and peaks (what a nurse looks for) survive; the tables and exports keep every point.
+    """
+    if len(points) <= limit:
+        return points
+    stretches = limit // 2
+    size = -(-len(points) // stretches)  # ceiling division
+    kept = []
+    for start in range(0, len(points), size):
+        stretch = points[start:start + size]
+        low, high = min(stretch, key=value), max(stretch, key=value)
+        kept += sorted({id(p): p for p in (low, high)}.values(), key=stretch.index)
+    return kept
 
 
 def local_iso(moment: datetime) -> str:
@@ -72,6 +92,7 @@ def _next_cycle_line(threshold: float) -> tuple[dict, dict]:
 
 def _count_trace(counts, name: str = "Measured ANC", x_of=None) -> dict:
     x_of = x_of or (lambda c: local_iso(c.collected_at))
+    counts = decimate(counts, lambda c: c.anc_1e9_per_l)
     return {
         "type": "scatter", "mode": "lines+markers+text", "name": name, "xaxis": "x", "yaxis": "y",
         "x": [x_of(c) for c in counts],
@@ -141,7 +162,7 @@ def _observed_nadir(count, day: str = "") -> dict:
 def _gcsf_traces(doses) -> list[dict]:
     traces = []
     for product, (label, symbol, colour) in GCSF_STYLE.items():
-        given = [d for d in doses if d.product == product]
+        given = decimate([d for d in doses if d.product == product], lambda d: d.dose)
         if not given:
             continue
         traces.append({
@@ -178,6 +199,7 @@ def _temperature_traces(readings, fevers) -> tuple[list[dict], list[dict]]:
     if not readings:
         return [], []
     fever_times = {r.taken_at for r in fevers}
+    readings = decimate(readings, lambda r: r.temperature_c)
     trace = {
         "type": "scatter", "mode": "lines+markers", "name": "Temperature", "xaxis": "x", "yaxis": "y2",
         "x": [local_iso(r.taken_at) for r in readings], "y": [float(r.temperature_c) for r in readings],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
@@ -19,6 +20,7 @@ from monitoring.views import patient_for, refuse
 
 RISK_CHOICES = [("", "Any risk"), ("high", "High"), ("medium", "Medium"), ("low", "Low")]
 NOTE_MAX_LENGTH = 2000
+TABLE_ROWS = 100
 
 
 def evidence_items(evidence: dict) -> list[tuple[str, str]]:
@@ -82,12 +84,20 @@ def patient_detail(request, pk: int):
         "current_day": int(page.current.cycle.cycle_day(now)) if page.current else None,
         "timeline": charts.timeline_figure(page) if page.counts or charted else None,
         "overlay": charts.overlay_figure(page) if page.counts else None,
-        "counts": list(reversed(page.counts)),
-        "gcsf_doses": list(reversed(page.gcsf)),
-        "temperatures": list(reversed(page.temperatures)),
+        # Newest first, TABLE_ROWS a page: a patient with 90,000 results still gets a small page.
+        "counts": _table_page(request, page.counts, "counts_page"),
+        "gcsf_doses": _table_page(request, page.gcsf, "gcsf_page"),
+        "temperatures": _table_page(request, page.temperatures, "temperatures_page"),
         "note_max_length": NOTE_MAX_LENGTH,
     }
     return render(request, "monitoring/patient.html", context)
+
+
+def _table_page(request, rows: list, param: str):
+    """Return one page (newest first) of a patient-page table; `param` names its page in the URL."""
+    table = Paginator(rows[::-1], TABLE_ROWS).get_page(request.GET.get(param))
+    table.param = param
+    return table
 
 
 def alerts(request):
