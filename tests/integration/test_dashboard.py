@@ -154,8 +154,8 @@ def test_ward_runs_a_fixed_number_of_queries(nurse_client, team, regimens, djang
     many = _ward_queries(nurse_client)
     assert many == few
     # Session and user (2), teams, patients, courses, cycles with forecasts, last counts, open alerts (6),
-    # and the session save of the idle timeout (3: savepoint, update, release).
-    with django_assert_max_num_queries(11):
+    # the session save of the idle timeout (3: savepoint, update, release) and the read-trail entry (1).
+    with django_assert_max_num_queries(12):
         nurse_client.get(reverse("ward"))
 
 
@@ -209,7 +209,8 @@ def test_patient_page_shows_a_real_forecast_in_the_header(nurse_client, team, re
 
 def test_patient_page_of_another_team_is_404(nurse_client, other_patient):
     assert nurse_client.get(reverse("patient", args=[other_patient.pk])).status_code == 404
-    assert not AccessLog.objects.filter(patient=other_patient).exists()
+    # Only the refusal is on the record: a refused request reads nothing.
+    assert list(AccessLog.objects.filter(patient=other_patient).values_list("action", flat=True)) == ["refused"]
 
 
 def test_patient_page_queries_do_not_grow_with_cycles(nurse_client, team, regimens):

@@ -61,4 +61,4 @@ def test_cycle_summary_records_delays_and_neutralises_formulas(nurse_client, tea
 
 def test_cycle_summary_of_another_team_is_404(nurse_client, other_patient):
     assert nurse_client.get(reverse("cycle_summary_csv", args=[other_patient.pk])).status_code == 404
-    assert not AccessLog.objects.filter(patient=other_patient).exists()
+    assert list(AccessLog.objects.filter(patient=other_patient).values_list("action", flat=True)) == ["refused"]
