@@ -46,6 +46,17 @@ class PatientForm(forms.ModelForm):
         self.fields["team"].queryset = user.teams.all()
         self.fields["responsible_nurse"].queryset = User.objects.filter(teams__in=user.teams.all()).distinct()
 
+    def validate_unique(self):
+        """Refuse an MRN already in use without saying whether another team has it (issue 16)."""
+        mrn = self.cleaned_data.get("mrn")
+        clash = Patient.objects.filter(mrn=mrn).exclude(pk=self.instance.pk).first() if mrn else None
+        if clash is None:
+            super().validate_unique()
+        elif clash.team_id in {team.pk for team in self.fields["team"].queryset}:
+            self.add_error("mrn", f"A patient with MRN {mrn} is already in your teams.")
+        else:
+            self.add_error("mrn", f"MRN {mrn} cannot be used: not found in your teams. Ask an administrator.")
+
     def clean_date_of_birth(self):
         born = self.cleaned_data["date_of_birth"]
         if born > timezone.localdate():
@@ -120,13 +131,28 @@ class CountForm(forms.Form):
         return data
 
     def _check_accession(self, accession: str) -> None:
+        """Refuse an accession this patient already has; say nothing about other teams' results.
+
+        An accession is one result per patient whatever its source (issue 16). A clash with a
+        patient of another team is worded as "not found in your teams", never as "exists".
+        """
         if not accession:
             return
-        clash = CountResult.objects.filter(source=CountResult._meta.get_field("source").default, accession=accession)
+        clash = CountResult.objects.filter(accession=accession)
         if self.instance is not None:
             clash = clash.exclude(pk=self.instance.pk)
-        if clash.exists():
-            self.add_error("accession", f"A result with accession number {accession} is already recorded.")
+        if clash.filter(patient=self.patient).exists():
+            self.add_error("accession", f"A result with accession number {accession} is already recorded "
+                                        "for this patient.")
+            return
+        # Until the database holds one result per (patient, accession), an accession stays unique per
+        # source: another patient's is refused, worded so it reveals nothing about other teams.
+        others = clash.filter(source=CountResult._meta.get_field("source").default)
+        if others.filter(patient__team=self.patient.team_id).exists():
+            self.add_error("accession", f"Accession number {accession} is already recorded for another patient "
+                                        "of this team.")
+        elif others.exists():
+            self.add_error("accession", f"Accession number {accession} cannot be used here: not found in your teams.")
 
 
 class GcsfForm(forms.ModelForm):
@@ -202,10 +228,25 @@ class TemperatureForm(forms.Form):
                     entered_value=str(data["value"]), entered_unit=data["unit"], site=data["site"])
 
 
+# How far from today a planned day 1 may be: further is a typo (and year 9999 overflowed a date, a 500).
+MAX_PLANNING_HORIZON = timezone.timedelta(days=2 * 365)
+
+
+def check_within_horizon(form: forms.Form, field: str) -> None:
+    moment = form.cleaned_data.get(field)
+    if moment is not None and abs(moment - timezone.now()) > MAX_PLANNING_HORIZON:
+        form.add_error(field, f"This date is more than {MAX_PLANNING_HORIZON.days // 365} years from today.")
+
+
 class CourseForm(forms.Form):
     regimen = forms.ModelChoiceField(queryset=Regimen.objects.all())
     first_day1 = DateTimeLocalField(label="Cycle 1 day 1", help_text="Planned (or actual) first dose.")
     n_cycles = forms.IntegerField(label="Number of cycles", min_value=1, max_value=52, initial=6)
+
+    def clean(self):
+        data = super().clean()
+        check_within_horizon(self, "first_day1")
+        return data
 
 
 class GiveCycleForm(forms.Form):
@@ -237,4 +278,6 @@ class DelayCycleForm(forms.Form):
         new_day1 = self.cleaned_data["new_day1"]
         if new_day1 <= self.cycle.planned_day1:
             raise forms.ValidationError("A delay moves day 1 later than planned.")
+        if new_day1 - timezone.now() > MAX_PLANNING_HORIZON:
+            raise forms.ValidationError(f"This date is more than {MAX_PLANNING_HORIZON.days // 365} years from today.")
         return new_day1

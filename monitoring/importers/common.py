@@ -393,7 +393,7 @@ def _patient_for(record: Record, patients: dict[str, Patient], report: ImportRep
     patient = patients.get(record.mrn)
     outside = patient is not None and scope.team_ids is not None and patient.team_id not in scope.team_ids
     if patient is None or (outside and not scope.reveal):
-        report.add(record.where, "mrn", f"unknown MRN {record.mrn!r}")
+        report.add(record.where, "mrn", f"unknown MRN {record.mrn!r}: not found in your teams")
         return None
     if outside:
         report.add(record.where, "mrn", f"patient {record.mrn} is not in the teams this token may write to",
@@ -450,7 +450,8 @@ class _Planner:
                 continue
             existing = [row for row in stored.get(key, []) if row.patient_id == patient.pk]
             if stored.get(key) and not existing:
-                self.report.add(record.where, key_field, f"{key!r} is already stored for another patient")
+                self.report.add(record.where, key_field,
+                                f"{key!r} cannot be stored for this patient: not found in your teams")
                 continue
             row = existing[0] if existing else None
             if record.status == REMOVAL:

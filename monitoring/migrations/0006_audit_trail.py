@@ -4,6 +4,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+import monitoring.models.people
+
 
 def fill_original_planned_day1(apps, schema_editor):
     """The first planned day 1 of each cycle: its earliest history row, else today's planned day 1."""
@@ -62,5 +64,16 @@ class Migration(migrations.Migration):
             name='user',
             field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL),
         ),
+        migrations.AlterField(
+            model_name='historicalpatient',
+            name='mrn',
+            field=models.CharField(db_index=True, help_text='Medical record number.', max_length=40, validators=[monitoring.models.people.validate_mrn], verbose_name='MRN'),
+        ),
+        migrations.AlterField(
+            model_name='patient',
+            name='mrn',
+            field=models.CharField(help_text='Medical record number.', max_length=40, unique=True, validators=[monitoring.models.people.validate_mrn], verbose_name='MRN'),
+        ),
+
         migrations.RunPython(fill_original_planned_day1, migrations.RunPython.noop),
     ]

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import date
 
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
@@ -71,6 +72,17 @@ class PatientQuerySet(models.QuerySet):
         return self.filter(team__in=user.teams.all())
 
 
+def validate_mrn(value: str) -> None:
+    """Refuse an MRN with a line break, tab or other control character, or surrounding spaces.
+
+    An MRN ends up in headers (download names), CSV files and email subjects: a CR/LF there
+    breaks them (issue 16: a cycle-summary download answered 500).
+    """
+    if not value.isprintable() or value != value.strip():
+        raise ValidationError("The MRN may contain only printable characters: no line breaks, tabs or "
+                              "leading or trailing spaces.", code="invalid_mrn")
+
+
 class Patient(models.Model):
     class Sex(models.TextChoices):
         FEMALE = "F", "Female"
@@ -78,7 +90,8 @@ class Patient(models.Model):
         OTHER = "O", "Other"
         UNKNOWN = "U", "Unknown"
 
-    mrn = models.CharField("MRN", max_length=40, unique=True, help_text="Medical record number.")
+    mrn = models.CharField("MRN", max_length=40, unique=True, validators=[validate_mrn],
+                           help_text="Medical record number.")
     given_name = models.CharField(max_length=100)
     family_name = models.CharField(max_length=100)
     date_of_birth = models.DateField()

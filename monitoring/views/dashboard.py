@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpResponse
@@ -13,7 +11,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from monitoring import charts, selectors, services
+from monitoring import charts, selectors, services, spreadsheet
 from monitoring.audit import record_access, record_list
 from monitoring.models import AccessLog
 from monitoring.views import patient_for, refuse
@@ -164,24 +162,17 @@ def _summary_row(patient, cycle: selectors.CycleData) -> list:
     ]
 
 
-def _spreadsheet_safe(value):
-    """Return `value` so a spreadsheet shows it as text, never runs it as a formula (OWASP CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def cycle_summary_csv(request, pk: int):
     """Return the patient's per-cycle summary as CSV (times in the clinic's zone, ANC in 10^9/L)."""
     patient = patient_for(request, pk, AccessLog.Action.EXPORT)
     page = selectors.patient_page(patient, timezone.now())
     response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{patient.mrn}-cycle-summary.csv"'
-    writer = csv.writer(response)
+    response["Content-Disposition"] = spreadsheet.attachment(f"{patient.mrn}-cycle-summary.csv")
+    writer = spreadsheet.writer(response)
     writer.writerow(CSV_COLUMNS)
     for cycle in page.cycles:
         if cycle.started:
-            writer.writerow([_spreadsheet_safe(value) for value in _summary_row(patient, cycle)])
+            writer.writerow(_summary_row(patient, cycle))
     return response
 
 

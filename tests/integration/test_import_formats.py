@@ -130,7 +130,7 @@ def test_accession_is_one_result_across_sources(patient, other_patient):
     same = _import(_csv(f"MRN001,{_ago(1)},1.1,,,,10^9/L,LAB-77"))
     assert same.ok and same.duplicates == 1 and CountResult.objects.count() == 1
     clash = _import(_csv(f"MRN999,{_ago(1)},1.1,,,,10^9/L,LAB-77"))
-    assert not clash.ok and "another patient" in clash.problems[0].reason
+    assert not clash.ok and "not found in your teams" in clash.problems[0].reason
 
 
 def test_file_import_enqueues_one_recompute_per_affected_cycle(patient, regimens, django_capture_on_commit_callbacks):

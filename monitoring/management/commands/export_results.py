@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from monitoring import clinical
+from monitoring import clinical, spreadsheet
 from monitoring.importers.csv_format import EXPORT_COLUMNS
 from monitoring.models import AccessLog, CountResult, GcsfDose, Patient, TemperatureReading
 
@@ -22,7 +20,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, mrn=None, user=None, **options):
         patients = self._patients(mrn, user)
-        writer = csv.writer(self.stdout, lineterminator="\n")
+        writer = spreadsheet.writer(self.stdout, lineterminator="\n")  # no cell a spreadsheet runs
         writer.writerow(EXPORT_COLUMNS)
         for patient in patients:
             for row in sorted(_rows(patient), key=lambda r: r["collected_at"]):
