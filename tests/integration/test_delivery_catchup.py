@@ -1,0 +1,70 @@
+"""Delivery catch-up and at-least-once markers, in-process (the live-worker versions are in
+test_delivery_isolation.py): pending deliveries are re-published by the minute job and by
+recompute_stale; every attempt of a delivery carries the same Idempotency-Key."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from monitoring import alerting, routing, services
+from monitoring.models import Delivery
+from tests.integration.test_delivery import SECRET, eager, raise_grade4, webhook_server  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_pending_deliveries_older_than_a_minute_are_sent_by_the_catch_up(
+        cycle, patient, eager, django_capture_on_commit_callbacks):  # noqa: F811
+    alert = raise_grade4(patient, django_capture_on_commit_callbacks)  # its sends never ran (broker down)
+    email = alert.deliveries.get(channel=Delivery.Channel.EMAIL)
+    assert alerting.redispatch_pending(timezone.now()) == 0  # not yet a minute old: its task may be queued
+    assert alerting.redispatch_pending(timezone.now() + timedelta(seconds=61)) >= 1
+    email.refresh_from_db()
+    assert (email.status, email.attempts) == (Delivery.Status.SENT, 1)
+    assert len(mail.outbox) == 1
+    assert alerting.redispatch_pending(timezone.now() + timedelta(minutes=5)) == 0  # nothing left, nothing resent
+    assert len(mail.outbox) == 1
+
+
+def test_recompute_stale_also_sends_pending_deliveries(cycle, patient, eager, django_capture_on_commit_callbacks):  # noqa: F811
+    alert = raise_grade4(patient, django_capture_on_commit_callbacks)
+    Delivery.objects.update(created_at=timezone.now() - timedelta(minutes=2))
+    services.recompute_stale()
+    assert set(alert.deliveries.values_list("status", flat=True)) == {Delivery.Status.SENT}
+    assert len(mail.outbox) == 1
+
+
+def test_a_claimed_delivery_is_not_resent_by_the_catch_up(cycle, patient, eager, django_capture_on_commit_callbacks):  # noqa: F811
+    alert = raise_grade4(patient, django_capture_on_commit_callbacks)
+    # A worker has claimed it and is still sending (a slow SMTP server): the catch-up leaves it alone.
+    Delivery.objects.filter(alert=alert).update(attempts=1, claimed_at=timezone.now(),
+                                                created_at=timezone.now() - timedelta(minutes=2))
+    assert alerting.redispatch_pending(timezone.now()) == 0
+    assert mail.outbox == []
+
+
+def test_every_attempt_of_a_webhook_carries_the_same_idempotency_key(
+        cycle, patient, team, webhook_server, eager, django_capture_on_commit_callbacks):  # noqa: F811
+    team.webhook_url, team.webhook_secret = webhook_server.url, SECRET
+    team.save()
+    alert = raise_grade4(patient, django_capture_on_commit_callbacks)
+    delivery = alert.deliveries.get(channel=Delivery.Channel.WEBHOOK)
+    webhook_server.statuses = [503]  # the first attempt fails, the retry succeeds
+    alerting.deliver(delivery.pk, 0)
+    first, second = webhook_server.received
+    assert first[0]["Idempotency-Key"] == second[0]["Idempotency-Key"] == f"nw-delivery-{delivery.pk}"
+    assert json.loads(first[1])["delivery_id"] == json.loads(second[1])["delivery_id"] == delivery.pk
+
+
+def test_alert_tasks_are_routed_to_their_own_queues(settings):
+    assert settings.CELERY_TASK_ROUTES == ("monitoring.routing.route_task",)
+    for task in ("monitoring.tasks.deliver", "monitoring.tasks.escalate",
+                 "monitoring.tasks.redispatch_pending_deliveries"):
+        assert routing.route_task(task, (), {}, {}) == {"queue": "alerts"}
+    assert routing.route_task("monitoring.tasks.recompute_cycle", (), {}, {}) is None  # the default queue
+    assert routing.delivery_queue("webhook") == "webhooks" and routing.delivery_queue("email") == "alerts"
