@@ -50,7 +50,8 @@ def _histories(patient: Patient) -> dict:
 def _page_keys(histories: dict):
     """Return one queryset of (history_date, history_id, kind) over every table, newest first."""
     parts = [
-        queryset.annotate(kind=Value(kind, output_field=CharField())).values_list("history_date", "history_id", "kind")
+        queryset.order_by().annotate(kind=Value(kind, output_field=CharField()))  # SQLite: no ORDER BY inside
+        .values_list("history_date", "history_id", "kind")
         for kind, (queryset, _, _) in histories.items()
     ]
     return parts[0].union(*parts[1:], all=True).order_by("-history_date", "-history_id")
