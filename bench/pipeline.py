@@ -35,6 +35,9 @@ def configure_environment() -> None:
     os.environ["DATABASE_URL"] = urlunsplit(base._replace(path=f"/{DB_NAME}"))
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/8")
     os.environ["CELERY_TASK_DEFAULT_QUEUE"] = QUEUE
+    # Deliveries have queues of their own (monitoring/routing.py); private ones here too.
+    os.environ["CELERY_ALERTS_QUEUE"] = f"{QUEUE}-alerts"
+    os.environ["CELERY_WEBHOOKS_QUEUE"] = f"{QUEUE}-webhooks"
 
 
 def recreate_database() -> None:
@@ -50,10 +53,12 @@ def start_worker() -> subprocess.Popen:
     from neutrowatch.celery import app
 
     with app.connection_for_write() as conn:
-        conn.default_channel.queue_purge(QUEUE)
+        for queue in (QUEUE, f"{QUEUE}-alerts", f"{QUEUE}-webhooks"):
+            conn.default_channel.queue_purge(queue)
     log = open(Path("/tmp") / "nw-bench-pipeline-worker.log", "w")
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "neutrowatch", "worker", "-l", "warning", "-Q", QUEUE, "-c", "2",
+        [sys.executable, "-m", "celery", "-A", "neutrowatch", "worker", "-l", "warning", "-Q",
+         f"{QUEUE},{QUEUE}-alerts,{QUEUE}-webhooks", "-c", "2",
          "--without-gossip", "--without-mingle", "-n", f"bench-{os.getpid()}@%h"],
         cwd=REPO, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
