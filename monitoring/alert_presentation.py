@@ -166,9 +166,9 @@ def _forecast_low_line(evidence: dict, now: datetime) -> str:
 def _p_grade4_line(evidence: dict, now: datetime) -> str:
     if evidence.get("p_grade4") is None:
         return ""
-    line = f"P(grade 4) {float(evidence.pop('p_grade4')):.0%}"
+    line = f"P(grade 4) {_percent(evidence.pop('p_grade4'))}"
     if evidence.get("threshold") is not None:
-        line += f" (alert from {float(evidence.pop('threshold')):.0%})"
+        line += f" (alert from {_percent(evidence.pop('threshold'))})"
     return line
 
 
@@ -193,7 +193,7 @@ def _ready_line(evidence: dict, now: datetime) -> str:
     if evidence.get("threshold_1e9_per_l") is not None:
         line += f", needs ANC ≥ {_number(evidence.pop('threshold_1e9_per_l'))} {ANC_UNIT}"
     if evidence.get("p_ready") is not None:
-        line += f"; P(ready) {float(evidence.pop('p_ready')):.0%}"
+        line += f"; P(ready) {_percent(evidence.pop('p_ready'))}"
     return line
 
 
@@ -264,6 +264,10 @@ def _number(value, digits: int = 2) -> str:
         return f"{float(value):.{digits}f}"
     except (TypeError, ValueError):
         return str(value)
+
+
+def _percent(probability) -> str:
+    return f"{round(float(probability) * 100)} %"
 
 
 def _label(key: str) -> str:
