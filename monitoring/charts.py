@@ -38,7 +38,7 @@ FORECAST_COLOUR = "#1f6fb2"
 TODAY_COLOUR = "#6a1b9a"
 # Earlier cycles in the overlay: the Okabe-Ito palette (told apart with colour blindness too),
 # each with its own dash, so no two cycles depend on colour alone.
-CYCLE_COLOURS = ["#E69F00", "#56B4E9", "#009E73", "#CC79A7", "#0072B2", "#D55E00", "#999999", "#8C6D00"]
+CYCLE_COLOURS = ["#E69F00", "#009E73", "#CC79A7", "#D55E00", "#8C6D00", "#999999", "#56B4E9", "#0072B2"]
 CYCLE_DASHES = ["dot", "dash", "dashdot", "longdash", "longdashdot", "solid"]
 # Log-axis ticks a nurse reads as numbers (Plotly would label 0.5 and 0.2 as "5" and "2").
 LOG_TICKS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50]
@@ -84,7 +84,7 @@ def _grade_bands() -> tuple[list[dict], list[dict]]:
 def _next_cycle_line(threshold: float) -> tuple[dict, dict]:
     shape = {"type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": threshold, "y1": threshold,
              "line": {"color": FORECAST_COLOUR, "width": 1.5, "dash": "dash"}}
-    label = {"xref": "paper", "yref": "y", "x": 0, "y": threshold, "xanchor": "left", "yanchor": "bottom",
+    label = {"xref": "paper", "yref": "y", "x": 1, "y": threshold, "xanchor": "right", "yanchor": "bottom",
              "text": f"Next cycle needs ANC ≥ {threshold:g} {ANC_UNIT}", "showarrow": False,
              "font": {"size": 10, "color": FORECAST_COLOUR}, "bgcolor": "rgba(255,255,255,0.7)"}
     return shape, label
@@ -192,7 +192,7 @@ def _predicted_nadir(forecast, axis: _Axis) -> tuple[list[dict], list[dict]]:
 
 def _observed_nadir(count, axis: _Axis, day: str = "") -> dict:
     return {"x": axis.x(count.collected_at), "y": max(float(count.anc_1e9_per_l), LOG_FLOOR_1E9_PER_L),
-            "xref": "x", "yref": "y", "ax": -40, "ay": 30, "showarrow": True, "arrowhead": 2,
+            "xref": "x", "yref": "y", "ax": -30, "ay": -40, "showarrow": True, "arrowhead": 2,
             "text": f"Observed nadir {count.anc_1e9_per_l.normalize():f}{day}",
             "font": {"size": 11, "color": "#37474f"}, "bgcolor": "rgba(255,255,255,0.8)"}
 
@@ -264,7 +264,8 @@ def _temperature_traces(readings, fevers, axis: _Axis) -> tuple[list[dict], list
 
 def _legend() -> dict:
     # Below the plot, never over it or the title; Plotly grows the bottom margin to fit it.
-    return {"orientation": "h", "x": 0, "xanchor": "left", "y": -0.1, "yanchor": "top", "font": {"size": 11}}
+    # (charts.js puts it two entries a row, lower, on a phone.)
+    return {"orientation": "h", "x": 0, "xanchor": "left", "y": -0.16, "yanchor": "top", "font": {"size": 11}}
 
 
 def _y_ranges(data: list[dict]) -> dict:
@@ -315,7 +316,8 @@ def _event_rows(administrations, doses) -> list[str]:
 
 
 def _figure(title, xaxis: dict, axis: _Axis, *, counts, forecast, administrations, doses, temperatures, fevers,
-            threshold: float | None, observed_nadir=None, observed_day: str = "", today=None, baseline=()) -> dict:
+            threshold: float | None, observed_nadir=None, observed_day: str = "", today=None, baseline=(),
+            short_title: str = "") -> dict:
     shapes, annotations = _grade_bands()
     if threshold is not None:
         line, label = _next_cycle_line(threshold)
@@ -342,7 +344,7 @@ def _figure(title, xaxis: dict, axis: _Axis, *, counts, forecast, administration
     layout = _layout(title, xaxis, _event_rows(administrations, doses), bool(temperatures))
     layout["shapes"] = shapes
     layout["annotations"] = annotations
-    layout["meta"] = _y_ranges(data)
+    layout["meta"] = {**_y_ranges(data), "short_title": short_title or title}
     layout["yaxis"]["range"] = layout["meta"]["linear_range"]
     return {"data": data, "layout": layout}
 
@@ -369,6 +371,7 @@ def cycle_figure(cycle: CycleData, now: datetime | None = None) -> dict:
         administrations=cycle.administrations, doses=cycle.gcsf, temperatures=cycle.temperatures,
         fevers=cycle.fever_episodes, threshold=float(cycle.regimen.next_cycle_anc_1e9_per_l),
         observed_nadir=nadir, observed_day=day, today=today, baseline=cycle.baseline,
+        short_title=f"Cycle {cycle.cycle.number}, day 1 {timezone.localtime(cycle.start):%d %b}",
     )
 
 

@@ -56,7 +56,13 @@
     applyTo(layout, scaleUpdate(spec));
     // Day-of-cycle axes: a tick every day is too dense on a phone, so every week there.
     if (el.clientWidth < NARROW_PX && layout.xaxis.tickmode === "linear") layout.xaxis.dtick = 7;
-    if (el.clientWidth < NARROW_PX) layout.margin = Object.assign({}, layout.margin, { l: 44, r: 6 });
+    if (el.clientWidth < NARROW_PX) {
+      layout.margin = Object.assign({}, layout.margin, { l: 44, r: 6 });
+      layout.title = Object.assign({}, layout.title, { text: (layout.meta || {}).short_title || layout.title.text });
+      layout.legend = Object.assign({}, layout.legend, {
+        y: -0.2, font: { size: 10 }, entrywidth: 0.5, entrywidthmode: "fraction"
+      });
+    }
     return Plotly.newPlot(el, spec.data, layout, config).then(function () {
       el.classList.add("drawn");
     });
