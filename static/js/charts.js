@@ -90,6 +90,7 @@
       first = first.concat(later);
     }
     return Promise.all(first.map(draw)).then(function () {
+      if (window.performance && performance.mark) performance.mark("nw-charts-ready");
       document.body.dataset.chartsReady = "1";
     });
   }
