@@ -21,3 +21,11 @@ def percent(value) -> str:
     if value is None or value == "":
         return ""
     return f"{float(value):.0%}".replace("%", "\u00a0%")
+
+
+@register.filter
+def number(value) -> str:
+    """Return a float as short as it reads: 1.5 -> "1.5", 1.0 -> "1", 0.75 -> "0.75"."""
+    if value is None or value == "":
+        return ""
+    return f"{float(value):g}"
