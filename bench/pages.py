@@ -172,17 +172,19 @@ def report(name: str, samples: list[float], queries: int, target_ms: float) -> N
 CHROMIUM = "/usr/bin/chromium"
 BROWSER_LOADS = 5
 # Milliseconds from navigation start to the load event, or to the charts drawn if that is later.
+# Also when the HTML had arrived (responseEnd) and when the DOM was ready, to see where time goes.
 LOAD_TIME_JS = """() => {
     const nav = performance.getEntriesByType('navigation')[0];
     const charts = performance.getEntriesByName('nw-charts-ready');
-    return Math.max(nav.loadEventEnd, charts.length ? charts[0].startTime : 0);
+    return [Math.max(nav.loadEventEnd, charts.length ? charts[0].startTime : 0), nav.responseEnd,
+            nav.domContentLoadedEventEnd];
 }"""
 
 
-def browser_times(client: Client, pages: dict[str, str]) -> dict[str, tuple[float, list[float]]]:
+def browser_times(client: Client, pages: dict[str, str]) -> dict[str, tuple[list[float], list[list[float]]]]:
     """Serve the app as deployed on a free local port and time each page in headless Chromium.
 
-    Returns {name: (first load ms, [warm loads ms])}.
+    Returns {name: (first load, [warm loads])}, each load [load ms, HTML received ms, DOM ready ms].
     """
     import tempfile
     import threading
@@ -232,7 +234,7 @@ def browser_times(client: Client, pages: dict[str, str]) -> dict[str, tuple[floa
     return results
 
 
-def _load(page, url: str) -> float:
+def _load(page, url: str) -> list[float]:
     page.goto(url, wait_until="load")
     if page.locator(".nw-chart").count():
         page.wait_for_selector("body[data-charts-ready='1']")
@@ -265,8 +267,9 @@ def main(argv: list[str]) -> int:
         if "--no-browser" not in argv:
             print(f"\nheadless Chromium, 1366 px, load event (and charts drawn), median of {BROWSER_LOADS}:")
             for name, (first, warm) in browser_times(client, pages).items():
-                print(f"{name:<34} browser median {statistics.median(warm):7.1f} ms   first load {first:7.1f} ms   "
-                      f"server median {server[name]:7.1f} ms")
+                load, html, dom = (statistics.median(column) for column in zip(*warm, strict=True))
+                print(f"{name:<34} browser median {load:7.1f} ms   first load {first[0]:7.1f} ms   "
+                      f"server median {server[name]:7.1f} ms   (HTML in {html:.0f} ms, DOM ready {dom:.0f} ms)")
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
     return 0
