@@ -194,6 +194,9 @@ NEUTROWATCH = {
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=5 * 1024 * 1024)
 IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
 
+# The ward overview refreshes its rows this often (htmx), keeping filters and scroll.
+WARD_REFRESH_SECONDS = env.int("WARD_REFRESH_SECONDS", default=30)
+
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,7 +20,6 @@ from monitoring.models import AccessLog
 from monitoring.views import patient_for
 
 RISK_CHOICES = [("", "Any risk"), ("high", "High"), ("medium", "Medium"), ("low", "Low")]
-WARD_REFRESH_SECONDS = 30
 NOTE_MAX_LENGTH = 2000
 # Antibiotics recorded this long before the alert are a typing error, not an early dose.
 ANTIBIOTICS_BEFORE_ALERT_LIMIT = timedelta(hours=24)
@@ -58,7 +58,7 @@ def ward(request):
     for row in rows:
         row.since_count = alert_presentation.since(row.last_count.collected_at, now) if row.last_count else ""
     context = {"rows": rows, "teams": teams, "filters": filters, "risk_choices": RISK_CHOICES, "now": now,
-               "refresh_seconds": WARD_REFRESH_SECONDS}
+               "refresh_seconds": settings.WARD_REFRESH_SECONDS}
     # htmx asks every 30 s for the rows only; the filters stay in the URL it asks with.
     template = "monitoring/_ward_rows.html" if request.headers.get("HX-Request") else "monitoring/ward.html"
     return render(request, template, context)

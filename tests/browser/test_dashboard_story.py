@@ -236,3 +236,41 @@ def test_the_nurses_morning(width, live_server, chromium, nurse, team, other_tea
     assert outside == [], f"pages loaded something from outside the app: {outside}"
     assert errors == [], f"JavaScript errors: {errors}"
     page.close()
+
+
+def test_the_ward_refreshes_itself_keeping_filters_and_scroll(live_server, chromium, nurse, team, regimens,
+                                                               settings, no_pending_tasks):
+    settings.WARD_REFRESH_SECONDS = 1  # 30 s in use; the live server runs in this process
+    now = timezone.now()
+    cycles = []
+    for i in range(30):
+        patient = make_patient(team, mrn=f"W{i:02d}", family_name=f"Ward{i:02d}")
+        cycle = start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=8)
+        add_count(patient, now - timedelta(hours=3), "2.0")
+        raise_alert(patient, cycle, Alert.Kind.NADIR_UNMONITORED, Alert.Severity.LOW, raised_at=now)
+        cycles.append((patient, cycle))
+    make_patient(team, mrn="NOALERT1", family_name="Quiet")
+    page = chromium.new_page(viewport={"width": 1024, "height": 600})
+    page.set_default_timeout(20_000)
+    page.goto(f"{live_server.url}/accounts/login/?next=/%3Falerts%3D1")
+    page.fill("input[name=username]", nurse.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#ward-table")
+    assert page.locator("input[name=alerts]").is_checked()
+    page.evaluate("window.scrollTo(0, 900)")
+    page.wait_for_function("window.scrollY > 800")
+    scrolled = page.evaluate("window.scrollY")
+
+    # A fever arrives for the last patient: within a refresh, FN is named first without a reload.
+    last, last_cycle = cycles[-1]
+    raise_alert(last, last_cycle, Alert.Kind.FEBRILE_NEUTROPENIA, Alert.Severity.CRITICAL, raised_at=now)
+    page.wait_for_function(
+        "document.querySelector('#ward-table tbody tr').textContent.includes('Febrile neutropenia suspected')")
+    first = page.locator("#ward-table tbody tr").first
+    assert first.get_attribute("data-patient") == str(last.pk)
+    assert page.evaluate("window.scrollY") == scrolled, "the refresh keeps the scroll position"
+    assert page.locator("input[name=alerts]").is_checked() and "NOALERT1" not in page.content()
+    assert page.locator("#nav-alert-count").inner_text().strip().startswith("31")
+    shot(page, 1024, "8-ward-refreshed")
+    page.close()
