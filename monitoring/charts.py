@@ -269,13 +269,21 @@ def _legend() -> dict:
 
 
 def _y_ranges(data: list[dict]) -> dict:
-    """Return the linear and log ANC ranges from the values on the ANC axis (for charts.js)."""
-    values = [v for trace in data if trace.get("yaxis") == "y" and trace.get("meta") != "forecast-band"
+    """Return the linear and log ANC ranges from the values on the ANC axis (for charts.js).
+
+    The linear axis is scaled to the measured counts when there are any, so the grade bands keep a
+    readable height; a forecast rebound above them is cut off (its hover text still gives values,
+    and the log scale shows it whole).
+    """
+    values = [v for trace in data if trace.get("yaxis", "y") == "y" and trace.get("meta") != "forecast-band"
               for v in trace["y"] if isinstance(v, (int, float))]
+    measured = [v for trace in data if trace.get("meta") in ("counts", "overlay-counts")
+                for v in trace["y"] if isinstance(v, (int, float))]
     top = max(values, default=LINEAR_MIN_TOP_1E9_PER_L)
     bottom = min(values, default=0.1)
+    linear_top = max(measured) * 1.2 if measured else top * 1.15
     return {
-        "linear_range": [0, round(max(LINEAR_MIN_TOP_1E9_PER_L, top * 1.15), 2)],
+        "linear_range": [0, round(max(LINEAR_MIN_TOP_1E9_PER_L, linear_top), 2)],
         "log_range": [round(math.log10(min(0.08, bottom * 0.7)), 3), round(math.log10(max(5.0, top * 1.6)), 3)],
         "log_ticks": LOG_TICKS,
     }

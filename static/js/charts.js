@@ -59,9 +59,7 @@
     if (el.clientWidth < NARROW_PX) {
       layout.margin = Object.assign({}, layout.margin, { l: 44, r: 6 });
       layout.title = Object.assign({}, layout.title, { text: (layout.meta || {}).short_title || layout.title.text });
-      layout.legend = Object.assign({}, layout.legend, {
-        y: -0.2, font: { size: 10 }, entrywidth: 0.5, entrywidthmode: "fraction"
-      });
+      layout.legend = Object.assign({}, layout.legend, { y: -0.2, font: { size: 10 } });
     }
     return Plotly.newPlot(el, spec.data, layout, config).then(function () {
       el.classList.add("drawn");
