@@ -75,7 +75,6 @@
   function drawShown() {
     var charts = Array.prototype.slice.call(document.querySelectorAll(".nw-chart"));
     var first = charts.filter(function (el) { return !el.dataset.lazy && isOnScreen(el); });
-    if (!first.length && charts.length && !charts[0].dataset.lazy) first = [charts[0]];
     var later = charts.filter(function (el) { return !el.dataset.lazy && first.indexOf(el) < 0; });
     if ("IntersectionObserver" in window) {
       var observer = new IntersectionObserver(function (entries) {
@@ -106,6 +105,7 @@
   }
 
   function start() {
+    if (window.performance && performance.mark) performance.mark("nw-charts-start");
     if (typeof Plotly === "undefined") {
       document.querySelectorAll(".nw-chart").forEach(function (el) {
         el.textContent = "Charts could not load (plotly.js is missing from the static files).";

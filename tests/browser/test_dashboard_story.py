@@ -133,6 +133,12 @@ def test_the_nurses_morning(width, live_server, chromium, nurse, team, other_tea
     page.click("button[type=submit]")
     page.wait_for_selector("#ward-table")
 
+    # The skip link is the first tab stop and leads to the content.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+
     # 1. The ward names the febrile-neutropenia alert first, in words, and counts open alerts in the menu.
     rows = page.locator("#ward-table tbody tr[data-patient]")
     assert rows.count() == 3, "another team's patient is not shown"
@@ -170,6 +176,7 @@ def test_the_nurses_morning(width, live_server, chromium, nurse, team, other_tea
     assert alerts.nth(1).get_attribute("data-kind") == "grade4_predicted"
     assert wider_than_screen(page) == [], f"the patient page scrolls sideways at {width} px"
     chart = f"#chart-fig-cycle-{cycles[2].pk}"
+    page.locator(chart).scroll_into_view_if_needed()  # off-screen charts are drawn when shown
     page.wait_for_selector(f"{chart}.drawn")
     assert page.evaluate(f"document.querySelector('{chart}').layout.xaxis.title.text").startswith("Day of cycle")
     ticks = page.locator(f"{chart} .xtick text").all_text_contents()
