@@ -280,4 +280,9 @@ def test_the_ward_refreshes_itself_keeping_filters_and_scroll(live_server, chrom
     assert page.locator("input[name=alerts]").is_checked() and "NOALERT1" not in page.content()
     assert page.locator("#nav-alert-count").inner_text().strip().startswith("31")
     shot(page, 1024, "8-ward-refreshed")
+
+    # The session ends: the next refresh shows the login page as a page, not inside the rows.
+    page.context.clear_cookies()
+    page.wait_for_url("**/accounts/login/**")
+    assert page.locator("#ward-live").count() == 0 and page.locator("input[name=password]").is_visible()
     page.close()
