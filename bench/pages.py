@@ -177,14 +177,15 @@ LOAD_TIME_JS = """() => {
     const nav = performance.getEntriesByType('navigation')[0];
     const charts = performance.getEntriesByName('nw-charts-ready');
     return [Math.max(nav.loadEventEnd, charts.length ? charts[0].startTime : 0), nav.responseEnd,
-            nav.domContentLoadedEventEnd];
+            nav.domContentLoadedEventEnd, document.querySelectorAll('.nw-chart.drawn').length];
 }"""
 
 
 def browser_times(client: Client, pages: dict[str, str]) -> dict[str, tuple[list[float], list[list[float]]]]:
     """Serve the app as deployed on a free local port and time each page in headless Chromium.
 
-    Returns {name: (first load, [warm loads])}, each load [load ms, HTML received ms, DOM ready ms].
+    Returns {name: (first load, [warm loads])}, each load [load ms, HTML received ms, DOM ready ms,
+    charts drawn].
     """
     import tempfile
     import threading
@@ -267,9 +268,10 @@ def main(argv: list[str]) -> int:
         if "--no-browser" not in argv:
             print(f"\nheadless Chromium, 1366 px, load event (and charts drawn), median of {BROWSER_LOADS}:")
             for name, (first, warm) in browser_times(client, pages).items():
-                load, html, dom = (statistics.median(column) for column in zip(*warm, strict=True))
+                load, html, dom, drawn = (statistics.median(column) for column in zip(*warm, strict=True))
                 print(f"{name:<34} browser median {load:7.1f} ms   first load {first[0]:7.1f} ms   "
-                      f"server median {server[name]:7.1f} ms   (HTML in {html:.0f} ms, DOM ready {dom:.0f} ms)")
+                      f"server median {server[name]:7.1f} ms   (HTML in {html:.0f} ms, DOM ready {dom:.0f} ms, "
+                      f"{drawn:.0f} chart{'s' if drawn != 1 else ''} drawn)")
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
     return 0
