@@ -2,9 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-PLOTLY_JS := static/vendor/plotly.min.js
 
-.PHONY: run test lint bench bench-forecast bench-pipeline bench-pages bench-import venv static chromium clean
+.PHONY: run test lint bench bench-forecast bench-pipeline bench-pages bench-import venv vendor chromium clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt
@@ -13,13 +12,12 @@ $(VENV)/.installed: requirements.txt
 	$(VENV)/bin/pip install -q -r requirements.txt
 	touch $@
 
-# plotly.js is served from our own static files, copied from the pinned plotly package.
-static: $(PLOTLY_JS)
-$(PLOTLY_JS): $(VENV)/.installed
-	mkdir -p static/vendor
-	$(PY) -c "import plotly, pathlib, shutil; shutil.copy(pathlib.Path(plotly.__file__).parent / 'package_data' / 'plotly.min.js', '$(PLOTLY_JS)')"
+# Front-end libraries (plotly.js cartesian bundle, htmx, axe-core) are committed in static/vendor/;
+# `make vendor` fetches their pinned versions from the npm registry again (checked by integrity).
+vendor:
+	bash scripts/vendor.sh
 
-run: venv static
+run: venv
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
 	bash scripts/run.sh
@@ -33,7 +31,7 @@ chromium:
 lint: venv
 	$(VENV)/bin/ruff check .
 
-test: venv static chromium lint
+test: venv chromium lint
 	DATABASE_URL=sqlite:///:memory: $(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest --ds=neutrowatch.settings_test $(PYTEST_ARGS)
 
@@ -45,11 +43,11 @@ bench-forecast: venv
 bench-pipeline: venv
 	DJANGO_SETTINGS_MODULE=neutrowatch.settings_test $(PY) bench/pipeline.py
 
-bench-pages: venv static
+bench-pages: venv chromium
 	DJANGO_SETTINGS_MODULE=neutrowatch.settings_test $(PY) bench/pages.py
 
 bench-import: venv
 	DJANGO_SETTINGS_MODULE=neutrowatch.settings_test $(PY) bench/import_csv.py
 
 clean:
-	rm -rf $(VENV) staticfiles static/vendor test-artifacts
+	rm -rf $(VENV) staticfiles test-artifacts

@@ -1,10 +1,15 @@
-"""Benchmark server time of the ward overview (300 active patients) and a patient page (8 cycles).
+"""Benchmark the ward overview (300 active patients) and a patient page (8 cycles): server and browser.
 
-usage: DJANGO_SETTINGS_MODULE=neutrowatch.settings_test python bench/pages.py [rounds]   (or `make bench-pages`)
+usage: DJANGO_SETTINGS_MODULE=neutrowatch.settings_test python bench/pages.py [rounds] [--no-browser]
+       (or `make bench-pages`)
 
-Builds its own throw-away database (test_nw_bench_pages on the configured PostgreSQL server),
-times requests through django.test.Client after a warm-up and prints median and p95 in ms
-with the number of SQL queries per page. Targets: ward <= 300 ms, patient page <= 200 ms.
+Builds its own throw-away database (test_nw_bench_pages on the configured PostgreSQL server).
+Server time: requests through django.test.Client after a warm-up; median and p95 in ms with the
+number of SQL queries per page. Targets: ward <= 300 ms, patient page <= 200 ms.
+Browser time: the app served as deployed (DEBUG off, collectstatic with hashed names, WhiteNoise)
+on a local port, loaded in headless Chromium (/usr/bin/chromium): navigation start to the load
+event, and for the patient page until its on-screen charts are drawn; median of 5 loads after a
+first (cold cache) one. Target: patient page <= 300 ms.
 """
 
 from __future__ import annotations
@@ -164,6 +169,79 @@ def report(name: str, samples: list[float], queries: int, target_ms: float) -> N
           f"target {target_ms:.0f} ms: {verdict}")
 
 
+CHROMIUM = "/usr/bin/chromium"
+BROWSER_LOADS = 5
+# Milliseconds from navigation start to the load event, or to the charts drawn if that is later.
+# Also when the HTML had arrived (responseEnd) and when the DOM was ready, to see where time goes.
+LOAD_TIME_JS = """() => {
+    const nav = performance.getEntriesByType('navigation')[0];
+    const charts = performance.getEntriesByName('nw-charts-ready');
+    return [Math.max(nav.loadEventEnd, charts.length ? charts[0].startTime : 0), nav.responseEnd,
+            nav.domContentLoadedEventEnd, document.querySelectorAll('.nw-chart.drawn').length];
+}"""
+
+
+def browser_times(client: Client, pages: dict[str, str]) -> dict[str, tuple[list[float], list[list[float]]]]:
+    """Serve the app as deployed on a free local port and time each page in headless Chromium.
+
+    Returns {name: (first load, [warm loads])}, each load [load ms, HTML received ms, DOM ready ms,
+    charts drawn].
+    """
+    import tempfile
+    import threading
+
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+    from django.core.wsgi import get_wsgi_application
+    from django.test import override_settings
+    from playwright.sync_api import sync_playwright
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    static_root = tempfile.mkdtemp(prefix="nw-bench-static-")
+    storages = {**settings.STORAGES,
+                "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}}
+    # Production settings, except plain HTTP on the loopback (no TLS here).
+    with override_settings(STORAGES=storages, STATIC_ROOT=static_root, DEBUG=False, SECURE_SSL_REDIRECT=False,
+                           SESSION_COOKIE_SECURE=False, CSRF_COOKIE_SECURE=False):
+        call_command("collectstatic", interactive=False, verbosity=0)
+        server = ThreadedWSGIServer(("127.0.0.1", 0), QuietHandler, allow_reuse_address=False)
+        server.set_app(get_wsgi_application())
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        base = f"http://127.0.0.1:{server.server_port}"
+        results = {}
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                     args=["--no-sandbox", "--disable-gpu"])
+                context = browser.new_context(viewport={"width": 1366, "height": 768})
+                context.add_cookies([{"name": settings.SESSION_COOKIE_NAME,
+                                      "value": client.cookies[settings.SESSION_COOKIE_NAME].value, "url": base}])
+                page = context.new_page()
+                for name, url in pages.items():
+                    loads = [_load(page, base + url) for _ in range(1 + BROWSER_LOADS)]
+                    results[name] = (loads[0], loads[1:])
+                cache = page.request.get(base + page.evaluate(
+                    "document.querySelector('script[src*=vendor], link[rel=stylesheet]').getAttribute('src')"
+                    " || document.querySelector('link[rel=stylesheet]').getAttribute('href')"))
+                print(f"static files: hashed names, Cache-Control: {cache.headers.get('cache-control')}")
+                browser.close()
+        finally:
+            server.shutdown()
+            server.server_close()
+    return results
+
+
+def _load(page, url: str) -> list[float]:
+    page.goto(url, wait_until="load")
+    if page.locator(".nw-chart").count():
+        page.wait_for_selector("body[data-charts-ready='1']")
+    return page.evaluate(LOAD_TIME_JS)
+
+
 def main(argv: list[str]) -> int:
     numbers = [a for a in argv[1:] if a.isdigit()]
     rounds = int(numbers[0]) if numbers else 30
@@ -180,8 +258,20 @@ def main(argv: list[str]) -> int:
         client = Client()
         client.force_login(nurse)
         profile = "--profile" in argv
-        report(f"ward overview ({N_PATIENTS + 1} patients)", *timed(client, reverse("ward"), rounds, profile), 300)
-        report(f"patient page ({N_CYCLES} cycles)", *timed(client, reverse("patient", args=[long.pk]), rounds), 200)
+        pages = {f"ward overview ({N_PATIENTS + 1} patients)": reverse("ward"),
+                 f"patient page ({N_CYCLES} cycles)": reverse("patient", args=[long.pk])}
+        server = {}
+        for (name, url), target in zip(pages.items(), (300, 200), strict=True):
+            samples, queries = timed(client, url, rounds, profile and url == reverse("ward"))
+            report(name, samples, queries, target)
+            server[name] = statistics.median(samples)
+        if "--no-browser" not in argv:
+            print(f"\nheadless Chromium, 1366 px, load event (and charts drawn), median of {BROWSER_LOADS}:")
+            for name, (first, warm) in browser_times(client, pages).items():
+                load, html, dom, drawn = (statistics.median(column) for column in zip(*warm, strict=True))
+                print(f"{name:<34} browser median {load:7.1f} ms   first load {first[0]:7.1f} ms   "
+                      f"server median {server[name]:7.1f} ms   (HTML in {html:.0f} ms, DOM ready {dom:.0f} ms, "
+                      f"{drawn:.0f} chart{'s' if drawn != 1 else ''} drawn)")
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
     return 0

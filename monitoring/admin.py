@@ -10,7 +10,7 @@ from monitoring import models
 
 @admin.register(models.Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name", "escalation_email", "webhook_url"]
+    list_display = ["name", "on_call_phone", "escalation_email", "webhook_url"]
     search_fields = ["name"]
 
 

@@ -235,7 +235,7 @@ def nadir_unmonitored(facts: CycleFacts, thresholds: Thresholds) -> Finding | No
     if any(start <= c.collected_at <= facts.now for c in facts.counts):
         return None
     message = (f"The nadir window ({_day(start, facts)} to {_day(end, facts)}) is under way and no blood count "
-               f"has been taken in it. Consider a count: this is a {facts.fn_risk} FN-risk regimen.")
+               f"has been taken in it. Consider a count: this is {_a(facts.fn_risk)} FN-risk regimen.")
     return Finding(NADIR_UNMONITORED, LOW, message, {"window_start": start.isoformat(), "window_end": end.isoformat()})
 
 
@@ -318,6 +318,11 @@ def _nadir_evidence(forecast: ForecastFacts) -> dict:
         "nadir_interval80": [forecast.nadir_lo80, forecast.nadir_hi80],
         "nadir_at": forecast.nadir_at.isoformat() if forecast.nadir_at else None,
     }
+
+
+def _a(word: str) -> str:
+    """Return the word with its indefinite article: "an intermediate", "a high"."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
 
 
 def _day(moment: datetime, facts: CycleFacts) -> str:

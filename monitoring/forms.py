@@ -35,11 +35,13 @@ class PatientForm(forms.ModelForm):
     class Meta:
         model = Patient
         fields = [
-            "mrn", "given_name", "family_name", "date_of_birth", "sex", "team", "responsible_nurse", "active",
+            "mrn", "given_name", "family_name", "date_of_birth", "sex", "phone", "team", "responsible_nurse", "active",
             "weight_kg", "baseline_anc_1e9_per_l", "prior_febrile_neutropenia", "advanced_disease",
             "poor_performance_status", "poor_nutrition", "open_wounds_or_recent_surgery", "no_antibiotic_prophylaxis",
         ]
-        widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"})}
+        # <input type=date> takes only yyyy-mm-dd: without the format the browser drops the value
+        # ("30/06/1971" in en-GB) and saving an unchanged form fails with "This field is required".
+        widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
 
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)

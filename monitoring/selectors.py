@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Max, OuterRef, Prefetch, Q, Subquery
+from django.db.models import OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from monitoring import clinical
+from monitoring.alert_presentation import FN_KIND, alert_order
 from monitoring.models import (
     Alert,
     ChemoAdministration,
@@ -124,6 +125,9 @@ RISK_HIGH_P_GRADE4 = 0.5
 RISK_MEDIUM_P_GRADE4 = 0.2
 RISK_MEDIUM_P_GRADE3PLUS = 0.5
 RISK_LEVELS = {"high": 3, "medium": 2, "low": 1}
+# The ward's trend arrow: a change of less than this share of the previous count reads as steady.
+# Display only (counts vary by ~10 % between labs and draws); it decides nothing clinical.
+TREND_STEADY_FRACTION = 0.10
 
 
 @dataclass
@@ -141,10 +145,26 @@ class WardRow:
     max_severity: int | None
     risk: str
     reasons: list[str] = field(default_factory=list)
+    top_alert: Alert | None = None  # the most urgent open alert (febrile neutropenia first)
+    previous_count: CountResult | None = None
 
     @property
     def max_severity_label(self) -> str:
         return Alert.Severity(self.max_severity).label if self.max_severity else ""
+
+    @property
+    def has_fn_alert(self) -> bool:
+        return self.top_alert is not None and self.top_alert.kind == FN_KIND
+
+    @property
+    def trend(self) -> str:
+        """Return "rising", "falling" or "steady" from the last two counts, or "" with fewer."""
+        if self.last_count is None or self.previous_count is None:
+            return ""
+        before, now = float(self.previous_count.anc_1e9_per_l), float(self.last_count.anc_1e9_per_l)
+        if abs(now - before) <= TREND_STEADY_FRACTION * max(before, 0.1):
+            return "steady"
+        return "rising" if now > before else "falling"
 
 
 @dataclass(frozen=True)
@@ -156,8 +176,8 @@ class WardFilters:
 
 
 def ward_rows(user, filters: WardFilters, now: datetime) -> list[WardRow]:
-    """Return the active patients of the user's teams, most urgent first (4 queries)."""
-    patients = Patient.objects.visible_to(user).filter(active=True).select_related("team")
+    """Return the active patients of the user's teams, most urgent first (5 queries)."""
+    patients = Patient.objects.visible_to(user).filter(active=True).select_related("team", "responsible_nurse")
     if filters.team_id:
         patients = patients.filter(team_id=filters.team_id)
     if filters.search:
@@ -181,16 +201,17 @@ def ward_rows(user, filters: WardFilters, now: datetime) -> list[WardRow]:
     ids = [p.pk for p in patients]
     # The latest count per patient, portable to SQLite and PostgreSQL (no DISTINCT ON).
     latest = CountResult.objects.filter(patient_id=OuterRef("patient_id")).order_by("-collected_at", "-id")
-    last_counts = {
-        c.patient_id: c
-        for c in CountResult.objects.filter(patient_id__in=ids, id=Subquery(latest.values("id")[:1]))
-    }
-    open_alerts = {
-        row["patient_id"]: row
-        for row in Alert.objects.filter(patient_id__in=ids, resolved_at__isnull=True, acknowledged_at__isnull=True)
-        .values("patient_id").annotate(n=Count("id"), top=Max("severity"))
-    }
-    rows = [_ward_row(p, last_counts.get(p.pk), open_alerts.get(p.pk), now) for p in patients]
+    last_two = CountResult.objects.filter(patient_id__in=ids).filter(
+        Q(id=Subquery(latest.values("id")[:1])) | Q(id=Subquery(latest.values("id")[1:2]))
+    ).order_by("patient_id", "-collected_at", "-id")
+    last_counts: dict[int, list[CountResult]] = {}
+    for count in last_two:
+        last_counts.setdefault(count.patient_id, []).append(count)
+    open_alerts: dict[int, list[Alert]] = {}
+    for alert in Alert.objects.filter(patient_id__in=ids, resolved_at__isnull=True, acknowledged_at__isnull=True):
+        open_alerts.setdefault(alert.patient_id, []).append(alert)
+    rows = [_ward_row(p, last_counts.get(p.pk, []), sorted(open_alerts.get(p.pk, []), key=alert_order), now)
+            for p in patients]
     if filters.risk in RISK_LEVELS:
         rows = [r for r in rows if r.risk == filters.risk]
     if filters.only_open_alerts:
@@ -199,7 +220,8 @@ def ward_rows(user, filters: WardFilters, now: datetime) -> list[WardRow]:
     return rows
 
 
-def _ward_row(patient: Patient, last_count: CountResult | None, alerts: dict | None, now: datetime) -> WardRow:
+def _ward_row(patient: Patient, counts: list[CountResult], alerts: list[Alert], now: datetime) -> WardRow:
+    last_count = counts[0] if counts else None
     course = patient.active_courses[0] if patient.active_courses else None
     regimen = course.regimen if course else None
     cycle = current_cycle_of(list(course.cycles.all()), now) if course else None
@@ -212,9 +234,11 @@ def _ward_row(patient: Patient, last_count: CountResult | None, alerts: dict | N
         last_count=last_count,
         days_since_count=(now - last_count.collected_at).days if last_count else None,
         forecast=forecast if forecast is not None and not forecast.error else None,
-        open_alerts=alerts["n"] if alerts else 0,
-        max_severity=alerts["top"] if alerts else None,
+        open_alerts=len(alerts),
+        max_severity=max((a.severity for a in alerts), default=None),
         risk="low",
+        top_alert=alerts[0] if alerts else None,
+        previous_count=counts[1] if len(counts) > 1 else None,
     )
     row.risk, row.reasons = _risk(row)
     return row
@@ -224,8 +248,10 @@ def _risk(row: WardRow) -> tuple[str, list[str]]:
     """Return the risk level and the reasons for it, in words."""
     high, medium = [], []
     if row.max_severity:
+        # "open alert (low severity)", not "low alert open": the risk badge beside it says "Medium".
+        plural = "s" if row.open_alerts > 1 else ""
         (high if row.max_severity >= Alert.Severity.HIGH else medium).append(
-            f"{row.max_severity_label.lower()} alert open"
+            f"{row.open_alerts} open alert{plural} (highest: {row.max_severity_label.lower()})"
         )
     count = row.last_count
     in_this_cycle = count is not None and (row.cycle is None or count.collected_at >= row.cycle.day1)
@@ -247,7 +273,8 @@ def _urgency(row: WardRow) -> tuple:
     last_grade = row.last_count.ctcae_grade if row.last_count else -1
     # Ties by name, A first (the sort is reversed, hence the negated code points).
     name = tuple(-ord(ch) for ch in f"{row.patient.family_name} {row.patient.given_name}".lower())
-    return (RISK_LEVELS[row.risk], row.max_severity or 0, p_grade4, last_grade, name)
+    # Febrile neutropenia comes first whatever else: antibiotics are due within the hour.
+    return (row.has_fn_alert, RISK_LEVELS[row.risk], row.max_severity or 0, p_grade4, last_grade, name)
 
 
 @dataclass
@@ -264,6 +291,16 @@ class CycleData:
     temperatures: list[TemperatureReading]
     forecast: Forecast | None
     is_current: bool = False
+    # The pre-dose count (the last one in the 72 h before day 1): this cycle's baseline, charted at
+    # its start rather than as day 21.9 of the cycle before.
+    baseline: list[CountResult] = field(default_factory=list)
+    next_baseline: list[CountResult] = field(default_factory=list)
+
+    @property
+    def charted_counts(self) -> list[CountResult]:
+        """Return the baseline and the counts of the cycle, without the next cycle's baseline."""
+        moved = {c.pk for c in self.next_baseline}
+        return self.baseline + [c for c in self.counts if c.pk not in moved]
 
     @property
     def started(self) -> bool:
@@ -332,10 +369,8 @@ def patient_page(patient: Patient, now: datetime) -> PatientPage:
     counts = list(patient.counts.order_by("collected_at"))
     gcsf = list(patient.gcsf_doses.order_by("given_at"))
     temperatures = list(patient.temperatures.order_by("taken_at"))
-    alerts = list(
-        Alert.objects.filter(patient=patient)
-        .select_related("cycle", "acknowledged_by")
-        .order_by("-severity", "-raised_at")
+    alerts = sorted(
+        Alert.objects.filter(patient=patient).select_related("cycle", "acknowledged_by"), key=alert_order
     )
     cycles = _cycles_with_inputs(courses, counts, gcsf, temperatures, now)
     return PatientPage(
@@ -386,7 +421,10 @@ def _cycles_with_inputs(courses, counts, gcsf, temperatures, now: datetime) -> l
             temperatures=[t for t in temperatures if inside(t.taken_at)],
             forecast=forecast,
             is_current=current is not None and cycle.pk == current.pk,
+            baseline=[c for c in counts if start - clinical.PRE_DOSE_COUNT_WINDOW <= c.collected_at < start][-1:],
         ))
+    for earlier, later in zip(result, result[1:]):
+        earlier.next_baseline = later.baseline
     return result
 
 
@@ -397,11 +435,17 @@ def visible_alerts(user):
 
 def alert_inbox(user, history_limit: int = 100) -> dict:
     """Return open alerts (most severe first) and the latest acknowledged or resolved ones."""
-    alerts = visible_alerts(user).select_related("patient", "cycle__course__regimen", "acknowledged_by")
-    open_alerts = list(alerts.filter(resolved_at__isnull=True, acknowledged_at__isnull=True)
-                       .order_by("-severity", "raised_at"))
+    alerts = visible_alerts(user).select_related(
+        "patient__team", "patient__responsible_nurse", "cycle__course__regimen", "acknowledged_by"
+    )
+    open_alerts = sorted(alerts.filter(resolved_at__isnull=True, acknowledged_at__isnull=True), key=alert_order)
     history = list(
         alerts.filter(Q(acknowledged_at__isnull=False) | Q(resolved_at__isnull=False))
         .order_by(Coalesce("acknowledged_at", "resolved_at").desc(), "-pk")[:history_limit]
     )
     return {"open": open_alerts, "history": history}
+
+
+def open_alert_count(user) -> int:
+    """Return how many open alerts the user's teams have (the number in the menu)."""
+    return visible_alerts(user).filter(resolved_at__isnull=True, acknowledged_at__isnull=True).count()

@@ -620,15 +620,18 @@ def learn_regimen_priors(now: datetime | None = None) -> dict[str, int]:
 # --- Alerts --------------------------------------------------------------------------------
 
 
-def acknowledge_alert(alert_id: int, user, note: str, now: datetime | None = None) -> bool:
+def acknowledge_alert(alert_id: int, user, note: str, now: datetime | None = None,
+                      antibiotics_given_at: datetime | None = None) -> bool:
     """Acknowledge an open alert with a note; return False if it was already acknowledged.
 
     A conditional update, so two nurses acknowledging at once record one acknowledgement.
+    `antibiotics_given_at` (febrile neutropenia) feeds the time-to-antibiotic figure.
     """
     from monitoring.models import Alert
 
     now = now or timezone.now()
     updated = Alert.objects.filter(pk=alert_id, acknowledged_at__isnull=True).update(
-        acknowledged_at=now, acknowledged_by=user, acknowledgement_note=note.strip()
+        acknowledged_at=now, acknowledged_by=user, acknowledgement_note=note.strip(),
+        antibiotics_given_at=antibiotics_given_at,
     )
     return bool(updated)

@@ -70,6 +70,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "monitoring.context_processors.clinic",
                 "csp.context_processors.nonce",
+                "monitoring.context_processors.open_alerts",
             ],
         },
     },
@@ -234,6 +235,9 @@ NEUTROWATCH = {
 # Results import: the largest body POST /api/v1/results accepts (413 above it) and the largest upload.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=5 * 1024 * 1024)
 IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
+
+# The ward overview refreshes its rows this often (htmx), keeping filters and scroll.
+WARD_REFRESH_SECONDS = env.int("WARD_REFRESH_SECONDS", default=30)
 
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -63,6 +63,9 @@ class Alert(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     acknowledgement_note = models.TextField(blank=True)
+    # Febrile neutropenia: when empirical antibiotics were given, recorded on acknowledgement, so
+    # time-to-antibiotic (target 60 minutes) can be measured on the alert quality page.
+    antibiotics_given_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True, help_text="Set when the condition cleared.")
     escalated_at = models.DateTimeField(null=True, blank=True)
 

@@ -18,6 +18,10 @@ class Team(models.Model):
     escalation_email = models.EmailField(
         blank=True, help_text="Where unacknowledged critical alerts escalate (e.g. the nurse in charge)."
     )
+    on_call_phone = models.CharField(
+        "on-call phone", max_length=40, blank=True,
+        help_text="The team's on-call or acute oncology number, shown on every alert and patient page.",
+    )
     webhook_url = models.URLField(blank=True, help_text="Optional: alerts are POSTed here as signed JSON.")
     webhook_secret = models.CharField(max_length=128, blank=True, help_text="HMAC-SHA256 key for the webhook.")
 
@@ -96,6 +100,7 @@ class Patient(models.Model):
     family_name = models.CharField(max_length=100)
     date_of_birth = models.DateField()
     sex = models.CharField(max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
+    phone = models.CharField(max_length=40, blank=True, help_text="The number to call the patient on at home.")
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="patients")
     responsible_nurse = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="patients"

@@ -13,3 +13,19 @@ def plain(value) -> str:
     if value is None or value == "":
         return ""
     return f"{Decimal(value).normalize():f}"
+
+
+@register.filter
+def percent(value) -> str:
+    """Return a probability as a whole percentage with a no-break space: 0.712 -> "71\u00a0%"."""
+    if value is None or value == "":
+        return ""
+    return f"{float(value):.0%}".replace("%", "\u00a0%")
+
+
+@register.filter
+def number(value) -> str:
+    """Return a float as short as it reads: 1.5 -> "1.5", 1.0 -> "1", 0.75 -> "0.75"."""
+    if value is None or value == "":
+        return ""
+    return f"{float(value):g}"

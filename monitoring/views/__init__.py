@@ -13,7 +13,7 @@ def patient_for(request, pk: int, action: str = AccessLog.Action.VIEW, *, reques
     The one place pages are team-scoped. `requested_id` is the id in the URL when it names
     another record of the patient (a count, a cycle); the refusal is logged with it.
     """
-    patient = Patient.objects.visible_to(request.user).select_related("team").filter(pk=pk).first()
+    patient = Patient.objects.visible_to(request.user).select_related("team", "responsible_nurse").filter(pk=pk).first()
     if patient is None:
         refuse(request, pk if requested_id is None else requested_id,
                pk if Patient.objects.filter(pk=pk).exists() else None)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpResponse
@@ -11,7 +14,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from monitoring import charts, selectors, services, spreadsheet
+from monitoring import alert_presentation, alert_quality, charts, selectors, services, spreadsheet
 from monitoring.audit import record_access, record_list
 from monitoring.models import AccessLog
 from monitoring.views import patient_for, refuse
@@ -19,28 +22,18 @@ from monitoring.views import patient_for, refuse
 RISK_CHOICES = [("", "Any risk"), ("high", "High"), ("medium", "Medium"), ("low", "Low")]
 NOTE_MAX_LENGTH = 2000
 TABLE_ROWS = 100
+# Antibiotics recorded this long before the alert are a typing error, not an early dose.
+ANTIBIOTICS_BEFORE_ALERT_LIMIT = timedelta(hours=24)
 
 
-def evidence_items(evidence: dict) -> list[tuple[str, str]]:
-    """Return an alert's evidence as (label, value) pairs in words, units in the labels."""
-    items = []
-    for key, value in (evidence or {}).items():
-        name, unit = str(key), ""
-        for suffix, suffix_unit in (("_1e9_per_l", " (x10^9/L)"), ("_c", " (°C)"), ("_pct", " (%)")):
-            if name.endswith(suffix):
-                name, unit = name[: -len(suffix)], suffix_unit
-        words = " ".join("ANC" if word == "anc" else word for word in name.split("_")) + unit
-        if isinstance(value, float):
-            value = f"{value:.3g}"
-        elif isinstance(value, list):
-            value = ", ".join(str(v) for v in value)
-        items.append((words[:1].upper() + words[1:], str(value)))
-    return items
-
-
-def _with_evidence(alerts: list) -> list:
+def _present(alerts: list, now) -> list:
+    """Attach what the pages say about each alert: headline, next step, evidence in words."""
     for alert in alerts:
-        alert.evidence_items = evidence_items(alert.evidence)
+        text = alert_presentation.kind_text(alert.kind, alert.get_kind_display())
+        alert.text = text
+        alert.headline = alert_presentation.headline(alert, now)
+        alert.evidence_lines = alert_presentation.evidence_lines(alert.evidence, now)
+        alert.raised_words = alert_presentation.when(alert.raised_at, now)
     return alerts
 
 
@@ -63,8 +56,14 @@ def ward(request):
     now = timezone.now()
     rows = selectors.ward_rows(request.user, filters, now)
     record_list(request, (row.patient.pk for row in rows))
-    context = {"rows": rows, "teams": teams, "filters": filters, "risk_choices": RISK_CHOICES, "now": now}
-    return render(request, "monitoring/ward.html", context)
+    _present([row.top_alert for row in rows if row.top_alert is not None], now)
+    for row in rows:
+        row.since_count = alert_presentation.since(row.last_count.collected_at, now) if row.last_count else ""
+    context = {"rows": rows, "teams": teams, "filters": filters, "risk_choices": RISK_CHOICES, "now": now,
+               "refresh_seconds": settings.WARD_REFRESH_SECONDS}
+    # htmx asks every 30 s for the rows only; the filters stay in the URL it asks with.
+    template = "monitoring/_ward_rows.html" if request.headers.get("HX-Request") else "monitoring/ward.html"
+    return render(request, template, context)
 
 
 def patient_detail(request, pk: int):
@@ -72,16 +71,19 @@ def patient_detail(request, pk: int):
     now = timezone.now()
     page = selectors.patient_page(patient, now)
     charted = page.charted_cycles
-    _with_evidence(page.open_alerts)
+    for alert in page.open_alerts:
+        alert.patient = patient  # the same patient: no query per alert for its phone and nurse
+    _present(page.open_alerts, now)
     context = {
         "page": page,
         "patient": patient,
         "cycle_charts": [
-            {"cycle": c, "figure": charts.cycle_figure(c), "figure_id": f"fig-cycle-{c.cycle.pk}"} for c in charted
+            {"cycle": c, "figure": charts.cycle_figure(c, now), "figure_id": f"fig-cycle-{c.cycle.pk}"} for c in charted
         ],
         "current_day": int(page.current.cycle.cycle_day(now)) if page.current else None,
-        "timeline": charts.timeline_figure(page) if page.counts or charted else None,
-        "overlay": charts.overlay_figure(page) if page.counts else None,
+        "timeline": charts.timeline_figure(page, now) if page.counts or charted else None,
+        "overlay": charts.overlay_figure(page, now) if page.counts else None,
+        "last_count_since": alert_presentation.since(page.last_count.collected_at, now) if page.counts else "",
         # Newest first, TABLE_ROWS a page: a patient with 90,000 results still gets a small page.
         "counts": _table_page(request, page.counts, "counts_page"),
         "gcsf_doses": _table_page(request, page.gcsf, "gcsf_page"),
@@ -101,8 +103,33 @@ def _table_page(request, rows: list, param: str):
 def alerts(request):
     inbox = selectors.alert_inbox(request.user)
     record_list(request, (alert.patient_id for alert in inbox["open"] + inbox["history"]))
-    _with_evidence(inbox["open"])
+    _present(inbox["open"], timezone.now())
     return render(request, "monitoring/alerts.html", {**inbox, "note_max_length": NOTE_MAX_LENGTH})
+
+
+def alert_quality_page(request):
+    """Per team, the last 30 or 90 days: how alerts were raised and answered."""
+    days = int(request.GET["days"]) if request.GET.get("days") in {"30", "90"} else 30
+    now = timezone.now()
+    context = {"teams": alert_quality.alert_quality(request.user, days, now), "days": days,
+               "periods": alert_quality.PERIOD_DAYS, "target_minutes": alert_presentation.FN_ANTIBIOTIC_TARGET_MINUTES}
+    return render(request, "monitoring/alert_quality.html", context)
+
+
+def _antibiotics_time(request, alert) -> tuple[datetime | None, str]:
+    """Return (the time antibiotics were given or None, an error in words or "")."""
+    text = request.POST.get("antibiotics_given_at", "").strip()
+    if not text:
+        return None, ""
+    try:
+        moment = timezone.make_aware(datetime.strptime(text, "%Y-%m-%dT%H:%M"))
+    except ValueError:
+        return None, f"Antibiotics given at: {text!r} is not a date and time (yyyy-mm-dd hh:mm)."
+    if moment > timezone.now() + timedelta(minutes=5):
+        return None, "Antibiotics given at: this time is in the future."
+    if moment < alert.raised_at - ANTIBIOTICS_BEFORE_ALERT_LIMIT:
+        return None, "Antibiotics given at: this is more than a day before the alert; check the date."
+    return moment, ""
 
 
 @require_POST
@@ -113,9 +140,12 @@ def acknowledge(request, pk: int):
         refuse(request, pk)
     record_access(request, alert.patient_id, AccessLog.Action.FORM)
     note = request.POST.get("note", "").strip()
+    antibiotics_at, problem = _antibiotics_time(request, alert)
     if len(note) > NOTE_MAX_LENGTH:
         messages.error(request, f"The note is longer than {NOTE_MAX_LENGTH} characters; nothing was saved.")
-    elif services.acknowledge_alert(alert.pk, request.user, note):
+    elif problem:
+        messages.error(request, f"{problem} Nothing was saved.")
+    elif services.acknowledge_alert(alert.pk, request.user, note, antibiotics_given_at=antibiotics_at):
         messages.success(request, f"Alert for {alert.patient.mrn} acknowledged.")
     else:
         alert.refresh_from_db()
@@ -181,5 +211,6 @@ urlpatterns = [
     path("patients/<int:pk>/", patient_detail, name="patient"),
     path("patients/<int:pk>/cycle-summary.csv", cycle_summary_csv, name="cycle_summary_csv"),
     path("alerts/", alerts, name="alerts"),
+    path("alerts/quality/", alert_quality_page, name="alert_quality"),
     path("alerts/<int:pk>/acknowledge/", acknowledge, name="alert_acknowledge"),
 ]

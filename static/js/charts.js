@@ -1,31 +1,93 @@
-/* Draw the patient page's Plotly charts from their JSON (<script type="application/json">) and
-   toggle the ANC axis between linear and log scale. No inline handlers: CSP-friendly. */
+/* Draw the patient page's Plotly charts from their JSON (<script type="application/json">), only
+   when they are shown (on screen, or their <details> opened), and toggle the ANC axis between linear
+   and log scale. No inline handlers: CSP-friendly. The figures carry their linear and log ranges and
+   log ticks in layout.meta (monitoring/charts.py). */
 (function () {
   "use strict";
   var logScale = false;
+  var NARROW_PX = 600;
   var config = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"] };
+  var specs = {};
 
-  function axisUpdate() {
-    return { "yaxis.type": logScale ? "log" : "linear", "yaxis.autorange": true };
+  function log10(value) { return Math.log(Math.max(value, 1e-6)) / Math.LN10; }
+
+  // Plotly places annotations on a log axis by log10 of their y; grade-band labels also move to the
+  // geometric middle of their band ("band:<linear middle>:<log middle>" in their name).
+  function annotationsFor(spec) {
+    return (spec.layout.annotations || []).map(function (note) {
+      if (note.yref !== "y") return note;
+      var copy = Object.assign({}, note);
+      var band = (note.name || "").split(":");
+      if (band[0] === "band") copy.y = logScale ? log10(parseFloat(band[2])) : parseFloat(band[1]);
+      else if (logScale) copy.y = log10(note.y);
+      return copy;
+    });
+  }
+
+  function scaleUpdate(spec) {
+    var meta = spec.layout.meta || {};
+    if (logScale) {
+      return {
+        "yaxis.type": "log", "yaxis.range": meta.log_range, "yaxis.autorange": !meta.log_range,
+        "yaxis.tickmode": "array", "yaxis.tickvals": meta.log_ticks,
+        "yaxis.ticktext": (meta.log_ticks || []).map(String), "annotations": annotationsFor(spec)
+      };
+    }
+    return {
+      "yaxis.type": "linear", "yaxis.range": meta.linear_range, "yaxis.autorange": !meta.linear_range,
+      "yaxis.tickmode": "auto", "yaxis.tickvals": null, "yaxis.ticktext": null, "annotations": annotationsFor(spec)
+    };
+  }
+
+  function applyTo(layout, update) {
+    Object.keys(update).forEach(function (path) {
+      var parts = path.split("."), target = layout;
+      for (var i = 0; i < parts.length - 1; i++) target = target[parts[i]] = target[parts[i]] || {};
+      target[parts[parts.length - 1]] = update[path];
+    });
   }
 
   function draw(el) {
     if (el.dataset.drawn) return Promise.resolve();
-    var spec = JSON.parse(document.getElementById(el.dataset.figure).textContent);
-    spec.layout.yaxis.type = logScale ? "log" : "linear";
     el.dataset.drawn = "1";
-    return Plotly.newPlot(el, spec.data, spec.layout, config).then(function () {
+    var spec = JSON.parse(document.getElementById(el.dataset.figure).textContent);
+    specs[el.id] = spec;
+    var layout = JSON.parse(JSON.stringify(spec.layout));
+    applyTo(layout, scaleUpdate(spec));
+    // Day-of-cycle axes: a tick every day is too dense on a phone, so every week there.
+    if (el.clientWidth < NARROW_PX && layout.xaxis.tickmode === "linear") layout.xaxis.dtick = 7;
+    if (el.clientWidth < NARROW_PX) {
+      layout.margin = Object.assign({}, layout.margin, { l: 44, r: 6 });
+      layout.title = Object.assign({}, layout.title, { text: (layout.meta || {}).short_title || layout.title.text });
+      layout.legend = Object.assign({}, layout.legend, { y: -0.2, font: { size: 10 } });
+    }
+    return Plotly.newPlot(el, spec.data, layout, config).then(function () {
       el.classList.add("drawn");
     });
   }
 
-  function drawVisible() {
-    var charts = document.querySelectorAll(".nw-chart");
-    var pending = [];
-    charts.forEach(function (el) {
-      if (!el.dataset.lazy) pending.push(draw(el));
-    });
-    return Promise.all(pending).then(function () {
+  function isOnScreen(el) {
+    var box = el.getBoundingClientRect();
+    return box.width > 0 && box.top < window.innerHeight && box.bottom > 0;
+  }
+
+  // Charts on the first screen are drawn at once; the rest when scrolled near, or when opened.
+  function drawShown() {
+    var charts = Array.prototype.slice.call(document.querySelectorAll(".nw-chart"));
+    var first = charts.filter(function (el) { return !el.dataset.lazy && isOnScreen(el); });
+    var later = charts.filter(function (el) { return !el.dataset.lazy && first.indexOf(el) < 0; });
+    if ("IntersectionObserver" in window) {
+      var observer = new IntersectionObserver(function (entries) {
+        entries.forEach(function (entry) {
+          if (entry.isIntersecting) { observer.unobserve(entry.target); draw(entry.target); }
+        });
+      }, { rootMargin: "200px 0px" });
+      later.forEach(function (el) { observer.observe(el); });
+    } else {
+      first = first.concat(later);
+    }
+    return Promise.all(first.map(draw)).then(function () {
+      if (window.performance && performance.mark) performance.mark("nw-charts-ready");
       document.body.dataset.chartsReady = "1";
     });
   }
@@ -38,18 +100,19 @@
       button.textContent = on ? "Log scale: on" : "Log scale: off";
     }
     document.querySelectorAll(".nw-chart").forEach(function (el) {
-      if (el.dataset.drawn) Plotly.relayout(el, axisUpdate());
+      if (el.dataset.drawn && specs[el.id]) Plotly.relayout(el, scaleUpdate(specs[el.id]));
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () {
+  function start() {
+    if (window.performance && performance.mark) performance.mark("nw-charts-start");
     if (typeof Plotly === "undefined") {
       document.querySelectorAll(".nw-chart").forEach(function (el) {
         el.textContent = "Charts could not load (plotly.js is missing from the static files).";
       });
       return;
     }
-    drawVisible();
+    drawShown();
     var button = document.getElementById("log-toggle");
     if (button) {
       button.addEventListener("click", function () { setLogScale(!logScale); });
@@ -60,5 +123,8 @@
         if (details.open && el) draw(el);
       });
     });
-  });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 })();

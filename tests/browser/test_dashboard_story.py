@@ -1,14 +1,20 @@
-"""The nurse's story in a real Chromium: ward -> patient charts -> log scale -> acknowledge an alert.
+"""The nurse's morning in a real Chromium, at 1366, 1024 and 390 px wide.
 
-Screenshots of every page go to test-artifacts/screenshots/ for a person to look at.
+Ward (febrile neutropenia named first, acknowledge another alert in one click) -> patient page
+(no sideways scroll, charts by day of cycle, log scale, acknowledge the FN alert with the time
+antibiotics were given) -> alert inbox -> edit patient (the date of birth is kept) -> alert
+quality. axe-core (vendored) checks every page for serious or critical WCAG A/AA violations.
+Screenshots of every step go to test-artifacts/screenshots/ for a person to look at.
 """
 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from monitoring.models import Alert
 from tests.conftest import PASSWORD, REPO, make_patient, start_on_regimen
@@ -18,12 +24,13 @@ CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync"]
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def browser_page(monkeypatch):
+def chromium(monkeypatch):
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"Browser tests need Chromium at {CHROMIUM}: run `make chromium` (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
@@ -31,13 +38,10 @@ def browser_page(monkeypatch):
     # Playwright's sync API keeps an event loop running in this thread; the ORM calls the test
     # makes meanwhile are ordinary synchronous ones, which Django refuses unless told.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1024, "height": 768})  # the ward tablet
-        page.set_default_timeout(15_000)
-        yield page
+        yield browser
         browser.close()
 
 
@@ -50,79 +54,235 @@ def no_pending_tasks():
     _purge_queue()
 
 
-def shot(page, name: str) -> None:
-    page.screenshot(path=str(Path(SCREENSHOTS, f"{name}.png")), full_page=True)
+def shot(page, width: int, name: str) -> None:
+    page.screenshot(path=str(Path(SCREENSHOTS, f"{width}-{name}.png")), full_page=True)
 
 
-def test_nurse_walks_ward_patient_charts_and_alert_inbox(live_server, browser_page, nurse, team, other_team,
-                                                         regimens, no_pending_tasks):
-    from datetime import timedelta
+def serious_axe_violations(page, base_url: str) -> list[dict]:
+    """Run the vendored axe-core on the page; return serious and critical WCAG A/AA violations."""
+    page.add_script_tag(url=f"{base_url}/static/vendor/axe.min.js")
+    return page.evaluate(
+        """async (tags) => {
+            const result = await axe.run(document, {runOnly: {type: 'tag', values: tags}});
+            return result.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+                .map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+        }""",
+        AXE_TAGS,
+    )
 
-    from django.utils import timezone
 
+def wider_than_screen(page) -> list[str]:
+    """Return the elements that stick out to the right of the window (none: no sideways scroll)."""
+    return page.evaluate("""() => {
+        if (document.documentElement.scrollWidth <= window.innerWidth) return [];
+        return [...document.querySelectorAll('body *')]
+            .filter(el => !el.closest('svg') && el.getBoundingClientRect().right > window.innerWidth + 1)
+            .slice(0, 8).map(el => el.tagName + '.' + el.className + '#' + el.id + ' ' +
+                             Math.round(el.getBoundingClientRect().right))
+            .concat(['scrollWidth ' + document.documentElement.scrollWidth]);
+    }""")
+
+
+@pytest.mark.parametrize("width", [1366, 1024, 390])
+def test_the_nurses_morning(width, live_server, chromium, nurse, team, other_team, regimens, no_pending_tasks):
+    now = timezone.now()
     patient, cycles = build_story_patient(team, regimens)
-    alert = raise_alert(patient, cycles[2], Alert.Kind.GRADE4_PREDICTED, Alert.Severity.CRITICAL,
-                        message="Grade 4 neutropenia predicted around day 8", evidence={"p_grade4": 0.71})
+    patient.phone = "07700 900123"
+    patient.responsible_nurse = nurse
+    patient.date_of_birth = "1971-06-30"
+    patient.save()
+    team.on_call_phone = "01632 960100"
+    team.save()
+    predicted = raise_alert(patient, cycles[2], Alert.Kind.GRADE4_PREDICTED, Alert.Severity.HIGH,
+                            message="Grade 4 neutropenia predicted", raised_at=now - timedelta(hours=3),
+                            evidence={"p_grade4": 0.71, "threshold": 0.5, "nadir_anc_1e9_per_l": 0.3,
+                                      "nadir_interval80": [0.1, 0.6],
+                                      "nadir_at": (now + timedelta(days=2)).isoformat()})
+    fever_at = (now - timedelta(minutes=50)).replace(second=0, microsecond=0)
+    fn = raise_alert(patient, cycles[2], Alert.Kind.FEBRILE_NEUTROPENIA, Alert.Severity.CRITICAL,
+                     message="Febrile neutropenia suspected", raised_at=now - timedelta(minutes=45),
+                     evidence={"temperature_c": "38.6", "taken_at": fever_at.isoformat(),
+                               "predicted_lo80_1e9_per_l": 0.42,
+                               "predicted_at": (now + timedelta(hours=30)).isoformat()})
+    # Another patient with a critical alert raised earlier: febrile neutropenia still comes first.
+    deep = make_patient(team, mrn="DEEP1", family_name="Deep", given_name="Dora")
+    deep_cycle = start_on_regimen(deep, regimens["DOCETAXEL-75-Q3W"], days_ago=9)
+    add_count(deep, now - timedelta(hours=30), "0.9")
+    add_count(deep, now - timedelta(minutes=50), "0.3")
+    grade4 = raise_alert(deep, deep_cycle, Alert.Kind.GRADE4_OBSERVED, Alert.Severity.CRITICAL,
+                         raised_at=now - timedelta(hours=2),
+                         evidence={"count_id": 10, "anc_1e9_per_l": "0.3", "ctcae_grade": 4,
+                                   "collected_at": (now - timedelta(minutes=50)).isoformat()})
     calm = make_patient(team, mrn="CALM1", family_name="Calm", given_name="Carl")
     start_on_regimen(calm, regimens["DOCETAXEL-75-Q3W"], days_ago=3)
-    add_count(calm, timezone.now() - timedelta(days=1), "4.2")
+    add_count(calm, now - timedelta(days=1), "4.2")
     make_patient(other_team, mrn="OTHER1", family_name="Elsewhere")
-    page = browser_page
+
+    page = chromium.new_page(viewport={"width": width, "height": 844 if width == 390 else 768})
+    page.set_default_timeout(20_000)
     requests, errors = [], []
     page.on("request", lambda request: requests.append(request.url))
     page.on("pageerror", lambda error: errors.append(str(error)))
+    base = live_server.url
 
     # Log in through the real form; the ward is the page after login.
-    page.goto(f"{live_server.url}/")
+    page.goto(f"{base}/")
     assert "/accounts/login/" in page.url
     page.fill("input[name=username]", nurse.username)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_selector("#ward-table")
-    shot(page, "1-ward")
-    mrns = page.locator("#ward-table tbody tr .small.muted").all_inner_texts()
-    assert [text.split(" ")[1] for text in mrns if text.startswith("MRN")] == ["STORY1", "CALM1"], (
-        "the patient with a critical alert comes first; another team's patient is not shown"
-    )
-    assert page.locator("tr[data-patient] .risk").first.inner_text() == "High"
-    assert page.evaluate("document.documentElement.scrollWidth") <= 1024, "the ward must fit a 1024 px tablet"
 
-    # Open the patient: the current cycle's chart holds counts, the forecast and G-CSF.
+    # The skip link is the first tab stop and leads to the content.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+
+    # 1. The ward names the febrile-neutropenia alert first, in words, and counts open alerts in the menu.
+    rows = page.locator("#ward-table tbody tr[data-patient]")
+    assert rows.count() == 3, "another team's patient is not shown"
+    first = rows.nth(0)
+    assert first.get_attribute("data-patient") == str(patient.pk)
+    assert "Febrile neutropenia suspected - start FN pathway" in first.locator(".c-alert").inner_text()
+    assert rows.nth(1).get_attribute("data-patient") == str(deep.pk)
+    assert "↓" in rows.nth(1).locator(".c-anc").inner_text(), "a falling ANC shows a trend arrow"
+    assert "50 min ago" in rows.nth(1).locator(".c-anc").inner_text()
+    assert page.locator("#nav-alert-count").inner_text().strip().startswith("3")
+    assert wider_than_screen(page) == [], f"the ward scrolls sideways at {width} px"
+    if width == 390:
+        anc_box = first.locator(".c-anc").bounding_box()
+        assert anc_box["y"] + anc_box["height"] <= 844, "the first screen shows the first patient's ANC"
+    shot(page, width, "1-ward")
+    assert serious_axe_violations(page, base) == []
+
+    # 2. Acknowledge Deep's grade-4 alert from the ward in one click; the filters-free ward comes back.
+    rows.nth(1).locator(".ack-one button").click()
+    page.wait_for_selector(".messages")
+    grade4.refresh_from_db()
+    assert grade4.acknowledged_by == nurse
+    assert page.locator("#nav-alert-count").inner_text().strip().startswith("2")
+    shot(page, width, "2-ward-acknowledged")
+
+    # 3. The patient page: FN alert first with its next step and phones; charts by day of cycle.
     page.click(f"a.patient-link[href='/patients/{patient.pk}/']")
     page.wait_for_selector("body[data-charts-ready='1']")
+    alerts = page.locator(".alerts-open .alert-item")
+    assert alerts.nth(0).get_attribute("data-kind") == "febrile_neutropenia"
+    fn_text = alerts.nth(0).inner_text()
+    assert "antibiotics within 60 minutes" in fn_text and "07700 900123" in fn_text and "01632 960100" in fn_text
+    assert "Temperature 38.6 °C at " in fn_text and "T" + fever_at.isoformat()[11:16] not in fn_text
+    assert "Count id" not in page.content()
+    assert alerts.nth(1).get_attribute("data-kind") == "grade4_predicted"
+    assert wider_than_screen(page) == [], f"the patient page scrolls sideways at {width} px"
     chart = f"#chart-fig-cycle-{cycles[2].pk}"
+    page.locator(chart).scroll_into_view_if_needed()  # off-screen charts are drawn when shown
+    page.wait_for_selector(f"{chart}.drawn")
+    assert page.evaluate(f"document.querySelector('{chart}').layout.xaxis.title.text").startswith("Day of cycle")
+    ticks = page.locator(f"{chart} .xtick text").all_text_contents()
+    assert ticks and all(t.strip().lstrip("−-").isdigit() for t in ticks), f"whole days on the x axis: {ticks}"
     kinds = page.evaluate(f"document.querySelector('{chart}').data.map(t => t.meta)")
     assert {"counts", "forecast", "forecast-band", "gcsf", "chemo"} <= set(kinds), kinds
-    assert page.locator(f"{chart} .scatterlayer .trace").count() >= 5, "plotly drew the traces"
-    assert page.evaluate("document.querySelectorAll('.nw-chart.drawn').length") >= 3  # cycle, timeline, overlay
-    shot(page, "2-patient")
+    assert "Today, day 6" in page.evaluate(
+        f"document.querySelector('{chart}').layout.annotations.map(a => a.text).join('|')")
+    page.locator(chart).screenshot(path=str(Path(SCREENSHOTS, f"{width}-3a-current-cycle-chart.png")))
+    # The overlay is drawn when scrolled to (charts off-screen wait), by day of cycle too.
+    page.locator("#chart-overlay").scroll_into_view_if_needed()
+    page.wait_for_selector("#chart-overlay.drawn")
+    assert page.evaluate("document.querySelector('#chart-overlay').layout.xaxis.title.text").startswith("Day of cycle")
+    page.locator("#chart-overlay").screenshot(path=str(Path(SCREENSHOTS, f"{width}-3b-overlay-chart.png")))
+    page.locator("#chart-timeline").scroll_into_view_if_needed()
+    page.wait_for_selector("#chart-timeline.drawn")
+    page.evaluate("window.scrollTo(0, 0)")
+    shot(page, width, "3-patient")
+    assert serious_axe_violations(page, base) == []
 
-    # Log scale for every drawn chart, and back.
+    # Log scale: ticks read 0.1, 0.2, 0.5, 1 ... (not "5" and "2").
     page.click("#log-toggle")
     page.wait_for_function(f"document.querySelector('{chart}').layout.yaxis.type === 'log'")
-    assert page.evaluate("document.querySelector('#chart-overlay').layout.yaxis.type") == "log"
-    assert page.get_attribute("#log-toggle", "aria-pressed") == "true"
-    shot(page, "3-patient-log-scale")
-    # An earlier cycle drawn after the toggle opens in log scale too.
-    page.click(f"#chart-fig-cycle-{cycles[0].pk} >> xpath=.. >> summary")
-    page.wait_for_function(f"document.querySelector('#chart-fig-cycle-{cycles[0].pk}').layout?.yaxis.type === 'log'")
+    labels = page.locator(f"{chart} .ytick text").all_text_contents()
+    assert {"0.2", "0.5", "1", "2"} <= set(labels), labels
+    page.locator(chart).screenshot(path=str(Path(SCREENSHOTS, f"{width}-4a-current-cycle-chart-log.png")))
 
-    # Acknowledge the alert in the inbox; it leaves the open list for the history.
-    page.click("nav >> text=Alerts")
-    open_alert = page.locator(f"#open-alerts [data-alert='{alert.pk}']")
-    assert open_alert.is_visible()
-    assert "Grade 4 neutropenia predicted around day 8" in open_alert.inner_text()
-    shot(page, "4-alerts")
-    open_alert.locator("textarea").fill("Phoned patient, afebrile; FBC booked for day 8")
-    open_alert.locator("button[type=submit]").click()
+    # 4. Acknowledge the FN alert with the time antibiotics were given (time to antibiotics).
+    given = timezone.localtime(fever_at + timedelta(minutes=40))
+    alerts.nth(0).locator("input[name=antibiotics_given_at]").fill(given.strftime("%Y-%m-%dT%H:%M"))
+    alerts.nth(0).locator("textarea").fill("Cultures taken, piperacillin-tazobactam given")
+    alerts.nth(0).locator("button[type=submit]").click()
     page.wait_for_selector(".messages")
-    assert page.locator(f"#open-alerts [data-alert='{alert.pk}']").count() == 0
-    history = page.locator(f"#alert-history [data-alert='{alert.pk}']")
-    assert "Phoned patient, afebrile" in history.inner_text()
-    shot(page, "5-alerts-acknowledged")
-    alert.refresh_from_db()
-    assert alert.acknowledged_by == nurse
+    fn.refresh_from_db()
+    assert fn.acknowledged_by == nurse
+    assert fn.antibiotics_given_at == given.replace(second=0, microsecond=0)
 
-    outside = [url for url in requests if not url.startswith(live_server.url)]
+    # 5. The inbox: the remaining alert, in words.
+    page.goto(f"{base}/alerts/")
+    item = page.locator(f"#open-alerts [data-alert='{predicted.pk}']")
+    assert "P(grade 4) 71 % (alert from 50 %)" in item.inner_text()
+    shot(page, width, "5-alerts")
+    assert serious_axe_violations(page, base) == []
+
+    # 6. Edit patient keeps the date of birth, and saving unchanged works.
+    page.goto(f"{base}/patients/{patient.pk}/edit/")
+    assert page.input_value("input[name=date_of_birth]") == "1971-06-30"
+    shot(page, width, "6-edit-patient")
+    assert serious_axe_violations(page, base) == []
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{base}/patients/{patient.pk}/")
+    patient.refresh_from_db()
+    assert str(patient.date_of_birth) == "1971-06-30"
+
+    # 7. Alert quality: the FN alert's time to antibiotics against the 60-minute target.
+    page.goto(f"{base}/alerts/quality/")
+    quality = page.locator(f".quality[data-team='{team.pk}']")
+    assert "Median 40 min" in quality.locator(".fn-antibiotics").inner_text()
+    assert wider_than_screen(page) == []
+    shot(page, width, "7-alert-quality")
+    assert serious_axe_violations(page, base) == []
+
+    outside = [url for url in requests if not url.startswith(base)]
     assert outside == [], f"pages loaded something from outside the app: {outside}"
     assert errors == [], f"JavaScript errors: {errors}"
+    page.close()
+
+
+def test_the_ward_refreshes_itself_keeping_filters_and_scroll(live_server, chromium, nurse, team, regimens,
+                                                               settings, no_pending_tasks):
+    settings.WARD_REFRESH_SECONDS = 1  # 30 s in use; the live server runs in this process
+    now = timezone.now()
+    cycles = []
+    for i in range(30):
+        patient = make_patient(team, mrn=f"W{i:02d}", family_name=f"Ward{i:02d}")
+        cycle = start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=8)
+        add_count(patient, now - timedelta(hours=3), "2.0")
+        raise_alert(patient, cycle, Alert.Kind.NADIR_UNMONITORED, Alert.Severity.LOW, raised_at=now)
+        cycles.append((patient, cycle))
+    make_patient(team, mrn="NOALERT1", family_name="Quiet")
+    page = chromium.new_page(viewport={"width": 1024, "height": 600})
+    page.set_default_timeout(20_000)
+    page.goto(f"{live_server.url}/accounts/login/?next=/%3Falerts%3D1")
+    page.fill("input[name=username]", nurse.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#ward-table")
+    assert page.locator("input[name=alerts]").is_checked()
+    page.evaluate("window.scrollTo(0, 900)")
+    page.wait_for_function("window.scrollY > 800")
+    scrolled = page.evaluate("window.scrollY")
+
+    # A fever arrives for the last patient: within a refresh, FN is named first without a reload.
+    last, last_cycle = cycles[-1]
+    raise_alert(last, last_cycle, Alert.Kind.FEBRILE_NEUTROPENIA, Alert.Severity.CRITICAL, raised_at=now)
+    page.wait_for_function(
+        "document.querySelector('#ward-table tbody tr').textContent.includes('Febrile neutropenia suspected')")
+    first = page.locator("#ward-table tbody tr").first
+    assert first.get_attribute("data-patient") == str(last.pk)
+    assert page.evaluate("window.scrollY") == scrolled, "the refresh keeps the scroll position"
+    assert page.locator("input[name=alerts]").is_checked() and "NOALERT1" not in page.content()
+    assert page.locator("#nav-alert-count").inner_text().strip().startswith("31")
+    shot(page, 1024, "8-ward-refreshed")
+
+    # The session ends: the next refresh shows the login page as a page, not inside the rows.
+    page.context.clear_cookies()
+    page.wait_for_url("**/accounts/login/**")
+    assert page.locator("#ward-live").count() == 0 and page.locator("input[name=password]").is_visible()
+    page.close()

@@ -106,8 +106,9 @@ def test_ward_ranks_own_active_patients_by_urgency(nurse_client, team, other_tea
     order = re.findall(r"MRN (\w+)", html)
     assert order == ["ALRT1", "DEEP1", "CALM1"]
     assert "Grade 4 (life-threatening)" in html  # the grade in words beside its colour
-    assert "<strong>10</strong> x10<sup>9</sup>/L" in html  # a plain number, not 1E+1
-    assert "Critical" in html and "1 open" in html
+    assert "<strong>10</strong>" in html  # a plain number, not 1E+1
+    assert "Febrile neutropenia suspected - start FN pathway" in html  # the most urgent alert in words
+    assert "Critical" in html and "sev-fn" in html  # its own colour and icon as well as words
     assert "OTHER1" not in html and "GONE1" not in html
 
 
@@ -153,9 +154,10 @@ def test_ward_runs_a_fixed_number_of_queries(nurse_client, team, regimens, djang
     add_patients(2, 18)
     many = _ward_queries(nurse_client)
     assert many == few
-    # Session and user (2), teams, patients, courses, cycles with forecasts, last counts, open alerts (6),
-    # the session save of the idle timeout (3: savepoint, update, release) and the read-trail entry (1).
-    with django_assert_max_num_queries(12):
+    # Session and user (2), teams, patients, courses, cycles with forecasts, last two counts, open alerts (6),
+    # the menu's open-alert count (1), the session save of the idle timeout (3: savepoint, update, release)
+    # and the read-trail entry (1).
+    with django_assert_max_num_queries(13):
         nurse_client.get(reverse("ward"))
 
 
@@ -191,7 +193,7 @@ def test_patient_page_shows_charts_with_counts_forecast_and_gcsf(nurse_client, n
     # The header: regimen, cycle and day, last ANC with its grade in words.
     assert "Docetaxel 75 mg/m2 q3w" in html and "3, day 6" in html
     assert "<strong>2.2</strong> x10<sup>9</sup>/L" in html and "Grade 0 (within normal limits)" in html
-    assert "vendor/plotly.min.js" in html and "cdn" not in html.lower()
+    assert "vendor/plotly-cartesian.min.js" in html and "cdn" not in html.lower()
     assert AccessLog.objects.filter(patient=patient, user=nurse, action=AccessLog.Action.VIEW).count() == 1
 
 
@@ -204,7 +206,7 @@ def test_patient_page_shows_a_real_forecast_in_the_header(nurse_client, team, re
     html = nurse_client.get(reverse("patient", args=[patient.pk])).content.decode()
 
     assert f"{forecast.nadir_anc_1e9_per_l:.2f} x10<sup>9</sup>/L" in html
-    assert f"P(grade 4) {round(forecast.p_grade4 * 100)} %" in html
+    assert f"P(grade 4) {round(forecast.p_grade4 * 100)}\u00a0%" in html
 
 
 def test_patient_page_of_another_team_is_404(nurse_client, other_patient):
@@ -266,7 +268,8 @@ def test_inbox_lists_open_alerts_of_own_teams_most_severe_first(nurse_client, te
 
     assert html.index("ANC 0.31 grade 4") < html.index("No count in nadir window")
     assert "Someone else&#x27;s patient" not in html and "INBOX2" not in html
-    assert "<dt>ANC (x10^9/L)</dt><dd>0.31</dd>" in html  # evidence, with its unit
+    # Evidence in words, with its unit and a clinic-time timestamp; no internal ids.
+    assert "ANC 0.31 x10^9/L at Wed 01 Jan 2025 08:00, grade 4" in html
 
 
 def test_acknowledge_moves_the_alert_to_history(nurse_client, nurse, team, regimens):

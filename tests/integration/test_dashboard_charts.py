@@ -34,11 +34,15 @@ def test_cycle_chart_marks_grades_thresholds_chemo_gcsf_and_nadirs(story):
     labels = [a["text"] for a in figure["layout"]["annotations"]]
     assert {"Grade 4 (< 0.5)", "Grade 3 (0.5 to < 1.0)", "Grade 2 (1.0 to < 1.5)"} <= set(labels)
     assert "Next cycle needs ANC ≥ 1.5 x10⁹/L" in labels
-    assert "Observed nadir 0.4 (day 7.9)" in labels
+    assert "Observed nadir 0.4 (day 7)" in labels  # whole days, not "day 7.9"
     counts = next(t for t in figure["data"] if t["meta"] == "counts")
-    assert counts["y"] == [2.1, 0.4, 1.2, 3.9, 4.1]
-    assert "Grade 4 (life-threatening)" in counts["hovertext"][1] and "x10⁹/L" in counts["hovertext"][1]
-    assert counts["text"][1] == "G4"  # the grade as text on the point, not only its colour
+    # The pre-dose count (2 h before day 1) starts its own cycle; cycle 2's pre-dose 4.1 is not here.
+    assert counts["y"] == [4.8, 2.1, 0.4, 1.2, 3.9]
+    assert counts["x"][0] < 1 and "Pre-dose count" in counts["hovertext"][0]
+    assert "Grade 4 (life-threatening)" in counts["hovertext"][2] and "x10⁹/L" in counts["hovertext"][2]
+    assert "Day 7, " in counts["hovertext"][2]  # day of cycle with the date on hover
+    assert counts["text"][2] == "G4"  # the grade as text on the point, not only its colour
+    assert figure["layout"]["xaxis"]["title"]["text"].startswith("Day of cycle")
     gcsf = next(t for t in figure["data"] if t["meta"] == "gcsf")
     assert "Pegfilgrastim 6 mg SC (Neulasta)" in gcsf["hovertext"][0]
     assert figure["layout"]["yaxis3"]["categoryarray"] == ["Chemotherapy", "Pegfilgrastim"]

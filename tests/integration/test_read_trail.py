@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 # Routes without an id: what a request to each shows.
 LISTS = {"ward", "alerts"}  # several patients: one entry naming those shown
-NO_PATIENT_DATA = {"login", "logout", "patient_new"}  # a blank form or the login page
+NO_PATIENT_DATA = {"login", "logout", "patient_new", "alert_quality"}  # a blank form, the login page, team aggregates
 IMPORTS = {"import_upload", "api_results"}  # the report quotes the file's patients (POST only)
 
 

@@ -100,9 +100,11 @@ class Command(BaseCommand):
         now = timezone.now()
         with transaction.atomic():
             teams = [Team.objects.get_or_create(name=name)[0] for name, *_ in TEAMS]
-            for team in teams:
+            for index, team in enumerate(teams):
                 team.escalation_email = team.escalation_email or f"nurse-in-charge.{team.pk}@example.org"
-                team.save(update_fields=["escalation_email"])
+                # Ofcom's drama ranges: numbers that can never reach a real person.
+                team.on_call_phone = team.on_call_phone or f"01632 960{100 + index:03d}"
+                team.save(update_fields=["escalation_email", "on_call_phone"])
             password_shown = self._users(teams, password)
             created = self._patients(teams, now)
         cycle_ids = list(
@@ -151,6 +153,7 @@ class Command(BaseCommand):
                 family_name=spec.family_name,
                 date_of_birth=spec.born,
                 sex=spec.sex,
+                phone=f"07700 900{index + 1:03d}",
                 team=team,
                 responsible_nurse=nurses[team.pk],
                 prior_febrile_neutropenia=spec.prior_fn,
