@@ -33,9 +33,12 @@ chromium:
 lint: venv
 	$(VENV)/bin/ruff check .
 
+# Two passes: the whole suite on PostgreSQL, then again on SQLite (make run's embedded default) minus
+# the tests that need a live worker or PostgreSQL itself (tests/conftest.py deselects them).
 test: venv static chromium lint
 	DATABASE_URL=sqlite:///:memory: $(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest --ds=neutrowatch.settings_test $(PYTEST_ARGS)
+	DATABASE_URL=sqlite:///:memory: $(PY) -m pytest --ds=neutrowatch.settings_test $(PYTEST_ARGS)
 
 bench: bench-forecast bench-pipeline bench-pages bench-import
 

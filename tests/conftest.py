@@ -16,6 +16,30 @@ from django.utils import timezone
 REPO = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-battery-staple"
 
+# Tests that cannot run on SQLite: they need a live Celery worker (which shares the database with
+# the test process, impossible with SQLite's in-memory test database) or PostgreSQL itself.
+NEEDS_LIVE_WORKER = {"live_worker", "isolated_worker", "celery_worker_process"}
+NEEDS_POSTGRES_MARKERS = {"postgres", "browser"}
+
+
+def on_sqlite() -> bool:
+    """Return True if this run's DATABASE_URL is SQLite (the second pass of `make test`)."""
+    return os.environ.get("DATABASE_URL", "").startswith("sqlite:")
+
+
+def pytest_collection_modifyitems(config, items):
+    """On SQLite, deselect the tests that need a live worker or PostgreSQL; run all the others."""
+    if not on_sqlite():
+        return
+    kept, dropped = [], []
+    for item in items:
+        needs_worker = NEEDS_LIVE_WORKER & set(getattr(item, "fixturenames", ()))
+        needs_postgres = any(item.get_closest_marker(name) for name in NEEDS_POSTGRES_MARKERS)
+        (dropped if needs_worker or needs_postgres else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
 
 def load_regimen_catalogue() -> None:
     """(Re)load the shipped regimen catalogue; transactional tests truncate it away."""
