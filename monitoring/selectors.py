@@ -146,6 +146,14 @@ class WardRow:
     def max_severity_label(self) -> str:
         return Alert.Severity(self.max_severity).label if self.max_severity else ""
 
+    @property
+    def forecast_stale(self) -> bool:
+        """Return True if results came in after the forecast shown was made (it awaits a recompute)."""
+        stored = getattr(self.cycle, "forecast", None) if self.cycle is not None else None
+        if stored is None:
+            return self.cycle is not None and self.cycle.input_version > 0
+        return stored.input_version < self.cycle.input_version
+
 
 @dataclass(frozen=True)
 class WardFilters:

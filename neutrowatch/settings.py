@@ -65,6 +65,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "monitoring.context_processors.clinic",
+                "monitoring.context_processors.background",
             ],
         },
     },
@@ -162,6 +163,17 @@ CELERY_BEAT_SCHEDULE = {
     # Regimen priors learned from the clinic's own patients (monitoring/forecasting/population.py).
     "learn-regimen-priors": {"task": "monitoring.tasks.learn_regimen_priors", "schedule": 86400.0},
 }
+# Heartbeats (monitoring/health.py): beat records its own every minute (this scheduler) and sends a
+# heartbeat task to each worker queue every minute; an expired one (queue backed up) is dropped.
+CELERY_BEAT_SCHEDULER = "neutrowatch.celery:HeartbeatScheduler"
+HEARTBEAT_QUEUES = env.list("HEARTBEAT_QUEUES", default=[CELERY_TASK_DEFAULT_QUEUE, "alerts"])
+CELERY_BEAT_SCHEDULE.update({
+    f"heartbeat-{queue}": {
+        "task": "monitoring.tasks.heartbeat", "schedule": 60.0, "args": [f"worker-{queue}"],
+        "options": {"queue": queue, "expires": 55},
+    }
+    for queue in HEARTBEAT_QUEUES
+})
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
