@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PLOTLY_JS := static/vendor/plotly.min.js
+# `make run PORT=8001` serves on another port; REDIS_URL and DATABASE_URL are read from the environment.
+PORT ?= 8000
 
-.PHONY: run test lint bench bench-forecast bench-pipeline bench-pages bench-import venv static chromium clean
+.PHONY: run test lint prod-check bench-scale bench bench-forecast bench-pipeline bench-pages bench-import venv static chromium clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt
@@ -22,7 +24,7 @@ $(PLOTLY_JS): $(VENV)/.installed
 run: venv static
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
-	bash scripts/run.sh
+	PORT=$(PORT) bash scripts/run.sh
 
 # Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
 chromium:
