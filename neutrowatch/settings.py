@@ -75,6 +75,15 @@ WSGI_APPLICATION = "neutrowatch.wsgi.application"
 
 # SQLite is the embedded default for `make run`; tests and production use PostgreSQL.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # `make run` has runserver, two workers and beat writing to one file: WAL lets readers go on
+    # while one writes, IMMEDIATE takes the write lock up front (no "database is locked" when a
+    # reader upgrades), and a writer waits up to 20 s for the lock instead of failing.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "monitoring.User"

@@ -16,10 +16,11 @@ from django.utils import timezone
 REPO = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-battery-staple"
 
-# Tests that cannot run on SQLite: they need a live Celery worker (which shares the database with
-# the test process, impossible with SQLite's in-memory test database) or PostgreSQL itself.
+# Tests left out of the SQLite pass: they need a live Celery worker (which shares the database with
+# the test process, impossible with SQLite's in-memory test database), PostgreSQL itself, or start
+# the whole app in subprocesses (deploy: run once, in the PostgreSQL pass).
 NEEDS_LIVE_WORKER = {"live_worker", "isolated_worker", "celery_worker_process"}
-NEEDS_POSTGRES_MARKERS = {"postgres", "browser"}
+POSTGRES_PASS_ONLY_MARKERS = {"postgres", "browser", "deploy"}
 
 
 def on_sqlite() -> bool:
@@ -34,7 +35,7 @@ def pytest_collection_modifyitems(config, items):
     kept, dropped = [], []
     for item in items:
         needs_worker = NEEDS_LIVE_WORKER & set(getattr(item, "fixturenames", ()))
-        needs_postgres = any(item.get_closest_marker(name) for name in NEEDS_POSTGRES_MARKERS)
+        needs_postgres = any(item.get_closest_marker(name) for name in POSTGRES_PASS_ONLY_MARKERS)
         (dropped if needs_worker or needs_postgres else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
