@@ -63,10 +63,11 @@ def user_env(redis_url: str) -> dict:
 
 
 def server_errors(*logs: Path) -> list[str]:
+    """Return the log lines with a 5xx or a traceback (a 503 from /healthz while starting up is expected)."""
     lines = []
     for log in logs:
         lines += [f"{log.name}: {line}" for line in log.read_text(errors="replace").splitlines()
-                  if SERVER_ERROR_IN_LOG.search(line)]
+                  if SERVER_ERROR_IN_LOG.search(line) and "/healthz" not in line]
     return lines
 
 
