@@ -42,6 +42,11 @@ test: venv static chromium lint
 	$(PY) -m pytest --ds=neutrowatch.settings_test $(PYTEST_ARGS)
 	DATABASE_URL=sqlite:///:memory: $(PY) -m pytest --ds=neutrowatch.settings_test $(PYTEST_ARGS)
 
+# The production deployment of deploy/ proven end to end: gunicorn with DJANGO_DEBUG=false, a worker per
+# queue and beat on PostgreSQL and a private Redis, requests through a simulated TLS proxy.
+prod-check: venv static
+	$(PY) -m pytest --ds=neutrowatch.settings_test tests/deploy/test_production.py -q $(PYTEST_ARGS)
+
 bench: bench-forecast bench-pipeline bench-pages bench-import
 
 bench-forecast: venv
