@@ -58,6 +58,10 @@ bench-pipeline: venv
 bench-pages: venv static
 	DJANGO_SETTINGS_MODULE=neutrowatch.settings_test $(PY) bench/pages.py
 
+# Throughput of the recompute pipeline with 2 and then 4 worker processes (the 2,000-result burst).
+bench-scale: venv
+	DJANGO_SETTINGS_MODULE=neutrowatch.settings_test $(PY) bench/scale.py
+
 bench-import: venv
 	DJANGO_SETTINGS_MODULE=neutrowatch.settings_test $(PY) bench/import_csv.py
 
