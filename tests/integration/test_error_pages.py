@@ -30,3 +30,15 @@ def test_a_server_error_is_our_page_not_a_traceback(nurse_client):
     assert response.status_code == 500
     assert "Something went wrong on our side" in html and "Ward overview" in html
     assert "RuntimeError" not in html and "Traceback" not in html
+
+
+def test_a_form_without_its_csrf_token_is_refused_with_a_way_back(nurse, patient):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(nurse)
+    response = client.post(reverse("count_new", args=[patient.pk]), {"anc": "0.3", "unit": "10^9/L"})
+    html = response.content.decode()
+    assert response.status_code == 403
+    assert "This form could not be accepted" in html and "Nothing was saved." in html and "Ward overview" in html
+    assert not patient.counts.exists()
