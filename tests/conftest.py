@@ -227,7 +227,25 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.1):
 @pytest.fixture
 def live_worker(celery_worker_process, transactional_db, regimens):
     """A running worker plus a transactional database with the regimen catalogue."""
-    return celery_worker_process
+    yield celery_worker_process
+    # The database is truncated after the test: a task still running then (the alert rules after a
+    # forecast a test waited for) deadlocks with the TRUNCATE and leaves the next test a dirty database.
+    _wait_until_idle()
+
+
+def _wait_until_idle(timeout: float = 60) -> None:
+    from neutrowatch.celery import app
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with app.connection_for_write() as conn:
+            queued = conn.default_channel.client.llen("celery")  # Redis: a queue is a list
+        inspect = app.control.inspect(timeout=1.0)
+        busy = [task for tasks in (inspect.active() or {}).values() for task in tasks]
+        busy += [task for tasks in (inspect.reserved() or {}).values() for task in tasks]
+        if not queued and not busy:
+            return
+        time.sleep(0.1)
 
 
 # --- A worker of one's own: on a private queue, with its own environment, that can be killed ----
