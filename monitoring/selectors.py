@@ -147,12 +147,15 @@ class WardRow:
         return Alert.Severity(self.max_severity).label if self.max_severity else ""
 
     @property
-    def forecast_stale(self) -> bool:
-        """Return True if results came in after the forecast shown was made (it awaits a recompute)."""
-        stored = getattr(self.cycle, "forecast", None) if self.cycle is not None else None
+    def forecast_state(self) -> str:
+        """Return "stale" if results came in after the stored forecast was made, "pending" if the
+        cycle has inputs but no forecast yet (both await the worker), else ""."""
+        if self.cycle is None:
+            return ""
+        stored = getattr(self.cycle, "forecast", None)
         if stored is None:
-            return self.cycle is not None and self.cycle.input_version > 0
-        return stored.input_version < self.cycle.input_version
+            return "pending" if self.cycle.input_version > 0 else ""
+        return "stale" if stored.input_version < self.cycle.input_version else ""
 
 
 @dataclass(frozen=True)

@@ -86,9 +86,10 @@ def test_eager_mode_says_plainly_there_is_no_worker(nurse_client, settings):
 
 def test_ward_marks_a_forecast_older_than_its_inputs(nurse_client, cycle, settings):
     settings.CELERY_TASK_ALWAYS_EAGER = False
+    assert "Pending" in nurse_client.get(reverse("ward")).content.decode()  # given, not yet forecast
     services.recompute_cycle(cycle.pk)
     html = nurse_client.get(reverse("ward")).content.decode()
-    assert "Out of date" not in html
+    assert "Out of date" not in html and "Pending" not in html
     services.mark_inputs_changed([cycle.pk])  # a result came in; its recompute has not run yet
     assert "Out of date" in nurse_client.get(reverse("ward")).content.decode()
 
