@@ -2,8 +2,10 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# `make run PORT=8001` serves on another port; REDIS_URL and DATABASE_URL are read from the environment.
+PORT ?= 8000
 
-.PHONY: run test lint bench bench-forecast bench-pipeline bench-pages bench-import venv vendor chromium clean
+.PHONY: run test lint prod-check bench-scale bench bench-forecast bench-pipeline bench-pages bench-import venv vendor chromium clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt
@@ -20,7 +22,7 @@ vendor:
 run: venv
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
-	bash scripts/run.sh
+	PORT=$(PORT) bash scripts/run.sh
 
 # Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
 chromium:
@@ -31,9 +33,17 @@ chromium:
 lint: venv
 	$(VENV)/bin/ruff check .
 
+# Two passes: the whole suite on PostgreSQL, then again on SQLite (make run's embedded default) minus
+# the tests that need a live worker or PostgreSQL itself (tests/conftest.py deselects them).
 test: venv chromium lint
 	DATABASE_URL=sqlite:///:memory: $(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest --ds=neutrowatch.settings_test $(PYTEST_ARGS)
+	DATABASE_URL=sqlite:///:memory: $(PY) -m pytest --ds=neutrowatch.settings_test $(PYTEST_ARGS)
+
+# The production deployment of deploy/ proven end to end: gunicorn with DJANGO_DEBUG=false, a worker per
+# queue and beat on PostgreSQL and a private Redis, requests through a simulated TLS proxy.
+prod-check: venv
+	$(PY) -m pytest --ds=neutrowatch.settings_test tests/deploy/test_production.py -q $(PYTEST_ARGS)
 
 bench: bench-forecast bench-pipeline bench-pages bench-import
 
@@ -45,6 +55,10 @@ bench-pipeline: venv
 
 bench-pages: venv chromium
 	DJANGO_SETTINGS_MODULE=neutrowatch.settings_test $(PY) bench/pages.py
+
+# Throughput of the recompute pipeline with 2 and then 4 worker processes (the 2,000-result burst).
+bench-scale: venv
+	DJANGO_SETTINGS_MODULE=neutrowatch.settings_test $(PY) bench/scale.py
 
 bench-import: venv
 	DJANGO_SETTINGS_MODULE=neutrowatch.settings_test $(PY) bench/import_csv.py

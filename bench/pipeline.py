@@ -28,11 +28,11 @@ DB_NAME = "nw_bench_pipeline"
 QUEUE = "nw-bench-pipeline"
 
 
-def configure_environment() -> None:
+def configure_environment(db_name: str = DB_NAME) -> None:
     """Point Django at the bench's own database and queue before it is set up."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "neutrowatch.settings_test")
     base = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/neutrowatch"))
-    os.environ["DATABASE_URL"] = urlunsplit(base._replace(path=f"/{DB_NAME}"))
+    os.environ["DATABASE_URL"] = urlunsplit(base._replace(path=f"/{db_name}"))
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/8")
     os.environ["CELERY_TASK_DEFAULT_QUEUE"] = QUEUE
     # Deliveries have queues of their own (monitoring/routing.py); private ones here too.
@@ -40,16 +40,16 @@ def configure_environment() -> None:
     os.environ["CELERY_WEBHOOKS_QUEUE"] = f"{QUEUE}-webhooks"
 
 
-def recreate_database() -> None:
+def recreate_database(db_name: str = DB_NAME) -> None:
     import psycopg
 
     admin = urlsplit(os.environ["DATABASE_URL"])._replace(path="/postgres")
     with psycopg.connect(urlunsplit(admin), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
+        conn.execute(f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {db_name}")
 
 
-def start_worker() -> subprocess.Popen:
+def start_worker(concurrency: int = 2) -> subprocess.Popen:
     from neutrowatch.celery import app
 
     with app.connection_for_write() as conn:
@@ -58,7 +58,7 @@ def start_worker() -> subprocess.Popen:
     log = open(Path("/tmp") / "nw-bench-pipeline-worker.log", "w")
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "neutrowatch", "worker", "-l", "warning", "-Q",
-         f"{QUEUE},{QUEUE}-alerts,{QUEUE}-webhooks", "-c", "2",
+         f"{QUEUE},{QUEUE}-alerts,{QUEUE}-webhooks", "-c", str(concurrency),
          "--without-gossip", "--without-mingle", "-n", f"bench-{os.getpid()}@%h"],
         cwd=REPO, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )

@@ -153,3 +153,16 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # tokens are issued by `manage.py create_api_token`, which shows the secret once
+
+
+@admin.register(models.Heartbeat)
+class HeartbeatAdmin(admin.ModelAdmin):
+    """Read-only: when each background component last reported in (written by beat and the workers)."""
+
+    list_display = ["component", "beaten_at", "hostname"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

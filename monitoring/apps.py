@@ -1,5 +1,16 @@
 from django.apps import AppConfig
-from django.db.models.signals import pre_delete
+from django.db.models.signals import post_migrate, pre_delete
+
+ADMINISTRATORS_GROUP = "Administrators"
+
+
+def grant_administrators(sender, using="default", **kwargs) -> None:
+    """Give the Administrators group every permission on NeutroWatch's models, new ones included."""
+    from django.contrib.auth.models import Group, Permission
+
+    group = Group.objects.using(using).filter(name=ADMINISTRATORS_GROUP).first()
+    if group is not None:
+        group.permissions.add(*Permission.objects.using(using).filter(content_type__app_label="monitoring"))
 
 
 class MonitoringConfig(AppConfig):
@@ -12,3 +23,5 @@ class MonitoringConfig(AppConfig):
         # Deleting a user would null the actor of her audit rows: deactivate instead.
         pre_delete.connect(refuse_deleting_audited_user, sender=self.get_model("User"),
                            dispatch_uid="refuse_deleting_audited_user")
+        # After auth's own post_migrate handler has made the permissions of new models.
+        post_migrate.connect(grant_administrators, sender=self, dispatch_uid="grant_administrators")

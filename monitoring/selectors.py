@@ -166,6 +166,17 @@ class WardRow:
             return "steady"
         return "rising" if now > before else "falling"
 
+    @property
+    def forecast_state(self) -> str:
+        """Return "stale" if results came in after the stored forecast was made, "pending" if the
+        cycle has inputs but no forecast yet (both await the worker), else ""."""
+        if self.cycle is None:
+            return ""
+        stored = getattr(self.cycle, "forecast", None)
+        if stored is None:
+            return "pending" if self.cycle.input_version > 0 else ""
+        return "stale" if stored.input_version < self.cycle.input_version else ""
+
 
 @dataclass(frozen=True)
 class WardFilters:

@@ -5,7 +5,7 @@ reject-on-worker-lost: a task whose worker died mid-run is delivered again.
 """
 from celery import shared_task
 
-from monitoring import alerting, services
+from monitoring import alerting, health, services
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -42,3 +42,9 @@ def redispatch_pending_deliveries() -> int:
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def sweep() -> dict:
     return alerting.sweep()
+
+
+@shared_task(ignore_result=True)
+def heartbeat(component: str) -> None:
+    """Record that the worker consuming this task's queue is alive (beat sends one per queue each minute)."""
+    health.record_heartbeat(component)

@@ -1,10 +1,53 @@
-"""Celery application: Redis broker, tasks discovered in the installed apps."""
+"""Celery application: Redis broker, tasks discovered in the installed apps.
+
+Also the heartbeats of issue 11: a worker records one for each queue it consumes when it is
+ready, and beat records its own every minute from its scheduler loop (HeartbeatScheduler).
+"""
+import logging
 import os
+import time
 
 from celery import Celery
+from celery.beat import PersistentScheduler
+from celery.signals import worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "neutrowatch.settings")
 
 app = Celery("neutrowatch")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+logger = logging.getLogger(__name__)
+BEAT_HEARTBEAT_SECONDS = 60
+
+
+def _record(component: str) -> None:
+    """Record a heartbeat; a database hiccup is logged, never allowed to stop the worker or beat."""
+    try:
+        from monitoring import health
+
+        health.record_heartbeat(component)
+    except Exception:
+        logger.warning("could not record the %s heartbeat", component, exc_info=True)
+
+
+@worker_ready.connect
+def record_worker_heartbeats(sender=None, **kwargs) -> None:
+    """A worker that has just started is alive for each monitored queue it consumes."""
+    from django.conf import settings
+
+    consumed = {queue.name for queue in sender.task_consumer.queues}
+    for queue in consumed & set(settings.HEARTBEAT_QUEUES):
+        _record(f"worker-{queue}")
+
+
+class HeartbeatScheduler(PersistentScheduler):
+    """Celery's default scheduler that also records beat's own heartbeat once a minute."""
+
+    _last_heartbeat = float("-inf")
+
+    def tick(self, *args, **kwargs) -> float:
+        if time.monotonic() - self._last_heartbeat >= BEAT_HEARTBEAT_SECONDS:
+            self._last_heartbeat = time.monotonic()
+            _record("beat")
+        return min(super().tick(*args, **kwargs), BEAT_HEARTBEAT_SECONDS)

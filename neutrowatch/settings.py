@@ -71,6 +71,7 @@ TEMPLATES = [
                 "monitoring.context_processors.clinic",
                 "csp.context_processors.nonce",
                 "monitoring.context_processors.open_alerts",
+                "monitoring.context_processors.background",
             ],
         },
     },
@@ -80,6 +81,15 @@ WSGI_APPLICATION = "neutrowatch.wsgi.application"
 
 # SQLite is the embedded default for `make run`; tests and production use PostgreSQL.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # `make run` has runserver, two workers and beat writing to one file: WAL lets readers go on
+    # while one writes, IMMEDIATE takes the write lock up front (no "database is locked" when a
+    # reader upgrades), and a writer waits up to 20 s for the lock instead of failing.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "monitoring.User"
@@ -138,7 +148,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -198,6 +208,21 @@ CELERY_BEAT_SCHEDULE = {
     # Regimen priors learned from the clinic's own patients (monitoring/forecasting/population.py).
     "learn-regimen-priors": {"task": "monitoring.tasks.learn_regimen_priors", "schedule": 86400.0},
 }
+# Heartbeats (monitoring/health.py): beat records its own every minute (this scheduler) and sends a
+# heartbeat task to each worker queue every minute; an expired one (queue backed up) is dropped.
+CELERY_BEAT_SCHEDULER = "neutrowatch.celery:HeartbeatScheduler"
+CELERY_ALERTS_QUEUE = env.str("CELERY_ALERTS_QUEUE", default="alerts")
+CELERY_WEBHOOKS_QUEUE = env.str("CELERY_WEBHOOKS_QUEUE", default="webhooks")
+HEARTBEAT_QUEUES = env.list(
+    "HEARTBEAT_QUEUES", default=[CELERY_TASK_DEFAULT_QUEUE, CELERY_ALERTS_QUEUE, CELERY_WEBHOOKS_QUEUE]
+)
+CELERY_BEAT_SCHEDULE.update({
+    f"heartbeat-{queue}": {
+        "task": "monitoring.tasks.heartbeat", "schedule": 60.0, "args": [f"worker-{queue}"],
+        "options": {"queue": queue, "expires": 55},
+    }
+    for queue in HEARTBEAT_QUEUES
+})
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
@@ -227,8 +252,8 @@ NEUTROWATCH = {
     # Catch-up (monitoring.alerting.redispatch_pending): re-publish deliveries pending this long.
     "DELIVERY_CATCHUP_AFTER_SECONDS": env.float("DELIVERY_CATCHUP_AFTER_SECONDS", default=60.0),
     # Queues of their own for deliveries (monitoring/routing.py).
-    "ALERTS_QUEUE": env.str("CELERY_ALERTS_QUEUE", default="alerts"),
-    "WEBHOOKS_QUEUE": env.str("CELERY_WEBHOOKS_QUEUE", default="webhooks"),
+    "ALERTS_QUEUE": CELERY_ALERTS_QUEUE,
+    "WEBHOOKS_QUEUE": CELERY_WEBHOOKS_QUEUE,
     "SITE_URL": env.str("SITE_URL", default="http://127.0.0.1:8000"),
 }
 
@@ -242,6 +267,8 @@ WARD_REFRESH_SECONDS = env.int("WARD_REFRESH_SECONDS", default=30)
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # The health check is polled over plain HTTP from inside the network; it holds no patient data.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)

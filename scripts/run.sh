@@ -1,21 +1,47 @@
 #!/usr/bin/env bash
-# Serve NeutroWatch with a Celery worker (and beat) when Redis is reachable; otherwise run
-# tasks in-process so the app still works, and say so plainly.
+# Serve NeutroWatch (runserver on 127.0.0.1:$PORT) with, when Redis is reachable, one Celery worker
+# per queue and beat, each its own process. Without Redis, tasks run in-process and the pages say so.
+# Logs and beat's schedule are per checkout, under var/ (ignored by git); logs are appended.
+# Ctrl-C (or a SIGTERM to this script's process group) stops every process it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
+PORT=${PORT:-8000}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 export REDIS_URL
+mkdir -p var/log
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Start a background process whose output is appended to var/log/NAME.log.
+start() {
+  local name=$1; shift
+  echo "=== $(date -u '+%Y-%m-%dT%H:%M:%SZ') started: $*" >>"var/log/$name.log"
+  "$@" >>"var/log/$name.log" 2>&1 &
+  pids+=($!)
+}
 
 if $PY -c "import redis, sys; redis.Redis.from_url(sys.argv[1], socket_connect_timeout=1).ping()" "$REDIS_URL" 2>/dev/null; then
-  echo "Redis reachable at $REDIS_URL: starting a Celery worker with beat (log: celery.log)."
-  $PY -m celery -A neutrowatch worker -B -l info -c 2 --schedule /tmp/neutrowatch-beat-schedule >celery.log 2>&1 &
-  worker=$!
-  trap 'kill $worker 2>/dev/null || true' EXIT INT TERM
+  echo "Redis reachable at $REDIS_URL: starting Celery workers (queues celery, alerts, webhooks) and beat."
+  echo "Logs: var/log/worker-celery.log, var/log/worker-alerts.log, var/log/worker-webhooks.log, var/log/beat.log"
+  # Node names carry the port, so two checkouts on one machine do not clash.
+  start worker-celery $PY -m celery -A neutrowatch worker -Q celery -c 2 -l info -n "celery-$PORT@%h"
+  start worker-alerts $PY -m celery -A neutrowatch worker -Q alerts -c 1 -l info -n "alerts-$PORT@%h"
+  # Webhooks apart: a slow receiver delays only its own deliveries, never in-app or email alerts.
+  start worker-webhooks $PY -m celery -A neutrowatch worker -Q webhooks -c 2 -l info -n "webhooks-$PORT@%h"
+  start beat $PY -m celery -A neutrowatch beat -l info --schedule var/celerybeat-schedule --pidfile=
+  # The MLLP listener (HL7 v2 results over TCP): enabled by the integrator once it is merged.
+  # start mllp-listener $PY manage.py mllp_listener --host 127.0.0.1 --port 2575
 else
   echo "WARNING: Redis is not reachable at $REDIS_URL. Background tasks will run in-process" >&2
-  echo "(CELERY_TASK_ALWAYS_EAGER); start Redis and re-run 'make run' for the real worker." >&2
+  echo "(CELERY_TASK_ALWAYS_EAGER) and the scheduled jobs will not run; every page says so." >&2
+  echo "Start Redis and re-run 'make run' for the real workers and beat." >&2
   export CELERY_TASK_ALWAYS_EAGER=true
 fi
-echo "NeutroWatch on http://127.0.0.1:8000/ (Ctrl-C to stop)"
-$PY manage.py runserver 127.0.0.1:8000
+echo "NeutroWatch on http://127.0.0.1:$PORT/ (Ctrl-C to stop)"
+$PY manage.py runserver --noreload "127.0.0.1:$PORT" &
+pids+=($!)
+wait -n "${pids[@]}" || true
+echo "A NeutroWatch process stopped; stopping the others." >&2

@@ -48,6 +48,23 @@ class User(AbstractUser):
         # Administrators manage teams, users and tokens in the admin site; nobody else enters it.
         self.is_staff = self.role == self.Role.ADMIN or self.is_superuser
         super().save(*args, **kwargs)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or "role" in update_fields:
+            self._sync_administrators_group()
+
+    def _sync_administrators_group(self) -> None:
+        """Put administrators in the group that holds the admin site's model permissions (migration 0007)."""
+        from django.contrib.auth.models import Group
+
+        from monitoring.apps import ADMINISTRATORS_GROUP
+
+        group = Group.objects.filter(name=ADMINISTRATORS_GROUP).first()
+        if group is None:
+            return
+        if self.role == self.Role.ADMIN:
+            self.groups.add(group)
+        else:
+            self.groups.remove(group)
 
     def has_audit_rows(self) -> bool:
         """Return True if the audit trail names this user: changes, reads, acknowledgements, tokens."""

@@ -21,7 +21,7 @@ from tests.conftest import PASSWORD, REPO, start_on_regimen
 
 pytestmark = pytest.mark.django_db
 
-PUBLIC = {"login"}  # the only page an anonymous visitor may see
+PUBLIC = {"login", "healthz"}  # the only pages an anonymous visitor may see (healthz: no patient data)
 
 
 def project_routes() -> list[tuple[str, str, list[str]]]:

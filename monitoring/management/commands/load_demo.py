@@ -38,6 +38,26 @@ TEAMS = [("Oncology day unit", "nurse", "Nora", "Day unit"), ("Haematology ward"
 
 
 @dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    first_name: str
+    last_name: str
+    role: str
+    teams: tuple[int, ...]  # indexes into TEAMS
+    what: str  # printed by make run
+
+
+# One account per role, so every page can be tried: nurses see their own team's patients; the
+# oncologist also starts regimens and delays cycles; the administrator also enters the admin site.
+ACCOUNTS = [
+    DemoAccount("nurse", "Nora", "Day unit", User.Role.NURSE, (0,), "nurse, Oncology day unit"),
+    DemoAccount("nurse2", "Hana", "Ward", User.Role.NURSE, (1,), "nurse, Haematology ward"),
+    DemoAccount("oncologist", "Omar", "Oncologist", User.Role.ONCOLOGIST, (0, 1), "oncologist, both teams"),
+    DemoAccount("admin", "Ada", "Administrator", User.Role.ADMIN, (0, 1), "administrator, both teams and /admin/"),
+]
+
+
+@dataclass(frozen=True)
 class DemoPatient:
     given_name: str
     family_name: str
@@ -118,29 +138,39 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Demo data: {created} patients created, {Patient.objects.filter(mrn__startswith='DEMO-').count()} in all."
         )
-        self.stdout.write(
-            "Log in at http://127.0.0.1:8000/ as 'nurse' (Oncology day unit) or 'nurse2' (Haematology ward)"
-        )
+        self.stdout.write("Demo accounts (all with the same password):")
+        for account in ACCOUNTS:
+            self.stdout.write(f"  {account.username:<11} {account.what}")
         self.stdout.write(
             f"  password: {password_shown}" if password_shown else "  password: unchanged (use --password to set one)"
         )
 
     def _users(self, teams: list[Team], password: str | None) -> str | None:
-        shown = None
-        for team, (_, username, first, last) in zip(teams, TEAMS, strict=True):
+        """Create the demo accounts; return the password to print, or None if it is unchanged.
+
+        Every demo account has the same password: --password sets it; without it, a run that has
+        to create an account makes up a new one and sets it on all of them.
+        """
+        created_any = False
+        users = []
+        for account in ACCOUNTS:
             user, created = User.objects.get_or_create(
-                username=username, defaults={"first_name": first, "last_name": last, "role": User.Role.NURSE}
+                username=account.username,
+                defaults={"first_name": account.first_name, "last_name": account.last_name, "role": account.role},
             )
-            user.teams.add(team)
-            if created or password:
-                shown = password or shown or secrets.token_urlsafe(12)
+            user.teams.add(*(teams[i] for i in account.teams))
+            created_any = created_any or created
+            users.append(user)
+        shown = password or (secrets.token_urlsafe(12) if created_any else None)
+        if shown:
+            for user in users:
                 user.set_password(shown)
                 user.save()
         return shown
 
     def _patients(self, teams: list[Team], now: datetime) -> int:
         regimens = {r.code: r for r in Regimen.objects.all()}
-        nurses = {team.pk: team.members.first() for team in teams}
+        nurses = {team.pk: team.members.filter(role=User.Role.NURSE).order_by("pk").first() for team in teams}
         created = 0
         for index, spec in enumerate(PATIENTS):
             mrn = f"DEMO-{index + 1:04d}"

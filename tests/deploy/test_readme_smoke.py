@@ -1,0 +1,128 @@
+"""The README's quick start, as a new user follows it: a fresh clone, `make run`, log in, use every page.
+
+`make run` runs on its embedded default database (SQLite in the clone) with a Redis of its own, so
+its workers and beat start too. Every page a nurse, an oncologist and an administrator can reach by
+following links is opened (every demo patient's page, each form, history, the admin) and must be a
+200, with no server error or traceback in any log. Then every process it started is stopped.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.deploy.conftest import SERVER_ERROR_IN_LOG, Browser, crawl, free_port, link_pattern, wait_for
+
+pytestmark = pytest.mark.deploy
+
+REPO = Path(__file__).resolve().parents[2]
+# Settings the test suite exports that a new user's shell would not have.
+SUITE_ONLY_ENV = {
+    "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "DJANGO_DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "STATIC_ROOT",
+    "CELERY_TASK_ALWAYS_EAGER", "CELERY_TASK_DEFAULT_QUEUE", "PORT", "MAKEFLAGS", "MFLAGS", "MAKELEVEL",
+}
+EVERY_PATIENT = {"/patients/N/"}
+NURSE_PAGES = {
+    "/", "/alerts/", "/import/", "/patients/new/", "/patients/N/", "/patients/N/edit/", "/patients/N/history/",
+    "/patients/N/counts/new/", "/patients/N/gcsf/new/", "/patients/N/temperatures/new/", "/counts/N/edit/",
+    "/patients/N/cycle-summary.csv",
+}
+ONCOLOGIST_PAGES = NURSE_PAGES | {"/patients/N/courses/new/", "/cycles/N/delay/"}
+ADMIN_PAGES = {"/admin/", "/admin/monitoring/patient/", "/admin/monitoring/team/", "/admin/monitoring/user/"}
+
+
+def fresh_clone(tmp_path: Path) -> tuple[Path, list[str]]:
+    """Clone this repository's HEAD; return the clone and the extra `make` arguments it needs.
+
+    The clone reuses this checkout's virtualenv through a symlink when that venv works (same
+    requirements.txt, same commit): a fresh install would take minutes and the network. `-o` tells
+    make the venv is up to date, so it neither re-creates nor changes the shared one.
+    """
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, check=True, capture_output=True, text=True)
+    clone = tmp_path / "neutrowatch"
+    subprocess.run(["git", "clone", "--quiet", "--no-checkout", str(REPO), str(clone)], check=True)
+    subprocess.run(["git", "-C", str(clone), "checkout", "--quiet", head.stdout.strip()], check=True)
+    venv = (REPO / ".venv").resolve()
+    python = venv / "bin" / "python"
+    sane = python.exists() and subprocess.run(
+        [str(python), "-c", "import django, celery, plotly, whitenoise"], capture_output=True
+    ).returncode == 0
+    if not sane:
+        return clone, []
+    (clone / ".venv").symlink_to(venv)
+    return clone, ["-o", ".venv/.installed"]
+
+
+def user_env(redis_url: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in SUITE_ONLY_ENV}
+    env["REDIS_URL"] = redis_url
+    return env
+
+
+def server_errors(*logs: Path) -> list[str]:
+    """Return the log lines with a 5xx or a traceback (a 503 from /healthz while starting up is expected)."""
+    lines = []
+    for log in logs:
+        lines += [f"{log.name}: {line}" for line in log.read_text(errors="replace").splitlines()
+                  if SERVER_ERROR_IN_LOG.search(line) and "/healthz" not in line]
+    return lines
+
+
+def app_pages(link: str) -> bool:
+    return not link.startswith(("/admin/", "/accounts/", "/api/"))
+
+
+def admin_pages(link: str) -> bool:
+    return link.startswith("/admin/") and not re.search(r"logout|delete|password|/history/", link)
+
+
+def use_every_page(browser: Browser, username: str, password: str, expected: set[str]) -> dict[str, int]:
+    browser.login(username, password)
+    status, ward, _ = browser.get("/")
+    assert status == 200
+    visited = crawl(browser, ["/", "/alerts/", "/import/", "/patients/new/"], app_pages, every=EVERY_PATIENT)
+    patients = set(re.findall(r'data-patient="(\d+)"', ward))
+    assert patients, f"{username}'s ward lists no patients"
+    assert {f"/patients/{pk}/" for pk in patients} <= set(visited), f"{username}: a demo patient's page was missed"
+    missing = expected - {link_pattern(path) for path in visited}
+    assert not missing, f"{username} never reached {sorted(missing)}"
+    return visited
+
+
+def test_make_run_from_a_fresh_clone_serves_every_page_to_every_role(tmp_path, private_redis, processes):
+    clone, make_args = fresh_clone(tmp_path)
+    port = free_port()
+    output = tmp_path / "make-run.log"
+    processes.start(["make", *make_args, "run", f"PORT={port}"], cwd=clone, env=user_env(private_redis), log=output)
+    browser = Browser(port)
+
+    def serving() -> bool:
+        try:
+            return browser.request("GET", "/accounts/login/")[0] == 200
+        except OSError:
+            return False
+
+    wait_for(serving, 600, f"make run did not serve the log-in page (see {output})")
+    printed = re.search(r"password: (\S+)", output.read_text())
+    assert printed, "make run printed no demo password"
+    # Workers and beat are up once every heartbeat is in: then no page may show the banner.
+    wait_for(lambda: browser.request("GET", "/healthz")[0] == 200, 180, "workers and beat did not report in")
+
+    visited = {}
+    for username, expected in (("nurse", NURSE_PAGES), ("oncologist", ONCOLOGIST_PAGES), ("admin", ONCOLOGIST_PAGES)):
+        pages = use_every_page(browser, username, printed.group(1), expected)
+        visited.update({f"{username} {path}": status for path, status in pages.items()})
+        assert 'id="background-banner"' not in browser.get("/")[1], "background processing reported as stopped"
+    admin = crawl(browser, ["/admin/"], admin_pages, per_pattern=1, limit=200)
+    visited.update({f"admin {path}": status for path, status in admin.items()})
+    missing = ADMIN_PAGES - set(admin)
+    assert not missing, f"the administrator could not reach {sorted(missing)}"
+    assert "have permission to view or edit anything" not in browser.get("/admin/")[1]
+
+    failed = {page: status for page, status in visited.items() if status != 200}
+    assert not failed, f"pages that were not 200: {failed}"
+    assert len(visited) > 60
+    assert not server_errors(output, *sorted((clone / "var" / "log").glob("*.log")))
