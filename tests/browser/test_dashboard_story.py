@@ -10,6 +10,7 @@ Screenshots of every step go to test-artifacts/screenshots/ for a person to look
 from __future__ import annotations
 
 import os
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -52,6 +53,19 @@ def no_pending_tasks():
     from tests.conftest import _purge_queue
 
     _purge_queue()
+
+
+def wait_for_js(page, expression: str, timeout: float = 15.0) -> None:
+    """Poll a JavaScript expression until it is truthy.
+
+    Playwright's own wait_for_function polls through eval, which the app's Content-Security-Policy
+    (no 'unsafe-eval') rightly blocks; page.evaluate goes through the DevTools protocol instead.
+    """
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            pytest.fail(f"not true within {timeout} s: {expression}")
+        time.sleep(0.1)
 
 
 def shot(page, width: int, name: str) -> None:
@@ -199,7 +213,7 @@ def test_the_nurses_morning(width, live_server, chromium, nurse, team, other_tea
 
     # Log scale: ticks read 0.1, 0.2, 0.5, 1 ... (not "5" and "2").
     page.click("#log-toggle")
-    page.wait_for_function(f"document.querySelector('{chart}').layout.yaxis.type === 'log'")
+    wait_for_js(page, f"document.querySelector('{chart}').layout.yaxis.type === 'log'")
     labels = page.locator(f"{chart} .ytick text").all_text_contents()
     assert {"0.2", "0.5", "1", "2"} <= set(labels), labels
     page.locator(chart).screenshot(path=str(Path(SCREENSHOTS, f"{width}-4a-current-cycle-chart-log.png")))
@@ -266,13 +280,13 @@ def test_the_ward_refreshes_itself_keeping_filters_and_scroll(live_server, chrom
     page.wait_for_selector("#ward-table")
     assert page.locator("input[name=alerts]").is_checked()
     page.evaluate("window.scrollTo(0, 900)")
-    page.wait_for_function("window.scrollY > 800")
+    wait_for_js(page, "window.scrollY > 800")
     scrolled = page.evaluate("window.scrollY")
 
     # A fever arrives for the last patient: within a refresh, FN is named first without a reload.
     last, last_cycle = cycles[-1]
     raise_alert(last, last_cycle, Alert.Kind.FEBRILE_NEUTROPENIA, Alert.Severity.CRITICAL, raised_at=now)
-    page.wait_for_function(
+    wait_for_js(page,
         "document.querySelector('#ward-table tbody tr').textContent.includes('Febrile neutropenia suspected')")
     first = page.locator("#ward-table tbody tr").first
     assert first.get_attribute("data-patient") == str(last.pk)

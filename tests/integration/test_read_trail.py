@@ -22,7 +22,8 @@ pytestmark = pytest.mark.django_db
 
 # Routes without an id: what a request to each shows.
 LISTS = {"ward", "alerts"}  # several patients: one entry naming those shown
-NO_PATIENT_DATA = {"login", "logout", "patient_new", "alert_quality"}  # a blank form, the login page, team aggregates
+# A blank form, the login page, team aggregates, the health check.
+NO_PATIENT_DATA = {"login", "logout", "patient_new", "alert_quality", "healthz"}
 IMPORTS = {"import_upload", "api_results"}  # the report quotes the file's patients (POST only)
 
 
