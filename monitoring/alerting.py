@@ -1,9 +1,16 @@
 """Alert services: evaluate the rules after a recompute, raise and resolve alerts, deliver, escalate.
 
-The Alert rows are the in-app inbox. Each alert is raised for a *condition* of a cycle and
-stays the one open alert for it while the condition lasts (a database constraint allows one
-unresolved alert per cycle and kind); when the condition clears the alert is resolved. So a
-condition that persists over many results raises one alert, and a duplicate result none.
+The Alert rows are the in-app inbox. Each alert is raised for a *condition* of a cycle (or of
+a patient without an active cycle) and stays the one live alert for it while the condition
+lasts (database constraints allow one unresolved alert per cycle and kind, and per patient and
+kind without a cycle). So a condition that persists over many results raises one alert, and a
+duplicate result none. When the condition clears, a low, medium or high alert is resolved; a
+critical one records `cleared_at` but stays open, and keeps escalating, until a person
+acknowledges it (acknowledging it then resolves it).
+
+Two callers run the same rules (monitoring.alert_rules): the save path runs the observed rules
+inside the saving transaction (`evaluate_observed`), so a dangerous result is alerted with or
+without the broker and the worker; the worker runs every rule after each recompute.
 
 Deliveries follow the healthchecks pattern: a `Delivery` row per channel and recipient is
 written in the same transaction as the alert, the transport runs after commit, outside any
@@ -12,8 +19,10 @@ on its attempt count, so two workers never send the same attempt twice.
 
 Who is told (kept simple on purpose):
 - in-app: the patient's responsible nurse; without one (or if she left the team), every active
-  nurse of the patient's team (every active member if the team has no nurses);
+  nurse of the patient's team (every active member if the team has no nurses). A CRITICAL
+  alert goes to every active nurse of the team at once (and the responsible nurse);
 - email: the same people, for alerts of severity >= NEUTROWATCH["EMAIL_MIN_SEVERITY"] (high);
+  a critical alert is emailed to the responsible nurse and the team's escalation contact;
 - webhook: the team's URL, if configured, for severity >= NEUTROWATCH["WEBHOOK_MIN_SEVERITY"];
 - escalation: an unacknowledged, unresolved critical alert, ESCALATE_AFTER_MINUTES after it was
   raised, is emailed to Team.escalation_email (and sent to the webhook, marked "escalate").
@@ -32,7 +41,19 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from monitoring import alert_rules, clinical
-from monitoring.models import Alert, CountResult, Cycle, Delivery, Forecast, GcsfDose, TemperatureReading, User
+from monitoring.models import (
+    Alert,
+    ChemoAdministration,
+    CountResult,
+    Cycle,
+    Delivery,
+    Forecast,
+    GcsfDose,
+    Patient,
+    TemperatureReading,
+    User,
+)
+from monitoring.models.care import current_cycle_of, grading_cycle_of
 from monitoring.transports import TransportError, transport_for
 
 log = logging.getLogger(__name__)
@@ -41,6 +62,8 @@ log = logging.getLogger(__name__)
 CLAIM_TIMEOUT = timedelta(minutes=10)
 # The sweep looks at cycles that started within this many days (longer than any cycle).
 SWEEP_CYCLE_LOOKBACK = timedelta(days=60)
+# Chemotherapy doses this recent are checked against G-CSF doses (14 days + 24 h, with margin).
+CHEMO_TIMES_LOOKBACK = timedelta(days=30)
 # Publishing gives up fast when the broker is down: the sweep re-dispatches what was not sent.
 FAST_PUBLISH = {"retry": True, "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.1,
                                                   "interval_max": 0.1}}
@@ -52,6 +75,7 @@ def thresholds() -> alert_rules.Thresholds:
     return alert_rules.Thresholds(
         grade4_predicted_probability=config["GRADE4_PREDICTED_THRESHOLD"],
         not_ready_probability=config["NOT_READY_PROBABILITY"],
+        fever_policy=config["FEVER_POLICY"],
     )
 
 
@@ -73,51 +97,161 @@ def evaluate_alerts(cycle_id: int, now: datetime | None = None) -> list[Alert]:
         return evaluate_locked(cycle, Forecast.objects.filter(cycle_id=cycle_id).first(), now)
 
 
-def evaluate_locked(cycle: Cycle, forecast: Forecast | None, now: datetime) -> list[Alert]:
-    """Raise new conditions and resolve cleared ones; the caller holds the cycle's row lock.
+def evaluate_locked(cycle: Cycle, forecast: Forecast | None, now: datetime, *,
+                    observed_only: bool = False) -> list[Alert]:
+    """Raise new conditions and clear or resolve gone ones; the caller holds the cycle's row lock.
 
-    Deliveries of the raised alerts are written now and sent when the transaction commits.
+    `observed_only`: the save path, which evaluates (and raises or clears) only the observed
+    kinds. Deliveries of the raised alerts are written now and sent when the transaction commits.
     """
-    findings = {f.kind: f for f in alert_rules.evaluate(cycle_facts(cycle, forecast, now), thresholds())}
-    live = {alert.kind: alert for alert in Alert.objects.filter(cycle=cycle, resolved_at__isnull=True)}
-    cleared = [alert.pk for kind, alert in live.items() if kind not in findings]
-    if cleared:
-        Alert.objects.filter(pk__in=cleared).update(resolved_at=now)
+    facts = cycle_facts(cycle, forecast, now)
+    findings = alert_rules.evaluate(facts, thresholds(), observed_only=observed_only)
+    kinds = alert_rules.OBSERVED_KINDS if observed_only else alert_rules.ALL_KINDS
+    return apply_findings(cycle.course.patient, cycle, findings, kinds, now)
+
+
+def evaluate_observed(moments_by_patient: dict[int, list[datetime]], now: datetime) -> list[Alert]:
+    """Run the observed rules for what just changed, inside the caller's (saving) transaction.
+
+    For each patient: the cycle each changed moment is graded in, the patient's current cycle
+    (where fevers and G-CSF timing belong), or the patient alone when no cycle applies. The
+    forecast-based rules are left to the worker. Returns the alerts raised.
+    """
+    raised: list[Alert] = []
+    cycles_by_patient = _active_cycles(list(moments_by_patient))
+    for patient_id, moments in sorted(moments_by_patient.items()):
+        cycles = cycles_by_patient.get(patient_id, [])
+        targets = {c.pk for m in set(moments) if (c := grading_cycle_of(cycles, m)) is not None}
+        current = current_cycle_of(cycles, now)
+        if current is not None:
+            targets.add(current.pk)
+        locked = (
+            Cycle.objects.select_for_update(of=("self",)).select_related("course__regimen", "course__patient")
+            .filter(pk__in=targets).order_by("pk")
+        )
+        forecasts = {f.cycle_id: f for f in Forecast.objects.filter(cycle_id__in=targets)}
+        for cycle in locked:
+            raised += evaluate_locked(cycle, forecasts.get(cycle.pk), now, observed_only=True)
+        if current is None or any(grading_cycle_of(cycles, m) is None for m in moments):
+            raised += evaluate_patient_locked(patient_id, now, cycles=cycles)
+    return raised
+
+
+def evaluate_patient_alerts(patient_id: int, now: datetime | None = None) -> list[Alert]:
+    """Run the observed rules for a patient's results outside any active cycle; return alerts raised."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        return evaluate_patient_locked(patient_id, now)
+
+
+def evaluate_patient_locked(patient_id: int, now: datetime, cycles: list[Cycle] | None = None) -> list[Alert]:
+    """Evaluate a patient's cycle-less observed alerts under the patient's row lock."""
+    patient = Patient.objects.select_for_update(of=("self",)).filter(pk=patient_id).first()
+    if patient is None:
+        return []
+    cycles = _active_cycles([patient_id]).get(patient_id, []) if cycles is None else cycles
+    facts = patient_facts(patient, cycles, now)
+    findings = alert_rules.evaluate(facts, thresholds(), observed_only=True)
+    return apply_findings(patient, None, findings, alert_rules.OBSERVED_KINDS, now)
+
+
+def _active_cycles(patient_ids: list[int]) -> dict[int, list[Cycle]]:
+    """Return each patient's cycles of active courses, cancelled ones left out (one query)."""
+    by_patient: dict[int, list[Cycle]] = {}
+    cycles = (
+        Cycle.objects.filter(course__patient_id__in=patient_ids, course__active=True)
+        .exclude(status=Cycle.Status.CANCELLED)
+        .select_related("course__regimen")
+    )
+    for cycle in cycles:
+        by_patient.setdefault(cycle.course.patient_id, []).append(cycle)
+    return by_patient
+
+
+def apply_findings(patient, cycle: Cycle | None, findings: list[alert_rules.Finding], kinds, now: datetime
+                   ) -> list[Alert]:
+    """Store what the rules found for (patient, cycle): raise, keep, clear or resolve alerts of `kinds`."""
+    found = {f.kind: f for f in findings if f.kind in kinds}
+    live = {
+        alert.kind: alert
+        for alert in Alert.objects.filter(patient=patient, cycle=cycle, kind__in=list(kinds), resolved_at__isnull=True)
+    }
+    for kind, alert in live.items():
+        _update_live(alert, found.get(kind), now)
     raised = [
-        Alert(patient_id=cycle.course.patient_id, cycle=cycle, kind=f.kind, severity=f.severity,
-              message=f.message, evidence=f.evidence, raised_at=now)
-        for kind, f in findings.items() if kind not in live
+        Alert(patient=patient, cycle=cycle, kind=f.kind, severity=f.severity, message=f.message,
+              evidence=f.evidence, raised_at=now, cleared_at=f.cleared_at)
+        for kind, f in found.items() if kind not in live and _should_raise(f, patient, cycle)
     ]
     if raised:
         Alert.objects.bulk_create(raised)
-        deliveries = _create_deliveries(_notifications(raised, cycle.course.patient))
+        deliveries = _create_deliveries(_notifications(raised, patient))
         transaction.on_commit(lambda: dispatch(deliveries))
     return raised
 
 
+def _update_live(alert: Alert, finding: alert_rules.Finding | None, now: datetime) -> None:
+    """Keep a live alert whose condition holds; clear or resolve one whose condition is gone.
+
+    A critical alert nobody has acknowledged is never resolved here: it records when its
+    condition cleared and stays open (and escalates) until acknowledged.
+    """
+    rows = Alert.objects.filter(pk=alert.pk)
+    if finding is not None and finding.cleared_at is None:
+        if alert.cleared_at is not None:
+            rows.update(cleared_at=None)  # the condition is back
+        return
+    cleared_at = alert.cleared_at or (finding.cleared_at if finding is not None else None) or now
+    if alert.severity >= Alert.Severity.CRITICAL and alert.acknowledged_at is None:
+        if alert.cleared_at is None and rows.filter(acknowledged_at__isnull=True).update(cleared_at=cleared_at):
+            return
+        if alert.cleared_at is not None:
+            return
+    rows.update(cleared_at=cleared_at, resolved_at=now)
+
+
+def _should_raise(finding: alert_rules.Finding, patient, cycle: Cycle | None) -> bool:
+    """Return False for a condition already over that needs no new alert.
+
+    A condition that has already cleared is still raised when critical (a grade 4 count that
+    arrived after the recovery count, for instance), but only once for the same count.
+    """
+    if finding.cleared_at is None:
+        return True
+    if finding.severity < Alert.Severity.CRITICAL:
+        return False
+    count_id = finding.evidence.get("count_id")
+    earlier = Alert.objects.filter(patient=patient, cycle=cycle, kind=finding.kind)
+    return count_id is None or not earlier.filter(evidence__count_id=count_id).exists()
+
+
 def cycle_facts(cycle: Cycle, forecast: Forecast | None, now: datetime) -> alert_rules.CycleFacts:
-    """Gather what the rules need about `cycle` at `now` (four small queries)."""
+    """Gather what the rules need about `cycle` at `now` (a few small queries)."""
     course, patient = cycle.course, cycle.course.patient
     regimen = course.regimen
     day1 = cycle.day1
+    patient_cycles = _active_cycles([patient.pk]).get(patient.pk, [])
     next_cycle = (
         Cycle.objects.filter(course_id=course.pk, number=cycle.number + 1)
         .exclude(status=Cycle.Status.CANCELLED)
         .first()
     )
+    # Over only when the next cycle was given: a planned day 1 passing while chemotherapy was
+    # not given ends nothing (the cycle waits, and so do its alerts).
     over = (
         not (course.active and patient.active)
         or cycle.status == Cycle.Status.CANCELLED
-        or (next_cycle is not None and next_cycle.day1 <= now)
+        or (next_cycle is not None and next_cycle.actual_day1 is not None and next_cycle.actual_day1 <= now)
     )
-    counts = CountResult.objects.filter(
-        patient_id=patient.pk, collected_at__gte=day1 - clinical.PRE_DOSE_COUNT_WINDOW, collected_at__lte=now
-    ).order_by("collected_at", "pk")
-    temperatures = TemperatureReading.objects.filter(
-        patient_id=patient.pk, taken_at__gte=now - clinical.FN_FEVER_LOOKBACK, taken_at__lte=now
-    ).order_by("taken_at")
-    gcsf = GcsfDose.objects.filter(
-        patient_id=patient.pk, given_at__gte=day1 - clinical.GCSF_COUNTS_FROM_BEFORE_DAY1, given_at__lte=now
+    current = current_cycle_of(patient_cycles, now)
+    counts_from = min(day1 - clinical.PRE_DOSE_COUNT_WINDOW, now - clinical.KNOWN_ANC_WITHIN)
+    gcsf_from = min(day1 - clinical.GCSF_COUNTS_FROM_BEFORE_DAY1, now - clinical.GCSF_TIMING_LOOKBACK)
+    gcsf = _gcsf_points(patient.pk, gcsf_from, now)
+    chemo = list(
+        ChemoAdministration.objects.filter(
+            cycle__course__patient_id=patient.pk, given_at__gte=min(day1, now - CHEMO_TIMES_LOOKBACK),
+            given_at__lte=now,
+        ).values_list("cycle_id", "given_at")
     )
     return alert_rules.CycleFacts(
         now=now,
@@ -131,17 +265,60 @@ def cycle_facts(cycle: Cycle, forecast: Forecast | None, now: datetime) -> alert
         nadir_window_days=(regimen.nadir_window_start_day, regimen.nadir_window_end_day),
         next_cycle_anc_1e9_per_l=regimen.next_cycle_anc_1e9_per_l,
         gcsf_risk_factors=tuple(patient.gcsf_risk_factors(timezone.localdate(now))),
-        counts=tuple(
-            alert_rules.CountPoint(collected_at, anc, pk)
-            for pk, collected_at, anc in counts.values_list("pk", "collected_at", "anc_1e9_per_l")
-        ),
-        temperatures=tuple(
-            clinical.TemperaturePoint(taken_at, temperature_c)
-            for taken_at, temperature_c in temperatures.values_list("taken_at", "temperature_c")
-        ),
-        gcsf_given_at=tuple(gcsf.values_list("given_at", flat=True)),
+        counts=_count_points(patient.pk, counts_from, now),
+        temperatures=_temperature_points(patient.pk, now),
+        gcsf_given_at=tuple(d.given_at for d in gcsf if d.given_at >= day1 - clinical.GCSF_COUNTS_FROM_BEFORE_DAY1),
         forecast=_forecast_facts(forecast),
+        is_current=current is not None and current.pk == cycle.pk,
+        on_chemotherapy=True,
+        chemo_given_at=tuple(at for cycle_id, at in chemo if cycle_id == cycle.pk),
+        chemo_times=tuple(at for _, at in chemo),
+        gcsf_doses=tuple(d for d in gcsf if d.given_at >= now - clinical.GCSF_TIMING_LOOKBACK),
+        prior_febrile_neutropenia=patient.prior_febrile_neutropenia or Alert.objects.filter(
+            patient_id=patient.pk, kind=Alert.Kind.FEBRILE_NEUTROPENIA).exclude(cycle_id=cycle.pk).exists(),
     )
+
+
+def patient_facts(patient: Patient, cycles: list[Cycle], now: datetime) -> alert_rules.CycleFacts:
+    """Gather the facts of a patient's results that no active cycle grades (the observed rules only)."""
+    counts = _count_points(patient.pk, now - clinical.NO_CYCLE_COUNT_LOOKBACK, now)
+    chemo = ChemoAdministration.objects.filter(
+        cycle__course__patient_id=patient.pk, given_at__gte=now - CHEMO_TIMES_LOOKBACK, given_at__lte=now
+    ).values_list("given_at", flat=True)
+    return alert_rules.CycleFacts(
+        now=now, clinic_tz=timezone.get_current_timezone(), cycle_number=0, day1=None, chemo_given=False,
+        cycle_over=False, next_day1=None, fn_risk="", nadir_window_days=(0, 0),
+        next_cycle_anc_1e9_per_l=clinical.DEFAULT_NEXT_CYCLE_ANC,
+        counts=tuple(c for c in counts if grading_cycle_of(cycles, c.collected_at) is None),
+        temperatures=_temperature_points(patient.pk, now),
+        is_current=current_cycle_of(cycles, now) is None,
+        on_chemotherapy=False,
+        chemo_times=tuple(chemo),
+        gcsf_doses=_gcsf_points(patient.pk, now - clinical.GCSF_TIMING_LOOKBACK, now),
+    )
+
+
+def _count_points(patient_id: int, since: datetime, now: datetime) -> tuple[alert_rules.CountPoint, ...]:
+    rows = CountResult.objects.filter(patient_id=patient_id, collected_at__gte=since, collected_at__lte=now)
+    return tuple(
+        alert_rules.CountPoint(collected_at, anc, pk)
+        for pk, collected_at, anc in rows.order_by("collected_at", "pk").values_list("pk", "collected_at",
+                                                                                      "anc_1e9_per_l")
+    )
+
+
+def _temperature_points(patient_id: int, now: datetime) -> tuple[clinical.TemperaturePoint, ...]:
+    rows = TemperatureReading.objects.filter(
+        patient_id=patient_id, taken_at__gte=now - clinical.FN_FEVER_LOOKBACK, taken_at__lte=now
+    ).order_by("taken_at")
+    points = rows.values_list("taken_at", "temperature_c")
+    return tuple(clinical.TemperaturePoint(at, celsius) for at, celsius in points)
+
+
+def _gcsf_points(patient_id: int, since: datetime, now: datetime) -> tuple[alert_rules.GcsfPoint, ...]:
+    rows = GcsfDose.objects.filter(patient_id=patient_id, given_at__gte=since, given_at__lte=now).order_by("given_at")
+    return tuple(alert_rules.GcsfPoint(at, product, pk) for pk, at, product in rows.values_list("pk", "given_at",
+                                                                                              "product"))
 
 
 def _forecast_facts(forecast: Forecast | None) -> alert_rules.ForecastFacts | None:
@@ -178,16 +355,35 @@ def notify_recipients(patient) -> list[User]:
     return nurses or list(members)
 
 
+def critical_recipients(patient) -> tuple[list[User], list[str]]:
+    """Return (in-app, email) recipients of a critical alert: the whole team at once.
+
+    In-app: every active nurse of the patient's team, and the responsible nurse (every active
+    member if the team has no nurses). Email: the responsible nurse (else the usual recipients)
+    and the team's escalation contact.
+    """
+    members = list(User.objects.filter(teams=patient.team_id, is_active=True).order_by("pk"))
+    inapp = [u for u in members if u.role == User.Role.NURSE or u.pk == patient.responsible_nurse_id] or members
+    emails = [u.email for u in notify_recipients(patient) if u.email]
+    if patient.team.escalation_email:
+        emails.append(patient.team.escalation_email)
+    return inapp, sorted(set(emails))
+
+
 def _notifications(alerts: list[Alert], patient) -> list[Delivery]:
     config = settings.NEUTROWATCH
     people = notify_recipients(patient)
     webhook_url = patient.team.webhook_url
     rows = []
     for alert in alerts:
-        rows += [Delivery(alert=alert, channel=Delivery.Channel.INAPP, recipient=p.username) for p in people]
-        if alert.severity >= config["EMAIL_MIN_SEVERITY"]:
-            emails = sorted({p.email for p in people if p.email})
-            rows += [Delivery(alert=alert, channel=Delivery.Channel.EMAIL, recipient=e) for e in emails]
+        if alert.severity >= Alert.Severity.CRITICAL:
+            inapp, emails = critical_recipients(patient)
+        else:
+            inapp, emails = people, []
+            if alert.severity >= config["EMAIL_MIN_SEVERITY"]:
+                emails = sorted({p.email for p in people if p.email})
+        rows += [Delivery(alert=alert, channel=Delivery.Channel.INAPP, recipient=p.username) for p in inapp]
+        rows += [Delivery(alert=alert, channel=Delivery.Channel.EMAIL, recipient=e) for e in emails]
         if webhook_url and alert.severity >= config["WEBHOOK_MIN_SEVERITY"]:
             rows.append(Delivery(alert=alert, channel=Delivery.Channel.WEBHOOK, recipient=webhook_url))
     return rows
@@ -323,6 +519,8 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     """
     now = now or timezone.now()
     raised = sum(len(evaluate_alerts(cycle_id, now)) for cycle_id in cycles_to_sweep(now))
+    patients = Alert.objects.filter(resolved_at__isnull=True, cycle__isnull=True).values_list("patient_id", flat=True)
+    raised += sum(len(evaluate_patient_alerts(patient_id, now)) for patient_id in sorted(set(patients)))
     return {"alerts_raised": raised, "deliveries_redispatched": redispatch_stuck(now)}
 
 
@@ -335,7 +533,7 @@ def cycles_to_sweep(now: datetime) -> list[int]:
         .filter(day1_at__lte=now, day1_at__gte=now - SWEEP_CYCLE_LOOKBACK)
         .values_list("pk", flat=True)
     )
-    alerted = Alert.objects.filter(resolved_at__isnull=True).values_list("cycle_id", flat=True)
+    alerted = Alert.objects.filter(resolved_at__isnull=True, cycle__isnull=False).values_list("cycle_id", flat=True)
     return sorted(set(started) | set(alerted))
 
 

@@ -4,6 +4,10 @@ Each function changes state in one transaction, bumps the input version of every
 cycle whose forecast the change affects, and enqueues one recompute per affected
 cycle when the transaction commits. Saving never fails because the broker is down:
 the cycle stays stale and `recompute_stale` (also a beat job) catches up.
+
+Inside the same transaction, every write path runs the observed alert rules for the
+patients it touched (`alerting.evaluate_observed`): what a result shows is alerted at
+save time, whether or not the broker, the worker or a forecast is there.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
-from monitoring import clinical
+from monitoring import alerting, clinical
 from monitoring.models import (
     ChemoAdministration,
     CountResult,
@@ -51,6 +55,12 @@ def affected_cycle_ids(patient_id: int, moments: Iterable[datetime], now: dateti
     forecast learns from every earlier count. One query.
     """
     return affected_cycle_ids_bulk({patient_id: list(moments)}, now)
+
+
+def results_changed(moments_by_patient: dict[int, list[datetime]], now: datetime) -> None:
+    """Bump the forecasts the change affects (recomputed on commit) and run the observed rules now."""
+    mark_inputs_changed(affected_cycle_ids_bulk(moments_by_patient, now))
+    alerting.evaluate_observed(moments_by_patient, now)
 
 
 def mark_inputs_changed(cycle_ids: Iterable[int]) -> None:
@@ -167,7 +177,8 @@ def record_counts(
             existing.add(count.accession)
             created.append(_new_count(patient, count, source, user))
         bulk_create_with_history(created, CountResult, default_user=user)
-        mark_inputs_changed(affected_cycle_ids(patient.pk, [c.collected_at for c in created], now))
+        if created:
+            results_changed({patient.pk: [c.collected_at for c in created]}, now)
     return created
 
 
@@ -205,7 +216,7 @@ def correct_count(result: CountResult, count: CountInput, *, user=None) -> Count
     with transaction.atomic():
         moments = [result.collected_at, count.collected_at]
         _apply_correction(result, count)
-        mark_inputs_changed(affected_cycle_ids(result.patient_id, moments, now))
+        results_changed({result.patient_id: moments}, now)
     return result
 
 
@@ -236,7 +247,7 @@ def delete_result(result: CountResult | GcsfDose | TemperatureReading) -> None:
     with transaction.atomic():
         patient_id = result.patient_id
         result.delete()
-        mark_inputs_changed(affected_cycle_ids(patient_id, [moment], now))
+        results_changed({patient_id: [moment]}, now)
 
 
 # --- G-CSF and temperature -----------------------------------------------------------------
@@ -261,7 +272,7 @@ def _record_event(model, time_field: str, patient: Patient, *, user, source: str
         if external_id and model.objects.filter(source=source, external_id=external_id).exists():
             return None
         event = model.objects.create(patient=patient, entered_by=user, source=source, **fields)
-        mark_inputs_changed(affected_cycle_ids(patient.pk, [getattr(event, time_field)], now))
+        results_changed({patient.pk: [getattr(event, time_field)]}, now)
     return event
 
 
@@ -278,6 +289,7 @@ def start_course(patient: Patient, regimen, first_day1: datetime, n_cycles: int)
             for n in range(n_cycles)
         )
         mark_inputs_changed(course.cycles.values_list("pk", flat=True)[:1])
+        alerting.evaluate_observed({patient.pk: [first_day1]}, timezone.now())
     return course
 
 
@@ -289,6 +301,7 @@ def give_cycle(cycle: Cycle, given_at: datetime, dose_fraction: Decimal = Decima
         cycle.save()
         ChemoAdministration.objects.create(cycle=cycle, day_of_cycle=1, given_at=given_at, dose_fraction=dose_fraction)
         mark_inputs_changed(_this_and_previous(cycle))
+        alerting.evaluate_observed({cycle.course.patient_id: [given_at]}, timezone.now())
     return cycle
 
 
@@ -301,6 +314,7 @@ def record_administration(
             cycle=cycle, day_of_cycle=day_of_cycle, given_at=given_at, dose_fraction=dose_fraction
         )
         mark_inputs_changed([cycle.pk])
+        alerting.evaluate_observed({cycle.course.patient_id: [given_at]}, timezone.now())
     return administration
 
 
@@ -317,6 +331,7 @@ def delay_cycle(cycle: Cycle, new_day1: datetime, reason: str) -> Cycle:
         cycle.delay_reason = reason
         cycle.save()
         mark_inputs_changed(_this_and_previous(cycle))
+        alerting.evaluate_observed({cycle.course.patient_id: [new_day1]}, timezone.now())
     return cycle
 
 
@@ -378,7 +393,7 @@ def record_batch(batch: ResultBatch, *, source: str, user=None) -> None:
         for result, count in batch.corrections:
             touch(result.patient_id, result.collected_at, count.collected_at)
             _apply_correction(result, count)
-        mark_inputs_changed(affected_cycle_ids_bulk(moments, now))
+        results_changed(moments, now)
 
 
 COPY_FROM_ROWS = 1000
@@ -613,12 +628,17 @@ def learn_regimen_priors(now: datetime | None = None) -> dict[str, int]:
 def acknowledge_alert(alert_id: int, user, note: str, now: datetime | None = None) -> bool:
     """Acknowledge an open alert with a note; return False if it was already acknowledged.
 
+    An alert whose condition has cleared (`cleared_at`) is resolved by its acknowledgement.
+
     A conditional update, so two nurses acknowledging at once record one acknowledgement.
     """
     from monitoring.models import Alert
 
     now = now or timezone.now()
-    updated = Alert.objects.filter(pk=alert_id, acknowledged_at__isnull=True).update(
-        acknowledged_at=now, acknowledged_by=user, acknowledgement_note=note.strip()
-    )
+    with transaction.atomic():
+        updated = Alert.objects.filter(pk=alert_id, acknowledged_at__isnull=True).update(
+            acknowledged_at=now, acknowledged_by=user, acknowledgement_note=note.strip()
+        )
+        # A critical alert whose condition has already cleared was kept open for this: close it.
+        Alert.objects.filter(pk=alert_id, cleared_at__isnull=False, resolved_at__isnull=True).update(resolved_at=now)
     return bool(updated)
