@@ -209,19 +209,33 @@ class CourseForm(forms.Form):
 
 
 class GiveCycleForm(forms.Form):
+    """Record a cycle as given; while give_cycle_concerns lists anything, an override reason is needed."""
+
     given_at = DateTimeLocalField(label="Day-1 dose given at")
     dose_fraction = forms.DecimalField(
         label="Dose fraction", min_value=Decimal("0.05"), max_value=Decimal("1.5"), initial=Decimal("1.00"),
         max_digits=3, decimal_places=2, help_text="1.00 full dose; 0.80 after a 20 % reduction.",
     )
+    override_reason = forms.CharField(
+        label="Override reason", required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Needed only if the concerns above apply: why the cycle is given anyway (kept in the record's "
+                  "history).",
+    )
 
     def __init__(self, *args, cycle: Cycle, **kwargs):
         self.cycle = cycle
         super().__init__(*args, **kwargs)
+        self.concerns = services.give_cycle_concerns(cycle, timezone.now()) if not self.is_bound else []
 
     def clean(self):
         data = super().clean()
         check_moment(self, "given_at", self.cycle.course.patient)
+        if self.errors:
+            return data
+        self.concerns = services.give_cycle_concerns(self.cycle, data["given_at"])
+        if self.concerns and not data.get("override_reason", "").strip():
+            self.add_error("override_reason", "Give a reason to record this cycle as given despite: "
+                           + " ".join(self.concerns))
         return data
 
 

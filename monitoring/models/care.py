@@ -78,6 +78,7 @@ class Cycle(models.Model):
     given_override_reason = models.TextField(
         blank=True, help_text="Why day 1 was recorded as given despite the concerns the form listed (audited)."
     )
+    given_override_concerns = models.TextField(blank=True, help_text="The concerns that reason overrode.")
     # Bumped (F() + 1) by every write that changes this cycle's forecast inputs; a Forecast
     # stores the version it used, so a stale forecast is one with a smaller version.
     input_version = models.PositiveIntegerField(default=0)
