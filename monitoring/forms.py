@@ -79,6 +79,10 @@ class CountForm(forms.Form):
     band_pct = forms.DecimalField(label="Bands %", required=False, min_value=0, max_value=100, max_digits=5,
                                   decimal_places=2)
     accession = forms.CharField(label="Lab accession number", required=False, max_length=64)
+    confirm = forms.BooleanField(
+        label="Confirm this value as entered", required=False,
+        help_text="Needed only when the count is held for confirmation (a likely unit or decimal mistake).",
+    )
 
     def __init__(self, *args, patient: Patient, instance: CountResult | None = None, **kwargs):
         self.patient = patient
@@ -117,7 +121,21 @@ class CountForm(forms.Form):
             self.add_error("anc", str(exc))
             return data
         self._check_accession(self.count.accession)
+        self._check_delta(data.get("confirm", False))
         return data
+
+    def _check_delta(self, confirmed: bool) -> None:
+        """Hold a count that looks like a unit or decimal mistake until the person confirms it."""
+        earlier = CountResult.objects.filter(
+            patient=self.patient, collected_at__lte=self.count.collected_at,
+            collected_at__gte=self.count.collected_at - clinical.DELTA_WITHIN,
+        )
+        if self.instance is not None:
+            earlier = earlier.exclude(pk=self.instance.pk)
+        previous = earlier.order_by("-collected_at", "-pk").values_list("anc_1e9_per_l", flat=True).first()
+        reason = clinical.count_needs_confirmation(self.count.anc_1e9_per_l, previous)
+        if reason and not confirmed:
+            self.add_error("confirm", f"Needs confirmation: {reason}. Tick the box to store it as entered.")
 
     def _check_accession(self, accession: str) -> None:
         if not accession:
