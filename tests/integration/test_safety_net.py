@@ -215,3 +215,14 @@ def test_manage_py_check_warns_about_a_team_without_escalation_contact(other_tea
     messages = [m for m in checks.run_checks() if m.id == "monitoring.W001"]
     assert [m.obj for m in messages] == [other_team]
     assert "escalation" in messages[0].msg
+
+
+def test_an_acknowledged_cleared_alert_is_not_raised_again_for_the_same_count(import_csv, cycle, patient, nurse):
+    import_csv(f"MRN001,{at(-timedelta(hours=2))},0.62,10^9/L,AK-2,,",
+               f"MRN001,{at(-timedelta(hours=8))},0.30,10^9/L,AK-1,,")
+    [alert] = open_critical(patient)
+    services.acknowledge_alert(alert.pk, nurse, "Seen; recovered")
+    alerting.sweep()
+    services.recompute_cycle(cycle.pk)
+    assert Alert.objects.filter(patient=patient, kind=Alert.Kind.GRADE4_OBSERVED).count() == 1
+    assert open_critical(patient) == []
