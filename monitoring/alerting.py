@@ -31,7 +31,8 @@ Who is told (kept simple on purpose):
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -88,7 +89,7 @@ def evaluate_alerts(cycle_id: int, now: datetime | None = None) -> list[Alert]:
     with transaction.atomic():
         cycle = (
             Cycle.objects.select_for_update(of=("self",))
-            .select_related("course__regimen", "course__patient")
+            .select_related("course__regimen", "course__patient__team")
             .filter(pk=cycle_id)
             .first()
         )
@@ -107,7 +108,7 @@ def evaluate_locked(cycle: Cycle, forecast: Forecast | None, now: datetime, *,
     facts = cycle_facts(cycle, forecast, now)
     findings = alert_rules.evaluate(facts, thresholds(), observed_only=observed_only)
     kinds = alert_rules.OBSERVED_KINDS if observed_only else alert_rules.ALL_KINDS
-    return apply_findings(cycle.course.patient, cycle, findings, kinds, now)
+    return apply_verdicts([Verdict(cycle.course.patient, cycle, findings)], kinds, now)
 
 
 def evaluate_observed(moments_by_patient: dict[int, list[datetime]], now: datetime) -> list[Alert]:
@@ -115,44 +116,55 @@ def evaluate_observed(moments_by_patient: dict[int, list[datetime]], now: dateti
 
     For each patient: the cycle each changed moment is graded in, the patient's current cycle
     (where fevers and G-CSF timing belong), or the patient alone when no cycle applies. The
-    forecast-based rules are left to the worker. Returns the alerts raised.
+    forecast-based rules are left to the worker. A fixed number of queries for any number of
+    patients (an import of 1,000 patients evaluates them together). Returns the alerts raised.
     """
-    raised: list[Alert] = []
+    if not moments_by_patient:
+        return []
     cycles_by_patient = _active_cycles(list(moments_by_patient))
-    for patient_id, moments in sorted(moments_by_patient.items()):
+    targets: set[int] = set()
+    alone: list[int] = []  # patients evaluated without a cycle
+    for patient_id, moments in moments_by_patient.items():
         cycles = cycles_by_patient.get(patient_id, [])
-        targets = {c.pk for m in set(moments) if (c := grading_cycle_of(cycles, m)) is not None}
+        graded = [grading_cycle_of(cycles, m) for m in set(moments)]
+        targets |= {c.pk for c in graded if c is not None}
         current = current_cycle_of(cycles, now)
         if current is not None:
             targets.add(current.pk)
-        locked = (
-            Cycle.objects.select_for_update(of=("self",)).select_related("course__regimen", "course__patient")
-            .filter(pk__in=targets).order_by("pk")
-        )
-        forecasts = {f.cycle_id: f for f in Forecast.objects.filter(cycle_id__in=targets)}
-        for cycle in locked:
-            raised += evaluate_locked(cycle, forecasts.get(cycle.pk), now, observed_only=True)
-        if current is None or any(grading_cycle_of(cycles, m) is None for m in moments):
-            raised += evaluate_patient_locked(patient_id, now, cycles=cycles)
-    return raised
+        if current is None or None in graded:
+            alone.append(patient_id)
+    locked = list(
+        Cycle.objects.select_for_update(of=("self",)).select_related("course__regimen", "course__patient__team")
+        .filter(pk__in=targets).order_by("pk")
+    )
+    patients = list(Patient.objects.select_for_update(of=("self",)).select_related("team")
+                    .filter(pk__in=alone).order_by("pk"))
+    since = min([c.day1 - clinical.PRE_DOSE_COUNT_WINDOW for c in locked] + [now - clinical.NO_CYCLE_COUNT_LOOKBACK])
+    results = load_results(list(moments_by_patient), since, now)
+    forecasts = {f.cycle_id: f for f in Forecast.objects.filter(cycle_id__in=targets)}
+    rules = thresholds()
+    verdicts = []
+    for cycle in locked:
+        patient_id = cycle.course.patient_id
+        facts = cycle_facts(cycle, forecasts.get(cycle.pk), now, results=results[patient_id],
+                            cycles=cycles_by_patient.get(patient_id, []))
+        verdicts.append(Verdict(cycle.course.patient, cycle, alert_rules.evaluate(facts, rules, observed_only=True)))
+    for patient in patients:
+        facts = patient_facts(patient, cycles_by_patient.get(patient.pk, []), now, results=results[patient.pk])
+        verdicts.append(Verdict(patient, None, alert_rules.evaluate(facts, rules, observed_only=True)))
+    return apply_verdicts(verdicts, alert_rules.OBSERVED_KINDS, now)
 
 
 def evaluate_patient_alerts(patient_id: int, now: datetime | None = None) -> list[Alert]:
     """Run the observed rules for a patient's results outside any active cycle; return alerts raised."""
     now = now or timezone.now()
     with transaction.atomic():
-        return evaluate_patient_locked(patient_id, now)
-
-
-def evaluate_patient_locked(patient_id: int, now: datetime, cycles: list[Cycle] | None = None) -> list[Alert]:
-    """Evaluate a patient's cycle-less observed alerts under the patient's row lock."""
-    patient = Patient.objects.select_for_update(of=("self",)).filter(pk=patient_id).first()
-    if patient is None:
-        return []
-    cycles = _active_cycles([patient_id]).get(patient_id, []) if cycles is None else cycles
-    facts = patient_facts(patient, cycles, now)
-    findings = alert_rules.evaluate(facts, thresholds(), observed_only=True)
-    return apply_findings(patient, None, findings, alert_rules.OBSERVED_KINDS, now)
+        patient = Patient.objects.select_for_update(of=("self",)).select_related("team").filter(pk=patient_id).first()
+        if patient is None:
+            return []
+        facts = patient_facts(patient, _active_cycles([patient_id]).get(patient_id, []), now)
+        findings = alert_rules.evaluate(facts, thresholds(), observed_only=True)
+        return apply_verdicts([Verdict(patient, None, findings)], alert_rules.OBSERVED_KINDS, now)
 
 
 def _active_cycles(patient_ids: list[int]) -> dict[int, list[Cycle]]:
@@ -168,24 +180,46 @@ def _active_cycles(patient_ids: list[int]) -> dict[int, list[Cycle]]:
     return by_patient
 
 
-def apply_findings(patient, cycle: Cycle | None, findings: list[alert_rules.Finding], kinds, now: datetime
-                   ) -> list[Alert]:
-    """Store what the rules found for (patient, cycle): raise, keep, clear or resolve alerts of `kinds`."""
-    found = {f.kind: f for f in findings if f.kind in kinds}
-    live = {
-        alert.kind: alert
-        for alert in Alert.objects.filter(patient=patient, cycle=cycle, kind__in=list(kinds), resolved_at__isnull=True)
+# --- Store what the rules found -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the rules found for one patient's cycle (or the patient alone, cycle None)."""
+
+    patient: Patient
+    cycle: Cycle | None
+    findings: list[alert_rules.Finding]
+
+
+def apply_verdicts(verdicts: list[Verdict], kinds, now: datetime) -> list[Alert]:
+    """Raise, keep, clear or resolve the alerts of `kinds` for each verdict; return the alerts raised.
+
+    A fixed number of queries for the whole list, plus one update per alert whose state changes.
+    """
+    if not verdicts:
+        return []
+    patient_ids = {v.patient.pk for v in verdicts}
+    live: dict[tuple, Alert] = {
+        (a.patient_id, a.cycle_id, a.kind): a
+        for a in Alert.objects.filter(patient_id__in=patient_ids, kind__in=list(kinds), resolved_at__isnull=True)
     }
-    for kind, alert in live.items():
-        _update_live(alert, found.get(kind), now)
-    raised = [
-        Alert(patient=patient, cycle=cycle, kind=f.kind, severity=f.severity, message=f.message,
-              evidence=f.evidence, raised_at=now, cleared_at=f.cleared_at)
-        for kind, f in found.items() if kind not in live and _should_raise(f, patient, cycle)
-    ]
+    alerted = _AlertedCounts(patient_ids)
+    raised: list[Alert] = []
+    for verdict in verdicts:
+        cycle_id = verdict.cycle.pk if verdict.cycle is not None else None
+        found = {f.kind: f for f in verdict.findings if f.kind in kinds}
+        for kind in kinds:
+            alert = live.get((verdict.patient.pk, cycle_id, kind))
+            if alert is not None:
+                _update_live(alert, found.get(kind), now)
+            elif kind in found and _should_raise(found[kind], verdict.patient.pk, cycle_id, alerted):
+                f = found[kind]
+                raised.append(Alert(patient=verdict.patient, cycle=verdict.cycle, kind=f.kind, severity=f.severity,
+                                    message=f.message, evidence=f.evidence, raised_at=now, cleared_at=f.cleared_at))
     if raised:
         Alert.objects.bulk_create(raised)
-        deliveries = _create_deliveries(_notifications(raised, patient))
+        deliveries = _create_deliveries(_notifications(raised))
         transaction.on_commit(lambda: dispatch(deliveries))
     return raised
 
@@ -210,7 +244,22 @@ def _update_live(alert: Alert, finding: alert_rules.Finding | None, now: datetim
     rows.update(cleared_at=cleared_at, resolved_at=now)
 
 
-def _should_raise(finding: alert_rules.Finding, patient, cycle: Cycle | None) -> bool:
+class _AlertedCounts:
+    """The counts that already had an alert, per (patient, cycle, kind); loaded on first use."""
+
+    def __init__(self, patient_ids: set[int]) -> None:
+        self.patient_ids, self.seen = patient_ids, None
+
+    def __contains__(self, key: tuple) -> bool:
+        if self.seen is None:
+            rows = Alert.objects.filter(patient_id__in=self.patient_ids).values_list(
+                "patient_id", "cycle_id", "kind", "evidence__count_id")
+            self.seen = set(rows)
+        return key in self.seen
+
+
+def _should_raise(finding: alert_rules.Finding, patient_id: int, cycle_id: int | None,
+                  alerted: _AlertedCounts) -> bool:
     """Return False for a condition already over that needs no new alert.
 
     A condition that has already cleared is still raised when critical (a grade 4 count that
@@ -221,21 +270,66 @@ def _should_raise(finding: alert_rules.Finding, patient, cycle: Cycle | None) ->
     if finding.severity < Alert.Severity.CRITICAL:
         return False
     count_id = finding.evidence.get("count_id")
-    earlier = Alert.objects.filter(patient=patient, cycle=cycle, kind=finding.kind)
-    return count_id is None or not earlier.filter(evidence__count_id=count_id).exists()
+    return count_id is None or (patient_id, cycle_id, finding.kind, count_id) not in alerted
 
 
-def cycle_facts(cycle: Cycle, forecast: Forecast | None, now: datetime) -> alert_rules.CycleFacts:
-    """Gather what the rules need about `cycle` at `now` (a few small queries)."""
+# --- Facts for the rules ------------------------------------------------------------------------
+
+
+@dataclass
+class PatientResults:
+    """A patient's results the rules look at, loaded for many patients at once (load_results)."""
+
+    counts: list[alert_rules.CountPoint] = field(default_factory=list)
+    temperatures: list[clinical.TemperaturePoint] = field(default_factory=list)
+    gcsf: list[alert_rules.GcsfPoint] = field(default_factory=list)
+    chemo: list[tuple[int, datetime]] = field(default_factory=list)  # (cycle id, given at)
+    fn_cycle_ids: set[int] = field(default_factory=set)  # cycles with a febrile-neutropenia alert
+
+
+def load_results(patient_ids: list[int], since: datetime, now: datetime) -> dict[int, PatientResults]:
+    """Return every patient's results from `since` (counts) up to now, in five queries."""
+    results: dict[int, PatientResults] = defaultdict(PatientResults)
+    counts = CountResult.objects.filter(patient_id__in=patient_ids, collected_at__gte=since, collected_at__lte=now)
+    for patient_id, pk, at, anc in counts.order_by("collected_at", "pk").values_list(
+            "patient_id", "pk", "collected_at", "anc_1e9_per_l"):
+        results[patient_id].counts.append(alert_rules.CountPoint(at, anc, pk))
+    temperatures = TemperatureReading.objects.filter(
+        patient_id__in=patient_ids, taken_at__gte=now - clinical.FN_FEVER_LOOKBACK, taken_at__lte=now)
+    for patient_id, at, celsius in temperatures.order_by("taken_at").values_list(
+            "patient_id", "taken_at", "temperature_c"):
+        results[patient_id].temperatures.append(clinical.TemperaturePoint(at, celsius))
+    gcsf_from = min(since, now - clinical.GCSF_TIMING_LOOKBACK)
+    doses = GcsfDose.objects.filter(patient_id__in=patient_ids, given_at__gte=gcsf_from, given_at__lte=now)
+    for patient_id, pk, at, product in doses.order_by("given_at").values_list("patient_id", "pk", "given_at",
+                                                                                 "product"):
+        results[patient_id].gcsf.append(alert_rules.GcsfPoint(at, product, pk))
+    chemo = ChemoAdministration.objects.filter(
+        cycle__course__patient_id__in=patient_ids, given_at__gte=min(since, now - CHEMO_TIMES_LOOKBACK),
+        given_at__lte=now)
+    for patient_id, cycle_id, at in chemo.values_list("cycle__course__patient_id", "cycle_id", "given_at"):
+        results[patient_id].chemo.append((cycle_id, at))
+    fn = Alert.objects.filter(patient_id__in=patient_ids, kind=Alert.Kind.FEBRILE_NEUTROPENIA, cycle__isnull=False)
+    for patient_id, cycle_id in fn.values_list("patient_id", "cycle_id"):
+        results[patient_id].fn_cycle_ids.add(cycle_id)
+    return results
+
+
+def cycle_facts(cycle: Cycle, forecast: Forecast | None, now: datetime, *,
+                results: PatientResults | None = None, cycles: list[Cycle] | None = None) -> alert_rules.CycleFacts:
+    """Gather what the rules need about `cycle` at `now`.
+
+    `results` and `cycles` (the patient's active cycles) are loaded here unless given.
+    """
     course, patient = cycle.course, cycle.course.patient
     regimen = course.regimen
     day1 = cycle.day1
-    patient_cycles = _active_cycles([patient.pk]).get(patient.pk, [])
-    next_cycle = (
-        Cycle.objects.filter(course_id=course.pk, number=cycle.number + 1)
-        .exclude(status=Cycle.Status.CANCELLED)
-        .first()
-    )
+    counts_from = min(day1 - clinical.PRE_DOSE_COUNT_WINDOW, now - clinical.KNOWN_ANC_WITHIN)
+    if cycles is None:
+        cycles = _active_cycles([patient.pk]).get(patient.pk, [])
+    if results is None:
+        results = load_results([patient.pk], counts_from, now)[patient.pk]
+    next_cycle = _next_cycle(cycle, cycles)
     # Over only when the next cycle was given: a planned day 1 passing while chemotherapy was
     # not given ends nothing (the cycle waits, and so do its alerts).
     over = (
@@ -243,16 +337,9 @@ def cycle_facts(cycle: Cycle, forecast: Forecast | None, now: datetime) -> alert
         or cycle.status == Cycle.Status.CANCELLED
         or (next_cycle is not None and next_cycle.actual_day1 is not None and next_cycle.actual_day1 <= now)
     )
-    current = current_cycle_of(patient_cycles, now)
-    counts_from = min(day1 - clinical.PRE_DOSE_COUNT_WINDOW, now - clinical.KNOWN_ANC_WITHIN)
-    gcsf_from = min(day1 - clinical.GCSF_COUNTS_FROM_BEFORE_DAY1, now - clinical.GCSF_TIMING_LOOKBACK)
-    gcsf = _gcsf_points(patient.pk, gcsf_from, now)
-    chemo = list(
-        ChemoAdministration.objects.filter(
-            cycle__course__patient_id=patient.pk, given_at__gte=min(day1, now - CHEMO_TIMES_LOOKBACK),
-            given_at__lte=now,
-        ).values_list("cycle_id", "given_at")
-    )
+    current = current_cycle_of(cycles, now)
+    chemo_from = min(day1, now - CHEMO_TIMES_LOOKBACK)
+    chemo = [(cycle_id, at) for cycle_id, at in results.chemo if at >= chemo_from]
     return alert_rules.CycleFacts(
         now=now,
         clinic_tz=timezone.get_current_timezone(),
@@ -265,60 +352,46 @@ def cycle_facts(cycle: Cycle, forecast: Forecast | None, now: datetime) -> alert
         nadir_window_days=(regimen.nadir_window_start_day, regimen.nadir_window_end_day),
         next_cycle_anc_1e9_per_l=regimen.next_cycle_anc_1e9_per_l,
         gcsf_risk_factors=tuple(patient.gcsf_risk_factors(timezone.localdate(now))),
-        counts=_count_points(patient.pk, counts_from, now),
-        temperatures=_temperature_points(patient.pk, now),
-        gcsf_given_at=tuple(d.given_at for d in gcsf if d.given_at >= day1 - clinical.GCSF_COUNTS_FROM_BEFORE_DAY1),
+        counts=tuple(c for c in results.counts if c.collected_at >= counts_from),
+        temperatures=tuple(results.temperatures),
+        gcsf_given_at=tuple(d.given_at for d in results.gcsf
+                            if d.given_at >= day1 - clinical.GCSF_COUNTS_FROM_BEFORE_DAY1),
         forecast=_forecast_facts(forecast),
         is_current=current is not None and current.pk == cycle.pk,
         on_chemotherapy=True,
         chemo_given_at=tuple(at for cycle_id, at in chemo if cycle_id == cycle.pk),
         chemo_times=tuple(at for _, at in chemo),
-        gcsf_doses=tuple(d for d in gcsf if d.given_at >= now - clinical.GCSF_TIMING_LOOKBACK),
-        prior_febrile_neutropenia=patient.prior_febrile_neutropenia or Alert.objects.filter(
-            patient_id=patient.pk, kind=Alert.Kind.FEBRILE_NEUTROPENIA).exclude(cycle_id=cycle.pk).exists(),
+        gcsf_doses=tuple(d for d in results.gcsf if d.given_at >= now - clinical.GCSF_TIMING_LOOKBACK),
+        prior_febrile_neutropenia=patient.prior_febrile_neutropenia or bool(results.fn_cycle_ids - {cycle.pk}),
     )
 
 
-def patient_facts(patient: Patient, cycles: list[Cycle], now: datetime) -> alert_rules.CycleFacts:
+def _next_cycle(cycle: Cycle, cycles: list[Cycle]) -> Cycle | None:
+    """Return the next cycle of the same course (cancelled ones left out)."""
+    if cycle.course.active:  # `cycles` holds the active courses' cycles
+        return next((c for c in cycles if c.course_id == cycle.course_id and c.number == cycle.number + 1), None)
+    return (Cycle.objects.filter(course_id=cycle.course_id, number=cycle.number + 1)
+            .exclude(status=Cycle.Status.CANCELLED).first())
+
+
+def patient_facts(patient: Patient, cycles: list[Cycle], now: datetime, *,
+                  results: PatientResults | None = None) -> alert_rules.CycleFacts:
     """Gather the facts of a patient's results that no active cycle grades (the observed rules only)."""
-    counts = _count_points(patient.pk, now - clinical.NO_CYCLE_COUNT_LOOKBACK, now)
-    chemo = ChemoAdministration.objects.filter(
-        cycle__course__patient_id=patient.pk, given_at__gte=now - CHEMO_TIMES_LOOKBACK, given_at__lte=now
-    ).values_list("given_at", flat=True)
+    since = now - clinical.NO_CYCLE_COUNT_LOOKBACK
+    if results is None:
+        results = load_results([patient.pk], since, now)[patient.pk]
     return alert_rules.CycleFacts(
         now=now, clinic_tz=timezone.get_current_timezone(), cycle_number=0, day1=None, chemo_given=False,
         cycle_over=False, next_day1=None, fn_risk="", nadir_window_days=(0, 0),
         next_cycle_anc_1e9_per_l=clinical.DEFAULT_NEXT_CYCLE_ANC,
-        counts=tuple(c for c in counts if grading_cycle_of(cycles, c.collected_at) is None),
-        temperatures=_temperature_points(patient.pk, now),
+        counts=tuple(c for c in results.counts
+                     if c.collected_at >= since and grading_cycle_of(cycles, c.collected_at) is None),
+        temperatures=tuple(results.temperatures),
         is_current=current_cycle_of(cycles, now) is None,
         on_chemotherapy=False,
-        chemo_times=tuple(chemo),
-        gcsf_doses=_gcsf_points(patient.pk, now - clinical.GCSF_TIMING_LOOKBACK, now),
+        chemo_times=tuple(at for _, at in results.chemo if at >= now - CHEMO_TIMES_LOOKBACK),
+        gcsf_doses=tuple(d for d in results.gcsf if d.given_at >= now - clinical.GCSF_TIMING_LOOKBACK),
     )
-
-
-def _count_points(patient_id: int, since: datetime, now: datetime) -> tuple[alert_rules.CountPoint, ...]:
-    rows = CountResult.objects.filter(patient_id=patient_id, collected_at__gte=since, collected_at__lte=now)
-    return tuple(
-        alert_rules.CountPoint(collected_at, anc, pk)
-        for pk, collected_at, anc in rows.order_by("collected_at", "pk").values_list("pk", "collected_at",
-                                                                                      "anc_1e9_per_l")
-    )
-
-
-def _temperature_points(patient_id: int, now: datetime) -> tuple[clinical.TemperaturePoint, ...]:
-    rows = TemperatureReading.objects.filter(
-        patient_id=patient_id, taken_at__gte=now - clinical.FN_FEVER_LOOKBACK, taken_at__lte=now
-    ).order_by("taken_at")
-    points = rows.values_list("taken_at", "temperature_c")
-    return tuple(clinical.TemperaturePoint(at, celsius) for at, celsius in points)
-
-
-def _gcsf_points(patient_id: int, since: datetime, now: datetime) -> tuple[alert_rules.GcsfPoint, ...]:
-    rows = GcsfDose.objects.filter(patient_id=patient_id, given_at__gte=since, given_at__lte=now).order_by("given_at")
-    return tuple(alert_rules.GcsfPoint(at, product, pk) for pk, at, product in rows.values_list("pk", "given_at",
-                                                                                              "product"))
 
 
 def _forecast_facts(forecast: Forecast | None) -> alert_rules.ForecastFacts | None:
@@ -344,48 +417,57 @@ def _forecast_facts(forecast: Forecast | None) -> alert_rules.ForecastFacts | No
 # --- Who is told --------------------------------------------------------------------------
 
 
-def notify_recipients(patient) -> list[User]:
+def notify_recipients(patient, members: list[User] | None = None) -> list[User]:
     """Return the responsible nurse, or else the team's active nurses (else all its members)."""
-    members = User.objects.filter(teams=patient.team_id, is_active=True).order_by("pk")
-    if patient.responsible_nurse_id is not None:
-        nurse = members.filter(pk=patient.responsible_nurse_id).first()
-        if nurse is not None:
-            return [nurse]
+    members = _team_members([patient.team_id])[patient.team_id] if members is None else members
+    nurse = next((u for u in members if u.pk == patient.responsible_nurse_id), None)
+    if nurse is not None:
+        return [nurse]
     nurses = [user for user in members if user.role == User.Role.NURSE]
     return nurses or list(members)
 
 
-def critical_recipients(patient) -> tuple[list[User], list[str]]:
+def critical_recipients(patient, members: list[User] | None = None) -> tuple[list[User], list[str]]:
     """Return (in-app, email) recipients of a critical alert: the whole team at once.
 
     In-app: every active nurse of the patient's team, and the responsible nurse (every active
     member if the team has no nurses). Email: the responsible nurse (else the usual recipients)
     and the team's escalation contact.
     """
-    members = list(User.objects.filter(teams=patient.team_id, is_active=True).order_by("pk"))
+    members = _team_members([patient.team_id])[patient.team_id] if members is None else members
     inapp = [u for u in members if u.role == User.Role.NURSE or u.pk == patient.responsible_nurse_id] or members
-    emails = [u.email for u in notify_recipients(patient) if u.email]
+    emails = [u.email for u in notify_recipients(patient, members) if u.email]
     if patient.team.escalation_email:
         emails.append(patient.team.escalation_email)
     return inapp, sorted(set(emails))
 
 
-def _notifications(alerts: list[Alert], patient) -> list[Delivery]:
+def _team_members(team_ids) -> dict[int, list[User]]:
+    """Return the active members of each team, in a stable order (one query)."""
+    members: dict[int, list[User]] = {team_id: [] for team_id in team_ids}
+    links = User.teams.through.objects.filter(team_id__in=list(team_ids), user__is_active=True).select_related("user")
+    for link in links.order_by("user_id"):
+        members[link.team_id].append(link.user)
+    return members
+
+
+def _notifications(alerts: list[Alert]) -> list[Delivery]:
     config = settings.NEUTROWATCH
-    people = notify_recipients(patient)
-    webhook_url = patient.team.webhook_url
+    members = _team_members({alert.patient.team_id for alert in alerts})
     rows = []
     for alert in alerts:
+        patient = alert.patient
+        team_members = members[patient.team_id]
         if alert.severity >= Alert.Severity.CRITICAL:
-            inapp, emails = critical_recipients(patient)
+            inapp, emails = critical_recipients(patient, team_members)
         else:
-            inapp, emails = people, []
+            inapp, emails = notify_recipients(patient, team_members), []
             if alert.severity >= config["EMAIL_MIN_SEVERITY"]:
-                emails = sorted({p.email for p in people if p.email})
+                emails = sorted({p.email for p in inapp if p.email})
         rows += [Delivery(alert=alert, channel=Delivery.Channel.INAPP, recipient=p.username) for p in inapp]
         rows += [Delivery(alert=alert, channel=Delivery.Channel.EMAIL, recipient=e) for e in emails]
-        if webhook_url and alert.severity >= config["WEBHOOK_MIN_SEVERITY"]:
-            rows.append(Delivery(alert=alert, channel=Delivery.Channel.WEBHOOK, recipient=webhook_url))
+        if patient.team.webhook_url and alert.severity >= config["WEBHOOK_MIN_SEVERITY"]:
+            rows.append(Delivery(alert=alert, channel=Delivery.Channel.WEBHOOK, recipient=patient.team.webhook_url))
     return rows
 
 
