@@ -7,24 +7,40 @@ and resolves it when the finding is gone. Thresholds come from `monitoring.clini
 (with their sources) and from the clinic's settings (`settings.NEUTROWATCH`, passed in
 as `Thresholds`).
 
-Rules (issue 4), severities in brackets:
+Two callers, one rule set: the save path runs the OBSERVED rules (measured counts and
+temperatures, G-CSF timing) inside the saving transaction, so what has happened reaches a
+nurse with or without the worker; the worker runs every rule after each forecast.
+
+Rules (issues 4 and 11), severities in brackets:
 1. Grade 4 observed, ANC < 0.5 [critical]; grade 3 observed, 0.5 <= ANC < 1.0 [high].
-   CTCAE v5.0, on the latest count of the cycle (so a recovering count resolves it).
+   CTCAE v5.0, on the WORST count of the cycle so far (in any arrival order). A count in the
+   72 h before day 1 is the pre-dose count of that cycle and is graded in it. The condition
+   clears when the patient's latest count is back at or above the grade's bound; a critical
+   alert then says so but stays open until acknowledged (monitoring.alerting).
 2. Grade 4 predicted: forecast P(grade 4) >= threshold (default 0.5) before any count of the
    cycle is below 0.5 [high].
-3. Febrile neutropenia suspected [critical]: IDSA 2010 fever (one reading >= 38.3 C, or
-   >= 38.0 C sustained over 1 h) in the last 24 h, while the last ANC < 1.0 (NCCN) or the
-   forecast falls below 0.5 within 48 h of the fever (IDSA 2010 "expected to fall").
+3. Febrile neutropenia suspected [critical]: fever (FEVER_POLICY: IDSA 2010 by default, or NICE
+   CG151) in the last 24 h, while the last ANC < 1.0 (NCCN) or the forecast falls below 0.5
+   within 48 h of the fever (IDSA 2010 "expected to fall").
    The forecast criterion uses the LOWER 80 % bound (10th centile) of the trajectory, not the
    median: a missed FN is a death risk and a needless FN work-up is not, so a 1-in-10 chance
    of ANC < 0.5 within 48 h is enough to call the fever neutropenic.
+3b. Fever with unknown neutrophil status [critical]: fever on chemotherapy and no count in the
+   last 24 h (a forecast is not a count): treat as possible neutropenic sepsis (NICE CG151).
+   With a count of 1.0 or more in the last 24 h the same alert is high: assess for infection.
+3c. Fever re-check [medium]: one reading of 38.0 C or more that is not yet a fever under the
+   policy (IDSA: 38.0-38.2 C once): re-check within 1 h; a re-check >= 38.0 C makes it a fever.
 4. Not ready for the next cycle [medium]: the latest pre-dose count (72 h before the next
    day 1) is below the regimen's threshold, or, without one, forecast P(ANC >= threshold on
    the next day 1) < 0.5. A pre-dose count at or above the threshold wins over the forecast.
 5. Nadir window unmonitored [low]: intermediate or high FN-risk regimen, the predicted nadir
    window is under way and no count has been taken in it.
-6. G-CSF indicated but not given [medium]: high FN-risk regimen, or intermediate with patient
-   risk factors (ASCO 2015 / NCCN / EORTC 2010), and no G-CSF recorded by the end of day 3.
+6. G-CSF indicated but not given [medium]: from 24 h after the last chemotherapy dose of the
+   cycle, with no G-CSF recorded: high FN-risk regimen (primary prophylaxis), intermediate with
+   patient risk factors ("consider", NCCN), or any regimen after an FN episode (secondary
+   prophylaxis, ASCO 2015).
+7. G-CSF timing [medium]: a pegfilgrastim dose from 14 days before to 24 h after chemotherapy,
+   or a filgrastim dose from 24 h before to 24 h after it (product labels).
 """
 
 from __future__ import annotations
@@ -43,10 +59,16 @@ FEBRILE_NEUTROPENIA = "febrile_neutropenia"
 NOT_READY = "not_ready"
 NADIR_UNMONITORED = "nadir_unmonitored"
 GCSF_NOT_GIVEN = "gcsf_not_given"
+FEVER_UNKNOWN_ANC = "fever_unknown_anc"
+FEVER_RECHECK = "fever_recheck"
+GCSF_TIMING = "gcsf_timing"
 ALL_KINDS = (
     GRADE4_OBSERVED, GRADE3_OBSERVED, GRADE4_PREDICTED, FEBRILE_NEUTROPENIA,
-    NOT_READY, NADIR_UNMONITORED, GCSF_NOT_GIVEN,
+    NOT_READY, NADIR_UNMONITORED, GCSF_NOT_GIVEN, FEVER_UNKNOWN_ANC, FEVER_RECHECK, GCSF_TIMING,
 )
+# The kinds the save path evaluates (and may raise or clear) inside the saving transaction.
+OBSERVED_KINDS = frozenset({GRADE4_OBSERVED, GRADE3_OBSERVED, FEBRILE_NEUTROPENIA, FEVER_UNKNOWN_ANC,
+                            FEVER_RECHECK, GCSF_TIMING})
 LOW, MEDIUM, HIGH, CRITICAL = 1, 2, 3, 4
 
 FN_RISK_HIGH = "high"
@@ -62,6 +84,7 @@ class Thresholds:
 
     grade4_predicted_probability: float = 0.5
     not_ready_probability: float = 0.5
+    fever_policy: str = clinical.FEVER_POLICY_IDSA
 
 
 @dataclass(frozen=True)
@@ -69,6 +92,13 @@ class CountPoint:
     collected_at: datetime
     anc_1e9_per_l: Decimal
     count_id: int | None = None
+
+
+@dataclass(frozen=True)
+class GcsfPoint:
+    given_at: datetime
+    product: str  # clinical.FILGRASTIM, PEGFILGRASTIM or LIPEGFILGRASTIM
+    dose_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -94,12 +124,16 @@ class ForecastFacts:
 
 @dataclass(frozen=True)
 class CycleFacts:
-    """Everything the rules need to know about one cycle at `now`, in canonical units."""
+    """Everything the rules need to know about one cycle at `now`, in canonical units.
+
+    A patient without an active cycle is described with `day1=None` (and `on_chemotherapy`
+    False): only the observed rules apply to them.
+    """
 
     now: datetime
     clinic_tz: tzinfo
     cycle_number: int
-    day1: datetime
+    day1: datetime | None
     chemo_given: bool
     cycle_over: bool
     next_day1: datetime | None  # None: no next cycle in the course
@@ -107,10 +141,19 @@ class CycleFacts:
     nadir_window_days: tuple[int, int]
     next_cycle_anc_1e9_per_l: Decimal
     gcsf_risk_factors: tuple[str, ...] = ()
-    counts: tuple[CountPoint, ...] = ()  # from PRE_DOSE_COUNT_WINDOW before day 1 up to now
+    # From PRE_DOSE_COUNT_WINDOW before day 1 (or KNOWN_ANC_WITHIN before now, if earlier) up to now;
+    # without a cycle, the last NO_CYCLE_COUNT_LOOKBACK.
+    counts: tuple[CountPoint, ...] = ()
     temperatures: tuple[clinical.TemperaturePoint, ...] = ()  # the last FN_FEVER_LOOKBACK
     gcsf_given_at: tuple[datetime, ...] = ()  # from GCSF_COUNTS_FROM_BEFORE_DAY1 before day 1
     forecast: ForecastFacts | None = None
+    # The patient's current cycle: the patient-level rules (fever, G-CSF timing) run in it only.
+    is_current: bool = True
+    on_chemotherapy: bool = True
+    chemo_given_at: tuple[datetime, ...] = ()  # this cycle's chemotherapy doses
+    chemo_times: tuple[datetime, ...] = ()  # the patient's chemotherapy doses of the last weeks
+    gcsf_doses: tuple[GcsfPoint, ...] = ()  # the patient's G-CSF doses of GCSF_TIMING_LOOKBACK
+    prior_febrile_neutropenia: bool = False  # recorded risk factor or an FN alert in an earlier cycle
 
 
 @dataclass(frozen=True)
@@ -121,13 +164,28 @@ class Finding:
     severity: int
     message: str
     evidence: dict = field(default_factory=dict)
+    # Set when the condition held and has since cleared (e.g. the count recovered): a critical
+    # alert is still raised for it and stays open until a person acknowledges it.
+    cleared_at: datetime | None = None
 
 
-def evaluate(facts: CycleFacts, thresholds: Thresholds) -> list[Finding]:
-    """Return the conditions that hold for the cycle now, most severe first."""
-    if facts.cycle_over or facts.day1 > facts.now:
-        return []  # a finished or not yet started cycle raises nothing; its alerts resolve
-    rules = (observed_grade, grade4_predicted, febrile_neutropenia, not_ready, nadir_unmonitored, gcsf_not_given)
+def evaluate(facts: CycleFacts, thresholds: Thresholds, *, observed_only: bool = False) -> list[Finding]:
+    """Return the conditions that hold for the cycle now, most severe first.
+
+    `observed_only`: the save path's subset (OBSERVED_KINDS), which needs no forecast. A cycle
+    that is over is still graded (a late count is alerted whichever cycle it falls in), but only
+    a critical finding is raised there. Patient-level rules run in the current cycle only, so a
+    fever raises one alert, not one per cycle.
+    """
+    started = facts.day1 is not None and facts.day1 <= facts.now
+    if facts.cycle_over:
+        graded = observed_grade(facts, thresholds)
+        return [graded] if graded is not None and graded.severity == CRITICAL else []
+    rules = [observed_grade]
+    if facts.is_current:
+        rules += [febrile_neutropenia, fever_unknown_anc, fever_recheck, gcsf_timing]
+    if started and not observed_only:
+        rules += [grade4_predicted, not_ready, nadir_unmonitored, gcsf_not_given]
     findings = [finding for rule in rules if (finding := rule(facts, thresholds)) is not None]
     return sorted(findings, key=lambda f: -f.severity)
 
@@ -136,24 +194,55 @@ def evaluate(facts: CycleFacts, thresholds: Thresholds) -> list[Finding]:
 
 
 def observed_grade(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
-    """Rule 1: grade 4 or grade 3 on the latest count of the cycle (CTCAE v5.0)."""
-    in_cycle = _cycle_counts(facts)
-    if not in_cycle:
+    """Rule 1: grade 4 or grade 3 on the worst count of the cycle so far (CTCAE v5.0)."""
+    graded = graded_counts(facts)
+    if not graded:
         return None
-    latest = in_cycle[-1]
-    grade = clinical.ctcae_grade(latest.anc_1e9_per_l)
+    worst = min(graded, key=lambda c: (c.anc_1e9_per_l, c.collected_at))
+    grade = clinical.ctcae_grade(worst.anc_1e9_per_l)
     if grade < 3:
         return None
-    when = _when(latest.collected_at, facts)
-    evidence = {"count_id": latest.count_id, "anc_1e9_per_l": str(latest.anc_1e9_per_l),
-                "collected_at": latest.collected_at.isoformat(), "ctcae_grade": grade}
+    bound = clinical.GRADE4_BELOW if grade == 4 else clinical.GRADE3_BELOW
+    cleared_at = _recovered_at(facts, bound)
+    when = _when(worst.collected_at, facts)
+    evidence = {"count_id": worst.count_id, "anc_1e9_per_l": str(worst.anc_1e9_per_l),
+                "collected_at": worst.collected_at.isoformat(), "ctcae_grade": grade}
     if grade == 4:
-        message = (f"ANC {latest.anc_1e9_per_l} x10^9/L on {when}: grade 4 neutropenia (CTCAE v5.0). "
+        message = (f"ANC {worst.anc_1e9_per_l} x10^9/L on {when}: grade 4 neutropenia (CTCAE v5.0). "
                    "Check for fever and signs of infection; remind the patient to call at 38.0 °C.")
-        return Finding(GRADE4_OBSERVED, CRITICAL, message, evidence)
-    message = (f"ANC {latest.anc_1e9_per_l} x10^9/L on {when}: grade 3 neutropenia (CTCAE v5.0). "
+        return Finding(GRADE4_OBSERVED, CRITICAL, message, evidence, cleared_at)
+    message = (f"ANC {worst.anc_1e9_per_l} x10^9/L on {when}: grade 3 neutropenia (CTCAE v5.0). "
                "Review the patient and plan a repeat count.")
-    return Finding(GRADE3_OBSERVED, HIGH, message, evidence)
+    return Finding(GRADE3_OBSERVED, HIGH, message, evidence, cleared_at)
+
+
+def graded_counts(facts: CycleFacts) -> list[CountPoint]:
+    """Return the counts graded in this cycle: from 72 h before its day 1 to 72 h before the next.
+
+    A count in the 72 h before a day 1 is that cycle's pre-dose count, so it belongs to the
+    coming cycle, whether or not the chemotherapy has been given yet.
+    """
+    counts = [c for c in facts.counts if c.collected_at <= facts.now]
+    if facts.day1 is None:
+        return counts
+    start = facts.day1 - clinical.PRE_DOSE_COUNT_WINDOW
+    end = facts.next_day1 - clinical.PRE_DOSE_COUNT_WINDOW if facts.next_day1 is not None else None
+    return [c for c in counts if c.collected_at >= start and (end is None or c.collected_at < end)]
+
+
+def _recovered_at(facts: CycleFacts, bound: Decimal) -> datetime | None:
+    """Return when the patient's counts came back to `bound` or above for good, or None.
+
+    That is the first count of the final run of counts at or above the bound, up to now.
+    """
+    counts = sorted((c for c in facts.counts if c.collected_at <= facts.now), key=lambda c: c.collected_at)
+    recovered = None
+    for count in counts:
+        if count.anc_1e9_per_l < bound:
+            recovered = None
+        elif recovered is None:
+            recovered = count.collected_at
+    return recovered
 
 
 def grade4_predicted(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
@@ -175,12 +264,11 @@ def grade4_predicted(facts: CycleFacts, thresholds: Thresholds) -> Finding | Non
 
 def febrile_neutropenia(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
     """Rule 3: IDSA 2010 fever while neutropenic, measured (NCCN < 1.0) or forecast (< 0.5 in 48 h)."""
-    recent = [t for t in facts.temperatures if facts.now - clinical.FN_FEVER_LOOKBACK <= t.taken_at <= facts.now]
-    fever = clinical.fever_episode(recent)
+    fever = _fever(facts, thresholds)
     if fever is None:
         return None
     evidence = {"temperature_c": str(fever.temperature_c), "taken_at": fever.taken_at.isoformat()}
-    last = facts.counts[-1] if facts.counts else None
+    last = _latest_count(facts)
     if last is not None and last.anc_1e9_per_l < clinical.FN_ANC_BELOW:
         evidence.update(anc_1e9_per_l=str(last.anc_1e9_per_l), collected_at=last.collected_at.isoformat())
         reason = f"last ANC {last.anc_1e9_per_l} x10^9/L ({_when(last.collected_at, facts)})"
@@ -191,10 +279,76 @@ def febrile_neutropenia(facts: CycleFacts, thresholds: Thresholds) -> Finding | 
         evidence.update(predicted_lo80_1e9_per_l=round(low.lo80, 3), predicted_at=low.time.isoformat())
         reason = f"ANC forecast to fall below {clinical.FN_PREDICTED_ANC_BELOW} x10^9/L within 48 h"
     minutes = int(clinical.FN_ANTIBIOTICS_WITHIN.total_seconds() // 60)
+    evidence["fever_policy"] = thresholds.fever_policy
     message = (f"Febrile neutropenia suspected: {fever.temperature_c} °C at {_when(fever.taken_at, facts)} "
                f"with {reason}. Start the febrile-neutropenia pathway now: assess, take blood cultures and "
                f"give empirical antibiotics within {minutes} minutes (IDSA 2010, ASCO/IDSA 2018).")
     return Finding(FEBRILE_NEUTROPENIA, CRITICAL, message, evidence)
+
+
+def fever_unknown_anc(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
+    """Rule 3b: fever on chemotherapy without a count in the last 24 h (NICE CG151) [critical]."""
+    if not facts.on_chemotherapy:
+        return None
+    fever = _fever(facts, thresholds)
+    if fever is None or febrile_neutropenia(facts, thresholds) is not None:
+        return None  # no fever, or rule 3 already says febrile neutropenia
+    evidence = {"temperature_c": str(fever.temperature_c), "taken_at": fever.taken_at.isoformat(),
+                "fever_policy": thresholds.fever_policy}
+    recent = [c for c in facts.counts if facts.now - clinical.KNOWN_ANC_WITHIN <= c.collected_at <= facts.now]
+    at = _when(fever.taken_at, facts)
+    if not recent:
+        message = (f"Fever {fever.temperature_c} °C at {at} and no blood count in the last 24 h: fever in a "
+                   "patient on chemotherapy: treat as possible neutropenic sepsis, urgent FBC and assessment "
+                   "(NICE CG151). Do not wait for the count to give antibiotics if the patient is unwell.")
+        return Finding(FEVER_UNKNOWN_ANC, CRITICAL, message, evidence)
+    last = recent[-1]
+    evidence.update(anc_1e9_per_l=str(last.anc_1e9_per_l), collected_at=last.collected_at.isoformat())
+    message = (f"Fever {fever.temperature_c} °C at {at} in a patient on chemotherapy; ANC {last.anc_1e9_per_l} "
+               f"x10^9/L on {_when(last.collected_at, facts)}. Assess for infection and repeat the FBC "
+               "(NICE CG151).")
+    return Finding(FEVER_UNKNOWN_ANC, HIGH, message, evidence)
+
+
+def fever_recheck(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
+    """Rule 3c: a raised reading that is not yet a fever: re-check within 1 hour [medium]."""
+    recent = _recent_temperatures(facts)
+    reading = clinical.fever_needs_recheck(recent, thresholds.fever_policy)
+    if reading is None or facts.now - reading.taken_at > clinical.FN_FEVER_LOOKBACK:
+        return None
+    minutes = int(clinical.FEVER_RECHECK_WITHIN.total_seconds() // 60)
+    message = (f"Temperature {reading.temperature_c} °C at {_when(reading.taken_at, facts)}: re-check within "
+               f"{minutes} minutes. If the re-check is {clinical.FEVER_SUSTAINED_C} °C or more, it is a fever "
+               "(IDSA 2010) and the febrile-neutropenia pathway starts.")
+    evidence = {"temperature_c": str(reading.temperature_c), "taken_at": reading.taken_at.isoformat(),
+                "recheck_by": (reading.taken_at + clinical.FEVER_RECHECK_WITHIN).isoformat()}
+    return Finding(FEVER_RECHECK, MEDIUM, message, evidence)
+
+
+def gcsf_timing(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
+    """Rule 7: a G-CSF dose inside the window its label excludes around chemotherapy [medium]."""
+    for dose in sorted(facts.gcsf_doses, key=lambda d: d.given_at, reverse=True):
+        if facts.now - dose.given_at > clinical.GCSF_TIMING_LOOKBACK:
+            continue
+        long_acting = clinical.is_long_acting(dose.product)
+        before = clinical.PEGFILGRASTIM_NOT_BEFORE_CHEMO if long_acting else clinical.FILGRASTIM_NOT_BEFORE_CHEMO
+        after = clinical.PEGFILGRASTIM_NOT_AFTER_CHEMO if long_acting else clinical.FILGRASTIM_NOT_AFTER_CHEMO
+        for chemo in facts.chemo_times:
+            if chemo - before <= dose.given_at < chemo + after:
+                return _gcsf_timing_finding(facts, dose, chemo, long_acting)
+    return None
+
+
+def _gcsf_timing_finding(facts: CycleFacts, dose: GcsfPoint, chemo: datetime, long_acting: bool) -> Finding:
+    hours = (dose.given_at - chemo).total_seconds() / 3600
+    relation = f"{hours:.0f} h after" if hours >= 0 else f"{-hours / 24:.1f} days before"
+    rule = ("pegfilgrastim is not given from 14 days before to 24 h after cytotoxic chemotherapy" if long_acting
+            else "filgrastim starts 24-72 h after cytotoxic chemotherapy, not in the 24 h before it")
+    message = (f"{dose.product.capitalize()} given {_when(dose.given_at, facts)}, {relation} chemotherapy "
+               f"({_when(chemo, facts)}): the label says {rule}. Check the timing with the oncologist.")
+    evidence = {"dose_id": dose.dose_id, "given_at": dose.given_at.isoformat(), "chemo_at": chemo.isoformat(),
+                "product": dose.product}
+    return Finding(GCSF_TIMING, MEDIUM, message, evidence)
 
 
 def not_ready(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
@@ -240,24 +394,37 @@ def nadir_unmonitored(facts: CycleFacts, thresholds: Thresholds) -> Finding | No
 
 
 def gcsf_not_given(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
-    """Rule 6: G-CSF primary prophylaxis indicated and none recorded by the end of day 3."""
+    """Rule 6: G-CSF prophylaxis indicated and none recorded from 24 h after the last chemo dose."""
     if not facts.chemo_given:
         return None
-    high = facts.fn_risk == FN_RISK_HIGH
-    if not (high or (facts.fn_risk == FN_RISK_INTERMEDIATE and facts.gcsf_risk_factors)):
+    why, verb = _gcsf_indication(facts)
+    if why is None:
         return None
-    due = facts.day1 + timedelta(days=clinical.GCSF_EXPECTED_BY_CYCLE_DAY)  # end of day 3
+    last_dose = max(facts.chemo_given_at, default=facts.day1)
+    due = last_dose + clinical.GCSF_DUE_AFTER_CHEMO
     if facts.now < due:
         return None
     if any(t >= facts.day1 - clinical.GCSF_COUNTS_FROM_BEFORE_DAY1 for t in facts.gcsf_given_at):
         return None
-    why = "a high FN-risk regimen" if high else (
-        "an intermediate FN-risk regimen with " + ", ".join(facts.gcsf_risk_factors))
-    message = (f"G-CSF primary prophylaxis is indicated ({why}) and none is recorded by day "
-               f"{clinical.GCSF_EXPECTED_BY_CYCLE_DAY} of cycle {facts.cycle_number}. Check whether it was "
-               "given elsewhere, or discuss it with the oncologist.")
-    evidence = {"fn_risk": facts.fn_risk, "risk_factors": list(facts.gcsf_risk_factors), "due_by": due.isoformat()}
+    message = (f"{verb} ({why}) and none is recorded in cycle {facts.cycle_number}, 24 h after the last "
+               f"chemotherapy dose ({_when(last_dose, facts)}). Check whether it was given elsewhere, or "
+               "discuss it with the oncologist.")
+    evidence = {"fn_risk": facts.fn_risk, "risk_factors": list(facts.gcsf_risk_factors), "due_by": due.isoformat(),
+                "secondary": facts.prior_febrile_neutropenia}
     return Finding(GCSF_NOT_GIVEN, MEDIUM, message, evidence)
+
+
+def _gcsf_indication(facts: CycleFacts) -> tuple[str | None, str]:
+    """Return (why, what to do) for G-CSF prophylaxis in this cycle, or (None, '')."""
+    if facts.prior_febrile_neutropenia:
+        return ("febrile neutropenia in an earlier cycle",
+                "G-CSF secondary prophylaxis is recommended (ASCO 2015)")
+    if facts.fn_risk == FN_RISK_HIGH:
+        return "a high FN-risk regimen", "G-CSF primary prophylaxis is indicated (ASCO 2015, NCCN)"
+    if facts.fn_risk == FN_RISK_INTERMEDIATE and facts.gcsf_risk_factors:
+        return ("an intermediate FN-risk regimen with " + ", ".join(facts.gcsf_risk_factors),
+                "Consider G-CSF primary prophylaxis (NCCN)")
+    return None, ""
 
 
 # --- Helpers ------------------------------------------------------------------------------
@@ -276,6 +443,19 @@ def nadir_window(facts: CycleFacts) -> tuple[datetime, datetime]:
 
 def _cycle_counts(facts: CycleFacts) -> list[CountPoint]:
     return [c for c in facts.counts if facts.day1 <= c.collected_at <= facts.now]
+
+
+def _latest_count(facts: CycleFacts) -> CountPoint | None:
+    counts = [c for c in facts.counts if c.collected_at <= facts.now]
+    return max(counts, key=lambda c: c.collected_at) if counts else None
+
+
+def _recent_temperatures(facts: CycleFacts) -> list[clinical.TemperaturePoint]:
+    return [t for t in facts.temperatures if facts.now - clinical.FN_FEVER_LOOKBACK <= t.taken_at <= facts.now]
+
+
+def _fever(facts: CycleFacts, thresholds: Thresholds) -> clinical.TemperaturePoint | None:
+    return clinical.fever_episode(_recent_temperatures(facts), thresholds.fever_policy)
 
 
 def _forecast_low_within(facts: CycleFacts, start: datetime, horizon: timedelta) -> TrajectoryPoint | None:

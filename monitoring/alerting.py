@@ -1,9 +1,16 @@
 """Alert services: evaluate the rules after a recompute, raise and resolve alerts, deliver, escalate.
 
-The Alert rows are the in-app inbox. Each alert is raised for a *condition* of a cycle and
-stays the one open alert for it while the condition lasts (a database constraint allows one
-unresolved alert per cycle and kind); when the condition clears the alert is resolved. So a
-condition that persists over many results raises one alert, and a duplicate result none.
+The Alert rows are the in-app inbox. Each alert is raised for a *condition* of a cycle (or of
+a patient without an active cycle) and stays the one live alert for it while the condition
+lasts (database constraints allow one unresolved alert per cycle and kind, and per patient and
+kind without a cycle). So a condition that persists over many results raises one alert, and a
+duplicate result none. When the condition clears, a low, medium or high alert is resolved; a
+critical one records `cleared_at` but stays open, and keeps escalating, until a person
+acknowledges it (acknowledging it then resolves it).
+
+Two callers run the same rules (monitoring.alert_rules): the save path runs the observed rules
+inside the saving transaction (`evaluate_observed`), so a dangerous result is alerted with or
+without the broker and the worker; the worker runs every rule after each recompute.
 
 Deliveries follow the healthchecks pattern: a `Delivery` row per channel and recipient is
 written in the same transaction as the alert, the transport runs after commit, outside any
@@ -12,8 +19,10 @@ on its attempt count, so two workers never send the same attempt twice.
 
 Who is told (kept simple on purpose):
 - in-app: the patient's responsible nurse; without one (or if she left the team), every active
-  nurse of the patient's team (every active member if the team has no nurses);
+  nurse of the patient's team (every active member if the team has no nurses). A CRITICAL
+  alert goes to every active nurse of the team at once (and the responsible nurse);
 - email: the same people, for alerts of severity >= NEUTROWATCH["EMAIL_MIN_SEVERITY"] (high);
+  a critical alert is emailed to the responsible nurse and the team's escalation contact;
 - webhook: the team's URL, if configured, for severity >= NEUTROWATCH["WEBHOOK_MIN_SEVERITY"];
 - escalation: an unacknowledged, unresolved critical alert, ESCALATE_AFTER_MINUTES after it was
   raised, is emailed to Team.escalation_email (and sent to the webhook, marked "escalate").
@@ -22,7 +31,8 @@ Who is told (kept simple on purpose):
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -32,7 +42,19 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from monitoring import alert_rules, clinical
-from monitoring.models import Alert, CountResult, Cycle, Delivery, Forecast, GcsfDose, TemperatureReading, User
+from monitoring.models import (
+    Alert,
+    ChemoAdministration,
+    CountResult,
+    Cycle,
+    Delivery,
+    Forecast,
+    GcsfDose,
+    Patient,
+    TemperatureReading,
+    User,
+)
+from monitoring.models.care import current_cycle_of, grading_cycle_of
 from monitoring.transports import TransportError, transport_for
 
 log = logging.getLogger(__name__)
@@ -41,6 +63,8 @@ log = logging.getLogger(__name__)
 CLAIM_TIMEOUT = timedelta(minutes=10)
 # The sweep looks at cycles that started within this many days (longer than any cycle).
 SWEEP_CYCLE_LOOKBACK = timedelta(days=60)
+# Chemotherapy doses this recent are checked against G-CSF doses (14 days + 24 h, with margin).
+CHEMO_TIMES_LOOKBACK = timedelta(days=30)
 # Publishing gives up fast when the broker is down: the sweep re-dispatches what was not sent.
 FAST_PUBLISH = {"retry": True, "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.1,
                                                   "interval_max": 0.1}}
@@ -52,6 +76,7 @@ def thresholds() -> alert_rules.Thresholds:
     return alert_rules.Thresholds(
         grade4_predicted_probability=config["GRADE4_PREDICTED_THRESHOLD"],
         not_ready_probability=config["NOT_READY_PROBABILITY"],
+        fever_policy=config["FEVER_POLICY"],
     )
 
 
@@ -64,7 +89,7 @@ def evaluate_alerts(cycle_id: int, now: datetime | None = None) -> list[Alert]:
     with transaction.atomic():
         cycle = (
             Cycle.objects.select_for_update(of=("self",))
-            .select_related("course__regimen", "course__patient")
+            .select_related("course__regimen", "course__patient__team")
             .filter(pk=cycle_id)
             .first()
         )
@@ -73,52 +98,248 @@ def evaluate_alerts(cycle_id: int, now: datetime | None = None) -> list[Alert]:
         return evaluate_locked(cycle, Forecast.objects.filter(cycle_id=cycle_id).first(), now)
 
 
-def evaluate_locked(cycle: Cycle, forecast: Forecast | None, now: datetime) -> list[Alert]:
-    """Raise new conditions and resolve cleared ones; the caller holds the cycle's row lock.
+def evaluate_locked(cycle: Cycle, forecast: Forecast | None, now: datetime, *,
+                    observed_only: bool = False) -> list[Alert]:
+    """Raise new conditions and clear or resolve gone ones; the caller holds the cycle's row lock.
 
-    Deliveries of the raised alerts are written now and sent when the transaction commits.
+    `observed_only`: the save path, which evaluates (and raises or clears) only the observed
+    kinds. Deliveries of the raised alerts are written now and sent when the transaction commits.
     """
-    findings = {f.kind: f for f in alert_rules.evaluate(cycle_facts(cycle, forecast, now), thresholds())}
-    live = {alert.kind: alert for alert in Alert.objects.filter(cycle=cycle, resolved_at__isnull=True)}
-    cleared = [alert.pk for kind, alert in live.items() if kind not in findings]
-    if cleared:
-        Alert.objects.filter(pk__in=cleared).update(resolved_at=now)
-    raised = [
-        Alert(patient_id=cycle.course.patient_id, cycle=cycle, kind=f.kind, severity=f.severity,
-              message=f.message, evidence=f.evidence, raised_at=now)
-        for kind, f in findings.items() if kind not in live
-    ]
+    facts = cycle_facts(cycle, forecast, now)
+    findings = alert_rules.evaluate(facts, thresholds(), observed_only=observed_only)
+    kinds = alert_rules.OBSERVED_KINDS if observed_only else alert_rules.ALL_KINDS
+    return apply_verdicts([Verdict(cycle.course.patient, cycle, findings)], kinds, now)
+
+
+def evaluate_observed(moments_by_patient: dict[int, list[datetime]], now: datetime) -> list[Alert]:
+    """Run the observed rules for what just changed, inside the caller's (saving) transaction.
+
+    For each patient: the cycle each changed moment is graded in, the patient's current cycle
+    (where fevers and G-CSF timing belong), or the patient alone when no cycle applies. The
+    forecast-based rules are left to the worker. A fixed number of queries for any number of
+    patients (an import of 1,000 patients evaluates them together). Returns the alerts raised.
+    """
+    if not moments_by_patient:
+        return []
+    cycles_by_patient = _active_cycles(list(moments_by_patient))
+    targets: set[int] = set()
+    alone: list[int] = []  # patients evaluated without a cycle
+    for patient_id, moments in moments_by_patient.items():
+        cycles = cycles_by_patient.get(patient_id, [])
+        graded = [grading_cycle_of(cycles, m) for m in set(moments)]
+        targets |= {c.pk for c in graded if c is not None}
+        current = current_cycle_of(cycles, now)
+        if current is not None:
+            targets.add(current.pk)
+        if current is None or None in graded:
+            alone.append(patient_id)
+    locked = list(
+        Cycle.objects.select_for_update(of=("self",)).select_related("course__regimen", "course__patient__team")
+        .filter(pk__in=targets).order_by("pk")
+    )
+    patients = list(Patient.objects.select_for_update(of=("self",)).select_related("team")
+                    .filter(pk__in=alone).order_by("pk"))
+    since = min([c.day1 - clinical.PRE_DOSE_COUNT_WINDOW for c in locked] + [now - clinical.NO_CYCLE_COUNT_LOOKBACK])
+    results = load_results(list(moments_by_patient), since, now)
+    forecasts = {f.cycle_id: f for f in Forecast.objects.filter(cycle_id__in=targets)}
+    rules = thresholds()
+    verdicts = []
+    for cycle in locked:
+        patient_id = cycle.course.patient_id
+        facts = cycle_facts(cycle, forecasts.get(cycle.pk), now, results=results[patient_id],
+                            cycles=cycles_by_patient.get(patient_id, []))
+        verdicts.append(Verdict(cycle.course.patient, cycle, alert_rules.evaluate(facts, rules, observed_only=True)))
+    for patient in patients:
+        facts = patient_facts(patient, cycles_by_patient.get(patient.pk, []), now, results=results[patient.pk])
+        verdicts.append(Verdict(patient, None, alert_rules.evaluate(facts, rules, observed_only=True)))
+    return apply_verdicts(verdicts, alert_rules.OBSERVED_KINDS, now)
+
+
+def evaluate_patient_alerts(patient_id: int, now: datetime | None = None) -> list[Alert]:
+    """Run the observed rules for a patient's results outside any active cycle; return alerts raised."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        patient = Patient.objects.select_for_update(of=("self",)).select_related("team").filter(pk=patient_id).first()
+        if patient is None:
+            return []
+        facts = patient_facts(patient, _active_cycles([patient_id]).get(patient_id, []), now)
+        findings = alert_rules.evaluate(facts, thresholds(), observed_only=True)
+        return apply_verdicts([Verdict(patient, None, findings)], alert_rules.OBSERVED_KINDS, now)
+
+
+def _active_cycles(patient_ids: list[int]) -> dict[int, list[Cycle]]:
+    """Return each patient's cycles of active courses, cancelled ones left out (one query)."""
+    by_patient: dict[int, list[Cycle]] = {}
+    cycles = (
+        Cycle.objects.filter(course__patient_id__in=patient_ids, course__active=True)
+        .exclude(status=Cycle.Status.CANCELLED)
+        .select_related("course__regimen")
+    )
+    for cycle in cycles:
+        by_patient.setdefault(cycle.course.patient_id, []).append(cycle)
+    return by_patient
+
+
+# --- Store what the rules found -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the rules found for one patient's cycle (or the patient alone, cycle None)."""
+
+    patient: Patient
+    cycle: Cycle | None
+    findings: list[alert_rules.Finding]
+
+
+def apply_verdicts(verdicts: list[Verdict], kinds, now: datetime) -> list[Alert]:
+    """Raise, keep, clear or resolve the alerts of `kinds` for each verdict; return the alerts raised.
+
+    A fixed number of queries for the whole list, plus one update per alert whose state changes.
+    """
+    if not verdicts:
+        return []
+    patient_ids = {v.patient.pk for v in verdicts}
+    live: dict[tuple, Alert] = {
+        (a.patient_id, a.cycle_id, a.kind): a
+        for a in Alert.objects.filter(patient_id__in=patient_ids, kind__in=list(kinds), resolved_at__isnull=True)
+    }
+    alerted = _AlertedCounts(patient_ids)
+    raised: list[Alert] = []
+    for verdict in verdicts:
+        cycle_id = verdict.cycle.pk if verdict.cycle is not None else None
+        found = {f.kind: f for f in verdict.findings if f.kind in kinds}
+        for kind in kinds:
+            alert = live.get((verdict.patient.pk, cycle_id, kind))
+            if alert is not None:
+                _update_live(alert, found.get(kind), now)
+            elif kind in found and _should_raise(found[kind], verdict.patient.pk, cycle_id, alerted):
+                f = found[kind]
+                raised.append(Alert(patient=verdict.patient, cycle=verdict.cycle, kind=f.kind, severity=f.severity,
+                                    message=f.message, evidence=f.evidence, raised_at=now, cleared_at=f.cleared_at))
     if raised:
         Alert.objects.bulk_create(raised)
-        deliveries = _create_deliveries(_notifications(raised, cycle.course.patient))
+        deliveries = _create_deliveries(_notifications(raised))
         transaction.on_commit(lambda: dispatch(deliveries))
     return raised
 
 
-def cycle_facts(cycle: Cycle, forecast: Forecast | None, now: datetime) -> alert_rules.CycleFacts:
-    """Gather what the rules need about `cycle` at `now` (four small queries)."""
+def _update_live(alert: Alert, finding: alert_rules.Finding | None, now: datetime) -> None:
+    """Keep a live alert whose condition holds; clear or resolve one whose condition is gone.
+
+    A critical alert nobody has acknowledged is never resolved here: it records when its
+    condition cleared and stays open (and escalates) until acknowledged.
+    """
+    rows = Alert.objects.filter(pk=alert.pk)
+    if finding is not None and finding.cleared_at is None:
+        if alert.cleared_at is not None:
+            rows.update(cleared_at=None)  # the condition is back
+        return
+    cleared_at = alert.cleared_at or (finding.cleared_at if finding is not None else None) or now
+    if alert.severity >= Alert.Severity.CRITICAL and alert.acknowledged_at is None:
+        if alert.cleared_at is None and rows.filter(acknowledged_at__isnull=True).update(cleared_at=cleared_at):
+            return
+        if alert.cleared_at is not None:
+            return
+    rows.update(cleared_at=cleared_at, resolved_at=now)
+
+
+class _AlertedCounts:
+    """The counts that already had an alert, per (patient, cycle, kind); loaded on first use."""
+
+    def __init__(self, patient_ids: set[int]) -> None:
+        self.patient_ids, self.seen = patient_ids, None
+
+    def __contains__(self, key: tuple) -> bool:
+        if self.seen is None:
+            rows = Alert.objects.filter(patient_id__in=self.patient_ids).values_list(
+                "patient_id", "cycle_id", "kind", "evidence__count_id")
+            self.seen = set(rows)
+        return key in self.seen
+
+
+def _should_raise(finding: alert_rules.Finding, patient_id: int, cycle_id: int | None,
+                  alerted: _AlertedCounts) -> bool:
+    """Return False for a condition already over that needs no new alert.
+
+    A condition that has already cleared is still raised when critical (a grade 4 count that
+    arrived after the recovery count, for instance), but only once for the same count.
+    """
+    if finding.cleared_at is None:
+        return True
+    if finding.severity < Alert.Severity.CRITICAL:
+        return False
+    count_id = finding.evidence.get("count_id")
+    return count_id is None or (patient_id, cycle_id, finding.kind, count_id) not in alerted
+
+
+# --- Facts for the rules ------------------------------------------------------------------------
+
+
+@dataclass
+class PatientResults:
+    """A patient's results the rules look at, loaded for many patients at once (load_results)."""
+
+    counts: list[alert_rules.CountPoint] = field(default_factory=list)
+    temperatures: list[clinical.TemperaturePoint] = field(default_factory=list)
+    gcsf: list[alert_rules.GcsfPoint] = field(default_factory=list)
+    chemo: list[tuple[int, datetime]] = field(default_factory=list)  # (cycle id, given at)
+    fn_cycle_ids: set[int] = field(default_factory=set)  # cycles with a febrile-neutropenia alert
+
+
+def load_results(patient_ids: list[int], since: datetime, now: datetime) -> dict[int, PatientResults]:
+    """Return every patient's results from `since` (counts) up to now, in five queries."""
+    results: dict[int, PatientResults] = defaultdict(PatientResults)
+    counts = CountResult.objects.filter(patient_id__in=patient_ids, collected_at__gte=since, collected_at__lte=now)
+    for patient_id, pk, at, anc in counts.order_by("collected_at", "pk").values_list(
+            "patient_id", "pk", "collected_at", "anc_1e9_per_l"):
+        results[patient_id].counts.append(alert_rules.CountPoint(at, anc, pk))
+    temperatures = TemperatureReading.objects.filter(
+        patient_id__in=patient_ids, taken_at__gte=now - clinical.FN_FEVER_LOOKBACK, taken_at__lte=now)
+    for patient_id, at, celsius in temperatures.order_by("taken_at").values_list(
+            "patient_id", "taken_at", "temperature_c"):
+        results[patient_id].temperatures.append(clinical.TemperaturePoint(at, celsius))
+    gcsf_from = min(since, now - clinical.GCSF_TIMING_LOOKBACK)
+    doses = GcsfDose.objects.filter(patient_id__in=patient_ids, given_at__gte=gcsf_from, given_at__lte=now)
+    for patient_id, pk, at, product in doses.order_by("given_at").values_list("patient_id", "pk", "given_at",
+                                                                                 "product"):
+        results[patient_id].gcsf.append(alert_rules.GcsfPoint(at, product, pk))
+    chemo = ChemoAdministration.objects.filter(
+        cycle__course__patient_id__in=patient_ids, given_at__gte=min(since, now - CHEMO_TIMES_LOOKBACK),
+        given_at__lte=now)
+    for patient_id, cycle_id, at in chemo.values_list("cycle__course__patient_id", "cycle_id", "given_at"):
+        results[patient_id].chemo.append((cycle_id, at))
+    fn = Alert.objects.filter(patient_id__in=patient_ids, kind=Alert.Kind.FEBRILE_NEUTROPENIA, cycle__isnull=False)
+    for patient_id, cycle_id in fn.values_list("patient_id", "cycle_id"):
+        results[patient_id].fn_cycle_ids.add(cycle_id)
+    return results
+
+
+def cycle_facts(cycle: Cycle, forecast: Forecast | None, now: datetime, *,
+                results: PatientResults | None = None, cycles: list[Cycle] | None = None) -> alert_rules.CycleFacts:
+    """Gather what the rules need about `cycle` at `now`.
+
+    `results` and `cycles` (the patient's active cycles) are loaded here unless given.
+    """
     course, patient = cycle.course, cycle.course.patient
     regimen = course.regimen
     day1 = cycle.day1
-    next_cycle = (
-        Cycle.objects.filter(course_id=course.pk, number=cycle.number + 1)
-        .exclude(status=Cycle.Status.CANCELLED)
-        .first()
-    )
+    counts_from = min(day1 - clinical.PRE_DOSE_COUNT_WINDOW, now - clinical.KNOWN_ANC_WITHIN)
+    if cycles is None:
+        cycles = _active_cycles([patient.pk]).get(patient.pk, [])
+    if results is None:
+        results = load_results([patient.pk], counts_from, now)[patient.pk]
+    next_cycle = _next_cycle(cycle, cycles)
+    # Over only when the next cycle was given: a planned day 1 passing while chemotherapy was
+    # not given ends nothing (the cycle waits, and so do its alerts).
     over = (
         not (course.active and patient.active)
         or cycle.status == Cycle.Status.CANCELLED
-        or (next_cycle is not None and next_cycle.day1 <= now)
+        or (next_cycle is not None and next_cycle.actual_day1 is not None and next_cycle.actual_day1 <= now)
     )
-    counts = CountResult.objects.filter(
-        patient_id=patient.pk, collected_at__gte=day1 - clinical.PRE_DOSE_COUNT_WINDOW, collected_at__lte=now
-    ).order_by("collected_at", "pk")
-    temperatures = TemperatureReading.objects.filter(
-        patient_id=patient.pk, taken_at__gte=now - clinical.FN_FEVER_LOOKBACK, taken_at__lte=now
-    ).order_by("taken_at")
-    gcsf = GcsfDose.objects.filter(
-        patient_id=patient.pk, given_at__gte=day1 - clinical.GCSF_COUNTS_FROM_BEFORE_DAY1, given_at__lte=now
-    )
+    current = current_cycle_of(cycles, now)
+    chemo_from = min(day1, now - CHEMO_TIMES_LOOKBACK)
+    chemo = [(cycle_id, at) for cycle_id, at in results.chemo if at >= chemo_from]
     return alert_rules.CycleFacts(
         now=now,
         clinic_tz=timezone.get_current_timezone(),
@@ -131,16 +352,45 @@ def cycle_facts(cycle: Cycle, forecast: Forecast | None, now: datetime) -> alert
         nadir_window_days=(regimen.nadir_window_start_day, regimen.nadir_window_end_day),
         next_cycle_anc_1e9_per_l=regimen.next_cycle_anc_1e9_per_l,
         gcsf_risk_factors=tuple(patient.gcsf_risk_factors(timezone.localdate(now))),
-        counts=tuple(
-            alert_rules.CountPoint(collected_at, anc, pk)
-            for pk, collected_at, anc in counts.values_list("pk", "collected_at", "anc_1e9_per_l")
-        ),
-        temperatures=tuple(
-            clinical.TemperaturePoint(taken_at, temperature_c)
-            for taken_at, temperature_c in temperatures.values_list("taken_at", "temperature_c")
-        ),
-        gcsf_given_at=tuple(gcsf.values_list("given_at", flat=True)),
+        counts=tuple(c for c in results.counts if c.collected_at >= counts_from),
+        temperatures=tuple(results.temperatures),
+        gcsf_given_at=tuple(d.given_at for d in results.gcsf
+                            if d.given_at >= day1 - clinical.GCSF_COUNTS_FROM_BEFORE_DAY1),
         forecast=_forecast_facts(forecast),
+        is_current=current is not None and current.pk == cycle.pk,
+        on_chemotherapy=True,
+        chemo_given_at=tuple(at for cycle_id, at in chemo if cycle_id == cycle.pk),
+        chemo_times=tuple(at for _, at in chemo),
+        gcsf_doses=tuple(d for d in results.gcsf if d.given_at >= now - clinical.GCSF_TIMING_LOOKBACK),
+        prior_febrile_neutropenia=patient.prior_febrile_neutropenia or bool(results.fn_cycle_ids - {cycle.pk}),
+    )
+
+
+def _next_cycle(cycle: Cycle, cycles: list[Cycle]) -> Cycle | None:
+    """Return the next cycle of the same course (cancelled ones left out)."""
+    if cycle.course.active:  # `cycles` holds the active courses' cycles
+        return next((c for c in cycles if c.course_id == cycle.course_id and c.number == cycle.number + 1), None)
+    return (Cycle.objects.filter(course_id=cycle.course_id, number=cycle.number + 1)
+            .exclude(status=Cycle.Status.CANCELLED).first())
+
+
+def patient_facts(patient: Patient, cycles: list[Cycle], now: datetime, *,
+                  results: PatientResults | None = None) -> alert_rules.CycleFacts:
+    """Gather the facts of a patient's results that no active cycle grades (the observed rules only)."""
+    since = now - clinical.NO_CYCLE_COUNT_LOOKBACK
+    if results is None:
+        results = load_results([patient.pk], since, now)[patient.pk]
+    return alert_rules.CycleFacts(
+        now=now, clinic_tz=timezone.get_current_timezone(), cycle_number=0, day1=None, chemo_given=False,
+        cycle_over=False, next_day1=None, fn_risk="", nadir_window_days=(0, 0),
+        next_cycle_anc_1e9_per_l=clinical.DEFAULT_NEXT_CYCLE_ANC,
+        counts=tuple(c for c in results.counts
+                     if c.collected_at >= since and grading_cycle_of(cycles, c.collected_at) is None),
+        temperatures=tuple(results.temperatures),
+        is_current=current_cycle_of(cycles, now) is None,
+        on_chemotherapy=False,
+        chemo_times=tuple(at for _, at in results.chemo if at >= now - CHEMO_TIMES_LOOKBACK),
+        gcsf_doses=tuple(d for d in results.gcsf if d.given_at >= now - clinical.GCSF_TIMING_LOOKBACK),
     )
 
 
@@ -167,29 +417,57 @@ def _forecast_facts(forecast: Forecast | None) -> alert_rules.ForecastFacts | No
 # --- Who is told --------------------------------------------------------------------------
 
 
-def notify_recipients(patient) -> list[User]:
+def notify_recipients(patient, members: list[User] | None = None) -> list[User]:
     """Return the responsible nurse, or else the team's active nurses (else all its members)."""
-    members = User.objects.filter(teams=patient.team_id, is_active=True).order_by("pk")
-    if patient.responsible_nurse_id is not None:
-        nurse = members.filter(pk=patient.responsible_nurse_id).first()
-        if nurse is not None:
-            return [nurse]
+    members = _team_members([patient.team_id])[patient.team_id] if members is None else members
+    nurse = next((u for u in members if u.pk == patient.responsible_nurse_id), None)
+    if nurse is not None:
+        return [nurse]
     nurses = [user for user in members if user.role == User.Role.NURSE]
     return nurses or list(members)
 
 
-def _notifications(alerts: list[Alert], patient) -> list[Delivery]:
+def critical_recipients(patient, members: list[User] | None = None) -> tuple[list[User], list[str]]:
+    """Return (in-app, email) recipients of a critical alert: the whole team at once.
+
+    In-app: every active nurse of the patient's team, and the responsible nurse (every active
+    member if the team has no nurses). Email: the responsible nurse (else the usual recipients)
+    and the team's escalation contact.
+    """
+    members = _team_members([patient.team_id])[patient.team_id] if members is None else members
+    inapp = [u for u in members if u.role == User.Role.NURSE or u.pk == patient.responsible_nurse_id] or members
+    emails = [u.email for u in notify_recipients(patient, members) if u.email]
+    if patient.team.escalation_email:
+        emails.append(patient.team.escalation_email)
+    return inapp, sorted(set(emails))
+
+
+def _team_members(team_ids) -> dict[int, list[User]]:
+    """Return the active members of each team, in a stable order (one query)."""
+    members: dict[int, list[User]] = {team_id: [] for team_id in team_ids}
+    links = User.teams.through.objects.filter(team_id__in=list(team_ids), user__is_active=True).select_related("user")
+    for link in links.order_by("user_id"):
+        members[link.team_id].append(link.user)
+    return members
+
+
+def _notifications(alerts: list[Alert]) -> list[Delivery]:
     config = settings.NEUTROWATCH
-    people = notify_recipients(patient)
-    webhook_url = patient.team.webhook_url
+    members = _team_members({alert.patient.team_id for alert in alerts})
     rows = []
     for alert in alerts:
-        rows += [Delivery(alert=alert, channel=Delivery.Channel.INAPP, recipient=p.username) for p in people]
-        if alert.severity >= config["EMAIL_MIN_SEVERITY"]:
-            emails = sorted({p.email for p in people if p.email})
-            rows += [Delivery(alert=alert, channel=Delivery.Channel.EMAIL, recipient=e) for e in emails]
-        if webhook_url and alert.severity >= config["WEBHOOK_MIN_SEVERITY"]:
-            rows.append(Delivery(alert=alert, channel=Delivery.Channel.WEBHOOK, recipient=webhook_url))
+        patient = alert.patient
+        team_members = members[patient.team_id]
+        if alert.severity >= Alert.Severity.CRITICAL:
+            inapp, emails = critical_recipients(patient, team_members)
+        else:
+            inapp, emails = notify_recipients(patient, team_members), []
+            if alert.severity >= config["EMAIL_MIN_SEVERITY"]:
+                emails = sorted({p.email for p in inapp if p.email})
+        rows += [Delivery(alert=alert, channel=Delivery.Channel.INAPP, recipient=p.username) for p in inapp]
+        rows += [Delivery(alert=alert, channel=Delivery.Channel.EMAIL, recipient=e) for e in emails]
+        if patient.team.webhook_url and alert.severity >= config["WEBHOOK_MIN_SEVERITY"]:
+            rows.append(Delivery(alert=alert, channel=Delivery.Channel.WEBHOOK, recipient=patient.team.webhook_url))
     return rows
 
 
@@ -326,6 +604,8 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     """
     now = now or timezone.now()
     raised = sum(len(evaluate_alerts(cycle_id, now)) for cycle_id in cycles_to_sweep(now))
+    patients = Alert.objects.filter(resolved_at__isnull=True, cycle__isnull=True).values_list("patient_id", flat=True)
+    raised += sum(len(evaluate_patient_alerts(patient_id, now)) for patient_id in sorted(set(patients)))
     return {"alerts_raised": raised, "deliveries_redispatched": redispatch_stuck(now)}
 
 
@@ -338,7 +618,7 @@ def cycles_to_sweep(now: datetime) -> list[int]:
         .filter(day1_at__lte=now, day1_at__gte=now - SWEEP_CYCLE_LOOKBACK)
         .values_list("pk", flat=True)
     )
-    alerted = Alert.objects.filter(resolved_at__isnull=True).values_list("cycle_id", flat=True)
+    alerted = Alert.objects.filter(resolved_at__isnull=True, cycle__isnull=False).values_list("cycle_id", flat=True)
     return sorted(set(started) | set(alerted))
 
 

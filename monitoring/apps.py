@@ -18,6 +18,7 @@ class MonitoringConfig(AppConfig):
     verbose_name = "NeutroWatch monitoring"
 
     def ready(self) -> None:
+        from monitoring import checks  # noqa: F401  (registers the system checks)
         from monitoring.audit import refuse_deleting_audited_user
 
         # Deleting a user would null the actor of her audit rows: deactivate instead.

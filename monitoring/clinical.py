@@ -14,6 +14,13 @@ Sources
   Growth Factors (myeloid growth factors).
 - ASCO/IDSA 2018: Taplitz RA et al. J Clin Oncol 2018;36:1443-1453.
 - Docetaxel prescribing information (do not give with neutrophils < 1500 cells/mm3).
+- NICE CG151 (2012, updated 2020): Neutropenic sepsis: prevention and management in people
+  with cancer. 1.2: suspect neutropenic sepsis in anyone having anticancer treatment who
+  becomes unwell; treat a temperature higher than 38 C as fever; do not wait for the FBC.
+- Pegfilgrastim (Neulasta) label: do not administer between 14 days before and 24 hours after
+  cytotoxic chemotherapy. Filgrastim (Neupogen) label: start no earlier than 24 hours after
+  cytotoxic chemotherapy, not in the 24 hours before it; usually 24-72 h after.
+- ASCO 2015: Smith TJ et al. J Clin Oncol 2015;33:3199 (G-CSF primary and secondary prophylaxis).
 """
 from __future__ import annotations
 
@@ -40,6 +47,18 @@ PROFOUND_BELOW = Decimal("0.1")
 FEVER_SINGLE_C = Decimal("38.3")
 FEVER_SUSTAINED_C = Decimal("38.0")
 FEVER_SUSTAINED_FOR = timedelta(hours=1)
+# The fever definition is a clinic setting (FEVER_POLICY): "idsa" (the default, above) or
+# "nice": NICE CG151 treats any single temperature higher than 38 C as fever.
+FEVER_POLICY_IDSA = "idsa"
+FEVER_POLICY_NICE = "nice"
+FEVER_POLICIES = (FEVER_POLICY_IDSA, FEVER_POLICY_NICE)
+NICE_FEVER_ABOVE_C = Decimal("38.0")
+# IDSA "sustained over 1 h": a single reading of 38.0-38.2 C prompts a re-check within the hour;
+# a re-check that is still >= 38.0 C (nothing below in between) confirms the fever.
+FEVER_RECHECK_WITHIN = timedelta(hours=1)
+# Neutrophil status is "known" only with a measured count this recent: NICE CG151 asks for an
+# urgent FBC at presentation, and a forecast is not a count.
+KNOWN_ANC_WITHIN = timedelta(hours=24)
 # IDSA 2010: neutropenia for the FN pathway is ANC < 0.5, or expected to fall below 0.5
 # within 48 h. NCCN also counts ANC < 1.0 with a predicted decline to <= 0.5 in 48 h,
 # so the alert uses the wider NCCN bound on the last measured ANC.
@@ -48,6 +67,18 @@ FN_PREDICTED_ANC_BELOW = Decimal("0.5")
 FN_PREDICTION_HORIZON = timedelta(hours=48)
 # ASCO/IDSA 2018: empirical antibiotics within 1 hour of triage.
 FN_ANTIBIOTICS_WITHIN = timedelta(hours=1)
+
+# --- Counts that need confirmation (delta check) -------------------------------------------
+# A count more than 10 times above or below the patient's previous count of the last 48 h is
+# far outside day-to-day biological change (even G-CSF recovery rarely multiplies ANC tenfold
+# in two days), and a value of 20-100 "x10^9/L" is almost always cells/uL typed in the wrong
+# unit. Both are held for a person to confirm (issue 11); values are compared from the lab's
+# resolution (0.01) so that 0.00 -> 0.02 is not a "factor".
+DELTA_FACTOR = Decimal("10")
+DELTA_WITHIN = timedelta(hours=48)
+DELTA_FLOOR = Decimal("0.01")
+SUSPECT_CELLS_PER_UL_FROM = Decimal("20")
+SUSPECT_CELLS_PER_UL_TO = Decimal("100")
 
 # --- Next cycle -------------------------------------------------------------------------
 # Docetaxel label and common protocol rule: full dose needs ANC >= 1.5 x10^9/L.
@@ -68,6 +99,17 @@ OLDER_PATIENT_AGE = 65
 # Filgrastim starts 24-72 h after chemotherapy; pegfilgrastim >= 24 h after, and an on-body
 # injector is applied on day 1: a dose up to 12 h before the day-1 dose counts for the cycle.
 GCSF_COUNTS_FROM_BEFORE_DAY1 = timedelta(hours=12)
+# The "G-CSF indicated" prompt: both labels allow G-CSF from 24 h after the last chemotherapy
+# dose, so from then on a missing dose is worth a prompt (not only at 72 h).
+GCSF_DUE_AFTER_CHEMO = timedelta(hours=24)
+# Pegfilgrastim label: not from 14 days before to 24 h after cytotoxic chemotherapy.
+PEGFILGRASTIM_NOT_BEFORE_CHEMO = timedelta(days=14)
+PEGFILGRASTIM_NOT_AFTER_CHEMO = timedelta(hours=24)
+# Filgrastim label: not in the 24 h before, and from 24 h after, cytotoxic chemotherapy.
+FILGRASTIM_NOT_BEFORE_CHEMO = timedelta(hours=24)
+FILGRASTIM_NOT_AFTER_CHEMO = timedelta(hours=24)
+# A G-CSF dose is checked against chemotherapy for this long after it was given.
+GCSF_TIMING_LOOKBACK = timedelta(days=14)
 
 # --- Alert rules (monitoring/alert_rules.py) ----------------------------------------------
 # A pre-dose blood count is the one taken in the 72 h before the next day 1: the usual window
@@ -79,6 +121,10 @@ FN_FEVER_LOOKBACK = timedelta(hours=24)
 # "Nadir window": the forecast's predicted nadir time +/- 2 days (the nadir is broad: ANC stays
 # near its lowest for several days, Friberg 2002); without a forecast, the regimen's window.
 NADIR_WINDOW_HALF_WIDTH = timedelta(days=2)
+# A patient without an active cycle: counts of this last week are graded for observed alerts
+# (a count older than a week no longer says how the patient is).
+NO_CYCLE_COUNT_LOOKBACK = timedelta(days=7)
+# Record given: the pre-dose count must be at most 72 h old (PRE_DOSE_COUNT_WINDOW above).
 
 
 class ClinicalValueError(ValueError):
@@ -218,24 +264,65 @@ class TemperaturePoint:
     temperature_c: Decimal
 
 
-def fever_episode(readings: list[TemperaturePoint]) -> TemperaturePoint | None:
-    """Return the reading that meets the IDSA 2010 fever definition, or None.
+def fever_episode(readings: list[TemperaturePoint], policy: str = FEVER_POLICY_IDSA) -> TemperaturePoint | None:
+    """Return the reading that meets the fever definition of `policy`, or None.
 
-    Fever: a single reading >= 38.3 C, or readings >= 38.0 C spanning more than one hour
-    with none below 38.0 C in between.
+    IDSA 2010 (default): a single reading >= 38.3 C, or >= 38.0 C sustained: a reading of
+    38.0 C or more confirmed by a re-check of 38.0 C or more (none below in between), or
+    readings >= 38.0 C spanning an hour. NICE CG151: a single reading above 38.0 C.
     """
     ordered = sorted(readings, key=lambda r: r.taken_at)
+    if policy == FEVER_POLICY_NICE:
+        return next((r for r in ordered if r.temperature_c > NICE_FEVER_ABOVE_C), None)
     run_start: TemperaturePoint | None = None
     for reading in ordered:
         if reading.temperature_c >= FEVER_SINGLE_C:
             return reading
         if reading.temperature_c >= FEVER_SUSTAINED_C:
-            run_start = run_start or reading
-            if reading.taken_at - run_start.taken_at >= FEVER_SUSTAINED_FOR:
-                return reading
+            if run_start is not None:
+                return reading  # the re-check confirms it
+            run_start = reading
         else:
             run_start = None
     return None
+
+
+def fever_needs_recheck(readings: list[TemperaturePoint], policy: str = FEVER_POLICY_IDSA) -> TemperaturePoint | None:
+    """Return the latest reading of 38.0 C or more that is not (yet) a fever, or None.
+
+    Under IDSA a single 38.0-38.2 C needs a re-check within the hour; under NICE exactly 38.0 C.
+    """
+    ordered = sorted(readings, key=lambda r: r.taken_at)
+    if not ordered or fever_episode(ordered, policy) is not None:
+        return None
+    latest = ordered[-1]
+    return latest if latest.temperature_c >= FEVER_SUSTAINED_C else None
+
+
+def count_needs_confirmation(anc_1e9_per_l: Decimal, previous_anc_1e9_per_l: Decimal | None) -> str | None:
+    """Return why a count should be confirmed before it is stored, naming the likely unit mistake, or None.
+
+    `previous_anc_1e9_per_l` is the patient's previous count of the last 48 h (DELTA_WITHIN), if any.
+    """
+    anc = Decimal(anc_1e9_per_l)
+    if SUSPECT_CELLS_PER_UL_FROM <= anc <= SUSPECT_CELLS_PER_UL_TO:
+        as_cells = (anc * COUNT_UNITS[UNIT_PER_UL]).normalize()
+        return (f"{anc.normalize():f} may be cells/uL ({as_cells:f} x10^9/L): an ANC of {anc.normalize():f} "
+                "x10^9/L is far above any neutrophil count")
+    if previous_anc_1e9_per_l is None:
+        return None
+    now_, before = max(anc, DELTA_FLOOR), max(Decimal(previous_anc_1e9_per_l), DELTA_FLOOR)
+    factor = max(now_ / before, before / now_)
+    if factor <= DELTA_FACTOR:
+        return None
+    direction = "higher" if now_ > before else "lower"
+    if anc > 0 and previous_anc_1e9_per_l > 0:  # the true ratio names the mistake best
+        factor = max(anc / previous_anc_1e9_per_l, previous_anc_1e9_per_l / anc)
+    # About 1000 times: cells/uL and x10^9/L mixed up; about 10 times: a decimal point slipped.
+    mistake = ("a unit mix-up between cells/uL and x10^9/L (a factor of 1000)" if factor >= 300
+               else "a misplaced decimal point")
+    return (f"{anc.normalize():f} x10^9/L is {factor:.0f} times {direction} than the previous count "
+            f"{Decimal(previous_anc_1e9_per_l).normalize():f} x10^9/L of the last 48 h: check for {mistake}")
 
 
 # --- G-CSF products -----------------------------------------------------------------------

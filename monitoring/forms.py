@@ -92,6 +92,10 @@ class CountForm(forms.Form):
     band_pct = forms.DecimalField(label="Bands %", required=False, min_value=0, max_value=100, max_digits=5,
                                   decimal_places=2)
     accession = forms.CharField(label="Lab accession number", required=False, max_length=64)
+    confirm = forms.BooleanField(
+        label="Confirm this value as entered", required=False,
+        help_text="Needed only when the count is held for confirmation (a likely unit or decimal mistake).",
+    )
 
     def __init__(self, *args, patient: Patient, instance: CountResult | None = None, **kwargs):
         self.patient = patient
@@ -130,7 +134,21 @@ class CountForm(forms.Form):
             self.add_error("anc", str(exc))
             return data
         self._check_accession(self.count.accession)
+        self._check_delta(data.get("confirm", False))
         return data
+
+    def _check_delta(self, confirmed: bool) -> None:
+        """Hold a count that looks like a unit or decimal mistake until the person confirms it."""
+        earlier = CountResult.objects.filter(
+            patient=self.patient, collected_at__lte=self.count.collected_at,
+            collected_at__gte=self.count.collected_at - clinical.DELTA_WITHIN,
+        )
+        if self.instance is not None:
+            earlier = earlier.exclude(pk=self.instance.pk)
+        previous = earlier.order_by("-collected_at", "-pk").values_list("anc_1e9_per_l", flat=True).first()
+        reason = clinical.count_needs_confirmation(self.count.anc_1e9_per_l, previous)
+        if reason and not confirmed:
+            self.add_error("confirm", f"Needs confirmation: {reason}. Tick the box to store it as entered.")
 
     def _check_accession(self, accession: str) -> None:
         """Refuse an accession this patient already has; say nothing about other teams' results.
@@ -252,19 +270,33 @@ class CourseForm(forms.Form):
 
 
 class GiveCycleForm(forms.Form):
+    """Record a cycle as given; while give_cycle_concerns lists anything, an override reason is needed."""
+
     given_at = DateTimeLocalField(label="Day-1 dose given at")
     dose_fraction = forms.DecimalField(
         label="Dose fraction", min_value=Decimal("0.05"), max_value=Decimal("1.5"), initial=Decimal("1.00"),
         max_digits=3, decimal_places=2, help_text="1.00 full dose; 0.80 after a 20 % reduction.",
     )
+    override_reason = forms.CharField(
+        label="Override reason", required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Needed only if the concerns above apply: why the cycle is given anyway (kept in the record's "
+                  "history).",
+    )
 
     def __init__(self, *args, cycle: Cycle, **kwargs):
         self.cycle = cycle
         super().__init__(*args, **kwargs)
+        self.concerns = services.give_cycle_concerns(cycle, timezone.now()) if not self.is_bound else []
 
     def clean(self):
         data = super().clean()
         check_moment(self, "given_at", self.cycle.course.patient)
+        if self.errors:
+            return data
+        self.concerns = services.give_cycle_concerns(self.cycle, data["given_at"])
+        if self.concerns and not data.get("override_reason", "").strip():
+            self.add_error("override_reason", "Give a reason to record this cycle as given despite: "
+                           + " ".join(self.concerns))
         return data
 
 

@@ -4,6 +4,10 @@ Each function changes state in one transaction, bumps the input version of every
 cycle whose forecast the change affects, and enqueues one recompute per affected
 cycle when the transaction commits. Saving never fails because the broker is down:
 the cycle stays stale and `recompute_stale` (also a beat job) catches up.
+
+Inside the same transaction, every write path runs the observed alert rules for the
+patients it touched (`alerting.evaluate_observed`): what a result shows is alerted at
+save time, whether or not the broker, the worker or a forecast is there.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
-from monitoring import clinical
+from monitoring import alerting, clinical
 from monitoring.models import (
     ChemoAdministration,
     CountResult,
@@ -51,6 +55,12 @@ def affected_cycle_ids(patient_id: int, moments: Iterable[datetime], now: dateti
     forecast learns from every earlier count. One query.
     """
     return affected_cycle_ids_bulk({patient_id: list(moments)}, now)
+
+
+def results_changed(moments_by_patient: dict[int, list[datetime]], now: datetime) -> None:
+    """Bump the forecasts the change affects (recomputed on commit) and run the observed rules now."""
+    mark_inputs_changed(affected_cycle_ids_bulk(moments_by_patient, now))
+    alerting.evaluate_observed(moments_by_patient, now)
 
 
 def mark_inputs_changed(cycle_ids: Iterable[int]) -> None:
@@ -167,7 +177,8 @@ def record_counts(
             existing.add(count.accession)
             created.append(_new_count(patient, count, source, user))
         bulk_create_with_history(created, CountResult, default_user=user)
-        mark_inputs_changed(affected_cycle_ids(patient.pk, [c.collected_at for c in created], now))
+        if created:
+            results_changed({patient.pk: [c.collected_at for c in created]}, now)
     return created
 
 
@@ -205,7 +216,7 @@ def correct_count(result: CountResult, count: CountInput, *, user=None) -> Count
     with transaction.atomic():
         moments = [result.collected_at, count.collected_at]
         _apply_correction(result, count)
-        mark_inputs_changed(affected_cycle_ids(result.patient_id, moments, now))
+        results_changed({result.patient_id: moments}, now)
     return result
 
 
@@ -236,7 +247,7 @@ def delete_result(result: CountResult | GcsfDose | TemperatureReading) -> None:
     with transaction.atomic():
         patient_id = result.patient_id
         result.delete()
-        mark_inputs_changed(affected_cycle_ids(patient_id, [moment], now))
+        results_changed({patient_id: [moment]}, now)
 
 
 # --- G-CSF and temperature -----------------------------------------------------------------
@@ -261,7 +272,7 @@ def _record_event(model, time_field: str, patient: Patient, *, user, source: str
         if external_id and model.objects.filter(source=source, external_id=external_id).exists():
             return None
         event = model.objects.create(patient=patient, entered_by=user, source=source, **fields)
-        mark_inputs_changed(affected_cycle_ids(patient.pk, [getattr(event, time_field)], now))
+        results_changed({patient.pk: [getattr(event, time_field)]}, now)
     return event
 
 
@@ -280,23 +291,76 @@ def start_course(patient: Patient, regimen, first_day1: datetime, n_cycles: int)
             previous.save(update_fields=["active"])
         course = TreatmentCourse.objects.create(patient=patient, regimen=regimen, started_on=first_day1.date())
         planned = [first_day1 + timedelta(days=n * regimen.cycle_length_days) for n in range(n_cycles)]
+        # With history rows, so that later changes (given, delayed, an override reason) show as changes.
         bulk_create_with_history(
             [Cycle(course=course, number=n, planned_day1=day1, original_planned_day1=day1)
              for n, day1 in enumerate(planned, start=1)],
             Cycle,
         )
         mark_inputs_changed(course.cycles.values_list("pk", flat=True)[:1])
+        alerting.evaluate_observed({patient.pk: [first_day1]}, timezone.now())
     return course
 
 
-def give_cycle(cycle: Cycle, given_at: datetime, dose_fraction: Decimal = Decimal("1.00")) -> Cycle:
-    """Record the day-1 chemotherapy of a cycle as given."""
+def give_cycle_concerns(cycle: Cycle, given_at: datetime) -> list[str]:
+    """Return, in words, why recording `cycle` as given at `given_at` may be unsafe (empty if none).
+
+    The "Record given" form asks for an override reason while any of these hold: the last
+    pre-dose ANC is below the regimen's threshold, there is no count in the 72 h before day 1,
+    a critical alert of the patient is open, or the previous cycle's length has not passed.
+    """
+    from monitoring.models import Alert
+
+    regimen, patient_id = cycle.course.regimen, cycle.course.patient_id
+    concerns = []
+    pre_dose = (
+        CountResult.objects.filter(patient_id=patient_id, collected_at__lte=given_at,
+                                   collected_at__gte=given_at - clinical.PRE_DOSE_COUNT_WINDOW)
+        .order_by("-collected_at", "-pk").first()
+    )
+    threshold = regimen.next_cycle_anc_1e9_per_l
+    if pre_dose is None:
+        hours = int(clinical.PRE_DOSE_COUNT_WINDOW.total_seconds() // 3600)
+        concerns.append(f"No blood count in the {hours} h before this day 1.")
+    elif pre_dose.anc_1e9_per_l < threshold:
+        concerns.append(f"The last pre-dose ANC, {pre_dose.anc_1e9_per_l} x10^9/L on "
+                        f"{_local(pre_dose.collected_at)}, is below the regimen threshold of {threshold} x10^9/L.")
+    for alert in Alert.objects.filter(patient_id=patient_id, severity=Alert.Severity.CRITICAL,
+                                      resolved_at__isnull=True).order_by("raised_at"):
+        concerns.append(f"A critical alert is open: {alert.get_kind_display()} (raised {_local(alert.raised_at)}).")
+    previous = (
+        Cycle.objects.filter(course_id=cycle.course_id, number__lt=cycle.number, actual_day1__isnull=False)
+        .order_by("-number").first()
+    )
+    if previous is not None:
+        earliest = previous.actual_day1 + timedelta(days=regimen.cycle_length_days)
+        if timezone.localdate(given_at) < timezone.localdate(earliest):
+            concerns.append(f"Cycle {previous.number} was given on {_local(previous.actual_day1)}: a "
+                            f"{regimen.cycle_length_days}-day cycle allows cycle {cycle.number} from "
+                            f"{timezone.localtime(earliest):%a %d %b}.")
+    return concerns
+
+
+def _local(moment: datetime) -> str:
+    return f"{timezone.localtime(moment):%a %d %b %H:%M}"
+
+
+def give_cycle(cycle: Cycle, given_at: datetime, dose_fraction: Decimal = Decimal("1.00"), *,
+               override_reason: str = "", overridden: list[str] | None = None) -> Cycle:
+    """Record the day-1 chemotherapy of a cycle as given.
+
+    `override_reason` and `overridden`: why it was given despite the concerns the form listed
+    (give_cycle_concerns), kept on the cycle and in its history.
+    """
     with transaction.atomic():
         cycle.actual_day1 = given_at
         cycle.status = Cycle.Status.GIVEN
+        cycle.given_override_reason = override_reason.strip()
+        cycle.given_override_concerns = "\n".join(overridden or [])
         cycle.save()
         ChemoAdministration.objects.create(cycle=cycle, day_of_cycle=1, given_at=given_at, dose_fraction=dose_fraction)
         mark_inputs_changed(_this_and_previous(cycle))
+        alerting.evaluate_observed({cycle.course.patient_id: [given_at]}, timezone.now())
     return cycle
 
 
@@ -309,6 +373,7 @@ def record_administration(
             cycle=cycle, day_of_cycle=day_of_cycle, given_at=given_at, dose_fraction=dose_fraction
         )
         mark_inputs_changed([cycle.pk])
+        alerting.evaluate_observed({cycle.course.patient_id: [given_at]}, timezone.now())
     return administration
 
 
@@ -325,6 +390,7 @@ def delay_cycle(cycle: Cycle, new_day1: datetime, reason: str) -> Cycle:
         cycle.delay_reason = reason
         cycle.save()
         mark_inputs_changed(_this_and_previous(cycle))
+        alerting.evaluate_observed({cycle.course.patient_id: [new_day1]}, timezone.now())
     return cycle
 
 
@@ -386,7 +452,7 @@ def record_batch(batch: ResultBatch, *, source: str, user=None) -> None:
         for result, count in batch.corrections:
             touch(result.patient_id, result.collected_at, count.collected_at)
             _apply_correction(result, count)
-        mark_inputs_changed(affected_cycle_ids_bulk(moments, now))
+        results_changed(moments, now)
 
 
 COPY_FROM_ROWS = 1000
@@ -624,14 +690,19 @@ def acknowledge_alert(alert_id: int, user, note: str, now: datetime | None = Non
                       antibiotics_given_at: datetime | None = None) -> bool:
     """Acknowledge an open alert with a note; return False if it was already acknowledged.
 
+    An alert whose condition has cleared (`cleared_at`) is resolved by its acknowledgement.
+
     A conditional update, so two nurses acknowledging at once record one acknowledgement.
     `antibiotics_given_at` (febrile neutropenia) feeds the time-to-antibiotic figure.
     """
     from monitoring.models import Alert
 
     now = now or timezone.now()
-    updated = Alert.objects.filter(pk=alert_id, acknowledged_at__isnull=True).update(
-        acknowledged_at=now, acknowledged_by=user, acknowledgement_note=note.strip(),
-        antibiotics_given_at=antibiotics_given_at,
-    )
+    with transaction.atomic():
+        updated = Alert.objects.filter(pk=alert_id, acknowledged_at__isnull=True).update(
+            acknowledged_at=now, acknowledged_by=user, acknowledgement_note=note.strip(),
+            antibiotics_given_at=antibiotics_given_at,
+        )
+        # A critical alert whose condition has already cleared was kept open for this: close it.
+        Alert.objects.filter(pk=alert_id, cleared_at__isnull=False, resolved_at__isnull=True).update(resolved_at=now)
     return bool(updated)

@@ -242,6 +242,9 @@ NEUTROWATCH = {
     # Alerts (monitoring/alerting.py). Issue 4: "not ready" when P(ANC >= threshold on the
     # next day 1) < 0.5; severities 1 low, 2 medium, 3 high, 4 critical.
     "NOT_READY_PROBABILITY": env.float("NOT_READY_PROBABILITY", default=0.5),
+    # Fever definition: "idsa" (>= 38.3 C once, or >= 38.0 C confirmed over 1 h; IDSA 2010) or
+    # "nice" (> 38.0 C once; NICE CG151). Sources in monitoring/clinical.py.
+    "FEVER_POLICY": env.str("FEVER_POLICY", default="idsa").strip().lower(),
     "EMAIL_MIN_SEVERITY": env.int("ALERT_EMAIL_MIN_SEVERITY", default=3),
     "WEBHOOK_MIN_SEVERITY": env.int("ALERT_WEBHOOK_MIN_SEVERITY", default=1),
     "DELIVERY_MAX_ATTEMPTS": env.int("ALERT_DELIVERY_MAX_ATTEMPTS", default=6),
@@ -256,6 +259,9 @@ NEUTROWATCH = {
     "WEBHOOKS_QUEUE": CELERY_WEBHOOKS_QUEUE,
     "SITE_URL": env.str("SITE_URL", default="http://127.0.0.1:8000"),
 }
+
+if NEUTROWATCH["FEVER_POLICY"] not in ("idsa", "nice"):
+    raise ImproperlyConfigured(f"FEVER_POLICY must be 'idsa' or 'nice', not {NEUTROWATCH['FEVER_POLICY']!r}")
 
 # Results import: the largest body POST /api/v1/results accepts (413 above it) and the largest upload.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=5 * 1024 * 1024)

@@ -43,11 +43,12 @@ def pytest_collection_modifyitems(config, items):
 
 
 def load_regimen_catalogue() -> None:
-    """(Re)load the shipped regimen catalogue; transactional tests truncate it away."""
+    """(Re)load the shipped regimen catalogue and its corrections; transactional tests truncate it away."""
     migration = importlib.import_module("monitoring.migrations.0002_regimen_catalogue")
     from django.apps import apps
 
     migration.load(apps, None)
+    importlib.import_module("monitoring.migrations.0010_catalogue_tc_high_risk").tc_high_risk(apps, None)
 
 
 @pytest.fixture

@@ -142,8 +142,12 @@ REGIMEN_PRIORS: dict[str, RegimenPrior] = {p.code: p for p in [
                         "(Boleti E et al., Ann Oncol 2007;18:376; verify); generic system parameters"),
 ]}
 
-# Codes used by nadir-bench and other sources for the same regimens.
+# Codes used by nadir-bench, the app's regimen catalogue (monitoring/migrations/0002) and other
+# sources for the same regimens. ABVD is given on days 1 and 15 of a 28-day cycle: the
+# catalogue calls it "ABVD", its prior describes one dose every 14 days ("ABVD-Q2W"); the
+# catalogue's cycle length and chemo days replace the prior's (resolve_prior).
 ALIASES = {
+    "ABVD": "ABVD-Q2W",
     "AC-60-600-Q3W": "AC-Q3W",
     "TC-75-600-Q3W": "TC-Q3W",
     "TC-75-600-Q3W-PEG": "TC-Q3W",
@@ -154,6 +158,11 @@ ALIASES = {
     "FOLFOX4-Q2W": "FOLFOX-Q2W",
     "MFOLFOX6-Q2W": "FOLFOX-Q2W",
 }
+
+
+# Catalogue codes that knowingly use the generic prior of their FN-risk category (none today):
+# every catalogue entry either resolves to a prior above or is listed here (a test checks it).
+GENERIC_PRIOR_CODES: frozenset[str] = frozenset()
 
 
 def known_regimen_codes() -> list[str]:

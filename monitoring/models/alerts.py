@@ -43,6 +43,9 @@ class Alert(models.Model):
         NOT_READY = "not_ready", "Not ready for next cycle"
         NADIR_UNMONITORED = "nadir_unmonitored", "Nadir window unmonitored"
         GCSF_NOT_GIVEN = "gcsf_not_given", "G-CSF prophylaxis indicated but not given"
+        FEVER_UNKNOWN_ANC = "fever_unknown_anc", "Fever on chemotherapy, neutrophil status unknown"
+        FEVER_RECHECK = "fever_recheck", "Raised temperature: re-check within 1 hour"
+        GCSF_TIMING = "gcsf_timing", "G-CSF given inside the window its label excludes"
 
     class Severity(models.IntegerChoices):
         # Integers so "most severe first" is a plain ORDER BY.
@@ -52,7 +55,9 @@ class Alert(models.Model):
         CRITICAL = 4, "Critical"
 
     patient = models.ForeignKey("monitoring.Patient", on_delete=models.CASCADE, related_name="alerts")
-    cycle = models.ForeignKey("monitoring.Cycle", on_delete=models.CASCADE, related_name="alerts")
+    # Null for an observed-value alert of a patient with no active cycle: an alert belongs to a patient.
+    cycle = models.ForeignKey("monitoring.Cycle", null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="alerts")
     kind = models.CharField(max_length=30, choices=Kind.choices)
     severity = models.PositiveSmallIntegerField(choices=Severity.choices)
     message = models.TextField()
@@ -66,15 +71,29 @@ class Alert(models.Model):
     # Febrile neutropenia: when empirical antibiotics were given, recorded on acknowledgement, so
     # time-to-antibiotic (target 60 minutes) can be measured on the alert quality page.
     antibiotics_given_at = models.DateTimeField(null=True, blank=True)
-    resolved_at = models.DateTimeField(null=True, blank=True, help_text="Set when the condition cleared.")
+    resolved_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="Set when the alert is closed: its condition cleared (and, if critical, it was acknowledged).",
+    )
+    cleared_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When the condition cleared. A critical alert stays open (and escalates) until acknowledged.",
+    )
     escalated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-severity", "-raised_at"]
         constraints = [
-            # One alert per condition per cycle while the condition lasts (acknowledged or not).
+            # One alert per condition per cycle while it is live (acknowledged or not). NULLs are
+            # distinct in a unique index (PostgreSQL and SQLite alike), so a patient's alerts without
+            # a cycle get their own partial index on (patient, kind).
             models.UniqueConstraint(
-                fields=["cycle", "kind"], condition=Q(resolved_at__isnull=True), name="one_live_alert_per_condition"
+                fields=["cycle", "kind"], condition=Q(resolved_at__isnull=True, cycle__isnull=False),
+                name="one_live_alert_per_condition",
+            ),
+            models.UniqueConstraint(
+                fields=["patient", "kind"], condition=Q(resolved_at__isnull=True, cycle__isnull=True),
+                name="one_live_patient_alert_per_condition",
             ),
         ]
         indexes = [models.Index(fields=["resolved_at", "acknowledged_at"])]

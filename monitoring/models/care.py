@@ -77,6 +77,10 @@ class Cycle(models.Model):
     actual_day1 = models.DateTimeField("actual day 1", null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PLANNED)
     delay_reason = models.CharField(max_length=200, blank=True)
+    given_override_reason = models.TextField(
+        blank=True, help_text="Why day 1 was recorded as given despite the concerns the form listed (audited)."
+    )
+    given_override_concerns = models.TextField(blank=True, help_text="The concerns that reason overrode.")
     # Bumped (F() + 1) by every write that changes this cycle's forecast inputs; a Forecast
     # stores the version it used, so a stale forecast is one with a smaller version.
     input_version = models.PositiveIntegerField(default=0)
@@ -130,21 +134,39 @@ class ChemoAdministration(models.Model):
 
 
 def current_cycle_of(cycles: list[Cycle], now: datetime) -> Cycle | None:
-    """Return the cycle under way at `now`, else the next planned one, from a patient's cycles.
+    """Return the cycle under way at `now`, else the next one waiting to be given, from a patient's cycles.
 
     The one definition of "current cycle": the write paths use it to know which forecast a
-    new result changes, the ward and patient pages to know what to show. Cancelled cycles
-    must already be left out; each cycle's course and regimen should be loaded.
+    new result changes, the alert rules where a fever belongs, the ward and patient pages what
+    to show. The first cycle not yet given after the last given one becomes current once it is
+    due, and stays current while it is overdue or delayed, until it is given or cancelled: a
+    later planned cycle never jumps ahead of it. Cancelled cycles must already be left out;
+    each cycle's course and regimen should be loaded.
     """
-    started = [c for c in cycles if c.day1 <= now]
-    running = max(started, key=lambda c: c.day1) if started else None
-    if running is not None and now < running.planned_next_day1:
-        return running
-    upcoming = sorted(
-        (c for c in cycles if c.status == Cycle.Status.PLANNED and c.day1 > now and c.course.active),
+    given = [c for c in cycles if c.actual_day1 is not None and c.actual_day1 <= now]
+    last_given = max(given, key=lambda c: c.day1) if given else None
+    waiting = sorted(
+        (c for c in cycles if c.actual_day1 is None and c.status != Cycle.Status.CANCELLED and c.course.active
+         and (last_given is None or c.day1 > last_given.day1)),
         key=lambda c: c.day1,
     )
-    return upcoming[0] if upcoming else running
+    next_up = waiting[0] if waiting else None
+    if next_up is None:
+        return last_given
+    if last_given is None or next_up.day1 <= now or now >= last_given.planned_next_day1:
+        return next_up
+    return last_given
+
+
+def grading_cycle_of(cycles: list[Cycle], moment: datetime) -> Cycle | None:
+    """Return the cycle a count taken at `moment` is graded in, or None (before any cycle).
+
+    A count in the 72 h before a day 1 is that cycle's pre-dose count (clinical.PRE_DOSE_COUNT_WINDOW),
+    so it belongs to the coming cycle whether or not chemotherapy has been given yet.
+    """
+    window = clinical.PRE_DOSE_COUNT_WINDOW
+    candidates = [c for c in cycles if c.status != Cycle.Status.CANCELLED and c.day1 - window <= moment]
+    return max(candidates, key=lambda c: c.day1) if candidates else None
 
 
 class LearnedPrior(models.Model):

@@ -52,7 +52,8 @@ def subject(delivery) -> str:
 def body(delivery) -> str:
     alert = delivery.alert
     site = settings.NEUTROWATCH["SITE_URL"].rstrip("/")
-    lines = [f"Patient {alert.patient.mrn} ({alert.patient.initials}), cycle {alert.cycle.number}", "", alert.message]
+    lines = [f"Patient {alert.patient.mrn} ({alert.patient.initials}), "
+             + (f"cycle {alert.cycle.number}" if alert.cycle_id else "no active cycle"), "", alert.message]
     if delivery.purpose == "escalate":
         minutes = settings.NEUTROWATCH["ESCALATE_AFTER_MINUTES"]
         lines += ["", f"Nobody has acknowledged this {alert.get_severity_display().lower()} alert "

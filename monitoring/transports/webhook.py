@@ -77,5 +77,5 @@ def payload(delivery) -> dict:
             "acknowledged_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else None,
         },
         "patient": {"mrn": alert.patient.mrn, "initials": alert.patient.initials},
-        "cycle": {"id": alert.cycle_id, "number": alert.cycle.number},
+        "cycle": {"id": alert.cycle_id, "number": alert.cycle.number} if alert.cycle_id else None,
     }

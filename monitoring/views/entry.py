@@ -117,7 +117,9 @@ def cycle_give(request, pk: int):
     cycle = _cycle_for(request, pk)
     form = forms.GiveCycleForm(request.POST or None, cycle=cycle, initial={"given_at": timezone.localtime()})
     if request.method == "POST" and form.is_valid():
-        services.give_cycle(cycle, form.cleaned_data["given_at"], form.cleaned_data["dose_fraction"])
+        data = form.cleaned_data
+        services.give_cycle(cycle, data["given_at"], data["dose_fraction"], override_reason=data["override_reason"],
+                            overridden=form.concerns)
         messages.success(request, f"Cycle {cycle.number} recorded as given.")
         return redirect(cycle.course.patient)
     return _form_page(request, form, f"Give cycle {cycle.number}", cycle.course.patient)

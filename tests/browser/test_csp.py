@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.test_dashboard_story import chromium, no_pending_tasks  # noqa: F401 (fixtures)
 from tests.conftest import PASSWORD
 from tests.integration.test_dashboard import build_story_patient
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_charts_draw_under_the_policy_with_no_violation(live_server, chromium, nurse, team, regimens,  # noqa: F811
-                                                        no_pending_tasks):  # noqa: F811
+def test_charts_draw_under_the_policy_with_no_violation(live_server, chromium, nurse, team, regimens,
+                                                        no_pending_tasks):
     patient, cycles = build_story_patient(team, regimens)
     # Tall enough that every chart not folded away is on the first screen and drawn at once.
     page = chromium.new_page(viewport={"width": 1366, "height": 3000})

@@ -207,3 +207,25 @@ def test_delaying_a_cycle_moves_later_cycles(client, oncologist, patient, regime
     cycle3.refresh_from_db()
     assert cycle2.status == "delayed" and cycle2.delay_reason == "ANC 1.1"
     assert abs(cycle3.planned_day1 - planned3 - timedelta(days=7)) < timedelta(minutes=1)
+
+
+# --- Delta check (issue 11): a likely unit mistake is held until confirmed -----------------------
+
+def test_an_anc_of_80_in_1e9_per_l_is_held_naming_cells_per_ul_then_stored_as_entered_once_confirmed(
+        nurse_client, patient):
+    response = post_count(nurse_client, patient, anc="80", unit="10^9/L")
+    assert response.status_code == 200
+    assert "80 may be cells/uL (0.08 x10^9/L)" in response.content.decode()
+    assert not CountResult.objects.exists()
+    assert post_count(nurse_client, patient, anc="80", unit="10^9/L", confirm="on").status_code == 302
+    stored = CountResult.objects.get()
+    assert (stored.anc_1e9_per_l, stored.entered_value) == (Decimal("80.000"), "80")
+
+
+def test_a_tenfold_change_from_the_previous_count_within_48h_is_held(nurse_client, patient):
+    services.record_count(patient, services.parse_count(
+        collected_at=timezone.now() - timedelta(hours=30), unit="10^9/L", anc=Decimal("2.5")))
+    response = post_count(nurse_client, patient, anc="0.2", unit="10^9/L")
+    assert "times lower than the previous count 2.5 x10^9/L" in response.content.decode()
+    assert CountResult.objects.count() == 1
+    assert post_count(nurse_client, patient, anc="0.3", unit="10^9/L").status_code == 302  # 8 times: plausible

@@ -177,7 +177,7 @@ def test_smtp_transient_failures_are_recorded_retried_and_sent_once(cycle, patie
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.server_address[1]
     alert = raise_grade4(patient, django_capture_on_commit_callbacks)
-    delivery = alert.deliveries.get(channel=Delivery.Channel.EMAIL)
+    delivery = alert.deliveries.get(channel=Delivery.Channel.EMAIL, recipient="nurse@example.org")
     smtp_server.failures = 2
     # Attempt 1 gets 451 and schedules attempt 2 (run at once here), which gets 451 and
     # schedules attempt 3, which is sent.
@@ -208,7 +208,7 @@ def test_permanent_smtp_refusal_is_not_retried(cycle, patient, settings, django_
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.server_address[1]
     try:
         alert = raise_grade4(patient, django_capture_on_commit_callbacks)
-        delivery = alert.deliveries.get(channel=Delivery.Channel.EMAIL)
+        delivery = alert.deliveries.get(channel=Delivery.Channel.EMAIL, recipient="nurse@example.org")
         assert alerting.deliver(delivery.pk, 0).status == Delivery.Status.FAILED
         delivery.refresh_from_db()
         assert delivery.attempts == 1 and "550" in delivery.last_error
@@ -222,7 +222,7 @@ def test_lost_delivery_is_redispatched_by_the_sweep(cycle, patient, django_captu
     from neutrowatch.celery import app
 
     alert = raise_grade4(patient, django_capture_on_commit_callbacks)  # on-commit sends never ran
-    delivery = alert.deliveries.get(channel=Delivery.Channel.EMAIL)
+    delivery = alert.deliveries.get(channel=Delivery.Channel.EMAIL, recipient="nurse@example.org")
     assert delivery.status == Delivery.Status.PENDING
     app.conf.task_always_eager = True
     try:
@@ -231,7 +231,7 @@ def test_lost_delivery_is_redispatched_by_the_sweep(cycle, patient, django_captu
         app.conf.task_always_eager = False
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.SENT
-    assert len(mail.outbox) == 1
+    assert len(mail.outbox) == 2  # critical: the nurse and the team's escalation contact
 
 
 # --- with a real worker using Django's SMTP backend ---------------------------------------------------
@@ -251,6 +251,8 @@ def test_worker_retries_failing_smtp_and_sends_exactly_one_email(isolated_worker
     }, concurrency=2)
     nurse = make_user("nurse", [team])
     patient = make_patient(team, nurse=nurse)
+    team.escalation_email = ""  # one email only: a critical alert also goes to the escalation contact
+    team.save()
     from monitoring.models import Regimen
 
     start_on_regimen(patient, Regimen.objects.get(code="DOCETAXEL-75-Q3W"))

@@ -131,7 +131,8 @@ def test_pending_emails_go_out_after_a_redis_outage_without_a_manual_step(
         grade4(patient)
     services.recompute_stale(inline=True)  # ... the forecasts and alerts are made in-process
     emails = Delivery.objects.filter(channel=Delivery.Channel.EMAIL)
-    assert emails.count() == 3 and set(emails.values_list("status", flat=True)) == {Delivery.Status.PENDING}
+    # Each critical alert is emailed to the responsible nurse and to the team's escalation contact.
+    assert emails.count() == 6 and set(emails.values_list("status", flat=True)) == {Delivery.Status.PENDING}
     assert Alert.objects.filter(severity=Alert.Severity.CRITICAL).count() == 3
     Delivery.objects.update(created_at=timezone.now() - timedelta(seconds=5))  # written during the outage
 
@@ -149,11 +150,11 @@ def test_pending_emails_go_out_after_a_redis_outage_without_a_manual_step(
         cwd=REPO, env=isolated_worker.env(smtp), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
     )
     try:
-        wait_until(lambda: len(smtp_server.messages) >= 3, timeout=120)
+        wait_until(lambda: len(smtp_server.messages) >= 6, timeout=120)
         wait_until(lambda: not emails.exclude(status=Delivery.Status.SENT).exists(), timeout=30)
     finally:
         beat.terminate()
         beat.wait(timeout=20)
-    assert sorted(emails.values_list("attempts", flat=True)) == [1, 1, 1]
-    assert len(smtp_server.messages) == 3  # each once
+    assert sorted(emails.values_list("attempts", flat=True)) == [1] * 6
+    assert len(smtp_server.messages) == 6  # each once
     assert all("Critical: Grade 4 neutropenia observed" in message for message in smtp_server.messages)

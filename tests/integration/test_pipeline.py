@@ -38,7 +38,8 @@ def fresh(cycle) -> Forecast | None:
 def test_saved_result_reaches_the_inbox(live_worker, team):
     patient, cycle = on_docetaxel(team)
     grade4(patient)
-    alert = wait_until(lambda: Alert.objects.filter(cycle=cycle, kind=Alert.Kind.GRADE4_OBSERVED).first())
+    # Raised inside the saving transaction, before the worker has run (issue 11).
+    alert = Alert.objects.get(cycle=cycle, kind=Alert.Kind.GRADE4_OBSERVED)
     assert alert.severity == Alert.Severity.CRITICAL
     assert wait_until(lambda: alert.deliveries.filter(channel="inapp", status="sent").exists())
     # The observed-grade alert is raised at save; the forecast comes from the worker, maybe later.
@@ -112,9 +113,10 @@ def test_worker_killed_mid_recompute_completes_after_restart(isolated_worker, te
     release.set()
     holder.join()
     assert not fresh(cycle)  # the killed worker's transaction never committed
-    assert not Alert.objects.filter(cycle=cycle, kind=Alert.Kind.GRADE4_OBSERVED).exists()
+    # The observed alert does not wait for the worker: it was raised when the count was saved.
+    assert Alert.objects.filter(cycle=cycle, kind=Alert.Kind.GRADE4_OBSERVED).exists()
     worker.start()  # the unacknowledged task is delivered again to the restarted worker
-    wait_until(lambda: Alert.objects.filter(cycle=cycle, kind=Alert.Kind.GRADE4_OBSERVED).exists(), timeout=60)
+    wait_until(lambda: fresh(cycle), timeout=60)
     assert fresh(cycle).n_counts == 1
 
 
@@ -143,12 +145,13 @@ def test_saves_succeed_while_broker_is_down_and_recompute_stale_catches_up(live_
     assert grade4(other) is not None
     assert CountResult.objects.count() == 2
     assert set(selectors.stale_cycle_ids()) >= {cycle.pk, other_cycle.pk}
-    assert not Alert.objects.exists()
+    # The observed alerts were raised at save time, without the broker (issue 11).
+    for each in (cycle, other_cycle):
+        assert Alert.objects.filter(cycle=each, kind=Alert.Kind.GRADE4_OBSERVED, resolved_at=None).exists()
     broker_down()  # Redis is back
     call_command("recompute_stale")
-    for each in (cycle, other_cycle):
-        wait_until(lambda c=each: Alert.objects.filter(cycle=c, kind=Alert.Kind.GRADE4_OBSERVED).exists())
     wait_until(lambda: not selectors.stale_cycle_ids())
+    assert Alert.objects.filter(kind=Alert.Kind.GRADE4_OBSERVED).count() == 2  # the worker added none
 
 
 def test_recompute_stale_inline_needs_no_broker(transactional_db, regimens, team, broker_down, capsys):

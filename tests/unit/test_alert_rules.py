@@ -65,18 +65,58 @@ def test_anc_exactly_one_raises_no_observed_alert():
     assert not {rules.GRADE3_OBSERVED, rules.GRADE4_OBSERVED} & set(kinds(facts(8, counts=(count(8, "1.0"),))))
 
 
-def test_a_recovering_count_clears_the_observed_grade():
+def test_a_recovering_count_marks_the_observed_grade_cleared_at_the_recovery_count():
     found = kinds(facts(12, counts=(count(8, "0.3"), count(12, "1.6"))))
-    assert rules.GRADE4_OBSERVED not in found
+    assert found[rules.GRADE4_OBSERVED].cleared_at == count(12, "1.6").collected_at
+    assert kinds(facts(12, counts=(count(8, "0.8"), count(12, "1.0"))))[rules.GRADE3_OBSERVED].cleared_at is not None
 
 
-def test_counts_before_day1_are_not_observed_in_the_cycle():
-    assert rules.GRADE4_OBSERVED not in kinds(facts(2, counts=(count(0, "0.3"),)))
+def test_the_worst_count_of_the_cycle_decides_in_any_arrival_order():
+    morning, afternoon = count(8, "0.30"), count(8.25, "0.62")
+    for counts in ((morning, afternoon), (afternoon, morning)):
+        found = kinds(facts(8.5, counts=counts))
+        assert found[rules.GRADE4_OBSERVED].evidence["anc_1e9_per_l"] == "0.30"
+        assert found[rules.GRADE4_OBSERVED].cleared_at == afternoon.collected_at  # 0.62 is above 0.5
+        assert rules.GRADE3_OBSERVED not in found
 
 
-def test_finished_or_future_cycle_has_no_findings():
-    assert rules.evaluate(facts(8, counts=(count(8, "0.2"),), cycle_over=True), T) == []
+def test_a_count_back_below_the_bound_undoes_the_clearing():
+    found = kinds(facts(9, counts=(count(8, "0.3"), count(8.5, "0.7"), count(9, "0.45"))))
+    assert found[rules.GRADE4_OBSERVED].cleared_at is None
+
+
+def test_a_pre_dose_count_is_graded_in_the_coming_cycle_not_one_earlier():
+    assert rules.GRADE4_OBSERVED in kinds(facts(2, counts=(count(0.9, "0.3"),)))  # 2.4 h before day 1
+    assert rules.GRADE4_OBSERVED not in kinds(facts(2, counts=(count(-3.5, "0.3"),)))  # 4.5 days before
+    # ... and not in this cycle when it is the next cycle's pre-dose count
+    assert rules.GRADE4_OBSERVED not in kinds(facts(22, counts=(count(21.5, "0.3"),)))
+
+
+def test_a_cycle_not_yet_started_grades_its_pre_dose_count_but_runs_no_forecast_rule():
+    found = kinds(facts(0.95, counts=(count(0.9, "0.4"),), chemo_given=False, forecast=forecast(p_grade4=0.9)))
+    assert set(found) == {rules.GRADE4_OBSERVED}
     assert rules.evaluate(facts(0, counts=()), T) == []
+
+
+def test_a_finished_cycle_still_raises_a_critical_count_but_nothing_else():
+    over = facts(8, counts=(count(8, "0.2"),), cycle_over=True, temperatures=(temp(7.9, "39"),))
+    assert [f.kind for f in rules.evaluate(over, T)] == [rules.GRADE4_OBSERVED]
+    assert rules.evaluate(facts(8, counts=(count(8, "0.7"),), cycle_over=True), T) == []
+
+
+def test_a_patient_without_a_cycle_gets_observed_alerts_only():
+    alone = facts(8, day1=None, next_day1=None, chemo_given=False, on_chemotherapy=False, fn_risk="",
+                  counts=(count(8, "0.3"),), forecast=forecast(p_grade4=0.9))
+    assert set(kinds(alone)) == {rules.GRADE4_OBSERVED}
+    fever_only = replace(alone, counts=(), temperatures=(temp(7.9, "39.0"),))
+    assert rules.evaluate(fever_only, T) == []  # not on chemotherapy: no NICE fever alert
+
+
+def test_observed_only_leaves_the_forecast_rules_to_the_worker():
+    busy = facts(4.01, fn_risk="high", counts=(count(4, "0.3"),), forecast=forecast(p_grade4=0.9))
+    assert set(kinds(busy)) >= {rules.GRADE4_OBSERVED, rules.GCSF_NOT_GIVEN}
+    assert {f.kind for f in rules.evaluate(busy, T, observed_only=True)} == {rules.GRADE4_OBSERVED}
+    assert {f.kind for f in rules.evaluate(busy, T, observed_only=True)} <= rules.OBSERVED_KINDS
 
 
 # --- 2. grade 4 predicted -------------------------------------------------------------------------
@@ -114,12 +154,49 @@ def test_single_382_is_not_fever():
                                                        temperatures=(temp(8.9, "38.2"),)))
 
 
-def test_380_sustained_one_hour_is_fever_but_fifty_minutes_is_not():
-    hour = 1 / 24
-    sustained = (temp(8.8, "38.0"), temp(8.8 + hour, "38.1"))
-    short = (temp(8.8, "38.0"), temp(8.8 + 50 / 1440, "38.1"))
-    assert rules.FEBRILE_NEUTROPENIA in kinds(facts(9, counts=(count(8, "0.8"),), temperatures=sustained))
-    assert rules.FEBRILE_NEUTROPENIA not in kinds(facts(9, counts=(count(8, "0.8"),), temperatures=short))
+def test_a_single_380_asks_for_a_recheck_and_a_recheck_of_380_makes_it_fn():
+    low = (count(8.9, "0.8"),)
+    first = kinds(facts(9, counts=low, temperatures=(temp(8.95, "38.1"),)))
+    assert first[rules.FEVER_RECHECK].severity == rules.MEDIUM
+    assert "re-check within 60 minutes" in first[rules.FEVER_RECHECK].message
+    assert rules.FEBRILE_NEUTROPENIA not in first
+    confirmed = kinds(facts(9, counts=low, temperatures=(temp(8.95, "38.1"), temp(8.98, "38.0"))))
+    assert rules.FEBRILE_NEUTROPENIA in confirmed and rules.FEVER_RECHECK not in confirmed
+    settled = kinds(facts(9, counts=low, temperatures=(temp(8.95, "38.1"), temp(8.98, "37.6"))))
+    assert not {rules.FEBRILE_NEUTROPENIA, rules.FEVER_RECHECK} & set(settled)
+
+
+def test_nice_policy_makes_one_reading_above_380_a_fever():
+    nice = rules.Thresholds(fever_policy="nice")
+    readings = (temp(8.95, "38.1"),)
+    found = {f.kind for f in rules.evaluate(facts(9, counts=(count(8.9, "0.8"),), temperatures=readings), nice)}
+    assert rules.FEBRILE_NEUTROPENIA in found
+    exactly = {f.kind for f in rules.evaluate(facts(9, counts=(count(8.9, "0.8"),),
+                                                    temperatures=(temp(8.95, "38.0"),)), nice)}
+    assert exactly == {rules.GRADE3_OBSERVED, rules.FEVER_RECHECK}
+
+
+# --- 3b. fever with unknown neutrophil status (NICE CG151) ------------------------------------------
+
+def test_fever_with_no_count_for_days_and_no_forecast_is_critical():
+    found = kinds(facts(9, fn_risk="high", counts=(count(5, "2.0"),), temperatures=(temp(8.9, "39.0"),)))
+    finding = found[rules.FEVER_UNKNOWN_ANC]
+    assert finding.severity == rules.CRITICAL
+    assert ("fever in a patient on chemotherapy: treat as possible neutropenic sepsis, urgent FBC and "
+            "assessment") in finding.message
+
+
+def test_fever_on_day3_with_a_reassuring_forecast_still_raises_something():
+    calm = forecast(trajectory=[point(d, 4.0, 3.0) for d in (2, 3, 4, 5, 6)])
+    found = kinds(facts(3, temperatures=(temp(2.9, "38.5"),), forecast=calm))
+    assert found[rules.FEVER_UNKNOWN_ANC].severity == rules.CRITICAL
+    measured = kinds(facts(3, counts=(count(2.8, "4.1"),), temperatures=(temp(2.9, "38.5"),), forecast=calm))
+    assert measured[rules.FEVER_UNKNOWN_ANC].severity == rules.HIGH  # a normal count today: still assess
+
+
+def test_fever_with_a_low_count_is_fn_not_also_unknown_status():
+    found = kinds(facts(9, counts=(count(8.5, "0.4"),), temperatures=(temp(8.9, "38.6"),)))
+    assert rules.FEBRILE_NEUTROPENIA in found and rules.FEVER_UNKNOWN_ANC not in found
 
 
 def test_fever_with_normal_count_but_forecast_low_within_48h_is_fn():
@@ -183,10 +260,20 @@ def test_without_forecast_the_regimen_window_is_used():
 
 # --- 6. G-CSF not given -----------------------------------------------------------------------------
 
-def test_high_risk_regimen_without_gcsf_by_end_of_day3_is_medium():
-    found = kinds(facts(4.01, fn_risk="high"))
+def test_high_risk_regimen_without_gcsf_24h_after_the_last_chemo_dose_is_medium():
+    found = kinds(facts(2.01, fn_risk="high", chemo_given_at=(DAY1,)))
     assert found[rules.GCSF_NOT_GIVEN].severity == rules.MEDIUM
-    assert rules.GCSF_NOT_GIVEN not in kinds(facts(3.9, fn_risk="high"))
+    assert "primary prophylaxis is indicated" in found[rules.GCSF_NOT_GIVEN].message
+    assert rules.GCSF_NOT_GIVEN not in kinds(facts(1.9, fn_risk="high", chemo_given_at=(DAY1,)))
+    # a day-2 chemotherapy dose moves the prompt to 24 h after it
+    two_days = (DAY1, DAY1 + timedelta(days=1))
+    assert rules.GCSF_NOT_GIVEN not in kinds(facts(2.9, fn_risk="high", chemo_given_at=two_days))
+
+
+def test_after_febrile_neutropenia_any_regimen_prompts_secondary_prophylaxis():
+    found = kinds(facts(3, fn_risk="low", prior_febrile_neutropenia=True))
+    assert "secondary prophylaxis" in found[rules.GCSF_NOT_GIVEN].message
+    assert "ASCO 2015" in found[rules.GCSF_NOT_GIVEN].message
 
 
 def test_gcsf_recorded_clears_it():
@@ -197,6 +284,31 @@ def test_intermediate_risk_needs_a_patient_risk_factor():
     assert rules.GCSF_NOT_GIVEN not in kinds(facts(5))
     found = kinds(facts(5, gcsf_risk_factors=("age 65 or over",)))
     assert "age 65 or over" in found[rules.GCSF_NOT_GIVEN].message
+    assert found[rules.GCSF_NOT_GIVEN].message.startswith("Consider G-CSF")
+
+
+# --- 7. G-CSF timing (product labels) -------------------------------------------------------------
+
+def gcsf(day: float, product: str = "pegfilgrastim") -> rules.GcsfPoint:
+    return rules.GcsfPoint(DAY1 + timedelta(days=day - 1), product, dose_id=7)
+
+
+def test_pegfilgrastim_within_24h_after_chemo_is_flagged_and_after_24h_is_not():
+    early = kinds(facts(3, gcsf_doses=(gcsf(1.5),), chemo_times=(DAY1,)))
+    assert early[rules.GCSF_TIMING].severity == rules.MEDIUM
+    assert "14 days before to 24 h after" in early[rules.GCSF_TIMING].message
+    assert rules.GCSF_TIMING not in kinds(facts(3, gcsf_doses=(gcsf(2.05),), chemo_times=(DAY1,)))
+
+
+def test_pegfilgrastim_in_the_14_days_before_chemo_is_flagged():
+    before = kinds(facts(3, gcsf_doses=(gcsf(-4),), chemo_times=(DAY1,)))
+    assert "days before" in before[rules.GCSF_TIMING].message
+
+
+def test_filgrastim_starts_24h_after_chemo():
+    assert rules.GCSF_TIMING in kinds(facts(3, gcsf_doses=(gcsf(1.5, "filgrastim"),), chemo_times=(DAY1,)))
+    assert rules.GCSF_TIMING not in kinds(facts(3, gcsf_doses=(gcsf(2.1, "filgrastim"),), chemo_times=(DAY1,)))
+    assert rules.GCSF_TIMING not in kinds(facts(3, gcsf_doses=(gcsf(-4, "filgrastim"),), chemo_times=(DAY1,)))
 
 
 def test_findings_come_most_severe_first():

@@ -85,10 +85,18 @@ def test_single_reading_of_38_3_is_fever():
     assert clinical.fever_episode(_readings((0, "37.0"), (30, "38.3"))) is not None
 
 
-def test_38_0_sustained_over_an_hour_is_fever_but_not_for_less():
+def test_38_0_confirmed_by_a_recheck_is_fever_but_not_with_a_normal_reading_between():
+    # IDSA "sustained over 1 h": the re-check the 38.0-38.2 prompt asks for within the hour confirms it.
     assert clinical.fever_episode(_readings((0, "38.0"), (30, "38.1"), (60, "38.0"))) is not None
-    assert clinical.fever_episode(_readings((0, "38.0"), (59, "38.1"))) is None
+    assert clinical.fever_episode(_readings((0, "38.0"), (45, "38.1"))) is not None
+    assert clinical.fever_episode(_readings((0, "38.0"))) is None
     assert clinical.fever_episode(_readings((0, "38.0"), (30, "37.5"), (70, "38.1"))) is None
+    assert clinical.fever_needs_recheck(_readings((0, "38.0"), (30, "37.5"), (70, "38.1"))) is not None
+
+
+def test_nice_fever_is_one_reading_above_38():
+    assert clinical.fever_episode(_readings((0, "38.1")), clinical.FEVER_POLICY_NICE) is not None
+    assert clinical.fever_episode(_readings((0, "38.0"), (45, "38.0")), clinical.FEVER_POLICY_NICE) is None
 
 
 @pytest.mark.parametrize(
@@ -106,3 +114,24 @@ def test_gcsf_products_match_by_ingredient(name, product):
 def test_unknown_gcsf_product_is_refused():
     with pytest.raises(ClinicalValueError):
         clinical.gcsf_product("epoetin alfa")
+
+
+# --- Delta check: counts that need a person to confirm them --------------------------------------
+
+def test_a_value_of_20_to_100_names_cells_per_ul():
+    from monitoring.clinical import count_needs_confirmation
+
+    assert count_needs_confirmation(D("80"), None).startswith("80 may be cells/uL (0.08 x10^9/L)")
+    assert count_needs_confirmation(D("20"), D("25")) is not None
+    assert count_needs_confirmation(D("19.9"), None) is None
+
+
+def test_a_tenfold_jump_from_the_previous_count_is_held_and_says_why():
+    from monitoring.clinical import count_needs_confirmation
+
+    decimal_slip = count_needs_confirmation(D("0.15"), D("1.6"))
+    assert "11 times lower" in decimal_slip and "decimal point" in decimal_slip
+    unit_mixup = count_needs_confirmation(D("0.003"), D("3.1"))
+    assert "cells/uL and x10^9/L" in unit_mixup
+    assert count_needs_confirmation(D("1.6"), D("0.16")) is None  # exactly 10 times
+    assert count_needs_confirmation(D("0.02"), D("0")) is None  # within the lab's resolution

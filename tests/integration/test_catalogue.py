@@ -1,0 +1,32 @@
+"""The shipped regimen catalogue against the forecast priors and the FN-risk sources (issue 11)."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitoring.forecasting import priors
+
+pytestmark = pytest.mark.django_db
+
+
+def test_every_catalogue_regimen_has_its_own_prior_or_says_it_uses_the_generic_one(regimens):
+    for code, regimen in regimens.items():
+        prior, warnings = priors.resolve_prior(code, regimen.cycle_length_days, regimen.fn_risk,
+                                               tuple(regimen.chemo_days))
+        if code in priors.GENERIC_PRIOR_CODES:
+            assert prior.generic and warnings, code
+        else:
+            assert not prior.generic and warnings == [], f"{code} falls back to the generic prior"
+
+
+def test_the_abvd_prior_is_found_under_the_catalogue_code_with_the_catalogue_schedule(regimens):
+    abvd = regimens["ABVD"]
+    prior, warnings = priors.resolve_prior(abvd.code, abvd.cycle_length_days, abvd.fn_risk, tuple(abvd.chemo_days))
+    assert (prior.code, warnings) == ("ABVD-Q2W", [])
+    assert prior.cycle_length_days == 28 and prior.chemo_days == (1, 15)
+
+
+def test_tc_is_a_high_fn_risk_regimen_with_primary_prophylaxis(regimens):
+    tc = regimens["TC-Q3W"]
+    assert (tc.fn_risk, tc.gcsf_recommendation) == ("high", "primary")
+    assert "NCCN" in tc.source and "> 20 %" in tc.source
