@@ -22,7 +22,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-BENCH = REPO.parent / "shared" / "nadir-bench"
+# Beside the checkout, or beside the directory of worktrees (a checkout in wt/NAME).
+BENCH = next((p for p in (REPO.parent / "shared" / "nadir-bench", REPO.parent.parent / "shared" / "nadir-bench")
+              if p.exists()), REPO.parent / "shared" / "nadir-bench")
 sys.path.insert(0, str(REPO))
 
 from monitoring.forecasting import (  # noqa: E402
