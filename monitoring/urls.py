@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from monitoring.views import api, audit, dashboard, entry, imports
+from monitoring.views import api, audit, calibration, dashboard, entry, imports
 
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
@@ -11,4 +11,5 @@ urlpatterns = [
     *imports.urlpatterns,
     *api.urlpatterns,
     *audit.urlpatterns,
+    *calibration.urlpatterns,
 ]

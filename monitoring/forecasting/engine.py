@@ -6,10 +6,9 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-
-from .history import HOURS_PER_DAY, History, Regimen, parse_history
 from scipy.special import ndtr, stdtrit
 
+from .history import HOURS_PER_DAY, History, Regimen, parse_history
 from .model import Occasion, build_schedule, simulate
 from .posterior import sample_posterior
 from .priors import (
@@ -17,9 +16,9 @@ from .priors import (
     DAMAGE_SPREAD,
     IOV_KILL_DF,
     IOV_KILL_SD,
-    IOV_MTT_SD,
+    OUTLIER_LOG_SD,
+    OUTLIER_SHARE,
     RESIDUAL_ADDITIVE,
-    RESIDUAL_DF,
     RESIDUAL_LOG_SD,
     RESIDUAL_SPREAD,
     PopulationPrior,
@@ -167,6 +166,8 @@ class Fit:
 # and the cumulative damage per dose. The residual SD is integrated out on a small grid instead
 # (a dimension fewer for the sampler), and read back per draw for the consistency cap.
 EXTRA_DIMS = 2
+# How much of the cycle-to-cycle variability widens the residual of earlier cycles' counts.
+PAST_IOV_SHARE = 1.0
 _NODES, _NODE_WEIGHTS = np.polynomial.hermite_e.hermegauss(5)
 _LOG_NODE_WEIGHTS = np.log(_NODE_WEIGHTS / _NODE_WEIGHTS.sum())
 
@@ -181,10 +182,16 @@ def _extras(z: np.ndarray, iov_sd: float) -> tuple[np.ndarray, np.ndarray]:
     return kill_factor, damage
 
 
-def _student_t_loglik(residual: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Return the log-likelihood per draw of log-scale residuals (counts x draws), constants dropped."""
-    return -np.sum(np.log(scale) + 0.5 * (RESIDUAL_DF + 1) * np.log1p((residual / scale) ** 2 / RESIDUAL_DF),
-                   axis=0)
+def _robust_loglik(residual: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Return the log-likelihood per draw of log-scale residuals (counts x draws), constants dropped.
+
+    A mixture: most counts scatter normally with ``scale``; a share OUTLIER_SHARE are outliers on a
+    much wider scale. Unlike a Student-t with few degrees of freedom, it keeps the full pull of
+    counts within about 2.5 SD (deep nadirs the model fits loosely), and discounts only gross ones.
+    """
+    inlier = np.log1p(-OUTLIER_SHARE) - np.log(scale) - 0.5 * (residual / scale) ** 2
+    outlier = np.log(OUTLIER_SHARE) - np.log(OUTLIER_LOG_SD) - 0.5 * (residual / OUTLIER_LOG_SD) ** 2
+    return np.sum(np.logaddexp(inlier, outlier), axis=0)
 
 
 def _residual_marginal(residual: np.ndarray, extra_var: np.ndarray, centre: float) -> tuple[np.ndarray, np.ndarray]:
@@ -194,7 +201,7 @@ def _residual_marginal(residual: np.ndarray, extra_var: np.ndarray, centre: floa
     so a patient whose counts scatter more than the textbook gets a wider residual, and bands.
     """
     sds = centre * np.exp(RESIDUAL_SPREAD * _NODES)
-    per_node = np.stack([_student_t_loglik(residual, np.sqrt(sd**2 + extra_var)) for sd in sds])
+    per_node = np.stack([_robust_loglik(residual, np.sqrt(sd**2 + extra_var)) for sd in sds])
     per_node += _LOG_NODE_WEIGHTS[:, None]
     top = per_node.max(axis=0)
     weights = np.exp(per_node - top)
@@ -249,7 +256,7 @@ def fit_history(history: dict, population: PopulationPrior | None = None) -> Fit
         predicted = circ[obs_index] * (1 - obs_weight[:, None]) + circ[obs_index + 1] * obs_weight[:, None]
         log_predicted = np.log(np.maximum(predicted, 1e-6))
         fall = np.minimum(log_predicted - np.log(circ0)[None, :], 0.0)
-        iov_var = np.where(earlier_cycle, (iov_sd * fall) ** 2, 0.0)
+        iov_var = np.where(earlier_cycle, (PAST_IOV_SHARE * iov_sd * fall) ** 2, 0.0)
         return log_observed[:, None] - log_predicted, additive_var[:, None] + iov_var
 
     def evaluate(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -356,7 +363,8 @@ def _next_count(fit: Fit, nadir: np.ndarray, nadir_h: np.ndarray, length_h: floa
     best_day, reason = None, "nadir"
     if 0.0 < p_now < 1.0:
         index, weight = _interpolation(fit.grid_h, hours)
-        values = np.log(fit.circ[index][:, draws] * (1 - weight[:, None]) + fit.circ[index + 1][:, draws] * weight[:, None])
+        circ = fit.circ[:, draws]
+        values = np.log(circ[index] * (1 - weight[:, None]) + circ[index + 1] * weight[:, None])
         noise_sd = fit.residual_sd[draws]
         bandwidth = float(np.median(noise_sd))
         rng = np.random.default_rng(RANDOM_SEED + 2)
