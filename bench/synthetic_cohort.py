@@ -1,7 +1,7 @@
 """Simulate nadir-bench-style cohorts the forecasting engine has never been told about.
 
 usage: python bench/synthetic_cohort.py --out DIR [--seed N] [--kind unknown|shifted|gcsf|misspecified]
-       [--per-regimen 50]
+       [--per-regimen 50] [--no-departures]
 
 Writes DIR/histories.jsonl and DIR/truth.jsonl in the nadir-bench format. The simulator is its own
 code (it imports nothing from monitoring.forecasting), so scoring the engine on these cohorts is a
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -310,11 +310,19 @@ def _regimen_cohort(regimen: Regimen, count: int, rng: np.random.Generator, pref
     return rows
 
 
-def build(kind: str, seed: int, per_regimen: int) -> list[tuple[dict, dict]]:
-    """Return (history, truth) pairs for every regimen of ``kind``."""
+def build(kind: str, seed: int, per_regimen: int, departures: bool = True) -> list[tuple[dict, dict]]:
+    """Return (history, truth) pairs for every regimen of ``kind``.
+
+    ``departures=False`` takes the departures from the textbook out of the regimens (no
+    cycle-to-cycle variability, no damage, 20 % lab noise without outliers): the same regimens as a
+    control, to tell the cost of the departures from that of the rest of the simulator's model.
+    """
     rng = np.random.default_rng(seed)
     rows = []
     for regimen in KINDS[kind]:
+        if not departures:
+            regimen = replace(regimen, system=replace(regimen.system, iov_slope=0.0, damage_per_dose=0.0,
+                                                      outlier_rate=0.0, noise_cv=0.2))
         rows += _regimen_cohort(regimen, per_regimen, rng, f"{kind}{seed}", 0)
     return rows
 
@@ -330,8 +338,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--kind", choices=sorted(KINDS), default="unknown")
     parser.add_argument("--per-regimen", type=int, default=50)
+    parser.add_argument("--no-departures", action="store_true",
+                        help="the same regimens without cycle-to-cycle variability, damage and outliers")
     args = parser.parse_args()
-    rows = build(args.kind, args.seed, args.per_regimen)
+    rows = build(args.kind, args.seed, args.per_regimen, departures=not args.no_departures)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "histories.jsonl").write_text("".join(json.dumps(h) + "\n" for h, _ in rows))
     (args.out / "truth.jsonl").write_text("".join(json.dumps(t) + "\n" for _, t in rows))

@@ -159,6 +159,7 @@ class Fit:
     grid_h: np.ndarray
     warnings: list[str]
     residual_sd: np.ndarray   # each draw's residual SD on the log scale (learned from the counts)
+    extensions: bool = True   # False: the textbook model, for comparison
 
 
 # The posterior also samples, beyond the population parameters, two per-patient quantities with
@@ -209,11 +210,13 @@ def _residual_marginal(residual: np.ndarray, extra_var: np.ndarray, centre: floa
     return top + np.log(total), (sds @ weights) / total
 
 
-def fit_history(history: dict, population: PopulationPrior | None = None) -> Fit:
+def fit_history(history: dict, population: PopulationPrior | None = None, extensions: bool = True) -> Fit:
     """Return the posterior for one history (nadir-bench input format).
 
     ``population``, when given, replaces the regimen's literature prior by one learned from the
-    counts of other patients on the same regimen (see ``population.py``).
+    counts of other patients on the same regimen (see ``population.py``). ``extensions=False`` fits
+    the textbook model (no cycle-to-cycle variability, no cumulative damage, a normal likelihood with
+    a fixed residual SD), for comparison in the benchmarks.
     Raise HistoryError for a malformed history.
     """
     parsed = parse_history(history)
@@ -250,6 +253,7 @@ def fit_history(history: dict, population: PopulationPrior | None = None) -> Fit
         mean, sd = prior.log_mean(), prior.log_sd()
     uses_gcsf = schedule.has_gcsf
     dims = mean.size if uses_gcsf else mean.size - 1
+    extra_dims = EXTRA_DIMS if extensions else 0
 
     def residuals(circ: np.ndarray, circ0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return log residuals (counts x draws) and the variance added to the residual SD's."""
@@ -262,37 +266,44 @@ def fit_history(history: dict, population: PopulationPrior | None = None) -> Fit
     def evaluate(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # Clip far tails of the proposal so no draw reaches absurd parameter values.
         theta = np.exp(mean[:dims] + sd[:dims] * np.clip(z[:, :dims], -5.0, 5.0))
-        kill_factor, damage = _extras(z[:, dims:], iov_sd)
         gpot = theta[:, 4] if uses_gcsf else np.zeros(z.shape[0])
-        occasion = Occasion(start_h=-DOSE_MATCH_H, kill_factor=kill_factor, mtt_factor=np.ones(z.shape[0]),
-                            damage=damage)
+        occasion = None
+        if extensions:
+            kill_factor, damage = _extras(z[:, dims:], iov_sd)
+            occasion = Occasion(start_h=-DOSE_MATCH_H, kill_factor=kill_factor, mtt_factor=np.ones(z.shape[0]),
+                                damage=damage)
         circ = simulate(theta[:, 0], theta[:, 1], theta[:, 2], theta[:, 3], gpot, schedule, occasion=occasion)
         if not observed.size:
             return np.zeros(z.shape[0]), circ
+        if not extensions:
+            predicted = circ[obs_index] * (1 - obs_weight[:, None]) + circ[obs_index + 1] * obs_weight[:, None]
+            residual = log_observed[:, None] - np.log(np.maximum(predicted, 1e-6))
+            return -0.5 * np.sum(residual**2 / (RESIDUAL_LOG_SD**2 + additive_var[:, None]), axis=0), circ
         return _residual_marginal(*residuals(circ, theta[:, 0]), residual_centre)[0], circ
 
     # One fixed seed: the same history always gives the same forecast, and two histories that differ
     # in one detail (a unit, a dose) are compared with the same random draws.
-    posterior = sample_posterior(dims + EXTRA_DIMS, evaluate, bool(observed.size),
+    posterior = sample_posterior(dims + extra_dims, evaluate, bool(observed.size),
                                  np.random.default_rng(RANDOM_SEED))
     if observed.size and posterior.ess < 20:
         warnings.append(f"the counts fit the model poorly (effective sample size {posterior.ess:.0f}); "
                         "treat the band with caution")
     log_params = mean[:dims] + sd[:dims] * np.clip(posterior.z[:, :dims], -5.0, 5.0)
     residual_sd = np.full(posterior.z.shape[0], residual_centre)
-    if observed.size:
+    if observed.size and extensions:
         residual_sd = _residual_marginal(*residuals(posterior.circ, np.exp(log_params[:, 0])), residual_centre)[1]
     return Fit(history=parsed, prior=prior, log_mean=mean, log_sd=sd, log_params=log_params,
                circ=posterior.circ, grid_h=schedule.grid_h, warnings=warnings,
-               residual_sd=residual_sd)
+               residual_sd=residual_sd, extensions=extensions)
 
 
-def forecast_history(history: dict, population: PopulationPrior | None = None) -> dict:
+def forecast_history(history: dict, population: PopulationPrior | None = None, extensions: bool = True) -> dict:
     """Return the nadir forecast for one history in the nadir-bench input format.
 
+    ``extensions=False``: the textbook model (see :func:`fit_history`), for the benchmarks.
     Raise HistoryError for a malformed history.
     """
-    fit = fit_history(history, population)
+    fit = fit_history(history, population, extensions)
     return _summarise(fit)
 
 
@@ -388,12 +399,13 @@ def _summarise(fit: Fit) -> dict:
     regimen = history.regimen
     length_h = regimen.cycle_length_days * HOURS_PER_DAY
     nadir, nadir_h = _nadirs(circ, grid_h, length_h)
-    nadir, nadir_h = _consistent_nadirs(fit, nadir, nadir_h, length_h)
+    if fit.extensions:
+        nadir, nadir_h = _consistent_nadirs(fit, nadir, nadir_h, length_h)
     lo, mid, hi = _weighted_levels(nadir)
     p_grade4, p_grade3plus = float(np.mean(nadir < GRADE4_BELOW)), float(np.mean(nadir < GRADE3_BELOW))
     _, measured = _measured_in_cycle(history, length_h)
     next_count = _next_count(fit, nadir, nadir_h, length_h, bool(measured.size and measured.min() < GRADE4_BELOW))
-    if measured.size:
+    if measured.size and fit.extensions:
         # A measured grade is a fact (CTCAE grades the measured count), not a probability; and the
         # reported nadir is never above the lowest count already seen.
         lowest = float(measured.min())

@@ -60,8 +60,11 @@ def regimen_key(history: object) -> str:
     return f"{ALIASES.get(code, code)}/{regimen.get('cycle_length_days')}d"
 
 
-def learn_populations(histories: Iterable[dict]) -> dict[str, PopulationPrior]:
-    """Return a learned prior per regimen key that has at least MIN_PATIENTS readable histories."""
+def learn_populations(histories: Iterable[dict], extensions: bool = True) -> dict[str, PopulationPrior]:
+    """Return a learned prior per regimen key that has at least MIN_PATIENTS readable histories.
+
+    ``extensions=False`` learns under the textbook model (see ``engine.fit_history``).
+    """
     groups: dict[str, list[dict]] = defaultdict(list)
     for history in histories:
         key = regimen_key(history)
@@ -74,7 +77,7 @@ def learn_populations(histories: Iterable[dict]) -> dict[str, PopulationPrior]:
         fits = []
         for history in members:
             try:
-                fits.append(fit_history(history))
+                fits.append(fit_history(history, extensions=extensions))
             except HistoryError:
                 continue
         population = learn_population(key, fits)
