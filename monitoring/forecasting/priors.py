@@ -60,8 +60,8 @@ IOV_MTT_SD = 0.10
 
 # Cumulative marrow damage: the baseline falls by a few % of the proliferating pool per full dose in
 # many patients (a common extension of the Friberg model). Log-normal prior on the fraction lost per
-# dose, median 1.5 %, 80 % range about 0.4-5 %.
-DAMAGE_MEDIAN = 0.015
+# dose, median 1 %, 80 % range about 0.3-3.6 % (a patient's pre-dose counts can move it further).
+DAMAGE_MEDIAN = 0.01
 DAMAGE_SPREAD = 1.0
 
 # Typical G-CSF potency (gpot, the maximal relative rise in proliferation). Kept modest: in the
