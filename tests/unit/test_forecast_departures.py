@@ -139,3 +139,10 @@ def test_next_count_is_after_as_of():
 
 def test_no_next_count_once_grade_4_is_measured():
     assert forecast_history(brandt_history(0.3))["next_count"] is None
+
+
+def test_the_textbook_model_lets_earlier_cycles_outvote_the_measured_0_3():
+    """The failure issue 13 reports, kept reproducible with the extensions switched off."""
+    forecast = forecast_history(brandt_history(0.3), extensions=False)
+    assert forecast["p_grade4"] < 0.5
+    assert forecast["nadir"]["interval80"][0] > 0.3
