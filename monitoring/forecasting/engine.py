@@ -344,7 +344,7 @@ MORNING_OFFSET_H = 1.0
 # Below this expected information (bits) about grade 4, one more count is not worth it for that
 # question, and the suggestion is to catch the nadir instead.
 MIN_INFORMATION_BITS = 0.02
-NEXT_COUNT_DRAWS = 200
+NEXT_COUNT_DRAWS = 100   # enough to rank days; the kernel step costs draws^2 per day
 
 
 def _entropy_bits(p: np.ndarray) -> np.ndarray:
