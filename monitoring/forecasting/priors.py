@@ -51,12 +51,13 @@ OUTLIER_LOG_SD = 1.5
 # Inter-occasion variability (IOV): a patient's drug sensitivity differs from cycle to cycle, in
 # published Friberg-type fits by about 15-30 % (IOV terms on the slope, e.g. in the models collected
 # in nlmixr2lib; verify the exact estimates), the transit time less so. The forecast cycle gets its
-# own factors, so its own counts are believed over the earlier cycles'. The sensitivity factor has
+# own sensitivity, so its own counts are believed over the earlier cycles'. (The model can also take
+# a transit-time factor per cycle, ``model.Occasion.mtt_factor``; it is not sampled: one more
+# dimension for the sampler cost more accuracy than the smaller effect bought.) The factor has
 # a Student-t tail (IOV_KILL_DF) so a cycle that really departs (an infection, a drug interaction, a
 # dosing error) can be followed. Earlier cycles' IOV enters their counts' residual (see engine).
 IOV_KILL_SD = 0.2
 IOV_KILL_DF = 2.0
-IOV_MTT_SD = 0.10
 
 # Cumulative marrow damage: the baseline falls by a few % of the proliferating pool per full dose in
 # many patients (a common extension of the Friberg model). Log-normal prior on the fraction lost per
