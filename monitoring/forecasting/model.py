@@ -169,14 +169,14 @@ def simulate(
     # Log growth of the proliferating pool over a step is (1 + Eg) * base * FB - loss.
     base = ktr[None, :] * dt - kill[None, :] * schedule.drug_integral[:n, None]
     switch = n + 1
-    damage_exponent = None
+    damage_factor = None
     if occasion is not None:
         switch = int(np.searchsorted(schedule.grid_h, occasion.start_h - 1e-9))
         base[switch:] = (ktr * occasion.mtt_factor)[None, :] * dt \
             - (kill * occasion.kill_factor)[None, :] * schedule.drug_integral[switch:n, None]
         # The feedback reference (the baseline the marrow returns to) falls by ``damage`` per full dose.
         cumulative = np.concatenate([[0.0], np.cumsum(schedule.drug_integral[:n])])
-        damage_exponent = -(gamma * occasion.damage)[None, :] * cumulative[:, None]
+        damage_factor = np.exp(-(gamma * occasion.damage)[None, :] * cumulative[:, None])
     a_circ, circ_gain, loss_plain, b_plain, a_plain, b_circ_plain = _transit_coefficients(ktr, dt)
     prol = circ0.copy()
     t1 = circ0.copy()
@@ -184,6 +184,8 @@ def simulate(
     t3 = circ0.copy()
     circ = circ0.copy()
     feedback_scale = circ0 ** gamma
+    if damage_factor is not None:
+        damage_factor = damage_factor * feedback_scale[None, :]   # (reference Circ0)^gamma per step
     neg_gamma = -gamma
     out = np.empty((n + 1, samples))
     out[0] = circ
@@ -200,9 +202,8 @@ def simulate(
             peg = peg + peg_doses[step]
             peg_on_board = True
         # Floors keep extreme draws finite (ANC below 1e-4 x10^9/L is zero for every purpose).
-        feedback = feedback_scale * np.maximum(circ, 1e-4) ** neg_gamma
-        if damage_exponent is not None:
-            feedback = feedback * np.exp(damage_exponent[step])
+        scale = feedback_scale if damage_factor is None else damage_factor[step]
+        feedback = scale * np.maximum(circ, 1e-4) ** neg_gamma
         if peg_on_board or filgrastim[step] > GCSF_NEGLIGIBLE:
             amount = peg + filgrastim[step] if peg_on_board else filgrastim[step]
             effect = gpot * amount / (GCSF_EC50 + amount)
