@@ -371,7 +371,8 @@ def _next_count(fit: Fit, nadir: np.ndarray, nadir_h: np.ndarray, length_h: floa
     days, hours = days[later], hours[later]
     if grade4_measured or not days.size:
         return None
-    draws = np.arange(min(NEXT_COUNT_DRAWS, nadir.size))
+    # Every k-th draw: resampled draws come in runs of copies, so a stride spreads the subsample.
+    draws = np.arange(0, nadir.size, max(1, nadir.size // NEXT_COUNT_DRAWS))
     grade4 = (nadir[draws] < GRADE4_BELOW).astype(float)
     p_now = grade4.mean()
     best_day, reason = None, "nadir"
