@@ -1,10 +1,13 @@
 """Benchmark the nadir forecasting engine on a nadir-bench cohort and print the scores and timings.
 
 usage: python bench/forecast.py [histories.jsonl [truth.jsonl]] [--unknown-codes] [--by-regimen] [--no-pooling]
+       [--no-extensions]
 Defaults to <repo>/../shared/nadir-bench/tuning/; truth defaults to truth.jsonl beside the histories.
 --unknown-codes  replace every regimen code with one the engine has no prior for (generic fallback)
 --by-regimen     also score each regimen on its own
 --no-pooling     literature/generic priors only (no regimen priors learned from the cohort)
+--no-extensions  the textbook model: no cycle-to-cycle variability, no cumulative damage, a normal
+                 likelihood with a fixed residual SD, no consistency with counts of the cycle
 As the ``forecast`` command does, regimen priors are first learned from the whole cohort; the time to
 learn them is printed apart from the time per forecast.
 Cohorts the engine has never seen: bench/synthetic_cohort.py. Needs no Django.
@@ -22,7 +25,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-BENCH = REPO.parent / "shared" / "nadir-bench"
+# Beside the checkout, or beside the directory of worktrees (a checkout in wt/NAME).
+BENCH = next((p for p in (REPO.parent / "shared" / "nadir-bench", REPO.parent.parent / "shared" / "nadir-bench")
+              if p.exists()), REPO.parent / "shared" / "nadir-bench")
 sys.path.insert(0, str(REPO))
 
 from monitoring.forecasting import (  # noqa: E402
@@ -52,6 +57,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--unknown-codes", action="store_true")
     parser.add_argument("--by-regimen", action="store_true")
     parser.add_argument("--no-pooling", action="store_true")
+    parser.add_argument("--no-extensions", action="store_true")
     args = parser.parse_args(argv[1:])
     truth_path = args.truth or args.histories.with_name("truth.jsonl")
     histories = [json.loads(line) for line in args.histories.read_text().splitlines() if line.strip()]
@@ -61,13 +67,14 @@ def main(argv: list[str]) -> int:
             history["regimen"]["name"] = "unlisted regimen"
     forecast_history(histories[0])  # warm-up: imports, prior calibration caches
     started = time.perf_counter()
-    populations = {} if args.no_pooling else learn_populations(histories)
+    extensions = not args.no_extensions
+    populations = {} if args.no_pooling else learn_populations(histories, extensions)
     learning_s = time.perf_counter() - started
     timings_ms, predictions = [], {}
     for history in histories:
         started = time.perf_counter()
         try:
-            result = forecast_history(history, populations.get(regimen_key(history)))
+            result = forecast_history(history, populations.get(regimen_key(history)), extensions)
         except HistoryError as error:
             result = {"id": history.get("id"), "error": str(error)}
         timings_ms.append((time.perf_counter() - started) * 1000)
@@ -77,7 +84,8 @@ def main(argv: list[str]) -> int:
     scorer = _scorer()
     truth = scorer.load(truth_path)
     print(f"histories: {args.histories} ({len(histories)}){'  codes made unknown' if args.unknown_codes else ''}"
-          f"  {'no pooling' if args.no_pooling else f'regimen priors learned: {len(populations)}'}")
+          f"  {'no pooling' if args.no_pooling else f'regimen priors learned: {len(populations)}'}"
+          f"{'' if extensions else '  textbook model (no extensions)'}")
     print(_line(scorer.score(truth, predictions)))
     if args.by_regimen:
         for regimen in dict.fromkeys(t["regimen"] for t in truth.values()):

@@ -1,6 +1,7 @@
 """Simulate nadir-bench-style cohorts the forecasting engine has never been told about.
 
-usage: python bench/synthetic_cohort.py --out DIR [--seed N] [--kind unknown|shifted|gcsf] [--per-regimen 50]
+usage: python bench/synthetic_cohort.py --out DIR [--seed N] [--kind unknown|shifted|gcsf|misspecified]
+       [--per-regimen 50] [--no-departures]
 
 Writes DIR/histories.jsonl and DIR/truth.jsonl in the nadir-bench format. The simulator is its own
 code (it imports nothing from monitoring.forecasting), so scoring the engine on these cohorts is a
@@ -17,6 +18,9 @@ fair test of how it generalises:
   proportional log-normal lab noise; clinic-like sampling (a pre-dose day-1 count each cycle, one or
   two counts per earlier cycle at random days, sometimes one early count in the target cycle);
   a 20 % dose reduction sometimes follows a measured grade-4 count.
+- ``misspecified`` cohorts add what real patients do and the textbook model does not: the drug effect
+  changes from cycle to cycle (log-normal, 20-30 %), the baseline falls by 2-5 % per dose (a lower
+  feedback reference), and the lab noise is 30 % with 5 % outliers.
 
 Regimen codes, typical values and G-CSF schedules differ from the tuning cohort. Potency is set
 through the typical first-cycle nadir without G-CSF, matched to the regimen's FN-risk category.
@@ -26,7 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -34,6 +38,7 @@ import numpy as np
 
 STEP_H = 0.5
 FILGRASTIM_HALF_LIFE_H = 3.5
+OUTLIER_LOG_SD = 1.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,13 @@ class System:
     iiv: dict = field(default_factory=lambda: {"circ0": 0.3, "mtt_h": 0.18, "slope": 0.4, "gamma": 0.2,
                                                "gcsf": 0.5})
     noise_cv: float = 0.2
+    # Departures from the textbook model (the "misspecified" cohorts): cycle-to-cycle variability of
+    # the drug effect (log-normal SD per cycle), loss of the marrow's baseline per full dose, and the
+    # share of lab outliers (a clotted or mislabelled sample: the value is off by a log-normal factor
+    # with SD OUTLIER_LOG_SD).
+    iov_slope: float = 0.0
+    damage_per_dose: float = 0.0
+    outlier_rate: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -97,6 +109,21 @@ KINDS: dict[str, list[Regimen]] = {
         Regimen("WV-D-Q3W", "Wv-d d1,d8 q3w with filgrastim", 21, (1, 8), "intermediate", 0.6, "fil-d9-16",
                 System(mtt_h=110.0, gcsf_emax=1.0, gcsf_share=0.5)),
     ],
+    # Patients who depart from the textbook: per-cycle variability of 20-30 %, 2-5 % loss of the
+    # baseline per dose, 30 % lab noise with 5 % outliers; both G-CSF schedules and d1/d8 regimens.
+    "misspecified": [
+        Regimen("MS-PEG-Q3W", "Ms-peg q3w with pegfilgrastim", 21, (1,), "high", 0.3, "peg-d2",
+                System(mtt_h=95.0, gcsf_emax=1.2, iov_slope=0.25, damage_per_dose=0.04, noise_cv=0.3,
+                       outlier_rate=0.05)),
+        Regimen("MS-FIL-Q2W", "Ms-fil q2w with filgrastim", 14, (1,), "high", 0.4, "fil-d3-10",
+                System(mtt_h=110.0, gcsf_emax=1.0, gcsf_share=0.7, iov_slope=0.2, damage_per_dose=0.03,
+                       noise_cv=0.3, outlier_rate=0.05)),
+        Regimen("MS-D1D8-Q3W", "Ms d1,d8 q3w", 21, (1, 8), "intermediate", 0.7, "none",
+                System(mtt_h=120.0, gamma=0.2, iov_slope=0.3, damage_per_dose=0.05, noise_cv=0.3,
+                       outlier_rate=0.05)),
+        Regimen("MS-D1D8-FIL-Q3W", "Ms d1,d8 q3w with filgrastim", 21, (1, 8), "intermediate", 0.6, "fil-d9-16",
+                System(mtt_h=105.0, iov_slope=0.25, damage_per_dose=0.02, noise_cv=0.3, outlier_rate=0.05)),
+    ],
 }
 
 
@@ -111,8 +138,14 @@ def _gcsf_hours(kind: str, cycle_start_h: float) -> list[tuple[float, str]]:
 
 
 def _simulate(params: dict[str, np.ndarray], system: System, end_h: float,
-              drug: np.ndarray, peg: np.ndarray, fil: np.ndarray) -> np.ndarray:
-    """Return Circ at every 0.5 h step, shape (steps + 1, patients); inputs are bolus arrays per step."""
+              drug: np.ndarray, peg: np.ndarray, fil: np.ndarray, damage: np.ndarray | None = None,
+              given: np.ndarray | None = None) -> np.ndarray:
+    """Return Circ at every 0.5 h step, shape (steps + 1, patients); inputs are bolus arrays per step.
+
+    ``damage`` (per patient) is the fraction of the marrow's baseline lost with each full dose given
+    (``given``: the dose fractions per step, before any cycle-to-cycle change of their effect): the
+    feedback then pulls the count back to a lower level after every cycle.
+    """
     circ0, mtt, slope, gamma, emax = (params[k] for k in ("circ0", "mtt_h", "slope", "gamma", "gcsf"))
     ktr = 4.0 / mtt
     kde = np.log(2) / system.kde_half_life_h
@@ -127,7 +160,7 @@ def _simulate(params: dict[str, np.ndarray], system: System, end_h: float,
         g = np.maximum(gp + gf, 0.0)
         eg = emax * g / (system.gcsf_ec50 + g)
         kt = ktr * (1.0 + system.gcsf_share * eg)
-        feedback = (circ0 / np.maximum(c, 1e-3)) ** gamma
+        feedback = (reference / np.maximum(c, 1e-3)) ** gamma
         growth = ktr * p * (1.0 - slope * a) * feedback * (1.0 + eg)
         return np.stack([-kde * a, growth - kt * p, kt * (p - t1), kt * (t1 - t2), kt * (t2 - t3),
                          kt * t3 - ktr * c, -(k_peg + system.peg_neutrophil_clearance * c) * gp, -k_fil * gf])
@@ -135,7 +168,10 @@ def _simulate(params: dict[str, np.ndarray], system: System, end_h: float,
     out = np.empty((n + 1, circ0.size))
     out[0] = circ0
     h = STEP_H
+    reference = circ0.copy()
     for i in range(n):
+        if damage is not None and np.any(given[i]):
+            reference = reference * (1.0 - damage * given[i])
         state[0] += drug[i]
         state[6] += peg[i]
         state[7] += fil[i]
@@ -189,6 +225,13 @@ def _regimen_cohort(regimen: Regimen, count: int, rng: np.random.Generator, pref
     n = int(end_h / STEP_H)
     # Dose fractions decided cycle by cycle from measured counts: simulate in passes, one per cycle.
     fractions = np.ones((count, int(targets.max())))
+    # Cycle-to-cycle variability scales each cycle's drug effect (the slope is linear in the amount).
+    # (Drawn only when there is any, so the other kinds' cohorts stay as they were.)
+    occasion = np.ones((count, int(targets.max())))
+    if s.iov_slope:
+        occasion = np.exp(s.iov_slope * rng.standard_normal(occasion.shape))
+    damage = np.full(count, s.damage_per_dose)
+    given = np.zeros((n, count))
     drug = np.zeros((n, count))
     peg = np.zeros((n, count))
     fil = np.zeros((n, count))
@@ -204,12 +247,16 @@ def _regimen_cohort(regimen: Regimen, count: int, rng: np.random.Generator, pref
                     and rng.random() < 0.4:
                 fractions[j, cycle:] = fractions[j, cycle - 1] * 0.8
             for day in regimen.chemo_days:
-                drug[int((start + (day - 1) * 24) / STEP_H), j] += fractions[j, cycle]
+                drug[int((start + (day - 1) * 24) / STEP_H), j] += fractions[j, cycle] * occasion[j, cycle]
+                given[int((start + (day - 1) * 24) / STEP_H), j] += fractions[j, cycle]
             for hour, product in _gcsf_hours(regimen.gcsf, start):
                 (peg if product == "pegfilgrastim" else fil)[int(hour / STEP_H), j] += 1.0
                 gcsf_events[j].append((hour, product))
-        circ = _simulate(params, s, end_h, drug, peg, fil)
+        circ = _simulate(params, s, end_h, drug, peg, fil, damage if s.damage_per_dose else None, given)
         noise = np.exp(s.noise_cv * rng.standard_normal((3, count)))
+        if s.outlier_rate:
+            outlier = rng.random((3, count)) < s.outlier_rate
+            noise = np.where(outlier, noise * np.exp(OUTLIER_LOG_SD * rng.standard_normal((3, count))), noise)
         for j in range(count):
             if cycle >= targets[j]:
                 continue
@@ -263,11 +310,19 @@ def _regimen_cohort(regimen: Regimen, count: int, rng: np.random.Generator, pref
     return rows
 
 
-def build(kind: str, seed: int, per_regimen: int) -> list[tuple[dict, dict]]:
-    """Return (history, truth) pairs for every regimen of ``kind``."""
+def build(kind: str, seed: int, per_regimen: int, departures: bool = True) -> list[tuple[dict, dict]]:
+    """Return (history, truth) pairs for every regimen of ``kind``.
+
+    ``departures=False`` takes the departures from the textbook out of the regimens (no
+    cycle-to-cycle variability, no damage, 20 % lab noise without outliers): the same regimens as a
+    control, to tell the cost of the departures from that of the rest of the simulator's model.
+    """
     rng = np.random.default_rng(seed)
     rows = []
     for regimen in KINDS[kind]:
+        if not departures:
+            regimen = replace(regimen, system=replace(regimen.system, iov_slope=0.0, damage_per_dose=0.0,
+                                                      outlier_rate=0.0, noise_cv=0.2))
         rows += _regimen_cohort(regimen, per_regimen, rng, f"{kind}{seed}", 0)
     return rows
 
@@ -283,8 +338,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--kind", choices=sorted(KINDS), default="unknown")
     parser.add_argument("--per-regimen", type=int, default=50)
+    parser.add_argument("--no-departures", action="store_true",
+                        help="the same regimens without cycle-to-cycle variability, damage and outliers")
     args = parser.parse_args()
-    rows = build(args.kind, args.seed, args.per_regimen)
+    rows = build(args.kind, args.seed, args.per_regimen, departures=not args.no_departures)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "histories.jsonl").write_text("".join(json.dumps(h) + "\n" for h, _ in rows))
     (args.out / "truth.jsonl").write_text("".join(json.dumps(t) + "\n" for _, t in rows))

@@ -46,7 +46,7 @@ Rules (issues 4 and 11), severities in brackets:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 
 from monitoring import clinical
@@ -120,6 +120,7 @@ class ForecastFacts:
     p_grade4: float | None
     p_ready: float | None
     trajectory: tuple[TrajectoryPoint, ...] = ()
+    next_fbc_on: date | None = None   # the day one more count would tell most (forecast.next_count)
 
 
 @dataclass(frozen=True)
@@ -390,6 +391,9 @@ def nadir_unmonitored(facts: CycleFacts, thresholds: Thresholds) -> Finding | No
         return None
     message = (f"The nadir window ({_day(start, facts)} to {_day(end, facts)}) is under way and no blood count "
                f"has been taken in it. Consider a count: this is {_a(facts.fn_risk)} FN-risk regimen.")
+    if facts.forecast and facts.forecast.next_fbc_on:
+        suggested = max(facts.forecast.next_fbc_on, facts.now.astimezone(facts.clinic_tz).date())
+        message += f" Most informative day for it: {suggested:%a %d %b}."
     return Finding(NADIR_UNMONITORED, LOW, message, {"window_start": start.isoformat(), "window_end": end.isoformat()})
 
 

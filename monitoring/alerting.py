@@ -411,6 +411,7 @@ def _forecast_facts(forecast: Forecast | None) -> alert_rules.ForecastFacts | No
         p_grade4=forecast.p_grade4,
         p_ready=forecast.p_ready,
         trajectory=trajectory,
+        next_fbc_on=forecast.next_fbc_on,
     )
 
 

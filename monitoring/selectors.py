@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import OuterRef, Prefetch, Q, Subquery
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -460,3 +460,75 @@ def alert_inbox(user, history_limit: int = 100) -> dict:
 def open_alert_count(user) -> int:
     """Return how many open alerts the user's teams have (the number in the menu)."""
     return visible_alerts(user).filter(resolved_at__isnull=True, acknowledged_at__isnull=True).count()
+
+
+# --- Calibration in the clinic --------------------------------------------------------------
+
+
+def calibration_summary(now: datetime) -> dict:
+    """Return how well the stored forecasts did on the counts that arrived after them.
+
+    Clinic-wide, per regimen and overall, aggregates only (no patient appears): scored predictions,
+    share inside the 80 % band, mean absolute log10 error, mean PIT, and grade-4 forecasts against
+    outcomes. For the latter each finished cycle (day 1 + cycle length has passed) with a score
+    counts once: its first scored forecast's P(grade 4) against whether a count below 0.5 was
+    measured in the cycle.
+    """
+    from django.conf import settings
+    from django.db.models import Avg
+    from django.db.models.functions import Abs
+
+    from monitoring.models import ForecastScore
+
+    aggregates = {"n": Count("pk"), "inside": Count("pk", filter=Q(inside80=True)),
+                  "mae": Avg(Abs("log10_error")), "pit": Avg("pit")}
+    overall = ForecastScore.objects.aggregate(**aggregates)
+    per_regimen = ForecastScore.objects.values("regimen__code").annotate(**aggregates).order_by("regimen__code")
+    grade4 = _grade4_outcomes(now, settings.NEUTROWATCH["GRADE4_PREDICTED_THRESHOLD"])
+    regimens = [{"regimen": row["regimen__code"], **_calibration_figures(row),
+                 "grade4": grade4.get(row["regimen__code"], _empty_grade4())} for row in per_regimen]
+    total_grade4 = _empty_grade4()
+    for table in grade4.values():
+        for key in total_grade4:
+            total_grade4[key] += table[key]
+    return {**_calibration_figures(overall), "grade4": total_grade4, "regimens": regimens,
+            "grade4_threshold": settings.NEUTROWATCH["GRADE4_PREDICTED_THRESHOLD"]}
+
+
+def _calibration_figures(row: dict) -> dict:
+    n = row["n"] or 0
+    return {"n": n, "cover80": round(row["inside"] / n, 3) if n else None,
+            "mae_log10": round(row["mae"], 3) if n else None, "mean_pit": round(row["pit"], 3) if n else None}
+
+
+def _empty_grade4() -> dict:
+    return {"cycles": 0, "predicted_and_observed": 0, "predicted_not_observed": 0, "observed_not_predicted": 0,
+            "neither": 0}
+
+
+def _grade4_outcomes(now: datetime, threshold: float) -> dict[str, dict]:
+    """Return per regimen code the 2x2 table of grade-4 forecasts against grade-4 outcomes."""
+    from monitoring.models import ForecastScore
+
+    first: dict[int, float | None] = {}
+    for cycle_id, p_grade4 in (ForecastScore.objects.order_by("cycle_id", "forecast_as_of")
+                               .values_list("cycle_id", "p_grade4")):
+        first.setdefault(cycle_id, p_grade4)
+    cycles = [c for c in Cycle.objects.filter(pk__in=first).select_related("course__regimen")
+              if c.day1 + timedelta(days=c.course.regimen.cycle_length_days) <= now]
+    lowest = {}
+    for cycle in cycles:
+        end = cycle.day1 + timedelta(days=cycle.course.regimen.cycle_length_days)
+        lowest[cycle.pk] = (CountResult.objects.filter(patient_id=cycle.course.patient_id,
+                                                       collected_at__gte=cycle.day1, collected_at__lt=end)
+                            .order_by("anc_1e9_per_l").values_list("anc_1e9_per_l", flat=True).first())
+    tables: dict[str, dict] = {}
+    for cycle in cycles:
+        table = tables.setdefault(cycle.course.regimen.code, _empty_grade4())
+        predicted = (first[cycle.pk] or 0.0) >= threshold
+        observed = lowest[cycle.pk] is not None and lowest[cycle.pk] < clinical.GRADE4_BELOW
+        key = {(True, True): "predicted_and_observed", (True, False): "predicted_not_observed",
+               (False, True): "observed_not_predicted", (False, False): "neither"}[(predicted, observed)]
+        table[key] += 1
+        table["cycles"] += 1
+    return tables

@@ -6,11 +6,25 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import ndtr, stdtrit
 
 from .history import HOURS_PER_DAY, History, Regimen, parse_history
-from .model import build_schedule, simulate
+from .model import Occasion, build_schedule, simulate
 from .posterior import sample_posterior
-from .priors import RESIDUAL_ADDITIVE, RESIDUAL_LOG_SD, PopulationPrior, RegimenPrior, resolve_prior
+from .priors import (
+    DAMAGE_MEDIAN,
+    DAMAGE_SPREAD,
+    IOV_KILL_DF,
+    IOV_KILL_SD,
+    OUTLIER_LOG_SD,
+    OUTLIER_SHARE,
+    RESIDUAL_ADDITIVE,
+    RESIDUAL_LOG_SD,
+    RESIDUAL_SPREAD,
+    PopulationPrior,
+    RegimenPrior,
+    resolve_prior,
+)
 
 # CTCAE v5.0 neutrophil count decreased: grade 4 below 0.5, grade 3 or worse below 1.0 x10^9/L.
 GRADE4_BELOW = 0.5
@@ -144,13 +158,68 @@ class Fit:
     circ: np.ndarray         # simulated ANC on the grid per draw, shape (steps + 1, draws)
     grid_h: np.ndarray
     warnings: list[str]
+    residual_sd: np.ndarray   # each draw's residual SD on the log scale (learned from the counts)
+    extensions: bool = True   # False: the textbook model, for comparison
 
 
-def fit_history(history: dict, population: PopulationPrior | None = None) -> Fit:
+# The posterior also samples, beyond the population parameters, two per-patient quantities with
+# fixed priors (standard normal z, transformed here): the forecast cycle's own drug sensitivity (IOV)
+# and the cumulative damage per dose. The residual SD is integrated out on a small grid instead
+# (a dimension fewer for the sampler), and read back per draw for the consistency cap.
+EXTRA_DIMS = 2
+# How much of the cycle-to-cycle variability widens the residual of earlier cycles' counts. Not all
+# of it: the shared sensitivity already follows the average of the earlier cycles, and with one or
+# two counts per cycle it absorbs part of each cycle's own departure. (At 1.0 the deep counts lost
+# so much weight that tuning-cohort errors rose by about 5 % with no gain in coverage elsewhere.)
+PAST_IOV_SHARE = 0.5
+_NODES, _NODE_WEIGHTS = np.polynomial.hermite_e.hermegauss(5)
+_LOG_NODE_WEIGHTS = np.log(_NODE_WEIGHTS / _NODE_WEIGHTS.sum())
+
+
+def _extras(z: np.ndarray, iov_sd: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return (sensitivity factor of the forecast cycle, damage per dose) from standard normal draws."""
+    z = np.clip(z, -5.0, 5.0)
+    # A Student-t IOV on the log sensitivity: mostly within 25 %, yet a cycle that really departs
+    # (an infection, an interaction, a dosing error) can be followed by its own counts.
+    kill_factor = np.exp(iov_sd * stdtrit(IOV_KILL_DF, np.clip(ndtr(z[:, 0]), 1e-12, 1 - 1e-12)))
+    damage = np.minimum(DAMAGE_MEDIAN * np.exp(DAMAGE_SPREAD * z[:, 1]), 0.3)
+    return kill_factor, damage
+
+
+def _robust_loglik(residual: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Return the log-likelihood per draw of log-scale residuals (counts x draws), constants dropped.
+
+    A mixture: most counts scatter normally with ``scale``; a share OUTLIER_SHARE are outliers on a
+    much wider scale. Unlike a Student-t with few degrees of freedom, it keeps the full pull of
+    counts within about 2.5 SD (deep nadirs the model fits loosely), and discounts only gross ones.
+    """
+    inlier = np.log1p(-OUTLIER_SHARE) - np.log(scale) - 0.5 * (residual / scale) ** 2
+    outlier = np.log(OUTLIER_SHARE) - np.log(OUTLIER_LOG_SD) - 0.5 * (residual / OUTLIER_LOG_SD) ** 2
+    return np.sum(np.logaddexp(inlier, outlier), axis=0)
+
+
+def _residual_marginal(residual: np.ndarray, extra_var: np.ndarray, centre: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return each draw's log-likelihood with the residual SD integrated out, and its posterior mean SD.
+
+    The residual SD has a log-normal prior around ``centre``; Gauss-Hermite nodes integrate over it,
+    so a patient whose counts scatter more than the textbook gets a wider residual, and bands.
+    """
+    sds = centre * np.exp(RESIDUAL_SPREAD * _NODES)
+    per_node = np.stack([_robust_loglik(residual, np.sqrt(sd**2 + extra_var)) for sd in sds])
+    per_node += _LOG_NODE_WEIGHTS[:, None]
+    top = per_node.max(axis=0)
+    weights = np.exp(per_node - top)
+    total = weights.sum(axis=0)
+    return top + np.log(total), (sds @ weights) / total
+
+
+def fit_history(history: dict, population: PopulationPrior | None = None, extensions: bool = True) -> Fit:
     """Return the posterior for one history (nadir-bench input format).
 
     ``population``, when given, replaces the regimen's literature prior by one learned from the
-    counts of other patients on the same regimen (see ``population.py``).
+    counts of other patients on the same regimen (see ``population.py``). ``extensions=False`` fits
+    the textbook model (no cycle-to-cycle variability, no cumulative damage, a normal likelihood with
+    a fixed residual SD), for comparison in the benchmarks.
     Raise HistoryError for a malformed history.
     """
     parsed = parse_history(history)
@@ -170,54 +239,184 @@ def fit_history(history: dict, population: PopulationPrior | None = None) -> Fit
     observed = np.maximum(np.asarray(parsed.anc_1e9_per_l, float)[keep], ANC_FLOOR)
     obs_index, obs_weight = _interpolation(schedule.grid_h, count_hours[keep])
     log_observed = np.log(observed)
-    variance = RESIDUAL_LOG_SD**2 + (RESIDUAL_ADDITIVE / observed) ** 2
+    additive_var = (RESIDUAL_ADDITIVE / observed) ** 2
+    # Counts of earlier cycles after their doses carry that cycle's own sensitivity (IOV), which the
+    # shared parameters cannot follow: its effect on log ANC grows with the depth of the fall.
+    earlier_cycle = (count_hours[keep] < -DOSE_MATCH_H)[:, None]
     if not observed.size:
         warnings.append("no counts yet: the forecast is the population prior for this regimen")
 
+    residual_centre, iov_sd = RESIDUAL_LOG_SD, IOV_KILL_SD
     if population is not None:
         mean, sd = population.log_mean, population.log_sd
         warnings.append(population.describe())
+        residual_centre = population.residual_log_sd or RESIDUAL_LOG_SD
+        iov_sd = population.iov_kill_sd or IOV_KILL_SD
     else:
         mean, sd = prior.log_mean(), prior.log_sd()
     uses_gcsf = schedule.has_gcsf
     dims = mean.size if uses_gcsf else mean.size - 1
+    extra_dims = EXTRA_DIMS if extensions else 0
+
+    def residuals(circ: np.ndarray, circ0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return log residuals (counts x draws) and the variance added to the residual SD's."""
+        predicted = circ[obs_index] * (1 - obs_weight[:, None]) + circ[obs_index + 1] * obs_weight[:, None]
+        log_predicted = np.log(np.maximum(predicted, 1e-6))
+        fall = np.minimum(log_predicted - np.log(circ0)[None, :], 0.0)
+        iov_var = np.where(earlier_cycle, (PAST_IOV_SHARE * iov_sd * fall) ** 2, 0.0)
+        return log_observed[:, None] - log_predicted, additive_var[:, None] + iov_var
 
     def evaluate(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # Clip far tails of the proposal so no draw reaches absurd parameter values.
-        theta = np.exp(mean[:dims] + sd[:dims] * np.clip(z, -5.0, 5.0))
+        theta = np.exp(mean[:dims] + sd[:dims] * np.clip(z[:, :dims], -5.0, 5.0))
         gpot = theta[:, 4] if uses_gcsf else np.zeros(z.shape[0])
-        circ = simulate(theta[:, 0], theta[:, 1], theta[:, 2], theta[:, 3], gpot, schedule)
+        occasion = None
+        if extensions:
+            kill_factor, damage = _extras(z[:, dims:], iov_sd)
+            occasion = Occasion(start_h=-DOSE_MATCH_H, kill_factor=kill_factor, mtt_factor=np.ones(z.shape[0]),
+                                damage=damage)
+        circ = simulate(theta[:, 0], theta[:, 1], theta[:, 2], theta[:, 3], gpot, schedule, occasion=occasion)
         if not observed.size:
             return np.zeros(z.shape[0]), circ
-        predicted = circ[obs_index] * (1 - obs_weight[:, None]) + circ[obs_index + 1] * obs_weight[:, None]
-        residual = log_observed[:, None] - np.log(np.maximum(predicted, 1e-6))
-        return -0.5 * np.sum(residual**2 / variance[:, None], axis=0), circ
+        if not extensions:
+            predicted = circ[obs_index] * (1 - obs_weight[:, None]) + circ[obs_index + 1] * obs_weight[:, None]
+            residual = log_observed[:, None] - np.log(np.maximum(predicted, 1e-6))
+            return -0.5 * np.sum(residual**2 / (RESIDUAL_LOG_SD**2 + additive_var[:, None]), axis=0), circ
+        return _residual_marginal(*residuals(circ, theta[:, 0]), residual_centre)[0], circ
 
     # One fixed seed: the same history always gives the same forecast, and two histories that differ
     # in one detail (a unit, a dose) are compared with the same random draws.
-    posterior = sample_posterior(dims, evaluate, bool(observed.size), np.random.default_rng(RANDOM_SEED))
+    posterior = sample_posterior(dims + extra_dims, evaluate, bool(observed.size),
+                                 np.random.default_rng(RANDOM_SEED))
     if observed.size and posterior.ess < 20:
         warnings.append(f"the counts fit the model poorly (effective sample size {posterior.ess:.0f}); "
                         "treat the band with caution")
-    log_params = mean[:dims] + sd[:dims] * np.clip(posterior.z, -5.0, 5.0)
+    log_params = mean[:dims] + sd[:dims] * np.clip(posterior.z[:, :dims], -5.0, 5.0)
+    residual_sd = np.full(posterior.z.shape[0], residual_centre)
+    if observed.size and extensions:
+        residual_sd = _residual_marginal(*residuals(posterior.circ, np.exp(log_params[:, 0])), residual_centre)[1]
     return Fit(history=parsed, prior=prior, log_mean=mean, log_sd=sd, log_params=log_params,
-               circ=posterior.circ, grid_h=schedule.grid_h, warnings=warnings)
+               circ=posterior.circ, grid_h=schedule.grid_h, warnings=warnings,
+               residual_sd=residual_sd, extensions=extensions)
 
 
-def forecast_history(history: dict, population: PopulationPrior | None = None) -> dict:
+def forecast_history(history: dict, population: PopulationPrior | None = None, extensions: bool = True) -> dict:
     """Return the nadir forecast for one history in the nadir-bench input format.
 
+    ``extensions=False``: the textbook model (see :func:`fit_history`), for the benchmarks.
     Raise HistoryError for a malformed history.
     """
-    fit = fit_history(history, population)
-    return _summarise(fit.history, fit.grid_h, fit.circ, fit.warnings)
+    fit = fit_history(history, population, extensions)
+    return _summarise(fit)
 
 
-def _summarise(history: History, grid_h: np.ndarray, circ: np.ndarray, warnings: list[str]) -> dict:
+def _measured_in_cycle(history: History, length_h: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return the hours and values of the counts measured in the forecast cycle itself."""
+    hours = np.asarray(history.count_hours, float)
+    values = np.maximum(np.asarray(history.anc_1e9_per_l, float), ANC_FLOOR)
+    inside = (hours >= 0) & (hours <= length_h)
+    return hours[inside], values[inside]
+
+
+def _consistent_nadirs(fit: Fit, nadir: np.ndarray, nadir_h: np.ndarray, length_h: float) -> tuple:
+    """Cap each draw's nadir by the counts already measured in the cycle, within measurement error.
+
+    The latent nadir cannot lie above the latent count at any measured moment, and that latent count
+    is the measured one give or take the draw's own residual error. So a forecast never claims a
+    nadir above a count the nurse has in front of her, however the earlier cycles voted.
+    """
+    hours, values = _measured_in_cycle(fit.history, length_h)
+    if not values.size:
+        return nadir, nadir_h
+    rng = np.random.default_rng(RANDOM_SEED + 1)
+    noise = rng.standard_normal((values.size, nadir.size))
+    spread = np.sqrt(fit.residual_sd[None, :] ** 2 + (RESIDUAL_ADDITIVE / values[:, None]) ** 2)
+    latent = values[:, None] * np.exp(spread * noise)
+    lowest = np.argmin(latent, axis=0)
+    cap = latent[lowest, np.arange(nadir.size)]
+    capped = cap < nadir
+    return np.where(capped, cap, nadir), np.where(capped, hours[lowest], nadir_h)
+
+
+# A count is drawn in the morning; the candidate moment of day k is this many hours before the
+# day-1 dose's clock time on that day (a 09:00 dose: 08:00).
+MORNING_OFFSET_H = 1.0
+# Below this expected information (bits) about grade 4, one more count is not worth it for that
+# question, and the suggestion is to catch the nadir instead.
+MIN_INFORMATION_BITS = 0.02
+NEXT_COUNT_DRAWS = 100   # enough to rank days; the kernel step costs draws^2 per day
+
+
+def _entropy_bits(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-9, 1 - 1e-9)
+    return -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
+
+
+def _next_count(fit: Fit, nadir: np.ndarray, nadir_h: np.ndarray, length_h: float,
+                grade4_measured: bool) -> dict | None:
+    """Return the day on which one more count would tell most about grade 4 (or catch the nadir).
+
+    For each remaining day of the cycle, the expected information a count that day gives about
+    "nadir < 0.5" is the entropy of P(grade 4) now minus its expected entropy after the count; the
+    count's outcome is simulated from the posterior draws with their residual error, and P(grade 4
+    | count) is read from the draws near it (a Gaussian kernel as wide as the residual). When grade 4
+    is already certain either way, the suggestion is the day of the predicted nadir.
+    """
+    history = fit.history
+    in_cycle, _ = _measured_in_cycle(history, length_h)
+    start_h = max([0.0, *in_cycle, *([history.as_of_h] if history.as_of_h is not None else [])])
+    days = np.arange(2, int(history.regimen.cycle_length_days) + 1)
+    hours = (days - 1) * HOURS_PER_DAY - MORNING_OFFSET_H
+    later = hours > start_h + 6.0
+    days, hours = days[later], hours[later]
+    if grade4_measured or not days.size:
+        return None
+    # Every k-th draw: resampled draws come in runs of copies, so a stride spreads the subsample.
+    draws = np.arange(0, nadir.size, max(1, nadir.size // NEXT_COUNT_DRAWS))
+    grade4 = (nadir[draws] < GRADE4_BELOW).astype(float)
+    p_now = grade4.mean()
+    best_day, reason = None, "nadir"
+    if 0.0 < p_now < 1.0:
+        index, weight = _interpolation(fit.grid_h, hours)
+        circ = fit.circ[:, draws]
+        values = np.log(circ[index] * (1 - weight[:, None]) + circ[index + 1] * weight[:, None])
+        noise_sd = fit.residual_sd[draws]
+        bandwidth = float(np.median(noise_sd))
+        rng = np.random.default_rng(RANDOM_SEED + 2)
+        outcomes = values + noise_sd[None, :] * rng.standard_normal(values.shape)   # (days, draws)
+        kernel = np.exp(-0.5 * ((outcomes[:, :, None] - values[:, None, :]) / bandwidth) ** 2)
+        p_after = (kernel @ grade4) / kernel.sum(axis=2)
+        information = _entropy_bits(np.array(p_now)) - _entropy_bits(p_after).mean(axis=1)
+        if information.max() >= MIN_INFORMATION_BITS:
+            best_day, reason = int(days[np.argmax(information)]), "grade4"
+    if best_day is None:
+        nadir_day = 1 + float(np.median(nadir_h)) / HOURS_PER_DAY
+        if nadir_day < days[0] - 0.5:
+            return None   # the nadir has passed: the next count is the pre-dose one
+        best_day = int(days[np.argmin(np.abs(days - nadir_day))])
+    moment = (best_day - 1) * HOURS_PER_DAY - MORNING_OFFSET_H
+    return {"day_of_cycle": best_day, "time": _iso(history, moment), "reason": reason}
+
+
+def _summarise(fit: Fit) -> dict:
+    history, grid_h, circ, warnings = fit.history, fit.grid_h, fit.circ, fit.warnings
     regimen = history.regimen
     length_h = regimen.cycle_length_days * HOURS_PER_DAY
     nadir, nadir_h = _nadirs(circ, grid_h, length_h)
+    if fit.extensions:
+        nadir, nadir_h = _consistent_nadirs(fit, nadir, nadir_h, length_h)
     lo, mid, hi = _weighted_levels(nadir)
+    p_grade4, p_grade3plus = float(np.mean(nadir < GRADE4_BELOW)), float(np.mean(nadir < GRADE3_BELOW))
+    _, measured = _measured_in_cycle(history, length_h)
+    next_count = _next_count(fit, nadir, nadir_h, length_h, bool(measured.size and measured.min() < GRADE4_BELOW))
+    if measured.size and fit.extensions:
+        # A measured grade is a fact (CTCAE grades the measured count), not a probability; and the
+        # reported nadir is never above the lowest count already seen.
+        lowest = float(measured.min())
+        p_grade4 = 1.0 if lowest < GRADE4_BELOW else p_grade4
+        p_grade3plus = 1.0 if lowest < GRADE3_BELOW else p_grade3plus
+        mid = min(mid, lowest)
+        lo, hi = min(lo, mid), max(hi, mid)
     nadir_time_h = float(np.median(nadir_h))
     index, weight = _interpolation(grid_h, np.array([length_h]))
     next_day1 = circ[index[0]] * (1 - weight[0]) + circ[index[0] + 1] * weight[0]
@@ -229,12 +428,13 @@ def _summarise(history: History, grid_h: np.ndarray, circ: np.ndarray, warnings:
         "id": history.id,
         "nadir": {"anc": _anc(mid), "day_of_cycle": _round(1 + nadir_time_h / HOURS_PER_DAY, 2),
                   "time": _iso(history, nadir_time_h), "interval80": [_anc(lo), _anc(hi)]},
-        "p_grade4": _round(np.mean(nadir < GRADE4_BELOW)),
-        "p_grade3plus": _round(np.mean(nadir < GRADE3_BELOW)),
+        "p_grade4": _round(p_grade4),
+        "p_grade3plus": _round(p_grade3plus),
         "readiness": {"next_day1": _iso(history, length_h),
                       "p_anc_ge_threshold": _round(np.mean(next_day1 >= regimen.next_cycle_anc)),
                       "threshold": regimen.next_cycle_anc},
         "trajectory": [{"time": _iso(history, h), "anc": _anc(m), "lo80": _anc(lo80), "hi80": _anc(hi80)}
                        for h, lo80, m, hi80 in zip(trajectory_h, t_lo, t_mid, t_hi, strict=True)],
+        "next_count": next_count,
         "warnings": warnings,
     }

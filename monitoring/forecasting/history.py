@@ -70,6 +70,7 @@ class History:
     count_hours: list[float]
     anc_1e9_per_l: list[float]
     warnings: list[str] = field(default_factory=list)
+    as_of_h: float | None = None   # the moment the history was taken, if stated
 
     def to_datetime(self, hours: float) -> datetime:
         """Return the local wall-clock time ``hours`` after the cycle start."""
@@ -228,7 +229,8 @@ def parse_history(history: object) -> History:
 
     parsed = History(id=history.get("id"), regimen=regimen, cycle_start=start, dose_hours=dose_hours,
                      dose_fractions=fractions, gcsf_hours=gcsf_hours, gcsf_products=products,
-                     count_hours=count_hours, anc_1e9_per_l=ancs)
+                     count_hours=count_hours, anc_1e9_per_l=ancs,
+                     as_of_h=hours(as_of) if as_of is not None else None)
     if ignored:
         parsed.warnings.append(f"{ignored} count(s) after as_of were ignored")
     return parsed

@@ -119,6 +119,33 @@ def build_schedule(
     return Schedule(grid_h=edges, drug_integral=drug, filgrastim_mean=filgrastim_mean, peg_doses=peg_doses)
 
 
+@dataclass(frozen=True)
+class Occasion:
+    """What differs in the forecast cycle from the earlier ones, per parameter sample.
+
+    Inter-occasion variability: the same patient's drug sensitivity (``kill_factor``) and, less,
+    transit speed (``mtt_factor``, a factor on ktr) change from cycle to cycle; they apply from
+    ``start_h`` (the forecast cycle's start) on. Cumulative damage: the baseline the marrow returns
+    to falls by ``damage`` (a fraction) per full dose given, so cycle 6 is not cycle 1.
+    """
+
+    start_h: float
+    kill_factor: np.ndarray
+    mtt_factor: np.ndarray
+    damage: np.ndarray
+
+
+def _transit_coefficients(ktr: np.ndarray, dt: float) -> tuple:
+    """Return the trapezoidal step coefficients of the transit chain without G-CSF on board."""
+    half_circ = 0.5 * ktr * dt
+    a_circ = (1.0 - half_circ) / (1.0 + half_circ)
+    circ_gain = (0.5 * dt) / (1.0 + half_circ)
+    loss_plain = ktr * dt
+    b_plain = 0.5 * loss_plain / (1.0 + 0.5 * loss_plain)
+    a_plain = 1.0 - 2.0 * b_plain
+    return a_circ, circ_gain, loss_plain, b_plain, a_plain, circ_gain * ktr
+
+
 def simulate(
     circ0: np.ndarray,
     mtt_h: np.ndarray,
@@ -127,11 +154,13 @@ def simulate(
     gpot: np.ndarray,
     schedule: Schedule,
     n_steps: int | None = None,
+    occasion: Occasion | None = None,
 ) -> np.ndarray:
     """Return circulating neutrophils at the grid points, shape (steps + 1, samples).
 
     Every argument but ``schedule`` is an array over parameter samples; the system starts at steady
-    state (all compartments at Circ0) at the first grid point.
+    state (all compartments at Circ0) at the first grid point. ``occasion`` adds the current cycle's
+    own sensitivity and transit time and the cumulative marrow damage (see :class:`Occasion`).
     """
     dt = float(schedule.grid_h[1] - schedule.grid_h[0])
     n = schedule.drug_integral.size if n_steps is None else min(n_steps, schedule.drug_integral.size)
@@ -139,34 +168,42 @@ def simulate(
     ktr = 4.0 / mtt_h
     # Log growth of the proliferating pool over a step is (1 + Eg) * base * FB - loss.
     base = ktr[None, :] * dt - kill[None, :] * schedule.drug_integral[:n, None]
-    half_circ = 0.5 * ktr * dt
-    a_circ = (1.0 - half_circ) / (1.0 + half_circ)
-    circ_gain = (0.5 * dt) / (1.0 + half_circ)
+    switch = n + 1
+    damage_factor = None
+    if occasion is not None:
+        switch = int(np.searchsorted(schedule.grid_h, occasion.start_h - 1e-9))
+        base[switch:] = (ktr * occasion.mtt_factor)[None, :] * dt \
+            - (kill * occasion.kill_factor)[None, :] * schedule.drug_integral[switch:n, None]
+        # The feedback reference (the baseline the marrow returns to) falls by ``damage`` per full dose.
+        cumulative = np.concatenate([[0.0], np.cumsum(schedule.drug_integral[:n])])
+        damage_factor = np.exp(-(gamma * occasion.damage)[None, :] * cumulative[:, None])
+    a_circ, circ_gain, loss_plain, b_plain, a_plain, b_circ_plain = _transit_coefficients(ktr, dt)
     prol = circ0.copy()
     t1 = circ0.copy()
     t2 = circ0.copy()
     t3 = circ0.copy()
     circ = circ0.copy()
     feedback_scale = circ0 ** gamma
+    if damage_factor is not None:
+        damage_factor = damage_factor * feedback_scale[None, :]   # (reference Circ0)^gamma per step
     neg_gamma = -gamma
     out = np.empty((n + 1, samples))
     out[0] = circ
-    # Without G-CSF on board the step coefficients are the same for every step.
-    loss_plain = ktr * dt
-    b_plain = 0.5 * loss_plain / (1.0 + 0.5 * loss_plain)
-    a_plain = 1.0 - 2.0 * b_plain
-    b_circ_plain = circ_gain * ktr
     peg = np.zeros(samples)
     peg_on_board = False
     peg_decay_linear = -np.log(2) / PEG_LINEAR_HALF_LIFE_H * dt
     filgrastim = schedule.filgrastim_mean
     peg_doses = schedule.peg_doses
     for step in range(n):
+        if step == switch:
+            ktr = ktr * occasion.mtt_factor
+            a_circ, circ_gain, loss_plain, b_plain, a_plain, b_circ_plain = _transit_coefficients(ktr, dt)
         if peg_doses[step]:
             peg = peg + peg_doses[step]
             peg_on_board = True
         # Floors keep extreme draws finite (ANC below 1e-4 x10^9/L is zero for every purpose).
-        feedback = feedback_scale * np.maximum(circ, 1e-4) ** neg_gamma
+        scale = feedback_scale if damage_factor is None else damage_factor[step]
+        feedback = scale * np.maximum(circ, 1e-4) ** neg_gamma
         if peg_on_board or filgrastim[step] > GCSF_NEGLIGIBLE:
             amount = peg + filgrastim[step] if peg_on_board else filgrastim[step]
             effect = gpot * amount / (GCSF_EC50 + amount)

@@ -29,15 +29,23 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .engine import Fit, fit_history, forecast_history
+from .engine import DOSE_MATCH_H, Fit, _interpolation, fit_history, forecast_history
 from .errors import HistoryError
-from .priors import ALIASES, GPOT_SD, PARAMETERS, TYPICAL_VALUE_SD, PopulationPrior
+from .priors import ALIASES, GPOT_SD, IOV_KILL_SD, PARAMETERS, RESIDUAL_LOG_SD, TYPICAL_VALUE_SD, PopulationPrior
 
 # Fewer patients than this on a regimen and its literature or generic prior is kept as it is.
 MIN_PATIENTS = 12
 # Pseudo-patients at the starting prior's inter-individual spread (regularises the learned spread).
 SPREAD_PSEUDO_PATIENTS = 4.0
 EM_ITERATIONS = 25
+# Bounds of the learned cycle-to-cycle variability and residual SD (log scale). Below the lower IOV
+# bound the estimate is noise; the upper bounds are past the widest published values.
+IOV_BOUNDS = (0.05, 0.35)
+RESIDUAL_BOUNDS = (0.12, 0.45)
+# Earlier-cycle counts this far below the fitted baseline (log scale) carry that cycle's sensitivity.
+DEEP_FALL = -1.0
+# A normal variable's median squared value is this share of its variance.
+MEDIAN_CHI2_1 = 0.455
 
 
 def regimen_key(history: object) -> str:
@@ -52,8 +60,11 @@ def regimen_key(history: object) -> str:
     return f"{ALIASES.get(code, code)}/{regimen.get('cycle_length_days')}d"
 
 
-def learn_populations(histories: Iterable[dict]) -> dict[str, PopulationPrior]:
-    """Return a learned prior per regimen key that has at least MIN_PATIENTS readable histories."""
+def learn_populations(histories: Iterable[dict], extensions: bool = True) -> dict[str, PopulationPrior]:
+    """Return a learned prior per regimen key that has at least MIN_PATIENTS readable histories.
+
+    ``extensions=False`` learns under the textbook model (see ``engine.fit_history``).
+    """
     groups: dict[str, list[dict]] = defaultdict(list)
     for history in histories:
         key = regimen_key(history)
@@ -66,7 +77,7 @@ def learn_populations(histories: Iterable[dict]) -> dict[str, PopulationPrior]:
         fits = []
         for history in members:
             try:
-                fits.append(fit_history(history))
+                fits.append(fit_history(history, extensions=extensions))
             except HistoryError:
                 continue
         population = learn_population(key, fits)
@@ -123,8 +134,52 @@ def learn_population(key: str, fits: list[Fit]) -> PopulationPrior | None:
     sd = np.maximum(sd, iiv)
     # A parameter no patient informs (G-CSF response in a group without G-CSF) keeps its prior.
     log_sd = np.where(counts > 0, np.sqrt(sd**2 + mean_uncertainty**2), start_sd)
-    return PopulationPrior(key=key, log_mean=mean, log_sd=log_sd,
-                           patients=len(fits), informative=informative)
+    iov, residual = _learn_variability(fits)
+    return PopulationPrior(key=key, log_mean=mean, log_sd=log_sd, patients=len(fits), informative=informative,
+                           residual_log_sd=residual, iov_kill_sd=iov)
+
+
+def _learn_variability(fits: list[Fit]) -> tuple[float, float]:
+    """Return the regimen's cycle-to-cycle variability of sensitivity and its typical residual SD.
+
+    Counts deep in an earlier cycle's fall scatter around the patient's fit by the residual error plus
+    that cycle's own sensitivity (times the depth of the fall); counts near baseline by the residual
+    only. Robust (median-based) variances of both groups give the IOV. The fit absorbs part of each
+    cycle's departure, so this under- rather than over-states it. The residual SD is the typical
+    patient's learned one. Either falls back to its literature value without enough counts.
+    """
+    near, deep, depth, residual_sds = [], [], [], []
+    for fit in fits:
+        residual, fall, earlier = _fit_residuals(fit)
+        near += list(residual[np.abs(fall) < 0.3])
+        chosen = (fall < DEEP_FALL) & earlier
+        deep += list(residual[chosen])
+        depth += list(fall[chosen])
+        if residual.size >= 3:
+            residual_sds.append(float(np.mean(fit.residual_sd)))
+    iov = IOV_KILL_SD
+    if len(near) >= 20 and len(deep) >= 20:
+        near_var = np.median(np.square(near)) / MEDIAN_CHI2_1
+        deep_var = np.median(np.square(deep)) / MEDIAN_CHI2_1
+        iov = float(np.clip(np.sqrt(max(deep_var - near_var, 0.0) / np.median(np.square(depth))), *IOV_BOUNDS))
+    residual = RESIDUAL_LOG_SD
+    if len(residual_sds) >= MIN_PATIENTS:
+        residual = float(np.clip(np.exp(np.mean(np.log(residual_sds))), *RESIDUAL_BOUNDS))
+    return iov, residual
+
+
+def _fit_residuals(fit: Fit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return each count's log residual against the posterior median, the fall below baseline there, and
+    whether it lies in an earlier cycle."""
+    hours = np.asarray(fit.history.count_hours, float)
+    keep = hours <= fit.grid_h[-1]
+    hours = hours[keep]
+    observed = np.log(np.maximum(np.asarray(fit.history.anc_1e9_per_l, float)[keep], 0.01))
+    index, weight = _interpolation(fit.grid_h, hours)
+    simulated = fit.circ[index] * (1 - weight[:, None]) + fit.circ[index + 1] * weight[:, None]
+    predicted = np.log(np.maximum(np.median(simulated, axis=1), 1e-6))
+    fall = np.minimum(predicted - np.median(fit.log_params[:, 0]), 0.0)
+    return observed - predicted, fall, hours < -DOSE_MATCH_H
 
 
 def _posterior_moments(fit: Fit, mean: np.ndarray, sd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -154,14 +209,22 @@ def population_to_dict(population: PopulationPrior) -> dict:
     """Return a JSON-ready form of a learned prior (for storing it in the app's database)."""
     return {"key": population.key, "log_mean": [float(v) for v in population.log_mean],
             "log_sd": [float(v) for v in population.log_sd], "patients": population.patients,
-            "informative": population.informative}
+            "informative": population.informative, "residual_log_sd": population.residual_log_sd,
+            "iov_kill_sd": population.iov_kill_sd}
 
 
 def population_from_dict(data: dict) -> PopulationPrior:
     """Return the learned prior stored by :func:`population_to_dict`."""
     return PopulationPrior(key=str(data["key"]), log_mean=np.asarray(data["log_mean"], float),
                            log_sd=np.asarray(data["log_sd"], float), patients=int(data["patients"]),
-                           informative=int(data["informative"]))
+                           informative=int(data["informative"]),
+                           residual_log_sd=_optional_float(data.get("residual_log_sd")),
+                           iov_kill_sd=_optional_float(data.get("iov_kill_sd")))
+
+
+def _optional_float(value: object) -> float | None:
+    """Return a float, or None for a prior stored before this field existed."""
+    return None if value is None else float(value)
 
 
 def forecast_batch(histories: list[object], pooling: bool = True) -> list[dict]:

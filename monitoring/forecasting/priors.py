@@ -37,6 +37,33 @@ PARAMETERS = ("circ0", "mtt_h", "kill", "gamma", "gpot")
 # model misspecification that the wide IIV here already carries.
 RESIDUAL_LOG_SD = 0.22
 RESIDUAL_ADDITIVE = 0.05
+# The residual SD is not fixed: each patient's is learned from their counts (a log-normal prior
+# around RESIDUAL_LOG_SD, 80 % range about 0.14-0.35), and a regimen's learned prior moves its centre
+# (``PopulationPrior.residual_log_sd``). Real labs are noisier than the textbook 20 % and send the
+# occasional clotted or mislabelled sample, so the likelihood is an outlier mixture on the log scale:
+# a share OUTLIER_SHARE of counts may be off by a factor of about exp(OUTLIER_LOG_SD), and one such
+# count cannot drag the whole fit. (A Student-t with 4 degrees of freedom, tried first, also
+# discounted the deep nadir counts the model fits loosely and biased nadirs upwards by ~30 %.)
+RESIDUAL_SPREAD = 0.35
+OUTLIER_SHARE = 0.03
+OUTLIER_LOG_SD = 1.5
+
+# Inter-occasion variability (IOV): a patient's drug sensitivity differs from cycle to cycle, in
+# published Friberg-type fits by about 15-30 % (IOV terms on the slope, e.g. in the models collected
+# in nlmixr2lib; verify the exact estimates), the transit time less so. The forecast cycle gets its
+# own sensitivity, so its own counts are believed over the earlier cycles'. (The model can also take
+# a transit-time factor per cycle, ``model.Occasion.mtt_factor``; it is not sampled: one more
+# dimension for the sampler cost more accuracy than the smaller effect bought.) The factor has
+# a Student-t tail (IOV_KILL_DF) so a cycle that really departs (an infection, a drug interaction, a
+# dosing error) can be followed. Earlier cycles' IOV enters their counts' residual (see engine).
+IOV_KILL_SD = 0.2
+IOV_KILL_DF = 2.0
+
+# Cumulative marrow damage: the baseline falls by a few % of the proliferating pool per full dose in
+# many patients (a common extension of the Friberg model). Log-normal prior on the fraction lost per
+# dose, median 1 %, 80 % range about 0.3-3.6 % (a patient's pre-dose counts can move it further).
+DAMAGE_MEDIAN = 0.01
+DAMAGE_SPREAD = 1.0
 
 # Typical G-CSF potency (gpot, the maximal relative rise in proliferation). Kept modest: in the
 # pegfilgrastim trials G-CSF shortens severe neutropenia by days but most patients on myelosuppressive
@@ -232,6 +259,8 @@ class PopulationPrior:
     log_sd: np.ndarray
     patients: int
     informative: int
+    residual_log_sd: float | None = None   # the regimen's typical residual SD (log scale), if learned
+    iov_kill_sd: float | None = None       # the regimen's cycle-to-cycle variability of sensitivity, if learned
 
     def describe(self) -> str:
         return (f"regimen prior learned from {self.patients} patients on '{self.key}' "

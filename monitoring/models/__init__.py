@@ -1,5 +1,5 @@
 """NeutroWatch models, split by subject; import from here."""
-from monitoring.models.alerts import Alert, Delivery, Forecast
+from monitoring.models.alerts import Alert, Delivery, Forecast, ForecastScore
 from monitoring.models.care import ChemoAdministration, Cycle, LearnedPrior, Regimen, TreatmentCourse
 from monitoring.models.ops import Heartbeat
 from monitoring.models.people import Patient, Team, User
@@ -15,6 +15,7 @@ __all__ = [
     "Cycle",
     "Delivery",
     "Forecast",
+    "ForecastScore",
     "GcsfDose",
     "Heartbeat",
     "LearnedPrior",

@@ -29,9 +29,47 @@ class Forecast(models.Model):
     error = models.TextField(blank=True)
     # The first forecast made for the cycle (before its own counts), kept for predicted-vs-observed.
     first_nadir_anc_1e9_per_l = models.FloatField(null=True)
+    next_fbc_on = models.DateField(
+        null=True, blank=True, help_text="Day on which one more count would tell most about grade 4 (or the nadir)."
+    )
+    next_fbc_reason = models.CharField(max_length=10, blank=True, help_text="'grade4' or 'nadir'.")
 
     def __str__(self) -> str:
         return f"Forecast for {self.cycle} (v{self.input_version})"
+
+
+class ForecastScore(models.Model):
+    """One stored forecast scored against one count it predicted, when that count arrived.
+
+    Written by ``services.recompute_cycle`` just before a new forecast replaces the old one, for
+    every count collected after the old forecast was made and inside its trajectory. The band is the
+    one the nurse saw (the 80 % band of the latent count), so lab noise alone puts a few counts
+    outside it. Holds no patient data beyond the links; the calibration page shows only aggregates.
+    """
+
+    cycle = models.ForeignKey("monitoring.Cycle", on_delete=models.CASCADE, related_name="forecast_scores")
+    regimen = models.ForeignKey("monitoring.Regimen", on_delete=models.PROTECT, related_name="forecast_scores")
+    count = models.ForeignKey("monitoring.CountResult", on_delete=models.CASCADE, related_name="forecast_scores")
+    forecast_as_of = models.DateTimeField(help_text="When the scored forecast was made.")
+    horizon_hours = models.FloatField(help_text="From the forecast to the count.")
+    observed_anc_1e9_per_l = models.FloatField()
+    predicted_anc_1e9_per_l = models.FloatField(help_text="Forecast median at the count's time.")
+    lo80 = models.FloatField()
+    hi80 = models.FloatField()
+    inside80 = models.BooleanField()
+    pit = models.FloatField(help_text="Probability integral transform: forecast P(ANC <= observed), 0-1.")
+    log10_error = models.FloatField(help_text="log10(predicted / observed).")
+    p_grade4 = models.FloatField(null=True, help_text="The forecast's P(grade 4 nadir) for the cycle.")
+    scored_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["cycle", "count", "forecast_as_of"], name="one_score_per_forecast_count")
+        ]
+        indexes = [models.Index(fields=["regimen", "scored_at"])]
+
+    def __str__(self) -> str:
+        return f"Score of the {self.forecast_as_of:%Y-%m-%d %H:%M} forecast for {self.cycle}"
 
 
 class Alert(models.Model):

@@ -22,8 +22,8 @@ pytestmark = pytest.mark.django_db
 
 # Routes without an id: what a request to each shows.
 LISTS = {"ward", "alerts"}  # several patients: one entry naming those shown
-# A blank form, the login page, team aggregates, the health check.
-NO_PATIENT_DATA = {"login", "logout", "patient_new", "alert_quality", "healthz"}
+# A blank form, the login page, aggregates (alert quality, calibration), the health check.
+NO_PATIENT_DATA = {"login", "logout", "patient_new", "alert_quality", "forecast_calibration", "healthz"}
 IMPORTS = {"import_upload", "api_results"}  # the report quotes the file's patients (POST only)
 
 
