@@ -10,7 +10,7 @@ Times are ISO-8601, clinic-local unless a zone is given. Rows are named by their
 from __future__ import annotations
 
 import csv
-import io
+import re
 
 from monitoring.importers import codes
 from monitoring.importers.common import (
@@ -23,6 +23,7 @@ from monitoring.importers.common import (
     Measured,
     Parsed,
     TemperatureRecord,
+    censored_field,
     decimal_field,
     parse_iso_time,
 )
@@ -49,25 +50,50 @@ SITES = {choice for choice, _ in TemperatureReading.Site.choices}
 
 
 def parse(text: str) -> Parsed:
-    """Parse CSV text into records; every bad cell is a problem naming its row and column."""
+    """Parse CSV text into records; every bad cell is a problem naming its row and column.
+
+    Each row is a unit of acceptance, kept as received (with the header line) so that a bad row
+    can be kept for review and re-imported on its own.
+    """
     parsed = Parsed()
+    consumed: list[str] = []
     try:
-        rows = csv.reader(io.StringIO(text, newline=""))
+        rows = csv.reader(_lines(text, consumed))
         header = next(rows, None)
+        header_line = "".join(consumed).rstrip("\r\n")
         columns = _columns(header, parsed)
         if columns is None:
             return parsed
         for cells in rows:
+            raw = "".join(consumed).rstrip("\r\n")
+            consumed.clear()
             if not any(cell.strip() for cell in cells):
                 continue
             where = f"row {rows.line_num}"
+            parsed.begin(where, f"{header_line}\r\n{raw}", _values(columns, cells))
             if len(cells) != len(columns):
                 parsed.problem(where, "row", f"has {len(cells)} fields, the header has {len(columns)}")
                 continue
             _parse_row(dict(zip(columns, cells)), where, parsed)
+        parsed.end()
     except csv.Error as exc:
-        parsed.problem("file", "csv", f"not readable as CSV: {exc}")
+        parsed.problem("file", "csv", f"not readable as CSV: {exc}", unit="")
     return parsed
+
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+def _lines(text: str, consumed: list[str]):
+    """Yield the lines of `text` (ends kept, as csv wants), noting each in `consumed` for the raw row."""
+    for match in _LINE.finditer(text):
+        line = match.group()
+        consumed.append(line)
+        yield line
+
+
+def _values(columns: list[str], cells: list[str]) -> dict[str, str]:
+    return {name: cell.strip() for name, cell in zip(columns, cells) if cell.strip() and name in COLUMNS}
 
 
 def _columns(header: list[str] | None, parsed: Parsed) -> list[str] | None:
@@ -106,16 +132,18 @@ def _parse_row(row: dict[str, str], where: str, parsed: Parsed) -> None:
         return
     if not records:
         parsed.problem(where, "row", "has no count, temperature or G-CSF dose")
-    parsed.records.extend(records)
+    for record in records:
+        parsed.add(record)
 
 
 def _count(row, where, mrn, collected_at, accession, status) -> list[CountRecord]:
     unit = row.get("unit", "").strip()
     values = {}
     for role in (codes.ANC, codes.WBC):
-        value = decimal_field(row.get(role, ""), role)
-        if value is not None:
-            values[role] = Measured(value, unit, role, "unit")
+        censored = censored_field(row.get(role, ""), role)
+        if censored is not None:
+            qualifier, value = censored
+            values[role] = Measured(value, unit, role, "unit", qualifier)
     for role in codes.PERCENT_ROLES:
         value = decimal_field(row.get(role, ""), role)
         if value is not None:

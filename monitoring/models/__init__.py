@@ -1,6 +1,7 @@
 """NeutroWatch models, split by subject; import from here."""
 from monitoring.models.alerts import Alert, Delivery, Forecast
 from monitoring.models.care import ChemoAdministration, Cycle, LearnedPrior, Regimen, TreatmentCourse
+from monitoring.models.exceptions import ImportException
 from monitoring.models.people import Patient, Team, User
 from monitoring.models.records import AccessLog, ApiToken
 from monitoring.models.results import CountResult, GcsfDose, TemperatureReading
@@ -15,6 +16,7 @@ __all__ = [
     "Delivery",
     "Forecast",
     "GcsfDose",
+    "ImportException",
     "LearnedPrior",
     "Patient",
     "Regimen",

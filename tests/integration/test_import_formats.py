@@ -22,10 +22,12 @@ def _csv(*rows: str, header: str = "mrn,collected_at,anc,wbc,neutrophil_pct,band
 
 
 def _ago(days: float) -> str:
-    return timezone.localtime(timezone.now() - timedelta(days=days)).replace(tzinfo=None).isoformat(timespec="minutes")
+    # With the UTC offset: a bare local time in the hour the clocks go back is refused as ambiguous.
+    return timezone.localtime(timezone.now() - timedelta(days=days)).isoformat(timespec="minutes")
 
 
 def _import(text: str, name: str = "results.csv", **kwargs):
+    kwargs.setdefault("all_or_nothing", False)
     return importers.import_file(name, text.encode(), source=Source.IMPORT, **kwargs)
 
 
@@ -56,8 +58,8 @@ def test_same_file_twice_adds_nothing(patient):
     assert CountResult.objects.count() == 2
 
 
-def test_one_bad_row_refuses_the_whole_file_and_names_every_problem(patient):
-    report = _import(_csv(
+def test_all_or_nothing_one_bad_row_refuses_the_whole_file_and_names_every_problem(patient):
+    report = _import(all_or_nothing=True, text=_csv(
         f"MRN001,{_ago(3)},1.2,,,,10^9/L,A1",
         f"MRN001,{_ago(2)},3000,,,,10^3/uL,A2",
         f"NOPE,{_ago(2)},1.0,,,,10^9/L,A3",
@@ -196,12 +198,25 @@ def test_hl7_refuses_wrong_magnitude_and_garbage(patient):
     assert not CountResult.objects.exists()
 
 
-def test_hl7_batch_with_one_bad_message_imports_nothing(patient):
+def test_hl7_batch_all_or_nothing_with_one_bad_message_imports_nothing(patient):
     good = _oru(["OBX|1|NM|751-8^Neutrophils^LN||1.9|10*3/uL|||||F"], filler="F1", control="A")
-    bad = _oru(["OBX|1|NM|751-8^Neutrophils^LN||<0.1|10*3/uL|||||F"], filler="F2", control="B")
-    report = _import(good + "\r" + bad, name="batch.hl7")
-    assert not report.ok and report.problems[0].where.startswith("message 2")
+    bad = _oru(["OBX|1|NM|751-8^Neutrophils^LN||0,1|10*3/uL|||||F"], filler="F2", control="B")
+    report = _import(good + "\r" + bad, name="batch.hl7", all_or_nothing=True)
+    assert report.refused and report.problems[0].where.startswith("message 2")
     assert not CountResult.objects.exists()
+
+
+def test_hl7_batch_stores_the_good_message_and_keeps_the_bad_one(patient):
+    from monitoring.models import ImportException
+
+    good = _oru(["OBX|1|NM|751-8^Neutrophils^LN||1.9|10*3/uL|||||F"], filler="F1", control="A")
+    bad = _oru(["OBX|1|NM|751-8^Neutrophils^LN||0,1|10*3/uL|||||F"], filler="F2", control="B")
+    report = _import(good + "\r" + bad, name="batch.hl7")
+    assert not report.refused and report.stored == 1 and len(report.kept) == 1
+    assert CountResult.objects.get().accession == "F1"
+    kept = ImportException.objects.get()
+    assert kept.location == "message 2" and kept.raw.startswith("MSH|") and "F2" in kept.raw
+    assert kept.patient == patient and kept.values["anc"] == "0,1" and "not a number" in kept.problems_text
 
 
 # --- FHIR R4 ---------------------------------------------------------------------------------------
@@ -280,8 +295,8 @@ def test_fhir_invalid_resource_refuses_the_bundle(patient):
     bad = _observation("anc-3", "751-8", 1.0, "10*3/uL")
     bad["effectiveDateTime"] = "2024-13-45T10:00:00Z"
     text = _bundle(_observation("anc-4", "751-8", 1.0, "10*3/uL"), bad, {"resourceType": "Nonsense"})
-    report = _import(text, name="bad.json")
-    assert not report.ok
+    report = _import(text, name="bad.json", all_or_nothing=True)
+    assert report.refused
     wheres = {p.where for p in report.problems}
     assert "entry 3" in wheres and "entry 4" in wheres
     assert not CountResult.objects.exists()
