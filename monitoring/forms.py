@@ -20,6 +20,18 @@ class DateTimeLocalField(forms.DateTimeField):
         super().__init__(**kwargs)
 
 
+class PlainDecimalField(forms.DecimalField):
+    """A DecimalField read by the one numeric reader importers use: ASCII digits, no `_`, no exponent."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        try:
+            return clinical.to_decimal(value, self.label or "value")
+        except clinical.ClinicalValueError as exc:
+            raise forms.ValidationError(str(exc).split(": ", 1)[-1], code="invalid") from None
+
+
 def check_moment(form: forms.Form, field: str, patient: Patient | None) -> None:
     """Refuse a time in the future or before the patient's birth."""
     moment = form.cleaned_data.get(field)
@@ -70,13 +82,13 @@ class CountForm(forms.Form):
 
     collected_at = DateTimeLocalField(label="Collected at")
     unit = forms.ChoiceField(choices=clinical.COUNT_UNIT_CHOICES, initial=clinical.UNIT_1E9_PER_L)
-    anc = forms.DecimalField(label="ANC", required=False, min_value=0, max_digits=10, decimal_places=3,
+    anc = PlainDecimalField(label="ANC", required=False, min_value=0, max_digits=10, decimal_places=3,
                              help_text="Absolute neutrophil count, in the unit above.")
-    wbc = forms.DecimalField(label="WBC", required=False, min_value=0, max_digits=10, decimal_places=3,
+    wbc = PlainDecimalField(label="WBC", required=False, min_value=0, max_digits=10, decimal_places=3,
                              help_text="White cell count, in the unit above.")
-    neutrophil_pct = forms.DecimalField(label="Neutrophils (segmented) %", required=False, min_value=0,
+    neutrophil_pct = PlainDecimalField(label="Neutrophils (segmented) %", required=False, min_value=0,
                                         max_value=100, max_digits=5, decimal_places=2)
-    band_pct = forms.DecimalField(label="Bands %", required=False, min_value=0, max_value=100, max_digits=5,
+    band_pct = PlainDecimalField(label="Bands %", required=False, min_value=0, max_value=100, max_digits=5,
                                   decimal_places=2)
     accession = forms.CharField(label="Lab accession number", required=False, max_length=64)
 
@@ -135,6 +147,7 @@ class GcsfForm(forms.ModelForm):
         help_text="Ingredient, biosimilar, brand or ATC code: filgrastim, filgrastim-sndz, Neulasta, L03AA13 ...",
     )
     given_at = DateTimeLocalField(label="Given at")
+    dose = PlainDecimalField(max_digits=7, decimal_places=2)
 
     class Meta:
         model = GcsfDose
@@ -163,11 +176,12 @@ class GcsfForm(forms.ModelForm):
         check_moment(self, "given_at", self.patient)
         dose, unit = data.get("dose"), data.get("dose_unit")
         product = getattr(self, "product", None)
-        # Filgrastim is dosed in micrograms (5 ug/kg/day), pegfilgrastim in mg (6 mg once).
+        # The same limits as imports (clinical.check_gcsf_dose): filgrastim in ug, pegfilgrastim in mg.
         if product and dose is not None and unit:
-            dose_ug = dose * (1000 if unit == "mg" else 1)
-            if not Decimal("10") <= dose_ug <= Decimal("20000"):
-                self.add_error("dose", f"{dose} {unit} is not a plausible G-CSF dose.")
+            try:
+                clinical.check_gcsf_dose(dose, unit)
+            except clinical.ClinicalValueError as exc:
+                self.add_error("dose", f"{exc}.")
         return data
 
     def fields_for_service(self) -> dict:
@@ -178,7 +192,7 @@ class GcsfForm(forms.ModelForm):
 
 class TemperatureForm(forms.Form):
     taken_at = DateTimeLocalField(label="Taken at")
-    value = forms.DecimalField(label="Temperature", max_digits=5, decimal_places=2)
+    value = PlainDecimalField(label="Temperature", max_digits=5, decimal_places=2)
     unit = forms.ChoiceField(choices=clinical.TEMPERATURE_UNIT_CHOICES, initial="C")
     site = forms.ChoiceField(choices=TemperatureReading.Site.choices, initial=TemperatureReading.Site.ORAL)
 

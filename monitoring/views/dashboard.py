@@ -12,9 +12,9 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from monitoring import charts, selectors, services
+from monitoring import charts, lab_exceptions, selectors, services
 from monitoring.audit import record_access
-from monitoring.models import AccessLog
+from monitoring.models import AccessLog, ImportException
 from monitoring.views import patient_for
 
 RISK_CHOICES = [("", "Any risk"), ("high", "High"), ("medium", "Medium"), ("low", "Low")]
@@ -62,7 +62,8 @@ def ward(request):
     filters = _ward_filters(request, teams)
     now = timezone.now()
     rows = selectors.ward_rows(request.user, filters, now)
-    context = {"rows": rows, "teams": teams, "filters": filters, "risk_choices": RISK_CHOICES, "now": now}
+    context = {"rows": rows, "teams": teams, "filters": filters, "risk_choices": RISK_CHOICES, "now": now,
+               "open_exceptions": lab_exceptions.open_count(request.user)}
     return render(request, "monitoring/ward.html", context)
 
 
@@ -86,6 +87,7 @@ def patient_detail(request, pk: int):
         "gcsf_doses": list(reversed(page.gcsf)),
         "temperatures": list(reversed(page.temperatures)),
         "note_max_length": NOTE_MAX_LENGTH,
+        "open_exceptions": list(patient.import_exceptions.filter(status=ImportException.Status.OPEN)),
     }
     return render(request, "monitoring/patient.html", context)
 
