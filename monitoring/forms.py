@@ -29,7 +29,10 @@ class PlainDecimalField(forms.DecimalField):
         try:
             return clinical.to_decimal(value, self.label or "value")
         except clinical.ClinicalValueError as exc:
-            raise forms.ValidationError(str(exc).split(": ", 1)[-1], code="invalid") from None
+            reason = str(exc).split(": ", 1)[-1]
+            if "is not a number" in reason:
+                reason = "Enter a number: digits 0-9 with an optional decimal point, e.g. 0.45."
+            raise forms.ValidationError(reason, code="invalid") from None
 
 
 def check_moment(form: forms.Form, field: str, patient: Patient | None) -> None:

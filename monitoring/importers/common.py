@@ -72,6 +72,7 @@ class FieldError(ValueError):
     """A value that cannot be accepted, naming the field it came from."""
 
     def __init__(self, field_name: str, reason: str):
+        reason = reason.removeprefix(f"{field_name}: ")  # the numeric reader names the field too
         super().__init__(reason)
         self.field = field_name
         self.reason = reason

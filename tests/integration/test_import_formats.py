@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -338,9 +339,20 @@ def test_upload_page_imports_and_reports(nurse_client, patient, other_patient):
     assert CountResult.objects.get().entered_by.username == "nurse"
     # Another team's patient reads as unknown: the page does not reveal who exists elsewhere.
     other = SimpleUploadedFile("o.csv", _csv(f"MRN999,{_ago(2)},1.2,,,,10^9/L,U2").encode())
-    refused = nurse_client.post("/import/", {"file": other})
+    assert re.search(rb'<input[^>]*name="all_or_nothing"[^>]*checked', page.content)  # on by default
+    refused = nurse_client.post("/import/", {"file": other, "all_or_nothing": "on"})
     assert refused.status_code == 400 and b"unknown MRN" in refused.content
     assert CountResult.objects.count() == 1
+    # Unticked: the good rows are stored and the bad one is kept for review, not refused.
+    from monitoring.models import ImportException
+
+    mixed = SimpleUploadedFile("m.csv", _csv(f"MRN001,{_ago(1)},0.9,,,,10^9/L,U3",
+                                             f"MRN999,{_ago(2)},1.2,,,,10^9/L,U2").encode())
+    response = nurse_client.post("/import/", {"file": mixed})
+    assert response.status_code == 200 and b"1 stored, 1 kept for review" in response.content
+    kept = ImportException.objects.get()
+    assert kept.patient is None and kept.mrn == "MRN999" and kept.team == patient.team
+    assert CountResult.objects.count() == 2
 
 
 def test_upload_page_needs_login(client):
