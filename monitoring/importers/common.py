@@ -596,6 +596,9 @@ def _quarantine(report: ImportReport, parsed: Parsed, bad: set[str], patients: d
         problems.setdefault(problem.unit, []).append(problem)
     order = {unit: index for index, unit in enumerate(parsed.units)}
     units = sorted(bad, key=lambda unit: order.get(unit, len(order)))
+    # A row unreadable before it became a record still names its patient (in its values).
+    unread = {parsed.units[u].values.get("mrn", "") for u in units if u in parsed.units} - set(patients) - {""}
+    patients = {**patients, **_patients(unread)} if unread else patients
     exceptions = [_exception(unit, parsed.units.get(unit), records.get(unit, []), problems[unit], patients,
                              scope=scope, source=source, user=user, now=now, fmt=fmt, file=report.file)
                   for unit in units]

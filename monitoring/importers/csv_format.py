@@ -61,6 +61,7 @@ def parse(text: str) -> Parsed:
         rows = csv.reader(_lines(text, consumed))
         header = next(rows, None)
         header_line = "".join(consumed).rstrip("\r\n")
+        consumed.clear()
         columns = _columns(header, parsed)
         if columns is None:
             return parsed
