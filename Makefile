@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PLOTLY_JS := static/vendor/plotly.min.js
 
-.PHONY: run test lint bench bench-forecast bench-pipeline bench-pages bench-import venv static chromium clean
+.PHONY: run test lint bench bench-forecast bench-pipeline bench-pages bench-import bench-mllp venv static chromium clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt
@@ -37,7 +37,7 @@ test: venv static chromium lint
 	DATABASE_URL=sqlite:///:memory: $(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest --ds=neutrowatch.settings_test $(PYTEST_ARGS)
 
-bench: bench-forecast bench-pipeline bench-pages bench-import
+bench: bench-forecast bench-pipeline bench-pages bench-import bench-mllp
 
 bench-forecast: venv
 	$(PY) bench/forecast.py
@@ -50,6 +50,9 @@ bench-pages: venv static
 
 bench-import: venv
 	DJANGO_SETTINGS_MODULE=neutrowatch.settings_test $(PY) bench/import_csv.py
+
+bench-mllp: venv
+	DJANGO_SETTINGS_MODULE=neutrowatch.settings_test $(PY) bench/mllp.py
 
 clean:
 	rm -rf $(VENV) staticfiles static/vendor test-artifacts

@@ -107,11 +107,15 @@ def _import_with_reconnect(text: str, peer: str, control_id: str, retry_seconds:
     deadline = time.monotonic() + (settings.MLLP_DB_RETRY_SECONDS if retry_seconds is None else retry_seconds)
     delay = 0.2
     while True:
-        close_old_connections()
+        # Keep the thread's connection between messages (a new one per message would cost more than
+        # the work); a broken one is replaced after the OperationalError it raises.
+        if connection.connection is not None and connection.needs_rollback:
+            connection.close()
         try:
             return importers.import_file(f"MLLP {peer} {control_id}"[:200], text, source=Source.MLLP, fmt="hl7",
                                          scope=importers.Scope(sender=f"MLLP {peer}"))
         except (OperationalError, InterfaceError) as exc:
+            close_old_connections()
             connection.close()
             if time.monotonic() + delay > deadline:
                 log.error("database unavailable, message %s not stored: %s", control_id, str(exc).splitlines()[0])
