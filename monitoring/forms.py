@@ -137,7 +137,8 @@ class CountForm(forms.Form):
     def _check_accession(self, accession: str) -> None:
         if not accession:
             return
-        clash = CountResult.objects.filter(source=CountResult._meta.get_field("source").default, accession=accession)
+        # One result per (patient, accession) whatever its source: the database enforces it too.
+        clash = CountResult.objects.filter(patient=self.patient, accession=accession)
         if self.instance is not None:
             clash = clash.exclude(pk=self.instance.pk)
         if clash.exists():

@@ -314,3 +314,29 @@ def test_local_times_that_do_not_exist_or_happen_twice_are_refused(patient, sett
     assert not CountResult.objects.exists()
     with_offset = importers.import_file("d.csv", _csv(f"MRN001,{local}+01:00,1.0,10^9/L,D1"), source=Source.IMPORT)
     assert with_offset.stored == 1
+
+
+def test_fhir_comparator_and_hl7_structured_numeric_are_censored_values(patient):
+    import json
+
+    observation = {
+        "resourceType": "Observation", "id": "cens-1", "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "751-8"}]},
+        "subject": {"identifier": {"value": "MRN001"}},
+        "effectiveDateTime": timezone.localtime(timezone.now() - timedelta(hours=5)).isoformat(timespec="seconds"),
+        "valueQuantity": {"value": 0.1, "comparator": "<", "system": "http://unitsofmeasure.org", "code": "10*3/uL"},
+    }
+    assert importers.import_file("c.json", json.dumps(observation), source=Source.API).stored == 1
+    hl7 = ("MSH|^~\\&|LAB|H|NW|H|20261120||ORU^R01|SN1|P|2.5.1\rPID|1||MRN001\r"
+           f"OBR|1||SN-1||||{timezone.now() - timedelta(hours=4):%Y%m%d%H%M%z}\r"
+           "OBX|1|SN|751-8^ANC^LN||<^0.05|10*3/uL|||||F")
+    assert importers.import_file("c.hl7", hl7, source=Source.MLLP).stored == 1
+    stored = {c.accession: (c.qualifier, c.anc_1e9_per_l, c.ctcae_grade) for c in CountResult.objects.all()}
+    assert stored == {"Observation/cens-1": ("<", Decimal("0.100"), 4), "SN-1": ("<", Decimal("0.050"), 4)}
+
+
+def test_a_censored_percentage_is_not_a_result(patient):
+    report = importers.import_file("p.csv", _csv(f'MRN001,{_at(2)},4.0,"<5",10^9/L',
+                                                 header="mrn,collected_at,wbc,neutrophil_pct,unit"),
+                                   source=Source.IMPORT)
+    assert report.stored == 0 and "is not a number" in report.problems[0].reason  # CSV reads % plainly
