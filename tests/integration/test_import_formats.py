@@ -361,6 +361,7 @@ def test_upload_page_needs_login(client):
 
 
 
+@pytest.mark.postgres  # COPY is PostgreSQL's
 def test_large_file_goes_through_copy_with_history(team, django_assert_max_num_queries):
     from tests.conftest import make_patient
 
