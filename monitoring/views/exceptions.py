@@ -10,6 +10,7 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from monitoring import lab_exceptions
+from monitoring.audit import record_access
 from monitoring.importers import csv_format
 from monitoring.models import ImportException
 
@@ -57,6 +58,8 @@ def exception_list(request):
 
 def exception_detail(request, pk: int):
     exception = get_object_or_404(lab_exceptions.visible_exceptions(request.user), pk=pk)
+    if exception.patient_id is not None:
+        record_access(request, exception.patient_id)
     fix_form = FixForm(initial={k: v for k, v in exception.values.items() if k in csv_format.COLUMNS})
     return _detail(request, exception, fix_form, DismissForm())
 

@@ -154,8 +154,9 @@ def test_ward_runs_a_fixed_number_of_queries(nurse_client, team, regimens, djang
     many = _ward_queries(nurse_client)
     assert many == few
     # Session and user (2), teams, patients, courses, cycles with forecasts, last counts, open alerts (6),
-    # and the session save of the idle timeout (3: savepoint, update, release).
-    with django_assert_max_num_queries(11):
+    # the open import exceptions of the user's teams (1), and the session save of the idle timeout
+    # (3: savepoint, update, release).
+    with django_assert_max_num_queries(12):
         nurse_client.get(reverse("ward"))
 
 
