@@ -123,7 +123,7 @@ def normalise_count_unit(text: str) -> str:
 # arithmetic), none of which a laboratory or a nurse means.
 _PLAIN_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
 # Censored lab values: "<0.1", "< 0.05", ">50", "<=0.1" (below / above the measuring range).
-_CENSORED = re.compile(r"(<=?|>=?|≤|≥)\s*(.*)", re.ASCII | re.DOTALL)
+_CENSORED = re.compile(r"(<=?|>=?|≤|≥)\s*(.*)", re.DOTALL)
 QUALIFIER_BELOW = "<"
 QUALIFIER_ABOVE = ">"
 # No clinical quantity NeutroWatch stores has more than 12 digits before or after the point.
@@ -146,6 +146,8 @@ def to_decimal(value: object, field: str = "value") -> Decimal:
             raise ClinicalValueError(f"{field}: {text[:40]!r} is not a number (digits 0-9 with an optional "
                                      "decimal point, e.g. 0.45)")
         number = Decimal(text)
+        if len(text) <= MAX_NUMBER_DIGITS:  # the usual short number: no digit count to check
+            return number
     if number != 0 and (number.adjusted() >= MAX_NUMBER_DIGITS or number.as_tuple().exponent < -MAX_NUMBER_DIGITS):
         raise ClinicalValueError(f"{field}: {value!s:.40} has more digits than any {field} can have")
     return number
@@ -158,9 +160,9 @@ def to_censored_decimal(value: object, field: str = "value") -> tuple[str, Decim
     "<=" is read as "<" and ">=" as ">": the value is not known more precisely than its bound.
     """
     text = str(value).strip()
+    if not text or text[0] not in "<>≤≥":
+        return "", to_decimal(text, field)
     match = _CENSORED.fullmatch(text)
-    if match is None:
-        return "", to_decimal(value, field)
     qualifier = QUALIFIER_BELOW if match.group(1) in ("<", "<=", "≤") else QUALIFIER_ABOVE
     return qualifier, to_decimal(match.group(2), field)
 

@@ -17,6 +17,7 @@ the same product at the same time; a temperature of the same value at the same t
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -142,12 +143,40 @@ def unit_of(record: Record) -> str:
     return record.acceptance if isinstance(record, TemperatureRecord) else record.unit
 
 
-@dataclass
-class RawUnit:
-    """A unit of acceptance as received: its raw text (re-importable in the file's format) and values."""
+class SourceLines:
+    """The physical lines of a text (ends kept), split only when a unit's raw text is asked for."""
 
-    raw: str
-    values: dict[str, str] = field(default_factory=dict)
+    def __init__(self, text: str):
+        self.text = text
+        self._lines: list[str] | None = None
+
+    def span(self, start: int, end: int) -> str:
+        if self._lines is None:
+            self._lines = _LINE.findall(self.text)
+        return "".join(self._lines[start:end]).rstrip("\r\n")
+
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+class RawUnit:
+    """A unit of acceptance as received: its raw text (re-importable in the file's format) and values.
+
+    A CSV row keeps only its line numbers and its header: a 100,000-row file is not copied row by
+    row; the text of a row is cut out of the file only when the row is kept for review.
+    """
+
+    __slots__ = ("header", "text", "values", "source", "start", "end")
+
+    def __init__(self, raw: str = "", values: dict[str, str] | None = None, header: str = "",
+                 source: SourceLines | None = None, start: int = 0, end: int = 0):
+        self.text, self.header, self.source, self.start, self.end = raw, header, source, start, end
+        self.values = values if values is not None else {}
+
+    @property
+    def raw(self) -> str:
+        text = self.source.span(self.start, self.end) if self.source is not None else self.text
+        return f"{self.header}\r\n{text}" if self.header else text
 
 
 @dataclass
@@ -165,8 +194,8 @@ class Parsed:
     units: dict[str, RawUnit] = field(default_factory=dict)
     current: str = ""
 
-    def begin(self, unit: str, raw: str, values: dict | None = None) -> None:
-        self.units[unit] = RawUnit(raw, dict(values or {}))
+    def begin(self, unit: str, raw: str | RawUnit, values: dict | None = None) -> None:
+        self.units[unit] = raw if isinstance(raw, RawUnit) else RawUnit(raw, values)
         self.current = unit
 
     def end(self) -> None:
@@ -180,7 +209,7 @@ class Parsed:
 
     def add(self, record: Record, unit: str | None = None) -> None:
         unit = self.current if unit is None else unit
-        if isinstance(record, TemperatureRecord):
+        if record.__class__ is TemperatureRecord:
             record.acceptance = unit
         else:
             record.unit = unit
@@ -597,7 +626,7 @@ def _quarantine(report: ImportReport, parsed: Parsed, bad: set[str], patients: d
     order = {unit: index for index, unit in enumerate(parsed.units)}
     units = sorted(bad, key=lambda unit: order.get(unit, len(order)))
     # A row unreadable before it became a record still names its patient (in its values).
-    unread = {parsed.units[u].values.get("mrn", "") for u in units if u in parsed.units} - set(patients) - {""}
+    unread = {_unit_mrn(parsed.units.get(u), fmt) for u in units} - set(patients) - {""}
     patients = {**patients, **_patients(unread)} if unread else patients
     exceptions = [_exception(unit, parsed.units.get(unit), records.get(unit, []), problems[unit], patients,
                              scope=scope, source=source, user=user, now=now, fmt=fmt, file=report.file)
@@ -619,11 +648,25 @@ def _quarantine(report: ImportReport, parsed: Parsed, bad: set[str], patients: d
         })
 
 
+def _unit_mrn(raw_unit: RawUnit | None, fmt: str) -> str:
+    if raw_unit is None:
+        return ""
+    if fmt == "csv" and "mrn" not in raw_unit.values:
+        from monitoring.importers.csv_format import row_values
+
+        return row_values(raw_unit.raw).get("mrn", "")
+    return raw_unit.values.get("mrn", "")
+
+
 def _exception(unit: str, raw_unit: RawUnit | None, records: list[Record], problems: list[Problem],
                patients: dict[str, Patient], *, scope: Scope, source: str, user, now: datetime, fmt: str,
                file: str):
     raw = raw_unit.raw if raw_unit is not None else unit
     values = dict(raw_unit.values) if raw_unit is not None else {}
+    if fmt == "csv":
+        from monitoring.importers.csv_format import row_values
+
+        values = {**row_values(raw), **values}
     for record in records:
         for key, value in record_values(record).items():
             values.setdefault(key, value)

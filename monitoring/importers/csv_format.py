@@ -10,7 +10,8 @@ Times are ISO-8601, clinic-local unless a zone is given. Rows are named by their
 from __future__ import annotations
 
 import csv
-import re
+import io
+import itertools
 
 from monitoring.importers import codes
 from monitoring.importers.common import (
@@ -22,6 +23,8 @@ from monitoring.importers.common import (
     GcsfRecord,
     Measured,
     Parsed,
+    RawUnit,
+    SourceLines,
     TemperatureRecord,
     censored_field,
     decimal_field,
@@ -56,22 +59,23 @@ def parse(text: str) -> Parsed:
     can be kept for review and re-imported on its own.
     """
     parsed = Parsed()
-    consumed: list[str] = []
+    source = SourceLines(text)
     try:
-        rows = csv.reader(_lines(text, consumed))
+        rows = csv.reader(io.StringIO(text, newline=""))
         header = next(rows, None)
-        header_line = "".join(consumed).rstrip("\r\n")
-        consumed.clear()
+        header_end = rows.line_num
         columns = _columns(header, parsed)
         if columns is None:
             return parsed
+        header_line = "".join(itertools.islice(io.StringIO(text, newline=""), header_end)).rstrip("\r\n")
+        start = header_end
         for cells in rows:
-            raw = "".join(consumed).rstrip("\r\n")
-            consumed.clear()
+            row_start, end = start, rows.line_num  # the physical lines this row spans
+            start = end
             if not any(cell.strip() for cell in cells):
                 continue
-            where = f"row {rows.line_num}"
-            parsed.begin(where, f"{header_line}\r\n{raw}", _values(columns, cells))
+            where = f"row {end}"
+            parsed.begin(where, RawUnit(header=header_line, source=source, start=row_start, end=end))
             if len(cells) != len(columns):
                 parsed.problem(where, "row", f"has {len(cells)} fields, the header has {len(columns)}")
                 continue
@@ -82,19 +86,13 @@ def parse(text: str) -> Parsed:
     return parsed
 
 
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
-
-
-def _lines(text: str, consumed: list[str]):
-    """Yield the lines of `text` (ends kept, as csv wants), noting each in `consumed` for the raw row."""
-    for match in _LINE.finditer(text):
-        line = match.group()
-        consumed.append(line)
-        yield line
-
-
-def _values(columns: list[str], cells: list[str]) -> dict[str, str]:
-    return {name: cell.strip() for name, cell in zip(columns, cells) if cell.strip() and name in COLUMNS}
+def row_values(raw: str) -> dict[str, str]:
+    """Return the cells of a one-row CSV (header and row) by column name: the fix form's values."""
+    rows = list(csv.reader(io.StringIO(raw, newline="")))
+    if len(rows) < 2:
+        return {}
+    columns = [name.strip().lower() for name in rows[0]]
+    return {name: cell.strip() for name, cell in zip(columns, rows[1]) if cell.strip() and name in COLUMNS}
 
 
 def _columns(header: list[str] | None, parsed: Parsed) -> list[str] | None:
