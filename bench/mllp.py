@@ -5,7 +5,7 @@ usage: make bench-mllp   (DJANGO_SETTINGS_MODULE=neutrowatch.settings_test)
 
 Starts `manage.py mllp_listener --port 0` on its own database (BENCH_DATABASE_URL, default
 .../nw_bench_mllp, dropped and recreated) and Redis database (BENCH_REDIS_URL, default
-redis://127.0.0.1:6379/5), then one client sends each message and waits for its ACK, which the
+redis://127.0.0.1:6379/9), then one client sends each message and waits for its ACK, which the
 listener sends only after the message's transaction has committed and its recomputes (one per
 affected cycle) have been enqueued. Prints messages per second, the ACK latency percentiles and
 the ACK codes; then the same messages again (all duplicates: acknowledged AA, nothing stored).
@@ -27,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/nw_bench_mllp")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
 os.environ["DATABASE_URL"] = DATABASE_URL
 os.environ["REDIS_URL"] = REDIS_URL
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "neutrowatch.settings_test")
