@@ -2,8 +2,9 @@
 
 Who sees what: an administrator sees every exception. Anyone else sees the exceptions of her
 teams' patients, and those with an unknown MRN that were sent to her team (an upload by a member,
-a token of that team) or that she uploaded herself. An unknown MRN from the command line or the
-MLLP feed has no team: only administrators see it (it may name a patient of any team).
+a token of that team), that she uploaded herself, or whose MRN has since been registered in one of
+her teams (so that she can re-try them). Any other unknown MRN from the command line or the MLLP
+feed has no team: only administrators see it (it may name a patient of any team).
 
 A fix or re-try stores the record through the importer's normal write path, with the fixer's
 teams as the scope, so a nurse can never store a result for another team's patient this way.
@@ -22,7 +23,7 @@ from django.utils import timezone
 from monitoring import importers
 from monitoring.importers import csv_format
 from monitoring.importers.common import ImportReport, Scope, import_parsed
-from monitoring.models import ImportException
+from monitoring.models import ImportException, Patient
 
 # The fix form's fields, in the CSV import's column names.
 FIX_COLUMNS = (
@@ -44,8 +45,15 @@ def visible_exceptions(user) -> QuerySet[ImportException]:
     if is_admin(user):
         return found
     teams = user.teams.all()
+    registered_since = Patient.objects.filter(team__in=teams).values("mrn")
     return found.filter(Q(patient__team__in=teams) | Q(patient__isnull=True, team__in=teams)
-                        | Q(patient__isnull=True, received_by=user))
+                        | Q(patient__isnull=True, received_by=user) | Q(patient__isnull=True, mrn__in=registered_since))
+
+
+def open_for_patient(patient) -> QuerySet[ImportException]:
+    """Return a patient's open exceptions, with those that arrived before the MRN was registered."""
+    return ImportException.objects.filter(Q(patient=patient) | Q(patient__isnull=True, mrn=patient.mrn),
+                                          status=ImportException.Status.OPEN)
 
 
 def open_count(user) -> int:

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from monitoring import charts, lab_exceptions, selectors, services
 from monitoring.audit import record_access
-from monitoring.models import AccessLog, ImportException
+from monitoring.models import AccessLog
 from monitoring.views import patient_for
 
 RISK_CHOICES = [("", "Any risk"), ("high", "High"), ("medium", "Medium"), ("low", "Low")]
@@ -87,7 +87,7 @@ def patient_detail(request, pk: int):
         "gcsf_doses": list(reversed(page.gcsf)),
         "temperatures": list(reversed(page.temperatures)),
         "note_max_length": NOTE_MAX_LENGTH,
-        "open_exceptions": list(patient.import_exceptions.filter(status=ImportException.Status.OPEN)),
+        "open_exceptions": list(lab_exceptions.open_for_patient(patient)),
     }
     return render(request, "monitoring/patient.html", context)
 

@@ -118,6 +118,7 @@ def test_unknown_mrn_is_kept_and_re_tried_after_registering(team, nurse_client, 
     still = nurse_client.post(f"/import/exceptions/{kept.pk}/retry")
     assert still.status_code == 302 and not CountResult.objects.exists()
     patient = make_patient(team, mrn="NEW-7")
+    assert f"/import/exceptions/{kept.pk}/" in nurse_client.get(f"/patients/{patient.pk}/").content.decode()
     nurse_client.post(f"/import/exceptions/{kept.pk}/retry")
     assert CountResult.objects.get().patient == patient
     kept.refresh_from_db()
@@ -153,6 +154,11 @@ def test_exceptions_are_team_scoped_and_unknown_mrns_go_to_admins(patient, other
     assert other.post(f"/import/exceptions/{mine.pk}/dismiss", {"reason": "x"}).status_code == 404
     mine.refresh_from_db()
     assert mine.is_open
+    # Once the MRN is registered in her team, the feed's record is hers to re-try.
+    ghost_patient = make_patient(other_nurse.teams.get(), mrn="GHOST")
+    assert other.get(f"/import/exceptions/{ghost.pk}/").status_code == 200
+    other.post(f"/import/exceptions/{ghost.pk}/retry")
+    assert CountResult.objects.get(patient=ghost_patient).source == Source.MLLP
 
 
 def test_patient_page_lists_open_exceptions_and_ward_counts_them(patient, nurse_client):
