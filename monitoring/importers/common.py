@@ -1,315 +1,60 @@
 """From parsed lab records to one service call: validation, patients, duplicates and the report.
 
 Every format parser turns a file into plain records (`CountRecord`, `GcsfRecord`,
-`TemperatureRecord`) and problems. `import_file` validates every record (units, magnitude,
-times, MRNs), decides what is new, a duplicate, a correction or a removal, and - only if
-no item in the file is bad - hands the whole file to `services.record_batch` in one
-transaction. A file with any problem stores nothing.
+`TemperatureRecord`, see `records.py`) and problems, each tagged with its unit of acceptance
+(a CSV row, an HL7 message, a FHIR entry or panel). `import_parsed` validates every record
+(units, magnitude, times, MRNs), decides what is new, a duplicate, a correction or a removal,
+stores every good unit in one batch (`services.record_batch`) and keeps every bad unit in the
+exceptions queue (`quarantine.py`), in one transaction. With `all_or_nothing`, a file with any
+bad unit stores nothing.
 
 Duplicates. A lab accession number (or FHIR resource id, HL7 filler order number)
 identifies one result wherever it came from, so an accession already stored for the
-same patient is a duplicate whatever its source (file import, API, or typed in by a
-nurse): the same CBC sent by file and by the API is one count. The same accession stored
-for another patient is refused as an error. A record without an accession is a duplicate
-when the patient already has a count at the same time with the same ANC (a G-CSF dose of
-the same product at the same time; a temperature of the same value at the same time).
+same patient is a duplicate whatever its source (file import, API, MLLP, or typed in by a
+nurse): the same CBC sent by file and by the API is one count. The same accession with another
+value is a correction candidate, kept for review; stored for another patient, it is an error.
+A record without an accession is a duplicate when the patient already has a count at the same
+time with the same ANC (a G-CSF dose of the same product at the same time; a temperature of the
+same value at the same time). Database constraints enforce both for counts.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history
 
 from monitoring import clinical, services
 from monitoring.importers import codes
-from monitoring.models import CountResult, GcsfDose, ImportException, Patient, TemperatureReading
+from monitoring.importers.records import (  # noqa: F401  (parsers and callers import them from here)
+    CONFLICT,
+    CORRECTION,
+    FINAL,
+    INVALID,
+    MAX_ENTERED_LENGTH,
+    MAX_ID_LENGTH,
+    REMOVAL,
+    UNKNOWN_MRN,
+    CountRecord,
+    FieldError,
+    GcsfRecord,
+    ImportReport,
+    Measured,
+    Parsed,
+    Problem,
+    RawUnit,
+    Record,
+    SourceLines,
+    TemperatureRecord,
+    unit_of,
+)
+from monitoring.models import CountResult, GcsfDose, Patient, TemperatureReading
 
-FINAL = "final"
-CORRECTION = "correction"
-REMOVAL = "removal"
-# A clock a few minutes fast on an analyser is not an error; a result from tomorrow is.
-FUTURE_TOLERANCE = timedelta(minutes=5)
-MAX_ID_LENGTH = 64
-MAX_ENTERED_LENGTH = 20  # CountResult.entered_value keeps the number as received
+FUTURE_TOLERANCE = timedelta(minutes=5)  # an analyser clock a few minutes fast is not an error
 LOOKUP_CHUNK = 5000
-
-
-# Why a record was kept for review (ImportException.Kind values).
-INVALID = "invalid"
-UNKNOWN_MRN = "unknown_mrn"
-CONFLICT = "conflict"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One bad item: which file, where in it, which field, and why.
-
-    `unit` names the unit of acceptance it belongs to (a CSV row, an HL7 message, a FHIR entry or
-    panel); a problem without a unit is about the whole file (an unreadable header, invalid JSON).
-    """
-
-    file: str
-    where: str
-    field: str
-    reason: str
-    forbidden: bool = False  # the patient exists but is outside the caller's teams
-    unit: str = ""
-    kind: str = INVALID
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.where}: {self.field}: {self.reason}"
-
-    def as_dict(self) -> dict:
-        return {"file": self.file, "where": self.where, "field": self.field, "reason": self.reason}
-
-
-class FieldError(ValueError):
-    """A value that cannot be accepted, naming the field it came from."""
-
-    def __init__(self, field_name: str, reason: str):
-        reason = reason.removeprefix(f"{field_name}: ")  # the numeric reader names the field too
-        super().__init__(reason)
-        self.field = field_name
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class Measured:
-    """A number as received, with its unit and the names to report problems under.
-
-    `qualifier` is "<" or ">" for a censored lab value ("<0.1": below the measuring range).
-    """
-
-    value: Decimal
-    unit: str
-    field: str
-    unit_field: str
-    qualifier: str = ""
-
-
-@dataclass
-class CountRecord:
-    where: str
-    mrn: str
-    collected_at: datetime | None
-    accession: str = ""
-    status: str = FINAL
-    values: dict[str, Measured] = field(default_factory=dict)
-    time_field: str = "collected_at"
-    unit: str = ""
-
-
-@dataclass
-class GcsfRecord:
-    where: str
-    mrn: str
-    given_at: datetime | None
-    external_id: str = ""
-    status: str = FINAL
-    product_text: str = ""
-    dose: Decimal | None = None
-    dose_unit: str = ""
-    route: str = ""
-    time_field: str = "given_at"
-    unit: str = ""
-
-
-@dataclass
-class TemperatureRecord:
-    where: str
-    mrn: str
-    taken_at: datetime | None
-    external_id: str = ""
-    status: str = FINAL
-    value: Decimal | None = None
-    unit: str = ""
-    site: str = TemperatureReading.Site.OTHER
-    time_field: str = "taken_at"
-    # `unit` is the temperature's unit (C/F); the unit of acceptance is `acceptance`.
-    acceptance: str = ""
-
-
-Record = CountRecord | GcsfRecord | TemperatureRecord
-
-
-def unit_of(record: Record) -> str:
-    """Return the unit of acceptance a record belongs to."""
-    return record.acceptance if isinstance(record, TemperatureRecord) else record.unit
-
-
-class SourceLines:
-    """The physical lines of a text (ends kept), split only when a unit's raw text is asked for."""
-
-    def __init__(self, text: str):
-        self.text = text
-        self._lines: list[str] | None = None
-
-    def span(self, start: int, end: int) -> str:
-        if self._lines is None:
-            self._lines = _LINE.findall(self.text)
-        return "".join(self._lines[start:end]).rstrip("\r\n")
-
-
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
-
-
-class RawUnit:
-    """A unit of acceptance as received: its raw text (re-importable in the file's format) and values.
-
-    A CSV row keeps only its line numbers and its header: a 100,000-row file is not copied row by
-    row; the text of a row is cut out of the file only when the row is kept for review.
-    """
-
-    __slots__ = ("header", "text", "values", "source", "start", "end")
-
-    def __init__(self, raw: str = "", values: dict[str, str] | None = None, header: str = "",
-                 source: SourceLines | None = None, start: int = 0, end: int = 0):
-        self.text, self.header, self.source, self.start, self.end = raw, header, source, start, end
-        self.values = values if values is not None else {}
-
-    @property
-    def raw(self) -> str:
-        text = self.source.span(self.start, self.end) if self.source is not None else self.text
-        return f"{self.header}\r\n{text}" if self.header else text
-
-
-@dataclass
-class Parsed:
-    """What a format parser found: records, problems, and what it held back or ignored.
-
-    Parsers call `begin(unit, raw)` before each unit of acceptance (a CSV row, an HL7 message,
-    a FHIR entry); records added with `add` and problems reported after it belong to that unit.
-    """
-
-    records: list[Record] = field(default_factory=list)
-    problems: list[tuple[str, str, str, str]] = field(default_factory=list)  # (where, field, reason, unit)
-    held_back: list[str] = field(default_factory=list)
-    ignored: int = 0
-    units: dict[str, RawUnit] = field(default_factory=dict)
-    current: str = ""
-
-    def begin(self, unit: str, raw: str | RawUnit, values: dict | None = None) -> None:
-        self.units[unit] = raw if isinstance(raw, RawUnit) else RawUnit(raw, values)
-        self.current = unit
-
-    def end(self) -> None:
-        self.current = ""
-
-    def note(self, key: str, value: str) -> None:
-        """Keep a value of the current unit as received, for the fix form if the unit is kept for review."""
-        unit = self.units.get(self.current)
-        if unit is not None and value and key not in unit.values:
-            unit.values[key] = str(value)[:200]
-
-    def add(self, record: Record, unit: str | None = None) -> None:
-        unit = self.current if unit is None else unit
-        if record.__class__ is TemperatureRecord:
-            record.acceptance = unit
-        else:
-            record.unit = unit
-        self.records.append(record)
-
-    def problem(self, where: str, field_name: str, reason: str, unit: str | None = None) -> None:
-        self.problems.append((where, field_name, reason, self.current if unit is None else unit))
-
-
-@dataclass
-class ImportReport:
-    file: str
-    format: str
-    created_counts: int = 0
-    created_gcsf: int = 0
-    created_temperatures: int = 0
-    duplicates: int = 0
-    corrected: int = 0
-    removed: int = 0
-    held_back: list[str] = field(default_factory=list)
-    ignored: int = 0
-    problems: list[Problem] = field(default_factory=list)
-    all_or_nothing: bool = False
-    stored_units: set[str] = field(default_factory=set)
-    kept: list[dict] = field(default_factory=list)  # units kept for review: where, problems, exception id
-
-    @property
-    def ok(self) -> bool:
-        """True when nothing in the file was wrong."""
-        return not self.problems
-
-    @property
-    def forbidden(self) -> bool:
-        return any(p.forbidden for p in self.problems)
-
-    @property
-    def refused(self) -> bool:
-        """True when nothing of the file was taken: unreadable as a whole, or all-or-nothing with a problem."""
-        return bool(self.problems) and (
-            self.all_or_nothing or self.forbidden or any(not p.unit for p in self.problems)
-        )
-
-    @property
-    def created(self) -> int:
-        return self.created_counts + self.created_gcsf + self.created_temperatures
-
-    @property
-    def stored(self) -> int:
-        """Units of acceptance (rows, messages, entries) that changed something."""
-        return len(self.stored_units)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.created or self.corrected or self.removed)
-
-    def bad_units(self) -> set[str]:
-        return {p.unit for p in self.problems if p.unit}
-
-    def add(self, where: str, field_name: str, reason: str, forbidden: bool = False, *, unit: str = "",
-            kind: str = INVALID) -> None:
-        self.problems.append(Problem(self.file, where, field_name, reason, forbidden, unit, kind))
-
-    def reset_counts(self) -> None:
-        self.created_counts = self.created_gcsf = self.created_temperatures = 0
-        self.duplicates = self.corrected = self.removed = 0
-        self.stored_units = set()
-
-    def summary(self) -> str:
-        """Return one line a nurse can read: what was stored, kept for review, skipped and held back."""
-        if self.refused:
-            return f"{self.file}: refused, {len(self.problems)} problem(s); nothing was imported"
-        return (
-            f"{self.file} ({self.format}): {self.stored} stored, {len(self.kept)} kept for review; "
-            f"{self.created} created ({self.created_counts} counts, "
-            f"{self.created_gcsf} G-CSF doses, {self.created_temperatures} temperatures), "
-            f"{self.duplicates} duplicates, {self.corrected} corrected, {self.removed} removed, "
-            f"{len(self.held_back)} held back"
-        )
-
-    def as_dict(self) -> dict:
-        return {
-            "file": self.file,
-            "format": self.format,
-            "imported": not self.refused,
-            "stored": self.stored if not self.refused else 0,
-            "kept_for_review": len(self.kept),
-            "created": {
-                "counts": self.created_counts,
-                "gcsf_doses": self.created_gcsf,
-                "temperatures": self.created_temperatures,
-            },
-            "duplicates": self.duplicates,
-            "corrected": self.corrected,
-            "removed": self.removed,
-            "held_back": self.held_back,
-            "ignored": self.ignored,
-            "problems": [p.as_dict() for p in self.problems],
-            "kept": self.kept,
-        }
-
 
 # --- Times ---------------------------------------------------------------------------------
 
@@ -457,7 +202,7 @@ def to_temperature_fields(record: TemperatureRecord) -> dict:
     }
 
 
-def _when(record: Record) -> datetime | None:
+def when_of(record: Record) -> datetime | None:
     return getattr(record, record.time_field)
 
 
@@ -542,7 +287,7 @@ def _new_report(name: str, fmt: str, parsed: Parsed, all_or_nothing: bool) -> Im
 
 def _import(report: ImportReport, parsed: Parsed, *, source: str, user, scope: Scope, now: datetime,
             quarantine: bool, fmt: str) -> None:
-    patients = _patients({r.mrn for r in parsed.records})
+    patients = patients_by_mrn({r.mrn for r in parsed.records})
     checked = _checked(parsed.records, patients, report, scope, now)
     if report.refused:
         return
@@ -558,7 +303,9 @@ def _import(report: ImportReport, parsed: Parsed, *, source: str, user, scope: S
         return
     services.record_batch(batch, source=source, user=user)
     if quarantine and bad:
-        _quarantine(report, parsed, bad, patients, scope=scope, source=source, user=user, now=now, fmt=fmt)
+        from monitoring.importers.quarantine import quarantine
+
+        quarantine(report, parsed, bad, patients, scope=scope, source=source, user=user, now=now, fmt=fmt)
 
 
 def _checked(records: list[Record], patients: dict[str, Patient], report: ImportReport, scope: Scope,
@@ -578,7 +325,7 @@ def _checked(records: list[Record], patients: dict[str, Patient], report: Import
     return checked
 
 
-def _patients(mrns: set[str]) -> dict[str, Patient]:
+def patients_by_mrn(mrns: set[str]) -> dict[str, Patient]:
     found = {}
     mrns = sorted(mrns)
     for start in range(0, len(mrns), LOOKUP_CHUNK):
@@ -588,7 +335,7 @@ def _patients(mrns: set[str]) -> dict[str, Patient]:
     return found
 
 
-def _in_scope(patient: Patient | None, scope: Scope) -> bool:
+def in_scope(patient: Patient | None, scope: Scope) -> bool:
     return patient is not None and (scope.team_ids is None or patient.team_id in scope.team_ids)
 
 
@@ -598,7 +345,7 @@ def _patient_for(record: Record, patients: dict[str, Patient], report: ImportRep
         report.add(record.where, "mrn", "the MRN is missing", unit=unit)
         return None
     patient = patients.get(record.mrn)
-    outside = patient is not None and not _in_scope(patient, scope)
+    outside = patient is not None and not in_scope(patient, scope)
     if patient is None or (outside and not scope.reveal):
         where = " in your teams" if scope.team_ids is not None else ""
         report.add(record.where, "mrn", f"unknown MRN {record.mrn!r}{where}: register the patient, then re-try",
@@ -611,103 +358,8 @@ def _patient_for(record: Record, patients: dict[str, Patient], report: ImportRep
     return patient
 
 
-# --- The exceptions queue -----------------------------------------------------------------------
-
-
-def _quarantine(report: ImportReport, parsed: Parsed, bad: set[str], patients: dict[str, Patient], *,
-                scope: Scope, source: str, user, now: datetime, fmt: str) -> None:
-    """Keep each bad unit in the exceptions queue (once: a re-sent bad record joins its open exception)."""
-    records: dict[str, list[Record]] = {}
-    for record in parsed.records:
-        records.setdefault(unit_of(record), []).append(record)
-    problems: dict[str, list[Problem]] = {}
-    for problem in report.problems:
-        problems.setdefault(problem.unit, []).append(problem)
-    order = {unit: index for index, unit in enumerate(parsed.units)}
-    units = sorted(bad, key=lambda unit: order.get(unit, len(order)))
-    # A row unreadable before it became a record still names its patient (in its values).
-    unread = {_unit_mrn(parsed.units.get(u), fmt) for u in units} - set(patients) - {""}
-    patients = {**patients, **_patients(unread)} if unread else patients
-    exceptions = [_exception(unit, parsed.units.get(unit), records.get(unit, []), problems[unit], patients,
-                             scope=scope, source=source, user=user, now=now, fmt=fmt, file=report.file)
-                  for unit in units]
-    already = dict(ImportException.objects.filter(
-        status=ImportException.Status.OPEN, raw_digest__in=[e.raw_digest for e in exceptions],
-    ).values_list("raw_digest", "pk"))
-    new = {}
-    for exception in exceptions:
-        if exception.raw_digest not in already:
-            new.setdefault(exception.raw_digest, exception)
-    bulk_create_with_history(list(new.values()), ImportException, default_user=user)
-    for exception in exceptions:
-        stored = new.get(exception.raw_digest)
-        report.kept.append({
-            "where": exception.location,
-            "problems": exception.problems,
-            "exception_id": stored.pk if stored is not None else already.get(exception.raw_digest),
-        })
-
-
-def _unit_mrn(raw_unit: RawUnit | None, fmt: str) -> str:
-    if raw_unit is None:
-        return ""
-    if fmt == "csv" and "mrn" not in raw_unit.values:
-        from monitoring.importers.csv_format import row_values
-
-        return row_values(raw_unit.raw).get("mrn", "")
-    return raw_unit.values.get("mrn", "")
-
-
-def _exception(unit: str, raw_unit: RawUnit | None, records: list[Record], problems: list[Problem],
-               patients: dict[str, Patient], *, scope: Scope, source: str, user, now: datetime, fmt: str,
-               file: str):
-    raw = raw_unit.raw if raw_unit is not None else unit
-    values = dict(raw_unit.values) if raw_unit is not None else {}
-    if fmt == "csv":
-        from monitoring.importers.csv_format import row_values
-
-        values = {**row_values(raw), **values}
-    for record in records:
-        for key, value in record_values(record).items():
-            values.setdefault(key, value)
-    mrn = next((r.mrn for r in records if r.mrn), values.get("mrn", ""))[:64]
-    patient = patients.get(mrn)
-    patient = patient if _in_scope(patient, scope) else None
-    kinds = {p.kind for p in problems}
-    kind = CONFLICT if CONFLICT in kinds else UNKNOWN_MRN if kinds == {UNKNOWN_MRN} else INVALID
-    return ImportException(
-        source=source, format=fmt, file_name=file[:200], location=unit[:200], raw=raw,
-        raw_digest=ImportException.digest(fmt, raw), values=values,
-        problems=[{"where": p.where, "field": p.field, "reason": p.reason} for p in problems],
-        kind=kind, mrn=mrn, patient=patient,
-        team_id=patient.team_id if patient is not None else scope.home_team_id,
-        sender=scope.sender[:200], received_at=now, received_by=user,
-    )
-
-
-def record_values(record: Record) -> dict[str, str]:
-    """Return a record's values under the CSV column names (the fix form's fields)."""
-    moment = _when(record)
-    values = {"mrn": record.mrn, "collected_at": timezone.localtime(moment).isoformat() if moment else ""}
-    if isinstance(record, CountRecord):
-        values["accession"] = record.accession
-        for role, measured in record.values.items():
-            values[role] = f"{measured.qualifier}{measured.value}"
-            if role in codes.COUNT_ROLES:
-                values["unit"] = measured.unit
-    elif isinstance(record, GcsfRecord):
-        values.update(gcsf_product=record.product_text, gcsf_dose=str(record.dose or ""),
-                      gcsf_dose_unit=record.dose_unit, gcsf_route=record.route, accession=record.external_id)
-    else:
-        values.update(temperature=str(record.value or ""), temperature_unit=record.unit,
-                      temperature_site=record.site, accession=record.external_id)
-    if record.status != FINAL:
-        values["status"] = {CORRECTION: "corrected", REMOVAL: "entered-in-error"}[record.status]
-    return {key: value for key, value in values.items() if value}
-
-
 def _check_time(record: Record, patient: Patient, now: datetime) -> None:
-    moment = _when(record)
+    moment = when_of(record)
     if moment is None:
         raise FieldError(record.time_field, "the time is missing")
     if moment > now + FUTURE_TOLERANCE:
