@@ -34,9 +34,12 @@ def listener(django_db_setup, django_db_blocker):
     from django.conf import settings as django_settings
 
     db = django_settings.DATABASES["default"]
+    # Its recomputes go to a private queue that no worker reads: the session's test worker must not
+    # run them while later tests truncate the tables (the truncation would deadlock with it).
+    queue = f"nw-mllp-test-{os.getpid()}"
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="neutrowatch.settings_test", REDIS_URL=django_settings.REDIS_URL,
                DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-               MLLP_DB_RETRY_SECONDS="20")
+               MLLP_DB_RETRY_SECONDS="20", CELERY_TASK_DEFAULT_QUEUE=queue)
     (REPO / "test-artifacts").mkdir(exist_ok=True)
     log = open(REPO / "test-artifacts" / "mllp-listener.log", "w")
     proc = subprocess.Popen([sys.executable, "manage.py", "mllp_listener", "--host", "127.0.0.1", "--port", "0"],
@@ -53,6 +56,10 @@ def listener(django_db_setup, django_db_blocker):
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+    from neutrowatch.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_delete(queue)
 
 
 class Client:
