@@ -144,14 +144,18 @@ def _note(report: ImportReport) -> str:
 
 
 def _answer(message, code: str, text: str, errors: list, note: str = "") -> Answer:
-    ack = message.create_ack(code, message_id=_new_id(), application=APPLICATION, facility=APPLICATION)
-    msa = ack.segment("MSA")
+    """Return the ACK for a message, built by the hl7 package from its MSH (sender and receiver swapped)."""
+    control_id = _field(message, 10)
+    try:
+        ack = message.create_ack(code, message_id=_new_id(), application=APPLICATION, facility=APPLICATION)
+        msa = ack.segment("MSA")
+    except Exception:  # an MSH with odd separators the package cannot turn round: build one from scratch
+        return _scratch_ack(code, control_id, text, errors, note)
     if text:
         msa.assign_field(ack.escape(text), 3)
     lines = [str(segment) for segment in ack]
     lines += [f"ERR||{location}|{number}^{name}^HL70357|E||||{ack.escape(words)}"
               for location, number, name, words in errors]
-    control_id = _field(message, 10)
     return Answer(("\r".join(lines) + "\r").encode(), code, control_id, note or text)
 
 
@@ -159,11 +163,20 @@ def _reject(message, reason: str) -> Answer:
     """An AR; without a readable MSH the ACK is built from scratch (MSA-2 is then empty)."""
     if message is not None:
         return _answer(message, "AR", reason, [("", "200", "Unsupported message type", reason)])
+    return _scratch_ack("AR", "", reason, [("", "102", "Data type error", reason)])
+
+
+def _scratch_ack(code: str, control_id: str, text: str, errors: list, note: str = "") -> Answer:
     now = timezone.now().strftime("%Y%m%d%H%M%S")
-    ack = hl7.parse(f"MSH|^~\\&|{APPLICATION}|{APPLICATION}|||{now}||ACK|{_new_id()}|P|2.5.1\rMSA|AR|\r")
-    ack.segment("MSA").assign_field(ack.escape(reason), 3)
-    lines = [str(segment) for segment in ack] + [f"ERR||||102^Data type error^HL70357|E||||{ack.escape(reason)}"]
-    return Answer(("\r".join(lines) + "\r").encode(), "AR", "", reason)
+    ack = hl7.parse(f"MSH|^~\\&|{APPLICATION}|{APPLICATION}|||{now}||ACK|{_new_id()}|P|2.5.1\rMSA|{code}|\r")
+    msa = ack.segment("MSA")
+    msa.assign_field(ack.escape(control_id), 2)
+    if text:
+        msa.assign_field(ack.escape(text), 3)
+    lines = [str(segment) for segment in ack]
+    lines += [f"ERR||{location}|{number}^{name}^HL70357|E||||{ack.escape(words)}"
+              for location, number, name, words in errors]
+    return Answer(("\r".join(lines) + "\r").encode(), code, control_id, note or text)
 
 
 def _new_id() -> str:
@@ -218,7 +231,12 @@ class Listener:
                     answer = _reject(None, f"the message is larger than {MAX_MESSAGE_BYTES} bytes")
                 else:
                     started = time.monotonic()
-                    answer = await loop.run_in_executor(self.executor, process_message, block, peer)
+                    try:
+                        answer = await loop.run_in_executor(self.executor, process_message, block, peer)
+                    except Exception:  # a bug must cost one message an AE, not the connection
+                        log.exception("%s message could not be processed", peer)
+                        answer = _scratch_ack("AE", "", "internal error: nothing was stored; send the message again",
+                                              [("", "207", "Application internal error", "internal error")])
                     answer.note += f" {1000 * (time.monotonic() - started):.0f} ms"
                 writer.writeblock(answer.ack)
                 await writer.drain()
