@@ -49,7 +49,7 @@ def test_csv_rows_are_each_stored_or_kept_for_review(patient, rows):
     from monitoring.models import ImportException
 
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")  # quoted as a lab system would: one row per record
+    writer = csv.writer(out, lineterminator="\r\n")  # quotes any cell with \r or \n: one row per record
     writer.writerow(["mrn", "collected_at", "anc", "unit", "accession"])
     for use_good, good, bad in rows:
         writer.writerow([*(good if use_good else bad), f"P{next(_serial)}"])
