@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # `make run PORT=8001` serves on another port; REDIS_URL and DATABASE_URL are read from the environment.
 PORT ?= 8000
 
-.PHONY: run test lint prod-check bench-scale bench bench-forecast bench-pipeline bench-pages bench-import venv vendor chromium clean
+.PHONY: run test lint prod-check bench-scale bench bench-forecast bench-pipeline bench-pages bench-import bench-mllp venv vendor chromium clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt
@@ -45,7 +45,7 @@ test: venv chromium lint
 prod-check: venv
 	$(PY) -m pytest --ds=neutrowatch.settings_test tests/deploy/test_production.py -q $(PYTEST_ARGS)
 
-bench: bench-forecast bench-pipeline bench-pages bench-import
+bench: bench-forecast bench-pipeline bench-pages bench-import bench-mllp
 
 bench-forecast: venv
 	$(PY) bench/forecast.py
@@ -62,6 +62,9 @@ bench-scale: venv
 
 bench-import: venv
 	DJANGO_SETTINGS_MODULE=neutrowatch.settings_test $(PY) bench/import_csv.py
+
+bench-mllp: venv
+	DJANGO_SETTINGS_MODULE=neutrowatch.settings_test $(PY) bench/mllp.py
 
 clean:
 	rm -rf $(VENV) staticfiles test-artifacts

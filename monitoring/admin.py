@@ -166,3 +166,16 @@ class HeartbeatAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(models.ImportException)
+class ImportExceptionAdmin(SimpleHistoryAdmin):
+    """Lab records kept for review; they are fixed, re-tried or dismissed at /import/exceptions/."""
+
+    list_display = ["received_at", "source", "location", "mrn", "patient", "kind", "status"]
+    list_filter = ["status", "kind", "source"]
+    search_fields = ["mrn", "file_name"]
+    readonly_fields = [f.name for f in models.ImportException._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

@@ -24,9 +24,10 @@ Sources
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 # --- CTCAE v5.0 "Neutrophil count decreased" -------------------------------------------
 # Grade boundaries in 10^9/L. A value exactly on a boundary belongs to the milder grade
@@ -163,15 +164,65 @@ def normalise_count_unit(text: str) -> str:
     )
 
 
+# One numeric reader for every form and importer (issue 16): plain ASCII decimals only. Python's
+# Decimal() also reads "1_0" as 10, Arabic-Indic digits and "1e999999" (which then crashes any
+# arithmetic), none of which a laboratory or a nurse means.
+_PLAIN_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
+# Censored lab values: "<0.1", "< 0.05", ">50", "<=0.1" (below / above the measuring range).
+_CENSORED = re.compile(r"(<=?|>=?|≤|≥)\s*(.*)", re.DOTALL)
+QUALIFIER_BELOW = "<"
+QUALIFIER_ABOVE = ">"
+# No clinical quantity NeutroWatch stores has more than 12 digits before or after the point.
+MAX_NUMBER_DIGITS = 12
+
+
 def to_decimal(value: object, field: str = "value") -> Decimal:
-    """Return `value` as a finite Decimal, or raise naming the field."""
-    try:
-        number = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise ClinicalValueError(f"{field}: {value!r} is not a number") from None
-    if not number.is_finite():
-        raise ClinicalValueError(f"{field}: {value!r} is not a finite number")
+    """Return `value` as a finite plain Decimal, or raise naming the field.
+
+    Text must be ASCII digits with an optional sign and decimal point: no exponent, no `_`,
+    no other scripts' digits. A Decimal (e.g. from FHIR JSON) must be finite and of a sane size.
+    """
+    if isinstance(value, Decimal | int) and not isinstance(value, bool):
+        number = Decimal(value)
+        if not number.is_finite():
+            raise ClinicalValueError(f"{field}: {value!r} is not a finite number")
+    else:
+        text = str(value).strip()
+        if not _PLAIN_DECIMAL.fullmatch(text):
+            raise ClinicalValueError(f"{field}: {text[:40]!r} is not a number (digits 0-9 with an optional "
+                                     "decimal point, e.g. 0.45)")
+        number = Decimal(text)
+        if len(text) <= MAX_NUMBER_DIGITS:  # the usual short number: no digit count to check
+            return number
+    if number != 0 and (number.adjusted() >= MAX_NUMBER_DIGITS or number.as_tuple().exponent < -MAX_NUMBER_DIGITS):
+        raise ClinicalValueError(f"{field}: {value!s:.40} has more digits than any {field} can have")
     return number
+
+
+def to_censored_decimal(value: object, field: str = "value") -> tuple[str, Decimal]:
+    """Return (qualifier, bound) for a lab value that may be censored: "<0.1" -> ("<", 0.1).
+
+    The qualifier is "" for an exact value, "<" below the measuring range, ">" above it.
+    "<=" is read as "<" and ">=" as ">": the value is not known more precisely than its bound.
+    """
+    text = str(value).strip()
+    if not text or text[0] not in "<>≤≥":
+        return "", to_decimal(text, field)
+    match = _CENSORED.fullmatch(text)
+    qualifier = QUALIFIER_BELOW if match.group(1) in ("<", "<=", "≤") else QUALIFIER_ABOVE
+    return qualifier, to_decimal(match.group(2), field)
+
+
+def check_limits(value: Decimal, field: str, *, minimum: Decimal | None = None, maximum: Decimal | None = None,
+                 decimal_places: int | None = None) -> Decimal:
+    """Return `value` if it lies within the field's limits, else raise naming the field."""
+    if minimum is not None and value < minimum:
+        raise ClinicalValueError(f"{field}: {value} is below {minimum}")
+    if maximum is not None and value > maximum:
+        raise ClinicalValueError(f"{field}: {value} is above {maximum}")
+    if decimal_places is not None and value.as_tuple().exponent < -decimal_places:
+        raise ClinicalValueError(f"{field}: {value} has more than {decimal_places} decimal places")
+    return value
 
 
 def count_to_1e9_per_l(value: Decimal, unit: str, *, what: str = "ANC") -> Decimal:
@@ -345,6 +396,26 @@ _GCSF_BRANDS = {
     "ziextenzo": PEGFILGRASTIM, "nyvepria": PEGFILGRASTIM, "fylnetra": PEGFILGRASTIM,
     "stimufend": PEGFILGRASTIM, "lonquex": LIPEGFILGRASTIM,
 }
+
+
+# Plausible single G-CSF doses, shared by the form and the importers: filgrastim 5 ug/kg/day
+# (up to 10 ug/kg for mobilisation: about 1,200 ug at 120 kg), pegfilgrastim 6 mg, lipegfilgrastim
+# 6 mg (product labels). Outside 10 ug - 20 mg it is a unit or typing error (99,999 mg is not a dose).
+GCSF_DOSE_MIN_UG = Decimal("10")
+GCSF_DOSE_MAX_UG = Decimal("20000")
+GCSF_DOSE_UNITS_UG = {"ug": Decimal(1), "mg": Decimal(1000)}
+
+
+def check_gcsf_dose(dose: Decimal, unit: str) -> Decimal:
+    """Return the dose if it is positive and plausible in its unit (ug or mg), else raise."""
+    if dose <= 0:
+        raise ClinicalValueError("the dose must be more than zero")
+    dose_ug = dose * GCSF_DOSE_UNITS_UG.get(unit, Decimal(1))
+    if not GCSF_DOSE_MIN_UG <= dose_ug <= GCSF_DOSE_MAX_UG:
+        raise ClinicalValueError(f"{dose} {unit} is not a plausible G-CSF dose (10 ug to 20 mg)")
+    if dose.as_tuple().exponent < -2:
+        raise ClinicalValueError(f"{dose} {unit} has more than 2 decimal places")
+    return dose
 
 
 def gcsf_product(name_or_code: str) -> str:

@@ -20,6 +20,21 @@ class DateTimeLocalField(forms.DateTimeField):
         super().__init__(**kwargs)
 
 
+class PlainDecimalField(forms.DecimalField):
+    """A DecimalField read by the one numeric reader importers use: ASCII digits, no `_`, no exponent."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        try:
+            return clinical.to_decimal(value, self.label or "value")
+        except clinical.ClinicalValueError as exc:
+            reason = str(exc).split(": ", 1)[-1]
+            if "is not a number" in reason:
+                reason = "Enter a number: digits 0-9 with an optional decimal point, e.g. 0.45."
+            raise forms.ValidationError(reason, code="invalid") from None
+
+
 def check_moment(form: forms.Form, field: str, patient: Patient | None) -> None:
     """Refuse a time in the future or before the patient's birth."""
     moment = form.cleaned_data.get(field)
@@ -83,13 +98,13 @@ class CountForm(forms.Form):
 
     collected_at = DateTimeLocalField(label="Collected at")
     unit = forms.ChoiceField(choices=clinical.COUNT_UNIT_CHOICES, initial=clinical.UNIT_1E9_PER_L)
-    anc = forms.DecimalField(label="ANC", required=False, min_value=0, max_digits=10, decimal_places=3,
+    anc = PlainDecimalField(label="ANC", required=False, min_value=0, max_digits=10, decimal_places=3,
                              help_text="Absolute neutrophil count, in the unit above.")
-    wbc = forms.DecimalField(label="WBC", required=False, min_value=0, max_digits=10, decimal_places=3,
+    wbc = PlainDecimalField(label="WBC", required=False, min_value=0, max_digits=10, decimal_places=3,
                              help_text="White cell count, in the unit above.")
-    neutrophil_pct = forms.DecimalField(label="Neutrophils (segmented) %", required=False, min_value=0,
+    neutrophil_pct = PlainDecimalField(label="Neutrophils (segmented) %", required=False, min_value=0,
                                         max_value=100, max_digits=5, decimal_places=2)
-    band_pct = forms.DecimalField(label="Bands %", required=False, min_value=0, max_value=100, max_digits=5,
+    band_pct = PlainDecimalField(label="Bands %", required=False, min_value=0, max_value=100, max_digits=5,
                                   decimal_places=2)
     accession = forms.CharField(label="Lab accession number", required=False, max_length=64)
     confirm = forms.BooleanField(
@@ -151,10 +166,11 @@ class CountForm(forms.Form):
             self.add_error("confirm", f"Needs confirmation: {reason}. Tick the box to store it as entered.")
 
     def _check_accession(self, accession: str) -> None:
-        """Refuse an accession this patient already has; say nothing about other teams' results.
+        """Refuse an accession already recorded, as the importers do; say nothing about other teams.
 
-        An accession is one result per patient whatever its source (issue 16). A clash with a
-        patient of another team is worded as "not found in your teams", never as "exists".
+        An accession names one specimen: one result per patient whatever its source (the database
+        enforces it), and never a second patient's (a mislabelled tube). A clash with a patient of
+        another team is worded as "not found in your teams", never as "exists".
         """
         if not accession:
             return
@@ -164,14 +180,10 @@ class CountForm(forms.Form):
         if clash.filter(patient=self.patient).exists():
             self.add_error("accession", f"A result with accession number {accession} is already recorded "
                                         "for this patient.")
-            return
-        # Until the database holds one result per (patient, accession), an accession stays unique per
-        # source: another patient's is refused, worded so it reveals nothing about other teams.
-        others = clash.filter(source=CountResult._meta.get_field("source").default)
-        if others.filter(patient__team=self.patient.team_id).exists():
+        elif clash.filter(patient__team=self.patient.team_id).exists():
             self.add_error("accession", f"Accession number {accession} is already recorded for another patient "
                                         "of this team.")
-        elif others.exists():
+        elif clash.exists():
             self.add_error("accession", f"Accession number {accession} cannot be used here: not found in your teams.")
 
 
@@ -181,6 +193,7 @@ class GcsfForm(forms.ModelForm):
         help_text="Ingredient, biosimilar, brand or ATC code: filgrastim, filgrastim-sndz, Neulasta, L03AA13 ...",
     )
     given_at = DateTimeLocalField(label="Given at")
+    dose = PlainDecimalField(max_digits=7, decimal_places=2)
 
     class Meta:
         model = GcsfDose
@@ -209,11 +222,12 @@ class GcsfForm(forms.ModelForm):
         check_moment(self, "given_at", self.patient)
         dose, unit = data.get("dose"), data.get("dose_unit")
         product = getattr(self, "product", None)
-        # Filgrastim is dosed in micrograms (5 ug/kg/day), pegfilgrastim in mg (6 mg once).
+        # The same limits as imports (clinical.check_gcsf_dose): filgrastim in ug, pegfilgrastim in mg.
         if product and dose is not None and unit:
-            dose_ug = dose * (1000 if unit == "mg" else 1)
-            if not Decimal("10") <= dose_ug <= Decimal("20000"):
-                self.add_error("dose", f"{dose} {unit} is not a plausible G-CSF dose.")
+            try:
+                clinical.check_gcsf_dose(dose, unit)
+            except clinical.ClinicalValueError as exc:
+                self.add_error("dose", f"{exc}.")
         return data
 
     def fields_for_service(self) -> dict:
@@ -224,7 +238,7 @@ class GcsfForm(forms.ModelForm):
 
 class TemperatureForm(forms.Form):
     taken_at = DateTimeLocalField(label="Taken at")
-    value = forms.DecimalField(label="Temperature", max_digits=5, decimal_places=2)
+    value = PlainDecimalField(label="Temperature", max_digits=5, decimal_places=2)
     unit = forms.ChoiceField(choices=clinical.TEMPERATURE_UNIT_CHOICES, initial="C")
     site = forms.ChoiceField(choices=TemperatureReading.Site.choices, initial=TemperatureReading.Site.ORAL)
 

@@ -111,6 +111,7 @@ class CountInput:
     band_pct: Decimal | None = None
     accession: str = ""
     lln_1e9_per_l: Decimal | None = None
+    qualifier: str = ""  # "<" / ">": a censored lab value, stored as its bound and graded from it
 
 
 def parse_count(
@@ -123,12 +124,16 @@ def parse_count(
     band_pct: Decimal | None = None,
     accession: str = "",
     lln: Decimal | None = None,
+    qualifier: str = "",
 ) -> CountInput:
     """Validate a count as entered and return it in 10^9/L, or raise ClinicalValueError.
 
     Either the ANC is given, or a WBC with the neutrophil % (and optionally band %),
     from which the ANC is computed. When both are given they must agree that ANC <= WBC.
+    A censored value ("<0.1") comes as its bound with `qualifier` "<" or ">".
     """
+    if qualifier not in ("", clinical.QUALIFIER_BELOW, clinical.QUALIFIER_ABOVE):
+        raise clinical.ClinicalValueError(f"unknown qualifier {qualifier!r}: use <, > or nothing")
     canonical_unit = clinical.normalise_count_unit(unit)
     wbc_1e9 = clinical.count_to_1e9_per_l(wbc, canonical_unit, what="WBC") if wbc is not None else None
     if anc is not None:
@@ -149,35 +154,35 @@ def parse_count(
         collected_at=collected_at,
         anc_1e9_per_l=anc_1e9,
         anc_computed=computed,
-        entered_value=str(entered),
+        entered_value=f"{qualifier}{entered}",
         entered_unit=canonical_unit,
         wbc_1e9_per_l=wbc_1e9,
         neutrophil_pct=neutrophil_pct,
         band_pct=band_pct,
         accession=(accession or "").strip(),
         lln_1e9_per_l=lln,
+        qualifier=qualifier,
     )
 
 
 def record_counts(
     patient: Patient, counts: list[CountInput], *, source: str = Source.MANUAL, user=None
 ) -> list[CountResult]:
-    """Store counts for one patient; a count whose accession is already stored is skipped.
+    """Store counts for one patient; a count already stored (same accession, or same time and value) is skipped.
 
     Returns the counts created. One recompute per affected cycle, however many rows.
     """
     now = timezone.now()
     created = []
     with transaction.atomic():
-        existing = set(
-            CountResult.objects.filter(
-                source=source, accession__in=[c.accession for c in counts if c.accession]
-            ).values_list("accession", flat=True)
-        )
+        stored = CountResult.objects.filter(patient=patient)
+        existing = set(stored.exclude(accession="").values_list("accession", flat=True))
+        unkeyed = set(stored.filter(accession="").values_list("collected_at", "anc_1e9_per_l", "qualifier"))
         for count in counts:
-            if count.accession and count.accession in existing:
+            key = count.accession or (count.collected_at, count.anc_1e9_per_l, count.qualifier)
+            if key in existing or key in unkeyed:
                 continue
-            existing.add(count.accession)
+            (existing if count.accession else unkeyed).add(key)
             created.append(_new_count(patient, count, source, user))
         bulk_create_with_history(created, CountResult, default_user=user)
         if created:
@@ -190,6 +195,7 @@ def _new_count(patient: Patient, count: CountInput, source: str, user) -> CountR
         patient=patient,
         collected_at=count.collected_at,
         anc_1e9_per_l=count.anc_1e9_per_l,
+        qualifier=count.qualifier,
         anc_computed=count.anc_computed,
         wbc_1e9_per_l=count.wbc_1e9_per_l,
         neutrophil_pct=count.neutrophil_pct,
@@ -226,6 +232,7 @@ def correct_count(result: CountResult, count: CountInput, *, user=None) -> Count
 CORRECTABLE_COUNT_FIELDS = (
     "collected_at",
     "anc_1e9_per_l",
+    "qualifier",
     "anc_computed",
     "wbc_1e9_per_l",
     "neutrophil_pct",
@@ -424,7 +431,8 @@ def record_batch(batch: ResultBatch, *, source: str, user=None) -> None:
     """Store a whole imported file in one transaction, with one recompute per affected cycle.
 
     The caller has already dropped duplicates; a row that slips in concurrently raises
-    IntegrityError (unique accession per source) and the whole file is rolled back.
+    IntegrityError (one accession per patient, or the same unkeyed result) and the whole batch is
+    rolled back; the importer then re-plans and finds it a duplicate.
     """
     now = timezone.now()
     moments: dict[int, list[datetime]] = {}
@@ -432,7 +440,8 @@ def record_batch(batch: ResultBatch, *, source: str, user=None) -> None:
     def touch(patient_id: int, *when: datetime) -> None:
         moments.setdefault(patient_id, []).extend(when)
 
-    with transaction.atomic():
+    # No savepoint of its own: the importer's transaction is the unit (one round trip less per message).
+    with transaction.atomic(savepoint=False):
         # Removals first: a corrected dose or temperature is stored again under the same id.
         for result in batch.removals:
             touch(result.patient_id, getattr(result, "collected_at", None) or getattr(result, "given_at", None)

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from monitoring.views import api, audit, calibration, dashboard, entry, health, imports
+from monitoring.views import api, audit, calibration, dashboard, entry, exceptions, health, imports
 
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
@@ -9,6 +9,7 @@ urlpatterns = [
     *dashboard.urlpatterns,
     *entry.urlpatterns,
     *imports.urlpatterns,
+    *exceptions.urlpatterns,
     *api.urlpatterns,
     *audit.urlpatterns,
     *health.urlpatterns,

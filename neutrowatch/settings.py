@@ -266,6 +266,8 @@ if NEUTROWATCH["FEVER_POLICY"] not in ("idsa", "nice"):
 # Results import: the largest body POST /api/v1/results accepts (413 above it) and the largest upload.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=5 * 1024 * 1024)
 IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
+# The MLLP listener retries database work this long (a database restart) before answering AE "send again".
+MLLP_DB_RETRY_SECONDS = env.float("MLLP_DB_RETRY_SECONDS", default=60.0)
 
 # The ward overview refreshes its rows this often (htmx), keeping filters and scroll.
 WARD_REFRESH_SECONDS = env.int("WARD_REFRESH_SECONDS", default=30)

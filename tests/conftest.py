@@ -48,7 +48,7 @@ def load_regimen_catalogue() -> None:
     from django.apps import apps
 
     migration.load(apps, None)
-    importlib.import_module("monitoring.migrations.0010_catalogue_tc_high_risk").tc_high_risk(apps, None)
+    importlib.import_module("monitoring.migrations.0008_catalogue_tc_high_risk").tc_high_risk(apps, None)
 
 
 @pytest.fixture

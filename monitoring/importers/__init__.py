@@ -1,5 +1,7 @@
 """Lab results in: CSV, FHIR R4 JSON, HL7 v2 ORU^R01. parse -> validated plain records -> one service call.
 
+Record by record: every unit of a file is stored or kept for review in the exceptions queue.
+
 `import_file(name, data, ...)` is the one entry point for the command, the upload page and the API.
 """
 
@@ -48,8 +50,15 @@ def import_file(
     user=None,
     scope: Scope | None = None,
     now: datetime | None = None,
+    all_or_nothing: bool = False,
+    quarantine: bool = True,
 ) -> ImportReport:
-    """Import one file whole or not at all, and return the report of what happened."""
+    """Import one file record by record (or whole or not at all) and return the report of what happened.
+
+    Each unit (CSV row, HL7 message, FHIR entry or panel) is stored, or kept in the exceptions
+    queue with its problems. With `all_or_nothing`, any bad unit refuses the whole file instead.
+    A file that cannot be read at all (not UTF-8, invalid JSON, a bad CSV header) is refused whole.
+    """
     text = decode(data)
     if text is None:
         report = ImportReport(file=name, format=fmt or "unknown")
@@ -65,4 +74,5 @@ def import_file(
         report.add("file", "format", f"unknown format {fmt!r}: use csv, fhir or hl7")
         return report
     parsed: Parsed = FORMATS[fmt](text)
-    return import_parsed(name, fmt, parsed, source=source, user=user, scope=scope, now=now)
+    return import_parsed(name, fmt, parsed, source=source, user=user, scope=scope, now=now,
+                         all_or_nothing=all_or_nothing, quarantine=quarantine)

@@ -1,24 +1,27 @@
 """From parsed lab records to one service call: validation, patients, duplicates and the report.
 
 Every format parser turns a file into plain records (`CountRecord`, `GcsfRecord`,
-`TemperatureRecord`) and problems. `import_file` validates every record (units, magnitude,
-times, MRNs), decides what is new, a duplicate, a correction or a removal, and - only if
-no item in the file is bad - hands the whole file to `services.record_batch` in one
-transaction. A file with any problem stores nothing.
+`TemperatureRecord`, see `records.py`) and problems, each tagged with its unit of acceptance
+(a CSV row, an HL7 message, a FHIR entry or panel). `import_parsed` validates every record
+(units, magnitude, times, MRNs), decides what is new, a duplicate, a correction or a removal,
+stores every good unit in one batch (`services.record_batch`) and keeps every bad unit in the
+exceptions queue (`quarantine.py`), in one transaction. With `all_or_nothing`, a file with any
+bad unit stores nothing.
 
 Duplicates. A lab accession number (or FHIR resource id, HL7 filler order number)
 identifies one result wherever it came from, so an accession already stored for the
-same patient is a duplicate whatever its source (file import, API, or typed in by a
-nurse): the same CBC sent by file and by the API is one count. The same accession stored
-for another patient is refused as an error. A record without an accession is a duplicate
-when the patient already has a count at the same time with the same ANC (a G-CSF dose of
-the same product at the same time; a temperature of the same value at the same time).
+same patient is a duplicate whatever its source (file import, API, MLLP, or typed in by a
+nurse): the same CBC sent by file and by the API is one count. The same accession with another
+value is a correction candidate, kept for review; stored for another patient, it is an error.
+A record without an accession is a duplicate when the patient already has a count at the same
+time with the same ANC (a G-CSF dose of the same product at the same time; a temperature of the
+same value at the same time). Database constraints enforce both for counts.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.db import DataError, IntegrityError, transaction
@@ -26,175 +29,53 @@ from django.utils import timezone
 
 from monitoring import clinical, services
 from monitoring.importers import codes
+from monitoring.importers.records import (  # noqa: F401  (parsers and callers import them from here)
+    CONFLICT,
+    CORRECTION,
+    FINAL,
+    INVALID,
+    MAX_ENTERED_LENGTH,
+    MAX_ID_LENGTH,
+    REMOVAL,
+    UNKNOWN_MRN,
+    CountRecord,
+    FieldError,
+    GcsfRecord,
+    ImportReport,
+    Measured,
+    Parsed,
+    Problem,
+    RawUnit,
+    Record,
+    SourceLines,
+    TemperatureRecord,
+    unit_of,
+)
 from monitoring.models import CountResult, GcsfDose, Patient, TemperatureReading
 
-FINAL = "final"
-CORRECTION = "correction"
-REMOVAL = "removal"
-# A clock a few minutes fast on an analyser is not an error; a result from tomorrow is.
-FUTURE_TOLERANCE = timedelta(minutes=5)
-MAX_ID_LENGTH = 64
-MAX_ENTERED_LENGTH = 20  # CountResult.entered_value keeps the number as received
+FUTURE_TOLERANCE = timedelta(minutes=5)  # an analyser clock a few minutes fast is not an error
 LOOKUP_CHUNK = 5000
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One bad item: which file, where in it, which field, and why."""
-
-    file: str
-    where: str
-    field: str
-    reason: str
-    forbidden: bool = False  # the patient exists but is outside the caller's teams
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.where}: {self.field}: {self.reason}"
-
-    def as_dict(self) -> dict:
-        return {"file": self.file, "where": self.where, "field": self.field, "reason": self.reason}
-
-
-class FieldError(ValueError):
-    """A value that cannot be accepted, naming the field it came from."""
-
-    def __init__(self, field_name: str, reason: str):
-        super().__init__(reason)
-        self.field = field_name
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class Measured:
-    """A number as received, with its unit and the names to report problems under."""
-
-    value: Decimal
-    unit: str
-    field: str
-    unit_field: str
-
-
-@dataclass
-class CountRecord:
-    where: str
-    mrn: str
-    collected_at: datetime | None
-    accession: str = ""
-    status: str = FINAL
-    values: dict[str, Measured] = field(default_factory=dict)
-    time_field: str = "collected_at"
-
-
-@dataclass
-class GcsfRecord:
-    where: str
-    mrn: str
-    given_at: datetime | None
-    external_id: str = ""
-    status: str = FINAL
-    product_text: str = ""
-    dose: Decimal | None = None
-    dose_unit: str = ""
-    route: str = ""
-    time_field: str = "given_at"
-
-
-@dataclass
-class TemperatureRecord:
-    where: str
-    mrn: str
-    taken_at: datetime | None
-    external_id: str = ""
-    status: str = FINAL
-    value: Decimal | None = None
-    unit: str = ""
-    site: str = TemperatureReading.Site.OTHER
-    time_field: str = "taken_at"
-
-
-Record = CountRecord | GcsfRecord | TemperatureRecord
-
-
-@dataclass
-class Parsed:
-    """What a format parser found: records, problems, and what it held back or ignored."""
-
-    records: list[Record] = field(default_factory=list)
-    problems: list[tuple[str, str, str]] = field(default_factory=list)  # (where, field, reason)
-    held_back: list[str] = field(default_factory=list)
-    ignored: int = 0
-
-    def problem(self, where: str, field_name: str, reason: str) -> None:
-        self.problems.append((where, field_name, reason))
-
-
-@dataclass
-class ImportReport:
-    file: str
-    format: str
-    created_counts: int = 0
-    created_gcsf: int = 0
-    created_temperatures: int = 0
-    duplicates: int = 0
-    corrected: int = 0
-    removed: int = 0
-    held_back: list[str] = field(default_factory=list)
-    ignored: int = 0
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    @property
-    def forbidden(self) -> bool:
-        return any(p.forbidden for p in self.problems)
-
-    @property
-    def created(self) -> int:
-        return self.created_counts + self.created_gcsf + self.created_temperatures
-
-    def add(self, where: str, field_name: str, reason: str, forbidden: bool = False) -> None:
-        self.problems.append(Problem(self.file, where, field_name, reason, forbidden))
-
-    def summary(self) -> str:
-        """Return one line a nurse can read: what was stored, skipped and held back."""
-        if not self.ok:
-            return f"{self.file}: refused, {len(self.problems)} problem(s); nothing was imported"
-        return (
-            f"{self.file} ({self.format}): {self.created} created ({self.created_counts} counts, "
-            f"{self.created_gcsf} G-CSF doses, {self.created_temperatures} temperatures), "
-            f"{self.duplicates} duplicates, {self.corrected} corrected, {self.removed} removed, "
-            f"{len(self.held_back)} held back"
-        )
-
-    def as_dict(self) -> dict:
-        return {
-            "file": self.file,
-            "format": self.format,
-            "imported": self.ok,
-            "created": {
-                "counts": self.created_counts,
-                "gcsf_doses": self.created_gcsf,
-                "temperatures": self.created_temperatures,
-            },
-            "duplicates": self.duplicates,
-            "corrected": self.corrected,
-            "removed": self.removed,
-            "held_back": self.held_back,
-            "ignored": self.ignored,
-            "problems": [p.as_dict() for p in self.problems],
-        }
-
 
 # --- Times ---------------------------------------------------------------------------------
 
 
-def aware(moment: datetime) -> datetime:
-    """Return `moment` with the clinic's zone if it came without one."""
-    if timezone.is_naive(moment):
-        return timezone.make_aware(moment, timezone.get_default_timezone())
-    return moment
+def aware(moment: datetime, field_name: str = "time") -> datetime:
+    """Return `moment` with the clinic's zone if it came without one.
+
+    A clinic-local time that does not exist (skipped when the clocks go forward) or exists twice
+    (when they go back) is refused: guessing could place a count an hour off, before or after a dose.
+    """
+    if not timezone.is_naive(moment):
+        return moment
+    zone = timezone.get_default_timezone()
+    first, second = moment.replace(tzinfo=zone, fold=0), moment.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() != second.utcoffset():
+        round_trip = first.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
+        what = "does not exist (the clocks went forward)" if round_trip != moment else \
+            "happened twice (the clocks went back)"
+        raise FieldError(field_name, f"{moment:%Y-%m-%d %H:%M} {what} in {zone}; give the UTC offset, "
+                                     f"e.g. {moment:%Y-%m-%dT%H:%M}+01:00")
+    return first
 
 
 def parse_iso_time(text: str, field_name: str) -> datetime:
@@ -203,10 +84,13 @@ def parse_iso_time(text: str, field_name: str) -> datetime:
     if len(text) <= 10:
         raise FieldError(field_name, f"{text!r} is not a date and time (e.g. 2024-05-01T08:30)" if text
                          else "the time is missing")
+    if not text.isascii():
+        raise FieldError(field_name, f"{text[:40]!r} is not an ISO-8601 date and time (e.g. 2024-05-01T08:30)")
     try:
-        return aware(datetime.fromisoformat(text))
+        moment = datetime.fromisoformat(text)
     except ValueError:
         raise FieldError(field_name, f"{text!r} is not an ISO-8601 date and time (e.g. 2024-05-01T08:30)") from None
+    return aware(moment, field_name)
 
 
 def decimal_field(text: str, field_name: str) -> Decimal | None:
@@ -216,6 +100,17 @@ def decimal_field(text: str, field_name: str) -> Decimal | None:
         return None
     try:
         return clinical.to_decimal(text, field_name)
+    except clinical.ClinicalValueError as exc:
+        raise FieldError(field_name, str(exc)) from None
+
+
+def censored_field(text: str, field_name: str) -> tuple[str, Decimal] | None:
+    """Return (qualifier, number) for a lab value that may be censored ("<0.1"), None if blank."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        return clinical.to_censored_decimal(text, field_name)
     except clinical.ClinicalValueError as exc:
         raise FieldError(field_name, str(exc)) from None
 
@@ -233,6 +128,8 @@ def _clinical(field_name: str, func, *args, **kwargs):
 def to_count_input(record: CountRecord) -> services.CountInput:
     """Validate a count record and return it in 10^9/L, or raise FieldError."""
     values = record.values
+    for measured in values.values():  # FHIR numbers arrive as Decimals: still finite and of sane size
+        _clinical(measured.field, clinical.to_decimal, measured.value, measured.field)
     anc, wbc = values.get(codes.ANC), values.get(codes.WBC)
     percents = {role: values.get(role) for role in codes.PERCENT_ROLES}
     for measured in percents.values():
@@ -241,6 +138,10 @@ def to_count_input(record: CountRecord) -> services.CountInput:
     main = anc or wbc
     if main is None:
         raise FieldError("anc", "give the ANC, or the WBC with the neutrophil %")
+    for measured in (wbc if anc is not None else None, *percents.values()):
+        if measured is not None and measured.qualifier:
+            raise FieldError(measured.field, f"{measured.qualifier}{measured.value} is censored; only the ANC "
+                                             "(or the WBC it is computed from) may be")
     unit = _clinical(main.unit_field, clinical.normalise_count_unit, main.unit)
     wbc_in_unit = None
     if wbc is not None:
@@ -259,7 +160,7 @@ def to_count_input(record: CountRecord) -> services.CountInput:
         collected_at=record.collected_at, unit=unit,
         anc=anc.value if anc else None, wbc=wbc_in_unit,
         neutrophil_pct=npct.value if npct else None, band_pct=bpct.value if bpct else None,
-        accession=record.accession,
+        accession=record.accession, qualifier=main.qualifier,
     )
 
 
@@ -267,15 +168,16 @@ def to_gcsf_fields(record: GcsfRecord) -> dict:
     product = _clinical("product", clinical.gcsf_product, record.product_text)
     if record.dose is None:
         raise FieldError("dose", "the dose is missing")
-    if record.dose <= 0:
-        raise FieldError("dose", "the dose must be positive")
+    dose_unit = _clinical("dose unit", codes.gcsf_dose_unit, record.dose_unit)
+    dose = _clinical("dose", clinical.check_gcsf_dose, _clinical("dose", clinical.to_decimal, record.dose, "dose"),
+                     dose_unit)
     if len(record.external_id) > MAX_ID_LENGTH:
         raise FieldError("id", f"longer than {MAX_ID_LENGTH} characters")
     return {
         "product": product,
         "product_name": record.product_text.strip()[:80],
-        "dose": record.dose,
-        "dose_unit": _clinical("dose unit", codes.gcsf_dose_unit, record.dose_unit),
+        "dose": dose,
+        "dose_unit": dose_unit,
         "route": _clinical("route", codes.route, record.route),
         "given_at": record.given_at,
         "external_id": record.external_id,
@@ -285,7 +187,8 @@ def to_gcsf_fields(record: GcsfRecord) -> dict:
 def to_temperature_fields(record: TemperatureRecord) -> dict:
     if record.value is None:
         raise FieldError("temperature", "the temperature is missing")
-    celsius = _clinical("temperature", clinical.to_celsius, record.value, record.unit)
+    value = _clinical("temperature", clinical.to_decimal, record.value, "temperature")
+    celsius = _clinical("temperature", clinical.to_celsius, value, record.unit)
     if len(record.external_id) > MAX_ID_LENGTH:
         raise FieldError("id", f"longer than {MAX_ID_LENGTH} characters")
     unit = "F" if record.unit.strip().lower() in ("f", "[degf]", "°f", "degf") else "C"
@@ -299,7 +202,7 @@ def to_temperature_fields(record: TemperatureRecord) -> dict:
     }
 
 
-def _when(record: Record) -> datetime | None:
+def when_of(record: Record) -> datetime | None:
     return getattr(record, record.time_field)
 
 
@@ -326,38 +229,87 @@ class Scope:
     """Which patients the caller may write to; `reveal` says whether others are named as forbidden.
 
     The API reveals (it answers 403); a nurse's upload treats another team's patient as unknown.
+    `home_team_id` is the team shown a record with an unknown MRN (the sender's team, if it has one).
     """
 
     team_ids: set[int] | None = None
     reveal: bool = True
+    home_team_id: int | None = None
+    sender: str = ""
+
+
+IMPORT_ATTEMPTS = 3
 
 
 def import_parsed(
     name: str, fmt: str, parsed: Parsed, *, source: str, user=None, scope: Scope | None = None,
-    now: datetime | None = None,
+    now: datetime | None = None, all_or_nothing: bool = False, quarantine: bool = True,
 ) -> ImportReport:
-    """Validate every record of one file and store the file whole, or nothing."""
+    """Store every good unit of a file (row, message, entry) and keep every bad one for review.
+
+    With `all_or_nothing`, a file with any bad unit stores nothing and keeps nothing (a hand-made
+    file the user will correct). Good units are stored in one batch, in one transaction, with the
+    bad ones written to the exceptions queue in the same transaction. A unique-constraint clash with
+    a concurrent import of the same results rolls back and re-plans: the rows the other import
+    committed are then duplicates, so every identical sender gets success.
+    """
     now = now or timezone.now()
     scope = scope or Scope()
-    report = ImportReport(file=name, format=fmt, held_back=list(parsed.held_back), ignored=parsed.ignored)
-    for where, field_name, reason in parsed.problems:
-        report.add(where, field_name, reason)
-    if not parsed.records and not parsed.problems and not parsed.held_back:
-        report.add("file", "content", "no results found")
-    try:
-        with transaction.atomic():
-            batch = _plan(parsed.records, report, scope, now)
-            if report.ok:
-                services.record_batch(batch, source=source, user=user)
-    except IntegrityError:
-        report.add("file", "accession", "the same results were being imported at the same moment; try again")
-    except DataError as exc:  # a value the checks above let through but a column cannot hold
-        report.add("file", "value", f"a value does not fit the database: {str(exc).splitlines()[0]}")
+    for _attempt in range(IMPORT_ATTEMPTS):
+        report = _new_report(name, fmt, parsed, all_or_nothing)
+        if any(not problem.unit for problem in report.problems):
+            return report  # unreadable as a whole: there are no records to take one by one
+        try:
+            with transaction.atomic():
+                _import(report, parsed, source=source, user=user, scope=scope, now=now, quarantine=quarantine,
+                        fmt=fmt)
+            return report
+        except IntegrityError:
+            continue
+        except DataError as exc:  # a value the checks above let through but a column cannot hold
+            report = _new_report(name, fmt, parsed, all_or_nothing)
+            report.add("file", "value", f"a value does not fit the database: {str(exc).splitlines()[0]}")
+            return report
+    report = _new_report(name, fmt, parsed, all_or_nothing)
+    report.add("file", "accession", "the same results were being imported at the same moment; try again")
     return report
 
 
-def _plan(records: list[Record], report: ImportReport, scope: Scope, now: datetime) -> services.ResultBatch:
-    patients = _patients({r.mrn for r in records})
+def _new_report(name: str, fmt: str, parsed: Parsed, all_or_nothing: bool) -> ImportReport:
+    report = ImportReport(file=name, format=fmt, held_back=list(parsed.held_back), ignored=parsed.ignored,
+                          all_or_nothing=all_or_nothing)
+    for where, field_name, reason, unit in parsed.problems:
+        report.add(where, field_name, reason, unit=unit)
+    if not parsed.records and not parsed.problems and not parsed.held_back:
+        report.add("file", "content", "no results found")
+    return report
+
+
+def _import(report: ImportReport, parsed: Parsed, *, source: str, user, scope: Scope, now: datetime,
+            quarantine: bool, fmt: str) -> None:
+    patients = patients_by_mrn({r.mrn for r in parsed.records})
+    checked = _checked(parsed.records, patients, report, scope, now)
+    if report.refused:
+        return
+    bad = report.bad_units()
+    while True:  # re-plan until the planner finds no new bad unit (a conflict excludes its unit)
+        report.reset_counts()
+        batch = services.ResultBatch(counts=[], gcsf=[], temperatures=[], corrections=[], removals=[])
+        _Planner(batch, report).plan([item for item in checked if unit_of(item[0]) not in bad])
+        if report.bad_units() <= bad:
+            break
+        bad = report.bad_units()
+    if report.refused:
+        return
+    services.record_batch(batch, source=source, user=user)
+    if quarantine and bad:
+        from monitoring.importers.quarantine import quarantine
+
+        quarantine(report, parsed, bad, patients, scope=scope, source=source, user=user, now=now, fmt=fmt)
+
+
+def _checked(records: list[Record], patients: dict[str, Patient], report: ImportReport, scope: Scope,
+             now: datetime) -> list[tuple]:
     checked = []
     for record in records:
         patient = _patient_for(record, patients, report, scope)
@@ -366,17 +318,14 @@ def _plan(records: list[Record], report: ImportReport, scope: Scope, now: dateti
             if patient is not None:
                 _check_time(record, patient, now)
         except FieldError as exc:
-            report.add(record.where, exc.field, exc.reason)
+            report.add(record.where, exc.field, exc.reason, unit=unit_of(record))
             continue
         if patient is not None:
             checked.append((record, patient, value))
-    batch = services.ResultBatch(counts=[], gcsf=[], temperatures=[], corrections=[], removals=[])
-    if report.ok:
-        _Planner(batch, report).plan(checked)
-    return batch
+    return checked
 
 
-def _patients(mrns: set[str]) -> dict[str, Patient]:
+def patients_by_mrn(mrns: set[str]) -> dict[str, Patient]:
     found = {}
     mrns = sorted(mrns)
     for start in range(0, len(mrns), LOOKUP_CHUNK):
@@ -386,24 +335,31 @@ def _patients(mrns: set[str]) -> dict[str, Patient]:
     return found
 
 
+def in_scope(patient: Patient | None, scope: Scope) -> bool:
+    return patient is not None and (scope.team_ids is None or patient.team_id in scope.team_ids)
+
+
 def _patient_for(record: Record, patients: dict[str, Patient], report: ImportReport, scope: Scope):
+    unit = unit_of(record)
     if not record.mrn:
-        report.add(record.where, "mrn", "the MRN is missing")
+        report.add(record.where, "mrn", "the MRN is missing", unit=unit)
         return None
     patient = patients.get(record.mrn)
-    outside = patient is not None and scope.team_ids is not None and patient.team_id not in scope.team_ids
+    outside = patient is not None and not in_scope(patient, scope)
     if patient is None or (outside and not scope.reveal):
-        report.add(record.where, "mrn", f"unknown MRN {record.mrn!r}: not found in your teams")
+        where = " in your teams" if scope.team_ids is not None else ""
+        report.add(record.where, "mrn", f"unknown MRN {record.mrn!r}: not found{where}; register the patient, "
+                   "then re-try", unit=unit, kind=UNKNOWN_MRN)
         return None
     if outside:
         report.add(record.where, "mrn", f"patient {record.mrn} is not in the teams this token may write to",
-                   forbidden=True)
+                   forbidden=True, unit=unit)
         return None
     return patient
 
 
 def _check_time(record: Record, patient: Patient, now: datetime) -> None:
-    moment = _when(record)
+    moment = when_of(record)
     if moment is None:
         raise FieldError(record.time_field, "the time is missing")
     if moment > now + FUTURE_TOLERANCE:
@@ -428,18 +384,21 @@ class _Planner:
                 self._plan_kind(model, items, key_field, time_field)
 
     def _plan_kind(self, model, items: list, key_field: str, time_field: str) -> None:
-        stored = _stored_by_key(model, key_field, {_record_key(r) for r, _, _ in items if _record_key(r)})
+        stored = _stored_by_key(model, key_field, {_record_key(r) for r, _, _ in items if _record_key(r)},
+                                {p.pk for _, p, _ in items})
         natural = _natural_keys(model, {p.pk for r, p, _ in items if not _record_key(r)})
         new: dict[str, tuple] = {}  # key -> (patient, value), in file order
+        new_units: dict[str, str] = {}
         unkeyed: list[tuple] = []
         corrections: dict[str, tuple] = {}
         removals: dict[str, object] = {}
         replaced: set[str] = set()  # keys whose stored row is removed and stored again, corrected
         for record, patient, value in items:
-            key = _record_key(record)
+            key, unit = _record_key(record), unit_of(record)
             if not key:
                 if record.status != FINAL:
-                    self.report.add(record.where, key_field, "a correction or removal needs the accession / id")
+                    self.report.add(record.where, key_field, "a correction or removal needs the accession / id",
+                                    unit=unit)
                     continue
                 natural_key = _natural_key_of(model, patient.pk, value)
                 if natural_key in natural:
@@ -447,11 +406,13 @@ class _Planner:
                 else:
                     natural.add(natural_key)
                     unkeyed.append((patient, value))
+                    self.report.stored_units.add(unit)
                 continue
             existing = [row for row in stored.get(key, []) if row.patient_id == patient.pk]
-            if stored.get(key) and not existing:
+            if stored.get(key) and not existing and model is CountResult:
+                # Worded so that it reveals nothing about other teams' results.
                 self.report.add(record.where, key_field,
-                                f"{key!r} cannot be stored for this patient: not found in your teams")
+                                f"{key!r} cannot be stored for this patient: not found in your teams", unit=unit)
                 continue
             row = existing[0] if existing else None
             if record.status == REMOVAL:
@@ -463,21 +424,31 @@ class _Planner:
                     removals[key] = row
                 else:
                     self.report.duplicates += 1  # already absent
+                    continue
             elif key in removals:
                 self.report.duplicates += 1
+                continue
             elif record.status == FINAL and (key in new or row is not None):
-                self.report.duplicates += 1
+                if _same(model, row, value) if key not in new else _same_new(model, new[key][1], value):
+                    self.report.duplicates += 1
+                else:  # never drop it silently: a person decides whether it corrects the stored result
+                    self.report.add(record.where, key_field, f"{key!r} is already stored with another value; "
+                                    "if this one corrects it, fix it here as a correction", unit=unit, kind=CONFLICT)
+                continue
             elif key in new or row is None:
                 new[key] = (patient, value)
+                new_units[key] = unit
             elif _same(model, row, value):
                 corrections.pop(key, None)
                 self.report.duplicates += 1
+                continue
             elif model is CountResult:
                 corrections[key] = (row, value)
             else:  # a corrected temperature or dose: replace the stored row
                 removals[key] = row
                 new[key] = (patient, value)
                 replaced.add(key)
+            self.report.stored_units.add(unit)
         created = [item for key, item in new.items() if key not in replaced]
         self._store(model, [*created, *unkeyed], corrections, removals, replaced, new)
 
@@ -499,11 +470,13 @@ class _Planner:
             report.created_temperatures += len(created)
 
 
-def _stored_by_key(model, key_field: str, keys: set[str]) -> dict[str, list]:
+def _stored_by_key(model, key_field: str, keys: set[str], patient_ids: set[int]) -> dict[str, list]:
+    """Return the stored rows with these keys: any patient's for counts (to refuse a clash), else these patients'."""
     stored: dict[str, list] = {}
     keys = sorted(keys)
+    scope = {} if model is CountResult else {"patient_id__in": sorted(patient_ids)}
     for start in range(0, len(keys), LOOKUP_CHUNK):
-        for row in model.objects.filter(**{f"{key_field}__in": keys[start:start + LOOKUP_CHUNK]}):
+        for row in model.objects.filter(**{f"{key_field}__in": keys[start:start + LOOKUP_CHUNK]}, **scope):
             stored.setdefault(getattr(row, key_field), []).append(row)
     return stored
 
@@ -512,7 +485,7 @@ def _natural_keys(model, patient_ids: set[int]) -> set[tuple]:
     if not patient_ids:
         return set()
     if model is CountResult:
-        fields = ("patient_id", "collected_at", "anc_1e9_per_l")
+        fields = ("patient_id", "collected_at", "anc_1e9_per_l", "qualifier")
     elif model is GcsfDose:
         fields = ("patient_id", "given_at", "product")
     else:
@@ -522,17 +495,32 @@ def _natural_keys(model, patient_ids: set[int]) -> set[tuple]:
 
 def _natural_key_of(model, patient_id: int, value) -> tuple:
     if model is CountResult:
-        return (patient_id, value.collected_at, value.anc_1e9_per_l)
+        return (patient_id, value.collected_at, value.anc_1e9_per_l, value.qualifier)
     if model is GcsfDose:
         return (patient_id, value["given_at"], value["product"])
     return (patient_id, value["taken_at"], value["temperature_c"])
 
 
+COMPARED_COUNT_FIELDS = ("anc_1e9_per_l", "qualifier", "wbc_1e9_per_l", "neutrophil_pct", "band_pct")
+# An export prints times to the minute: the same result read back is not a different one.
+SAME_TIME_WITHIN = timedelta(minutes=1)
+
+
+def _same_count(stored, value) -> bool:
+    return abs(stored.collected_at - value.collected_at) < SAME_TIME_WITHIN and all(
+        getattr(stored, name) == getattr(value, name) for name in COMPARED_COUNT_FIELDS
+    )
+
+
 def _same(model, row, value) -> bool:
-    """Return True if a correction says what is already stored (a re-sent correction)."""
+    """Return True if a record says what is already stored (a re-sent result or correction)."""
     if model is CountResult:
-        return all(
-            getattr(row, name) == getattr(value, name)
-            for name in ("collected_at", "anc_1e9_per_l", "wbc_1e9_per_l", "neutrophil_pct", "band_pct")
-        )
+        return _same_count(row, value)
     return all(getattr(row, name) == fields_value for name, fields_value in value.items() if name != "external_id")
+
+
+def _same_new(model, earlier, value) -> bool:
+    """Return True if two records of the same file with one key say the same thing."""
+    if model is CountResult:
+        return _same_count(earlier, value)
+    return earlier == value

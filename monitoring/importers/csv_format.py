@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 
 from monitoring.importers import codes
 from monitoring.importers.common import (
@@ -22,7 +23,10 @@ from monitoring.importers.common import (
     GcsfRecord,
     Measured,
     Parsed,
+    RawUnit,
+    SourceLines,
     TemperatureRecord,
+    censored_field,
     decimal_field,
     parse_iso_time,
 )
@@ -49,25 +53,46 @@ SITES = {choice for choice, _ in TemperatureReading.Site.choices}
 
 
 def parse(text: str) -> Parsed:
-    """Parse CSV text into records; every bad cell is a problem naming its row and column."""
+    """Parse CSV text into records; every bad cell is a problem naming its row and column.
+
+    Each row is a unit of acceptance, kept as received (with the header line) so that a bad row
+    can be kept for review and re-imported on its own.
+    """
     parsed = Parsed()
+    source = SourceLines(text)
     try:
         rows = csv.reader(io.StringIO(text, newline=""))
         header = next(rows, None)
+        header_end = rows.line_num
         columns = _columns(header, parsed)
         if columns is None:
             return parsed
+        header_line = "".join(itertools.islice(io.StringIO(text, newline=""), header_end)).rstrip("\r\n")
+        start = header_end
         for cells in rows:
+            row_start, end = start, rows.line_num  # the physical lines this row spans
+            start = end
             if not any(cell.strip() for cell in cells):
                 continue
-            where = f"row {rows.line_num}"
+            where = f"row {end}"
+            parsed.begin(where, RawUnit(header=header_line, source=source, start=row_start, end=end))
             if len(cells) != len(columns):
                 parsed.problem(where, "row", f"has {len(cells)} fields, the header has {len(columns)}")
                 continue
             _parse_row(dict(zip(columns, cells)), where, parsed)
+        parsed.end()
     except csv.Error as exc:
-        parsed.problem("file", "csv", f"not readable as CSV: {exc}")
+        parsed.problem("file", "csv", f"not readable as CSV: {exc}", unit="")
     return parsed
+
+
+def row_values(raw: str) -> dict[str, str]:
+    """Return the cells of a one-row CSV (header and row) by column name: the fix form's values."""
+    rows = list(csv.reader(io.StringIO(raw, newline="")))
+    if len(rows) < 2:
+        return {}
+    columns = [name.strip().lower() for name in rows[0]]
+    return {name: cell.strip() for name, cell in zip(columns, rows[1]) if cell.strip() and name in COLUMNS}
 
 
 def _columns(header: list[str] | None, parsed: Parsed) -> list[str] | None:
@@ -106,16 +131,18 @@ def _parse_row(row: dict[str, str], where: str, parsed: Parsed) -> None:
         return
     if not records:
         parsed.problem(where, "row", "has no count, temperature or G-CSF dose")
-    parsed.records.extend(records)
+    for record in records:
+        parsed.add(record)
 
 
 def _count(row, where, mrn, collected_at, accession, status) -> list[CountRecord]:
     unit = row.get("unit", "").strip()
     values = {}
     for role in (codes.ANC, codes.WBC):
-        value = decimal_field(row.get(role, ""), role)
-        if value is not None:
-            values[role] = Measured(value, unit, role, "unit")
+        censored = censored_field(row.get(role, ""), role)
+        if censored is not None:
+            qualifier, value = censored
+            values[role] = Measured(value, unit, role, "unit", qualifier)
     for role in codes.PERCENT_ROLES:
         value = decimal_field(row.get(role, ""), role)
         if value is not None:

@@ -31,6 +31,7 @@ from monitoring.importers.common import (
     GcsfRecord,
     Measured,
     Parsed,
+    RawUnit,
     TemperatureRecord,
     aware,
 )
@@ -47,25 +48,46 @@ def parse(text: str) -> Parsed:
     try:
         data = json.loads(text)
     except (ValueError, RecursionError) as exc:
-        parsed.problem("file", "json", f"not valid JSON: {exc}")
+        parsed.problem("file", "json", f"not valid JSON: {exc}", unit="")
         return parsed
     if not isinstance(data, dict) or not isinstance(data.get("resourceType"), str):
-        parsed.problem("file", "resourceType", "expected a FHIR resource or Bundle (a JSON object with resourceType)")
+        parsed.problem("file", "resourceType", "expected a FHIR resource or Bundle (a JSON object with resourceType)",
+                       unit="")
         return parsed
     entries = _bundle_entries(data, parsed) if data["resourceType"] == "Bundle" else [("resource", "", data)]
     resources = []
+    # Each entry is a unit of acceptance; its raw text is a Bundle of the entry with the Bundle's
+    # Patient resources, so that it can be re-imported on its own.
+    patients = [raw for _, _, raw in entries if raw.get("resourceType") == "Patient"]
+    raws = {}
     for where, full_url, raw in entries:
+        raws[where] = (full_url, raw)
+        parsed.begin(where, _raw_bundle([(full_url, raw)], patients))
         resource = _validated(raw, where, parsed)
         if resource is not None:
-            resources.append((f"{where} ({resource.get_resource_type()}/{resource.id or '-'})", full_url, resource))
-    _Reader(resources, parsed).read()
+            named = f"{where} ({resource.get_resource_type()}/{resource.id or '-'})"
+            resources.append((named, full_url, resource))
+            parsed.units[named] = parsed.units.pop(where)
+            raws[named] = raws.pop(where)
+    parsed.end()
+    _Reader(resources, parsed, raws, patients).read()
     return parsed
+
+
+def _raw_bundle(entries: list[tuple[str, dict]], patients: list[dict]) -> str:
+    """Return a collection Bundle of these entries (plus the Patient resources they may refer to)."""
+    listed = [raw for _, raw in entries]
+    extra = [patient for patient in patients if patient not in listed]
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {**({"fullUrl": url} if url else {}), "resource": raw} for url, raw in entries
+    ] + [{"resource": patient} for patient in extra]}
+    return json.dumps(bundle, ensure_ascii=False, default=str)
 
 
 def _bundle_entries(data: dict, parsed: Parsed) -> list[tuple[str, str, dict]]:
     entries = data.get("entry") or []
     if not isinstance(entries, list):
-        parsed.problem("Bundle", "entry", "must be a list")
+        parsed.problem("Bundle", "entry", "must be a list", unit="")
         return []
     shell = {key: value for key, value in data.items() if key != "entry"}
     shell["entry"] = [
@@ -77,10 +99,10 @@ def _bundle_entries(data: dict, parsed: Parsed) -> list[tuple[str, str, dict]]:
         _report(exc, "Bundle", parsed)
         return []
     except Exception as exc:  # fhir.resources raises KeyError and friends on some malformed input
-        parsed.problem("Bundle", "Bundle", f"not a valid FHIR Bundle ({exc.__class__.__name__}: {exc})")
+        parsed.problem("Bundle", "Bundle", f"not a valid FHIR Bundle ({exc.__class__.__name__}: {exc})", unit="")
         return []
     if bundle.type not in BUNDLE_TYPES:
-        parsed.problem("Bundle", "type", f"a {bundle.type!r} Bundle does not carry results")
+        parsed.problem("Bundle", "type", f"a {bundle.type!r} Bundle does not carry results", unit="")
         return []
     found = []
     for number, entry in enumerate(entries, 1):
@@ -130,11 +152,19 @@ def _loinc(codeable) -> str | None:
     return None
 
 
+COMPARATORS = {"<": "<", "<=": "<", ">": ">", ">=": ">"}
+
+
 def _quantity(quantity, field: str) -> tuple:
+    """Return (value, unit, qualifier); a comparator (<, <=, >, >=) makes a censored value."""
     if quantity is None or quantity.value is None:
         raise FieldError(field, "needs a valueQuantity with a value")
     unit = quantity.code if quantity.code and quantity.system in (codes.UCUM_SYSTEM, None) else quantity.unit
-    return quantity.value, unit or ""
+    try:
+        value = clinical.to_decimal(quantity.value, field)
+    except clinical.ClinicalValueError as exc:
+        raise FieldError(field, str(exc)) from None
+    return value, unit or "", COMPARATORS.get(quantity.comparator or "", "")
 
 
 def _moment(resource, field_prefix: str = "effective") -> datetime:
@@ -159,8 +189,9 @@ def _key(resource, full_url: str) -> str:
 
 
 class _Reader:
-    def __init__(self, resources: list, parsed: Parsed):
+    def __init__(self, resources: list, parsed: Parsed, raws: dict, patient_raws: list):
         self.resources, self.parsed = resources, parsed
+        self.raws, self.patient_raws = raws, patient_raws
         self.patients: dict[str, str] = {}
         self.medications: dict[str, object] = {}
         self.groups: list[dict] = []
@@ -181,7 +212,7 @@ class _Reader:
                 elif resource.get_resource_type() == "MedicationAdministration":
                     self._administration(where, full_url, resource)
             except FieldError as exc:
-                self.parsed.problem(where, exc.field, exc.reason)
+                self.parsed.problem(where, exc.field, exc.reason, unit=where)
         for group in self.groups:
             self._finish(group)
 
@@ -215,19 +246,24 @@ class _Reader:
             raise FieldError("status", f"a {obs.status!r} Observation is not a result")
         mrn, moment, key = self._mrn(obs.subject), _moment(obs), _key(obs, full_url)
         if code and codes.loinc_role(code) == codes.TEMPERATURE:
-            value, unit = _quantity(obs.valueQuantity, "valueQuantity") if status != REMOVAL else (None, "")
-            self.parsed.records.append(TemperatureRecord(where, mrn, moment, key, status, value, unit))
+            value, unit, qualifier = (_quantity(obs.valueQuantity, "valueQuantity") if status != REMOVAL
+                                      else (None, "", ""))
+            if qualifier:
+                raise FieldError("valueQuantity.comparator", "a censored temperature is not a result")
+            self.parsed.add(TemperatureRecord(where, mrn, moment, key, status, value, unit), unit=where)
             return
         if status == REMOVAL:
-            self.parsed.records.append(CountRecord(where, mrn, moment, key, REMOVAL))
+            self.parsed.add(CountRecord(where, mrn, moment, key, REMOVAL), unit=where)
             return
-        if components:  # a CBC panel: one count from its components
+        if components:  # a CBC panel: one count from its components (the panel is one unit)
+            measured = [(c_code, _quantity(c.valueQuantity, f"valueQuantity ({c_code})")) for c, c_code in components]
             group = self._new_group(mrn, moment, where, status)
-            for component, component_code in components:
-                self._add(group, component_code, component.valueQuantity, key, where)
+            for component_code, quantity in measured:
+                self._add(group, component_code, quantity, key)
             return
+        quantity = _quantity(obs.valueQuantity, f"valueQuantity ({code})")
         value_group = self._group_for(mrn, moment, codes.loinc_role(code), where, status)
-        self._add(value_group, code, obs.valueQuantity, key, where)
+        self._add(value_group, code, quantity, key)
 
     def _new_group(self, mrn: str, moment: datetime, where: str, status: str) -> dict:
         group = {"mrn": mrn, "moment": moment, "wheres": [where], "values": {}, "keys": {}, "status": {status}}
@@ -242,18 +278,22 @@ class _Reader:
                 return group
         return self._new_group(mrn, moment, where, status)
 
-    def _add(self, group: dict, code: str, quantity, key: str, where: str) -> None:
+    def _add(self, group: dict, code: str, quantity: tuple, key: str) -> None:
         role = codes.loinc_role(code)
-        value, unit = _quantity(quantity, f"valueQuantity ({code})")
-        group["values"][role] = Measured(value, unit, f"valueQuantity ({code})", f"valueQuantity.code ({code})")
+        value, unit, qualifier = quantity
+        group["values"][role] = Measured(value, unit, f"valueQuantity ({code})", f"valueQuantity.code ({code})",
+                                         qualifier)
         group["keys"][role] = key
 
     def _finish(self, group: dict) -> None:
         keys = group["keys"]
         accession = keys.get(codes.ANC) or keys.get(codes.WBC) or next(iter(keys.values()), "")
         status = CORRECTION if CORRECTION in group["status"] else FINAL
-        self.parsed.records.append(
-            CountRecord(", ".join(group["wheres"]), group["mrn"], group["moment"], accession, status, group["values"])
+        where = ", ".join(group["wheres"])
+        if len(group["wheres"]) > 1:  # separate Observations read as one count: one unit together
+            self.parsed.units[where] = RawUnit(_raw_bundle([self.raws[w] for w in group["wheres"]], self.patient_raws))
+        self.parsed.add(
+            CountRecord(where, group["mrn"], group["moment"], accession, status, group["values"]), unit=where
         )
 
     def _administration(self, where: str, full_url: str, administration) -> None:
@@ -274,7 +314,7 @@ class _Reader:
         if dosage is not None and dosage.route is not None:
             coding = (dosage.route.coding or [None])[0]
             route = (coding.code if coding is not None else "") or dosage.route.text or ""
-        self.parsed.records.append(GcsfRecord(where, mrn, moment, key, status, product_text, dose, unit, route))
+        self.parsed.add(GcsfRecord(where, mrn, moment, key, status, product_text, dose, unit, route), unit=where)
 
     def _gcsf_product(self, administration) -> str | None:
         """Return the product text that names a G-CSF (ATC code first), or None for other drugs."""

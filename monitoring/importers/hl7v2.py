@@ -26,7 +26,7 @@ from monitoring.importers.common import (
     Parsed,
     TemperatureRecord,
     aware,
-    decimal_field,
+    censored_field,
 )
 
 STATUSES = {"F": FINAL, "C": CORRECTION, "D": REMOVAL, "W": REMOVAL}
@@ -47,12 +47,15 @@ def parse(text: str) -> Parsed:
         elif messages:
             messages[-1].append(line)
         else:
-            parsed.problem(f"segment {number}", "MSH", "a message must start with an MSH segment")
+            parsed.problem(f"segment {number}", "MSH", "a message must start with an MSH segment", unit="")
             return parsed
     for number, segments in enumerate(messages, 1):
+        # Each message is a unit of acceptance: stored or kept for review on its own.
         where = f"message {number}"
+        raw = "\r".join(segments)
+        parsed.begin(where, raw)
         try:
-            message = hl7.parse("\r".join(segments))
+            message = hl7.parse(raw)
         except Exception as exc:  # the parser raises ParseException, IndexError, ... on garbage
             parsed.problem(where, "message", f"not a readable HL7 v2 message ({exc.__class__.__name__}: {exc})")
             continue
@@ -60,6 +63,7 @@ def parse(text: str) -> Parsed:
             _message(message, where, parsed)
         except FieldError as exc:
             parsed.problem(where, exc.field, exc.reason)
+    parsed.end()
     return parsed
 
 
@@ -74,10 +78,13 @@ def _time(text: str, field: str) -> datetime:
     digits = text.split("+")[0].split("-")[0]
     if len(digits) < 12:
         raise FieldError(field, f"{text!r} has no time of day" if text else "the collection time is missing")
+    if not (text.isascii() and digits.replace(".", "").isdigit()):
+        raise FieldError(field, f"{text[:40]!r} is not an HL7 date and time (YYYYMMDDHHMM[SS][+ZZZZ])")
     try:
-        return aware(parse_datetime(text))
-    except (ValueError, TypeError):
+        moment = parse_datetime(text)
+    except (ValueError, TypeError, OverflowError):
         raise FieldError(field, f"{text!r} is not an HL7 date and time (YYYYMMDDHHMM[SS][+ZZZZ])") from None
+    return aware(moment, field)
 
 
 def _mrn(pid) -> str:
@@ -101,6 +108,7 @@ def _message(message, where: str, parsed: Parsed) -> None:
     if not pids:
         raise FieldError("PID", "the message has no PID segment")
     mrn = _mrn(pids[0])
+    parsed.note("mrn", mrn)
     group = None
     for segment in message:
         kind = segment[0][0]
@@ -126,6 +134,7 @@ class _Order:
         self.mrn = mrn
         self.accession = _get(obr, 3) or _get(obr, 2) or (f"{control_id}-{self.number}" if control_id else "")
         self.obr_time = _get(obr, 7)
+        self.noted = False
         self.values: dict[str, Measured] = {}
         self.statuses: set[str] = set()
         self.collected_at: datetime | None = None
@@ -141,6 +150,7 @@ class _Order:
             return
         where = f"{self.where} OBX {_get(obx, 1) or '?'}"
         status_letter = _get(obx, 11).upper()
+        self._note(parsed, role, obx)
         try:
             moment = _time(_get(obx, 14) or self.obr_time, "OBX-14" if _get(obx, 14) else "OBR-7")
             if status_letter in HELD_STATUSES:
@@ -151,22 +161,27 @@ class _Order:
             if status_letter not in STATUSES:
                 raise FieldError("OBX-11", f"unknown result status {status_letter!r}: expected F, C, P, D or W")
             status = STATUSES[status_letter]
-            value = decimal_field(_get(obx, 5), f"OBX-5 ({code})") if status != REMOVAL else None
-            if value is None and status != REMOVAL:
-                raise FieldError(f"OBX-5 ({code})", "the value is missing")
+            qualifier, value = "", None
+            if status != REMOVAL:
+                censored = censored_field(_value_text(obx), f"OBX-5 ({code})")
+                if censored is None:
+                    raise FieldError(f"OBX-5 ({code})", "the value is missing")
+                qualifier, value = censored
+                if qualifier and role not in codes.COUNT_ROLES:
+                    raise FieldError(f"OBX-5 ({code})", f"a censored {role} ({qualifier}{value}) is not a result")
         except FieldError as exc:
             parsed.problem(where, exc.field, exc.reason)
             self.problems += 1
             return
         unit = _get(obx, 6, 1)
         if role == codes.TEMPERATURE:
-            parsed.records.append(TemperatureRecord(
+            parsed.add(TemperatureRecord(
                 where, self.mrn, moment, f"{self.accession}-{_get(obx, 1) or 'T'}" if self.accession else "",
                 status, value, unit,
             ))
             return
         self.statuses.add(status)
-        self.values[role] = Measured(value, unit, f"OBX-5 ({code})", f"OBX-6 ({code})")
+        self.values[role] = Measured(value, unit, f"OBX-5 ({code})", f"OBX-6 ({code})", qualifier)
         if self.collected_at is None or role == codes.ANC:
             self.collected_at = moment
 
@@ -182,4 +197,29 @@ class _Order:
             status = CORRECTION
         else:
             status = FINAL
-        parsed.records.append(CountRecord(self.where, self.mrn, self.collected_at, self.accession, status, self.values))
+        parsed.add(CountRecord(self.where, self.mrn, self.collected_at, self.accession, status, self.values))
+
+    def _note(self, parsed: Parsed, role: str, obx) -> None:
+        """Keep the values as received, so a message kept for review opens in the fix form filled in."""
+        if not self.noted:
+            self.noted = True
+            parsed.note("accession", self.accession)
+            time_text = _get(obx, 14) or self.obr_time
+            try:
+                parsed.note("collected_at", _time(time_text, "OBR-7").isoformat())
+            except FieldError:
+                parsed.note("collected_at", time_text)
+        if role == codes.TEMPERATURE:
+            parsed.note("temperature", _value_text(obx))
+            parsed.note("temperature_unit", _get(obx, 6, 1))
+            return
+        parsed.note(role, _value_text(obx))
+        if role in codes.COUNT_ROLES:
+            parsed.note("unit", _get(obx, 6, 1))
+
+
+def _value_text(obx) -> str:
+    """Return OBX-5; a structured numeric (SN: "<^0.1") is joined back into "<0.1"."""
+    if _get(obx, 2).upper() == "SN":
+        return (_get(obx, 5, 1) + _get(obx, 5, 2)).strip()
+    return _get(obx, 5)

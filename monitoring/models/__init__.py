@@ -1,6 +1,7 @@
 """NeutroWatch models, split by subject; import from here."""
 from monitoring.models.alerts import Alert, Delivery, Forecast, ForecastScore
 from monitoring.models.care import ChemoAdministration, Cycle, LearnedPrior, Regimen, TreatmentCourse
+from monitoring.models.exceptions import ImportException
 from monitoring.models.ops import Heartbeat
 from monitoring.models.people import Patient, Team, User
 from monitoring.models.records import AccessLog, ApiToken
@@ -18,6 +19,7 @@ __all__ = [
     "ForecastScore",
     "GcsfDose",
     "Heartbeat",
+    "ImportException",
     "LearnedPrior",
     "Patient",
     "Regimen",

@@ -13,6 +13,15 @@ class Source(models.TextChoices):
     IMPORT = "import", "File import"
     API = "api", "Results API"
     DEMO = "demo", "Demo data"
+    MLLP = "mllp", "HL7 v2 feed (MLLP)"
+
+
+class Qualifier(models.TextChoices):
+    """A censored lab value: the lab reports only that it is below or above its measuring range."""
+
+    EXACT = "", "exact"
+    BELOW = clinical.QUALIFIER_BELOW, "below the measuring range"
+    ABOVE = clinical.QUALIFIER_ABOVE, "above the measuring range"
 
 
 class CountResult(models.Model):
@@ -21,6 +30,10 @@ class CountResult(models.Model):
     patient = models.ForeignKey("monitoring.Patient", on_delete=models.CASCADE, related_name="counts")
     collected_at = models.DateTimeField()
     anc_1e9_per_l = models.DecimalField("ANC (x10^9/L)", max_digits=7, decimal_places=3)
+    qualifier = models.CharField(
+        max_length=1, choices=Qualifier.choices, blank=True, default=Qualifier.EXACT,
+        help_text="'<' or '>' for a censored value: the ANC stored is the bound, and it is graded from it.",
+    )
     anc_computed = models.BooleanField(
         default=False, help_text="ANC was computed as WBC x (neutrophil % + band %) / 100."
     )
@@ -43,9 +56,15 @@ class CountResult(models.Model):
         ordering = ["collected_at"]
         indexes = [models.Index(fields=["patient", "collected_at"])]
         constraints = [
-            # The same lab result received twice is one result.
+            # A lab accession is one result whatever route it came by (file, API, MLLP, typed in).
             models.UniqueConstraint(
-                fields=["source", "accession"], condition=~Q(accession=""), name="unique_accession_per_source"
+                fields=["patient", "accession"], condition=~Q(accession=""), name="unique_accession_per_patient"
+            ),
+            # Without an accession, the idempotency key is the result itself: the same value at the
+            # same time for the same patient, sent twice (or by ten senders at once), is stored once.
+            models.UniqueConstraint(
+                fields=["patient", "collected_at", "anc_1e9_per_l", "qualifier"], condition=Q(accession=""),
+                name="unique_unkeyed_count",
             ),
             models.CheckConstraint(condition=Q(anc_1e9_per_l__gte=0), name="anc_not_negative"),
         ]
@@ -60,6 +79,11 @@ class CountResult(models.Model):
     @property
     def grade_label(self) -> str:
         return clinical.GRADE_LABELS[self.ctcae_grade]
+
+    @property
+    def anc_display(self) -> str:
+        """Return the ANC as the lab reported it in 10^9/L: '0.450', or '<0.1' for a censored value."""
+        return f"{self.qualifier}{self.anc_1e9_per_l.normalize() if self.qualifier else self.anc_1e9_per_l}"
 
 
 class GcsfDose(models.Model):
@@ -88,7 +112,7 @@ class GcsfDose(models.Model):
         indexes = [models.Index(fields=["patient", "given_at"])]
         constraints = [
             models.UniqueConstraint(
-                fields=["source", "external_id"], condition=~Q(external_id=""), name="unique_gcsf_external_id"
+                fields=["patient", "external_id"], condition=~Q(external_id=""), name="unique_gcsf_external_id"
             ),
         ]
 
@@ -125,7 +149,8 @@ class TemperatureReading(models.Model):
         indexes = [models.Index(fields=["patient", "taken_at"])]
         constraints = [
             models.UniqueConstraint(
-                fields=["source", "external_id"], condition=~Q(external_id=""), name="unique_temperature_external_id"
+                fields=["patient", "external_id"], condition=~Q(external_id=""),
+                name="unique_temperature_external_id",
             ),
         ]
 

@@ -1,9 +1,11 @@
 """The results API: POST /api/v1/results with a FHIR R4, CSV or HL7 v2 body and a bearer token.
 
 Tokens are per integration, stored hashed, scoped to teams and revocable (see ApiToken).
-Answers are JSON: 201 something stored, 200 nothing new (a re-sent file), 400 the file was
-refused (every problem listed, nothing stored), 401 no or bad token, 403 a patient outside
-the token's teams, 405, 413 body too large, 415 unknown content type.
+Record by record: each record is stored or kept for review in the exceptions queue.
+Answers are JSON: 201 something stored (bad records, if any, listed under "kept"), 200 nothing
+new (a re-sent file), 202 nothing stored but records kept for review, 400 the body cannot be
+read at all (nothing stored), 401 no or bad token, 403 a patient outside the token's teams,
+405, 413 body too large, 415 unknown content type.
 """
 
 from __future__ import annotations
@@ -76,16 +78,18 @@ def results(request):
     if body is None:
         return _error(413, f"the body is larger than {settings.API_MAX_BODY_BYTES} bytes; send smaller batches")
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
-    scope = importers.Scope(team_ids=set(token.teams.values_list("pk", flat=True)), reveal=True)
+    team_ids = set(token.teams.values_list("pk", flat=True))
+    scope = importers.Scope(team_ids=team_ids, reveal=True, sender=f"API token {token.name} ({token.prefix}…)",
+                            home_team_id=next(iter(team_ids)) if len(team_ids) == 1 else None)
     report = importers.import_file("request body", body, source=Source.API, fmt=fmt, scope=scope)
     record_list(request, [], AccessLog.Action.IMPORT, token=token)  # the answer quotes the body's patients
     if report.forbidden:
         return _error(403, "the body names patients outside this token's teams; nothing was imported",
                       **report.as_dict())
-    if not report.ok:
-        return _error(400, "the body has problems; nothing was imported", **report.as_dict())
-    stored = report.created or report.corrected or report.removed
-    return JsonResponse(report.as_dict(), status=201 if stored else 200)
+    if report.refused:
+        return _error(400, "the body cannot be read; nothing was imported", **report.as_dict())
+    status = 201 if report.changed else 202 if report.kept else 200
+    return JsonResponse(report.as_dict(), status=status)
 
 
 urlpatterns = [

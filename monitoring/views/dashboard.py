@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from monitoring import alert_presentation, alert_quality, charts, selectors, services, spreadsheet
+from monitoring import alert_presentation, alert_quality, charts, lab_exceptions, selectors, services, spreadsheet
 from monitoring.audit import record_access, record_list
 from monitoring.models import AccessLog
 from monitoring.views import patient_for, refuse
@@ -60,7 +60,8 @@ def ward(request):
     for row in rows:
         row.since_count = alert_presentation.since(row.last_count.collected_at, now) if row.last_count else ""
     context = {"rows": rows, "teams": teams, "filters": filters, "risk_choices": RISK_CHOICES, "now": now,
-               "refresh_seconds": settings.WARD_REFRESH_SECONDS}
+               "refresh_seconds": settings.WARD_REFRESH_SECONDS,
+               "open_exceptions": lab_exceptions.open_count(request.user)}
     # htmx asks every 30 s for the rows only; the filters stay in the URL it asks with.
     template = "monitoring/_ward_rows.html" if request.headers.get("HX-Request") else "monitoring/ward.html"
     return render(request, template, context)
@@ -89,6 +90,7 @@ def patient_detail(request, pk: int):
         "gcsf_doses": _table_page(request, page.gcsf, "gcsf_page"),
         "temperatures": _table_page(request, page.temperatures, "temperatures_page"),
         "note_max_length": NOTE_MAX_LENGTH,
+        "open_exceptions": list(lab_exceptions.open_for_patient(patient)),
     }
     return render(request, "monitoring/patient.html", context)
 

@@ -43,8 +43,10 @@ def count_new(request, pk: int):
     patient = patient_for(request, pk, FORM)
     form = forms.CountForm(request.POST or None, patient=patient, initial={"collected_at": timezone.localtime()})
     if request.method == "POST" and form.is_valid():
-        services.record_count(patient, form.count, source=Source.MANUAL, user=request.user)
-        messages.success(request, f"Count recorded: ANC {form.count.anc_1e9_per_l} x10^9/L.")
+        if services.record_count(patient, form.count, source=Source.MANUAL, user=request.user) is None:
+            messages.info(request, "This count was already recorded (same time and value): nothing added.")
+        else:
+            messages.success(request, f"Count recorded: ANC {form.count.anc_1e9_per_l} x10^9/L.")
         return redirect(patient)
     return _form_page(request, form, f"New blood count for {patient}", patient)
 

@@ -14,10 +14,15 @@ from monitoring.models.results import Source
 
 
 class UploadForm(forms.Form):
-    file = forms.FileField(help_text="CSV, FHIR R4 JSON or HL7 v2 ORU^R01. A file with any problem imports nothing.")
+    file = forms.FileField(help_text="CSV, FHIR R4 JSON or HL7 v2 ORU^R01.")
     format = forms.ChoiceField(
         choices=[("", "Detect from the file"), ("csv", "CSV"), ("fhir", "FHIR R4 JSON"), ("hl7", "HL7 v2")],
         required=False,
+    )
+    all_or_nothing = forms.BooleanField(
+        label="All or nothing", required=False, initial=True,
+        help_text="Refuse the whole file if any row is bad (for a hand-made file you will correct). "
+                  "Untick to store the good rows and keep the bad ones for review.",
     )
 
     def clean_file(self):
@@ -29,19 +34,27 @@ class UploadForm(forms.Form):
         return upload
 
 
+def user_scope(user) -> importers.Scope:
+    """The patients a user may import for; another team's patient reads as an unknown MRN.
+
+    A record with an unknown MRN is shown to the user's team (when she has exactly one) and to her.
+    """
+    team_ids = set(user.teams.values_list("pk", flat=True))
+    return importers.Scope(team_ids=team_ids, reveal=False, home_team_id=next(iter(team_ids)) if len(team_ids) == 1
+                           else None, sender=f"upload by {user.get_username()}")
+
+
 def import_upload(request):
-    form = UploadForm(request.POST or None, request.FILES or None)
+    form = UploadForm(request.POST or None, request.FILES or None, initial={"all_or_nothing": True})
     report = None
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
-        # Another team's patient reads as an unknown MRN: the page does not reveal who exists elsewhere.
-        scope = importers.Scope(team_ids=set(request.user.teams.values_list("pk", flat=True)), reveal=False)
         report = importers.import_file(
             upload.name, upload.read(), source=Source.IMPORT, fmt=form.cleaned_data["format"] or None,
-            user=request.user, scope=scope,
+            user=request.user, scope=user_scope(request.user), all_or_nothing=form.cleaned_data["all_or_nothing"],
         )
         record_list(request, [], AccessLog.Action.IMPORT)  # the report quotes the file's patients
-    status = 400 if report is not None and not report.ok else 200
+    status = 400 if report is not None and report.refused else 200
     return render(request, "monitoring/import.html", {"form": form, "report": report}, status=status)
 
 

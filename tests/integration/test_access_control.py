@@ -73,7 +73,13 @@ def _team_objects(patient, regimens):
     )
     # The grade 4 alert is raised by saving the count (the observed rules run at save time).
     alert = Alert.objects.get(patient=patient, cycle=cycle, kind=Alert.Kind.GRADE4_OBSERVED)
-    return {"patients": patient.pk, "counts": count.pk, "cycles": cycle.pk, "alerts": alert.pk}
+    from monitoring import importers
+    from monitoring.models import ImportException
+
+    importers.import_file("lab.csv", f"mrn,collected_at,anc,unit\n{patient.mrn},{timezone.now():%Y-%m-%dT%H:%M}Z,abc,"
+                          "10^9/L\n", source="import")
+    kept = ImportException.objects.get(patient=patient)
+    return {"patients": patient.pk, "counts": count.pk, "cycles": cycle.pk, "alerts": alert.pk, "import": kept.pk}
 
 
 def test_another_teams_records_are_404_on_every_url(client, other_nurse, patient, regimens):

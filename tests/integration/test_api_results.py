@@ -76,14 +76,15 @@ def test_patient_outside_the_tokens_teams_is_403(client, patient, other_patient,
     assert not CountResult.objects.exists()
 
 
-def test_bad_body_is_400_with_every_problem(client, patient, token):
+def test_bad_record_is_kept_for_review_and_unreadable_body_is_400(client, patient, token):
     response = _post(client, _observation(value=3000), token)
-    assert response.status_code == 400
+    assert response.status_code == 202
     body = response.json()
-    assert body["imported"] is False and "cells/uL" in body["problems"][0]["reason"]
+    assert body["stored"] == 0 and body["kept_for_review"] == 1 and "cells/uL" in body["problems"][0]["reason"]
+    assert body["kept"][0]["exception_id"]
     assert _post(client, "{not json", token).status_code == 400
     unknown = _post(client, _observation(mrn="NOBODY"), token)
-    assert unknown.status_code == 400 and "unknown MRN" in unknown.json()["problems"][0]["reason"]
+    assert unknown.status_code == 202 and "unknown MRN" in unknown.json()["problems"][0]["reason"]
 
 
 def test_oversized_body_is_413(client, patient, token, settings):

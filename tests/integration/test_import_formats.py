@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -22,10 +23,12 @@ def _csv(*rows: str, header: str = "mrn,collected_at,anc,wbc,neutrophil_pct,band
 
 
 def _ago(days: float) -> str:
-    return timezone.localtime(timezone.now() - timedelta(days=days)).replace(tzinfo=None).isoformat(timespec="minutes")
+    # With the UTC offset: a bare local time in the hour the clocks go back is refused as ambiguous.
+    return timezone.localtime(timezone.now() - timedelta(days=days)).isoformat(timespec="minutes")
 
 
 def _import(text: str, name: str = "results.csv", **kwargs):
+    kwargs.setdefault("all_or_nothing", False)
     return importers.import_file(name, text.encode(), source=Source.IMPORT, **kwargs)
 
 
@@ -56,8 +59,8 @@ def test_same_file_twice_adds_nothing(patient):
     assert CountResult.objects.count() == 2
 
 
-def test_one_bad_row_refuses_the_whole_file_and_names_every_problem(patient):
-    report = _import(_csv(
+def test_all_or_nothing_one_bad_row_refuses_the_whole_file_and_names_every_problem(patient):
+    report = _import(all_or_nothing=True, text=_csv(
         f"MRN001,{_ago(3)},1.2,,,,10^9/L,A1",
         f"MRN001,{_ago(2)},3000,,,,10^3/uL,A2",
         f"NOPE,{_ago(2)},1.0,,,,10^9/L,A3",
@@ -196,12 +199,25 @@ def test_hl7_refuses_wrong_magnitude_and_garbage(patient):
     assert not CountResult.objects.exists()
 
 
-def test_hl7_batch_with_one_bad_message_imports_nothing(patient):
+def test_hl7_batch_all_or_nothing_with_one_bad_message_imports_nothing(patient):
     good = _oru(["OBX|1|NM|751-8^Neutrophils^LN||1.9|10*3/uL|||||F"], filler="F1", control="A")
-    bad = _oru(["OBX|1|NM|751-8^Neutrophils^LN||<0.1|10*3/uL|||||F"], filler="F2", control="B")
-    report = _import(good + "\r" + bad, name="batch.hl7")
-    assert not report.ok and report.problems[0].where.startswith("message 2")
+    bad = _oru(["OBX|1|NM|751-8^Neutrophils^LN||0,1|10*3/uL|||||F"], filler="F2", control="B")
+    report = _import(good + "\r" + bad, name="batch.hl7", all_or_nothing=True)
+    assert report.refused and report.problems[0].where.startswith("message 2")
     assert not CountResult.objects.exists()
+
+
+def test_hl7_batch_stores_the_good_message_and_keeps_the_bad_one(patient):
+    from monitoring.models import ImportException
+
+    good = _oru(["OBX|1|NM|751-8^Neutrophils^LN||1.9|10*3/uL|||||F"], filler="F1", control="A")
+    bad = _oru(["OBX|1|NM|751-8^Neutrophils^LN||0,1|10*3/uL|||||F"], filler="F2", control="B")
+    report = _import(good + "\r" + bad, name="batch.hl7")
+    assert not report.refused and report.stored == 1 and len(report.kept) == 1
+    assert CountResult.objects.get().accession == "F1"
+    kept = ImportException.objects.get()
+    assert kept.location == "message 2" and kept.raw.startswith("MSH|") and "F2" in kept.raw
+    assert kept.patient == patient and kept.values["anc"] == "0,1" and "not a number" in kept.problems_text
 
 
 # --- FHIR R4 ---------------------------------------------------------------------------------------
@@ -280,8 +296,8 @@ def test_fhir_invalid_resource_refuses_the_bundle(patient):
     bad = _observation("anc-3", "751-8", 1.0, "10*3/uL")
     bad["effectiveDateTime"] = "2024-13-45T10:00:00Z"
     text = _bundle(_observation("anc-4", "751-8", 1.0, "10*3/uL"), bad, {"resourceType": "Nonsense"})
-    report = _import(text, name="bad.json")
-    assert not report.ok
+    report = _import(text, name="bad.json", all_or_nothing=True)
+    assert report.refused
     wheres = {p.where for p in report.problems}
     assert "entry 3" in wheres and "entry 4" in wheres
     assert not CountResult.objects.exists()
@@ -323,9 +339,20 @@ def test_upload_page_imports_and_reports(nurse_client, patient, other_patient):
     assert CountResult.objects.get().entered_by.username == "nurse"
     # Another team's patient reads as unknown: the page does not reveal who exists elsewhere.
     other = SimpleUploadedFile("o.csv", _csv(f"MRN999,{_ago(2)},1.2,,,,10^9/L,U2").encode())
-    refused = nurse_client.post("/import/", {"file": other})
+    assert re.search(rb'<input[^>]*name="all_or_nothing"[^>]*checked', page.content)  # on by default
+    refused = nurse_client.post("/import/", {"file": other, "all_or_nothing": "on"})
     assert refused.status_code == 400 and b"unknown MRN" in refused.content
     assert CountResult.objects.count() == 1
+    # Unticked: the good rows are stored and the bad one is kept for review, not refused.
+    from monitoring.models import ImportException
+
+    mixed = SimpleUploadedFile("m.csv", _csv(f"MRN001,{_ago(1)},0.9,,,,10^9/L,U3",
+                                             f"MRN999,{_ago(2)},1.2,,,,10^9/L,U2").encode())
+    response = nurse_client.post("/import/", {"file": mixed})
+    assert response.status_code == 200 and b"1 stored, 1 kept for review" in response.content
+    kept = ImportException.objects.get()
+    assert kept.patient is None and kept.mrn == "MRN999" and kept.team == patient.team
+    assert CountResult.objects.count() == 2
 
 
 def test_upload_page_needs_login(client):
@@ -334,6 +361,7 @@ def test_upload_page_needs_login(client):
 
 
 
+@pytest.mark.postgres  # COPY is PostgreSQL's
 def test_large_file_goes_through_copy_with_history(team, django_assert_max_num_queries):
     from tests.conftest import make_patient
 

@@ -1,7 +1,10 @@
-"""Property tests: whatever a file holds, it imports whole or not at all, and never with a traceback."""
+"""Property tests: whatever a file holds, each row is stored or kept for review (or, all-or-nothing, the file
+is taken whole or not at all), never half a row, and never with a traceback."""
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 import json
 from datetime import timedelta
@@ -42,21 +45,31 @@ bad_row = st.tuples(cells, cells, cells, cells)
 
 @PROPERTY_SETTINGS
 @given(rows=st.lists(st.tuples(st.booleans(), good_row, bad_row), min_size=1, max_size=12))
-def test_csv_files_import_whole_or_not_at_all(patient, rows):
-    lines = ["mrn,collected_at,anc,unit,accession"]
+def test_csv_rows_are_each_stored_or_kept_for_review(patient, rows):
+    from monitoring.models import ImportException
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")  # quotes any cell with \r or \n: one row per record
+    writer.writerow(["mrn", "collected_at", "anc", "unit", "accession"])
     for use_good, good, bad in rows:
-        cells_ = good if use_good else bad
-        lines.append(",".join(f'"{c}"' if "," in c or '"' in c or "\n" in c else c for c in cells_)
-                     + f",P{next(_serial)}")
-    before = _stored()
-    report = importers.import_file("p.csv", "\n".join(lines).encode(), source=Source.IMPORT)
-    after = _stored()
-    if report.ok:
-        assert after == before + report.created
-        assert report.created + report.duplicates == len(rows)
-    else:
-        assert after == before
-        assert all(p.where and p.field and p.reason for p in report.problems)
+        writer.writerow([*(good if use_good else bad), f"P{next(_serial)}"])
+    text = out.getvalue().encode()
+    before, kept_before = _stored(), ImportException.objects.count()
+    whole = importers.import_file("p.csv", text, source=Source.IMPORT, all_or_nothing=True)
+    if whole.refused:
+        assert _stored() == before and ImportException.objects.count() == kept_before
+        assert all(p.where and p.field and p.reason for p in whole.problems)
+    report = importers.import_file("p.csv", text, source=Source.IMPORT)
+    if report.refused:  # unreadable as a whole (e.g. NUL bytes): nothing stored, nothing kept
+        assert all(not p.unit for p in report.problems) and not report.kept
+        assert _stored() == before and ImportException.objects.count() == kept_before
+        return
+    assert all(p.where and p.field and p.reason and p.unit for p in report.problems)
+    # Every row is accounted for: stored now, already stored (by the all-or-nothing run), or kept.
+    assert report.created + report.duplicates + len(report.kept) == len(rows)
+    assert _stored() == before + whole.created * (not whole.refused) + report.created
+    assert ImportException.objects.count() == kept_before + len(report.kept)
+    assert all(ImportException.objects.filter(pk=k["exception_id"], raw__contains="P").exists() for k in report.kept)
 
 
 @PROPERTY_SETTINGS

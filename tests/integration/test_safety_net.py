@@ -1,6 +1,6 @@
 """Issue 11, the safety net: what has been observed reaches a nurse with the broker dead and no worker.
 
-Scenarios S1, S2, S3 and S6 of the issue: results arrive through the `import_results` CSV
+Scenarios S1 to S6 of the issue: results arrive through the `import_results` CSV
 command while the broker URL points where nothing listens and no worker runs. The observed
 rules run inside the import's transaction, so the alert is there when the command returns.
 These tests run on PostgreSQL and on SQLite alike.
@@ -226,3 +226,30 @@ def test_an_acknowledged_cleared_alert_is_not_raised_again_for_the_same_count(im
     services.recompute_cycle(cycle.pk)
     assert Alert.objects.filter(patient=patient, kind=Alert.Kind.GRADE4_OBSERVED).count() == 1
     assert open_critical(patient) == []
+
+
+def test_s4_a_censored_count_below_01_is_stored_and_an_open_critical_alert(import_csv, cycle, patient):
+    import_csv(f"MRN001,{at(-timedelta(hours=1))},<0.1,10^9/L,S4-1,,")
+    count = patient.counts.get()
+    assert (count.qualifier, count.anc_1e9_per_l, count.ctcae_grade) == ("<", Decimal("0.100"), 4)
+    [alert] = open_critical(patient)
+    assert (alert.kind, alert.cycle_id) == (Alert.Kind.GRADE4_OBSERVED, cycle.pk)
+
+
+def test_s5_an_unreadable_anc_keeps_out_only_its_own_row(import_csv, cycle, patient, team, regimens):
+    from django.core.management.base import CommandError
+
+    from monitoring.models import ImportException
+    from tests.conftest import make_patient
+
+    other = make_patient(team, mrn="MRN002", given_name="Bea")
+    other_cycle = start_on_regimen(other, regimens["DOCETAXEL-75-Q3W"], days_ago=9)
+    with pytest.raises(CommandError, match="1 record\(s\) kept for review"):
+        import_csv(f"MRN001,{at(-timedelta(hours=2))},0..3,10^9/L,S5-1,,",
+                   f"MRN002,{at(-timedelta(hours=2))},0.35,10^9/L,S5-2,,")
+    assert not patient.counts.exists()
+    assert other.counts.get().anc_1e9_per_l == Decimal("0.350")
+    [alert] = open_critical(other)
+    assert (alert.kind, alert.cycle_id) == (Alert.Kind.GRADE4_OBSERVED, other_cycle.pk)
+    kept = ImportException.objects.get()
+    assert kept.mrn == "MRN001" and "'0..3' is not a number" in kept.problems_text

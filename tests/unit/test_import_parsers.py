@@ -58,7 +58,8 @@ def test_count_record_with_mixed_units_and_magnitude_refusal():
 def test_csv_parser_columns_in_any_order_and_row_numbers():
     parsed = csv_format.parse("unit,ANC,mrn,collected_at\nK/uL,1.2,M1,2024-05-01T08:30\n\nK/uL,x,M1,2024-05-02T08:30\n")
     assert len(parsed.records) == 1 and parsed.records[0].values["anc"].value == Decimal("1.2")
-    assert parsed.problems == [("row 4", "anc", "anc: 'x' is not a number")]
+    assert parsed.problems == [("row 4", "anc", "'x' is not a number (digits 0-9 with an optional decimal point, "
+                                "e.g. 0.45)", "row 4")]
 
 
 def test_hl7_parser_groups_obx_by_obr_and_holds_preliminary():

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('monitoring', '0010_catalogue_tc_high_risk'),
+        ('monitoring', '0008_catalogue_tc_high_risk'),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('monitoring', '0007_heartbeat_administrators'),
+        ('monitoring', '0006_heartbeat_administrators'),
     ]
 
     operations = [

@@ -24,5 +24,5 @@ def tc_back(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("monitoring", "0004_safety_net")]
+    dependencies = [("monitoring", "0007_safety_net")]
     operations = [migrations.RunPython(tc_high_risk, tc_back)]

@@ -30,7 +30,7 @@ def create_administrators(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("monitoring", "0009_contacts_and_time_to_antibiotic"),
+        ("monitoring", "0005_contacts_and_time_to_antibiotic"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
     ]

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('monitoring', '0006_audit_trail'),
+        ('monitoring', '0004_audit_trail'),
     ]
 
     operations = [
