@@ -2,8 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# `make run PORT=8001` serves on another port; REDIS_URL and DATABASE_URL are read from the environment.
+# `make run PORT=8001 MLLP_PORT=2576` serves on other ports; REDIS_URL and DATABASE_URL are read from the environment.
 PORT ?= 8000
+MLLP_PORT ?= 2575
 
 .PHONY: run test lint prod-check bench-scale bench bench-forecast bench-pipeline bench-pages bench-import bench-mllp venv vendor chromium clean
 
@@ -22,7 +23,7 @@ vendor:
 run: venv
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
-	PORT=$(PORT) bash scripts/run.sh
+	PORT=$(PORT) MLLP_PORT=$(MLLP_PORT) bash scripts/run.sh
 
 # Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
 chromium:

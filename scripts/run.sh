@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 PORT=${PORT:-8000}
+MLLP_PORT=${MLLP_PORT:-2575}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 export REDIS_URL
 mkdir -p var/log
@@ -32,14 +33,15 @@ if $PY -c "import redis, sys; redis.Redis.from_url(sys.argv[1], socket_connect_t
   # Webhooks apart: a slow receiver delays only its own deliveries, never in-app or email alerts.
   start worker-webhooks $PY -m celery -A neutrowatch worker -Q webhooks -c 2 -l info -n "webhooks-$PORT@%h"
   start beat $PY -m celery -A neutrowatch beat -l info --schedule var/celerybeat-schedule --pidfile=
-  # The MLLP listener (HL7 v2 results over TCP): enabled by the integrator once it is merged.
-  # start mllp-listener $PY manage.py mllp_listener --host 127.0.0.1 --port 2575
 else
   echo "WARNING: Redis is not reachable at $REDIS_URL. Background tasks will run in-process" >&2
   echo "(CELERY_TASK_ALWAYS_EAGER) and the scheduled jobs will not run; every page says so." >&2
   echo "Start Redis and re-run 'make run' for the real workers and beat." >&2
   export CELERY_TASK_ALWAYS_EAGER=true
 fi
+# The HL7 v2 MLLP listener stores results (and raises their observed alerts) with or without Redis.
+start mllp-listener $PY manage.py mllp_listener --host 127.0.0.1 --port "$MLLP_PORT"
+echo "HL7 v2 (MLLP) results: 127.0.0.1:$MLLP_PORT (log: var/log/mllp-listener.log)"
 echo "NeutroWatch on http://127.0.0.1:$PORT/ (Ctrl-C to stop)"
 $PY manage.py runserver --noreload "127.0.0.1:$PORT" &
 pids+=($!)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 # Settings the test suite exports that a new user's shell would not have.
 SUITE_ONLY_ENV = {
     "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "DJANGO_DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "STATIC_ROOT",
-    "CELERY_TASK_ALWAYS_EAGER", "CELERY_TASK_DEFAULT_QUEUE", "PORT", "MAKEFLAGS", "MFLAGS", "MAKELEVEL",
+    "CELERY_TASK_ALWAYS_EAGER", "CELERY_TASK_DEFAULT_QUEUE", "PORT", "MLLP_PORT", "MAKEFLAGS", "MFLAGS", "MAKELEVEL",
 }
 EVERY_PATIENT = {"/patients/N/"}
 NURSE_PAGES = {
@@ -92,11 +93,43 @@ def use_every_page(browser: Browser, username: str, password: str, expected: set
     return visited
 
 
+ORU_FOR_A_DEMO_PATIENT = "\r".join([
+    "MSH|^~\\&|LAB|HOSP|NW|HOSP|{when}||ORU^R01|SMOKE1|P|2.5.1",
+    "PID|1||DEMO-0001^^^HOSP^MR",
+    "OBR|1||SMOKE-ACC-1||||{when}",
+    "OBX|1|NM|751-8^Neutrophils^LN||0.42|10*3/uL|||||F",
+]) + "\r"
+
+
+def send_mllp(port: int, message: str) -> str:
+    """Send one message in an MLLP frame (<VT> message <FS><CR>) and return the ACK's text."""
+    import socket
+    from datetime import datetime, timedelta
+
+    when = (datetime.now(UTC) - timedelta(minutes=10)).strftime("%Y%m%d%H%M+0000")
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        conn.sendall(b"\x0b" + message.format(when=when).encode() + b"\x1c\r")
+        answer = b""
+        while not answer.endswith(b"\x1c\r"):
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    return answer.decode(errors="replace")
+
+
+def first_demo_patient_page(browser) -> str:
+    """Return the path of DEMO-0001's page, found through the ward's search."""
+    ward = browser.get("/?q=DEMO-0001")[1]
+    return re.search(r'href="(/patients/\d+/)"', ward).group(1)
+
+
 def test_make_run_from_a_fresh_clone_serves_every_page_to_every_role(tmp_path, private_redis, processes):
     clone, make_args = fresh_clone(tmp_path)
-    port = free_port()
+    port, mllp_port = free_port(), free_port()
     output = tmp_path / "make-run.log"
-    processes.start(["make", *make_args, "run", f"PORT={port}"], cwd=clone, env=user_env(private_redis), log=output)
+    processes.start(["make", *make_args, "run", f"PORT={port}", f"MLLP_PORT={mllp_port}"], cwd=clone,
+                    env=user_env(private_redis), log=output)
     browser = Browser(port)
 
     def serving() -> bool:
@@ -121,6 +154,11 @@ def test_make_run_from_a_fresh_clone_serves_every_page_to_every_role(tmp_path, p
     missing = ADMIN_PAGES - set(admin)
     assert not missing, f"the administrator could not reach {sorted(missing)}"
     assert "have permission to view or edit anything" not in browser.get("/admin/")[1]
+
+    # The laboratory's HL7 v2 feed: make run's MLLP listener stores a result and acknowledges it.
+    assert "MSA|AA|SMOKE1" in send_mllp(mllp_port, ORU_FOR_A_DEMO_PATIENT)
+    page = browser.get(first_demo_patient_page(browser))[1]
+    assert "0.42" in page and "MLLP" in page.upper()
 
     failed = {page: status for page, status in visited.items() if status != 200}
     assert not failed, f"pages that were not 200: {failed}"

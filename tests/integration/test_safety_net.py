@@ -244,7 +244,7 @@ def test_s5_an_unreadable_anc_keeps_out_only_its_own_row(import_csv, cycle, pati
 
     other = make_patient(team, mrn="MRN002", given_name="Bea")
     other_cycle = start_on_regimen(other, regimens["DOCETAXEL-75-Q3W"], days_ago=9)
-    with pytest.raises(CommandError, match="1 record\(s\) kept for review"):
+    with pytest.raises(CommandError, match=r"1 record\(s\) kept for review"):
         import_csv(f"MRN001,{at(-timedelta(hours=2))},0..3,10^9/L,S5-1,,",
                    f"MRN002,{at(-timedelta(hours=2))},0.35,10^9/L,S5-2,,")
     assert not patient.counts.exists()
