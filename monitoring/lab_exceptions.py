@@ -94,7 +94,7 @@ def fix(exception_id: int, values: dict[str, str], user) -> Outcome:
     def store(exception: ImportException) -> ImportReport:
         return import_parsed(f"fix of exception {exception.pk}", "csv", csv_format.parse(text),
                              source=exception.source, user=user, scope=scope_for(user), all_or_nothing=True,
-                             quarantine=False)
+                             quarantine=False, delta_check=False)  # a person has checked these values
 
     return _resolve(exception_id, user, store, note="fixed: " + text.splitlines()[-1])
 

@@ -243,7 +243,7 @@ IMPORT_ATTEMPTS = 3
 
 def import_parsed(
     name: str, fmt: str, parsed: Parsed, *, source: str, user=None, scope: Scope | None = None,
-    now: datetime | None = None, all_or_nothing: bool = False, quarantine: bool = True,
+    now: datetime | None = None, all_or_nothing: bool = False, quarantine: bool = True, delta_check: bool = True,
 ) -> ImportReport:
     """Store every good unit of a file (row, message, entry) and keep every bad one for review.
 
@@ -251,7 +251,8 @@ def import_parsed(
     file the user will correct). Good units are stored in one batch, in one transaction, with the
     bad ones written to the exceptions queue in the same transaction. A unique-constraint clash with
     a concurrent import of the same results rolls back and re-plans: the rows the other import
-    committed are then duplicates, so every identical sender gets success.
+    committed are then duplicates, so every identical sender gets success. With `delta_check`
+    (default), a count that looks like a unit mistake is kept for a person to confirm.
     """
     now = now or timezone.now()
     scope = scope or Scope()
@@ -262,7 +263,7 @@ def import_parsed(
         try:
             with transaction.atomic():
                 _import(report, parsed, source=source, user=user, scope=scope, now=now, quarantine=quarantine,
-                        fmt=fmt)
+                        fmt=fmt, delta_check=delta_check)
             return report
         except IntegrityError:
             continue
@@ -286,9 +287,9 @@ def _new_report(name: str, fmt: str, parsed: Parsed, all_or_nothing: bool) -> Im
 
 
 def _import(report: ImportReport, parsed: Parsed, *, source: str, user, scope: Scope, now: datetime,
-            quarantine: bool, fmt: str) -> None:
+            quarantine: bool, fmt: str, delta_check: bool = True) -> None:
     patients = patients_by_mrn({r.mrn for r in parsed.records})
-    checked = _checked(parsed.records, patients, report, scope, now)
+    checked = _checked(parsed.records, patients, report, scope, now, delta_check)
     if report.refused:
         return
     bad = report.bad_units()
@@ -309,7 +310,7 @@ def _import(report: ImportReport, parsed: Parsed, *, source: str, user, scope: S
 
 
 def _checked(records: list[Record], patients: dict[str, Patient], report: ImportReport, scope: Scope,
-             now: datetime) -> list[tuple]:
+             now: datetime, delta_check: bool = True) -> list[tuple]:
     checked = []
     for record in records:
         patient = _patient_for(record, patients, report, scope)
@@ -322,7 +323,45 @@ def _checked(records: list[Record], patients: dict[str, Patient], report: Import
             continue
         if patient is not None:
             checked.append((record, patient, value))
-    return checked
+    return _hold_unlikely_counts(checked, report) if delta_check else checked
+
+
+def _hold_unlikely_counts(checked: list[tuple], report: ImportReport) -> list[tuple]:
+    """Keep back, for a person to confirm, a count that looks like a unit or decimal mistake.
+
+    The delta check of the count form (clinical.count_needs_confirmation), against the patient's
+    previous count of the last 48 h, stored or earlier in the same file. A censored value ("<0.1")
+    is the laboratory's own statement and is not held. One query for the whole file.
+    """
+    counts = [item for item in checked if isinstance(item[0], CountRecord) and item[2] is not None
+              and not item[2].qualifier]
+    if not counts:
+        return checked
+    earliest = min(value.collected_at for _, _, value in counts) - clinical.DELTA_WITHIN
+    history: dict[int, list[tuple]] = {}
+    already_stored = set()  # a result sent again is a duplicate, not a new value to confirm
+    stored = CountResult.objects.filter(patient_id__in={patient.pk for _, patient, _ in counts},
+                                        collected_at__gte=earliest)
+    for patient_id, collected_at, anc in stored.values_list("patient_id", "collected_at", "anc_1e9_per_l"):
+        history.setdefault(patient_id, []).append((collected_at, anc))
+        already_stored.add((patient_id, collected_at, anc))
+    held = set()
+    # In time order, so a count held back is never the "previous count" of the file's next one.
+    for item in sorted(counts, key=lambda item: item[2].collected_at):
+        record, patient, value = item
+        points = history.setdefault(patient.pk, [])
+        if (patient.pk, value.collected_at, value.anc_1e9_per_l) in already_stored:
+            continue
+        since = value.collected_at - clinical.DELTA_WITHIN
+        earlier = [(at, anc) for at, anc in points if since <= at < value.collected_at]
+        previous = max(earlier, key=lambda point: point[0])[1] if earlier else None
+        reason = clinical.count_needs_confirmation(value.anc_1e9_per_l, previous)
+        if reason:
+            report.add(record.where, "anc", f"held for confirmation: {reason}", unit=unit_of(record))
+            held.add(id(item))
+        else:
+            points.append((value.collected_at, value.anc_1e9_per_l))
+    return [item for item in checked if id(item) not in held]
 
 
 def patients_by_mrn(mrns: set[str]) -> dict[str, Patient]:

@@ -346,3 +346,23 @@ def test_a_censored_percentage_is_not_a_result(patient):
                                                  header="mrn,collected_at,wbc,neutrophil_pct,unit"),
                                    source=Source.IMPORT)
     assert report.stored == 0 and "is not a number" in report.problems[0].reason  # CSV reads % plainly
+
+
+# --- Delta check (issue 11): a likely unit mistake is kept for a person to confirm -------------------
+
+def test_a_count_80_times_the_previous_one_is_held_for_confirmation_then_stored_as_fixed(patient, nurse_client):
+    importers.import_file("a.csv", _csv(f"MRN001,{_at(20)},0.8,10^9/L,D-1"), source=Source.IMPORT)
+    report = importers.import_file("b.csv", _csv(f"MRN001,{_at(2)},64,10^9/L,D-2", f"MRN001,{_at(1)},0.9,10^9/L,D-3"),
+                                   source=Source.IMPORT)
+    assert report.stored == 1 and len(report.kept) == 1  # the plausible 0.9 is not kept back by its neighbour
+    kept = ImportException.objects.get()
+    assert "held for confirmation" in kept.problems_text and "cells/uL" in kept.problems_text
+    assert sorted(CountResult.objects.values_list("accession", flat=True)) == ["D-1", "D-3"]
+    # A person who checked with the laboratory stores it as received: it is not held a second time.
+    nurse_client.post(f"/import/exceptions/{kept.pk}/fix", kept.values)
+    kept.refresh_from_db()
+    assert kept.status == ImportException.Status.FIXED
+    assert CountResult.objects.get(accession="D-2").anc_1e9_per_l == Decimal("64.000")
+    # Sent again by the laboratory, the stored value is a duplicate, not a new value to confirm.
+    again = importers.import_file("c.csv", _csv(f"MRN001,{_at(2)},64,10^9/L,D-2"), source=Source.IMPORT)
+    assert again.ok and again.duplicates == 1 and not again.kept
