@@ -39,9 +39,13 @@ MIN_PATIENTS = 12
 # Pseudo-patients at the starting prior's inter-individual spread (regularises the learned spread).
 SPREAD_PSEUDO_PATIENTS = 4.0
 EM_ITERATIONS = 25
-# Bounds of the learned cycle-to-cycle variability and residual SD (log scale). Below the lower IOV
-# bound the estimate is noise; the upper bounds are past the widest published values.
-IOV_BOUNDS = (0.05, 0.35)
+# Bounds of the learned cycle-to-cycle variability and residual SD (log scale). The learned IOV
+# under-states (the shared sensitivity absorbs part of each earlier cycle's departure, see
+# _learn_variability), so, as for the inter-individual spread, it never goes below the literature's
+# (IOV_KILL_SD): on the misspecified synthetic cohorts (true IOV 20-30 %) the estimates were 0.05-0.13
+# and the 80 % bands covered 0.65-0.74; floored, 0.81-0.83. The upper bounds are past the widest
+# published values.
+IOV_BOUNDS = (IOV_KILL_SD, 0.35)
 RESIDUAL_BOUNDS = (0.12, 0.45)
 # Earlier-cycle counts this far below the fitted baseline (log scale) carry that cycle's sensitivity.
 DEEP_FALL = -1.0
