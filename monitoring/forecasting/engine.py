@@ -464,7 +464,9 @@ def _summarise(fit: Fit) -> dict:
     regimen = history.regimen
     length_h = regimen.cycle_length_days * HOURS_PER_DAY
     nadir, nadir_h = _nadirs(circ, grid_h, length_h)
-    if fit.consistent:
+    if fit.extensions:
+        # Only a fit whose counts depart needs it: in a textbook fit every count of the cycle is
+        # within measurement error of the draws already (that is what not departing means).
         nadir, nadir_h = _consistent_nadirs(fit, nadir, nadir_h, length_h)
     lo, mid, hi = _weighted_levels(nadir)
     p_grade4, p_grade3plus = float(np.mean(nadir < GRADE4_BELOW)), float(np.mean(nadir < GRADE3_BELOW))
