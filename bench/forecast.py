@@ -1,13 +1,15 @@
 """Benchmark the nadir forecasting engine on a nadir-bench cohort and print the scores and timings.
 
 usage: python bench/forecast.py [histories.jsonl [truth.jsonl]] [--unknown-codes] [--by-regimen] [--no-pooling]
-       [--no-extensions]
+       [--no-extensions | --always-extensions]
 Defaults to <repo>/../shared/nadir-bench/tuning/; truth defaults to truth.jsonl beside the histories.
 --unknown-codes  replace every regimen code with one the engine has no prior for (generic fallback)
 --by-regimen     also score each regimen on its own
 --no-pooling     literature/generic priors only (no regimen priors learned from the cohort)
 --no-extensions  the textbook model: no cycle-to-cycle variability, no cumulative damage, a normal
                  likelihood with a fixed residual SD, no consistency with counts of the cycle
+--always-extensions  the extensions for every patient (default: only where the counts depart from the
+                 textbook fit, see engine.fit_history)
 As the ``forecast`` command does, regimen priors are first learned from the whole cohort; the time to
 learn them is printed apart from the time per forecast.
 Cohorts the engine has never seen: bench/synthetic_cohort.py. Needs no Django.
@@ -58,6 +60,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--by-regimen", action="store_true")
     parser.add_argument("--no-pooling", action="store_true")
     parser.add_argument("--no-extensions", action="store_true")
+    parser.add_argument("--always-extensions", action="store_true")
     args = parser.parse_args(argv[1:])
     truth_path = args.truth or args.histories.with_name("truth.jsonl")
     histories = [json.loads(line) for line in args.histories.read_text().splitlines() if line.strip()]
@@ -67,7 +70,7 @@ def main(argv: list[str]) -> int:
             history["regimen"]["name"] = "unlisted regimen"
     forecast_history(histories[0])  # warm-up: imports, prior calibration caches
     started = time.perf_counter()
-    extensions = not args.no_extensions
+    extensions = False if args.no_extensions else ("always" if args.always_extensions else True)
     populations = {} if args.no_pooling else learn_populations(histories, extensions)
     learning_s = time.perf_counter() - started
     timings_ms, predictions = [], {}
@@ -85,7 +88,8 @@ def main(argv: list[str]) -> int:
     truth = scorer.load(truth_path)
     print(f"histories: {args.histories} ({len(histories)}){'  codes made unknown' if args.unknown_codes else ''}"
           f"  {'no pooling' if args.no_pooling else f'regimen priors learned: {len(populations)}'}"
-          f"{'' if extensions else '  textbook model (no extensions)'}")
+          f"{'  textbook model (no extensions)' if extensions is False else ''}"
+          f"{'  extensions for every patient' if extensions == 'always' else ''}")
     print(_line(scorer.score(truth, predictions)))
     if args.by_regimen:
         for regimen in dict.fromkeys(t["regimen"] for t in truth.values()):

@@ -261,6 +261,7 @@ class PopulationPrior:
     informative: int
     residual_log_sd: float | None = None   # the regimen's typical residual SD (log scale), if learned
     iov_kill_sd: float | None = None       # the regimen's cycle-to-cycle variability of sensitivity, if learned
+    departure_share: float | None = None   # share of its patients whose counts depart from the textbook fit
 
     def describe(self) -> str:
         return (f"regimen prior learned from {self.patients} patients on '{self.key}' "

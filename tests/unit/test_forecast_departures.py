@@ -4,12 +4,15 @@ consistency with what was measured (issue 13). No database."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import numpy as np
 
 from monitoring.forecasting import forecast_history
+from monitoring.forecasting.engine import REGIMEN_DEPARTURE_SHARE, fit_history
 from monitoring.forecasting.model import Occasion, build_schedule, simulate
+from monitoring.forecasting.priors import REGIMEN_PRIORS, PopulationPrior
 from monitoring.management.commands.load_demo import demo_anc
 
 TAC_NADIR_DAY = (7 + 12) / 2   # the catalogue's TAC nadir window, as load_demo uses it
@@ -146,3 +149,24 @@ def test_the_textbook_model_lets_earlier_cycles_outvote_the_measured_0_3():
     forecast = forecast_history(brandt_history(0.3), extensions=False)
     assert forecast["p_grade4"] < 0.5
     assert forecast["nadir"]["interval80"][0] > 0.3
+
+
+def test_extensions_switch_on_only_where_the_counts_depart():
+    """Brandt's 0.3 departs from what his earlier cycles predict, so he gets the extended model;
+    without it his counts follow the textbook and he gets the textbook model (narrower bands, less
+    Monte Carlo noise), still honouring the cycle's counts."""
+    departing = fit_history(brandt_history(0.3))
+    assert departing.departed and departing.extensions
+    plain = fit_history(brandt_history(None))
+    assert not plain.departed and not plain.extensions and plain.consistent
+    assert fit_history(brandt_history(None), extensions="always").extensions
+    textbook = fit_history(brandt_history(0.3), extensions=False)
+    assert not textbook.extensions and not textbook.consistent
+
+
+def test_a_regimen_whose_patients_depart_gives_every_patient_the_extensions():
+    population = PopulationPrior(key="TAC-Q3W/21d", log_mean=REGIMEN_PRIORS["TAC-Q3W"].log_mean(),
+                                 log_sd=REGIMEN_PRIORS["TAC-Q3W"].log_sd(), patients=40, informative=40)
+    assert not fit_history(brandt_history(None), population).extensions
+    departing = replace(population, departure_share=REGIMEN_DEPARTURE_SHARE)
+    assert fit_history(brandt_history(None), departing).extensions
