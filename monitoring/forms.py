@@ -149,6 +149,7 @@ class CountForm(forms.Form):
             self.add_error("anc", str(exc))
             return data
         self._check_accession(self.count.accession)
+        self._check_identical()
         self._check_delta(data.get("confirm", False))
         return data
 
@@ -164,6 +165,18 @@ class CountForm(forms.Form):
         reason = clinical.count_needs_confirmation(self.count.anc_1e9_per_l, previous)
         if reason and not confirmed:
             self.add_error("confirm", f"Needs confirmation: {reason}. Tick the box to store it as entered.")
+
+    def _check_identical(self) -> None:
+        """Refuse a correction that would make this count a copy of another (one row per result)."""
+        if self.instance is None or self.count.accession:
+            return
+        twin = CountResult.objects.filter(
+            patient=self.patient, accession="", collected_at=self.count.collected_at,
+            anc_1e9_per_l=self.count.anc_1e9_per_l, qualifier=self.count.qualifier,
+        ).exclude(pk=self.instance.pk)
+        if twin.exists():
+            self.add_error("collected_at", "The same count (same time and value) is already recorded for this "
+                                           "patient: correct that one, or change the time or value.")
 
     def _check_accession(self, accession: str) -> None:
         """Refuse an accession already recorded, as the importers do; say nothing about other teams.

@@ -101,6 +101,19 @@ def test_correcting_a_count_keeps_the_old_value_in_history(nurse_client, patient
     assert [h.anc_1e9_per_l for h in result.history.order_by("history_date")] == [Decimal("0.400"), Decimal("4.000")]
 
 
+def test_correcting_a_count_into_a_copy_of_another_is_refused_with_a_reason(nurse_client, patient):
+    when = _when(2)
+    post_count(nurse_client, patient, anc="1.2", collected_at=when)
+    post_count(nurse_client, patient, anc="1.3", collected_at=when)
+    second = CountResult.objects.get(anc_1e9_per_l=Decimal("1.3"))
+    response = nurse_client.post(reverse("count_edit", args=[second.pk]),
+                                 {"collected_at": when, "unit": "10^9/L", "anc": "1.2", "accession": ""})
+    assert response.status_code == 200  # the form again, not a server error
+    assert "already recorded for this patient" in " ".join(response.context["form"].errors["collected_at"])
+    second.refresh_from_db()
+    assert second.anc_1e9_per_l == Decimal("1.300")
+
+
 def test_temperature_in_fahrenheit_is_stored_in_celsius(nurse_client, patient):
     response = nurse_client.post(
         reverse("temperature_new", args=[patient.pk]),
