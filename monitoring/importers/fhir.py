@@ -15,6 +15,7 @@ FHIR requires a zone on times with a time of day, so the parser refuses times wi
 from __future__ import annotations
 
 import json
+import math
 from datetime import date, datetime
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -42,11 +43,20 @@ OBSERVATION_STATUSES = {"final": FINAL, "amended": CORRECTION, "corrected": CORR
 ADMINISTRATION_STATUSES = {"completed": FINAL, "entered-in-error": REMOVAL}
 
 
+def _json_number(text: str) -> float:
+    """Read a JSON number, refusing one a float cannot hold: 1e-999999 would become 0.0 (an ANC of 0)."""
+    number = float(text)
+    mantissa = text.lower().split("e")[0]
+    if math.isinf(number) or (number == 0 and mantissa.strip("-+0.")):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return number
+
+
 def parse(text: str) -> Parsed:
     """Parse a FHIR JSON document into records; invalid resources are problems naming the entry."""
     parsed = Parsed()
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_float=_json_number)
     except (ValueError, RecursionError) as exc:
         parsed.problem("file", "json", f"not valid JSON: {exc}", unit="")
         return parsed

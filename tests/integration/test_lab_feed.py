@@ -366,3 +366,14 @@ def test_a_count_80_times_the_previous_one_is_held_for_confirmation_then_stored_
     # Sent again by the laboratory, the stored value is a duplicate, not a new value to confirm.
     again = importers.import_file("c.csv", _csv(f"MRN001,{_at(2)},64,10^9/L,D-2"), source=Source.IMPORT)
     assert again.ok and again.duplicates == 1 and not again.kept
+
+
+@pytest.mark.parametrize("number", ["1e-999999", "1e999999", "-2E+400"])
+def test_a_fhir_number_a_float_cannot_hold_is_refused_never_stored_as_0(patient, number):
+    observation = ('{"resourceType": "Observation", "status": "final", "code": {"coding": [{"system": '
+                   '"http://loinc.org", "code": "751-8"}]}, "subject": {"identifier": {"value": "MRN001"}}, '
+                   f'"effectiveDateTime": "{timezone.now().isoformat()}", '
+                   f'"valueQuantity": {{"value": {number}, "unit": "10*3/uL"}}}}')
+    report = importers.import_file("o.json", observation, source=Source.API, fmt="fhir")
+    assert not report.ok and "out of range" in report.problems[0].reason
+    assert not CountResult.objects.exists()
