@@ -158,6 +158,31 @@ def django_db_setup(django_db_setup, django_db_blocker):
                 )
 
 
+
+@pytest.fixture
+def eager(django_capture_on_commit_callbacks):
+    """Return run(write, *args): the write, with enqueued tasks run in-process as it commits."""
+    from neutrowatch.celery import app
+
+    app.conf.task_always_eager = True
+
+    def run(write, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return write(*args, **kwargs)
+
+    yield run
+    app.conf.task_always_eager = False
+
+
+def point_broker_at(url: str) -> None:
+    """Make this process publish to `url` from now on (dropping pooled connections to the old one)."""
+    from neutrowatch.celery import app
+
+    app.conf.broker_url = url
+    app._pool = None
+    app.amqp.__dict__.pop("_producer_pool", None)
+    app.amqp._producer_pool = None
+
 # --- A real Celery worker on the real Redis, against the test database -------------------------
 
 @pytest.fixture(scope="session")

@@ -17,21 +17,6 @@ from tests.conftest import make_patient, make_user, start_on_regimen
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def eager(django_capture_on_commit_callbacks):
-    """Run enqueued tasks in-process, and on-commit callbacks as the write commits."""
-    from neutrowatch.celery import app
-
-    app.conf.task_always_eager = True
-
-    def run(write, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return write(*args, **kwargs)
-
-    yield run
-    app.conf.task_always_eager = False
-
-
 def anc(patient, value: str, hours_ago: float = 1, accession: str = ""):
     return services.record_count(patient, services.parse_count(
         collected_at=timezone.now() - timedelta(hours=hours_ago), unit="10^9/L", anc=Decimal(value),

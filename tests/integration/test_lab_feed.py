@@ -30,21 +30,6 @@ def _csv(*rows: str, header: str = HEADER) -> str:
     return "\n".join([header, *rows]) + "\n"
 
 
-@pytest.fixture
-def eager(django_capture_on_commit_callbacks):
-    """Run enqueued recomputes in-process as the write commits (the worker's path, without a worker)."""
-    from neutrowatch.celery import app
-
-    app.conf.task_always_eager = True
-
-    def run(write, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return write(*args, **kwargs)
-
-    yield run
-    app.conf.task_always_eager = False
-
-
 # --- Record by record, and the command ----------------------------------------------------------
 
 def test_csv_with_3_good_and_2_bad_rows_stores_3_and_keeps_2_then_a_fix_stores_it_and_alerts(

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from monitoring import selectors, services
 from monitoring.models import Alert, CountResult, Cycle, Forecast, Regimen
-from tests.conftest import make_patient, make_user, start_on_regimen, wait_until
+from tests.conftest import make_patient, make_user, point_broker_at, start_on_regimen, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -125,16 +125,10 @@ def broker_down():
     """Point this process's publisher at a port where no Redis listens, then restore it."""
     from neutrowatch.celery import app
 
-    def use(url):
-        app.conf.broker_url = url
-        app._pool = None  # drop pooled connections to the old URL
-        app.amqp.__dict__.pop("_producer_pool", None)
-        app.amqp._producer_pool = None
-
     original = app.conf.broker_url
-    use("redis://127.0.0.1:6390/0")
-    yield lambda: use(original)
-    use(original)
+    point_broker_at("redis://127.0.0.1:6390/0")
+    yield lambda: point_broker_at(original)
+    point_broker_at(original)
 
 
 def test_saves_succeed_while_broker_is_down_and_recompute_stale_catches_up(live_worker, team, broker_down):

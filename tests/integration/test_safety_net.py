@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from monitoring import alerting, services
 from monitoring.models import Alert, Delivery
-from tests.conftest import make_user, start_on_regimen
+from tests.conftest import make_user, point_broker_at, start_on_regimen
 
 pytestmark = pytest.mark.django_db
 
@@ -30,16 +30,10 @@ def broker_dead():
     """Publish to a port where no Redis listens (and no worker runs), then restore the broker."""
     from neutrowatch.celery import app
 
-    def use(url):
-        app.conf.broker_url = url
-        app._pool = None  # drop pooled connections to the old URL
-        app.amqp.__dict__.pop("_producer_pool", None)
-        app.amqp._producer_pool = None
-
     original = app.conf.broker_url
-    use(DEAD_BROKER)
+    point_broker_at(DEAD_BROKER)
     yield
-    use(original)
+    point_broker_at(original)
 
 
 @pytest.fixture
