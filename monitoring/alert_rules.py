@@ -27,6 +27,7 @@ Rules (issues 4 and 11), severities in brackets:
    of ANC < 0.5 within 48 h is enough to call the fever neutropenic.
 3b. Fever with unknown neutrophil status [critical]: fever on chemotherapy and no count in the
    last 24 h (a forecast is not a count): treat as possible neutropenic sepsis (NICE CG151).
+   Without an active cycle, "on chemotherapy" is a dose in the last 30 days (NICE sepsis 1.1.9).
    With a count of 1.0 or more in the last 24 h the same alert is high: assess for infection.
 3c. Fever re-check [medium]: one reading of 38.0 C or more that is not yet a fever under the
    policy (IDSA: 38.0-38.2 C once): re-check within 1 h; a re-check >= 38.0 C makes it a fever.
@@ -40,7 +41,8 @@ Rules (issues 4 and 11), severities in brackets:
    patient risk factors ("consider", NCCN), or any regimen after an FN episode (secondary
    prophylaxis, ASCO 2015).
 7. G-CSF timing [medium]: a pegfilgrastim dose from 14 days before to 24 h after chemotherapy,
-   or a filgrastim dose from 24 h before to 24 h after it (product labels).
+   or a filgrastim dose from 24 h before to 24 h after it (product labels). In a regimen given
+   every 2 weeks, pegfilgrastim from 12 days before (NCCN: day-2 pegfilgrastim is accepted there).
 """
 
 from __future__ import annotations
@@ -155,6 +157,7 @@ class CycleFacts:
     chemo_times: tuple[datetime, ...] = ()  # the patient's chemotherapy doses of the last weeks
     gcsf_doses: tuple[GcsfPoint, ...] = ()  # the patient's G-CSF doses of GCSF_TIMING_LOOKBACK
     prior_febrile_neutropenia: bool = False  # recorded risk factor or an FN alert in an earlier cycle
+    chemo_interval_days: int | None = None  # the regimen's shortest interval between chemo days
 
 
 @dataclass(frozen=True)
@@ -332,21 +335,28 @@ def gcsf_timing(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
         if facts.now - dose.given_at > clinical.GCSF_TIMING_LOOKBACK:
             continue
         long_acting = clinical.is_long_acting(dose.product)
-        before = clinical.PEGFILGRASTIM_NOT_BEFORE_CHEMO if long_acting else clinical.FILGRASTIM_NOT_BEFORE_CHEMO
+        before = (clinical.pegfilgrastim_not_before_chemo(facts.chemo_interval_days) if long_acting
+                  else clinical.FILGRASTIM_NOT_BEFORE_CHEMO)
         after = clinical.PEGFILGRASTIM_NOT_AFTER_CHEMO if long_acting else clinical.FILGRASTIM_NOT_AFTER_CHEMO
         for chemo in facts.chemo_times:
-            if chemo - before <= dose.given_at < chemo + after:
-                return _gcsf_timing_finding(facts, dose, chemo, long_acting)
+            if chemo - before < dose.given_at < chemo + after:  # "at least N days before" includes N
+                return _gcsf_timing_finding(facts, dose, chemo, long_acting, before)
     return None
 
 
-def _gcsf_timing_finding(facts: CycleFacts, dose: GcsfPoint, chemo: datetime, long_acting: bool) -> Finding:
+def _gcsf_timing_finding(facts: CycleFacts, dose: GcsfPoint, chemo: datetime, long_acting: bool,
+                         before: timedelta) -> Finding:
     hours = (dose.given_at - chemo).total_seconds() / 3600
     relation = f"{hours:.0f} h after" if hours >= 0 else f"{-hours / 24:.1f} days before"
-    rule = ("pegfilgrastim is not given from 14 days before to 24 h after cytotoxic chemotherapy" if long_acting
-            else "filgrastim starts 24-72 h after cytotoxic chemotherapy, not in the 24 h before it")
+    if not long_acting:
+        rule = "the label says filgrastim starts 24-72 h after cytotoxic chemotherapy, not in the 24 h before it"
+    elif before == clinical.PEGFILGRASTIM_NOT_BEFORE_CHEMO:
+        rule = "the label says pegfilgrastim is not given from 14 days before to 24 h after cytotoxic chemotherapy"
+    else:
+        rule = (f"in a regimen given every 2 weeks, pegfilgrastim is given from 24 h after chemotherapy and at "
+                f"least {before.days} days before the next (NCCN)")
     message = (f"{dose.product.capitalize()} given {_when(dose.given_at, facts)}, {relation} chemotherapy "
-               f"({_when(chemo, facts)}): the label says {rule}. Check the timing with the oncologist.")
+               f"({_when(chemo, facts)}): {rule}. Check the timing with the oncologist.")
     evidence = {"dose_id": dose.dose_id, "given_at": dose.given_at.isoformat(), "chemo_at": chemo.isoformat(),
                 "product": dose.product}
     return Finding(GCSF_TIMING, MEDIUM, message, evidence)

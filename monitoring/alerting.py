@@ -34,11 +34,12 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
-from django.db.models.functions import Coalesce
+from django.db import models, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from monitoring import alert_rules, clinical
@@ -63,8 +64,9 @@ log = logging.getLogger(__name__)
 CLAIM_TIMEOUT = timedelta(minutes=10)
 # The sweep looks at cycles that started within this many days (longer than any cycle).
 SWEEP_CYCLE_LOOKBACK = timedelta(days=60)
-# Chemotherapy doses this recent are checked against G-CSF doses (14 days + 24 h, with margin).
-CHEMO_TIMES_LOOKBACK = timedelta(days=30)
+# Chemotherapy doses this recent are loaded: checked against G-CSF doses (14 days + 24 h, with
+# margin), and a fever outside any active cycle this soon after a dose is on chemotherapy.
+CHEMO_TIMES_LOOKBACK = max(timedelta(days=30), clinical.NEUTROPENIC_SEPSIS_AFTER_CHEMO)
 # Publishing gives up fast when the broker is down: the sweep re-dispatches what was not sent.
 FAST_PUBLISH = {"retry": True, "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.1,
                                                   "interval_max": 0.1}}
@@ -111,37 +113,45 @@ def evaluate_locked(cycle: Cycle, forecast: Forecast | None, now: datetime, *,
     return apply_verdicts([Verdict(cycle.course.patient, cycle, findings)], kinds, now)
 
 
-def evaluate_observed(moments_by_patient: dict[int, list[datetime]], now: datetime) -> list[Alert]:
+def evaluate_observed(moments_by_patient: dict[int, list[datetime]], now: datetime, *,
+                      cycles: dict[int, list[Cycle]] | None = None) -> list[Alert]:
     """Run the observed rules for what just changed, inside the caller's (saving) transaction.
 
     For each patient: the cycle each changed moment is graded in, the patient's current cycle
     (where fevers and G-CSF timing belong), or the patient alone when no cycle applies. The
     forecast-based rules are left to the worker. A fixed number of queries for any number of
     patients (an import of 1,000 patients evaluates them together). Returns the alerts raised.
+
+    `cycles`: the patients' cycles as `lock_cycles` returned them, when the caller has already
+    locked them (the save path reads them once for the forecasts it bumps and for the rules).
     """
     if not moments_by_patient:
         return []
-    cycles_by_patient = _active_cycles(list(moments_by_patient))
-    targets: set[int] = set()
+    patient_ids = list(moments_by_patient)
+    held = cycles is not None
+    cycles_by_patient = _active_cycles(patient_ids, cycles)
+    targets: dict[int, Cycle] = {}
     alone: list[int] = []  # patients evaluated without a cycle
     for patient_id, moments in moments_by_patient.items():
-        cycles = cycles_by_patient.get(patient_id, [])
-        graded = [grading_cycle_of(cycles, m) for m in set(moments)]
-        targets |= {c.pk for c in graded if c is not None}
-        current = current_cycle_of(cycles, now)
-        if current is not None:
-            targets.add(current.pk)
+        active = cycles_by_patient.get(patient_id, [])
+        graded = [grading_cycle_of(active, m) for m in set(moments)]
+        current = current_cycle_of(active, now)
+        targets.update((c.pk, c) for c in [*graded, current] if c is not None)
         if current is None or None in graded:
             alone.append(patient_id)
-    locked = list(
-        Cycle.objects.select_for_update(of=("self",)).select_related("course__regimen", "course__patient__team")
-        .filter(pk__in=targets).order_by("pk")
-    )
+    if held:
+        locked = sorted(targets.values(), key=lambda c: c.pk)
+    else:
+        # The caller (giving or delaying a cycle) has already written, so locked, some cycles: lock
+        # only the targets, so as not to wait crosswise with a save that locks all the patient's.
+        locked = list(Cycle.objects.select_for_update(of=("self",)).select_related(*_CYCLE_RELATED)
+                      .filter(pk__in=targets).order_by("pk"))
     patients = list(Patient.objects.select_for_update(of=("self",)).select_related("team")
                     .filter(pk__in=alone).order_by("pk"))
     since = min([c.day1 - clinical.PRE_DOSE_COUNT_WINDOW for c in locked] + [now - clinical.NO_CYCLE_COUNT_LOOKBACK])
-    results = load_results(list(moments_by_patient), since, now)
-    forecasts = {f.cycle_id: f for f in Forecast.objects.filter(cycle_id__in=targets)}
+    alerts = PatientAlerts.load(patient_ids)  # after the locks: sees what a save before us raised
+    results = load_results(patient_ids, since, now, alerts=alerts)
+    forecasts = _forecasts_for_fevers(locked, results)
     rules = thresholds()
     verdicts = []
     for cycle in locked:
@@ -152,7 +162,47 @@ def evaluate_observed(moments_by_patient: dict[int, list[datetime]], now: dateti
     for patient in patients:
         facts = patient_facts(patient, cycles_by_patient.get(patient.pk, []), now, results=results[patient.pk])
         verdicts.append(Verdict(patient, None, alert_rules.evaluate(facts, rules, observed_only=True)))
-    return apply_verdicts(verdicts, alert_rules.OBSERVED_KINDS, now)
+    return apply_verdicts(verdicts, alert_rules.OBSERVED_KINDS, now, alerts=alerts)
+
+
+def _forecasts_for_fevers(cycles: list[Cycle], results: dict[int, PatientResults]) -> dict[int, Forecast]:
+    """Return the stored forecasts of the cycles whose patient has a temperature in the lookback.
+
+    Of the observed rules, only febrile neutropenia reads the forecast ("expected to fall"), and
+    only once a fever is found among those temperatures: without one, no forecast can change what
+    the rules find, so a count saved without a recent temperature reads none.
+    """
+    ids = [c.pk for c in cycles if results[c.course.patient_id].temperatures]
+    return {f.cycle_id: f for f in Forecast.objects.filter(cycle_id__in=ids)} if ids else {}
+
+
+_CYCLE_RELATED = ("course__regimen", "course__patient__team")
+
+
+def lock_cycles(patient_ids: list[int]) -> dict[int, list[Cycle]]:
+    """Lock and return each patient's cycles, of every course, cancelled ones left out (one query).
+
+    The save path reads the cycles once, under the lock the observed rules need, before it locks
+    anything else: the forecasts a change affects are found among them, and the rules take the
+    cycles of active courses. Rows are locked in primary-key order, so two saves never wait for
+    each other crosswise.
+    """
+    return patient_cycles(patient_ids, lock=True)
+
+
+def patient_cycles(patient_ids: list[int], *, lock: bool = False) -> dict[int, list[Cycle]]:
+    """Return each patient's cycles, of every course, cancelled ones left out (one query).
+
+    Each list is in the model's order (latest course first, then by number), whatever the order
+    the rows were read (and locked) in.
+    """
+    rows = Cycle.objects.select_for_update(of=("self",)) if lock else Cycle.objects.all()
+    rows = (rows.select_related(*_CYCLE_RELATED).filter(course__patient_id__in=patient_ids)
+            .exclude(status=Cycle.Status.CANCELLED).order_by("pk"))
+    by_patient: dict[int, list[Cycle]] = {}
+    for cycle in sorted(rows, key=lambda c: (-c.course.started_on.toordinal(), -c.course_id, c.number)):
+        by_patient.setdefault(cycle.course.patient_id, []).append(cycle)
+    return by_patient
 
 
 def evaluate_patient_alerts(patient_id: int, now: datetime | None = None) -> list[Alert]:
@@ -167,17 +217,12 @@ def evaluate_patient_alerts(patient_id: int, now: datetime | None = None) -> lis
         return apply_verdicts([Verdict(patient, None, findings)], alert_rules.OBSERVED_KINDS, now)
 
 
-def _active_cycles(patient_ids: list[int]) -> dict[int, list[Cycle]]:
-    """Return each patient's cycles of active courses, cancelled ones left out (one query)."""
-    by_patient: dict[int, list[Cycle]] = {}
-    cycles = (
-        Cycle.objects.filter(course__patient_id__in=patient_ids, course__active=True)
-        .exclude(status=Cycle.Status.CANCELLED)
-        .select_related("course__regimen")
-    )
-    for cycle in cycles:
-        by_patient.setdefault(cycle.course.patient_id, []).append(cycle)
-    return by_patient
+def _active_cycles(patient_ids: list[int], cycles: dict[int, list[Cycle]] | None = None) -> dict[int, list[Cycle]]:
+    """Return each patient's cycles of active courses, cancelled ones left out (one query, none if
+    `cycles`, as patient_cycles returns them, are given)."""
+    if cycles is None:
+        cycles = patient_cycles(patient_ids)
+    return {patient_id: [c for c in of_patient if c.course.active] for patient_id, of_patient in cycles.items()}
 
 
 # --- Store what the rules found -------------------------------------------------------------
@@ -192,28 +237,26 @@ class Verdict:
     findings: list[alert_rules.Finding]
 
 
-def apply_verdicts(verdicts: list[Verdict], kinds, now: datetime) -> list[Alert]:
+def apply_verdicts(verdicts: list[Verdict], kinds, now: datetime, *,
+                   alerts: PatientAlerts | None = None) -> list[Alert]:
     """Raise, keep, clear or resolve the alerts of `kinds` for each verdict; return the alerts raised.
 
     A fixed number of queries for the whole list, plus one update per alert whose state changes.
+    `alerts`: the patients' alerts, if the caller loaded them after taking its locks.
     """
     if not verdicts:
         return []
-    patient_ids = {v.patient.pk for v in verdicts}
-    live: dict[tuple, Alert] = {
-        (a.patient_id, a.cycle_id, a.kind): a
-        for a in Alert.objects.filter(patient_id__in=patient_ids, kind__in=list(kinds), resolved_at__isnull=True)
-    }
-    alerted = _AlertedCounts(patient_ids)
+    if alerts is None:
+        alerts = PatientAlerts.load({v.patient.pk for v in verdicts})
     raised: list[Alert] = []
     for verdict in verdicts:
         cycle_id = verdict.cycle.pk if verdict.cycle is not None else None
         found = {f.kind: f for f in verdict.findings if f.kind in kinds}
         for kind in kinds:
-            alert = live.get((verdict.patient.pk, cycle_id, kind))
+            alert = alerts.live.get((verdict.patient.pk, cycle_id, kind))
             if alert is not None:
                 _update_live(alert, found.get(kind), now)
-            elif kind in found and _should_raise(found[kind], verdict.patient.pk, cycle_id, alerted):
+            elif kind in found and _should_raise(found[kind], verdict.patient.pk, cycle_id, alerts):
                 f = found[kind]
                 raised.append(Alert(patient=verdict.patient, cycle=verdict.cycle, kind=f.kind, severity=f.severity,
                                     message=f.message, evidence=f.evidence, raised_at=now, cleared_at=f.cleared_at))
@@ -224,7 +267,49 @@ def apply_verdicts(verdicts: list[Verdict], kinds, now: datetime) -> list[Alert]
     return raised
 
 
-def _update_live(alert: Alert, finding: alert_rules.Finding | None, now: datetime) -> None:
+@dataclass(frozen=True)
+class LiveAlert:
+    """What keeping, clearing or resolving an unresolved alert needs to know about it."""
+
+    pk: int
+    severity: int
+    cleared_at: datetime | None
+    acknowledged_at: datetime | None
+
+
+@dataclass
+class PatientAlerts:
+    """What the rules and apply_verdicts need from the patients' alerts, read in one query.
+
+    `live`: the unresolved alerts, by (patient, cycle, kind); `alerted`: every (patient, cycle,
+    kind, count) that already had an alert; `fn_cycle_ids`: each patient's cycles with a
+    febrile-neutropenia alert (prior_febrile_neutropenia).
+    """
+
+    live: dict[tuple, LiveAlert] = field(default_factory=dict)
+    alerted: set[tuple] = field(default_factory=set)
+    fn_cycle_ids: dict[int, set[int]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, patient_ids) -> PatientAlerts:
+        alerts = cls()
+        rows = Alert.objects.filter(patient_id__in=list(patient_ids)).order_by().values_list(
+            "pk", "patient_id", "cycle_id", "kind", "severity", "cleared_at", "acknowledged_at", "resolved_at",
+            "evidence__count_id")
+        for pk, patient_id, cycle_id, kind, severity, cleared_at, acknowledged_at, resolved_at, count_id in rows:
+            alerts.alerted.add((patient_id, cycle_id, kind, count_id))
+            if resolved_at is None:
+                alerts.live[(patient_id, cycle_id, kind)] = LiveAlert(pk, severity, cleared_at, acknowledged_at)
+            if kind == Alert.Kind.FEBRILE_NEUTROPENIA and cycle_id is not None:
+                alerts.fn_cycle_ids.setdefault(patient_id, set()).add(cycle_id)
+        return alerts
+
+    def __contains__(self, key: tuple) -> bool:
+        """Return True if the (patient, cycle, kind, count) already had an alert."""
+        return key in self.alerted
+
+
+def _update_live(alert: LiveAlert, finding: alert_rules.Finding | None, now: datetime) -> None:
     """Keep a live alert whose condition holds; clear or resolve one whose condition is gone.
 
     A critical alert nobody has acknowledged is never resolved here: it records when its
@@ -244,22 +329,8 @@ def _update_live(alert: Alert, finding: alert_rules.Finding | None, now: datetim
     rows.update(cleared_at=cleared_at, resolved_at=now)
 
 
-class _AlertedCounts:
-    """The counts that already had an alert, per (patient, cycle, kind); loaded on first use."""
-
-    def __init__(self, patient_ids: set[int]) -> None:
-        self.patient_ids, self.seen = patient_ids, None
-
-    def __contains__(self, key: tuple) -> bool:
-        if self.seen is None:
-            rows = Alert.objects.filter(patient_id__in=self.patient_ids).values_list(
-                "patient_id", "cycle_id", "kind", "evidence__count_id")
-            self.seen = set(rows)
-        return key in self.seen
-
-
 def _should_raise(finding: alert_rules.Finding, patient_id: int, cycle_id: int | None,
-                  alerted: _AlertedCounts) -> bool:
+                  alerted: PatientAlerts) -> bool:
     """Return False for a condition already over that needs no new alert.
 
     A condition that has already cleared is still raised when critical (a grade 4 count that
@@ -287,32 +358,72 @@ class PatientResults:
     fn_cycle_ids: set[int] = field(default_factory=set)  # cycles with a febrile-neutropenia alert
 
 
-def load_results(patient_ids: list[int], since: datetime, now: datetime) -> dict[int, PatientResults]:
-    """Return every patient's results from `since` (counts) up to now, in five queries."""
-    results: dict[int, PatientResults] = defaultdict(PatientResults)
-    counts = CountResult.objects.filter(patient_id__in=patient_ids, collected_at__gte=since, collected_at__lte=now)
-    for patient_id, pk, at, anc in counts.order_by("collected_at", "pk").values_list(
-            "patient_id", "pk", "collected_at", "anc_1e9_per_l"):
-        results[patient_id].counts.append(alert_rules.CountPoint(at, anc, pk))
-    temperatures = TemperatureReading.objects.filter(
-        patient_id__in=patient_ids, taken_at__gte=now - clinical.FN_FEVER_LOOKBACK, taken_at__lte=now)
-    for patient_id, at, celsius in temperatures.order_by("taken_at").values_list(
-            "patient_id", "taken_at", "temperature_c"):
-        results[patient_id].temperatures.append(clinical.TemperaturePoint(at, celsius))
-    gcsf_from = min(since, now - clinical.GCSF_TIMING_LOOKBACK)
-    doses = GcsfDose.objects.filter(patient_id__in=patient_ids, given_at__gte=gcsf_from, given_at__lte=now)
-    for patient_id, pk, at, product in doses.order_by("given_at").values_list("patient_id", "pk", "given_at",
-                                                                                 "product"):
-        results[patient_id].gcsf.append(alert_rules.GcsfPoint(at, product, pk))
-    chemo = ChemoAdministration.objects.filter(
-        cycle__course__patient_id__in=patient_ids, given_at__gte=min(since, now - CHEMO_TIMES_LOOKBACK),
-        given_at__lte=now)
-    for patient_id, cycle_id, at in chemo.values_list("cycle__course__patient_id", "cycle_id", "given_at"):
-        results[patient_id].chemo.append((cycle_id, at))
-    fn = Alert.objects.filter(patient_id__in=patient_ids, kind=Alert.Kind.FEBRILE_NEUTROPENIA, cycle__isnull=False)
-    for patient_id, cycle_id in fn.values_list("patient_id", "cycle_id"):
-        results[patient_id].fn_cycle_ids.add(cycle_id)
+def load_results(patient_ids: list[int], since: datetime, now: datetime, *,
+                 alerts: PatientAlerts | None = None) -> dict[int, PatientResults]:
+    """Return every patient's results from `since` (counts) up to now, in two queries (one if the
+    patients' `alerts` are given)."""
+    results = load_measurements(patient_ids, since, now)
+    fn_cycle_ids = (alerts or PatientAlerts.load(patient_ids)).fn_cycle_ids
+    for patient_id in patient_ids:
+        results[patient_id].fn_cycle_ids = fn_cycle_ids.get(patient_id, set())
     return results
+
+
+# The kinds of row load_measurements reads, in the first column of its query.
+_COUNT, _TEMPERATURE, _GCSF, _CHEMO = "count", "temperature", "gcsf", "chemo"
+
+
+def load_measurements(patient_ids: list[int], since: datetime, now: datetime) -> dict[int, PatientResults]:
+    """Return every patient's counts from `since`, temperatures, G-CSF and chemotherapy up to now.
+
+    One query (a UNION ALL of the four tables, each row tagged with its kind) instead of four:
+    the save path runs it for every result saved. `fn_cycle_ids` is left empty.
+    """
+    text, decimal, key = models.CharField(), models.DecimalField(max_digits=9, decimal_places=3), models.IntegerField()
+
+    def tagged(kind: str, rows, patient: str, at: str, value=None, product=None, cycle=None):
+        # Every column an expression, so that each query selects them in this order; typed NULLs,
+        # so that PostgreSQL matches each column's type across the four.
+        return rows.order_by().values_list(
+            models.Value(kind, output_field=text), F(patient), F("pk"), F(at),
+            F(value) if value else Cast(None, output_field=decimal),
+            F(product) if product else models.Value("", output_field=text),
+            F(cycle) if cycle else Cast(None, output_field=key))
+
+    counts = tagged(_COUNT, CountResult.objects.filter(
+        patient_id__in=patient_ids, collected_at__gte=since, collected_at__lte=now),
+        "patient_id", "collected_at", value="anc_1e9_per_l")
+    temperatures = tagged(_TEMPERATURE, TemperatureReading.objects.filter(
+        patient_id__in=patient_ids, taken_at__gte=now - clinical.FN_FEVER_LOOKBACK, taken_at__lte=now),
+        "patient_id", "taken_at", value="temperature_c")
+    doses = tagged(_GCSF, GcsfDose.objects.filter(
+        patient_id__in=patient_ids, given_at__gte=min(since, now - clinical.GCSF_TIMING_LOOKBACK), given_at__lte=now),
+        "patient_id", "given_at", product="product")
+    chemo = tagged(_CHEMO, ChemoAdministration.objects.filter(
+        cycle__course__patient_id__in=patient_ids, given_at__gte=min(since, now - CHEMO_TIMES_LOOKBACK),
+        given_at__lte=now), "cycle__course__patient_id", "given_at", cycle="cycle_id")
+    rows = counts.union(temperatures, doses, chemo, all=True)
+    results: dict[int, PatientResults] = defaultdict(PatientResults)
+    for kind, patient_id, pk, at, value, product, cycle_id in sorted(rows, key=lambda row: (row[3], row[2])):
+        patient = results[patient_id]
+        if kind == _COUNT:
+            patient.counts.append(alert_rules.CountPoint(at, _stored(value, _ANC_PLACES), pk))
+        elif kind == _TEMPERATURE:
+            patient.temperatures.append(clinical.TemperaturePoint(at, _stored(value, _CELSIUS_PLACES)))
+        elif kind == _GCSF:
+            patient.gcsf.append(alert_rules.GcsfPoint(at, product, pk))
+        else:
+            patient.chemo.append((cycle_id, at))
+    return results
+
+
+_ANC_PLACES = CountResult._meta.get_field("anc_1e9_per_l").decimal_places
+_CELSIUS_PLACES = TemperatureReading._meta.get_field("temperature_c").decimal_places
+
+
+def _stored(value, places: int) -> Decimal:
+    """Return a decimal as its column stores it: a UNION's column has one type (SQLite gives floats)."""
+    return Decimal(value).quantize(Decimal(1).scaleb(-places))
 
 
 def cycle_facts(cycle: Cycle, forecast: Forecast | None, now: datetime, *,
@@ -363,6 +474,7 @@ def cycle_facts(cycle: Cycle, forecast: Forecast | None, now: datetime, *,
         chemo_times=tuple(at for _, at in chemo),
         gcsf_doses=tuple(d for d in results.gcsf if d.given_at >= now - clinical.GCSF_TIMING_LOOKBACK),
         prior_febrile_neutropenia=patient.prior_febrile_neutropenia or bool(results.fn_cycle_ids - {cycle.pk}),
+        chemo_interval_days=clinical.chemo_interval_days(regimen.cycle_length_days, regimen.chemo_days),
     )
 
 
@@ -376,10 +488,15 @@ def _next_cycle(cycle: Cycle, cycles: list[Cycle]) -> Cycle | None:
 
 def patient_facts(patient: Patient, cycles: list[Cycle], now: datetime, *,
                   results: PatientResults | None = None) -> alert_rules.CycleFacts:
-    """Gather the facts of a patient's results that no active cycle grades (the observed rules only)."""
+    """Gather the facts of a patient's results that no active cycle grades (the observed rules only).
+
+    The patient counts as on chemotherapy (the NICE fever rule) for NEUTROPENIC_SEPSIS_AFTER_CHEMO
+    after their last dose, whether its course has ended or not.
+    """
     since = now - clinical.NO_CYCLE_COUNT_LOOKBACK
     if results is None:
         results = load_results([patient.pk], since, now)[patient.pk]
+    last_chemo = max((at for _, at in results.chemo), default=None)
     return alert_rules.CycleFacts(
         now=now, clinic_tz=timezone.get_current_timezone(), cycle_number=0, day1=None, chemo_given=False,
         cycle_over=False, next_day1=None, fn_risk="", nadir_window_days=(0, 0),
@@ -388,7 +505,7 @@ def patient_facts(patient: Patient, cycles: list[Cycle], now: datetime, *,
                      if c.collected_at >= since and grading_cycle_of(cycles, c.collected_at) is None),
         temperatures=tuple(results.temperatures),
         is_current=current_cycle_of(cycles, now) is None,
-        on_chemotherapy=False,
+        on_chemotherapy=last_chemo is not None and now - last_chemo <= clinical.NEUTROPENIC_SEPSIS_AFTER_CHEMO,
         chemo_times=tuple(at for _, at in results.chemo if at >= now - CHEMO_TIMES_LOOKBACK),
         gcsf_doses=tuple(d for d in results.gcsf if d.given_at >= now - clinical.GCSF_TIMING_LOOKBACK),
     )

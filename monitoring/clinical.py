@@ -106,6 +106,13 @@ GCSF_DUE_AFTER_CHEMO = timedelta(hours=24)
 # Pegfilgrastim label: not from 14 days before to 24 h after cytotoxic chemotherapy.
 PEGFILGRASTIM_NOT_BEFORE_CHEMO = timedelta(days=14)
 PEGFILGRASTIM_NOT_AFTER_CHEMO = timedelta(hours=24)
+# Regimens given every 2 weeks (dose-dense AC, CHOP-14, FOLFOX, ABVD's days 1 and 15): NCCN
+# (Hematopoietic Growth Factors) accepts pegfilgrastim with at least 12 days before the next
+# chemotherapy (phase II evidence; dose-dense AC with day-2 pegfilgrastim, CALGB 9741 schedule;
+# review: Mahtani et al., BMC Cancer 2021;21:621; EORTC 2010 alike). Weekly and shorter schedules
+# have no data (NCCN): the label's 14 days stays for them, and for 3-weekly ones.
+PEGFILGRASTIM_NOT_BEFORE_CHEMO_EVERY_2_WEEKS = timedelta(days=12)
+EVERY_2_WEEKS_INTERVAL_DAYS = (14, 20)  # shortest interval between chemotherapy days, inclusive
 # Filgrastim label: not in the 24 h before, and from 24 h after, cytotoxic chemotherapy.
 FILGRASTIM_NOT_BEFORE_CHEMO = timedelta(hours=24)
 FILGRASTIM_NOT_AFTER_CHEMO = timedelta(hours=24)
@@ -126,6 +133,11 @@ NADIR_WINDOW_HALF_WIDTH = timedelta(days=2)
 # (a count older than a week no longer says how the patient is).
 NO_CYCLE_COUNT_LOOKBACK = timedelta(days=7)
 # Record given: the pre-dose count must be at most 72 h old (PRE_DOSE_COUNT_WINDOW above).
+# A fever in a patient whose course has ended, or with no cycle under way, is still a possible
+# neutropenic sepsis for this long after the last chemotherapy dose: NICE sepsis guideline (NG51
+# as amended 2024, NG255 2025, rec 1.1.9): "suspect neutropenic sepsis in people who become unwell
+# and are having or have had systemic anticancer treatment within the last 30 days" (NICE CG151).
+NEUTROPENIC_SEPSIS_AFTER_CHEMO = timedelta(days=30)
 
 
 class ClinicalValueError(ValueError):
@@ -436,3 +448,21 @@ def gcsf_product(name_or_code: str) -> str:
 def is_long_acting(product: str) -> bool:
     """Return True for once-per-cycle pegylated G-CSF."""
     return product in (PEGFILGRASTIM, LIPEGFILGRASTIM)
+
+
+def chemo_interval_days(cycle_length_days: int, chemo_days: list[int]) -> int:
+    """Return the shortest interval in days between a regimen's chemotherapy days, across cycles."""
+    days = sorted(set(chemo_days or [1]))
+    gaps = [later - earlier for earlier, later in zip(days, days[1:])]
+    return min([*gaps, cycle_length_days - days[-1] + days[0]])
+
+
+def pegfilgrastim_not_before_chemo(interval_days: int | None) -> timedelta:
+    """Return how long before chemotherapy pegfilgrastim is not given, for a regimen's dose interval.
+
+    Every 2 weeks: NCCN's 12 days; otherwise (or unknown) the label's 14 days.
+    """
+    shortest, longest = EVERY_2_WEEKS_INTERVAL_DAYS
+    if interval_days is not None and shortest <= interval_days <= longest:
+        return PEGFILGRASTIM_NOT_BEFORE_CHEMO_EVERY_2_WEEKS
+    return PEGFILGRASTIM_NOT_BEFORE_CHEMO

@@ -40,7 +40,7 @@ def check_moment(form: forms.Form, field: str, patient: Patient | None) -> None:
     moment = form.cleaned_data.get(field)
     if moment is None:
         return
-    if moment > timezone.now() + timezone.timedelta(minutes=5):
+    if moment > timezone.now() + services.FUTURE_TOLERANCE:
         form.add_error(field, "This time is in the future.")
     elif patient is not None and timezone.localtime(moment).date() < patient.date_of_birth:
         form.add_error(field, "This time is before the patient's date of birth.")

@@ -507,26 +507,35 @@ def _empty_grade4() -> dict:
 
 
 def _grade4_outcomes(now: datetime, threshold: float) -> dict[str, dict]:
-    """Return per regimen code the 2x2 table of grade-4 forecasts against grade-4 outcomes."""
+    """Return per regimen code the 2x2 table of grade-4 forecasts against grade-4 outcomes.
+
+    Three queries however many cycles: the scores, the finished cycles, and the grade-4 counts
+    of their patients over the span of those cycles (matched to each cycle here).
+    """
     from monitoring.models import ForecastScore
 
     first: dict[int, float | None] = {}
     for cycle_id, p_grade4 in (ForecastScore.objects.order_by("cycle_id", "forecast_as_of")
                                .values_list("cycle_id", "p_grade4")):
         first.setdefault(cycle_id, p_grade4)
-    cycles = [c for c in Cycle.objects.filter(pk__in=first).select_related("course__regimen")
-              if c.day1 + timedelta(days=c.course.regimen.cycle_length_days) <= now]
-    lowest = {}
-    for cycle in cycles:
+    windows = {}  # cycle -> [day 1, day 1 + cycle length)
+    for cycle in Cycle.objects.filter(pk__in=first).select_related("course__regimen"):
         end = cycle.day1 + timedelta(days=cycle.course.regimen.cycle_length_days)
-        lowest[cycle.pk] = (CountResult.objects.filter(patient_id=cycle.course.patient_id,
-                                                       collected_at__gte=cycle.day1, collected_at__lt=end)
-                            .order_by("anc_1e9_per_l").values_list("anc_1e9_per_l", flat=True).first())
+        if end <= now:
+            windows[cycle] = (cycle.day1, end)
+    grade4_at: dict[int, list[datetime]] = {}
+    if windows:
+        grade4_counts = CountResult.objects.filter(
+            patient_id__in={cycle.course.patient_id for cycle in windows}, anc_1e9_per_l__lt=clinical.GRADE4_BELOW,
+            collected_at__gte=min(start for start, _ in windows.values()),
+            collected_at__lt=max(end for _, end in windows.values()))
+        for patient_id, collected_at in grade4_counts.values_list("patient_id", "collected_at"):
+            grade4_at.setdefault(patient_id, []).append(collected_at)
     tables: dict[str, dict] = {}
-    for cycle in cycles:
+    for cycle, (start, end) in windows.items():
         table = tables.setdefault(cycle.course.regimen.code, _empty_grade4())
         predicted = (first[cycle.pk] or 0.0) >= threshold
-        observed = lowest[cycle.pk] is not None and lowest[cycle.pk] < clinical.GRADE4_BELOW
+        observed = any(start <= at < end for at in grade4_at.get(cycle.course.patient_id, ()))
         key = {(True, True): "predicted_and_observed", (True, False): "predicted_not_observed",
                (False, True): "observed_not_predicted", (False, False): "neither"}[(predicted, observed)]
         table[key] += 1

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from scipy.special import ndtr
@@ -47,6 +47,10 @@ from monitoring.models.results import Source
 
 log = logging.getLogger(__name__)
 
+# A clock a few minutes fast (an analyser's, a ward PC's) is not an error: every entry path
+# accepts a time up to this far ahead of its own clock, so a forecast reads its inputs as far.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
 
 # --- Which cycles a change touches -------------------------------------------------------
 
@@ -61,9 +65,15 @@ def affected_cycle_ids(patient_id: int, moments: Iterable[datetime], now: dateti
 
 
 def results_changed(moments_by_patient: dict[int, list[datetime]], now: datetime) -> None:
-    """Bump the forecasts the change affects (recomputed on commit) and run the observed rules now."""
-    mark_inputs_changed(affected_cycle_ids_bulk(moments_by_patient, now))
-    alerting.evaluate_observed(moments_by_patient, now)
+    """Bump the forecasts the change affects (recomputed on commit) and run the observed rules now.
+
+    Both read the patients' cycles from one query, which also takes the row locks the rules need.
+    """
+    if not moments_by_patient:
+        return
+    cycles = alerting.lock_cycles(list(moments_by_patient))
+    mark_inputs_changed(affected_cycle_ids_bulk(moments_by_patient, now, cycles=cycles))
+    alerting.evaluate_observed(moments_by_patient, now, cycles=cycles)
 
 
 def mark_inputs_changed(cycle_ids: Iterable[int]) -> None:
@@ -75,22 +85,62 @@ def mark_inputs_changed(cycle_ids: Iterable[int]) -> None:
     transaction.on_commit(lambda: enqueue_recomputes(cycle_ids))
 
 
-def enqueue_recomputes(cycle_ids: Iterable[int]) -> int:
-    """Publish recompute tasks; if the broker is unreachable, log it and rely on the sweeper.
+# Publishing one Celery task costs about a millisecond of Python. A change that touches many cycles
+# at once (an import, a burst of MLLP messages stored together) publishes one fan-out task per
+# FANOUT_CHUNK cycles instead, which a worker splits into one recompute task per cycle (so they
+# still run in parallel on every worker). Fewer cycles are published one task each, as before.
+FANOUT_FROM = 8
+FANOUT_CHUNK = 500
 
-    Returns how many were published. Publishing retries once after 0.1 s, then gives up
-    (tens of milliseconds with the broker down), so a save is never held up for long.
+
+def enqueue_recomputes(cycle_ids: Iterable[int]) -> int:
+    """Publish the recomputes of these cycles; if the broker is unreachable, log it and rely on the sweeper.
+
+    Returns how many cycles' recomputes were published (in order: the first N of `cycle_ids`).
+    Publishing retries once after 0.1 s, then gives up (tens of milliseconds with the broker
+    down), so a save is never held up for long.
+    """
+    cycle_ids = list(cycle_ids)
+    if len(cycle_ids) < FANOUT_FROM:
+        return _publish_each(cycle_ids)
+    return _publish([cycle_ids[start:start + FANOUT_CHUNK] for start in range(0, len(cycle_ids), FANOUT_CHUNK)],
+                    fan_out=True)
+
+
+def _publish_each(cycle_ids: list[int]) -> int:
+    return _publish([[cycle_id] for cycle_id in cycle_ids], fan_out=False)
+
+
+def _publish(groups: list[list[int]], *, fan_out: bool) -> int:
+    """Publish one task per group of cycle ids (a fan-out task, or a recompute of a single cycle).
+
+    Returns how many cycles' recomputes were published before the broker failed, if it did.
     """
     from monitoring import alerting, tasks
 
     published = 0
-    for cycle_id in cycle_ids:
+    for group in groups:
         try:
-            tasks.recompute_cycle.apply_async((cycle_id,), **alerting.FAST_PUBLISH)
+            if fan_out:
+                tasks.recompute_cycles.apply_async((group,), **alerting.FAST_PUBLISH)
+            else:
+                tasks.recompute_cycle.apply_async((group[0],), **alerting.FAST_PUBLISH)
         except Exception:  # kombu raises OperationalError and friends; the save must stand.
-            log.warning("broker unreachable: cycle %s left stale for recompute_stale", cycle_id)
+            left = sum(len(g) for g in groups) - published
+            log.warning("broker unreachable: %d cycle(s) left stale for recompute_stale", left)
             return published
-        published += 1
+        published += len(group)
+    return published
+
+
+def fan_out_recomputes(cycle_ids: list[int]) -> int:
+    """Split a fan-out task into one recompute task per cycle; recompute here what cannot be published.
+
+    Returns how many were published.
+    """
+    published = _publish_each(list(cycle_ids))
+    for cycle_id in list(cycle_ids)[published:]:
+        recompute_cycle(cycle_id)
     return published
 
 
@@ -175,9 +225,13 @@ def record_counts(
     now = timezone.now()
     created = []
     with transaction.atomic():
-        stored = CountResult.objects.filter(patient=patient)
-        existing = set(stored.exclude(accession="").values_list("accession", flat=True))
-        unkeyed = set(stored.filter(accession="").values_list("collected_at", "anc_1e9_per_l", "qualifier"))
+        existing, unkeyed = set(), set()
+        stored = CountResult.objects.filter(patient=patient).order_by()
+        for accession, *value in stored.values_list("accession", "collected_at", "anc_1e9_per_l", "qualifier"):
+            if accession:
+                existing.add(accession)
+            else:
+                unkeyed.add(tuple(value))
         for count in counts:
             key = count.accession or (count.collected_at, count.anc_1e9_per_l, count.qualifier)
             if key in existing or key in unkeyed:
@@ -264,25 +318,36 @@ def delete_result(result: CountResult | GcsfDose | TemperatureReading) -> None:
 
 
 def record_gcsf(patient: Patient, *, user=None, source: str = Source.MANUAL, **fields) -> GcsfDose | None:
-    """Store a G-CSF dose; return None if the same external id was already stored."""
-    return _record_event(GcsfDose, "given_at", patient, user=user, source=source, **fields)
+    """Store a G-CSF dose; return None if it was already stored (same external id, or same time and product)."""
+    return _record_event(GcsfDose, ("given_at", "product"), patient, user=user, source=source, **fields)
 
 
 def record_temperature(
     patient: Patient, *, user=None, source: str = Source.MANUAL, **fields
 ) -> TemperatureReading | None:
-    """Store a temperature reading (temperature_c already converted); None if a duplicate."""
-    return _record_event(TemperatureReading, "taken_at", patient, user=user, source=source, **fields)
+    """Store a temperature reading (temperature_c already converted); None if already stored."""
+    return _record_event(TemperatureReading, ("taken_at", "temperature_c"), patient, user=user, source=source,
+                         **fields)
 
 
-def _record_event(model, time_field: str, patient: Patient, *, user, source: str, **fields):
+def _record_event(model, key_fields: tuple[str, str], patient: Patient, *, user, source: str, **fields):
+    """Store one dose or reading; None if stored already: its external id, or without one its time and value.
+
+    The database holds the same keys unique (as for counts): a copy committed by a concurrent
+    sender after the check makes the insert fail, and this sender succeeds with None.
+    """
     now = timezone.now()
+    external_id = fields.get("external_id", "")
+    key = {"external_id": external_id} if external_id else {"external_id": "", **{f: fields[f] for f in key_fields}}
     with transaction.atomic():
-        external_id = fields.get("external_id", "")
-        if external_id and model.objects.filter(source=source, external_id=external_id).exists():
+        if model.objects.filter(patient=patient, **key).exists():
             return None
-        event = model.objects.create(patient=patient, entered_by=user, source=source, **fields)
-        results_changed({patient.pk: [getattr(event, time_field)]}, now)
+        try:
+            with transaction.atomic():
+                event = model.objects.create(patient=patient, entered_by=user, source=source, **fields)
+        except IntegrityError:
+            return None
+        results_changed({patient.pk: [getattr(event, key_fields[0])]}, now)
     return event
 
 
@@ -516,19 +581,18 @@ def _copy(cursor, table: str, columns: list[str], rows: list[list]) -> None:
             copy.write_row(row)
 
 
-def affected_cycle_ids_bulk(moments_by_patient: dict[int, list[datetime]], now: datetime) -> set[int]:
-    """Return affected_cycle_ids() for many patients at once, from one query."""
-    by_patient: dict[int, list[Cycle]] = {}
-    cycles = (
-        Cycle.objects.filter(course__patient_id__in=list(moments_by_patient))
-        .exclude(status=Cycle.Status.CANCELLED)
-        .select_related("course__regimen")
-    )
-    for cycle in cycles:
-        by_patient.setdefault(cycle.course.patient_id, []).append(cycle)
+def affected_cycle_ids_bulk(moments_by_patient: dict[int, list[datetime]], now: datetime, *,
+                            cycles: dict[int, list[Cycle]] | None = None) -> set[int]:
+    """Return affected_cycle_ids() for many patients at once, from one query.
+
+    `cycles`: each patient's cycles (every course, cancelled ones left out) if already loaded,
+    as alerting.lock_cycles returns them; then no query.
+    """
+    if cycles is None:
+        cycles = alerting.patient_cycles(list(moments_by_patient))
     ids: set[int] = set()
     for patient_id, moments in moments_by_patient.items():
-        patient_cycles = sorted(by_patient.get(patient_id, []), key=lambda c: c.day1)
+        patient_cycles = sorted(cycles.get(patient_id, []), key=lambda c: c.day1)
         day1s = [c.day1 for c in patient_cycles]
         for moment in set(moments):
             index = bisect.bisect_right(day1s, moment)
@@ -552,17 +616,19 @@ def recompute_cycle(cycle_id: int, now: datetime | None = None) -> Forecast | No
     """
     from monitoring import alerting, forecasting, selectors
 
-    now = now or timezone.now()
     cycle = (
         Cycle.objects.select_related("course__regimen__learned_prior", "course__patient").filter(pk=cycle_id).first()
     )
     if cycle is None:
         return None
     version = cycle.input_version  # read before the inputs: a later change bumps it again
+    # The clock is read after the version: every input the version counts was saved before
+    # `now`, so its time is at most `now + FUTURE_TOLERANCE`, and the history reads that far.
+    now = now or timezone.now()
     stored = Forecast.objects.filter(cycle_id=cycle_id).only("input_version", "inputs_digest").first()
     if stored is not None and stored.input_version >= version and version > 0:
         return stored  # a queued duplicate: an earlier task already used these inputs (burst dedup)
-    history = selectors.forecast_history(cycle, as_of=now)
+    history = selectors.forecast_history(cycle, as_of=now + FUTURE_TOLERANCE)
     learned = _learned_prior_parameters(cycle.course.regimen)
     population = forecasting.population_from_dict(learned) if learned else None
     digest = hashlib.sha256(json.dumps({"history": history, "prior": learned}, sort_keys=True).encode()).hexdigest()

@@ -132,3 +132,30 @@ def test_forecast_stores_the_next_count_day_and_pages_show_it(nurse_client, pati
     shown = f"next FBC: {forecast.next_fbc_on:%a} {forecast.next_fbc_on.day} {forecast.next_fbc_on:%b}"
     assert shown in nurse_client.get(reverse("patient", args=[patient.pk])).content.decode()
     assert shown in nurse_client.get(reverse("ward")).content.decode()
+
+
+def test_the_grade4_table_takes_the_same_queries_for_1_and_20_finished_cycles(team, regimens):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.conftest import make_patient
+
+    def finished_cycle(number: int) -> None:
+        patient = make_patient(team, mrn=f"CAL{number:03d}")
+        cycle = start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=30 + number / 24)
+        forecast_then_count(cycle, 2, 8, "0.300" if number % 2 else "1.800")  # odd: grade 4 observed
+
+    def grade4_table() -> tuple[int, dict]:
+        with CaptureQueriesContext(connection) as captured:
+            summary = selectors.calibration_summary(timezone.now())
+        return len(captured), summary["grade4"]
+
+    finished_cycle(1)
+    one, table = grade4_table()
+    assert table["cycles"] == 1
+    for number in range(2, 21):
+        finished_cycle(number)
+    twenty, table = grade4_table()
+    assert twenty == one
+    assert table["cycles"] == 20
+    assert table["predicted_and_observed"] + table["observed_not_predicted"] == 10

@@ -247,3 +247,12 @@ def test_s5_an_unreadable_anc_keeps_out_only_its_own_row(import_csv, cycle, pati
     assert (alert.kind, alert.cycle_id) == (Alert.Kind.GRADE4_OBSERVED, other_cycle.pk)
     kept = ImportException.objects.get()
     assert kept.mrn == "MRN001" and "'0..3' is not a number" in kept.problems_text
+
+
+def test_day2_pegfilgrastim_in_dose_dense_ac_is_not_flagged_when_the_next_cycle_is_given(patient, regimens):
+    cycle = start_on_regimen(patient, regimens["DDAC-Q2W"], days_ago=14)
+    services.record_gcsf(patient, product="pegfilgrastim", dose=Decimal("6"), dose_unit="mg",
+                         given_at=cycle.day1 + timedelta(hours=26))
+    services.give_cycle(cycle.course.cycles.get(number=2), timezone.now())  # 13 days after the dose
+    alerting.sweep()
+    assert not Alert.objects.filter(patient=patient, kind=Alert.Kind.GCSF_TIMING).exists()

@@ -6,8 +6,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+
 from monitoring import alert_rules as rules
-from monitoring.clinical import TemperaturePoint
+from monitoring.clinical import TemperaturePoint, chemo_interval_days
 
 DAY1 = datetime(2026, 5, 11, 9, 0, tzinfo=UTC)
 T = rules.Thresholds()
@@ -303,6 +305,27 @@ def test_pegfilgrastim_within_24h_after_chemo_is_flagged_and_after_24h_is_not():
 def test_pegfilgrastim_in_the_14_days_before_chemo_is_flagged():
     before = kinds(facts(3, gcsf_doses=(gcsf(-4),), chemo_times=(DAY1,)))
     assert "days before" in before[rules.GCSF_TIMING].message
+
+
+def test_day2_pegfilgrastim_in_a_regimen_given_every_2_weeks_is_not_flagged_but_later_doses_are():
+    chemo = (DAY1, DAY1 + timedelta(days=14))  # day 1 of cycles 1 and 2 of a 14-day regimen
+    every_2_weeks = facts(15.2, next_day1=DAY1 + timedelta(days=28), chemo_times=chemo, chemo_interval_days=14)
+    assert rules.GCSF_TIMING not in kinds(replace(every_2_weeks, gcsf_doses=(gcsf(2.05),)))  # 13 days before
+    assert rules.GCSF_TIMING not in kinds(replace(every_2_weeks, gcsf_doses=(gcsf(3),)))  # 12 days before
+    late = kinds(replace(every_2_weeks, gcsf_doses=(gcsf(5),)))[rules.GCSF_TIMING]  # 10 days before
+    assert "at least 12 days before the next (NCCN)" in late.message
+    assert rules.GCSF_TIMING in kinds(replace(every_2_weeks, gcsf_doses=(gcsf(1.5),)))  # within 24 h after
+    # The label's 14 days elsewhere: weekly (no data, NCCN), unknown, and days 1 and 8 of a 3-week cycle.
+    for interval in (7, None):
+        other = replace(every_2_weeks, gcsf_doses=(gcsf(2.05),), chemo_interval_days=interval)
+        assert "14 days before to 24 h after" in kinds(other)[rules.GCSF_TIMING].message
+
+
+@pytest.mark.parametrize("cycle_length, chemo_days, interval", [
+    (14, [1], 14), (21, [1], 21), (7, [1], 7), (21, [1, 8], 7), (28, [1, 15], 14), (28, [8, 1, 15], 7),
+])
+def test_the_regimens_shortest_interval_between_chemotherapy_days(cycle_length, chemo_days, interval):
+    assert chemo_interval_days(cycle_length, chemo_days) == interval
 
 
 def test_filgrastim_starts_24h_after_chemo():
