@@ -1,7 +1,7 @@
 """Benchmark the CSV import: 100,000 rows over 1,000 patients into PostgreSQL, then forecast freshness.
 
 usage: make bench-import   (DJANGO_SETTINGS_MODULE=neutrowatch.settings_test)
-       python bench/import_csv.py [--patients 1000] [--rows-per-patient 100] [--workers 2]
+       python bench/import_csv.py [--patients 1000] [--rows-per-patient 100] [--workers 2] [--skip-forecasts]
 
 Prints (1) rows per second of `import_results`' code path (parse, validate, dedupe, store with
 history, in one transaction) and (2) the time from the end of the import until every forecast
@@ -13,6 +13,7 @@ recreated) and its own Redis database (BENCH_REDIS_URL, default redis://127.0.0.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import random
 import subprocess
@@ -76,14 +77,18 @@ def csv_text(patients, rows_per_patient: int, now) -> str:
     lines = ["mrn,collected_at,anc,wbc,neutrophil_pct,band_pct,unit,accession"]
     span_h = 59 * 24
     for patient in patients:
+        level = rng.uniform(0.5, 5.0)
         for n in range(rows_per_patient):
             when = now - timedelta(days=60) + timedelta(hours=12 + span_h * n / rows_per_patient)
             unit, factor = units[n % 3]
-            anc = Decimal(str(round(rng.uniform(0.2, 6.0), 2))) * factor
+            # A random walk between 0.2 and 6.0 that moves at most about 2.2 times from one count to the
+            # next, like a real patient's counts (the import's delta check holds a 10-fold jump back).
+            level = min(max(level * math.exp(rng.uniform(-0.8, 0.8)), 0.2), 6.0)
+            anc = Decimal(str(round(level, 2))) * factor
             # With the UTC offset: a bare local time in the hour the clocks go back is refused as ambiguous.
             stamp = timezone.localtime(when).isoformat(timespec="minutes")
-            if n % 4 == 0:  # a quarter as WBC + differential
-                wbc = Decimal(str(round(rng.uniform(2.0, 9.0), 2))) * factor
+            if n % 4 == 0:  # a quarter as WBC + differential (55 % segmented + 3 % bands)
+                wbc = Decimal(str(round(level / 0.58, 2))) * factor
                 lines.append(f"{patient.mrn},{stamp},,{wbc},55,3,{unit},{patient.mrn}-{n}")
             else:
                 lines.append(f"{patient.mrn},{stamp},{anc},,,,{unit},{patient.mrn}-{n}")
@@ -112,6 +117,7 @@ def main() -> int:
     parser.add_argument("--rows-per-patient", type=int, default=100)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--timeout", type=float, default=3600)
+    parser.add_argument("--skip-forecasts", action="store_true", help="stop after the import (no worker)")
     args = parser.parse_args()
 
     recreate_database()
@@ -155,6 +161,8 @@ def main() -> int:
     print(f"  same file again   {time.perf_counter() - again:7.2f} s  ({second.created} created, "
           f"{second.duplicates:,} duplicates)")
 
+    if args.skip_forecasts:
+        return 0
     targets = {pk: v for pk, v in Cycle.objects.values_list("pk", "input_version") if v > versions_before.get(pk, 0)}
     print(f"forecasts made stale: {len(targets):,} cycles; starting a worker with concurrency {args.workers}")
     worker = start_worker(args.workers)

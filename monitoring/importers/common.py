@@ -20,6 +20,7 @@ same value at the same time). Database constraints enforce both for counts.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -53,7 +54,7 @@ from monitoring.importers.records import (  # noqa: F401  (parsers and callers i
 )
 from monitoring.models import CountResult, GcsfDose, Patient, TemperatureReading
 
-FUTURE_TOLERANCE = timedelta(minutes=5)  # an analyser clock a few minutes fast is not an error
+FUTURE_TOLERANCE = services.FUTURE_TOLERANCE  # an analyser clock a few minutes fast is not an error
 LOOKUP_CHUNK = 5000
 
 # --- Times ---------------------------------------------------------------------------------
@@ -338,29 +339,36 @@ def _hold_unlikely_counts(checked: list[tuple], report: ImportReport) -> list[tu
     if not counts:
         return checked
     earliest = min(value.collected_at for _, _, value in counts) - clinical.DELTA_WITHIN
-    history: dict[int, list[tuple]] = {}
+    # Each patient's counts in time order (times and values side by side, for bisect): the previous
+    # count is found in log time, so a file of many counts per patient is not quadratic.
+    times: dict[int, list[datetime]] = {}
+    values: dict[int, list] = {}
     already_stored = set()  # a result sent again is a duplicate, not a new value to confirm
     stored = CountResult.objects.filter(patient_id__in={patient.pk for _, patient, _ in counts},
                                         collected_at__gte=earliest)
-    for patient_id, collected_at, anc in stored.values_list("patient_id", "collected_at", "anc_1e9_per_l"):
-        history.setdefault(patient_id, []).append((collected_at, anc))
+    for patient_id, collected_at, anc in stored.order_by("collected_at", "pk").values_list(
+            "patient_id", "collected_at", "anc_1e9_per_l"):
+        times.setdefault(patient_id, []).append(collected_at)
+        values.setdefault(patient_id, []).append(anc)
         already_stored.add((patient_id, collected_at, anc))
     held = set()
     # In time order, so a count held back is never the "previous count" of the file's next one.
     for item in sorted(counts, key=lambda item: item[2].collected_at):
         record, patient, value = item
-        points = history.setdefault(patient.pk, [])
         if (patient.pk, value.collected_at, value.anc_1e9_per_l) in already_stored:
             continue
-        since = value.collected_at - clinical.DELTA_WITHIN
-        earlier = [(at, anc) for at, anc in points if since <= at < value.collected_at]
-        previous = max(earlier, key=lambda point: point[0])[1] if earlier else None
+        at, anc = times.setdefault(patient.pk, []), values.setdefault(patient.pk, [])
+        before = bisect.bisect_left(at, value.collected_at)  # counts strictly earlier than this one
+        previous = anc[before - 1] if before and at[before - 1] >= value.collected_at - clinical.DELTA_WITHIN \
+            else None
         reason = clinical.count_needs_confirmation(value.anc_1e9_per_l, previous)
         if reason:
             report.add(record.where, "anc", f"held for confirmation: {reason}", unit=unit_of(record))
             held.add(id(item))
         else:
-            points.append((value.collected_at, value.anc_1e9_per_l))
+            place = bisect.bisect_right(at, value.collected_at)
+            at.insert(place, value.collected_at)
+            anc.insert(place, value.anc_1e9_per_l)
     return [item for item in checked if id(item) not in held]
 
 
@@ -403,7 +411,9 @@ def _check_time(record: Record, patient: Patient, now: datetime) -> None:
         raise FieldError(record.time_field, "the time is missing")
     if moment > now + FUTURE_TOLERANCE:
         raise FieldError(record.time_field, f"{timezone.localtime(moment):%Y-%m-%d %H:%M} is in the future")
-    if timezone.localtime(moment).date() < patient.date_of_birth:
+    # Only a time within a day of the birth date needs the clinic's calendar date (localtime is slow).
+    if moment.date() <= patient.date_of_birth + timedelta(days=1) and \
+            timezone.localtime(moment).date() < patient.date_of_birth:
         raise FieldError(record.time_field, f"{timezone.localtime(moment):%Y-%m-%d} is before the patient's birth")
 
 
@@ -441,7 +451,7 @@ class _Planner:
                     continue
                 natural_key = _natural_key_of(model, patient.pk, value)
                 if natural_key in natural:
-                    self.report.duplicates += 1
+                    self.report.add_duplicate(unit)
                 else:
                     natural.add(natural_key)
                     unkeyed.append((patient, value))
@@ -462,14 +472,14 @@ class _Planner:
                     corrections.pop(key, None)
                     removals[key] = row
                 else:
-                    self.report.duplicates += 1  # already absent
+                    self.report.add_duplicate(unit)  # already absent
                     continue
             elif key in removals:
-                self.report.duplicates += 1
+                self.report.add_duplicate(unit)
                 continue
             elif record.status == FINAL and (key in new or row is not None):
                 if _same(model, row, value) if key not in new else _same_new(model, new[key][1], value):
-                    self.report.duplicates += 1
+                    self.report.add_duplicate(unit)
                 else:  # never drop it silently: a person decides whether it corrects the stored result
                     self.report.add(record.where, key_field, f"{key!r} is already stored with another value; "
                                     "if this one corrects it, fix it here as a correction", unit=unit, kind=CONFLICT)
@@ -479,7 +489,7 @@ class _Planner:
                 new_units[key] = unit
             elif _same(model, row, value):
                 corrections.pop(key, None)
-                self.report.duplicates += 1
+                self.report.add_duplicate(unit)
                 continue
             elif model is CountResult:
                 corrections[key] = (row, value)

@@ -54,7 +54,12 @@ class CountResult(models.Model):
 
     class Meta:
         ordering = ["collected_at"]
-        indexes = [models.Index(fields=["patient", "collected_at"])]
+        indexes = [
+            models.Index(fields=["patient", "collected_at"]),
+            # Every import looks its accessions up across all patients (the same accession stored for
+            # another patient is refused): without this index each lookup scans the whole table.
+            models.Index(fields=["accession"], name="countresult_accession"),
+        ]
         constraints = [
             # A lab accession is one result whatever route it came by (file, API, MLLP, typed in).
             models.UniqueConstraint(
@@ -114,6 +119,11 @@ class GcsfDose(models.Model):
             models.UniqueConstraint(
                 fields=["patient", "external_id"], condition=~Q(external_id=""), name="unique_gcsf_external_id"
             ),
+            # Without an external id the dose itself is the key, as for counts: the same product at the
+            # same time for the same patient, sent twice (or by several senders at once), is stored once.
+            models.UniqueConstraint(
+                fields=["patient", "given_at", "product"], condition=Q(external_id=""), name="unique_unkeyed_gcsf"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -151,6 +161,11 @@ class TemperatureReading(models.Model):
             models.UniqueConstraint(
                 fields=["patient", "external_id"], condition=~Q(external_id=""),
                 name="unique_temperature_external_id",
+            ),
+            # Without an external id: one reading per patient, time and value (as for counts).
+            models.UniqueConstraint(
+                fields=["patient", "taken_at", "temperature_c"], condition=Q(external_id=""),
+                name="unique_unkeyed_temperature",
             ),
         ]
 

@@ -74,8 +74,10 @@ def gcsf_new(request, pk: int):
     patient = patient_for(request, pk, FORM)
     form = forms.GcsfForm(request.POST or None, patient=patient, initial={"given_at": timezone.localtime()})
     if request.method == "POST" and form.is_valid():
-        services.record_gcsf(patient, user=request.user, **form.fields_for_service())
-        messages.success(request, "G-CSF dose recorded.")
+        if services.record_gcsf(patient, user=request.user, **form.fields_for_service()) is None:
+            messages.info(request, "This G-CSF dose (same product and time) was already recorded.")
+        else:
+            messages.success(request, "G-CSF dose recorded.")
         return redirect(patient)
     return _form_page(request, form, f"New G-CSF dose for {patient}", patient)
 
@@ -84,8 +86,12 @@ def temperature_new(request, pk: int):
     patient = patient_for(request, pk, FORM)
     form = forms.TemperatureForm(request.POST or None, patient=patient, initial={"taken_at": timezone.localtime()})
     if request.method == "POST" and form.is_valid():
-        reading = services.record_temperature(patient, user=request.user, **form.fields_for_service())
-        messages.success(request, f"Temperature recorded: {reading.temperature_c} °C.")
+        fields = form.fields_for_service()
+        reading = services.record_temperature(patient, user=request.user, **fields)
+        if reading is None:  # sent twice (a double click): it is stored once
+            messages.info(request, f"This temperature ({fields['temperature_c']} °C) was already recorded.")
+        else:
+            messages.success(request, f"Temperature recorded: {reading.temperature_c} °C.")
         return redirect(patient)
     return _form_page(request, form, f"New temperature for {patient}", patient)
 
