@@ -14,6 +14,12 @@ def recompute_cycle(cycle_id: int) -> None:
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
+def recompute_cycles(cycle_ids: list[int]) -> int:
+    """A fan-out of many cycles' recomputes (see services.enqueue_recomputes): one task per cycle."""
+    return services.fan_out_recomputes(cycle_ids)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def recompute_stale() -> int:
     return services.recompute_stale()
 

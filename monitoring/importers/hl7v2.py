@@ -32,12 +32,15 @@ from monitoring.importers.common import (
 STATUSES = {"F": FINAL, "C": CORRECTION, "D": REMOVAL, "W": REMOVAL}
 HELD_STATUSES = {"P": "preliminary", "R": "not verified", "S": "partial", "I": "pending", "A": "amended, not final"}
 ENVELOPE = ("FHS", "BHS", "BTS", "FTS")
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
-def parse(text: str) -> Parsed:
-    """Parse one or more ORU^R01 messages into records and problems."""
-    parsed = Parsed()
-    lines = [line for line in re.split(r"\r\n|\r|\n", text.replace("\x0b", "").replace("\x1c", "")) if line.strip()]
+def split(text: str) -> tuple[list[list[str]], int]:
+    """Return the messages of a text (each a list of segments) and the number of a segment before any MSH (or 0).
+
+    Joining the segments of the messages with \\r gives a text that splits into the same messages.
+    """
+    lines = [line for line in _LINE_END.split(text.replace("\x0b", "").replace("\x1c", "")) if line.strip()]
     messages: list[list[str]] = []
     for number, line in enumerate(lines, 1):
         if line.startswith("MSH"):
@@ -47,8 +50,17 @@ def parse(text: str) -> Parsed:
         elif messages:
             messages[-1].append(line)
         else:
-            parsed.problem(f"segment {number}", "MSH", "a message must start with an MSH segment", unit="")
-            return parsed
+            return messages, number
+    return messages, 0
+
+
+def parse(text: str) -> Parsed:
+    """Parse one or more ORU^R01 messages into records and problems."""
+    parsed = Parsed()
+    messages, stray = split(text)
+    if stray:
+        parsed.problem(f"segment {stray}", "MSH", "a message must start with an MSH segment", unit="")
+        return parsed
     for number, segments in enumerate(messages, 1):
         # Each message is a unit of acceptance: stored or kept for review on its own.
         where = f"message {number}"

@@ -217,6 +217,7 @@ class ImportReport:
     all_or_nothing: bool = False
     stored_units: set[str] = field(default_factory=set)
     kept: list[dict] = field(default_factory=list)  # units kept for review: where, problems, exception id
+    duplicates_by_unit: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -254,10 +255,26 @@ class ImportReport:
             kind: str = INVALID) -> None:
         self.problems.append(Problem(self.file, where, field_name, reason, forbidden, unit, kind))
 
+    def add_duplicate(self, unit: str) -> None:
+        self.duplicates += 1
+        self.duplicates_by_unit[unit] = self.duplicates_by_unit.get(unit, 0) + 1
+
     def reset_counts(self) -> None:
         self.created_counts = self.created_gcsf = self.created_temperatures = 0
         self.duplicates = self.corrected = self.removed = 0
         self.stored_units = set()
+        self.duplicates_by_unit = {}
+
+    def outcome(self, unit: str) -> UnitOutcome:
+        """Return what became of one unit of the file (one HL7 message): stored, duplicate, kept or nothing."""
+        return UnitOutcome(
+            unit=unit,
+            stored=unit in self.stored_units,
+            duplicates=self.duplicates_by_unit.get(unit, 0),
+            problems=[p for p in self.problems if p.unit == unit],
+            kept=[k for k in self.kept if k["where"] == unit[:200]],
+            held_back=[h for h in self.held_back if h.startswith((f"{unit} ", f"{unit}:"))],
+        )
 
     def summary(self) -> str:
         """Return one line a nurse can read: what was stored, kept for review, skipped and held back."""
@@ -291,3 +308,20 @@ class ImportReport:
             "problems": [p.as_dict() for p in self.problems],
             "kept": self.kept,
         }
+
+
+@dataclass
+class UnitOutcome:
+    """One unit's share of an ImportReport: what became of one row, message or entry."""
+
+    unit: str
+    stored: bool  # it changed something
+    duplicates: int  # records already stored (or earlier in the same file)
+    problems: list[Problem]
+    kept: list[dict]  # its exceptions-queue entry, when it was kept for review
+    held_back: list[str]
+
+    @property
+    def read_nothing(self) -> bool:
+        """True when the unit held no result at all: alone it would be refused as "no results found"."""
+        return not (self.stored or self.duplicates or self.problems or self.held_back)

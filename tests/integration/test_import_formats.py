@@ -220,6 +220,25 @@ def test_hl7_batch_stores_the_good_message_and_keeps_the_bad_one(patient):
     assert kept.patient == patient and kept.values["anc"] == "0,1" and "not a number" in kept.problems_text
 
 
+def test_hl7_report_says_what_became_of_each_message(patient):
+    """ImportReport.outcome(unit): stored, duplicate (also of an earlier message), kept, held back or nothing read."""
+    final = "OBX|1|NM|751-8^Neutrophils^LN||1.9|10*3/uL|||||F"
+    messages = [
+        _oru([final], filler="F1", control="A"),
+        _oru([final], filler="F1", control="B"),  # A again
+        _oru(["OBX|1|NM|751-8^Neutrophils^LN||0,1|10*3/uL|||||F"], filler="F2", control="C"),
+        _oru(["OBX|1|NM|751-8^Neutrophils^LN||1.1|10*3/uL|||||P"], filler="F3", control="D"),
+        _oru(["OBX|1|NM|718-7^Hemoglobin^LN||11.2|g/dL|||||F"], filler="F4", control="E"),
+    ]
+    report = _import("\r".join(messages), name="five.hl7")
+    outcomes = [report.outcome(f"message {n}") for n in range(1, 6)]
+    assert [(o.stored, o.duplicates, len(o.problems), len(o.kept), len(o.held_back), o.read_nothing)
+            for o in outcomes] == [(True, 0, 0, 0, 0, False), (False, 1, 0, 0, 0, False), (False, 0, 1, 1, 0, False),
+                                   (False, 0, 0, 0, 1, False), (False, 0, 0, 0, 0, True)]
+    assert "not a number" in outcomes[2].problems[0].reason and outcomes[2].kept[0]["exception_id"]
+    assert report.duplicates == 1 and report.stored == 1
+
+
 # --- FHIR R4 ---------------------------------------------------------------------------------------
 
 def _fhir_time(days: float) -> str:

@@ -26,6 +26,9 @@ from tests.conftest import REPO, make_patient
 
 pytestmark = pytest.mark.postgres  # a listener process on the test database
 VT, FS, CR = b"\x0b", b"\x1c", b"\r"
+# One clock for every message of the module: HL7 times have minute resolution, so a message rebuilt
+# after a minute boundary would carry another collection time (a conflict, not a duplicate).
+SENT_AT = timezone.now()
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +105,7 @@ def code(ack: str) -> str:
 
 def oru(control: str, *, mrn: str = "MRN001", accession: str | None = None, value: str = "1.2",
         hours_ago: float = 2, kind: str = "ORU^R01") -> str:
-    moment = timezone.localtime(timezone.now() - timedelta(hours=hours_ago)).strftime("%Y%m%d%H%M%z")
+    moment = timezone.localtime(SENT_AT - timedelta(hours=hours_ago)).strftime("%Y%m%d%H%M%z")
     order = accession if accession is not None else f"ACC-{control}"
     return "\r".join([
         f"MSH|^~\\&|LAB|HOSP|NW|HOSP|{moment}||{kind}|{control}|P|2.5.1",
@@ -239,3 +242,164 @@ def test_a_mangled_message_is_stored_whole_or_not_at_all(patient_on_file, cut, j
         assert len(stored) <= 1 and all(anc is not None and accession for accession, anc in stored)
     CountResult.objects.all().delete()
     ImportException.objects.all().delete()
+
+
+# --- Pipelined senders: group commit ------------------------------------------------------------
+
+
+def msa(ack: str) -> tuple[str, str]:
+    """(MSA-1 code, MSA-2 control id) of an ACK."""
+    fields = next(s for s in ack.split("\r") if s.startswith("MSA|")).split("|")
+    return fields[1], fields[2] if len(fields) > 2 else ""
+
+
+def frame(message: str | bytes) -> bytes:
+    return VT + (message.encode() if isinstance(message, str) else message) + FS + CR
+
+
+def test_a_pipelined_burst_gets_one_right_ack_per_frame_in_order_and_the_grade_4_count_alerts(
+    listener, transactional_db, team, regimens,
+):
+    from monitoring.models import Alert
+    from tests.conftest import start_on_regimen
+
+    patient = make_patient(team)
+    cycle = start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"])
+    frames, expected, good = [], [], set()
+    for n in range(30):
+        control = f"Q{n}"
+        if n == 4:
+            message, want = oru(control, value="1,2"), ("AE", control)  # unreadable value: kept for review
+        elif n == 7:
+            message, want = oru(control, mrn="NOBODY"), ("AE", control)  # unknown MRN: kept for review
+        elif n == 10:
+            message, want = oru("Q2", value="1.02"), ("AA", "Q2")  # Q2 again in the same burst: a duplicate
+        elif n == 13:
+            message, want = oru(control, kind="ADT^A01"), ("AR", control)
+        elif n == 16:
+            message, want = b"MSH|^~\\&|LAB|\xff\xfe|NW", ("AR", "")  # not UTF-8: no MSH-10 to name
+        elif n == 19:
+            frames.append(b"no start block" + FS + CR)  # a malformed frame in the middle of the burst
+            expected.append(("AR", ""))
+            continue
+        elif n == 22:
+            message, want = oru(control, value="0.3"), ("AA", control)  # grade 4
+            good.add(f"ACC-{control}")
+        else:
+            message, want = oru(control, value=f"{1 + n / 100:.2f}"), ("AA", control)
+            good.add(f"ACC-{control}")
+        frames.append(frame(message))
+        expected.append(want)
+    client = Client(listener)
+    client.send_raw(b"".join(frames))  # all at once: nothing waits for an ACK
+    acks = [client.ack() for _ in frames]
+    assert [msa(ack) for ack in acks] == expected
+    assert "kept for review" in acks[4] and "OBX-5" in acks[4] and "message " not in acks[4]
+    assert set(CountResult.objects.values_list("accession", flat=True)) == good
+    assert CountResult.objects.count() == len(good)  # Q2 stored once
+    kept = ImportException.objects.filter(status="open")
+    assert sorted(e.raw.split("|")[9] for e in kept) == ["Q4", "Q7"]
+    # They were imported together: the file the exceptions came from is the burst, not one message.
+    assert all(" messages: " in e.file_name for e in kept)
+    # The grade-4 count raised its alert when it was saved, with no worker running.
+    assert Alert.objects.filter(cycle=cycle, kind=Alert.Kind.GRADE4_OBSERVED, resolved_at__isnull=True).exists()
+    assert code(client.send(oru("Q22", value="0.3"))) == "AA"  # a strict sender afterwards: same connection
+    assert CountResult.objects.count() == len(good)
+    client.close()
+
+
+def blocks(*messages: str) -> list[bytes]:
+    return [message.encode() for message in messages]
+
+
+def test_a_batch_costs_about_the_queries_of_one_message(patient_on_file):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from monitoring.mllp import process_blocks
+
+    with CaptureQueriesContext(connection) as one:
+        assert [a.code for a in process_blocks(blocks(oru("S1")), "test", retry_seconds=0)] == ["AA"]
+    burst = blocks(*(oru(f"S{n}", value=f"1.{n}") for n in range(2, 12)))
+    with CaptureQueriesContext(connection) as ten:
+        answers = process_blocks(burst, "test", retry_seconds=0)
+    assert [(a.code, a.control_id) for a in answers] == [("AA", f"S{n}") for n in range(2, 12)]
+    assert CountResult.objects.count() == 11
+    assert len(ten.captured_queries) < 2 * len(one.captured_queries)
+
+
+@pytest.mark.parametrize("failure", ["refused", "raises"])
+def test_a_batch_that_fails_whole_is_taken_one_message_at_a_time(patient_on_file, monkeypatch, failure):
+    """Whatever makes the batch fail (here: any batch of more than one count), no message pays for another."""
+    from django.db import DataError
+
+    from monitoring import services
+    from monitoring.mllp import process_blocks
+
+    real = services.record_batch
+
+    def record_batch(batch, **kwargs):
+        if len(batch.counts) > 1:
+            raise DataError("value too long") if failure == "refused" else RuntimeError("a bug met in a batch")
+        return real(batch, **kwargs)
+
+    monkeypatch.setattr(services, "record_batch", record_batch)
+    burst = blocks(oru("F1"), oru("F2", value="1,2"), oru("F3", value="1.3"), oru("F1"), oru("F4", kind="ADT^A01"))
+    answers = process_blocks(burst, "test", retry_seconds=0)
+    assert [(a.code, a.control_id) for a in answers] == [("AA", "F1"), ("AE", "F2"), ("AA", "F3"), ("AA", "F1"),
+                                                         ("AR", "F4")]
+    assert sorted(CountResult.objects.values_list("accession", flat=True)) == ["ACC-F1", "ACC-F3"]
+    assert ImportException.objects.get().location == "message 1"  # F2, kept on its own
+
+
+def test_a_burst_waits_for_the_database_then_says_send_again(patient_on_file):
+    """Database unreachable past the deadline: nothing is stored and every message is told to be sent again."""
+    from django.db import connection
+
+    from monitoring.mllp import process_blocks
+
+    settings_dict = connection.settings_dict
+    port = settings_dict["PORT"]
+    settings_dict["PORT"] = "1"  # nothing listens there
+    connection.close()
+    try:
+        answers = process_blocks(blocks(oru("U1"), oru("U2")), "test", retry_seconds=0)
+    finally:
+        settings_dict["PORT"] = port
+        connection.close()
+    assert [(a.code, a.control_id) for a in answers] == [("AE", "U1"), ("AE", "U2")]
+    assert all(b"send the message again" in a.ack for a in answers)
+    assert not CountResult.objects.exists()
+
+
+def test_each_message_of_a_batch_gets_the_ack_it_would_have_had_alone(patient_on_file):
+    from monitoring.mllp import process_blocks, process_message
+
+    def ack_of(answer) -> tuple[str, str, str]:
+        fields = next(s for s in answer.ack.decode().split("\r") if s.startswith("MSA|")).split("|")
+        return answer.code, answer.control_id, fields[3] if len(fields) > 3 else ""
+
+    burst = blocks(
+        oru("V1"),
+        oru("V2", value="3000"),  # cells/uL in a 10^9/L field: kept for review
+        oru("V3", mrn="NOBODY"),
+        oru("V4", accession="ACC-V1"),  # V1 again under another MSH-10: a duplicate
+        oru("V5", accession="ACC-V1", value="1.5"),  # the same accession with another value: a conflict
+        oru("V6", accession="ACC-V1", value="1.4").replace("|||||F", "|||||C"),  # V1 corrected
+        oru("V7").replace("|||||F", "|||||P"),  # preliminary: held back until final
+        oru("V8").replace("751-8^Neutrophils^LN", "2345-7^Glucose^LN"),  # nothing NeutroWatch reads
+        oru("V9", accession="ACC-V1").replace("|||||F", "|||||D"),  # V1 removed
+        oru("V10", kind="ORU^R01^ORU_R01", value="0.9"),
+        "MSH|^~\\&|LAB|HOSP|NW|HOSP|20240101||ORU^R01|V11|P|2.5.1\rPID|1||MRN001\rMSH|^~\\&|LAB|HOSP|NW|HOSP|20240101"
+        "||ORU^R01|V11b|P|2.5.1",  # two messages in one frame: imported alone, as before
+        oru("V12", hours_ago=-3),  # in the future: kept for review
+    )
+    together = [ack_of(a) for a in process_blocks(burst, "test", retry_seconds=0)]
+    stored_together = sorted(CountResult.objects.values_list("accession", "anc_1e9_per_l"))
+    CountResult.objects.all().delete()
+    ImportException.objects.all().delete()
+    alone = [ack_of(process_message(block, "test", retry_seconds=0)) for block in burst]
+    assert together == alone
+    assert [code for code, _, _ in together] == ["AA", "AE", "AE", "AA", "AE", "AA", "AA", "AR", "AA", "AA", "AE",
+                                                 "AE"]
+    assert sorted(CountResult.objects.values_list("accession", "anc_1e9_per_l")) == stored_together
