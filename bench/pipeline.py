@@ -1,7 +1,8 @@
 """Benchmark the recompute pipeline with a real worker: commit->alert latency and a lab burst.
 
 usage: DJANGO_SETTINGS_MODULE=neutrowatch.settings_test python bench/pipeline.py [--patients 500] [--singles 100]
-(`make bench-pipeline`). It creates its own database (nw_bench_pipeline, dropped and re-created),
+(`make bench-pipeline`). It creates its own database (NW_BENCH_DB, default nw_bench_pipeline, dropped and
+re-created; REDIS_URL as set, else Redis database 8),
 starts its own Celery worker (2 processes, on a private queue) and prints:
 - latency from a single result's commit to its alert being in the inbox (p50, p95);
 - a burst of 4 results for each of 500 patients (2,000 results, saved one by one as a lab
@@ -24,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-DB_NAME = "nw_bench_pipeline"
+DB_NAME = os.environ.get("NW_BENCH_DB", "nw_bench_pipeline")
 QUEUE = "nw-bench-pipeline"
 
 
