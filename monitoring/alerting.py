@@ -665,8 +665,9 @@ def _record_failure(delivery: Delivery, error: TransportError) -> Outcome:
 
 def _record(delivery: Delivery, status: str, error: str, *, sent_at=None, retry_in_seconds=None) -> Outcome:
     # Only the claimant of this attempt may write its outcome.
+    next_attempt_at = None if retry_in_seconds is None else timezone.now() + timedelta(seconds=retry_in_seconds)
     Delivery.objects.filter(pk=delivery.pk, attempts=delivery.attempts).update(
-        status=status, last_error=error[:2000], sent_at=sent_at
+        status=status, last_error=error[:2000], sent_at=sent_at, next_attempt_at=next_attempt_at
     )
     return Outcome(status, retry_in_seconds)
 
@@ -750,17 +751,21 @@ def redispatch_stuck(now: datetime) -> int:
 
 
 def redispatch_pending(now: datetime | None = None) -> int:
-    """Publish again every delivery never claimed a minute after it was written; return how many.
+    """Publish again every delivery whose task is a minute overdue; return how many.
 
-    Its task was not published (the broker was down when the alert was raised) or is lost.
-    A beat job runs this every minute, and `recompute_stale` calls it, so email and webhook
-    go out within two minutes of Redis returning without anyone stepping in. Publishing a
-    delivery twice is harmless: `deliver` claims each attempt once.
+    That is a delivery never claimed a minute after it was written (its task was not published:
+    the broker was down when the alert was raised, or it is lost), and a failed one whose retry
+    is a minute overdue (the retry's delayed task was lost with a Redis restart, or could not be
+    published). A beat job runs this every minute, and `recompute_stale` calls it, so email and
+    webhook go out within two minutes of Redis returning without anyone stepping in. Publishing
+    a delivery twice is harmless: `deliver` claims each attempt once.
     """
     now = now or timezone.now()
-    age = timedelta(seconds=settings.NEUTROWATCH["DELIVERY_CATCHUP_AFTER_SECONDS"])
-    pending = Delivery.objects.filter(status=Delivery.Status.PENDING, claimed_at__isnull=True,
-                                      created_at__lte=now - age)
+    overdue = now - timedelta(seconds=settings.NEUTROWATCH["DELIVERY_CATCHUP_AFTER_SECONDS"])
+    pending = Delivery.objects.filter(
+        Q(status=Delivery.Status.PENDING, claimed_at__isnull=True, created_at__lte=overdue)
+        | Q(status=Delivery.Status.RETRYING, next_attempt_at__lte=overdue)
+    )
     return _redispatch(list(pending.values_list("pk", "channel", "attempts")), now)
 
 

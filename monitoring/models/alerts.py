@@ -172,6 +172,9 @@ class Delivery(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # When a failed delivery's next attempt is due: a retry whose scheduled task was lost (Redis
+    # restarted, broker down when it was scheduled) is published again by the minute catch-up job.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -69,3 +69,33 @@ def test_alert_tasks_are_routed_to_their_own_queues(settings):
         assert routing.route_task(task, (), {}, {}) == {"queue": "alerts"}
     assert routing.route_task("monitoring.tasks.recompute_cycle", (), {}, {}) is None  # the default queue
     assert routing.delivery_queue("webhook") == "webhooks" and routing.delivery_queue("email") == "alerts"
+
+
+def test_a_retry_whose_task_was_lost_is_sent_by_the_catch_up(
+        cycle, patient, team, webhook_server, django_capture_on_commit_callbacks, settings):  # noqa: F811
+    from neutrowatch.celery import app
+    from tests.conftest import point_broker_at
+
+    team.webhook_url, team.webhook_secret = webhook_server.url, SECRET
+    team.save()
+    alert = raise_grade4(patient, django_capture_on_commit_callbacks)
+    delivery = alert.deliveries.get(channel=Delivery.Channel.WEBHOOK)
+    webhook_server.statuses = [503]  # the first attempt fails: a retry is due in 30 s
+    point_broker_at("redis://127.0.0.1:1/0")  # ... and its delayed task cannot be published (Redis down)
+    try:
+        assert alerting.deliver(delivery.pk, 0).status == Delivery.Status.RETRYING
+    finally:
+        point_broker_at(settings.CELERY_BROKER_URL)
+    delivery.refresh_from_db()
+    due = delivery.next_attempt_at
+    assert due is not None and delivery.status == Delivery.Status.RETRYING
+    app.conf.task_always_eager = True
+    try:
+        assert alerting.redispatch_pending(due) == 0  # not yet overdue: its task may still come
+        assert alerting.redispatch_pending(due + timedelta(seconds=61)) >= 1
+    finally:
+        app.conf.task_always_eager = False
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == (Delivery.Status.SENT, 2, None)
+    mine = [body for _, body in webhook_server.received if json.loads(body)["delivery_id"] == delivery.pk]
+    assert len(mine) == 2  # the failed attempt and the retry, nothing more
