@@ -18,13 +18,19 @@ from monitoring.models.results import Source
 pytestmark = pytest.mark.django_db
 
 
+# One clock for the module's CSV and HL7 times (minute resolution): a record built twice must say the
+# same, even across a minute boundary (a minute apart it would be a conflict, not a duplicate).
+NOW = timezone.now()
+
+
 def _csv(*rows: str, header: str = "mrn,collected_at,anc,wbc,neutrophil_pct,band_pct,unit,accession") -> str:
     return "\n".join([header, *rows]) + "\n"
 
 
 def _ago(days: float) -> str:
     # With the UTC offset: a bare local time in the hour the clocks go back is refused as ambiguous.
-    return timezone.localtime(timezone.now() - timedelta(days=days)).isoformat(timespec="minutes")
+    # The module's one clock (NOW): a row built twice must say the same across a minute boundary.
+    return timezone.localtime(NOW - timedelta(days=days)).isoformat(timespec="minutes")
 
 
 def _import(text: str, name: str = "results.csv", **kwargs):
@@ -152,7 +158,7 @@ def test_file_import_enqueues_one_recompute_per_affected_cycle(patient, regimens
 # --- HL7 v2 ----------------------------------------------------------------------------------------
 
 def _hl7_time(days: float) -> str:
-    return timezone.localtime(timezone.now() - timedelta(days=days)).strftime("%Y%m%d%H%M")
+    return timezone.localtime(NOW - timedelta(days=days)).strftime("%Y%m%d%H%M")
 
 
 def _oru(obx: list[str], *, mrn: str = "MRN001", filler: str = "F100", control: str = "MSG1", days: float = 2) -> str:

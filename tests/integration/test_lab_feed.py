@@ -22,8 +22,13 @@ pytestmark = pytest.mark.django_db
 HEADER = "mrn,collected_at,anc,unit,accession"
 
 
+# One clock for the module (times to the minute): a record built twice must say the same, even
+# across a minute boundary (a minute apart it is another collection time: a conflict, not a duplicate).
+NOW = timezone.now()
+
+
 def _at(hours: float) -> str:
-    return timezone.localtime(timezone.now() - timedelta(hours=hours)).isoformat(timespec="minutes")
+    return timezone.localtime(NOW - timedelta(hours=hours)).isoformat(timespec="minutes")
 
 
 def _csv(*rows: str, header: str = HEADER) -> str:
