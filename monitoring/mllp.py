@@ -247,7 +247,7 @@ def _import_with_reconnect(name: str, text: str, control_id: str, peer: str,
 def _where(where: str, unit: str) -> str:
     """A problem's place within its message ("OBR 1 OBX 1"): the sender knows which message it sent."""
     if unit and where.startswith(unit):
-        return where[len(unit):].strip() or "message"
+        return where[len(unit):].strip(" ,") or "message"
     return where
 
 

@@ -116,13 +116,52 @@ def _message(message, where: str, parsed: Parsed) -> None:
     if (_get(msh, 9, 1), _get(msh, 9, 2)) != ("ORU", "R01"):
         raise FieldError("MSH-9", f"message type {_get(msh, 9, 1)}^{_get(msh, 9, 2)} is not ORU^R01")
     control_id = _get(msh, 10)
-    pids = [segment for segment in message if segment[0][0] == "PID"]
-    if not pids:
+    groups = _patient_groups(message)
+    if not groups:
         raise FieldError("PID", "the message has no PID segment")
-    mrn = _mrn(pids[0])
-    parsed.note("mrn", mrn)
-    group = None
+    if len(groups) == 1:
+        pid, segments = groups[0]
+        mrn = _mrn(pid)
+        parsed.note("mrn", mrn)
+        _orders(segments, where, mrn, control_id, parsed)
+        return
+    # Several patients in one message (ORU^R01 repeats PATIENT_RESULT): each patient's results are a
+    # unit of their own, as if sent alone (MSH + that PID group), so that one patient's unknown MRN or
+    # bad value keeps nothing of another patient's back, and each OBR belongs to the PID above it.
+    parsed.units.pop(where, None)
+    for number, (pid, segments) in enumerate(groups, 1):
+        unit = f"{where}, patient {number}"
+        parsed.begin(unit, "\r".join(str(segment) for segment in (msh, pid, *segments)))
+        try:
+            mrn = _mrn(pid)
+            parsed.note("mrn", mrn)
+            _orders(segments, unit, mrn, control_id, parsed)
+        except FieldError as exc:
+            parsed.problem(unit, exc.field, exc.reason)
+
+
+def _patient_groups(message) -> list[tuple[object, list]]:
+    """Return each PID segment with the segments that follow it up to the next PID.
+
+    Segments before the first PID other than the MSH (SFT, say) are not results and are left out;
+    a result there (OBR, OBX) belongs to no patient and the message is refused with the reason.
+    """
+    groups: list[tuple[object, list]] = []
     for segment in message:
+        kind = segment[0][0]
+        if kind == "PID":
+            groups.append((segment, []))
+        elif groups and kind != "MSH":
+            groups[-1][1].append(segment)
+        elif kind in ("OBR", "OBX") and any(s[0][0] == "PID" for s in message):
+            raise FieldError(kind, f"an {kind} segment comes before the PID segment: whose result is it?")
+    return groups
+
+
+def _orders(segments: list, where: str, mrn: str, control_id: str, parsed: Parsed) -> None:
+    """Read one patient's OBR groups (each OBR with the OBX segments after it)."""
+    group = None
+    for segment in segments:
         kind = segment[0][0]
         if kind == "OBR":
             if group is not None:

@@ -266,14 +266,23 @@ class ImportReport:
         self.duplicates_by_unit = {}
 
     def outcome(self, unit: str) -> UnitOutcome:
-        """Return what became of one unit of the file (one HL7 message): stored, duplicate, kept or nothing."""
+        """Return what became of one unit of the file (one HL7 message): stored, duplicate, kept or nothing.
+
+        A message with several patients was read as one unit per patient ("message 3, patient 2"):
+        its outcome is theirs together.
+        """
+        part = f"{unit}, "
+
+        def mine(name: str) -> bool:
+            return name == unit or name.startswith(part)
+
         return UnitOutcome(
             unit=unit,
-            stored=unit in self.stored_units,
-            duplicates=self.duplicates_by_unit.get(unit, 0),
-            problems=[p for p in self.problems if p.unit == unit],
-            kept=[k for k in self.kept if k["where"] == unit[:200]],
-            held_back=[h for h in self.held_back if h.startswith((f"{unit} ", f"{unit}:"))],
+            stored=any(mine(name) for name in self.stored_units),
+            duplicates=sum(count for name, count in self.duplicates_by_unit.items() if mine(name)),
+            problems=[p for p in self.problems if mine(p.unit)],
+            kept=[k for k in self.kept if k["where"] == unit[:200] or k["where"].startswith(part)],
+            held_back=[h for h in self.held_back if h.startswith((f"{unit} ", f"{unit}:", part))],
         )
 
     def summary(self) -> str:
