@@ -135,7 +135,8 @@ def _message(message, where: str, parsed: Parsed) -> None:
         try:
             mrn = _mrn(pid)
             parsed.note("mrn", mrn)
-            _orders(segments, unit, mrn, control_id, parsed)
+            # Without OBR-3/OBR-2 a result is known by MSH-10 and OBR-1, which repeat across patients.
+            _orders(segments, unit, mrn, f"{control_id}-P{number}" if control_id else "", parsed)
         except FieldError as exc:
             parsed.problem(unit, exc.field, exc.reason)
 

@@ -86,3 +86,14 @@ def test_one_patient_messages_are_read_as_before(patient):
                                    source=Source.IMPORT, fmt="hl7")
     assert report.ok and report.stored == 1 and report.outcome("message 1").stored
     assert CountResult.objects.get().anc_1e9_per_l == Decimal("1.200")
+
+
+def test_results_without_order_numbers_are_told_apart_by_patient(patient, second_patient):
+    # No OBR-3 or OBR-2: a result is known by MSH-10 and OBR-1, and both patients' OBR-1 is 1.
+    text = _message(_patient_result("MRN001", "", "1.10"), _patient_result("MRN002", "", "2.20"))
+    first = importers.import_file("a.hl7", text.encode(), source=Source.IMPORT, fmt="hl7")
+    assert first.ok and first.stored == 2, first.problems
+    assert sorted(CountResult.objects.values_list("patient__mrn", "accession")) == [
+        ("MRN001", "MULTI-1-P1-1"), ("MRN002", "MULTI-1-P2-1")]
+    again = importers.import_file("a.hl7", text.encode(), source=Source.IMPORT, fmt="hl7")
+    assert again.ok and again.stored == 0 and again.duplicates == 2
