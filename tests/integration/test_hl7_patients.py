@@ -97,3 +97,17 @@ def test_results_without_order_numbers_are_told_apart_by_patient(patient, second
         ("MRN001", "MULTI-1-P1-1"), ("MRN002", "MULTI-1-P2-1")]
     again = importers.import_file("a.hl7", text.encode(), source=Source.IMPORT, fmt="hl7")
     assert again.ok and again.stored == 0 and again.duplicates == 2
+
+
+def test_a_batch_of_messages_answers_each_with_its_patients_outcome(patient, second_patient):
+    from monitoring.mllp import process_blocks
+
+    blocks = [
+        _message(_patient_result("MRN001", "A-1", "1.10"), _patient_result("NOBODY", "N-1", "2.0"), control="M1"),
+        _message(_patient_result("MRN002", "B-1", "2.20"), _patient_result("MRN001", "A-2", "1.30"), control="M2"),
+        _message(_patient_result("MRN002", "B-2", "2.40"), control="M3"),
+    ]
+    answers = process_blocks([block.encode() for block in blocks], "test", retry_seconds=0)
+    assert [(a.code, a.control_id) for a in answers] == [("AE", "M1"), ("AA", "M2"), ("AA", "M3")]
+    assert sorted(CountResult.objects.values_list("accession", "patient__mrn")) == [
+        ("A-1", "MRN001"), ("A-2", "MRN001"), ("B-1", "MRN002"), ("B-2", "MRN002")]
