@@ -386,13 +386,12 @@ def _relation(dose: GcsfPoint, chemo: ChemoPoint, facts: CycleFacts) -> str:
         return f"{-hours / 24:.1f} days before chemotherapy ({_when(chemo.given_at, facts)})"
     if not chemo.infusion_hours:
         return f"{hours:.0f} h after chemotherapy ({_when(chemo.given_at, facts)})"
-    infusion = f"the {chemo.infusion_hours}-hour continuous infusion"
+    infusion, ends = f"the {chemo.infusion_hours}-hour continuous infusion", _when(chemo.ends_at, facts)
     if dose.given_at < chemo.ends_at:
-        state = f"while {infusion} was still running"
+        state = f"while {infusion} was still running (ends {ends})"
     else:
-        state = f"{(dose.given_at - chemo.ends_at).total_seconds() / 3600:.0f} h after {infusion} ended"
-    return (f"{hours:.0f} h after the start of chemotherapy ({_when(chemo.given_at, facts)}), {state} "
-            f"(ends {_when(chemo.ends_at, facts)})")
+        state = f"{(dose.given_at - chemo.ends_at).total_seconds() / 3600:.0f} h after {infusion} ended ({ends})"
+    return f"{hours:.0f} h after the start of chemotherapy ({_when(chemo.given_at, facts)}), {state}"
 
 
 def not_ready(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:

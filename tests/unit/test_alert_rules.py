@@ -372,7 +372,7 @@ def test_after_a_46h_pump_the_24h_count_from_its_end_and_the_24h_before_from_its
         dose = gcsf(1 + hours / 24, "filgrastim")
         return kinds(facts(5, gcsf_doses=(dose,), chemo_times=pump)).get(rules.GCSF_TIMING)
 
-    assert "23 h after the 46-hour continuous infusion ended" in filgrastim_at(69).message
+    assert "23 h after the 46-hour continuous infusion ended (Wed 13 May 07:00)" in filgrastim_at(69).message
     assert filgrastim_at(72) is None  # 26 h after the end
     assert "0.5 days before chemotherapy" in filgrastim_at(-12).message  # the 24 h before: from the start
     assert filgrastim_at(-25) is None
