@@ -48,7 +48,8 @@ class PatientAdmin(SimpleHistoryAdmin):
 
 @admin.register(models.Regimen)
 class RegimenAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "cycle_length_days", "fn_risk", "gcsf_recommendation", "next_cycle_anc_1e9_per_l"]
+    list_display = ["code", "name", "cycle_length_days", "fn_risk", "gcsf_recommendation", "next_cycle_anc_1e9_per_l",
+                    "infusion_hours"]
     list_filter = ["fn_risk", "gcsf_recommendation"]
     search_fields = ["code", "name", "drugs"]
 

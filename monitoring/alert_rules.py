@@ -36,13 +36,15 @@ Rules (issues 4 and 11), severities in brackets:
    the next day 1) < 0.5. A pre-dose count at or above the threshold wins over the forecast.
 5. Nadir window unmonitored [low]: intermediate or high FN-risk regimen, the predicted nadir
    window is under way and no count has been taken in it.
-6. G-CSF indicated but not given [medium]: from 24 h after the last chemotherapy dose of the
-   cycle, with no G-CSF recorded: high FN-risk regimen (primary prophylaxis), intermediate with
-   patient risk factors ("consider", NCCN), or any regimen after an FN episode (secondary
-   prophylaxis, ASCO 2015).
+6. G-CSF indicated but not given [medium]: from 24 h after the END of the last chemotherapy dose
+   of the cycle (after its continuous infusion, e.g. a 46-h 5-FU pump), with no G-CSF recorded:
+   high FN-risk regimen (primary prophylaxis), intermediate with patient risk factors
+   ("consider", NCCN), or any regimen after an FN episode (secondary prophylaxis, ASCO 2015).
 7. G-CSF timing [medium]: a pegfilgrastim dose from 14 days before to 24 h after chemotherapy,
    or a filgrastim dose from 24 h before to 24 h after it (product labels). In a regimen given
    every 2 weeks, pegfilgrastim from 12 days before (NCCN: day-2 pegfilgrastim is accepted there).
+   "Before" counts from the start of chemotherapy, "after" from its end: a dose while a continuous
+   infusion still runs (FOLFOX's 46-h 5-FU pump) is flagged (clinical.chemo_end).
 """
 
 from __future__ import annotations
@@ -104,6 +106,19 @@ class GcsfPoint:
 
 
 @dataclass(frozen=True)
+class ChemoPoint:
+    """A chemotherapy dose: its recorded (start) time and its regimen's continuous infusion after it."""
+
+    given_at: datetime
+    infusion_hours: int = 0  # Regimen.infusion_hours: 46 for a 5-FU pump
+
+    @property
+    def ends_at(self) -> datetime:
+        """Return when this dose's chemotherapy ends (clinical.chemo_end)."""
+        return clinical.chemo_end(self.given_at, self.infusion_hours)
+
+
+@dataclass(frozen=True)
 class TrajectoryPoint:
     """One point of the forecast trajectory, ANC in 10^9/L (median and 80 % band)."""
 
@@ -153,8 +168,8 @@ class CycleFacts:
     # The patient's current cycle: the patient-level rules (fever, G-CSF timing) run in it only.
     is_current: bool = True
     on_chemotherapy: bool = True
-    chemo_given_at: tuple[datetime, ...] = ()  # this cycle's chemotherapy doses
-    chemo_times: tuple[datetime, ...] = ()  # the patient's chemotherapy doses of the last weeks
+    chemo_given_at: tuple[ChemoPoint, ...] = ()  # this cycle's chemotherapy doses
+    chemo_times: tuple[ChemoPoint, ...] = ()  # the patient's chemotherapy doses of the last weeks
     gcsf_doses: tuple[GcsfPoint, ...] = ()  # the patient's G-CSF doses of GCSF_TIMING_LOOKBACK
     prior_febrile_neutropenia: bool = False  # recorded risk factor or an FN alert in an earlier cycle
     chemo_interval_days: int | None = None  # the regimen's shortest interval between chemo days
@@ -339,27 +354,44 @@ def gcsf_timing(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
                   else clinical.FILGRASTIM_NOT_BEFORE_CHEMO)
         after = clinical.PEGFILGRASTIM_NOT_AFTER_CHEMO if long_acting else clinical.FILGRASTIM_NOT_AFTER_CHEMO
         for chemo in facts.chemo_times:
-            if chemo - before < dose.given_at < chemo + after:  # "at least N days before" includes N
+            # "Before" from the start, "after" from the end of the infusion; "at least N days before" includes N.
+            if chemo.given_at - before < dose.given_at < chemo.ends_at + after:
                 return _gcsf_timing_finding(facts, dose, chemo, long_acting, before)
     return None
 
 
-def _gcsf_timing_finding(facts: CycleFacts, dose: GcsfPoint, chemo: datetime, long_acting: bool,
+def _gcsf_timing_finding(facts: CycleFacts, dose: GcsfPoint, chemo: ChemoPoint, long_acting: bool,
                          before: timedelta) -> Finding:
-    hours = (dose.given_at - chemo).total_seconds() / 3600
-    relation = f"{hours:.0f} h after" if hours >= 0 else f"{-hours / 24:.1f} days before"
+    ends = " ends" if chemo.infusion_hours else ""  # the labels' "after chemotherapy": after it ends
     if not long_acting:
-        rule = "the label says filgrastim starts 24-72 h after cytotoxic chemotherapy, not in the 24 h before it"
+        rule = f"the label says filgrastim starts 24-72 h after cytotoxic chemotherapy{ends}, not in the 24 h before it"
     elif before == clinical.PEGFILGRASTIM_NOT_BEFORE_CHEMO:
-        rule = "the label says pegfilgrastim is not given from 14 days before to 24 h after cytotoxic chemotherapy"
+        rule = ("the label says pegfilgrastim is not given from 14 days before to 24 h after cytotoxic "
+                f"chemotherapy{ends}")
     else:
-        rule = (f"in a regimen given every 2 weeks, pegfilgrastim is given from 24 h after chemotherapy and at "
+        rule = (f"in a regimen given every 2 weeks, pegfilgrastim is given from 24 h after chemotherapy{ends} and at "
                 f"least {before.days} days before the next (NCCN)")
-    message = (f"{dose.product.capitalize()} given {_when(dose.given_at, facts)}, {relation} chemotherapy "
-               f"({_when(chemo, facts)}): {rule}. Check the timing with the oncologist.")
-    evidence = {"dose_id": dose.dose_id, "given_at": dose.given_at.isoformat(), "chemo_at": chemo.isoformat(),
-                "product": dose.product}
+    message = (f"{dose.product.capitalize()} given {_when(dose.given_at, facts)}, {_relation(dose, chemo, facts)}: "
+               f"{rule}. Check the timing with the oncologist.")
+    evidence = {"dose_id": dose.dose_id, "given_at": dose.given_at.isoformat(),
+                "chemo_at": chemo.given_at.isoformat(), "product": dose.product,
+                "chemo_ends_at": chemo.ends_at.isoformat()}
     return Finding(GCSF_TIMING, MEDIUM, message, evidence)
+
+
+def _relation(dose: GcsfPoint, chemo: ChemoPoint, facts: CycleFacts) -> str:
+    """Return where the dose falls against the chemotherapy, in words: "30 h after the start of ..."."""
+    hours = (dose.given_at - chemo.given_at).total_seconds() / 3600
+    if hours < 0:
+        return f"{-hours / 24:.1f} days before chemotherapy ({_when(chemo.given_at, facts)})"
+    if not chemo.infusion_hours:
+        return f"{hours:.0f} h after chemotherapy ({_when(chemo.given_at, facts)})"
+    infusion, ends = f"the {chemo.infusion_hours}-hour continuous infusion", _when(chemo.ends_at, facts)
+    if dose.given_at < chemo.ends_at:
+        state = f"while {infusion} was still running (ends {ends})"
+    else:
+        state = f"{(dose.given_at - chemo.ends_at).total_seconds() / 3600:.0f} h after {infusion} ended ({ends})"
+    return f"{hours:.0f} h after the start of chemotherapy ({_when(chemo.given_at, facts)}), {state}"
 
 
 def not_ready(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
@@ -408,21 +440,24 @@ def nadir_unmonitored(facts: CycleFacts, thresholds: Thresholds) -> Finding | No
 
 
 def gcsf_not_given(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
-    """Rule 6: G-CSF prophylaxis indicated and none recorded from 24 h after the last chemo dose."""
+    """Rule 6: G-CSF prophylaxis indicated and none recorded from 24 h after the last chemo dose ends."""
     if not facts.chemo_given:
         return None
     why, verb = _gcsf_indication(facts)
     if why is None:
         return None
-    last_dose = max(facts.chemo_given_at, default=facts.day1)
-    due = last_dose + clinical.GCSF_DUE_AFTER_CHEMO
+    last_dose = max(facts.chemo_given_at, key=lambda c: c.ends_at, default=ChemoPoint(facts.day1))
+    due = last_dose.ends_at + clinical.GCSF_DUE_AFTER_CHEMO
     if facts.now < due:
         return None
     if any(t >= facts.day1 - clinical.GCSF_COUNTS_FROM_BEFORE_DAY1 for t in facts.gcsf_given_at):
         return None
-    message = (f"{verb} ({why}) and none is recorded in cycle {facts.cycle_number}, 24 h after the last "
-               f"chemotherapy dose ({_when(last_dose, facts)}). Check whether it was given elsewhere, or "
-               "discuss it with the oncologist.")
+    after = f"the last chemotherapy dose ({_when(last_dose.given_at, facts)})"
+    if last_dose.infusion_hours:
+        after = (f"the end of the last chemotherapy dose's {last_dose.infusion_hours}-hour infusion "
+                 f"({_when(last_dose.ends_at, facts)})")
+    message = (f"{verb} ({why}) and none is recorded in cycle {facts.cycle_number}, 24 h after {after}. "
+               "Check whether it was given elsewhere, or discuss it with the oncologist.")
     evidence = {"fn_risk": facts.fn_risk, "risk_factors": list(facts.gcsf_risk_factors), "due_by": due.isoformat(),
                 "secondary": facts.prior_febrile_neutropenia}
     return Finding(GCSF_NOT_GIVEN, MEDIUM, message, evidence)

@@ -354,7 +354,7 @@ class PatientResults:
     counts: list[alert_rules.CountPoint] = field(default_factory=list)
     temperatures: list[clinical.TemperaturePoint] = field(default_factory=list)
     gcsf: list[alert_rules.GcsfPoint] = field(default_factory=list)
-    chemo: list[tuple[int, datetime]] = field(default_factory=list)  # (cycle id, given at)
+    chemo: list[tuple[int, alert_rules.ChemoPoint]] = field(default_factory=list)  # (cycle id, dose)
     fn_cycle_ids: set[int] = field(default_factory=set)  # cycles with a febrile-neutropenia alert
 
 
@@ -377,7 +377,8 @@ def load_measurements(patient_ids: list[int], since: datetime, now: datetime) ->
     """Return every patient's counts from `since`, temperatures, G-CSF and chemotherapy up to now.
 
     One query (a UNION ALL of the four tables, each row tagged with its kind) instead of four:
-    the save path runs it for every result saved. `fn_cycle_ids` is left empty.
+    the save path runs it for every result saved. `fn_cycle_ids` is left empty. A chemotherapy
+    row carries its regimen's continuous infusion (hours) in the value column.
     """
     text, decimal, key = models.CharField(), models.DecimalField(max_digits=9, decimal_places=3), models.IntegerField()
 
@@ -386,7 +387,7 @@ def load_measurements(patient_ids: list[int], since: datetime, now: datetime) ->
         # so that PostgreSQL matches each column's type across the four.
         return rows.order_by().values_list(
             models.Value(kind, output_field=text), F(patient), F("pk"), F(at),
-            F(value) if value else Cast(None, output_field=decimal),
+            Cast(None, output_field=decimal) if value is None else F(value) if isinstance(value, str) else value,
             F(product) if product else models.Value("", output_field=text),
             F(cycle) if cycle else Cast(None, output_field=key))
 
@@ -401,7 +402,8 @@ def load_measurements(patient_ids: list[int], since: datetime, now: datetime) ->
         "patient_id", "given_at", product="product")
     chemo = tagged(_CHEMO, ChemoAdministration.objects.filter(
         cycle__course__patient_id__in=patient_ids, given_at__gte=min(since, now - CHEMO_TIMES_LOOKBACK),
-        given_at__lte=now), "cycle__course__patient_id", "given_at", cycle="cycle_id")
+        given_at__lte=now), "cycle__course__patient_id", "given_at",
+        value=Cast("cycle__course__regimen__infusion_hours", output_field=decimal), cycle="cycle_id")
     rows = counts.union(temperatures, doses, chemo, all=True)
     results: dict[int, PatientResults] = defaultdict(PatientResults)
     for kind, patient_id, pk, at, value, product, cycle_id in sorted(rows, key=lambda row: (row[3], row[2])):
@@ -413,7 +415,7 @@ def load_measurements(patient_ids: list[int], since: datetime, now: datetime) ->
         elif kind == _GCSF:
             patient.gcsf.append(alert_rules.GcsfPoint(at, product, pk))
         else:
-            patient.chemo.append((cycle_id, at))
+            patient.chemo.append((cycle_id, alert_rules.ChemoPoint(at, int(value))))
     return results
 
 
@@ -450,7 +452,7 @@ def cycle_facts(cycle: Cycle, forecast: Forecast | None, now: datetime, *,
     )
     current = current_cycle_of(cycles, now)
     chemo_from = min(day1, now - CHEMO_TIMES_LOOKBACK)
-    chemo = [(cycle_id, at) for cycle_id, at in results.chemo if at >= chemo_from]
+    chemo = [(cycle_id, dose) for cycle_id, dose in results.chemo if dose.given_at >= chemo_from]
     return alert_rules.CycleFacts(
         now=now,
         clinic_tz=timezone.get_current_timezone(),
@@ -470,8 +472,8 @@ def cycle_facts(cycle: Cycle, forecast: Forecast | None, now: datetime, *,
         forecast=_forecast_facts(forecast),
         is_current=current is not None and current.pk == cycle.pk,
         on_chemotherapy=True,
-        chemo_given_at=tuple(at for cycle_id, at in chemo if cycle_id == cycle.pk),
-        chemo_times=tuple(at for _, at in chemo),
+        chemo_given_at=tuple(dose for cycle_id, dose in chemo if cycle_id == cycle.pk),
+        chemo_times=tuple(dose for _, dose in chemo),
         gcsf_doses=tuple(d for d in results.gcsf if d.given_at >= now - clinical.GCSF_TIMING_LOOKBACK),
         prior_febrile_neutropenia=patient.prior_febrile_neutropenia or bool(results.fn_cycle_ids - {cycle.pk}),
         chemo_interval_days=clinical.chemo_interval_days(regimen.cycle_length_days, regimen.chemo_days),
@@ -496,7 +498,7 @@ def patient_facts(patient: Patient, cycles: list[Cycle], now: datetime, *,
     since = now - clinical.NO_CYCLE_COUNT_LOOKBACK
     if results is None:
         results = load_results([patient.pk], since, now)[patient.pk]
-    last_chemo = max((at for _, at in results.chemo), default=None)
+    last_chemo = max((dose.given_at for _, dose in results.chemo), default=None)
     return alert_rules.CycleFacts(
         now=now, clinic_tz=timezone.get_current_timezone(), cycle_number=0, day1=None, chemo_given=False,
         cycle_over=False, next_day1=None, fn_risk="", nadir_window_days=(0, 0),
@@ -506,7 +508,7 @@ def patient_facts(patient: Patient, cycles: list[Cycle], now: datetime, *,
         temperatures=tuple(results.temperatures),
         is_current=current_cycle_of(cycles, now) is None,
         on_chemotherapy=last_chemo is not None and now - last_chemo <= clinical.NEUTROPENIC_SEPSIS_AFTER_CHEMO,
-        chemo_times=tuple(at for _, at in results.chemo if at >= now - CHEMO_TIMES_LOOKBACK),
+        chemo_times=tuple(dose for _, dose in results.chemo if dose.given_at >= now - CHEMO_TIMES_LOOKBACK),
         gcsf_doses=tuple(d for d in results.gcsf if d.given_at >= now - clinical.GCSF_TIMING_LOOKBACK),
     )
 

@@ -101,7 +101,8 @@ OLDER_PATIENT_AGE = 65
 # injector is applied on day 1: a dose up to 12 h before the day-1 dose counts for the cycle.
 GCSF_COUNTS_FROM_BEFORE_DAY1 = timedelta(hours=12)
 # The "G-CSF indicated" prompt: both labels allow G-CSF from 24 h after the last chemotherapy
-# dose, so from then on a missing dose is worth a prompt (not only at 72 h).
+# dose, so from then on a missing dose is worth a prompt (not only at 72 h). Counted from the END
+# of that dose's chemotherapy (chemo_end): with a 46-hour 5-FU pump, 24 h after the pump stops.
 GCSF_DUE_AFTER_CHEMO = timedelta(hours=24)
 # Pegfilgrastim label: not from 14 days before to 24 h after cytotoxic chemotherapy.
 PEGFILGRASTIM_NOT_BEFORE_CHEMO = timedelta(days=14)
@@ -116,6 +117,15 @@ EVERY_2_WEEKS_INTERVAL_DAYS = (14, 20)  # shortest interval between chemotherapy
 # Filgrastim label: not in the 24 h before, and from 24 h after, cytotoxic chemotherapy.
 FILGRASTIM_NOT_BEFORE_CHEMO = timedelta(hours=24)
 FILGRASTIM_NOT_AFTER_CHEMO = timedelta(hours=24)
+# "Before" counts from the start of chemotherapy (the recorded administration time), "after" from
+# its END: the labels' "24 hours after cytotoxic chemotherapy" is after the last cytotoxic drug has
+# been given, and G-CSF while cytotoxics still run stimulates the very cells they kill (the reason
+# for the labels' rule). A regimen with a continuous infusion (Regimen.infusion_hours) ends that
+# many hours after its recorded time: 5-FU 2400 mg/m2 as a 46-h ambulatory pump in the de Gramont /
+# FOLFOX6 / FOLFIRI / FOLFIRINOX schedules (Tournigand et al., J Clin Oncol 2004;22:229;
+# Conroy et al., N Engl J Med 2011;364:1817). NCCN (Hematopoietic Growth Factors) likewise
+# starts filgrastim 1-3 days after the COMPLETION of chemotherapy.
+FLUOROURACIL_PUMP_HOURS = 46
 # A G-CSF dose is checked against chemotherapy for this long after it was given.
 GCSF_TIMING_LOOKBACK = timedelta(days=14)
 
@@ -455,6 +465,15 @@ def chemo_interval_days(cycle_length_days: int, chemo_days: list[int]) -> int:
     days = sorted(set(chemo_days or [1]))
     gaps = [later - earlier for earlier, later in zip(days, days[1:])]
     return min([*gaps, cycle_length_days - days[-1] + days[0]])
+
+
+def chemo_end(chemo_at: datetime, infusion_hours: int = 0) -> datetime:
+    """Return when chemotherapy recorded at `chemo_at` ends: after its continuous infusion, if any.
+
+    The G-CSF windows "after chemotherapy" (FILGRASTIM_NOT_AFTER_CHEMO, PEGFILGRASTIM_NOT_AFTER_CHEMO,
+    GCSF_DUE_AFTER_CHEMO) count from here; the windows "before" count from `chemo_at`.
+    """
+    return chemo_at + timedelta(hours=infusion_hours)
 
 
 def pegfilgrastim_not_before_chemo(interval_days: int | None) -> timedelta:

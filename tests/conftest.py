@@ -49,6 +49,7 @@ def load_regimen_catalogue() -> None:
 
     migration.load(apps, None)
     importlib.import_module("monitoring.migrations.0008_catalogue_tc_high_risk").tc_high_risk(apps, None)
+    importlib.import_module("monitoring.migrations.0013_regimen_infusion_hours").set_pump_hours(apps, None)
 
 
 @pytest.fixture

@@ -37,6 +37,11 @@ class Regimen(models.Model):
     )
     nadir_window_start_day = models.PositiveSmallIntegerField(default=7)
     nadir_window_end_day = models.PositiveSmallIntegerField(default=14)
+    infusion_hours = models.PositiveSmallIntegerField(
+        "continuous infusion (hours)", default=0,
+        help_text="Hours from the recorded chemotherapy time to the end of the last continuous infusion, "
+                  "e.g. 46 for a 5-FU pump; 0 if none. G-CSF timing counts \"after chemotherapy\" from that end.",
+    )
     source = models.TextField(blank=True, help_text="Where the FN risk and schedule come from.")
 
     class Meta:

@@ -30,3 +30,19 @@ def test_tc_is_a_high_fn_risk_regimen_with_primary_prophylaxis(regimens):
     tc = regimens["TC-Q3W"]
     assert (tc.fn_risk, tc.gcsf_recommendation) == ("high", "primary")
     assert "NCCN" in tc.source and "> 20 %" in tc.source
+
+
+def test_only_the_regimens_with_a_46h_fluorouracil_pump_have_an_infusion_after_the_chemotherapy_time(regimens):
+    pumps = {code: regimen.infusion_hours for code, regimen in regimens.items() if regimen.infusion_hours}
+    assert pumps == {"FOLFOX-Q2W": 46, "FOLFIRINOX-Q2W": 46}
+    assert set(pumps) == {code for code, regimen in regimens.items() if "fluorouracil" in regimen.drugs}
+
+
+def test_the_regimen_admin_shows_the_infusion(client, team, regimens):
+    from tests.conftest import make_user
+
+    client.force_login(make_user("boss", [team], role="admin"))
+    listing = client.get("/admin/monitoring/regimen/").content.decode()
+    assert "Continuous infusion (hours)" in listing
+    folfox = client.get(f"/admin/monitoring/regimen/{regimens['FOLFOX-Q2W'].pk}/change/").content.decode()
+    assert 'name="infusion_hours" value="46"' in folfox and "e.g. 46 for a 5-FU pump" in folfox

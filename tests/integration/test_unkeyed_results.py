@@ -100,7 +100,7 @@ def test_concurrent_identical_temperatures_by_form_and_api_are_stored_once_and_a
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_removes_exact_copies_keeping_the_earliest_with_history(team):
     executor = MigrationExecutor(connection)
-    before, after = [("monitoring", "0010_labfeed")], [("monitoring", "0011_unique_unkeyed_gcsf_temperature")]
+    before = [("monitoring", "0010_labfeed")]
     executor.migrate(before)
     try:
         apps = executor.loader.project_state(before).apps
@@ -113,8 +113,9 @@ def test_the_migration_removes_exact_copies_keeping_the_earliest_with_history(te
         keyed = old_reading.objects.create(patient_id=patient_id, taken_at=moment, temperature_c=Decimal("38.40"),
                                            entered_value="38.40", external_id="T-9")
     finally:
+        # Forward through 0011 to the latest migration: the tests after this one need today's schema.
         executor = MigrationExecutor(connection)
-        executor.migrate(after)
+        executor.migrate(executor.loader.graph.leaf_nodes())
     kept = set(TemperatureReading.objects.filter(patient_id=patient_id).values_list("pk", flat=True))
     assert kept == {first.pk, other.pk, keyed.pk}
     [removed] = TemperatureReading.history.filter(id=copy.pk, history_type="-")

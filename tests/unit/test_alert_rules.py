@@ -43,6 +43,11 @@ def point(day: float, anc: float, lo80: float) -> rules.TrajectoryPoint:
     return rules.TrajectoryPoint(DAY1 + timedelta(days=day - 1), anc, lo80, anc * 1.5)
 
 
+def chemo(day: float, infusion_hours: int = 0) -> rules.ChemoPoint:
+    """A chemotherapy dose started on cycle day `day`, with a continuous infusion of `infusion_hours` after it."""
+    return rules.ChemoPoint(DAY1 + timedelta(days=day - 1), infusion_hours)
+
+
 def kinds(cycle_facts: rules.CycleFacts) -> dict[str, rules.Finding]:
     return {f.kind: f for f in rules.evaluate(cycle_facts, T)}
 
@@ -263,12 +268,12 @@ def test_without_forecast_the_regimen_window_is_used():
 # --- 6. G-CSF not given -----------------------------------------------------------------------------
 
 def test_high_risk_regimen_without_gcsf_24h_after_the_last_chemo_dose_is_medium():
-    found = kinds(facts(2.01, fn_risk="high", chemo_given_at=(DAY1,)))
+    found = kinds(facts(2.01, fn_risk="high", chemo_given_at=(chemo(1),)))
     assert found[rules.GCSF_NOT_GIVEN].severity == rules.MEDIUM
     assert "primary prophylaxis is indicated" in found[rules.GCSF_NOT_GIVEN].message
-    assert rules.GCSF_NOT_GIVEN not in kinds(facts(1.9, fn_risk="high", chemo_given_at=(DAY1,)))
+    assert rules.GCSF_NOT_GIVEN not in kinds(facts(1.9, fn_risk="high", chemo_given_at=(chemo(1),)))
     # a day-2 chemotherapy dose moves the prompt to 24 h after it
-    two_days = (DAY1, DAY1 + timedelta(days=1))
+    two_days = (chemo(1), chemo(2))
     assert rules.GCSF_NOT_GIVEN not in kinds(facts(2.9, fn_risk="high", chemo_given_at=two_days))
 
 
@@ -289,6 +294,18 @@ def test_intermediate_risk_needs_a_patient_risk_factor():
     assert found[rules.GCSF_NOT_GIVEN].message.startswith("Consider G-CSF")
 
 
+def test_with_a_46h_pump_gcsf_is_due_24h_after_the_infusion_ends_not_after_its_start():
+    pump = (chemo(1, infusion_hours=46),)  # FOLFOX-type: 5-FU pump from day 1 09:00 to day 3 07:00
+    at_40h = facts(1 + 40 / 24, fn_risk="high", chemo_given_at=pump)
+    assert rules.GCSF_NOT_GIVEN not in kinds(at_40h)  # the pump is still running
+    assert rules.GCSF_NOT_GIVEN not in kinds(replace(at_40h, now=DAY1 + timedelta(hours=69)))  # 23 h after its end
+    found = kinds(replace(at_40h, now=DAY1 + timedelta(hours=71)))[rules.GCSF_NOT_GIVEN]
+    assert found.evidence["due_by"] == (DAY1 + timedelta(hours=46 + 24)).isoformat()
+    assert "24 h after the end of the last chemotherapy dose's 46-hour infusion (Wed 13 May 07:00)" in found.message
+    # without an infusion, as before: due 24 h after the dose
+    assert rules.GCSF_NOT_GIVEN in kinds(replace(at_40h, chemo_given_at=(chemo(1),)))
+
+
 # --- 7. G-CSF timing (product labels) -------------------------------------------------------------
 
 def gcsf(day: float, product: str = "pegfilgrastim") -> rules.GcsfPoint:
@@ -296,20 +313,20 @@ def gcsf(day: float, product: str = "pegfilgrastim") -> rules.GcsfPoint:
 
 
 def test_pegfilgrastim_within_24h_after_chemo_is_flagged_and_after_24h_is_not():
-    early = kinds(facts(3, gcsf_doses=(gcsf(1.5),), chemo_times=(DAY1,)))
+    early = kinds(facts(3, gcsf_doses=(gcsf(1.5),), chemo_times=(chemo(1),)))
     assert early[rules.GCSF_TIMING].severity == rules.MEDIUM
     assert "14 days before to 24 h after" in early[rules.GCSF_TIMING].message
-    assert rules.GCSF_TIMING not in kinds(facts(3, gcsf_doses=(gcsf(2.05),), chemo_times=(DAY1,)))
+    assert rules.GCSF_TIMING not in kinds(facts(3, gcsf_doses=(gcsf(2.05),), chemo_times=(chemo(1),)))
 
 
 def test_pegfilgrastim_in_the_14_days_before_chemo_is_flagged():
-    before = kinds(facts(3, gcsf_doses=(gcsf(-4),), chemo_times=(DAY1,)))
+    before = kinds(facts(3, gcsf_doses=(gcsf(-4),), chemo_times=(chemo(1),)))
     assert "days before" in before[rules.GCSF_TIMING].message
 
 
 def test_day2_pegfilgrastim_in_a_regimen_given_every_2_weeks_is_not_flagged_but_later_doses_are():
-    chemo = (DAY1, DAY1 + timedelta(days=14))  # day 1 of cycles 1 and 2 of a 14-day regimen
-    every_2_weeks = facts(15.2, next_day1=DAY1 + timedelta(days=28), chemo_times=chemo, chemo_interval_days=14)
+    day1s = (chemo(1), chemo(15))  # day 1 of cycles 1 and 2 of a 14-day regimen
+    every_2_weeks = facts(15.2, next_day1=DAY1 + timedelta(days=28), chemo_times=day1s, chemo_interval_days=14)
     assert rules.GCSF_TIMING not in kinds(replace(every_2_weeks, gcsf_doses=(gcsf(2.05),)))  # 13 days before
     assert rules.GCSF_TIMING not in kinds(replace(every_2_weeks, gcsf_doses=(gcsf(3),)))  # 12 days before
     late = kinds(replace(every_2_weeks, gcsf_doses=(gcsf(5),)))[rules.GCSF_TIMING]  # 10 days before
@@ -329,9 +346,39 @@ def test_the_regimens_shortest_interval_between_chemotherapy_days(cycle_length, 
 
 
 def test_filgrastim_starts_24h_after_chemo():
-    assert rules.GCSF_TIMING in kinds(facts(3, gcsf_doses=(gcsf(1.5, "filgrastim"),), chemo_times=(DAY1,)))
-    assert rules.GCSF_TIMING not in kinds(facts(3, gcsf_doses=(gcsf(2.1, "filgrastim"),), chemo_times=(DAY1,)))
-    assert rules.GCSF_TIMING not in kinds(facts(3, gcsf_doses=(gcsf(-4, "filgrastim"),), chemo_times=(DAY1,)))
+    assert rules.GCSF_TIMING in kinds(facts(3, gcsf_doses=(gcsf(1.5, "filgrastim"),), chemo_times=(chemo(1),)))
+    assert rules.GCSF_TIMING not in kinds(facts(3, gcsf_doses=(gcsf(2.1, "filgrastim"),), chemo_times=(chemo(1),)))
+    assert rules.GCSF_TIMING not in kinds(facts(3, gcsf_doses=(gcsf(-4, "filgrastim"),), chemo_times=(chemo(1),)))
+
+
+def test_filgrastim_while_a_46h_pump_still_runs_is_flagged_in_plain_words():
+    pump = (chemo(1, infusion_hours=46),)  # started Mon 11 May 09:00, ends Wed 13 May 07:00
+    found = kinds(facts(3, gcsf_doses=(gcsf(1 + 30 / 24, "filgrastim"),), chemo_times=pump))[rules.GCSF_TIMING]
+    assert ("Filgrastim given Tue 12 May 15:00, 30 h after the start of chemotherapy (Mon 11 May 09:00), while the "
+            "46-hour continuous infusion was still running (ends Wed 13 May 07:00)") in found.message
+    assert "24-72 h after cytotoxic chemotherapy ends" in found.message
+    assert found.evidence == {"dose_id": 7, "given_at": (DAY1 + timedelta(hours=30)).isoformat(),
+                              "chemo_at": DAY1.isoformat(), "product": "filgrastim",
+                              "chemo_ends_at": (DAY1 + timedelta(hours=46)).isoformat()}
+    # the same dose after a regimen without an infusion: 30 h after chemotherapy is fine, as before
+    assert rules.GCSF_TIMING not in kinds(facts(3, gcsf_doses=(gcsf(1 + 30 / 24, "filgrastim"),),
+                                                chemo_times=(chemo(1),)))
+
+
+def test_after_a_46h_pump_the_24h_count_from_its_end_and_the_24h_before_from_its_start():
+    pump = (chemo(1, infusion_hours=46),)
+
+    def filgrastim_at(hours: float) -> rules.Finding | None:
+        dose = gcsf(1 + hours / 24, "filgrastim")
+        return kinds(facts(5, gcsf_doses=(dose,), chemo_times=pump)).get(rules.GCSF_TIMING)
+
+    assert "23 h after the 46-hour continuous infusion ended (Wed 13 May 07:00)" in filgrastim_at(69).message
+    assert filgrastim_at(72) is None  # 26 h after the end
+    assert "0.5 days before chemotherapy" in filgrastim_at(-12).message  # the 24 h before: from the start
+    assert filgrastim_at(-25) is None
+    peg = kinds(facts(5, gcsf_doses=(gcsf(1 + 50 / 24),), chemo_times=pump))[rules.GCSF_TIMING]
+    assert "to 24 h after cytotoxic chemotherapy ends" in peg.message  # pegfilgrastim at pump disconnection
+    assert rules.GCSF_TIMING not in kinds(facts(5, gcsf_doses=(gcsf(1 + 71 / 24),), chemo_times=pump))
 
 
 def test_findings_come_most_severe_first():
