@@ -350,10 +350,10 @@ def gcsf_timing(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
         if facts.now - dose.given_at > clinical.GCSF_TIMING_LOOKBACK:
             continue
         long_acting = clinical.is_long_acting(dose.product)
-        before = (clinical.pegfilgrastim_not_before_chemo(facts.chemo_interval_days) if long_acting
-                  else clinical.FILGRASTIM_NOT_BEFORE_CHEMO)
         after = clinical.PEGFILGRASTIM_NOT_AFTER_CHEMO if long_acting else clinical.FILGRASTIM_NOT_AFTER_CHEMO
         for chemo in facts.chemo_times:
+            before = (clinical.pegfilgrastim_not_before_chemo(facts.chemo_interval_days, chemo.infusion_hours)
+                      if long_acting else clinical.FILGRASTIM_NOT_BEFORE_CHEMO)
             # "Before" from the start, "after" from the end of the infusion; "at least N days before" includes N.
             if chemo.given_at - before < dose.given_at < chemo.ends_at + after:
                 return _gcsf_timing_finding(facts, dose, chemo, long_acting, before)
@@ -368,9 +368,13 @@ def _gcsf_timing_finding(facts: CycleFacts, dose: GcsfPoint, chemo: ChemoPoint, 
     elif before == clinical.PEGFILGRASTIM_NOT_BEFORE_CHEMO:
         rule = ("the label says pegfilgrastim is not given from 14 days before to 24 h after cytotoxic "
                 f"chemotherapy{ends}")
-    else:
+    elif before == clinical.PEGFILGRASTIM_NOT_BEFORE_CHEMO_EVERY_2_WEEKS:
         rule = (f"in a regimen given every 2 weeks, pegfilgrastim is given from 24 h after chemotherapy{ends} and at "
                 f"least {before.days} days before the next (NCCN)")
+    else:
+        rule = (f"in a regimen given every 2 weeks with a {chemo.infusion_hours}-hour infusion, pegfilgrastim is "
+                "given from 24 h after the infusion ends (the label; usually the day after the pump is "
+                f"disconnected) and at least {before.days} days before the next cycle")
     message = (f"{dose.product.capitalize()} given {_when(dose.given_at, facts)}, {_relation(dose, chemo, facts)}: "
                f"{rule}. Check the timing with the oncologist.")
     evidence = {"dose_id": dose.dose_id, "given_at": dose.given_at.isoformat(),

@@ -114,6 +114,15 @@ PEGFILGRASTIM_NOT_AFTER_CHEMO = timedelta(hours=24)
 # have no data (NCCN): the label's 14 days stays for them, and for 3-weekly ones.
 PEGFILGRASTIM_NOT_BEFORE_CHEMO_EVERY_2_WEEKS = timedelta(days=12)
 EVERY_2_WEEKS_INTERVAL_DAYS = (14, 20)  # shortest interval between chemotherapy days, inclusive
+# With a continuous infusion every 2 weeks (FOLFOX, FOLFIRINOX: a 46-h 5-FU pump) no time is both
+# 24 h after the pump ends and 12 days before the next cycle: the label's earliest time falls on
+# day 4, about 11 days before day 15. Day 4, "the day after 5-FU pump disconnect", is how clinics
+# follow the label in these regimens (Draper et al., J Oncol Pharm Pract 2021;27:1159, and HOPA
+# News 2021;18(1) on it). So the window before the next cycle is what the schedule leaves once
+# day 4 has passed: the interval less the infusion, the label's 24 h and up to one more day for
+# the rest of day 4, in whole days (10 days for FOLFOX), never more than NCCN's 12. A dose on the
+# day the pump is disconnected stays flagged (inside the label's 24 h; off label, Draper 2021).
+PEGFILGRASTIM_AFTER_PUMP_DAY_SLACK = timedelta(hours=24)
 # Filgrastim label: not in the 24 h before, and from 24 h after, cytotoxic chemotherapy.
 FILGRASTIM_NOT_BEFORE_CHEMO = timedelta(hours=24)
 FILGRASTIM_NOT_AFTER_CHEMO = timedelta(hours=24)
@@ -476,12 +485,18 @@ def chemo_end(chemo_at: datetime, infusion_hours: int = 0) -> datetime:
     return chemo_at + timedelta(hours=infusion_hours)
 
 
-def pegfilgrastim_not_before_chemo(interval_days: int | None) -> timedelta:
+def pegfilgrastim_not_before_chemo(interval_days: int | None, infusion_hours: int = 0) -> timedelta:
     """Return how long before chemotherapy pegfilgrastim is not given, for a regimen's dose interval.
 
-    Every 2 weeks: NCCN's 12 days; otherwise (or unknown) the label's 14 days.
+    Every 2 weeks: NCCN's 12 days, or with a continuous infusion what the schedule leaves after the
+    label's earliest day (PEGFILGRASTIM_AFTER_PUMP_DAY_SLACK above); otherwise (or unknown) the
+    label's 14 days.
     """
     shortest, longest = EVERY_2_WEEKS_INTERVAL_DAYS
-    if interval_days is not None and shortest <= interval_days <= longest:
+    if interval_days is None or not shortest <= interval_days <= longest:
+        return PEGFILGRASTIM_NOT_BEFORE_CHEMO
+    if not infusion_hours:
         return PEGFILGRASTIM_NOT_BEFORE_CHEMO_EVERY_2_WEEKS
-    return PEGFILGRASTIM_NOT_BEFORE_CHEMO
+    left = (timedelta(days=interval_days) - timedelta(hours=infusion_hours) - PEGFILGRASTIM_NOT_AFTER_CHEMO
+            - PEGFILGRASTIM_AFTER_PUMP_DAY_SLACK)
+    return min(PEGFILGRASTIM_NOT_BEFORE_CHEMO_EVERY_2_WEEKS, timedelta(days=max(left.days, 0)))

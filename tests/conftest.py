@@ -49,7 +49,7 @@ def load_regimen_catalogue() -> None:
 
     migration.load(apps, None)
     importlib.import_module("monitoring.migrations.0008_catalogue_tc_high_risk").tc_high_risk(apps, None)
-    importlib.import_module("monitoring.migrations.0013_regimen_infusion_hours").set_pump_hours(apps, None)
+    importlib.import_module("monitoring.migrations.0014_regimen_infusion_hours").set_pump_hours(apps, None)
 
 
 @pytest.fixture

@@ -386,3 +386,26 @@ def test_findings_come_most_severe_first():
                                  temperatures=(temp(8.9, "38.6"),)), T)
     assert [f.severity for f in found] == sorted((f.severity for f in found), reverse=True)
     assert found[0].severity == rules.CRITICAL
+
+
+def test_pegfilgrastim_the_day_after_a_2_weekly_pump_is_disconnected_is_not_flagged():
+    # FOLFOX every 2 weeks: day 1 09:00 with a 46-h pump, next cycle day 15. The label's earliest
+    # time is day 4 (24 h after the pump ends), about 11 days before day 15: NCCN's 12 days cannot
+    # be kept, so the window before the next cycle is what the schedule leaves (10 days).
+    pump = (chemo(1, infusion_hours=46), chemo(15, infusion_hours=46))
+
+    def peg_on(day: float) -> rules.Finding | None:
+        return kinds(facts(day + 0.1, gcsf_doses=(gcsf(day),), chemo_times=pump, chemo_interval_days=14,
+                           next_day1=DAY1 + timedelta(days=14))).get(rules.GCSF_TIMING)
+
+    assert peg_on(4) is None and peg_on(4 + 14 / 24) is None  # day 4, morning and evening
+    assert "while the 46-hour continuous infusion was still running" in peg_on(2.5).message
+    at_disconnection = peg_on(3)  # 2 h after the pump was disconnected: inside the label's 24 h
+    assert "2 h after the 46-hour continuous infusion ended" in at_disconnection.message
+    day_6 = peg_on(6)  # 9 days before the next cycle
+    assert "9.0 days before chemotherapy" in day_6.message
+    assert "with a 46-hour infusion" in day_6.message and "at least 10 days before the next cycle" in day_6.message
+    # Without an infusion (dose-dense AC), NCCN's 12 days: day 4 is 11 days before day 15.
+    plain = (chemo(1), chemo(15))
+    assert "at least 12 days before the next (NCCN)" in kinds(facts(
+        4.1, gcsf_doses=(gcsf(4),), chemo_times=plain, chemo_interval_days=14))[rules.GCSF_TIMING].message

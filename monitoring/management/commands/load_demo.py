@@ -238,7 +238,9 @@ class Command(BaseCommand):
                 ChemoAdministration.objects.create(
                     cycle=cycle, day_of_cycle=day, given_at=at, dose_fraction=Decimal("1.00")
                 )
-        if spec.gcsf == "pegfilgrastim" and day1 + timedelta(days=1) <= now:
+        # Pegfilgrastim 24 h after chemotherapy ends (the label): after a 5-FU pump, the day after it stops.
+        peg_at = clinical.chemo_end(day1, regimen.infusion_hours) + timedelta(days=1, hours=2)
+        if spec.gcsf == "pegfilgrastim" and peg_at <= now:
             gcsf.append(
                 GcsfDose(
                     patient=cycle.course.patient,
@@ -246,7 +248,7 @@ class Command(BaseCommand):
                     product_name="pegfilgrastim",
                     dose=Decimal("6"),
                     dose_unit="mg",
-                    given_at=day1 + timedelta(days=1, hours=2),
+                    given_at=peg_at,
                     source=Source.DEMO,
                 )
             )

@@ -22,7 +22,7 @@ def set_pump_hours(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('monitoring', '0012_countresult_accession_index'),
+        ('monitoring', '0013_delivery_next_attempt_at'),
     ]
 
     operations = [
