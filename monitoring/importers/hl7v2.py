@@ -161,20 +161,37 @@ def _patient_groups(message) -> list[tuple[object, list]]:
 
 def _orders(segments: list, where: str, mrn: str, control_id: str, parsed: Parsed) -> None:
     """Read one patient's OBR groups (each OBR with the OBX segments after it)."""
-    group = None
+    orders: list[_Order] = []
     for segment in segments:
         kind = segment[0][0]
         if kind == "OBR":
-            if group is not None:
-                group.finish(parsed)
-            group = _Order(segment, where, mrn, control_id)
+            orders.append(_Order(segment, where, mrn, control_id))
         elif kind == "OBX":
-            if group is None:
+            if not orders:
                 raise FieldError("OBX", "an OBX segment comes before any OBR")
-            group.add(segment, parsed)
-    if group is None:
+            orders[-1].add(segment, parsed)
+    if not orders:
         raise FieldError("OBR", "the message has no OBR segment")
-    group.finish(parsed)
+    for order in _one_per_specimen(orders, parsed):
+        order.finish(parsed)
+
+
+def _one_per_specimen(orders: list[_Order], parsed: Parsed) -> list[_Order]:
+    """Join the parts of one blood count that a laboratory sends as several OBRs of one collection time.
+
+    Many laboratories send the full blood count (WBC, haemoglobin, ...) and the differential
+    (neutrophils) as two orders: alone, the first holds no neutrophil result and the second maybe
+    only a percentage. An order that is not a count by itself (no ANC, no WBC with neutrophil %)
+    is joined to the earlier order of the same collection time; two complete counts stay two.
+    """
+    kept: list[_Order] = []
+    for order in orders:
+        partner = next((earlier for earlier in kept if earlier.joins(order)), None)
+        if partner is None:
+            kept.append(order)
+        else:
+            partner.absorb(order, parsed)
+    return kept
 
 
 class _Order:
@@ -236,6 +253,31 @@ class _Order:
         self.values[role] = Measured(value, unit, f"OBX-5 ({code})", f"OBX-6 ({code})", qualifier)
         if self.collected_at is None or role == codes.ANC:
             self.collected_at = moment
+
+    @property
+    def complete(self) -> bool:
+        """True when this order alone is a neutrophil count: an ANC, or a WBC with its neutrophil %."""
+        return codes.ANC in self.values or (codes.WBC in self.values and codes.NEUTROPHIL_PCT in self.values)
+
+    def joins(self, later: _Order) -> bool:
+        """True when `later` holds the rest of this order's count (the same specimen, one of them incomplete)."""
+        return (bool(self.values) and bool(later.values) and self.collected_at == later.collected_at
+                and not (self.complete and later.complete))
+
+    def absorb(self, later: _Order, parsed: Parsed) -> None:
+        """Take the values of a later order of the same specimen; a value both give differently is a problem."""
+        for role, measured in later.values.items():
+            mine = self.values.get(role)
+            if mine is not None and (mine.value, mine.qualifier, mine.unit) != (measured.value, measured.qualifier,
+                                                                               measured.unit):
+                parsed.problem(later.where, measured.field, f"{mine.qualifier}{mine.value} {mine.unit} in {self.where} "
+                               f"and {measured.qualifier}{measured.value} {measured.unit} here, for one specimen")
+                self.problems += 1
+            elif mine is None:
+                self.values[role] = measured
+        self.statuses |= later.statuses
+        self.problems += later.problems
+        self.where = f"{self.where}+{later.number}"
 
     def finish(self, parsed: Parsed) -> None:
         if not self.values or self.problems:

@@ -133,7 +133,7 @@ def test_csv_correction_and_removal_by_accession(patient):
 
 
 def test_accession_is_one_result_across_sources(patient, other_patient):
-    CountResult.objects.create(patient=patient, collected_at=timezone.now() - timedelta(days=1),
+    CountResult.objects.create(patient=patient, collected_at=NOW - timedelta(days=1),
                                anc_1e9_per_l=Decimal("1.1"), entered_value="1.1", entered_unit="10^9/L",
                                source=Source.API, accession="LAB-77")
     same = _import(_csv(f"MRN001,{_ago(1)},1.1,,,,10^9/L,LAB-77"))
