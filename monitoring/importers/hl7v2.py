@@ -313,7 +313,8 @@ class _Order:
 
 
 def _value_text(obx) -> str:
-    """Return OBX-5; a structured numeric (SN: "<^0.1") is joined back into "<0.1"."""
+    """Return OBX-5; a structured numeric (SN: "<^0.1") is joined back into "<0.1" ("=^0.3" is 0.3)."""
     if _get(obx, 2).upper() == "SN":
-        return (_get(obx, 5, 1) + _get(obx, 5, 2)).strip()
+        comparator = _get(obx, 5, 1)
+        return ("" if comparator == "=" else comparator) + _get(obx, 5, 2).strip()
     return _get(obx, 5)

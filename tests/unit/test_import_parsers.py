@@ -79,6 +79,17 @@ def test_hl7_parser_groups_obx_by_obr_and_holds_preliminary():
     assert any("preliminary" in note for note in parsed.held_back)
 
 
+@pytest.mark.parametrize("sn, qualifier, value", [("=^0.3", "", "0.3"), ("^0.3", "", "0.3"), ("<^0.1", "<", "0.1"),
+                                                   ("<=^0.05", "<", "0.05")])
+def test_hl7_structured_numeric_values_are_read_with_their_comparator(sn, qualifier, value):
+    message = "\r".join(["MSH|^~\\&|LAB|H|NW|H|202405010900||ORU^R01|M1|P|2.5", "PID|1||M1^^^H^MR",
+                          "OBR|1||F1|58410-2^CBC^LN|||202405010830", f"OBX|1|SN|751-8^ANC^LN||{sn}|K/uL|||||F"])
+    parsed = hl7v2.parse(message)
+    assert not parsed.problems
+    [record] = parsed.records
+    assert (record.values["anc"].qualifier, record.values["anc"].value) == (qualifier, Decimal(value))
+
+
 def test_fhir_parser_reads_panel_components():
     panel = {
         "resourceType": "Observation", "id": "cbc", "status": "final",
