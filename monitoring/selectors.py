@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
@@ -156,7 +157,7 @@ class WardRow:
     def has_fn_alert(self) -> bool:
         return self.top_alert is not None and self.top_alert.kind == FN_KIND
 
-    @property
+    @cached_property  # the ward template asks up to six times a row
     def trend(self) -> str:
         """Return "rising", "falling" or "steady" from the last two counts, or "" with fewer."""
         if self.last_count is None or self.previous_count is None:
@@ -166,7 +167,7 @@ class WardRow:
             return "steady"
         return "rising" if now > before else "falling"
 
-    @property
+    @cached_property
     def forecast_state(self) -> str:
         """Return "stale" if results came in after the stored forecast was made, "pending" if the
         cycle has inputs but no forecast yet (both await the worker), else ""."""
@@ -214,6 +215,7 @@ def ward_rows(user, filters: WardFilters, now: datetime) -> list[WardRow]:
         Cycle.objects.exclude(status=Cycle.Status.CANCELLED)
         .select_related("forecast")
         .only(*WARD_CYCLE_FIELDS, *(f"forecast__{name}" for name in WARD_FORECAST_FIELDS))
+        .order_by("course_id", "number")  # Meta's ("course", "number") joins the courses to sort by their start
     )
     # Lists (to_attr), not managers: `course.cycles.all()` would build a queryset per patient.
     courses = (
