@@ -154,9 +154,10 @@ def test_ward_runs_a_fixed_number_of_queries(nurse_client, team, regimens, djang
         for i in range(start, start + n):
             p = make_patient(team, mrn=f"Q{i:03d}", family_name=f"Query{i}")
             cycle = start_on_regimen(p, regimens["DOCETAXEL-75-Q3W"], days_ago=6)
-            add_count(p, timezone.now() - timedelta(days=2), "1.6")
+            high, low = ("1.6", "1.1") if i % 2 else ("9.0", "8.0")  # high and low risk of grade 4
+            add_count(p, timezone.now() - timedelta(days=2), high)
             services.recompute_cycle(cycle.pk)
-            add_count(p, timezone.now() - timedelta(days=1), "1.1")
+            add_count(p, timezone.now() - timedelta(days=1), low)
             raise_alert(p, cycle, severity=Alert.Severity.HIGH)
 
     add_patients(0, 2)
