@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
@@ -156,7 +157,7 @@ class WardRow:
     def has_fn_alert(self) -> bool:
         return self.top_alert is not None and self.top_alert.kind == FN_KIND
 
-    @property
+    @cached_property  # the ward template asks up to six times a row
     def trend(self) -> str:
         """Return "rising", "falling" or "steady" from the last two counts, or "" with fewer."""
         if self.last_count is None or self.previous_count is None:
@@ -166,7 +167,7 @@ class WardRow:
             return "steady"
         return "rising" if now > before else "falling"
 
-    @property
+    @cached_property
     def forecast_state(self) -> str:
         """Return "stale" if results came in after the stored forecast was made, "pending" if the
         cycle has inputs but no forecast yet (both await the worker), else ""."""
@@ -186,9 +187,22 @@ class WardFilters:
     search: str = ""
 
 
+# The columns the ward shows or ranks by. Loading only these keeps the 300-patient page from
+# decoding thousands of unused timestamps, JSON and text fields (a deferred field read later
+# would cost a query per row: the dashboard tests count them).
+WARD_PATIENT_FIELDS = ("mrn", "given_name", "family_name", "team__name")
+WARD_COURSE_FIELDS = ("patient", "regimen__name", "regimen__cycle_length_days", "active")
+WARD_CYCLE_FIELDS = ("course", "number", "planned_day1", "actual_day1", "status", "input_version")
+WARD_FORECAST_FIELDS = (
+    "input_version", "error", "nadir_anc_1e9_per_l", "nadir_at", "nadir_day_of_cycle", "p_grade4", "p_grade3plus",
+    "next_day1", "p_ready", "ready_threshold_1e9_per_l", "next_fbc_on",
+)
+WARD_COUNT_FIELDS = ("patient", "collected_at", "anc_1e9_per_l", "qualifier", "ctcae_grade")
+
+
 def ward_rows(user, filters: WardFilters, now: datetime) -> list[WardRow]:
     """Return the active patients of the user's teams, most urgent first (5 queries)."""
-    patients = Patient.objects.visible_to(user).filter(active=True).select_related("team", "responsible_nurse")
+    patients = Patient.objects.visible_to(user).filter(active=True).select_related("team").only(*WARD_PATIENT_FIELDS)
     if filters.team_id:
         patients = patients.filter(team_id=filters.team_id)
     if filters.search:
@@ -200,21 +214,23 @@ def ward_rows(user, filters: WardFilters, now: datetime) -> list[WardRow]:
     cycles = (
         Cycle.objects.exclude(status=Cycle.Status.CANCELLED)
         .select_related("forecast")
-        .defer("forecast__trajectory", "forecast__warnings", "forecast__inputs_digest")
+        .only(*WARD_CYCLE_FIELDS, *(f"forecast__{name}" for name in WARD_FORECAST_FIELDS))
+        .order_by("course_id", "number")  # Meta's ("course", "number") joins the courses to sort by their start
     )
-    courses = TreatmentCourse.objects.filter(active=True).select_related("regimen")
-    patients = list(
-        patients.prefetch_related(
-            Prefetch("courses", queryset=courses.prefetch_related(Prefetch("cycles", queryset=cycles)),
-                     to_attr="active_courses")
-        )
+    # Lists (to_attr), not managers: `course.cycles.all()` would build a queryset per patient.
+    courses = (
+        TreatmentCourse.objects.filter(active=True)
+        .select_related("regimen")
+        .only(*WARD_COURSE_FIELDS)
+        .prefetch_related(Prefetch("cycles", queryset=cycles, to_attr="ward_cycles"))
     )
+    patients = list(patients.prefetch_related(Prefetch("courses", queryset=courses, to_attr="active_courses")))
     ids = [p.pk for p in patients]
     # The latest count per patient, portable to SQLite and PostgreSQL (no DISTINCT ON).
     latest = CountResult.objects.filter(patient_id=OuterRef("patient_id")).order_by("-collected_at", "-id")
     last_two = CountResult.objects.filter(patient_id__in=ids).filter(
         Q(id=Subquery(latest.values("id")[:1])) | Q(id=Subquery(latest.values("id")[1:2]))
-    ).order_by("patient_id", "-collected_at", "-id")
+    ).order_by("patient_id", "-collected_at", "-id").only(*WARD_COUNT_FIELDS)
     last_counts: dict[int, list[CountResult]] = {}
     for count in last_two:
         last_counts.setdefault(count.patient_id, []).append(count)
@@ -235,7 +251,7 @@ def _ward_row(patient: Patient, counts: list[CountResult], alerts: list[Alert], 
     last_count = counts[0] if counts else None
     course = patient.active_courses[0] if patient.active_courses else None
     regimen = course.regimen if course else None
-    cycle = current_cycle_of(list(course.cycles.all()), now) if course else None
+    cycle = current_cycle_of(course.ward_cycles, now) if course else None
     forecast = getattr(cycle, "forecast", None) if cycle is not None else None
     row = WardRow(
         patient=patient,

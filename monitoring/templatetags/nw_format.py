@@ -1,8 +1,12 @@
-"""Template filters for clinical numbers: plain decimals, never scientific notation."""
+"""Template filters for clinical numbers (plain decimals, never scientific notation) and calendar days."""
 
+from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 
 from django import template
+from django.utils.formats import date_format
+from django.utils.translation import get_language
 
 register = template.Library()
 
@@ -29,3 +33,22 @@ def number(value) -> str:
     if value is None or value == "":
         return ""
     return f"{float(value):g}"
+
+
+@register.filter(expects_localtime=True)
+def day(value, day_format: str) -> str:
+    """Return what `value|date:day_format` returns, for a format of the day only ("D d M", "D j M").
+
+    The ward shows three such dates on each of its 300 rows, and `date` parses its format and
+    looks up day and month names on every call; here each calendar day is formatted once.
+    """
+    if value is None or value == "":
+        return ""
+    if isinstance(value, datetime):
+        value = value.date()  # already in the clinic's time zone (expects_localtime)
+    return _day(value, day_format, get_language())
+
+
+@lru_cache(maxsize=1024)
+def _day(value: date, day_format: str, language: str | None) -> str:
+    return date_format(value, day_format)

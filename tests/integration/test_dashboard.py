@@ -149,10 +149,15 @@ def _ward_queries(client) -> int:
 
 def test_ward_runs_a_fixed_number_of_queries(nurse_client, team, regimens, django_assert_max_num_queries):
     def add_patients(start: int, n: int) -> None:
+        # Every cell filled: two counts (trend), a forecast made before the second (out of date), an
+        # alert. The ward loads only the columns it shows: one it forgot would cost a query per row.
         for i in range(start, start + n):
             p = make_patient(team, mrn=f"Q{i:03d}", family_name=f"Query{i}")
             cycle = start_on_regimen(p, regimens["DOCETAXEL-75-Q3W"], days_ago=6)
-            add_count(p, timezone.now() - timedelta(days=1), "1.1")
+            high, low = ("1.6", "1.1") if i % 2 else ("9.0", "8.0")  # high and low risk of grade 4
+            add_count(p, timezone.now() - timedelta(days=2), high)
+            services.recompute_cycle(cycle.pk)
+            add_count(p, timezone.now() - timedelta(days=1), low)
             raise_alert(p, cycle, severity=Alert.Severity.HIGH)
 
     add_patients(0, 2)
@@ -160,6 +165,8 @@ def test_ward_runs_a_fixed_number_of_queries(nurse_client, team, regimens, djang
     add_patients(2, 18)
     many = _ward_queries(nurse_client)
     assert many == few
+    html = nurse_client.get(reverse("ward")).content.decode()
+    assert html.count("next FBC: ") == html.count("Out of date") == html.count('class="trend trend-falling"') == 20
     # Session and user (2), teams, patients, courses, cycles with forecasts, last two counts, open alerts (6),
     # the menu's open-alert count (1), the open import exceptions of the user's teams (1), the session save
     # of the idle timeout (3: savepoint, update, release), the read-trail entry (1) and the heartbeats (1).
