@@ -14,6 +14,7 @@ first (cold cache) one. Target: patient page <= 300 ms.
 
 from __future__ import annotations
 
+import importlib
 import os
 import statistics
 import sys
@@ -33,9 +34,8 @@ os.environ["DATABASE_URL"] = urlunsplit(_url._replace(path="/nw_bench_pages"))
 os.environ.setdefault("DJANGO_DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "bench-only-" + os.urandom(32).hex())
 
-import django  # noqa: E402
-
-django.setup()
+# Set up as a deployed web process does (neutrowatch/wsgi.py: django.setup(), then gc.freeze()).
+importlib.import_module("neutrowatch.wsgi")
 
 from django.core import signals  # noqa: E402
 from django.db import close_old_connections, connection  # noqa: E402
@@ -209,7 +209,7 @@ def browser_times(client: Client, pages: dict[str, str]) -> dict[str, tuple[list
                            SESSION_COOKIE_SECURE=False, CSRF_COOKIE_SECURE=False):
         call_command("collectstatic", interactive=False, verbosity=0)
         server = ThreadedWSGIServer(("127.0.0.1", 0), QuietHandler, allow_reuse_address=False)
-        server.set_app(get_wsgi_application())
+        server.set_app(get_wsgi_application())  # a handler built under these settings (middleware reads them once)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         base = f"http://127.0.0.1:{server.server_port}"
         results = {}
