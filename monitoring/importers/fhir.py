@@ -37,7 +37,11 @@ from monitoring.importers.common import (
     aware,
 )
 
-BUNDLE_TYPES = {"collection", "transaction", "batch", "searchset", "transaction-response", "batch-response"}
+# "message": FHIR messaging, how laboratories push results (a MessageHeader, the Patient, a
+# DiagnosticReport and its Observations; e.g. the UK Core pathology messages). Resources NeutroWatch
+# does not read (MessageHeader, DiagnosticReport, Specimen, ...) are counted as ignored.
+BUNDLE_TYPES = {"collection", "transaction", "batch", "searchset", "transaction-response", "batch-response",
+                "message"}
 USED_TYPES = {"Patient", "Observation", "MedicationAdministration", "Medication"}
 OBSERVATION_STATUSES = {"final": FINAL, "amended": CORRECTION, "corrected": CORRECTION, "entered-in-error": REMOVAL}
 ADMINISTRATION_STATUSES = {"completed": FINAL, "entered-in-error": REMOVAL}

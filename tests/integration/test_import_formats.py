@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from monitoring import importers
-from monitoring.models import CountResult, Cycle, GcsfDose, TemperatureReading
+from monitoring.models import Alert, CountResult, Cycle, GcsfDose, TemperatureReading
 from monitoring.models.results import Source
 
 pytestmark = pytest.mark.django_db
@@ -294,6 +294,22 @@ def test_fhir_bundle_imports_counts_temperature_and_gcsf(patient):
     assert report.ignored == 1
     again = _import(text, name="bundle.json")
     assert again.created == 0 and again.duplicates == 4
+
+
+def test_a_fhir_message_from_the_laboratory_is_read_and_its_grade_4_alerted(patient, cycle):
+    # FHIR messaging: MessageHeader first, then the report and its results (a Bundle of type message).
+    header = {"resourceType": "MessageHeader", "id": "h1", "eventCoding": {"system": "urn:lab", "code": "result"},
+              "source": {"endpoint": "urn:lab"}, "focus": [{"reference": "DiagnosticReport/r1"}]}
+    report = {"resourceType": "DiagnosticReport", "id": "r1", "status": "final",
+              "code": {"coding": [{"system": "http://loinc.org", "code": "58410-2"}]},
+              "subject": {"reference": "Patient/p1"}, "result": [{"reference": "Observation/anc-1"}]}
+    text = json.loads(_bundle(report, _observation("anc-1", "751-8", 0.3, "10*9/L", days=0.1), kind="message"))
+    text["entry"].insert(0, {"resource": header})
+    imported = _import(json.dumps(text), name="message.json")
+    assert imported.ok, imported.problems
+    assert CountResult.objects.get().anc_1e9_per_l == Decimal("0.300")
+    assert imported.ignored == 2  # the MessageHeader and the DiagnosticReport
+    assert Alert.objects.filter(patient=patient, kind=Alert.Kind.GRADE4_OBSERVED).exists()
 
 
 def test_fhir_correction_replaces_and_entered_in_error_removes(patient):
