@@ -80,10 +80,7 @@ def _read(block: bytes) -> tuple[str, object, list[list[str]], bool] | Answer:
     `batchable`: the block is exactly one message, so that it can be imported with others as one
     multi-message text whose "message N" is the Nth block.
     """
-    try:
-        text = block.decode("utf-8")
-    except UnicodeDecodeError:
-        return _reject(None, "the message is not UTF-8 text")
+    text = hl7v2.decode(block)  # UTF-8, else MSH-18's character set, else ISO 8859-1
     message = _header(text)
     if message is None:
         return _reject(None, "not an HL7 v2 message: no readable MSH segment")

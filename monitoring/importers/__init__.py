@@ -32,13 +32,16 @@ def detect_format(name: str, text: str) -> str:
 
 
 def decode(data: bytes | str) -> str | None:
-    """Return the text of an upload, or None if it is not UTF-8."""
+    """Return the text of an upload, or None if it is not UTF-8 (nor an HL7 v2 file in another character set)."""
     if isinstance(data, str):
         return data
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return None
+        pass
+    if data.lstrip(b"\x0b\r\n \xef\xbb\xbf").startswith((b"MSH", b"FHS", b"BHS")):
+        return hl7v2.decode(data)  # MSH-18's character set, else ISO 8859-1
+    return None
 
 
 def import_file(

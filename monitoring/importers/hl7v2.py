@@ -35,6 +35,32 @@ ENVELOPE = ("FHS", "BHS", "BTS", "FTS")
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
 
+# MSH-18, the message's character set (HL7 table 0211), for a message that is not UTF-8.
+CHARSETS = {"ASCII": "ascii", "8859/1": "iso-8859-1", "8859/2": "iso-8859-2", "8859/3": "iso-8859-3",
+            "8859/4": "iso-8859-4", "8859/5": "iso-8859-5", "8859/6": "iso-8859-6", "8859/7": "iso-8859-7",
+            "8859/8": "iso-8859-8", "8859/9": "iso-8859-9", "8859/15": "iso-8859-15", "UNICODE UTF-8": "utf-8"}
+
+
+def decode(data: bytes) -> str:
+    """Return the text of HL7 v2 bytes: UTF-8, else the character set MSH-18 names, else ISO 8859-1.
+
+    Many laboratory systems send ISO 8859-1 (a patient called Müller), with or without saying so in
+    MSH-18; refusing those messages would refuse their results. NeutroWatch reads only ASCII fields
+    (MRN, times, codes, values, units), so a wrong guess can only garble a name it does not use.
+    """
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    header = data.lstrip(b"\x0b\r\n ").split(b"\r", 1)[0].split(b"\n", 1)[0]
+    fields = header.split(header[3:4]) if header.startswith(b"MSH") and len(header) > 3 else []
+    charset = fields[17].decode("ascii", "replace").split("~")[0].strip().upper() if len(fields) > 17 else ""
+    try:
+        return data.decode(CHARSETS.get(charset, "iso-8859-1"))
+    except UnicodeDecodeError:  # bytes that are not what MSH-18 says (ASCII with 8-bit bytes)
+        return data.decode("iso-8859-1")
+
+
 def split(text: str) -> tuple[list[list[str]], int]:
     """Return the messages of a text (each a list of segments) and the number of a segment before any MSH (or 0).
 
