@@ -171,7 +171,7 @@ def _patient_groups(message) -> list[tuple[object, list]]:
     """Return each PID segment with the segments that follow it up to the next PID.
 
     Segments before the first PID other than the MSH (SFT, say) are not results and are left out;
-    a result there (OBR, OBX) belongs to no patient and the message is refused with the reason.
+    a result there (OBR, OBX) belongs to no patient: the message is kept for review with the reason.
     """
     groups: list[tuple[object, list]] = []
     for segment in message:
