@@ -51,6 +51,7 @@ from monitoring.models import (
     Delivery,
     Forecast,
     GcsfDose,
+    ImportException,
     Patient,
     TemperatureReading,
     User,
@@ -342,6 +343,63 @@ def _should_raise(finding: alert_rules.Finding, patient_id: int, cycle_id: int |
         return False
     count_id = finding.evidence.get("count_id")
     return count_id is None or (patient_id, cycle_id, finding.kind, count_id) not in alerted
+
+
+# --- Counts held for review ---------------------------------------------------------------------
+
+
+def evaluate_held(patient_ids, now: datetime | None = None) -> list[Alert]:
+    """Raise, keep or resolve each patient's "count held for review" alert (alert_rules.held_result).
+
+    Called where a patient's open exceptions change: an import that keeps a record of a known
+    patient (in its transaction) and closing an exception (fixed, dismissed, re-tried). No other
+    evaluation touches this kind. Locks the patients (after any cycles the caller has locked, as
+    the save path does), so two imports cannot both raise it.
+    """
+    ids = sorted({pk for pk in patient_ids if pk is not None})
+    if not ids:
+        return []
+    now = now or timezone.now()
+    patients = list(Patient.objects.select_for_update(of=("self",)).select_related("team")
+                    .filter(pk__in=ids).order_by("pk"))
+    held: dict[int, list[alert_rules.HeldCount]] = defaultdict(list)
+    rows = ImportException.objects.filter(status=ImportException.Status.OPEN, patient_id__in=ids).order_by("pk")
+    for exception in rows.only("pk", "patient_id", "values", "problems"):
+        anc = held_anc(exception.values)
+        if anc is not None:
+            held[exception.patient_id].append(alert_rules.HeldCount(
+                exception.pk, anc, exception.values.get("collected_at", "")[:16].replace("T", " "),
+                exception.problems_text))
+    verdicts = [Verdict(p, None, [f] if (f := alert_rules.held_result(held[p.pk])) is not None else [])
+                for p in patients]
+    return apply_verdicts(verdicts, {alert_rules.HELD_RESULT}, now)
+
+
+def held_anc(values: dict) -> Decimal | None:
+    """Return the ANC (10^9/L) a held record's values say, or None if they are not a readable count.
+
+    The ANC, or the WBC with the neutrophil % (bands added when given); a censored "<0.1" counts
+    as its bound. Values in a unit that makes them implausible are not graded.
+    """
+    def number(key: str) -> Decimal | None:
+        text = str(values.get(key) or "").strip().lstrip("<>=").strip()
+        try:
+            return clinical.to_decimal(text, key) if text else None
+        except clinical.ClinicalValueError:
+            return None
+
+    unit = values.get("unit") or clinical.UNIT_1E9_PER_L
+    try:
+        anc = number("anc")
+        if anc is not None:
+            return clinical.count_to_1e9_per_l(anc, unit)
+        wbc, neutrophils = number("wbc"), number("neutrophil_pct")
+        if wbc is None or neutrophils is None:
+            return None
+        percent = neutrophils + (number("band_pct") or Decimal(0))
+        return (clinical.count_to_1e9_per_l(wbc, unit, what="WBC") * percent / 100).quantize(Decimal("0.001"))
+    except clinical.ClinicalValueError:
+        return None
 
 
 # --- Facts for the rules ------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from monitoring import importers
+from monitoring import alerting, importers
 from monitoring.importers import csv_format
 from monitoring.importers.common import ImportReport, Scope, import_parsed
 from monitoring.models import ImportException, Patient
@@ -148,3 +148,4 @@ def _close(exception: ImportException, status: str, user, note: str) -> None:
     exception.resolution_note = note[:2000]
     exception._change_reason = f"{status} by {user.get_username()}"
     exception.save()
+    alerting.evaluate_held([exception.patient_id])  # its "count held for review" alert, if any, goes
