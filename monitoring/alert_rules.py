@@ -597,8 +597,8 @@ def held_result(held: list[HeldCount]) -> Finding | None:
     others = f" ({len(severe) - 1} more held)" if len(severe) > 1 else ""
     message = (f"A count is held for review, not stored: ANC {worst.anc_1e9_per_l} x10^9/L (grade {grade} if it "
                f"is right), collected {worst.collected_at or 'at a time not read'}{others}. Held because: "
-               f"{worst.problems} Open it in the exceptions queue (/import/exceptions/{worst.exception_id}/): store "
-               "it if it is right, or dismiss it with a reason.")
+               f"{worst.problems.rstrip('.')}. Open it in the exceptions queue "
+               f"(/import/exceptions/{worst.exception_id}/): store it if it is right, or dismiss it with a reason.")
     evidence = {"exception_id": worst.exception_id, "anc_1e9_per_l": str(worst.anc_1e9_per_l),
                 "held": sorted(h.exception_id for h in severe)}
     return Finding(HELD_RESULT, HIGH, message, evidence)

@@ -41,7 +41,7 @@ def test_a_grade_4_value_held_as_a_conflict_alerts_the_team_until_it_is_dismisse
     kept = ImportException.objects.get()
     assert (alert.patient, alert.cycle, alert.severity) == (patient, None, Alert.Severity.HIGH)
     assert "ANC 0.300 x10^9/L (grade 4 if it is right)" in alert.message
-    assert f"/import/exceptions/{kept.pk}/" in alert.message and "another value" in alert.message
+    assert f"/import/exceptions/{kept.pk}/" in alert.message and "as a correction. Open it" in alert.message
     assert alert.deliveries.filter(channel=Delivery.Channel.INAPP, recipient=nurse.username).exists()
     assert "Grade 3-4 count held for review" in nurse_client.get("/alerts/").content.decode()
     _import(f"MRN001,{_at(3)},0.3,10^9/L,ACC-1")  # sent again: the same exception, the same alert
