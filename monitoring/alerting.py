@@ -123,7 +123,7 @@ def evaluate_observed(moments_by_patient: dict[int, list[datetime]], now: dateti
     forecast-based rules are left to the worker. A fixed number of queries for any number of
     patients (an import of 1,000 patients evaluates them together). Returns the alerts raised.
 
-    `cycles`: the patients' cycles as `lock_cycles` returned them, when the caller has already
+    `cycles`: the patients' cycles as `patient_cycles(..., lock=True)` returned them, when the caller has already
     locked them (the save path reads them once for the forecasts it bumps and for the rules).
     """
     if not moments_by_patient:
@@ -180,22 +180,13 @@ def _forecasts_for_fevers(cycles: list[Cycle], results: dict[int, PatientResults
 _CYCLE_RELATED = ("course__regimen", "course__patient__team")
 
 
-def lock_cycles(patient_ids: list[int]) -> dict[int, list[Cycle]]:
-    """Lock and return each patient's cycles, of every course, cancelled ones left out (one query).
-
-    The save path reads the cycles once, under the lock the observed rules need, before it locks
-    anything else: the forecasts a change affects are found among them, and the rules take the
-    cycles of active courses. Rows are locked in primary-key order, so two saves never wait for
-    each other crosswise.
-    """
-    return patient_cycles(patient_ids, lock=True)
-
-
 def patient_cycles(patient_ids: list[int], *, lock: bool = False) -> dict[int, list[Cycle]]:
     """Return each patient's cycles, of every course, cancelled ones left out (one query).
 
     Each list is in the model's order (latest course first, then by number), whatever the order
-    the rows were read (and locked) in.
+    the rows were read (and locked) in. `lock`: the save path reads the cycles once, under the
+    lock the observed rules need, before it locks anything else; rows are locked in primary-key
+    order, so two saves never wait for each other crosswise.
     """
     rows = Cycle.objects.select_for_update(of=("self",)) if lock else Cycle.objects.all()
     rows = (rows.select_related(*_CYCLE_RELATED).filter(course__patient_id__in=patient_ids)
@@ -381,23 +372,17 @@ def held_anc(values: dict) -> Decimal | None:
     The ANC, or the WBC with the neutrophil % (bands added when given); a censored "<0.1" counts
     as its bound. Values in a unit that makes them implausible are not graded.
     """
-    def number(key: str) -> Decimal | None:
-        text = str(values.get(key) or "").strip().lstrip("<>=").strip()
-        try:
-            return clinical.to_decimal(text, key) if text else None
-        except clinical.ClinicalValueError:
-            return None
+    from monitoring import services
 
-    unit = values.get("unit") or clinical.UNIT_1E9_PER_L
+    def number(key: str) -> Decimal | None:
+        text = values.get(key)
+        return clinical.to_censored_decimal(text, key)[1] if text else None
+
     try:
-        anc = number("anc")
-        if anc is not None:
-            return clinical.count_to_1e9_per_l(anc, unit)
-        wbc, neutrophils = number("wbc"), number("neutrophil_pct")
-        if wbc is None or neutrophils is None:
-            return None
-        percent = neutrophils + (number("band_pct") or Decimal(0))
-        return (clinical.count_to_1e9_per_l(wbc, unit, what="WBC") * percent / 100).quantize(Decimal("0.001"))
+        return services.parse_count(
+            collected_at=timezone.now(), unit=values.get("unit") or clinical.UNIT_1E9_PER_L, anc=number("anc"),
+            wbc=number("wbc"), neutrophil_pct=number("neutrophil_pct"), band_pct=number("band_pct"),
+        ).anc_1e9_per_l
     except clinical.ClinicalValueError:
         return None
 

@@ -71,7 +71,7 @@ def results_changed(moments_by_patient: dict[int, list[datetime]], now: datetime
     """
     if not moments_by_patient:
         return
-    cycles = alerting.lock_cycles(list(moments_by_patient))
+    cycles = alerting.patient_cycles(list(moments_by_patient), lock=True)
     mark_inputs_changed(affected_cycle_ids_bulk(moments_by_patient, now, cycles=cycles))
     alerting.evaluate_observed(moments_by_patient, now, cycles=cycles)
 
@@ -586,7 +586,7 @@ def affected_cycle_ids_bulk(moments_by_patient: dict[int, list[datetime]], now: 
     """Return affected_cycle_ids() for many patients at once, from one query.
 
     `cycles`: each patient's cycles (every course, cancelled ones left out) if already loaded,
-    as alerting.lock_cycles returns them; then no query.
+    as alerting.patient_cycles returns them; then no query.
     """
     if cycles is None:
         cycles = alerting.patient_cycles(list(moments_by_patient))

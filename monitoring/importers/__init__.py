@@ -35,13 +35,12 @@ def decode(data: bytes | str) -> str | None:
     """Return the text of an upload, or None if it is not UTF-8 (nor an HL7 v2 file in another character set)."""
     if isinstance(data, str):
         return data
+    if data.lstrip(b"\x0b\r\n \xef\xbb\xbf").startswith((b"MSH", b"FHS", b"BHS")):
+        return hl7v2.decode(data)  # UTF-8, else MSH-18's character set, else ISO 8859-1
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        pass
-    if data.lstrip(b"\x0b\r\n \xef\xbb\xbf").startswith((b"MSH", b"FHS", b"BHS")):
-        return hl7v2.decode(data)  # MSH-18's character set, else ISO 8859-1
-    return None
+        return None
 
 
 def import_file(
