@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from monitoring import clinical, services
+from monitoring import clinical, forecasts
 from monitoring.models import (
     ChemoAdministration,
     CountResult,
@@ -134,7 +134,7 @@ class Command(BaseCommand):
         )
         if created:
             for cycle_id in cycle_ids:
-                services.recompute_cycle(cycle_id, now=now)
+                forecasts.recompute_cycle(cycle_id, now=now)
         self.stdout.write(
             f"Demo data: {created} patients created, {Patient.objects.filter(mrn__startswith='DEMO-').count()} in all."
         )
