@@ -23,8 +23,6 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from monitoring.labfeed import importers
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/nw_bench_import")
@@ -129,6 +127,7 @@ def main() -> int:
     from django.core.management import call_command
     from django.utils import timezone
 
+    from monitoring.labfeed import importers
     from monitoring.labfeed.importers import csv_format
     from monitoring.models import Cycle
     from monitoring.models.results import Source

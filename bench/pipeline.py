@@ -23,8 +23,6 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from monitoring import clinical, records, treatment
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 DB_NAME = os.environ.get("NW_BENCH_DB", "nw_bench_pipeline")
@@ -76,6 +74,7 @@ def make_cohort(n_patients: int):
     """Return (patient, cycle 1) pairs: docetaxel 75 q3w, given 6 days ago."""
     from django.utils import timezone
 
+    from monitoring import treatment
     from monitoring.models import Patient, Regimen, Team, User
 
     team = Team.objects.create(name="Bench ward", escalation_email="charge@example.org")
@@ -97,6 +96,8 @@ def make_cohort(n_patients: int):
 def count(hours_ago: float, anc: str, accession: str):
     from django.utils import timezone
 
+    from monitoring import clinical
+
 
     return clinical.parse_count(collected_at=timezone.now() - timedelta(hours=hours_ago), unit="10^9/L",
                                 anc=Decimal(anc), accession=accession)
@@ -117,6 +118,7 @@ def single_latencies(cohort, n: int) -> list[float]:
     """Save one grade 4 count at a time; time from its commit until its alert can be read."""
     from django.db import transaction
 
+    from monitoring import records
     from monitoring.models import Alert
 
     latencies = []
@@ -133,6 +135,8 @@ def single_latencies(cohort, n: int) -> list[float]:
 
 def burst_one_by_one(cohort, tag: str) -> float:
     """Save 4 counts per patient, one transaction each, in lab order (round by round)."""
+    from monitoring import records
+
 
     started = time.monotonic()
     for round_, (hours_ago, anc) in enumerate(((70, "2.1"), (46, "1.2"), (22, "0.8"), (2, "0.6"))):
@@ -145,6 +149,8 @@ def burst_one_by_one(cohort, tag: str) -> float:
 
 def burst_as_import(cohort, tag: str) -> float:
     """Save the same kind of batch as an import: one record_counts call per patient."""
+    from monitoring import records
+
 
     started = time.monotonic()
     for i, (patient, _) in enumerate(cohort):

@@ -17,8 +17,6 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from monitoring import clinical, records
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
@@ -34,7 +32,9 @@ def timed_saves(cohort, n: int, save) -> tuple[list[float], list[int], list[floa
 
 
     inner: list[float] = []
-    original = records.results_changed
+    from monitoring.records import batches, counts
+
+    original = counts.results_changed
 
     def timed_results_changed(*args, **kwargs):
         started = time.perf_counter()
@@ -43,7 +43,7 @@ def timed_saves(cohort, n: int, save) -> tuple[list[float], list[int], list[floa
         finally:
             inner.append(time.perf_counter() - started)
 
-    records.results_changed = timed_results_changed
+    counts.results_changed = batches.results_changed = timed_results_changed
     times, queries, cpu = [], [], []
     try:
         for i in range(n):
@@ -56,7 +56,7 @@ def timed_saves(cohort, n: int, save) -> tuple[list[float], list[int], list[floa
                 cpu.append(time.process_time() - started_cpu)
             queries.append(len(captured))
     finally:
-        records.results_changed = original
+        counts.results_changed = batches.results_changed = original
     return times, queries, inner, cpu
 
 
@@ -83,6 +83,7 @@ def main(argv: list[str]) -> int:
     from django.core.management import call_command
     from django.utils import timezone
 
+    from monitoring import clinical, records
     from monitoring.models.results import Source
     from neutrowatch.celery import app
 
