@@ -43,6 +43,7 @@ from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from monitoring import alert_rules, clinical
+from monitoring.duty import hooks as duty_hooks
 from monitoring.models import (
     Alert,
     ChemoAdministration,
@@ -256,6 +257,7 @@ def apply_verdicts(verdicts: list[Verdict], kinds, now: datetime, *,
         Alert.objects.bulk_create(raised)
         deliveries = _create_deliveries(_notifications(raised))
         transaction.on_commit(lambda: dispatch(deliveries))
+        duty_hooks.alerts_raised(raised, now)
     return raised
 
 
@@ -311,6 +313,8 @@ def _update_live(alert: LiveAlert, finding: alert_rules.Finding | None, now: dat
     if finding is not None and finding.cleared_at is None:
         if alert.cleared_at is not None:
             rows.update(cleared_at=None)  # the condition is back
+        if finding.severity > alert.severity:
+            duty_hooks.alert_worsened(alert.pk, finding.severity, finding.message, finding.evidence, now)
         return
     cleared_at = alert.cleared_at or (finding.cleared_at if finding is not None else None) or now
     if alert.severity >= Alert.Severity.CRITICAL and alert.acknowledged_at is None:
@@ -729,7 +733,8 @@ def escalate_due(now: datetime | None = None) -> int:
     now = now or timezone.now()
     cutoff = now - timedelta(minutes=settings.NEUTROWATCH["ESCALATE_AFTER_MINUTES"])
     unattended = Q(acknowledged_at__isnull=True, resolved_at__isnull=True, escalated_at__isnull=True)
-    due = Alert.objects.filter(unattended, severity=Alert.Severity.CRITICAL, raised_at__lte=cutoff)
+    due = Alert.objects.filter(unattended, duty_hooks.without_chain(), severity=Alert.Severity.CRITICAL,
+                               raised_at__lte=cutoff)
     escalated = 0
     for alert_id in due.values_list("pk", flat=True):
         with transaction.atomic():

@@ -831,6 +831,7 @@ def acknowledge_alert(alert_id: int, user, note: str, now: datetime | None = Non
     A conditional update, so two nurses acknowledging at once record one acknowledgement.
     `antibiotics_given_at` (febrile neutropenia) feeds the time-to-antibiotic figure.
     """
+    from monitoring.duty import hooks as duty_hooks
     from monitoring.models import Alert
 
     now = now or timezone.now()
@@ -841,4 +842,6 @@ def acknowledge_alert(alert_id: int, user, note: str, now: datetime | None = Non
         )
         # A critical alert whose condition has already cleared was kept open for this: close it.
         Alert.objects.filter(pk=alert_id, cleared_at__isnull=False, resolved_at__isnull=True).update(resolved_at=now)
+        if updated:
+            duty_hooks.alert_acknowledged(alert_id, now)
     return bool(updated)

@@ -6,6 +6,7 @@ reject-on-worker-lost: a task whose worker died mid-run is delivered again.
 from celery import shared_task
 
 from monitoring import alerting, health, services
+from monitoring.duty import tasks as duty_tasks  # noqa: F401 (registers the escalation timer tasks)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

@@ -1,0 +1,188 @@
+"""Durable escalation timers: every pending step is an `EscalationTimer` row; the auditor fires them.
+
+- `start_chains` (called where alerts are raised) snapshots the team's chain on each alert and
+  writes one timer row per step, in the raising transaction. Quiet hours hold the steps of a low
+  or medium alert until the next shift starts; a high or critical alert is never held.
+- `restart` (a live alert worsened) cancels the pending steps and starts the chain again.
+- `stop` (acknowledgement) cancels every pending step and every chain delivery not yet sent.
+- `fire_due` (the auditor, a beat job every NEUTROWATCH["DUTY_AUDITOR_SECONDS"]) fires each due
+  step exactly once: per alert, under a lock on its escalation row, in order of due time, each step
+  claimed by a conditional update in the same transaction that writes its deliveries. Celery
+  countdowns (`publish_countdowns`) only make a step prompt; losing one loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from monitoring.duty import chains, rota
+from monitoring.models import Alert, AlertEscalation, Delivery, EscalationTimer, TeamDuty
+
+log = logging.getLogger(__name__)
+
+# Quiet hours may hold these severities (issue 24: never a high or critical alert).
+HOLDABLE_SEVERITIES = (Alert.Severity.LOW, Alert.Severity.MEDIUM)
+
+
+def start_chains(alerts: list[Alert], now: datetime) -> int:
+    """Start the team's chain on each newly raised alert; return how many started (in the caller's transaction)."""
+    started = []
+    for alert in alerts:
+        chain = chains.chain_for(alert.patient.team_id, alert.severity)
+        if chain is None:
+            continue
+        escalation = AlertEscalation.objects.create(alert=alert, chain=chain, steps=chains.snapshot(chain),
+                                                    started_at=now)
+        started.append(_schedule(escalation, alert, now))
+    if started:
+        transaction.on_commit(lambda: publish_countdowns([t for timers in started for t in timers]))
+    return len(started)
+
+
+def _schedule(escalation: AlertEscalation, alert: Alert, now: datetime) -> list[tuple[int, int, datetime]]:
+    """Write the timer rows of the escalation's current round; return (timer, alert, due) triples."""
+    start = _held_until(alert, now) or now
+    if start != now:
+        escalation.held_until = start
+        escalation.save(update_fields=["held_until"])
+    timers = EscalationTimer.objects.bulk_create(
+        EscalationTimer(alert=alert, round=escalation.round, step=index, attempt=step.get("attempt", 0),
+                        target=step["target"], due_at=start + timedelta(minutes=step["after_minutes"]))
+        for index, step in enumerate(escalation.steps)
+    )
+    return [(t.pk, alert.pk, t.due_at) for t in timers]
+
+
+def _held_until(alert: Alert, now: datetime) -> datetime | None:
+    """Return when a low or medium alert raised in quiet hours may start escalating (the next shift)."""
+    if alert.severity not in HOLDABLE_SEVERITIES:
+        return None
+    duty = TeamDuty.objects.filter(team_id=alert.patient.team_id).first()
+    if duty is None or not rota.in_quiet_hours(duty.quiet_start, duty.quiet_end, now):
+        return None
+    next_shift = rota.next_shift_start(alert.patient.team_id, now)
+    if next_shift is None:  # no rota: the quiet hours' own end
+        local = now.astimezone(rota.clinic_tz())
+        next_shift = rota._at(local.date(), duty.quiet_end)
+        if next_shift <= now:
+            next_shift = rota._at(local.date() + timedelta(days=1), duty.quiet_end)
+    return next_shift
+
+
+def restart(alert_id: int, now: datetime) -> bool:
+    """Start the chain again for an alert that worsened (its new severity's chain); False if none."""
+    alert = Alert.objects.select_related("patient").get(pk=alert_id)
+    chain = chains.chain_for(alert.patient.team_id, alert.severity)
+    if chain is None:
+        return False
+    _cancel_pending(alert_id, now)
+    escalation, created = AlertEscalation.objects.get_or_create(
+        alert=alert, defaults={"chain": chain, "steps": chains.snapshot(chain), "started_at": now})
+    if not created:
+        escalation.chain, escalation.steps, escalation.started_at = chain, chains.snapshot(chain), now
+        escalation.round, escalation.stopped_at, escalation.stop_reason = escalation.round + 1, None, ""
+        escalation.held_until = None
+        escalation.save()
+    timers = _schedule(escalation, alert, now)
+    transaction.on_commit(lambda: publish_countdowns(timers))
+    return True
+
+
+def stop(alert_id: int, now: datetime, reason: str = "acknowledged") -> int:
+    """Cancel every pending step of the alert and its chain deliveries not yet sent; return steps cancelled."""
+    cancelled = _cancel_pending(alert_id, now)
+    Delivery.objects.filter(alert_id=alert_id, timer__isnull=False,
+                            status__in=[Delivery.Status.PENDING, Delivery.Status.RETRYING]).update(
+        status=Delivery.Status.FAILED, last_error=f"not sent: the alert was {reason} first", next_attempt_at=None)
+    AlertEscalation.objects.filter(alert_id=alert_id, stopped_at__isnull=True).update(stopped_at=now,
+                                                                                      stop_reason=reason)
+    return cancelled
+
+
+def _cancel_pending(alert_id: int, now: datetime) -> int:
+    return EscalationTimer.objects.filter(alert_id=alert_id, fired_at__isnull=True,
+                                          cancelled_at__isnull=True).update(cancelled_at=now)
+
+
+def fire_due(now: datetime | None = None, alert_id: int | None = None) -> int:
+    """Fire every step due by `now` (of one alert, or all), each exactly once; return how many fired."""
+    now = now or timezone.now()
+    due = EscalationTimer.objects.filter(fired_at__isnull=True, cancelled_at__isnull=True, due_at__lte=now)
+    if alert_id is not None:
+        due = due.filter(alert_id=alert_id)
+    alert_ids = list(dict.fromkeys(due.order_by("due_at").values_list("alert_id", flat=True)))
+    return sum(_fire_alert(each, now) for each in alert_ids)
+
+
+def _fire_alert(alert_id: int, now: datetime) -> int:
+    """Fire the alert's due steps in order, under a lock on its escalation (one firer at a time)."""
+    fired = 0
+    with transaction.atomic():
+        if AlertEscalation.objects.select_for_update().filter(alert_id=alert_id).first() is None:
+            return 0
+        alert = Alert.objects.select_related("patient__team").get(pk=alert_id)
+        due = list(EscalationTimer.objects.filter(alert_id=alert_id, fired_at__isnull=True, cancelled_at__isnull=True,
+                                                  due_at__lte=now).order_by("due_at", "step"))
+        if alert.acknowledged_at is not None or alert.resolved_at is not None:
+            stop(alert_id, now, "acknowledged" if alert.acknowledged_at else "resolved")
+            return 0
+        deliveries = []
+        for timer in due:
+            if not EscalationTimer.objects.filter(pk=timer.pk, fired_at__isnull=True,
+                                                  cancelled_at__isnull=True).update(fired_at=now):
+                continue
+            deliveries += _notify(alert, timer, now)
+            fired += 1
+        transaction.on_commit(lambda: _dispatch(deliveries))
+    return fired
+
+
+def _notify(alert: Alert, timer: EscalationTimer, now: datetime) -> list[tuple[int, str]]:
+    """Write the step's deliveries (who is on duty now); say so on the alert if nobody was."""
+    who = chains.recipients(alert.patient.team, timer.target, now)
+    first = timer.round == 0 and timer.step == 0
+    purpose = Delivery.Purpose.NOTIFY if first else Delivery.Purpose.ESCALATE
+    rows = chains.deliveries_for(who, alert=alert, timer=timer, purpose=purpose)
+    EscalationTimer.objects.filter(pk=timer.pk).update(
+        recipients=who.names(), note="nobody on duty: sent to the fallback contact" if who.nobody_on_duty else "")
+    if who.nobody_on_duty:
+        _say_nobody_on_duty(alert, who)
+    created = Delivery.objects.bulk_create(rows)
+    return [(d.pk, d.channel) for d in created]
+
+
+def _say_nobody_on_duty(alert: Alert, who: chains.Recipients) -> None:
+    """Add to the alert's message that nobody was on duty, once (the inbox, emails and SMS show it)."""
+    if AlertEscalation.objects.filter(alert_id=alert.pk, reached_nobody=True).exists():
+        return
+    AlertEscalation.objects.filter(alert_id=alert.pk).update(reached_nobody=True)
+    contact = ", ".join([*who.fallback_emails, *who.fallback_phones]) or "nobody (no fallback contact is set)"
+    alert.message = f"{alert.message} Nobody was on duty for {alert.patient.team}: sent to {contact}."
+    Alert.objects.filter(pk=alert.pk).update(message=alert.message)
+
+
+def _dispatch(deliveries: list[tuple[int, str]]) -> None:
+    from monitoring import alerting
+
+    alerting.dispatch(deliveries)
+
+
+def publish_countdowns(timers: list[tuple[int, int, datetime]]) -> None:
+    """Ask the worker to fire each step at its due time (a speed-up: the auditor is the record)."""
+    from monitoring.duty import tasks
+
+    horizon = timedelta(seconds=settings.NEUTROWATCH["DUTY_COUNTDOWN_HORIZON_SECONDS"])
+    now = timezone.now()
+    for _, alert_id, due_at in timers:
+        if due_at - now > horizon:
+            continue  # a message held for hours in a worker is no use; the auditor fires it
+        try:
+            tasks.fire_escalation.apply_async((alert_id,), eta=max(due_at, now), retry=False)
+        except Exception:  # the broker is down: the auditor fires it on time anyway
+            log.warning("escalation countdown for alert %s not published; the auditor will fire it", alert_id)
+            return
