@@ -500,3 +500,14 @@ def pegfilgrastim_not_before_chemo(interval_days: int | None, infusion_hours: in
     left = (timedelta(days=interval_days) - timedelta(hours=infusion_hours) - PEGFILGRASTIM_NOT_AFTER_CHEMO
             - PEGFILGRASTIM_AFTER_PUMP_DAY_SLACK)
     return min(PEGFILGRASTIM_NOT_BEFORE_CHEMO_EVERY_2_WEEKS, timedelta(days=max(left.days, 0)))
+
+
+# --- Telephone triage (UKONS 24-hour triage tool, v3 2025; monitoring/triage/) ----------------------
+# One red, or two or more ambers: the patient is assessed face to face now; one amber: a follow-up
+# call within 24 hours; otherwise advice. The tool's fever row is red at 37.5 C or above, or at
+# 36.0 C or below, in a patient on systemic anticancer treatment (a lower bar than the IDSA and
+# NICE fever definitions above: triage errs towards seeing the patient). Verify against the current tool.
+TRIAGE_AMBERS_FOR_ASSESSMENT = 2
+TRIAGE_CALL_BACK_WITHIN = timedelta(hours=24)
+TRIAGE_RED_TEMPERATURE_AT_OR_ABOVE_C = Decimal("37.5")
+TRIAGE_RED_TEMPERATURE_AT_OR_BELOW_C = Decimal("36.0")
