@@ -87,10 +87,10 @@ def _pattern_end(local: datetime, weekday: int, starts: time, ends: time) -> dat
     """Return when the pattern shift covering `local` ends (an aware datetime)."""
     started_on = local.date() if weekday == local.weekday() else local.date() - timedelta(days=1)
     ends_on = started_on + timedelta(days=1) if ends <= starts else started_on
-    return _at(ends_on, ends)
+    return at_local(ends_on, ends)
 
 
-def _at(day: date, clock: time) -> datetime:
+def at_local(day: date, clock: time) -> datetime:
     """Return the aware moment of local wall-clock `clock` on `day` (the first one in a clock change)."""
     return datetime.combine(day, clock, tzinfo=clinic_tz())
 
@@ -103,7 +103,7 @@ def next_shift_start(team: Team | int, after: datetime) -> datetime | None:
     candidates = []
     for offset in range(8):
         day = local.date() + timedelta(days=offset)
-        candidates += [_at(day, clock) for weekday, clock in starts if weekday == day.weekday()]
+        candidates += [at_local(day, clock) for weekday, clock in starts if weekday == day.weekday()]
     later = [moment for moment in candidates if moment > after]
     return min(later) if later else None
 

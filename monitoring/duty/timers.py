@@ -59,19 +59,21 @@ def _schedule(escalation: AlertEscalation, alert: Alert, now: datetime) -> list[
 
 
 def _held_until(alert: Alert, now: datetime) -> datetime | None:
-    """Return when a low or medium alert raised in quiet hours may start escalating (the next shift)."""
+    """Return when a low or medium alert raised in quiet hours may start escalating.
+
+    That is the first shift that starts once the quiet hours are over (the day shift after a quiet
+    night), or the end of the quiet hours if the team has no rota.
+    """
     if alert.severity not in HOLDABLE_SEVERITIES:
         return None
     duty = TeamDuty.objects.filter(team_id=alert.patient.team_id).first()
     if duty is None or not rota.in_quiet_hours(duty.quiet_start, duty.quiet_end, now):
         return None
-    next_shift = rota.next_shift_start(alert.patient.team_id, now)
-    if next_shift is None:  # no rota: the quiet hours' own end
-        local = now.astimezone(rota.clinic_tz())
-        next_shift = rota._at(local.date(), duty.quiet_end)
-        if next_shift <= now:
-            next_shift = rota._at(local.date() + timedelta(days=1), duty.quiet_end)
-    return next_shift
+    local = now.astimezone(rota.clinic_tz())
+    quiet_over = rota.at_local(local.date(), duty.quiet_end)
+    if quiet_over <= now:
+        quiet_over = rota.at_local(local.date() + timedelta(days=1), duty.quiet_end)
+    return rota.next_shift_start(alert.patient.team_id, quiet_over - timedelta(microseconds=1)) or quiet_over
 
 
 def restart(alert_id: int, now: datetime) -> bool:
@@ -143,8 +145,12 @@ def _fire_alert(alert_id: int, now: datetime) -> int:
 
 
 def _notify(alert: Alert, timer: EscalationTimer, now: datetime) -> list[tuple[int, str]]:
-    """Write the step's deliveries (who is on duty now); say so on the alert if nobody was."""
-    who = chains.recipients(alert.patient.team, timer.target, now)
+    """Write the step's deliveries; say so on the alert if nobody was on duty.
+
+    Who is told is who was on duty when the step fell due: an auditor run a little late after a
+    handover does not send the day shift's alert to the night shift.
+    """
+    who = chains.recipients(alert.patient.team, timer.target, timer.due_at)
     first = timer.round == 0 and timer.step == 0
     purpose = Delivery.Purpose.NOTIFY if first else Delivery.Purpose.ESCALATE
     rows = chains.deliveries_for(who, alert=alert, timer=timer, purpose=purpose)

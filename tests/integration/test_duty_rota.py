@@ -1,0 +1,225 @@
+"""Rotas, chains and timers in-process (PostgreSQL and SQLite): who is on duty, who each step tells.
+
+The auditor (`timers.fire_due`) is called with explicit moments, as beat would call it then; the
+live tests (test_duty_live.py) run it in a real worker and beat.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, time, timedelta
+from io import StringIO
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import call_command
+
+from monitoring import services
+from monitoring.duty import chains, hooks, rota, timers
+from monitoring.models import (
+    Alert,
+    Delivery,
+    EscalationChain,
+    EscalationStep,
+    EscalationTimer,
+    RotaOverride,
+    ShiftPattern,
+    TeamDuty,
+)
+from monitoring.models.duty import DutyRole, StepTarget
+from tests.conftest import make_patient, make_user
+
+pytestmark = pytest.mark.django_db
+
+LONDON = ZoneInfo("Europe/London")
+MONDAY = datetime(2026, 12, 7, tzinfo=LONDON)  # a Monday in winter (GMT)
+
+
+def at(day_offset: int, clock: str) -> datetime:
+    hour, minute = map(int, clock.split(":"))
+    return MONDAY + timedelta(days=day_offset, hours=hour, minutes=minute)
+
+
+def day_and_night(team, day_person, night_person, registrar=None) -> None:
+    """Weekday days 08:00-18:00 for one person, every night 18:00-08:00 for another."""
+    for weekday in range(7):
+        if weekday < 5:
+            ShiftPattern.objects.create(team=team, user=day_person, weekday=weekday, starts=time(8), ends=time(18))
+        ShiftPattern.objects.create(team=team, user=night_person, weekday=weekday, starts=time(18), ends=time(8))
+        if registrar is not None:
+            ShiftPattern.objects.create(team=team, user=registrar, role=DutyRole.REGISTRAR, weekday=weekday,
+                                        starts=time(0), ends=time(0))
+
+
+def chain(team, severity: int, steps, repeat_times: int = 0, repeat_after: int = 30) -> EscalationChain:
+    made = EscalationChain.objects.create(team=team, severity=severity, repeat_times=repeat_times,
+                                          repeat_after_minutes=repeat_after)
+    for position, (wait, target) in enumerate(steps):
+        EscalationStep.objects.create(chain=made, position=position, wait_minutes=wait, target=target)
+    return made
+
+
+@pytest.fixture
+def unit(team):
+    """A day unit: 'dayn' on weekdays, 'nightn' overnight, 'reg' the registrar around the clock."""
+    people = {name: make_user(name, [team]) for name in ("dayn", "nightn", "reg")}
+    day_and_night(team, people["dayn"], people["nightn"], people["reg"])
+    return people
+
+
+def raise_alert(patient, moment: datetime, severity=Alert.Severity.CRITICAL, kind=Alert.Kind.GRADE4_OBSERVED) -> Alert:
+    """An alert raised at `moment`, with the raise hook the alert code calls."""
+    alert = Alert.objects.create(patient=patient, kind=kind, severity=severity, message="test", raised_at=moment)
+    hooks.alerts_raised([alert], moment)
+    return alert
+
+
+def told(alert, step: int, channel=Delivery.Channel.INAPP) -> list[str]:
+    return sorted(Delivery.objects.filter(alert=alert, timer__step=step, channel=channel)
+                  .values_list("recipient", flat=True))
+
+
+def test_handover_at_18_00_routes_17_59_and_18_01_to_different_people(team, unit):
+    chain(team, Alert.Severity.HIGH, [(0, StepTarget.ON_DUTY)])
+    before = raise_alert(make_patient(team, mrn="A1"), at(0, "17:59"))
+    after = raise_alert(make_patient(team, mrn="A2"), at(0, "18:01"))
+    timers.fire_due(at(0, "18:02"))
+    assert told(before, 0) == ["dayn"]
+    assert told(after, 0) == ["nightn"]
+    assert [d.user.username for d in rota.on_duty(team, at(0, "18:00"))] == ["nightn", "reg"]  # [start, end)
+
+
+def test_night_shift_runs_into_the_next_morning_and_says_until_when(team, unit):
+    duties = rota.on_duty(team, at(1, "07:59"))  # Tuesday morning: Monday's night shift
+    assert [(d.user.username, d.role) for d in duties] == [("nightn", "nurse"), ("reg", "registrar")]
+    assert duties[0].until == at(1, "08:00")
+    assert [d.user.username for d in rota.on_duty(team, at(5, "10:00"))] == ["reg"]  # Saturday day: nobody
+
+
+def test_on_duty_is_one_query(team, unit, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        rota.on_duty(team, at(0, "10:00"))
+
+
+def test_a_swap_replaces_the_rostered_person_for_its_hours_only(team, unit):
+    cover = make_user("cover", [team])
+    RotaOverride.objects.create(team=team, user=cover, starts_at=at(0, "12:00"), ends_at=at(0, "14:00"),
+                                replaces=unit["dayn"], reason="annual leave")
+    assert [d.user.username for d in rota.on_duty(team, at(0, "13:00"))] == ["cover", "reg"]
+    assert rota.on_duty(team, at(0, "13:00"))[0].until == at(0, "14:00")
+    assert [d.user.username for d in rota.on_duty(team, at(0, "14:00"))] == ["dayn", "reg"]
+
+
+def test_a_chain_tells_each_step_in_order_and_stops_at_acknowledgement(team, unit):
+    chain(team, Alert.Severity.CRITICAL, [(0, StepTarget.ON_DUTY), (10, StepTarget.REGISTRAR),
+                                          (10, StepTarget.TEAM)])
+    alert = raise_alert(make_patient(team), at(0, "10:00"))
+    assert timers.fire_due(at(0, "10:00")) == 1 and told(alert, 0) == ["dayn"]
+    assert timers.fire_due(at(0, "10:09")) == 0
+    assert timers.fire_due(at(0, "10:10")) == 1 and told(alert, 1) == ["reg"]
+    services.acknowledge_alert(alert.pk, unit["reg"], "seen", now=at(0, "10:12"))
+    assert timers.fire_due(at(0, "11:00")) == 0
+    assert told(alert, 2) == []
+    last = EscalationTimer.objects.get(alert=alert, step=2)
+    assert last.fired_at is None and last.cancelled_at == at(0, "10:12")
+
+
+def test_each_step_fires_once_however_often_the_auditor_runs(team, unit):
+    chain(team, Alert.Severity.CRITICAL, [(0, StepTarget.ON_DUTY), (5, StepTarget.REGISTRAR)], repeat_times=1,
+          repeat_after=5)
+    alert = raise_alert(make_patient(team), at(0, "10:00"))
+    for minute in range(0, 30):
+        timers.fire_due(at(0, f"10:{minute:02d}"))
+        timers.fire_due(at(0, f"10:{minute:02d}"), alert_id=alert.pk)  # a countdown arriving as well
+    fired = list(EscalationTimer.objects.filter(alert=alert).order_by("due_at").values_list("step", "fired_at"))
+    assert [step for step, _ in fired] == [0, 1, 2, 3]
+    assert [moment for _, moment in fired] == [at(0, "10:00"), at(0, "10:05"), at(0, "10:10"), at(0, "10:15")]
+    assert Delivery.objects.filter(alert=alert, channel=Delivery.Channel.INAPP).count() == 4
+
+
+def test_the_alert_keeps_the_chain_it_started_with(team, unit):
+    made = chain(team, Alert.Severity.CRITICAL, [(0, StepTarget.ON_DUTY), (10, StepTarget.REGISTRAR)])
+    alert = raise_alert(make_patient(team), at(0, "10:00"))
+    made.steps.filter(position=1).update(target=StepTarget.TEAM, wait_minutes=60)
+    timers.fire_due(at(0, "10:10"))
+    assert told(alert, 1) == ["reg"]
+
+
+def test_low_and_medium_wait_for_the_next_shift_in_quiet_hours_critical_does_not(team, unit):
+    TeamDuty.objects.create(team=team, quiet_start=time(22), quiet_end=time(7))
+    chain(team, Alert.Severity.LOW, [(0, StepTarget.ON_DUTY)])
+    medium = raise_alert(make_patient(team, mrn="M1"), at(0, "23:00"), severity=Alert.Severity.MEDIUM,
+                         kind=Alert.Kind.NOT_READY)
+    critical = raise_alert(make_patient(team, mrn="C1"), at(0, "23:00"))
+    timers.fire_due(at(0, "23:00"))
+    assert told(critical, 0) == ["nightn"]
+    assert told(medium, 0) == []
+    assert medium.escalation.held_until == at(1, "08:00")  # Tuesday's day shift
+    timers.fire_due(at(1, "08:00"))
+    assert told(medium, 0) == ["dayn"]
+
+
+def test_nobody_on_duty_goes_to_the_fallback_and_the_alert_says_so(team):
+    TeamDuty.objects.create(team=team, fallback_email="aos.fallback@example.org")
+    chain(team, Alert.Severity.HIGH, [(0, StepTarget.ON_DUTY)])
+    alert = raise_alert(make_patient(team), at(0, "10:00"))
+    timers.fire_due(at(0, "10:00"))
+    assert told(alert, 0, Delivery.Channel.EMAIL) == ["aos.fallback@example.org"]
+    alert.refresh_from_db()
+    assert "Nobody was on duty for Oncology day unit: sent to aos.fallback@example.org." in alert.message
+    assert alert.escalation.reached_nobody
+
+
+def test_a_worsening_alert_starts_its_chain_again(team, unit):
+    chain(team, Alert.Severity.HIGH, [(0, StepTarget.ON_DUTY), (30, StepTarget.REGISTRAR)])
+    chain(team, Alert.Severity.CRITICAL, [(0, StepTarget.TEAM)])
+    alert = raise_alert(make_patient(team), at(0, "10:00"), severity=Alert.Severity.HIGH,
+                        kind=Alert.Kind.FEVER_UNKNOWN_ANC)
+    timers.fire_due(at(0, "10:00"))
+    hooks.alert_worsened(alert.pk, Alert.Severity.CRITICAL, "worse", {}, at(0, "10:05"))
+    timers.fire_due(at(0, "11:00"))
+    alert.refresh_from_db()
+    assert alert.severity == Alert.Severity.CRITICAL and alert.escalation.round == 1
+    assert EscalationTimer.objects.get(alert=alert, round=0, step=1).cancelled_at == at(0, "10:05")
+    assert sorted(Delivery.objects.filter(alert=alert, timer__round=1, channel="inapp")
+                  .values_list("recipient", flat=True)) == ["dayn", "nightn", "reg"]
+
+
+def test_the_legacy_escalation_leaves_chained_alerts_to_their_chain(team, unit):
+    from monitoring import alerting
+
+    chain(team, Alert.Severity.CRITICAL, [(0, StepTarget.ON_DUTY)])
+    chained = raise_alert(make_patient(team, mrn="C1"), at(0, "10:00"))
+    plain = Alert.objects.create(patient=make_patient(team, mrn="P1"), kind=Alert.Kind.GRADE4_OBSERVED,
+                                 severity=Alert.Severity.CRITICAL, message="x", raised_at=at(0, "10:00"))
+    assert alerting.escalate_due(at(0, "11:00")) == 1
+    chained.refresh_from_db(), plain.refresh_from_db()
+    assert chained.escalated_at is None and plain.escalated_at is not None
+
+
+def test_on_duty_command_prints_json_for_a_weekday_day_and_night(team, unit):
+    chain(team, Alert.Severity.CRITICAL, [(0, StepTarget.ON_DUTY), (15, StepTarget.REGISTRAR)])
+
+    def run(moment: str) -> dict:
+        out = StringIO()
+        call_command("on_duty", "Oncology day unit", "--at", moment, "--severity", "critical", "--json", stdout=out)
+        return json.loads(out.getvalue())
+
+    assert run("2026-12-07T10:00") == {"on_duty": ["dayn", "reg"], "steps": [
+        {"after_minutes": 0, "notify": ["dayn"]}, {"after_minutes": 15, "notify": ["reg"]}]}
+    assert run("2026-12-07T22:00")["on_duty"] == ["nightn", "reg"]
+    assert run("2026-12-07T17:50")["steps"][0]["notify"] == ["dayn"]
+    assert chains.plan(team, Alert.Severity.CRITICAL, at(0, "17:50"))[1].notify == ["reg"]
+
+
+def test_demo_rota_has_different_people_by_day_and_by_night(regimens):
+    call_command("load_demo", "--password", "pw", stdout=StringIO())
+    for team in ("Oncology day unit", "Haematology ward"):
+        out = {}
+        for moment in ("2026-12-07T10:00", "2026-12-07T22:00"):
+            buffer = StringIO()
+            call_command("on_duty", team, "--at", moment, "--json", stdout=buffer)
+            out[moment] = json.loads(buffer.getvalue())
+        day, night = out["2026-12-07T10:00"], out["2026-12-07T22:00"]
+        assert day["steps"][0]["notify"] != night["steps"][0]["notify"]
+        assert day["on_duty"] != night["on_duty"]
