@@ -180,3 +180,6 @@ class ImportExceptionAdmin(SimpleHistoryAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+from monitoring.duty import admin as duty_admin  # noqa: E402,F401 (registers the duty and triage models)

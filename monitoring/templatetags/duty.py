@@ -1,0 +1,19 @@
+"""The ward's duty panel: who is on duty now for each of the user's teams, and open triage follow-ups."""
+
+from __future__ import annotations
+
+from django import template
+from django.utils import timezone
+
+from monitoring.duty import rota
+from monitoring.triage import calls
+
+register = template.Library()
+
+
+@register.inclusion_tag("monitoring/duty/_ward_panel.html", takes_context=True)
+def duty_panel(context) -> dict:
+    user = context["request"].user
+    now = timezone.now()
+    return {"teams": [(team, rota.on_duty(team, now)) for team in user.teams.all()],
+            "follow_ups": calls.open_follow_ups(user, now), "now": now, "csrf_token": context.get("csrf_token")}
