@@ -31,6 +31,20 @@ def chain_for(team_id: int, severity: int) -> EscalationChain | None:
             .prefetch_related("steps").order_by("-severity").first())
 
 
+def chains_for_teams(team_ids) -> dict[int, list[EscalationChain]]:
+    """Return each team's chains, highest severity first, with their steps (two queries, one if none)."""
+    by_team: dict[int, list[EscalationChain]] = {}
+    for chain in EscalationChain.objects.filter(team_id__in=set(team_ids)).prefetch_related("steps").order_by(
+            "-severity"):
+        by_team.setdefault(chain.team_id, []).append(chain)
+    return by_team
+
+
+def pick(chains: list[EscalationChain], severity: int) -> EscalationChain | None:
+    """Return the chain of the highest severity at or below `severity` among a team's chains."""
+    return next((c for c in chains if c.severity <= severity), None)
+
+
 def snapshot(chain: EscalationChain) -> list[dict]:
     """Return the chain's steps as [{after_minutes, target}] from the start, repeats expanded.
 

@@ -32,8 +32,9 @@ HOLDABLE_SEVERITIES = (Alert.Severity.LOW, Alert.Severity.MEDIUM)
 def start_chains(alerts: list[Alert], now: datetime) -> int:
     """Start the team's chain on each newly raised alert; return how many started (in the caller's transaction)."""
     started = []
+    by_team = chains.chains_for_teams(alert.patient.team_id for alert in alerts)
     for alert in alerts:
-        chain = chains.chain_for(alert.patient.team_id, alert.severity)
+        chain = chains.pick(by_team.get(alert.patient.team_id, []), alert.severity)
         if chain is None:
             continue
         escalation = AlertEscalation.objects.create(alert=alert, chain=chain, steps=chains.snapshot(chain),

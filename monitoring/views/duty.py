@@ -15,7 +15,7 @@ from monitoring.duty import chains, rota
 from monitoring.duty.forms import OverrideForm, PatternForm, TriageCallForm
 from monitoring.models import AccessLog, EscalationChain, RotaOverride, ShiftPattern, Team, TeamDuty, TriageSymptom
 from monitoring.triage import calls
-from monitoring.views import patient_for
+from monitoring.views import patient_for, refuse
 
 UPCOMING_OVERRIDES = 50
 
@@ -25,7 +25,7 @@ def _team_for(request, pk: int) -> Team:
     teams = Team.objects.all() if request.user.role == request.user.Role.ADMIN else request.user.teams.all()
     team = teams.filter(pk=pk).first()
     if team is None:
-        raise Http404("Not found in your teams.")
+        refuse(request, pk)  # recorded, and 404 whether the team exists or not
     return team
 
 
@@ -123,7 +123,7 @@ def triage_call(request, pk: int):
 def follow_up_done(request, pk: int):
     call = calls.TriageCall.objects.filter(pk=pk).first()
     if call is None:
-        raise Http404("No such call.")
+        refuse(request, pk)
     patient_for(request, call.patient_id, AccessLog.Action.FORM, requested_id=pk)
     calls.close_follow_up(call.pk, timezone.now())
     messages.success(request, "Follow-up call marked as made.")
