@@ -17,3 +17,14 @@ def duty_panel(context) -> dict:
     now = timezone.now()
     return {"teams": [(team, rota.on_duty(team, now)) for team in user.teams.all()],
             "follow_ups": calls.open_follow_ups(user, now), "now": now, "csrf_token": context.get("csrf_token")}
+
+
+@register.inclusion_tag("monitoring/duty/_quality.html")
+def duty_quality(team, days: int) -> dict:
+    """The alert quality page's chain and triage figures for one team over the last `days` days."""
+    from datetime import timedelta
+
+    from monitoring.duty import quality
+
+    now = timezone.now()
+    return {"q": quality.duty_quality(team, now - timedelta(days=days), now)}

@@ -223,3 +223,29 @@ def test_demo_rota_has_different_people_by_day_and_by_night(regimens):
         day, night = out["2026-12-07T10:00"], out["2026-12-07T22:00"]
         assert day["steps"][0]["notify"] != night["steps"][0]["notify"]
         assert day["on_duty"] != night["on_duty"]
+
+
+def test_alert_quality_shows_time_to_each_step_escalations_nobody_on_duty_and_triage(client, team, unit):
+    from django.utils import timezone
+
+    from monitoring.duty import quality
+    from monitoring.models import TriageCall
+
+    chain(team, Alert.Severity.CRITICAL, [(0, StepTarget.ON_DUTY), (10, StepTarget.REGISTRAR)])
+    raised = timezone.now().replace(microsecond=0) - timedelta(hours=1)
+    alert = raise_alert(make_patient(team), raised)
+    timers.fire_due(raised + timedelta(minutes=10))
+    for step in (0, 1):  # sent a minute after each step fired
+        Delivery.objects.filter(alert=alert, timer__step=step).update(
+            status=Delivery.Status.SENT, sent_at=raised + timedelta(minutes=10 * step + 1))
+    services.acknowledge_alert(alert.pk, unit["reg"], "seen", now=raised + timedelta(minutes=15))
+    TriageCall.objects.create(patient=alert.patient, called_at=raised, outcome="call_back")
+    figures = quality.duty_quality(team, raised - timedelta(days=1), timezone.now())
+    assert figures.escalations_fired == 1 and figures.reached_nobody == 0
+    first, second = figures.steps
+    assert (first.fired, first.to_first_delivery.median, first.answered) == (1, 1.0, 0)
+    assert (second.to_first_delivery.median, second.answered, second.delivery_to_ack.median) == (11.0, 1, 4.0)
+    assert ("Call back within 24 hours", 1) in figures.triage_by_outcome
+    client.force_login(unit["dayn"])
+    page = client.get("/alerts/quality/?days=30").content.decode()
+    assert '<dd id="escalations-fired">1</dd>' in page and "11.0 / 11.0 min" in page
