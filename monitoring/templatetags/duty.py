@@ -15,8 +15,11 @@ register = template.Library()
 def duty_panel(context) -> dict:
     user = context["request"].user
     now = timezone.now()
+    # The follow-ups are counted here, not named: the names are on their own page, which records the read.
+    due = calls.open_follow_ups(user, now)
     return {"teams": [(team, rota.on_duty(team, now)) for team in user.teams.all()],
-            "follow_ups": calls.open_follow_ups(user, now), "now": now, "csrf_token": context.get("csrf_token")}
+            "follow_ups": len(due), "soonest": due[0].follow_up_due if due else None,
+            "overdue": sum(1 for call in due if call.follow_up_due < now)}
 
 
 @register.inclusion_tag("monitoring/duty/_quality.html")

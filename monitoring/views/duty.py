@@ -11,6 +11,7 @@ from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from monitoring.audit import record_list
 from monitoring.duty import chains, rota
 from monitoring.duty.forms import OverrideForm, PatternForm, TriageCallForm
 from monitoring.models import AccessLog, EscalationChain, RotaOverride, ShiftPattern, Team, TeamDuty, TriageSymptom
@@ -119,6 +120,13 @@ def triage_call(request, pk: int):
     return render(request, "monitoring/duty/triage_call.html", context, status=400 if form.errors else 200)
 
 
+def follow_ups(request):
+    """The open triage follow-up calls of the user's teams, soonest first (a list read, on the record)."""
+    due = calls.open_follow_ups(request.user, timezone.now())
+    record_list(request, (call.patient_id for call in due))
+    return render(request, "monitoring/duty/follow_ups.html", {"calls": due, "now": timezone.now()})
+
+
 @require_POST
 def follow_up_done(request, pk: int):
     call = calls.TriageCall.objects.filter(pk=pk).first()
@@ -127,7 +135,7 @@ def follow_up_done(request, pk: int):
     patient_for(request, call.patient_id, AccessLog.Action.FORM, requested_id=pk)
     calls.close_follow_up(call.pk, timezone.now())
     messages.success(request, "Follow-up call marked as made.")
-    return redirect("ward")
+    return redirect("triage_follow_ups")
 
 
 urlpatterns = [
@@ -136,5 +144,6 @@ urlpatterns = [
     path("teams/<int:pk>/rota/overrides/", override_add, name="rota_override_add"),
     path("teams/<int:pk>/rota/<str:kind>/<int:row>/delete/", rota_row_delete, name="rota_row_delete"),
     path("patients/<int:pk>/triage/", triage_call, name="triage_call"),
+    path("triage/follow-ups/", follow_ups, name="triage_follow_ups"),
     path("triage/<int:pk>/follow-up-done/", follow_up_done, name="triage_follow_up_done"),
 ]

@@ -82,9 +82,13 @@ def test_a_triage_call_from_the_patient_page(nurse_client, patient):
     assert call.outcome == "call_back" and call.advice.startswith("Antiemetics")
     assert TemperatureReading.objects.filter(patient=patient, temperature_c="37.1").exists()
     ward = nurse_client.get("/").content.decode()
-    assert 'id="follow-ups"' in ward and "call back by" in ward
+    panel = ward.split('id="duty-panel"')[1].split("</section>")[0]
+    assert "1 triage follow-up call to make" in panel and patient.family_name not in panel
+    listed = nurse_client.get("/triage/follow-ups/").content.decode()
+    assert patient.family_name in listed and "Antiemetics" in listed
     assert nurse_client.post(f"/triage/{call.pk}/follow-up-done/").status_code == 302
     assert 'id="follow-ups"' not in nurse_client.get("/").content.decode()
+    assert "None to make." in nurse_client.get("/triage/follow-ups/").content.decode()
 
 
 def test_a_red_triage_call_says_an_alert_went_out(nurse_client, patient):
