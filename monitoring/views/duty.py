@@ -15,6 +15,7 @@ from monitoring.audit import record_list
 from monitoring.duty import chains, rota
 from monitoring.duty.forms import OverrideForm, PatternForm, TriageCallForm
 from monitoring.models import AccessLog, EscalationChain, RotaOverride, ShiftPattern, Team, TeamDuty, TriageSymptom
+from monitoring.models.duty import StepTarget
 from monitoring.triage import calls
 from monitoring.views import patient_for, refuse
 
@@ -50,7 +51,7 @@ def _rota_context(request, team: Team, **forms) -> dict:
         "week": rota.week(team),
         "overrides": RotaOverride.objects.filter(team=team, ends_at__gt=now)
         .select_related("user", "replaces")[:UPCOMING_OVERRIDES],
-        "chains": [(c, chains.snapshot(c))
+        "chains": [(c, [(step["after_minutes"], StepTarget(step["target"]).label) for step in chains.snapshot(c)])
                    for c in EscalationChain.objects.filter(team=team).prefetch_related("steps")],
         "duty": TeamDuty.objects.filter(team=team).first(),
         "pattern_form": PatternForm(team=team), "override_form": OverrideForm(team=team), **forms,
