@@ -25,6 +25,7 @@ from monitoring.models import (
     RotaOverride,
     ShiftPattern,
     TeamDuty,
+    User,
 )
 from monitoring.models.duty import DutyRole, StepTarget
 from tests.conftest import make_patient, make_user
@@ -249,3 +250,30 @@ def test_alert_quality_shows_time_to_each_step_escalations_nobody_on_duty_and_tr
     client.force_login(unit["dayn"])
     page = client.get("/alerts/quality/?days=30").content.decode()
     assert '<dd id="escalations-fired">1</dd>' in page and "11.0 / 11.0 min" in page
+
+
+def test_a_fever_whose_count_ages_out_worsens_its_alert_and_restarts_the_chain(team, unit, cycle, patient):
+    """Real rules: fever with a count 23 h old is high; two hours later the count is 25 h old: critical."""
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from monitoring import alerting
+
+    chain(team, Alert.Severity.HIGH, [(0, StepTarget.ON_DUTY)])
+    chain(team, Alert.Severity.CRITICAL, [(0, StepTarget.TEAM)])
+    now = timezone.now()
+    services.record_count(patient, services.parse_count(collected_at=now - timedelta(hours=23), unit="10^9/L",
+                                                        anc=Decimal("2.0")))
+    services.record_temperature(patient, taken_at=now - timedelta(minutes=5), temperature_c=Decimal("38.6"),
+                                entered_value="38.6", entered_unit="C")
+    alert = Alert.objects.get(patient=patient, kind=Alert.Kind.FEVER_UNKNOWN_ANC)
+    assert alert.severity == Alert.Severity.HIGH and alert.escalation.round == 0
+    later = now + timedelta(hours=2)
+    alerting.evaluate_alerts(cycle.pk, later)
+    alert.refresh_from_db()
+    assert alert.severity == Alert.Severity.CRITICAL and "no blood count in the last 24 h" in alert.message
+    assert alert.escalation.round == 1
+    timers.fire_due(later)
+    assert len(Delivery.objects.filter(alert=alert, timer__round=1, channel="inapp")) == User.objects.filter(
+        teams=team).count()
