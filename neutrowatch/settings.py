@@ -264,8 +264,9 @@ NEUTROWATCH = {
     "SITE_URL": env.str("SITE_URL", default="http://127.0.0.1:8000"),
     # Escalation timers (monitoring/duty/): the auditor fires due steps this often; a step due
     # within the horizon is also sent to the worker as a countdown (a speed-up, not the record).
+    # Below the broker's visibility timeout (300 s): Redis re-delivers a message held longer.
     "DUTY_AUDITOR_SECONDS": env.float("DUTY_AUDITOR_SECONDS", default=30.0),
-    "DUTY_COUNTDOWN_HORIZON_SECONDS": env.float("DUTY_COUNTDOWN_HORIZON_SECONDS", default=900.0),
+    "DUTY_COUNTDOWN_HORIZON_SECONDS": env.float("DUTY_COUNTDOWN_HORIZON_SECONDS", default=240.0),
     # SMS through an HTTP gateway (monitoring/transports/sms.py); no URL, no SMS. The payload is a
     # string.Template: $to, $body and $key are replaced by JSON strings (quoted and escaped).
     "SMS_GATEWAY_URL": env.str("SMS_GATEWAY_URL", default=""),

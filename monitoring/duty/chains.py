@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 
@@ -124,8 +124,6 @@ class PlannedStep:
 
 def plan(team: Team, severity: int, at: datetime) -> list[PlannedStep]:
     """Return the steps an alert of `severity` raised at `at` would follow, and whom each would tell."""
-    from datetime import timedelta
-
     chain = chain_for(team.pk, severity)
     if chain is None:
         return []
