@@ -76,6 +76,30 @@ def on_duty(team: Team | int, at: datetime) -> list[Duty]:
     return sorted(duties, key=lambda d: (ROLE_ORDER.get(d.role, 9), d.user.username))
 
 
+def on_duty_until_off(team: Team | int, at: datetime) -> list[Duty]:
+    """Return `on_duty`, each `until` carried over back-to-back shifts of the same person and role.
+
+    For the pages: the registrar on 08:00-18:00 and then 18:00-08:00 is shown "until 08:00", the
+    moment they go off duty. One query more than `on_duty` (the team's patterns of those people).
+    """
+    duties = on_duty(team, at)
+    team_id = team.pk if isinstance(team, Team) else team
+    starts = {(p.user_id, p.role, p.weekday, p.starts): p for p in ShiftPattern.objects.filter(
+        team_id=team_id, user__in=[d.user for d in duties])}
+    return [Duty(d.user, d.role, _carried(d, starts)) for d in duties]
+
+
+def _carried(duty: Duty, starts: dict) -> datetime:
+    until = duty.until
+    for _ in range(14):  # a fortnight of back-to-back shifts is as far as "until" needs to look
+        local = until.astimezone(clinic_tz())
+        following = starts.get((duty.user.pk, duty.role, local.weekday(), local.time()))
+        if following is None:
+            break
+        until = _pattern_end(local, following.weekday, following.starts, following.ends)
+    return until
+
+
 def _duty(user: User, local: datetime) -> Duty:
     if user.override_role is not None:
         return Duty(user, user.override_role, user.override_until)

@@ -47,7 +47,7 @@ def _rota_context(request, team: Team, **forms) -> dict:
     now = timezone.now()
     return {
         "team": team, "editable": can_edit_rota(request.user, team), "now": now,
-        "on_duty": rota.on_duty(team, now),
+        "on_duty": rota.on_duty_until_off(team, now),
         "week": rota.week(team),
         "overrides": RotaOverride.objects.filter(team=team, ends_at__gt=now)
         .select_related("user", "replaces")[:UPCOMING_OVERRIDES],

@@ -25,7 +25,7 @@ def test_the_ward_shows_who_is_on_duty_now_and_until_when(nurse_client, team, nu
     RotaOverride.objects.create(team=team, user=nurse, starts_at=now - timedelta(hours=1),
                                 ends_at=now + timedelta(hours=3))
     page = nurse_client.get("/").content.decode()
-    until = timezone.localtime(now + timedelta(hours=3)).strftime("%H:%M")
+    until = timezone.localtime(now + timedelta(hours=3)).strftime("%a %H:%M")
     assert 'id="duty-panel"' in page and f"Nurse (nurse on duty) until {until}" in page
 
 

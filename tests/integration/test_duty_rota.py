@@ -277,3 +277,10 @@ def test_a_fever_whose_count_ages_out_worsens_its_alert_and_restarts_the_chain(t
     timers.fire_due(later)
     assert len(Delivery.objects.filter(alert=alert, timer__round=1, channel="inapp")) == User.objects.filter(
         teams=team).count()
+
+
+def test_until_when_follows_back_to_back_shifts_of_the_same_person(team, unit):
+    registrar = next(d for d in rota.on_duty_until_off(team, at(0, "10:00")) if d.role == DutyRole.REGISTRAR)
+    assert registrar.until == at(15, "00:00")  # around the clock every day: looked at for a fortnight
+    nurse = rota.on_duty_until_off(team, at(0, "10:00"))[0]
+    assert (nurse.user.username, nurse.until) == ("dayn", at(0, "18:00"))  # the night is someone else's
