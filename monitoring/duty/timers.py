@@ -30,51 +30,58 @@ HOLDABLE_SEVERITIES = (Alert.Severity.LOW, Alert.Severity.MEDIUM)
 
 
 def start_chains(alerts: list[Alert], now: datetime) -> int:
-    """Start the team's chain on each newly raised alert; return how many started (in the caller's transaction)."""
-    started = []
+    """Start the team's chain on each newly raised alert; return how many started (in the caller's transaction).
+
+    A fixed number of queries for any number of alerts (an import may raise hundreds): the teams'
+    chains (2), their duty settings (1), the escalations (1) and the timers (1), plus one rota read
+    per team with an alert held by quiet hours.
+    """
     by_team = chains.chains_for_teams(alert.patient.team_id for alert in alerts)
-    for alert in alerts:
-        chain = chains.pick(by_team.get(alert.patient.team_id, []), alert.severity)
-        if chain is None:
-            continue
-        escalation = AlertEscalation.objects.create(alert=alert, chain=chain, steps=chains.snapshot(chain),
-                                                    started_at=now)
-        started.append(_schedule(escalation, alert, now))
-    if started:
-        transaction.on_commit(lambda: publish_countdowns([t for timers in started for t in timers]))
-    return len(started)
+    chosen = [(alert, chain) for alert in alerts
+              if (chain := chains.pick(by_team.get(alert.patient.team_id, []), alert.severity)) is not None]
+    if not chosen:
+        return 0
+    duties = {d.team_id: d for d in TeamDuty.objects.filter(team_id__in={a.patient.team_id for a, _ in chosen})}
+    holds: dict[int, datetime | None] = {}
+    escalations = []
+    for alert, chain in chosen:
+        team_id = alert.patient.team_id
+        held = None
+        if alert.severity in HOLDABLE_SEVERITIES:
+            if team_id not in holds:
+                holds[team_id] = _held_until(team_id, duties.get(team_id), now)
+            held = holds[team_id]
+        escalations.append(AlertEscalation(alert=alert, chain=chain, steps=chains.snapshot(chain), started_at=now,
+                                           held_until=held))
+    AlertEscalation.objects.bulk_create(escalations)
+    timers = _schedule(escalations, now)
+    transaction.on_commit(lambda: publish_countdowns(timers))
+    return len(escalations)
 
 
-def _schedule(escalation: AlertEscalation, alert: Alert, now: datetime) -> list[tuple[int, int, datetime]]:
-    """Write the timer rows of the escalation's current round; return (timer, alert, due) triples."""
-    start = _held_until(alert, now) or now
-    if start != now:
-        escalation.held_until = start
-        escalation.save(update_fields=["held_until"])
+def _schedule(escalations: list[AlertEscalation], now: datetime) -> list[tuple[int, int, datetime]]:
+    """Write the timer rows of each escalation's current round; return (timer, alert, due) triples."""
     timers = EscalationTimer.objects.bulk_create(
-        EscalationTimer(alert=alert, round=escalation.round, step=index, attempt=step.get("attempt", 0),
-                        target=step["target"], due_at=start + timedelta(minutes=step["after_minutes"]))
-        for index, step in enumerate(escalation.steps)
+        EscalationTimer(alert_id=e.alert_id, round=e.round, step=index, attempt=step.get("attempt", 0),
+                        target=step["target"], due_at=(e.held_until or now) + timedelta(minutes=step["after_minutes"]))
+        for e in escalations for index, step in enumerate(e.steps)
     )
-    return [(t.pk, alert.pk, t.due_at) for t in timers]
+    return [(t.pk, t.alert_id, t.due_at) for t in timers]
 
 
-def _held_until(alert: Alert, now: datetime) -> datetime | None:
-    """Return when a low or medium alert raised in quiet hours may start escalating.
+def _held_until(team_id: int, duty: TeamDuty | None, now: datetime) -> datetime | None:
+    """Return when a low or medium alert raised now may start escalating (None: at once).
 
-    That is the first shift that starts once the quiet hours are over (the day shift after a quiet
+    In quiet hours: the first shift that starts once they are over (the day shift after a quiet
     night), or the end of the quiet hours if the team has no rota.
     """
-    if alert.severity not in HOLDABLE_SEVERITIES:
-        return None
-    duty = TeamDuty.objects.filter(team_id=alert.patient.team_id).first()
     if duty is None or not rota.in_quiet_hours(duty.quiet_start, duty.quiet_end, now):
         return None
     local = now.astimezone(rota.clinic_tz())
     quiet_over = rota.at_local(local.date(), duty.quiet_end)
     if quiet_over <= now:
         quiet_over = rota.at_local(local.date() + timedelta(days=1), duty.quiet_end)
-    return rota.next_shift_start(alert.patient.team_id, quiet_over - timedelta(microseconds=1)) or quiet_over
+    return rota.next_shift_start(team_id, quiet_over - timedelta(microseconds=1)) or quiet_over
 
 
 def restart(alert_id: int, now: datetime) -> bool:
@@ -86,12 +93,15 @@ def restart(alert_id: int, now: datetime) -> bool:
     _cancel_pending(alert_id, now)
     escalation, created = AlertEscalation.objects.get_or_create(
         alert=alert, defaults={"chain": chain, "steps": chains.snapshot(chain), "started_at": now})
+    held = None
+    if alert.severity in HOLDABLE_SEVERITIES:
+        held = _held_until(alert.patient.team_id, TeamDuty.objects.filter(team_id=alert.patient.team_id).first(), now)
     if not created:
         escalation.chain, escalation.steps, escalation.started_at = chain, chains.snapshot(chain), now
         escalation.round, escalation.stopped_at, escalation.stop_reason = escalation.round + 1, None, ""
-        escalation.held_until = None
-        escalation.save()
-    timers = _schedule(escalation, alert, now)
+    escalation.held_until = held
+    escalation.save()
+    timers = _schedule([escalation], now)
     transaction.on_commit(lambda: publish_countdowns(timers))
     return True
 

@@ -284,3 +284,24 @@ def test_until_when_follows_back_to_back_shifts_of_the_same_person(team, unit):
     assert registrar.until == at(15, "00:00")  # around the clock every day: looked at for a fortnight
     nurse = rota.on_duty_until_off(team, at(0, "10:00"))[0]
     assert (nurse.user.username, nurse.until) == ("dayn", at(0, "18:00"))  # the night is someone else's
+
+
+def test_starting_chains_costs_the_same_queries_for_one_alert_or_twenty(team, unit):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    TeamDuty.objects.create(team=team, quiet_start=time(22), quiet_end=time(7))
+    chain(team, Alert.Severity.LOW, [(0, StepTarget.ON_DUTY), (10, StepTarget.REGISTRAR)])
+
+    def raised(n: int, start: int) -> list[Alert]:
+        return [Alert.objects.create(patient=make_patient(team, mrn=f"N{start + i}"), kind=Alert.Kind.NOT_READY,
+                                     severity=Alert.Severity.MEDIUM, message="m", raised_at=at(0, "23:00"))
+                for i in range(n)]
+
+    one, twenty = raised(1, 0), raised(20, 100)
+    with CaptureQueriesContext(connection) as first:
+        timers.start_chains(one, at(0, "23:00"))
+    with CaptureQueriesContext(connection) as second:
+        timers.start_chains(twenty, at(0, "23:00"))
+    assert len(first) == len(second) == 6  # chains (2), duty settings, rota (quiet hours), escalations, timers
+    assert EscalationTimer.objects.filter(due_at=at(1, "08:00")).count() == 21
