@@ -211,6 +211,10 @@ def test_on_duty_command_prints_json_for_a_weekday_day_and_night(team, unit):
     assert run("2026-12-07T22:00")["on_duty"] == ["nightn", "reg"]
     assert run("2026-12-07T17:50")["steps"][0]["notify"] == ["dayn"]
     assert chains.plan(team, Alert.Severity.CRITICAL, at(0, "17:50"))[1].notify == ["reg"]
+    out = StringIO()
+    call_command("on_duty", "Oncology day unit", "--at", "2026-12-07T22:00", stdout=out)
+    assert "nightn         Nurse on duty until Tue 08:00" in out.getvalue()
+    assert "after  15 min: registrar  -> reg" in out.getvalue()
 
 
 def test_demo_rota_has_different_people_by_day_and_by_night(regimens):

@@ -34,7 +34,7 @@ class Command(BaseCommand):
         if found is None:
             raise CommandError(f"no team named {team!r}")
         moment = self._moment(at)
-        duties = rota.on_duty(found, moment)
+        duties = rota.on_duty_until_off(found, moment)
         steps = chains.plan(found, SEVERITIES[severity], moment)
         if json:
             self.stdout.write(_json({"on_duty": [d.user.username for d in duties],
