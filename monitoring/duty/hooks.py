@@ -22,11 +22,20 @@ def alerts_raised(alerts: list[Alert], now: datetime) -> None:
 
 
 def alert_worsened(alert_id: int, severity: int, message: str, evidence: dict, now: datetime) -> None:
-    """Raise a live alert's severity to what its condition now is, and start its chain again."""
+    """Raise a live alert's severity to what its condition now is, and start its chain again.
+
+    An acknowledgement of the milder alert does not cover the worse one: it is cleared (the note is
+    kept, and the evidence says when it was given), so the chain runs and someone acknowledges again.
+    """
     from monitoring.duty import timers
 
-    Alert.objects.filter(pk=alert_id, severity__lt=severity).update(severity=severity, message=message,
-                                                                     evidence=evidence)
+    alert = Alert.objects.filter(pk=alert_id, severity__lt=severity).first()
+    if alert is None:
+        return
+    if alert.acknowledged_at is not None:
+        evidence = {**evidence, "acknowledged_before_worsening_at": alert.acknowledged_at.isoformat()}
+    Alert.objects.filter(pk=alert_id).update(severity=severity, message=message, evidence=evidence,
+                                             acknowledged_at=None, acknowledged_by=None)
     timers.restart(alert_id, now)
 
 

@@ -273,11 +273,14 @@ def test_a_fever_whose_count_ages_out_worsens_its_alert_and_restarts_the_chain(t
                                 entered_value="38.6", entered_unit="C")
     alert = Alert.objects.get(patient=patient, kind=Alert.Kind.FEVER_UNKNOWN_ANC)
     assert alert.severity == Alert.Severity.HIGH and alert.escalation.round == 0
+    services.acknowledge_alert(alert.pk, unit["dayn"], "FBC booked for tomorrow", now=now)
     later = now + timedelta(hours=2)
     alerting.evaluate_alerts(cycle.pk, later)
     alert.refresh_from_db()
     assert alert.severity == Alert.Severity.CRITICAL and "no blood count in the last 24 h" in alert.message
     assert alert.escalation.round == 1
+    # The acknowledgement of the high alert does not cover the critical one.
+    assert alert.acknowledged_at is None and alert.evidence["acknowledged_before_worsening_at"]
     timers.fire_due(later)
     assert len(Delivery.objects.filter(alert=alert, timer__round=1, channel="inapp")) == User.objects.filter(
         teams=team).count()
