@@ -86,8 +86,10 @@ def _raise(patient: Patient, call: TriageCall, now: datetime) -> Alert:
     from monitoring import alerting
 
     named = [g.symptom_name for g in call.grades.all() if g.grade != rules.GREEN]
+    # Symptoms only: the message goes out by email, SMS and webhook, so no free text (the caller's
+    # name, the advice) is copied into it; the call itself is on the triage page.
     message = (f"Telephone triage at {timezone.localtime(now):%H:%M}: assess face to face now "
-               f"({', '.join(named)}). Called in by {call.caller or 'the patient'}.")
+               f"({', '.join(named)}).")
     live = Alert.objects.filter(patient=patient, cycle__isnull=True, kind=Alert.Kind.TRIAGE_RED,
                                 resolved_at__isnull=True).first()
     if live is not None:
