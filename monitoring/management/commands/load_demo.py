@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from monitoring import clinical, forecasts
+from monitoring.duty import demo as duty_demo
 from monitoring.models import (
     ChemoAdministration,
     CountResult,
@@ -126,6 +127,7 @@ class Command(BaseCommand):
                 team.on_call_phone = team.on_call_phone or f"01632 960{100 + index:03d}"
                 team.save(update_fields=["escalation_email", "on_call_phone"])
             password_shown = self._users(teams, password)
+            duty_demo.load_rotas(teams, [day_nurse for _, day_nurse, *_ in TEAMS])
             created = self._patients(teams, now)
         cycle_ids = list(
             Cycle.objects.filter(course__patient__mrn__startswith="DEMO-", course__active=True)
