@@ -178,6 +178,7 @@ class Delivery(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = "deliveries"  # the admin would say "Deliverys"
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
