@@ -106,7 +106,7 @@ def _next_cycle_line(threshold: float) -> tuple[dict, dict]:
     shape = {"type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": threshold, "y1": threshold,
              "line": {"color": FORECAST_COLOUR, "width": 1.5, "dash": "dash"}}
     label = {"xref": "paper", "yref": "y", "x": 1, "y": threshold, "xanchor": "right", "yanchor": "bottom",
-             "text": f"Next cycle: ANC ≥ {threshold:g}", "showarrow": False,
+             "text": f"Next cycle needs ANC ≥ {threshold:g} {ANC_UNIT}", "showarrow": False,
              "font": {"size": 10, "color": FORECAST_COLOUR}, "bgcolor": "rgba(255,255,255,0.7)"}
     return shape, label
 
@@ -150,10 +150,11 @@ def _count_trace(counts, axis: _Axis, name: str = "Measured ANC", baseline=()) -
     baseline = set(c.pk for c in baseline)
     counts = decimate(counts, lambda c: c.anc_1e9_per_l)
     return {
-        # No "G4" text on points: it piled up on the nadir labels; symbol, band label and hover say the grade.
-        "type": "scatter", "mode": "lines+markers", "name": name, "xaxis": "x", "yaxis": "y",
+        "type": "scatter", "mode": "lines+markers+text", "name": name, "xaxis": "x", "yaxis": "y",
         "x": [axis.x(c.collected_at) for c in counts],
         "y": [max(float(c.anc_1e9_per_l), LOG_FLOOR_1E9_PER_L) for c in counts],
+        "text": [f"G{c.ctcae_grade}" if c.ctcae_grade >= 3 else "" for c in counts],
+        "textposition": "bottom center",
         "marker": {"size": 9, "color": [GRADE_COLOURS[c.ctcae_grade] for c in counts],
                    "symbol": [GRADE_SYMBOLS[c.ctcae_grade] for c in counts], "line": {"width": 1, "color": "#fff"}},
         "line": {"color": "#37474f", "width": 1.5},
@@ -205,8 +206,7 @@ def _predicted_nadir(forecast, axis: _Axis) -> tuple[list[dict], list[dict]]:
              "x": [x], "y": [y], "marker": {"size": 13, "symbol": "star-triangle-down-open", "color": FORECAST_COLOUR,
                                             "line": {"width": 2}},
              "hovertext": [detail], "hoverinfo": "text", "meta": "predicted-nadir"}
-    # Straight below (the observed nadir's label is straight above): clear of the edge labels mid-cycle.
-    note = {"x": x, "y": y, "xref": "x", "yref": "y", "ax": 0, "ay": 36, "showarrow": True, "arrowhead": 2,
+    note = {"x": x, "y": y, "xref": "x", "yref": "y", "ax": 40, "ay": -30, "showarrow": True, "arrowhead": 2,
             "text": f"Predicted nadir {forecast.nadir_anc_1e9_per_l:.2f}",
             "font": {"size": 11, "color": FORECAST_COLOUR}, "bgcolor": "rgba(255,255,255,0.8)"}
     return [trace], [note]
@@ -214,7 +214,7 @@ def _predicted_nadir(forecast, axis: _Axis) -> tuple[list[dict], list[dict]]:
 
 def _observed_nadir(count, axis: _Axis, day: str = "") -> dict:
     return {"x": axis.x(count.collected_at), "y": max(float(count.anc_1e9_per_l), LOG_FLOOR_1E9_PER_L),
-            "xref": "x", "yref": "y", "ax": 0, "ay": -38, "showarrow": True, "arrowhead": 2,
+            "xref": "x", "yref": "y", "ax": -30, "ay": -40, "showarrow": True, "arrowhead": 2,
             "text": f"Observed nadir {count.anc_1e9_per_l.normalize():f}{day}",
             "font": {"size": 11, "color": "#37474f"}, "bgcolor": "rgba(255,255,255,0.8)"}
 
@@ -449,6 +449,7 @@ def overlay_figure(page: PatientPage, now: datetime | None = None) -> dict:
         trace["marker"]["color"] = colour
         trace["marker"]["line"] = {"width": 1, "color": "#fff"}
         trace["meta"] = "overlay-counts"
+        trace["mode"] = "lines+markers"  # cycles' "G4"s on one day would pile up; the symbols say the grade
         data.append(trace)
     current = page.current
     length = max((c.regimen.cycle_length_days for c in page.cycles), default=21)

@@ -69,8 +69,8 @@ def readiness(forecast, febrile_neutropenia=False):
 
     `febrile_neutropenia`: True, or the patient's open alerts (any of them febrile neutropenia).
     """
-    if forecast is None:
-        return None
+    if not forecast or getattr(forecast, "p_ready", None) is None:
+        return None  # no forecast, or none of the next cycle (a template's missing value arrives as "")
     if not isinstance(febrile_neutropenia, bool):
         febrile_neutropenia = any(alert.kind == FN_KIND for alert in febrile_neutropenia or ())
     return wording.readiness(forecast.p_ready, febrile_neutropenia)

@@ -1,7 +1,7 @@
 /* Keep the patient page's chart labels apart. The arrowed labels (observed and predicted nadir)
    are moved, after every draw and relayout, to the first of a few offsets around their point where
    their box meets no other label (grade bands, next-cycle threshold, today, fever) and stays inside
-   the chart; the fixed labels never move. A chart is taken up once charts.js has drawn it
+   the chart; the fixed labels never move, and a grade text under a point that meets one is hidden. A chart is taken up once charts.js has drawn it
    (class "drawn"), so charts.js needs no change. No inline code: CSP-friendly. */
 (function () {
   "use strict";
@@ -35,8 +35,17 @@
       if (!note || !g.getBoundingClientRect().width) return;
       (note.showarrow ? movable : fixed).push({ index: index, note: note, box: boxOf(g) });
     });
-    el.querySelectorAll("g.textpoint text").forEach(function (t) {
-      if (t.textContent.trim() && t.getBoundingClientRect().width) fixed.push({ box: boxOf(t) });
+    // Point texts: "Fever" is kept; a "G4" under a point is hidden where it would meet a label or
+    // another text (the point's symbol and hover still say the grade).
+    var texts = Array.prototype.slice.call(el.querySelectorAll("g.textpoint text")).filter(function (t) {
+      t.style.visibility = "";
+      return t.textContent.trim() && t.getBoundingClientRect().width;
+    });
+    texts.sort(function (a, b) { return (a.textContent === "Fever" ? 0 : 1) - (b.textContent === "Fever" ? 0 : 1); });
+    texts.forEach(function (t) {
+      var box = boxOf(t), taken = fixed.map(function (f) { return f.box; });
+      if (t.textContent !== "Fever" && taken.some(function (p) { return meets(box, p); })) t.style.visibility = "hidden";
+      else fixed.push({ box: box });
     });
     var frame = el.getBoundingClientRect(), placed = fixed.map(function (f) { return f.box; }), update = {};
     movable.forEach(function (item) {
