@@ -92,10 +92,13 @@ def test_ward_rows_say_readiness_in_words_and_keep_column_labels(client, nurse, 
         assert f'data-label="{label}"' in html  # a phone card shows it above the value
 
 
-def test_favicon_is_served_not_404(client):
-    answer = client.get("/favicon.ico")
-    assert answer.status_code == 301 and answer["Location"].endswith("favicon.ico")
-    assert '<link rel="icon"' in client.get(reverse("login")).content.decode()
+def test_every_page_names_its_icon_so_no_favicon_404(client, admin_client):
+    from django.contrib.staticfiles import finders
+
+    assert finders.find("favicon.ico") and finders.find("favicon.svg")
+    pages = [client.get(reverse("login")), admin_client.get(reverse("admin:index")), admin_client.get(reverse("ward"))]
+    for html in (page.content.decode() for page in pages):
+        assert '<link rel="icon" href="/static/favicon' in html
 
 
 def test_a_refused_page_logs_one_line_without_a_traceback(client, nurse, team, regimens, caplog):
