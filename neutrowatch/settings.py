@@ -304,7 +304,10 @@ if not DEBUG:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"refusal_without_traceback": {"()": "neutrowatch.log_filters.RefusalWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # On the logger, not a handler: it then applies before Django's own console handler too.
+    "loggers": {"django.request": {"filters": ["refusal_without_traceback"]},
+                "django.db.backends": {"level": "WARNING"}},
 }

@@ -183,6 +183,7 @@ class Delivery(models.Model):
                               related_name="deliveries")
 
     class Meta:
+        verbose_name_plural = "deliveries"  # the admin would say "Deliverys"
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(

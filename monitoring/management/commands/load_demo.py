@@ -35,7 +35,7 @@ from monitoring.models import (
 )
 from monitoring.models.results import Source
 
-TEAMS = [("Oncology day unit", "nurse", "Nora", "Day unit"), ("Haematology ward", "nurse2", "Hana", "Ward")]
+TEAMS = [("Oncology day unit",), ("Haematology ward",)]
 
 
 @dataclass(frozen=True)
@@ -51,10 +51,10 @@ class DemoAccount:
 # One account per role, so every page can be tried: nurses see their own team's patients; the
 # oncologist also starts regimens and delays cycles; the administrator also enters the admin site.
 ACCOUNTS = [
-    DemoAccount("nurse", "Nora", "Day unit", User.Role.NURSE, (0,), "nurse, Oncology day unit"),
-    DemoAccount("nurse2", "Hana", "Ward", User.Role.NURSE, (1,), "nurse, Haematology ward"),
-    DemoAccount("oncologist", "Omar", "Oncologist", User.Role.ONCOLOGIST, (0, 1), "oncologist, both teams"),
-    DemoAccount("admin", "Ada", "Administrator", User.Role.ADMIN, (0, 1), "administrator, both teams and /admin/"),
+    DemoAccount("nurse", "Nora", "Bennett", User.Role.NURSE, (0,), "nurse, Oncology day unit"),
+    DemoAccount("nurse2", "Hana", "Kowalski", User.Role.NURSE, (1,), "nurse, Haematology ward"),
+    DemoAccount("oncologist", "Omar", "Farouk", User.Role.ONCOLOGIST, (0, 1), "oncologist, both teams"),
+    DemoAccount("admin", "Ada", "Lindgren", User.Role.ADMIN, (0, 1), "administrator, both teams and /admin/"),
 ]
 
 
@@ -156,7 +156,8 @@ class Command(BaseCommand):
         created_any = False
         users = []
         for account in ACCOUNTS:
-            user, created = User.objects.get_or_create(
+            # update_or_create: a demo database from an older version gets the people's real names too.
+            user, created = User.objects.update_or_create(
                 username=account.username,
                 defaults={"first_name": account.first_name, "last_name": account.last_name, "role": account.role},
             )

@@ -284,7 +284,7 @@ def test_inbox_lists_open_alerts_of_own_teams_most_severe_first(nurse_client, te
     assert html.index("ANC 0.31 grade 4") < html.index("No count in nadir window")
     assert "Someone else&#x27;s patient" not in html and "INBOX2" not in html
     # Evidence in words, with its unit and a clinic-time timestamp; no internal ids.
-    assert "ANC 0.31 x10^9/L at Wed 01 Jan 2025 08:00, grade 4" in html
+    assert "ANC 0.31 ×10⁹/L at Wed 01 Jan 2025 08:00, grade 4" in html
 
 
 def test_acknowledge_moves_the_alert_to_history(nurse_client, nurse, team, regimens):
