@@ -12,6 +12,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from monitoring import clinical
+from monitoring.cycle_calendar import cycle_day_position, day_of_cycle
 
 ANC_AXIS_TITLE = "ANC (x10<sup>9</sup>/L)"
 ANC_UNIT = "x10⁹/L"
@@ -119,7 +120,7 @@ class _Axis:
     def x(self, moment: datetime):
         if self.day1 is None:
             return local_iso(moment)
-        return round((moment - self.day1).total_seconds() / 86400 + 1, 3)
+        return round(cycle_day_position(moment, self.day1, timezone.get_current_timezone()), 3)
 
     def x_of_iso(self, iso: str):
         return iso if self.day1 is None else self.x(timezone.make_aware(datetime.fromisoformat(iso)))
@@ -132,8 +133,8 @@ class _Axis:
 
 
 def _whole_day(moment: datetime, day1: datetime) -> int:
-    """Return the day of cycle as a whole number: day 1 runs from the day-1 dose for 24 h."""
-    return math.floor((moment - day1).total_seconds() / 86400) + 1
+    """Return the day of cycle (calendar days in clinic time, see monitoring.cycle_calendar)."""
+    return day_of_cycle(moment, day1, timezone.get_current_timezone())
 
 
 

@@ -63,6 +63,13 @@ class WardRow:
             return "steady"
         return "rising" if now > before else "falling"
 
+    @property
+    def predicted_nadir_day(self) -> int | None:
+        """Return the day of cycle of the predicted nadir (the same calendar days as `cycle_day`)."""
+        if self.forecast is None or self.forecast.nadir_at is None or self.cycle is None:
+            return None
+        return self.cycle.cycle_day(self.forecast.nadir_at)
+
     @cached_property
     def forecast_state(self) -> str:
         """Return "stale" if results came in after the stored forecast was made, "pending" if the
@@ -153,7 +160,7 @@ def _ward_row(patient: Patient, counts: list[CountResult], alerts: list[Alert], 
         patient=patient,
         regimen=regimen,
         cycle=cycle,
-        cycle_day=int(cycle.cycle_day(now)) if cycle is not None else None,
+        cycle_day=cycle.cycle_day(now) if cycle is not None else None,
         last_count=last_count,
         days_since_count=(now - last_count.collected_at).days if last_count else None,
         forecast=forecast if forecast is not None and not forecast.error else None,

@@ -81,7 +81,7 @@ def patient_detail(request, pk: int):
         "cycle_charts": [
             {"cycle": c, "figure": charts.cycle_figure(c, now), "figure_id": f"fig-cycle-{c.cycle.pk}"} for c in charted
         ],
-        "current_day": int(page.current.cycle.cycle_day(now)) if page.current else None,
+        "current_day": page.current.cycle.cycle_day(now) if page.current else None,
         "timeline": charts.timeline_figure(page, now) if page.counts or charted else None,
         "overlay": charts.overlay_figure(page, now) if page.counts else None,
         "last_count_since": alert_presentation.since(page.last_count.collected_at, now) if page.counts else "",
@@ -183,12 +183,12 @@ def _summary_row(patient, cycle: selectors.CycleData) -> list:
         patient.mrn, cycle.regimen.name, cycle.cycle.number, cycle.cycle.get_status_display(),
         f"{timezone.localtime(cycle.start):%Y-%m-%d %H:%M}", cycle.cycle.delay_reason, len(cycle.counts),
         number(nadir.anc_1e9_per_l) if nadir else "",
-        f"{cycle.cycle.cycle_day(nadir.collected_at):.1f}" if nadir else "",
+        cycle.cycle.cycle_day(nadir.collected_at) if nadir else "",
         f"{timezone.localtime(nadir.collected_at):%Y-%m-%d %H:%M}" if nadir else "",
         "" if cycle.worst_grade is None else cycle.worst_grade,
         number(forecast.first_nadir_anc_1e9_per_l) if forecast else "",
         number(forecast.nadir_anc_1e9_per_l) if forecast else "",
-        number(forecast.nadir_day_of_cycle, 1) if forecast else "",
+        cycle.cycle.cycle_day(forecast.nadir_at) if forecast and forecast.nadir_at else "",
         number(forecast.p_grade4, 2) if forecast else "",
         gcsf, len(cycle.fever_episodes),
     ]
