@@ -65,7 +65,7 @@ def assert_one_forecast(header: dict, figure: dict, last_day: int) -> None:
 
 
 def test_every_demo_patients_chart_draws_the_forecast_its_header_states(client, regimens):
-    call_command("load_demo", password="demo-password-1", stdout=StringIO())
+    call_command("load_demo", password="demo-password-1", replay=False, stdout=StringIO())
     oncologist = Patient.objects.get(mrn="DEMO-0001").team.members.get(username="oncologist")
     client.force_login(oncologist)
     checked = 0
