@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from monitoring import alert_presentation, alert_quality, charts, lab_exceptions, selectors, services, spreadsheet
 from monitoring.audit import record_access, record_list
 from monitoring.models import AccessLog
+from monitoring.templatetags.nw_drafts import keep_ack_draft
 from monitoring.views import patient_for, refuse
 
 RISK_CHOICES = [("", "Any risk"), ("high", "High"), ("medium", "Medium"), ("low", "Low")]
@@ -144,9 +145,11 @@ def acknowledge(request, pk: int):
     note = request.POST.get("note", "").strip()
     antibiotics_at, problem = _antibiotics_time(request, alert)
     if len(note) > NOTE_MAX_LENGTH:
-        messages.error(request, f"The note is longer than {NOTE_MAX_LENGTH} characters; nothing was saved.")
-    elif problem:
-        messages.error(request, f"{problem} Nothing was saved.")
+        problem = f"The note is longer than {NOTE_MAX_LENGTH} characters."
+    if problem:
+        messages.error(request, f"{problem} Nothing was saved; what you typed is still in the form.")
+        keep_ack_draft(request, alert.pk, {"note": note, "problem": problem,
+                                           "antibiotics_given_at": request.POST.get("antibiotics_given_at", "")})
     elif services.acknowledge_alert(alert.pk, request.user, note, antibiotics_given_at=antibiotics_at):
         messages.success(request, f"Alert for {alert.patient.mrn} acknowledged.")
     else:
