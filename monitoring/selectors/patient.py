@@ -22,6 +22,7 @@ from monitoring.models import (
     TreatmentCourse,
 )
 from monitoring.models.care import current_cycle_of
+from monitoring.selectors.freshness import forecast_state
 
 
 @dataclass
@@ -48,6 +49,11 @@ class CycleData:
         """Return the baseline and the counts of the cycle, without the next cycle's baseline."""
         moved = {c.pk for c in self.next_baseline}
         return self.baseline + [c for c in self.counts if c.pk not in moved]
+
+    @property
+    def forecast_state(self) -> str:
+        """Return "stale", "pending" or "" (see selectors.freshness)."""
+        return forecast_state(self.cycle, self.forecast)
 
     @property
     def started(self) -> bool:

@@ -11,6 +11,7 @@ from django.db.models import OuterRef, Prefetch, Q, Subquery
 from monitoring.alert_presentation import FN_KIND, alert_order
 from monitoring.models import Alert, CountResult, Cycle, Forecast, Patient, Regimen, TreatmentCourse
 from monitoring.models.care import current_cycle_of
+from monitoring.selectors.freshness import forecast_state
 
 # Each page's data comes from one function in this package
 # Each page's data comes from one function here, in a fixed number of queries however many
@@ -74,12 +75,7 @@ class WardRow:
     def forecast_state(self) -> str:
         """Return "stale" if results came in after the stored forecast was made, "pending" if the
         cycle has inputs but no forecast yet (both await the worker), else ""."""
-        if self.cycle is None:
-            return ""
-        stored = getattr(self.cycle, "forecast", None)
-        if stored is None:
-            return "pending" if self.cycle.input_version > 0 else ""
-        return "stale" if stored.input_version < self.cycle.input_version else ""
+        return forecast_state(self.cycle, getattr(self.cycle, "forecast", None) if self.cycle else None)
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,7 @@ def ward(request):
         row.since_count = alert_presentation.since(row.last_count.collected_at, now) if row.last_count else ""
     context = {"rows": rows, "teams": teams, "filters": filters, "risk_choices": RISK_CHOICES, "now": now,
                "refresh_seconds": settings.WARD_REFRESH_SECONDS,
+               "forecast_updating": any(row.forecast_state for row in rows),
                "open_exceptions": lab_exceptions.open_count(request.user)}
     # htmx asks every 30 s for the rows only; the filters stay in the URL it asks with.
     template = "monitoring/_ward_rows.html" if request.headers.get("HX-Request") else "monitoring/ward.html"

@@ -1,0 +1,49 @@
+"""Freshness you can see (issue 22): the small answers the patient page polls while its forecast is recomputed.
+
+The patient page shows "forecast updating" while the current cycle's forecast is older than its
+latest input (`selectors.freshness`), and asks here every second. Until the worker has stored the
+new forecast the answer is the same notice; then it is the new forecast itself (the header's
+nadir and readiness, and the current cycle's chart), swapped into the page by htmx, and the
+polling stops. Each answer is a read of the patient's record and is logged as one.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.shortcuts import render
+from django.urls import path
+from django.utils import timezone
+
+from monitoring import charts, selectors
+from monitoring.views import patient_for
+
+# How soon the page asks again while the forecast is being recomputed: with the worker's own time,
+# the new forecast is on the screen within about this long after it is stored.
+POLL_SECONDS = 1
+
+
+def patient_forecast(request, pk: int):
+    """Return the forecast notice, or the fresh forecast (header and current chart) to swap in."""
+    patient = patient_for(request, pk)
+    now = timezone.now()
+    page = selectors.patient_page(patient, now)
+    charted = page.charted_cycles
+    context = {
+        "patient": patient, "page": page, "current": page.current, "poll_seconds": POLL_SECONDS,
+        "first_chart": _chart(charted[0], now) if charted else None, "oob": True,
+    }
+    return render(request, "monitoring/_forecast_live.html", context)
+
+
+def _chart(cycle: selectors.CycleData, now) -> dict:
+    """Return the first chart as the page draws it, its figure as JSON text for an attribute."""
+    figure = charts.cycle_figure(cycle, now)
+    return {"cycle": cycle, "figure": figure, "figure_id": f"fig-cycle-{cycle.cycle.pk}",
+            "figure_json": json.dumps(figure, cls=DjangoJSONEncoder)}
+
+
+urlpatterns = [
+    path("patients/<int:pk>/forecast/", patient_forecast, name="patient_forecast"),
+]
