@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
@@ -29,19 +30,40 @@ def patient_forecast(request, pk: int):
     patient = patient_for(request, pk)
     now = timezone.now()
     page = selectors.patient_page(patient, now)
-    charted = page.charted_cycles
-    context = {
-        "patient": patient, "page": page, "current": page.current, "poll_seconds": POLL_SECONDS,
-        "first_chart": _chart(charted[0], now) if charted else None, "oob": True,
-    }
+    current = page.current
+    if current is not None and not current.forecast_state and _alerts_changed(request, page):
+        # The worker stored the forecast and, with it, raised or resolved alerts: the cards differ
+        # too, so the page is drawn again whole (htmx reloads it on this header).
+        return HttpResponse(headers={"HX-Refresh": "true"})
+    context = {"patient": patient, "page": page, "current": current, "poll_seconds": POLL_SECONDS, "oob": True,
+               "shown_alerts": request.GET.get("alerts", "")}
+    if current is not None and not current.forecast_state:
+        charted = page.charted_cycles
+        context["first_chart"] = _chart(charted[0], now) if charted else None
+        if page.counts or charted:
+            context["timeline_json"] = _json(charts.timeline_figure(page, now))
+            context["timeline"] = True
+        if page.counts:
+            context["overlay_json"] = _json(charts.overlay_figure(page, now))
+            context["overlay"] = True
     return render(request, "monitoring/_forecast_live.html", context)
+
+
+def _alerts_changed(request, page: selectors.PatientPage) -> bool:
+    """Return whether the open alerts differ from those the page was drawn with (`?alerts=3,7`)."""
+    shown = {int(pk) for pk in request.GET.get("alerts", "").split(",") if pk.isdigit()}
+    return shown != {alert.pk for alert in page.open_alerts}
+
+
+def _json(figure: dict) -> str:
+    return json.dumps(figure, cls=DjangoJSONEncoder)
 
 
 def _chart(cycle: selectors.CycleData, now) -> dict:
     """Return the first chart as the page draws it, its figure as JSON text for an attribute."""
     figure = charts.cycle_figure(cycle, now)
     return {"cycle": cycle, "figure": figure, "figure_id": f"fig-cycle-{cycle.cycle.pk}",
-            "figure_json": json.dumps(figure, cls=DjangoJSONEncoder)}
+            "figure_json": _json(figure)}
 
 
 urlpatterns = [

@@ -126,11 +126,11 @@
     });
   }
 
-  // A fresh forecast swapped in by htmx (views/freshness.py) brings a new first chart: draw it, in
-  // the scale the nurse chose.
+  // A fresh forecast swapped in by htmx (views/freshness.py) brings new charts (the first one, the
+  // timeline and the overlay): draw them, in the scale the nurse chose.
   document.addEventListener("htmx:afterSettle", function () {
     if (typeof Plotly === "undefined") return;
-    document.querySelectorAll("#first-chart .nw-chart").forEach(function (el) {
+    document.querySelectorAll("#first-chart .nw-chart, #overview-charts .nw-chart").forEach(function (el) {
       if (el.dataset.drawn) return;
       draw(el).then(function () { if (logScale) Plotly.relayout(el, scaleUpdate(specs[el.id])); });
     });
