@@ -412,6 +412,11 @@ def _consistent_circ(fit: Fit, length_h: float) -> np.ndarray:
     shift = np.minimum(np.log(latent) - np.log(np.maximum(at_counts, 1e-6)), 0.0)   # (counts, draws)
     if not np.any(shift < 0):
         return fit.circ
+    # Two counts of one moment (a repeat on the same specimen): the lower one binds, whatever their order.
+    hours, inverse = np.unique(hours, return_inverse=True)
+    lowest = np.zeros((hours.size, shift.shape[1]))
+    np.minimum.at(lowest, inverse, shift)
+    shift = lowest
     anchors_h = np.concatenate([[0.0], hours, [hours[-1] + DEPARTURE_FADE_H]])
     anchors = np.vstack([np.zeros(shift.shape[1]), shift, np.zeros(shift.shape[1])])
     # Piecewise-linear in time between the anchors, for every draw at once.

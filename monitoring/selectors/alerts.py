@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 
-from monitoring.alert_presentation import alert_order
+from monitoring.alerts.presentation import alert_order
 from monitoring.models import Alert, Patient
 
 

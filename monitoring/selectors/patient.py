@@ -8,7 +8,7 @@ from datetime import datetime
 from django.db.models import Prefetch
 
 from monitoring import clinical
-from monitoring.alert_presentation import alert_order
+from monitoring.alerts.presentation import alert_order
 from monitoring.models import (
     Alert,
     ChemoAdministration,

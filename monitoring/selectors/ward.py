@@ -8,7 +8,7 @@ from functools import cached_property
 
 from django.db.models import OuterRef, Prefetch, Q, Subquery
 
-from monitoring.alert_presentation import FN_KIND, alert_order
+from monitoring.alerts.presentation import FN_KIND, alert_order
 from monitoring.models import Alert, CountResult, Cycle, Forecast, Patient, Regimen, TreatmentCourse
 from monitoring.models.care import current_cycle_of
 from monitoring.selectors.freshness import forecast_state

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
 
-from monitoring import forms, services
+from monitoring import forms, records, treatment
 from monitoring.models import AccessLog, CountResult, Cycle
 from monitoring.models.results import Source
 from monitoring.views import patient_for, refuse
@@ -43,7 +43,7 @@ def count_new(request, pk: int):
     patient = patient_for(request, pk, FORM)
     form = forms.CountForm(request.POST or None, patient=patient, initial={"collected_at": timezone.localtime()})
     if request.method == "POST" and form.is_valid():
-        if services.record_count(patient, form.count, source=Source.MANUAL, user=request.user) is None:
+        if records.record_count(patient, form.count, source=Source.MANUAL, user=request.user) is None:
             messages.info(request, "This count was already recorded (same time and value): nothing added.")
         else:
             messages.success(request, f"Count recorded: ANC {form.count.qualifier}{form.count.anc_1e9_per_l} x10^9/L.")
@@ -64,7 +64,7 @@ def count_edit(request, pk: int):
     }
     form = forms.CountForm(request.POST or None, patient=patient, instance=result, initial=initial)
     if request.method == "POST" and form.is_valid():
-        services.correct_count(result, form.count, user=request.user)
+        records.correct_count(result, form.count, user=request.user)
         messages.success(request, "Count corrected; the previous value is kept in the record's history.")
         return redirect(patient)
     return _form_page(request, form, f"Correct blood count for {patient}", patient)
@@ -74,7 +74,7 @@ def gcsf_new(request, pk: int):
     patient = patient_for(request, pk, FORM)
     form = forms.GcsfForm(request.POST or None, patient=patient, initial={"given_at": timezone.localtime()})
     if request.method == "POST" and form.is_valid():
-        if services.record_gcsf(patient, user=request.user, **form.fields_for_service()) is None:
+        if records.record_gcsf(patient, user=request.user, **form.fields_for_service()) is None:
             messages.info(request, "This G-CSF dose (same product and time) was already recorded.")
         else:
             messages.success(request, "G-CSF dose recorded.")
@@ -87,7 +87,7 @@ def temperature_new(request, pk: int):
     form = forms.TemperatureForm(request.POST or None, patient=patient, initial={"taken_at": timezone.localtime()})
     if request.method == "POST" and form.is_valid():
         fields = form.fields_for_service()
-        reading = services.record_temperature(patient, user=request.user, **fields)
+        reading = records.record_temperature(patient, user=request.user, **fields)
         if reading is None:  # sent twice (a double click): it is stored once
             messages.info(request, f"This temperature ({fields['temperature_c']} °C) was already recorded.")
         else:
@@ -107,7 +107,7 @@ def course_new(request, pk: int):
     form = forms.CourseForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        services.start_course(patient, data["regimen"], data["first_day1"], data["n_cycles"])
+        treatment.start_course(patient, data["regimen"], data["first_day1"], data["n_cycles"])
         messages.success(request, f"{data['regimen']} planned: {data['n_cycles']} cycles.")
         return redirect(patient)
     return _form_page(request, form, f"Start a regimen for {patient}", patient)
@@ -126,7 +126,7 @@ def cycle_give(request, pk: int):
     form = forms.GiveCycleForm(request.POST or None, cycle=cycle, initial={"given_at": timezone.localtime()})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        services.give_cycle(cycle, data["given_at"], data["dose_fraction"], override_reason=data["override_reason"],
+        treatment.give_cycle(cycle, data["given_at"], data["dose_fraction"], override_reason=data["override_reason"],
                             overridden=form.concerns)
         messages.success(request, f"Cycle {cycle.number} recorded as given.")
         return redirect(cycle.course.patient)
@@ -138,7 +138,7 @@ def cycle_delay(request, pk: int):
     _require_treatment_rights(request)
     form = forms.DelayCycleForm(request.POST or None, cycle=cycle)
     if request.method == "POST" and form.is_valid():
-        services.delay_cycle(cycle, form.cleaned_data["new_day1"], form.cleaned_data["reason"])
+        treatment.delay_cycle(cycle, form.cleaned_data["new_day1"], form.cleaned_data["reason"])
         messages.success(request, f"Cycle {cycle.number} delayed; later cycles moved with it.")
         return redirect(cycle.course.patient)
     return _form_page(request, form, f"Delay cycle {cycle.number}", cycle.course.patient)

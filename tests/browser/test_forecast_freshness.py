@@ -18,7 +18,7 @@ from django.template.defaultfilters import floatformat
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from monitoring import services
+from monitoring import clinical, forecasts, records
 from monitoring.models import Forecast
 from monitoring.views.freshness import POLL_SECONDS
 from tests.browser.test_dashboard_story import shot
@@ -39,7 +39,7 @@ def test_patient_page_and_ward_row_replace_an_updating_forecast_when_it_lands(
     from monitoring.models import Regimen
 
     cycle = start_on_regimen(patient, Regimen.objects.get(code="DOCETAXEL-75-Q3W"), days_ago=1.3)
-    services.recompute_cycle(cycle.pk)  # the forecast before the count, made here (no worker yet)
+    forecasts.recompute_cycle(cycle.pk)  # the forecast before the count, made here (no worker yet)
     before = fresh_forecast(cycle)
     assert before is not None and before.nadir_anc_1e9_per_l > 0.3
     page = browser_page
@@ -74,7 +74,7 @@ def test_patient_page_and_ward_row_replace_an_updating_forecast_when_it_lands(
 
     # Ward row: another result while no worker runs; the row says so, then takes the new forecast.
     worker.stop()
-    services.record_count(patient, services.parse_count(
+    records.record_count(patient, clinical.parse_count(
         collected_at=timezone.now() - timedelta(minutes=5), unit="10^9/L", anc=Decimal("0.2")))
     page.goto(f"{live_server.url}/")
     row = page.locator(f"tr[data-patient='{patient.pk}'] .c-nadir")

@@ -9,11 +9,11 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from monitoring import services
+from monitoring import clinical, records
 from monitoring.models import Alert, CountResult, GcsfDose
 from tests.browser.test_dashboard_story import shot
 from tests.conftest import PASSWORD, start_on_regimen
-from tests.integration.test_dashboard import add_temperature
+from tests.integration.web.test_dashboard import add_temperature
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -80,7 +80,7 @@ def test_the_gcsf_unit_follows_the_product(live_server, browser_page, nurse, pat
 def test_an_antibiotic_time_in_the_future_keeps_the_note(live_server, browser_page, nurse, patient, regimens,
                                                           no_pending_tasks):
     cycle = start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=8)
-    services.record_count(patient, services.parse_count(
+    records.record_count(patient, clinical.parse_count(
         collected_at=timezone.now() - timedelta(hours=2), unit="10^9/L", anc=Decimal("0.3")))
     add_temperature(patient, timezone.now() - timedelta(minutes=30), "38.6")
     alert = Alert.objects.get(cycle=cycle, kind=Alert.Kind.FEBRILE_NEUTROPENIA, resolved_at=None)

@@ -20,7 +20,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from monitoring import clinical, forecast_replay, services
+from monitoring import clinical, forecasts
+from monitoring.forecasts.replay import replay_patients
 from monitoring.models import (
     ChemoAdministration,
     CountResult,
@@ -138,7 +139,7 @@ class Command(BaseCommand):
         )
         if created:
             for cycle_id in cycle_ids:
-                services.recompute_cycle(cycle_id, now=now)
+                forecasts.recompute_cycle(cycle_id, now=now)
             if replay:
                 self._replay(now)
         self.stdout.write(
@@ -156,7 +157,7 @@ class Command(BaseCommand):
         started = time.monotonic()
         self.stdout.write("Scoring the forecasts the demo's past would have had (under a minute)...")
         patients = list(Patient.objects.filter(mrn__startswith="DEMO-").values_list("pk", flat=True))
-        scored = forecast_replay.replay_patients(patients, now)
+        scored = replay_patients(patients, now)
         self.stdout.write(f"  {scored} forecasts scored against the counts that followed them "
                           f"({time.monotonic() - started:.0f} s).")
 

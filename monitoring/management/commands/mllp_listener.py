@@ -8,7 +8,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from monitoring.mllp import Listener
+from monitoring.labfeed.mllp import Listener
 
 
 class Command(BaseCommand):
