@@ -23,6 +23,10 @@ from monitoring.views import patient_for
 # How soon the page asks again while the forecast is being recomputed: with the worker's own time,
 # the new forecast is on the screen within about this long after it is stored.
 POLL_SECONDS = 1
+# A recompute takes a second or two. After this many polls (about 2 minutes) something is wrong
+# (the worker is down, or the queue is long): the page says so and asks less often.
+SLOW_AFTER_POLLS = 120
+SLOW_POLL_SECONDS = 15
 
 
 def patient_forecast(request, pk: int):
@@ -35,7 +39,10 @@ def patient_forecast(request, pk: int):
         # The worker stored the forecast and, with it, raised or resolved alerts: the cards differ
         # too, so the page is drawn again whole (htmx reloads it on this header).
         return HttpResponse(headers={"HX-Refresh": "true"})
-    context = {"patient": patient, "page": page, "current": current, "poll_seconds": POLL_SECONDS, "oob": True,
+    polls = int(request.GET["n"]) + 1 if request.GET.get("n", "").isdigit() else 1
+    slow = polls >= SLOW_AFTER_POLLS
+    context = {"patient": patient, "page": page, "current": current, "oob": True, "polls": polls, "slow": slow,
+               "poll_seconds": SLOW_POLL_SECONDS if slow else POLL_SECONDS,
                "shown_alerts": request.GET.get("alerts", "")}
     if current is not None and not current.forecast_state:
         charted = page.charted_cycles

@@ -42,10 +42,13 @@ def test_a_forecast_older_than_the_latest_result_is_out_of_date_until_recomputed
     assert selectors.patient_page(patient, timezone.now()).current.forecast_state == STALE
     assert "Out of date" in html and "forecast updating" in html and "vendor/htmx.min.js" in html
     shown = ",".join(str(a.pk) for a in selectors.patient_page(patient, timezone.now()).open_alerts)
-    assert f'hx-get="{reverse("patient_forecast", args=[patient.pk])}?alerts={shown}"' in html
+    assert f'hx-get="{reverse("patient_forecast", args=[patient.pk])}?alerts={shown}&amp;n=0"' in html
 
     poll = nurse_client.get(reverse("patient_forecast", args=[patient.pk]), {"alerts": shown})
     assert "forecast updating" in poll.content.decode() and 'id="forecast-nadir"' not in poll.content.decode()
+    assert "&amp;n=1" in poll.content.decode() and 'delay:1s' in poll.content.decode()
+    slow = nurse_client.get(reverse("patient_forecast", args=[patient.pk]), {"alerts": shown, "n": "500"})
+    assert "taking longer than usual" in slow.content.decode() and "delay:15s" in slow.content.decode()
 
     forecasts.recompute_cycle(cycle.pk)
     # (The page's alert cards are those the forecast's rules left open: else it reloads, tested below.)
@@ -56,7 +59,7 @@ def test_a_forecast_older_than_the_latest_result_is_out_of_date_until_recomputed
                  'id="first-chart" hx-swap-oob="true"', 'id="overview-charts" hx-swap-oob="true"'):
         assert part in poll
     assert "data-figure-json=" in poll and "<script" not in poll  # htmx drops scripts it swaps in
-    assert AccessLog.objects.filter(patient=patient, path__endswith="/forecast/").count() == 2  # each poll a read
+    assert AccessLog.objects.filter(patient=patient, path__endswith="/forecast/").count() == 3  # each poll a read
 
 
 def test_alerts_raised_with_the_forecast_reload_the_page(nurse_client, patient, on_docetaxel):
