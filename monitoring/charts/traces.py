@@ -35,7 +35,8 @@ def _count_trace(counts, axis: _Axis, name: str = "Measured ANC", baseline=()) -
         "line": {"color": "#37474f", "width": 1.5},
         "hovertext": [
             ("Pre-dose count<br>" if c.pk in baseline else "")
-            + f"ANC {c.anc_1e9_per_l.normalize():f} {ANC_UNIT}<br>{c.grade_label}<br>{axis.when(c.collected_at)}"
+            + f"ANC {c.qualifier}{c.anc_1e9_per_l.normalize():f} {ANC_UNIT}<br>{c.grade_label}"
+            f"<br>{axis.when(c.collected_at)}"
             f"<br>Source: {c.get_source_display()}" + (" (computed from WBC)" if c.anc_computed else "")
             for c in counts
         ],
@@ -90,7 +91,7 @@ def _predicted_nadir(forecast, axis: _Axis) -> tuple[list[dict], list[dict]]:
 def _observed_nadir(count, axis: _Axis, day: str = "") -> dict:
     return {"x": axis.x(count.collected_at), "y": max(float(count.anc_1e9_per_l), LOG_FLOOR_1E9_PER_L),
             "xref": "x", "yref": "y", "ax": -30, "ay": -40, "showarrow": True, "arrowhead": 2,
-            "text": f"Observed nadir {count.anc_1e9_per_l.normalize():f}{day}",
+            "text": f"Observed nadir {count.qualifier}{count.anc_1e9_per_l.normalize():f}{day}",
             "font": {"size": 11, "color": "#37474f"}, "bgcolor": "rgba(255,255,255,0.8)"}
 
 

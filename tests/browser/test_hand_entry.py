@@ -50,6 +50,10 @@ def test_a_nurse_types_counts_as_the_lab_reports_them(live_server, browser_page,
     count = CountResult.objects.get(patient=patient)
     assert (count.qualifier, count.anc_1e9_per_l, count.entered_value) == ("<", Decimal("0.100"), "<0.1")
     assert "<0.1" in page.locator(".patient-head").inner_text()  # the header keeps the censoring
+    page.wait_for_selector("#first-chart .nw-chart.drawn")
+    hover = page.evaluate("""() => document.querySelector('#first-chart .nw-chart').data
+        .find(t => t.meta === 'counts').hovertext.join(' ')""")
+    assert "ANC <0.1 x10" in hover  # and so does the chart
 
     page.goto(f"{live_server.url}/patients/{patient.pk}/counts/new/")
     page.fill("#id_collected_at", timezone.localtime(timezone.now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
