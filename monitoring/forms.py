@@ -48,7 +48,10 @@ class PlainDecimalField(forms.DecimalField):
             return clinical.to_decimal(value, self.label or "value")
         except clinical.ClinicalValueError as exc:
             reason = str(exc).split(": ", 1)[-1]
-            if "is not a number" in reason:
+            if "is not a number" in reason and str(value).strip()[:1] in "<>≤≥":
+                reason = (f"{str(value).strip()[:40]!r}: only the ANC can be entered as beyond the lab's range "
+                          f"(< or >); enter the {self.label or 'value'} as a number.")
+            elif "is not a number" in reason:
                 reason = _echoed(value, NUMBER_HINT)
             raise forms.ValidationError(reason, code="invalid") from None
 

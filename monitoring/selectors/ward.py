@@ -93,7 +93,7 @@ WARD_PATIENT_FIELDS = ("mrn", "given_name", "family_name", "team__name")
 WARD_COURSE_FIELDS = ("patient", "regimen__name", "regimen__cycle_length_days", "active")
 WARD_CYCLE_FIELDS = ("course", "number", "planned_day1", "actual_day1", "status", "input_version")
 WARD_FORECAST_FIELDS = (
-    "input_version", "error", "nadir_anc_1e9_per_l", "nadir_at", "nadir_day_of_cycle", "p_grade4", "p_grade3plus",
+    "input_version", "error", "nadir_anc_1e9_per_l", "nadir_at", "p_grade4", "p_grade3plus",
     "next_day1", "p_ready", "ready_threshold_1e9_per_l", "next_fbc_on",
 )
 WARD_COUNT_FIELDS = ("patient", "collected_at", "anc_1e9_per_l", "qualifier", "ctcae_grade")
