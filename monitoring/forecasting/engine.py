@@ -381,22 +381,24 @@ def _measured_in_cycle(history: History, length_h: float) -> tuple[np.ndarray, n
 
 
 # After the last count of the cycle, how long a departure from the model the counts showed takes to
-# fade from a draw's course (linearly): about the week a marrow takes from nadir to recovery
-# (CLINICAL.md), so a draw pulled down to a low count climbs back to its own course, not at once.
+# fade from a draw's course (linearly): about the week a marrow takes from nadir to recovery, so a
+# draw brought down to a low count climbs back to its own course, not at once. Benchmarked (issue 22,
+# mae_log10 / Brier): tuning cohort 3 days 0.0862 / 0.073, 7 days 0.0879 / 0.070, 14 days 0.0894 /
+# 0.068; a misspecified synthetic cohort 0.243 / 0.203, 0.239 / 0.202, 0.248 / 0.196.
 DEPARTURE_FADE_H = 7 * HOURS_PER_DAY
 
 
 def _consistent_circ(fit: Fit, length_h: float) -> np.ndarray:
-    """Return the simulated counts with each draw brought down to the counts measured in the cycle.
+    """Return the simulated courses brought through the counts measured in the cycle.
 
     The latent count at a measured moment is the measured one give or take the draw's own residual
-    error. A draw whose course passes above one of those latent counts is contradicted by what the
-    nurse has in front of her, however the earlier cycles voted: its course is lowered (on the log
-    scale) to pass through each latent count it was above, linearly between counts, from nothing at
-    the day-1 dose, fading over DEPARTURE_FADE_H after the last count. Courses are only ever lowered,
-    as the nadir was only ever capped before: a forecast never claims a nadir above a count seen.
-    The nadir, P(grade 4), the next-count advice and the trajectory a chart draws are all read from
-    these same courses, so the header and the chart tell one forecast.
+    error. Each draw's course is moved (on the log scale) to pass through its latent count at every
+    measured moment: linearly between counts, from nothing at the day-1 dose, fading over
+    DEPARTURE_FADE_H after the last count. So a forecast never claims a nadir above a count the
+    nurse has in front of her, however the earlier cycles voted, and the nadir, P(grade 4), the
+    next-count advice and the trajectory a chart draws are all read from these same courses: the
+    header and the chart tell one forecast. (Moving courses both ways, not only down, keeps the
+    nadir unbiased: on the tuning cohort mae_log10 0.0879 against 0.0883 lowering only.)
     """
     hours, values = _measured_in_cycle(fit.history, length_h)
     if not values.size:
@@ -409,12 +411,10 @@ def _consistent_circ(fit: Fit, length_h: float) -> np.ndarray:
     latent = values[:, None] * np.exp(spread * noise)
     index, weight = _interpolation(fit.grid_h, hours)
     at_counts = fit.circ[index] * (1 - weight[:, None]) + fit.circ[index + 1] * weight[:, None]
-    shift = np.minimum(np.log(latent) - np.log(np.maximum(at_counts, 1e-6)), 0.0)   # (counts, draws)
-    if not np.any(shift < 0):
-        return fit.circ
+    shift = np.log(latent) - np.log(np.maximum(at_counts, 1e-6))   # (counts, draws)
     # Two counts of one moment (a repeat on the same specimen): the lower one binds, whatever their order.
     hours, inverse = np.unique(hours, return_inverse=True)
-    lowest = np.zeros((hours.size, shift.shape[1]))
+    lowest = np.full((hours.size, shift.shape[1]), np.inf)
     np.minimum.at(lowest, inverse, shift)
     shift = lowest
     anchors_h = np.concatenate([[0.0], hours, [hours[-1] + DEPARTURE_FADE_H]])
