@@ -1,9 +1,11 @@
 """Data-entry forms. Every bad value gets a message on its field and nothing is saved."""
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 from django import forms
+from django.core.validators import DecimalValidator
 from django.utils import timezone
 
 from monitoring import clinical, forecasts, treatment
@@ -20,8 +22,24 @@ class DateTimeLocalField(forms.DateTimeField):
         super().__init__(**kwargs)
 
 
+# What a bad number is told, after the value typed: the same reader as the importers (issue 16).
+NUMBER_HINT = "enter digits 0-9 with an optional decimal point, e.g. 0.45"
+CENSORED_HINT = f"{NUMBER_HINT}, or < or > before a result beyond the lab's range, e.g. <0.1 or >50"
+
+
+def _echoed(value: object, hint: str) -> str:
+    """Return "'abc' is not a number: <hint>." with the value as typed (cut short)."""
+    return f"{str(value).strip()[:40]!r} is not a number: {hint}."
+
+
 class PlainDecimalField(forms.DecimalField):
-    """A DecimalField read by the one numeric reader importers use: ASCII digits, no `_`, no exponent."""
+    """A DecimalField read by the one numeric reader importers use: ASCII digits, no `_`, no exponent.
+
+    A text input, not a number input: a browser's number input drops what it cannot read ("abc",
+    "<0.1", "0,5") before the form sees it, so the nurse could not be told what was wrong.
+    """
+
+    widget = forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
 
     def to_python(self, value):
         if value in self.empty_values:
@@ -30,9 +48,33 @@ class PlainDecimalField(forms.DecimalField):
             return clinical.to_decimal(value, self.label or "value")
         except clinical.ClinicalValueError as exc:
             reason = str(exc).split(": ", 1)[-1]
-            if "is not a number" in reason:
-                reason = "Enter a number: digits 0-9 with an optional decimal point, e.g. 0.45."
+            if "is not a number" in reason and str(value).strip()[:1] in "<>≤≥":
+                reason = (f"{str(value).strip()[:40]!r}: only the ANC can be entered as beyond the lab's range "
+                          f"(< or >); enter the {self.label or 'value'} as a number.")
+            elif "is not a number" in reason:
+                reason = _echoed(value, NUMBER_HINT)
             raise forms.ValidationError(reason, code="invalid") from None
+
+
+class CensoredCountField(forms.CharField):
+    """A count as the lab reports it: "0.45", or censored "<0.1" / ">50"; cleans to (qualifier, bound)."""
+
+    widget = forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        if not text:
+            return None
+        try:
+            qualifier, bound = clinical.to_censored_decimal(text, self.label or "value")
+        except clinical.ClinicalValueError as exc:
+            reason = str(exc).split(": ", 1)[-1]
+            raise forms.ValidationError(_echoed(text, CENSORED_HINT) if "is not a number" in reason else reason,
+                                        code="invalid") from None
+        if bound < 0:
+            raise forms.ValidationError(f"{text!r} is below zero: a count cannot be negative.", code="min_value")
+        DecimalValidator(10, 3)(bound)  # the stored precision, as the number fields have
+        return qualifier, bound
 
 
 def check_moment(form: forms.Form, field: str, patient: Patient | None) -> None:
@@ -98,8 +140,9 @@ class CountForm(forms.Form):
 
     collected_at = DateTimeLocalField(label="Collected at")
     unit = forms.ChoiceField(choices=clinical.COUNT_UNIT_CHOICES, initial=clinical.UNIT_1E9_PER_L)
-    anc = PlainDecimalField(label="ANC", required=False, min_value=0, max_digits=10, decimal_places=3,
-                             help_text="Absolute neutrophil count, in the unit above.")
+    anc = CensoredCountField(label="ANC", required=False, max_length=24,
+                             help_text="Absolute neutrophil count, in the unit above, as the lab reports it: "
+                                       "0.45, or <0.1 / >50 for a result beyond its range.")
     wbc = PlainDecimalField(label="WBC", required=False, min_value=0, max_digits=10, decimal_places=3,
                              help_text="White cell count, in the unit above.")
     neutrophil_pct = PlainDecimalField(label="Neutrophils (segmented) %", required=False, min_value=0,
@@ -123,7 +166,8 @@ class CountForm(forms.Form):
         check_moment(self, "collected_at", self.patient)
         if self.errors:
             return data
-        anc, wbc = data.get("anc"), data.get("wbc")
+        qualifier, anc = data.get("anc") or ("", None)
+        wbc = data.get("wbc")
         neutrophils, bands = data.get("neutrophil_pct"), data.get("band_pct")
         unit = data["unit"]
         if anc is None and (wbc is None or neutrophils is None):
@@ -143,7 +187,7 @@ class CountForm(forms.Form):
         try:
             self.count = clinical.parse_count(
                 collected_at=data["collected_at"], unit=unit, anc=anc, wbc=wbc,
-                neutrophil_pct=neutrophils, band_pct=bands, accession=data.get("accession", ""),
+                neutrophil_pct=neutrophils, band_pct=bands, accession=data.get("accession", ""), qualifier=qualifier,
             )
         except clinical.ClinicalValueError as exc:
             self.add_error("anc", str(exc))
@@ -215,6 +259,11 @@ class GcsfForm(forms.ModelForm):
     def __init__(self, *args, patient: Patient, **kwargs):
         self.patient = patient
         super().__init__(*args, **kwargs)
+        unit = self.fields["dose_unit"]
+        unit.required = False  # left as it is, the unit follows the product (clinical.GCSF_USUAL_UNIT)
+        unit.choices = [("", "as usual for the product")] + list(GcsfDose._meta.get_field("dose_unit").choices)
+        unit.help_text = "Filgrastim in micrograms, pegfilgrastim in mg, unless you choose otherwise."
+        self.fields["product_name"].widget.attrs["data-usual-units"] = json.dumps(clinical.gcsf_usual_units())
 
     def clean_product_name(self):
         name = self.cleaned_data["product_name"]
@@ -233,8 +282,12 @@ class GcsfForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         check_moment(self, "given_at", self.patient)
-        dose, unit = data.get("dose"), data.get("dose_unit")
         product = getattr(self, "product", None)
+        if product and not data.get("dose_unit"):
+            data["dose_unit"] = clinical.GCSF_USUAL_UNIT[product]
+        elif not data.get("dose_unit"):
+            self.add_error("dose_unit", "Choose the unit, or name a product it can follow.")
+        dose, unit = data.get("dose"), data.get("dose_unit")
         # The same limits as imports (clinical.check_gcsf_dose): filgrastim in ug, pegfilgrastim in mg.
         if product and dose is not None and unit:
             try:

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from monitoring.views import api, audit, calibration, dashboard, duty, entry, exceptions, health, imports
+from monitoring.views import api, audit, calibration, dashboard, duty, entry, exceptions, freshness, health, imports
 
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
@@ -15,4 +15,5 @@ urlpatterns = [
     *health.urlpatterns,
     *calibration.urlpatterns,
     *duty.urlpatterns,
+    *freshness.urlpatterns,
 ]

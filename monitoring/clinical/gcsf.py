@@ -43,6 +43,11 @@ GCSF_DOSE_MAX_UG = Decimal("20000")
 GCSF_DOSE_UNITS_UG = {"ug": Decimal(1), "mg": Decimal(1000)}
 
 
+# The unit each product's dose is written in (product labels): filgrastim 5 ug/kg, as micrograms
+# (300 or 480 ug syringes); pegfilgrastim and lipegfilgrastim 6 mg. The entry form's default.
+GCSF_USUAL_UNIT = {FILGRASTIM: "ug", PEGFILGRASTIM: "mg", LIPEGFILGRASTIM: "mg"}
+
+
 def check_gcsf_dose(dose: Decimal, unit: str) -> Decimal:
     """Return the dose if it is positive and plausible in its unit (ug or mg), else raise."""
     if dose <= 0:
@@ -68,6 +73,17 @@ def gcsf_product(name_or_code: str) -> str:
         if brand in text:
             return ingredient
     raise ClinicalValueError(f"{name_or_code!r} is not a G-CSF product NeutroWatch knows")
+
+
+def gcsf_usual_units() -> dict:
+    """Return what the entry form's script needs to follow `gcsf_product`: names to the usual unit.
+
+    The same three lists, in the same order (ATC codes, ingredients, brands), so the browser's
+    default unit and the one the form saves can never disagree.
+    """
+    return {"atc": {code: GCSF_USUAL_UNIT[p] for code, p in GCSF_ATC.items()},
+            "ingredients": [[i, GCSF_USUAL_UNIT[i]] for i in (LIPEGFILGRASTIM, PEGFILGRASTIM, FILGRASTIM)],
+            "brands": [[brand, GCSF_USUAL_UNIT[p]] for brand, p in _GCSF_BRANDS.items()]}
 
 
 def is_long_acting(product: str) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.special import ndtr, stdtrit
@@ -380,24 +380,54 @@ def _measured_in_cycle(history: History, length_h: float) -> tuple[np.ndarray, n
     return hours[inside], values[inside]
 
 
-def _consistent_nadirs(fit: Fit, nadir: np.ndarray, nadir_h: np.ndarray, length_h: float) -> tuple:
-    """Cap each draw's nadir by the counts already measured in the cycle, within measurement error.
+# After the last count of the cycle, how long a departure from the model the counts showed takes to
+# fade from a draw's course (linearly): about the week a marrow takes from nadir to recovery, so a
+# draw brought down to a low count climbs back to its own course, not at once. Benchmarked (issue 22,
+# mae_log10 / Brier): tuning cohort 3 days 0.0862 / 0.073, 7 days 0.0879 / 0.070, 14 days 0.0894 /
+# 0.068; a misspecified synthetic cohort 0.243 / 0.203, 0.239 / 0.202, 0.248 / 0.196.
+DEPARTURE_FADE_H = 7 * HOURS_PER_DAY
 
-    The latent nadir cannot lie above the latent count at any measured moment, and that latent count
-    is the measured one give or take the draw's own residual error. So a forecast never claims a
-    nadir above a count the nurse has in front of her, however the earlier cycles voted.
+
+def _consistent_circ(fit: Fit, length_h: float) -> np.ndarray:
+    """Return the simulated courses brought through the counts measured in the cycle.
+
+    The latent count at a measured moment is the measured one give or take the draw's own residual
+    error. Each draw's course is moved (on the log scale) to pass through its latent count at every
+    measured moment: linearly between counts, from nothing at the day-1 dose, fading over
+    DEPARTURE_FADE_H after the last count. So a forecast never claims a nadir above a count the
+    nurse has in front of her, however the earlier cycles voted, and the nadir, P(grade 4), the
+    next-count advice and the trajectory a chart draws are all read from these same courses: the
+    header and the chart tell one forecast. (Moving courses both ways, not only down, keeps the
+    nadir unbiased: on the tuning cohort mae_log10 0.0879 against 0.0883 lowering only.)
     """
     hours, values = _measured_in_cycle(fit.history, length_h)
     if not values.size:
-        return nadir, nadir_h
+        return fit.circ
+    order = np.argsort(hours, kind="stable")
+    hours, values = hours[order], values[order]
     rng = np.random.default_rng(RANDOM_SEED + 1)
-    noise = rng.standard_normal((values.size, nadir.size))
+    noise = rng.standard_normal((values.size, fit.circ.shape[1]))
     spread = np.sqrt(fit.residual_sd[None, :] ** 2 + (RESIDUAL_ADDITIVE / values[:, None]) ** 2)
     latent = values[:, None] * np.exp(spread * noise)
-    lowest = np.argmin(latent, axis=0)
-    cap = latent[lowest, np.arange(nadir.size)]
-    capped = cap < nadir
-    return np.where(capped, cap, nadir), np.where(capped, hours[lowest], nadir_h)
+    index, weight = _interpolation(fit.grid_h, hours)
+    at_counts = fit.circ[index] * (1 - weight[:, None]) + fit.circ[index + 1] * weight[:, None]
+    shift = np.log(latent) - np.log(np.maximum(at_counts, 1e-6))   # (counts, draws)
+    # Two counts of one moment (a repeat on the same specimen): the lower one binds, whatever their order.
+    hours, inverse = np.unique(hours, return_inverse=True)
+    lowest = np.full((hours.size, shift.shape[1]), np.inf)
+    np.minimum.at(lowest, inverse, shift)
+    shift = lowest
+    anchors_h = np.concatenate([[0.0], hours, [hours[-1] + DEPARTURE_FADE_H]])
+    anchors = np.vstack([np.zeros(shift.shape[1]), shift, np.zeros(shift.shape[1])])
+    # Piecewise-linear in time between the anchors, for every draw at once.
+    right = np.clip(np.searchsorted(anchors_h, fit.grid_h, side="right"), 1, anchors_h.size - 1)
+    left = right - 1
+    span = np.maximum(anchors_h[right] - anchors_h[left], 1e-9)
+    share = np.clip((fit.grid_h - anchors_h[left]) / span, 0.0, 1.0)[:, None]
+    log_shift = anchors[left] * (1 - share) + anchors[right] * share
+    outside = (fit.grid_h < anchors_h[0]) | (fit.grid_h > anchors_h[-1])
+    log_shift[outside] = 0.0
+    return fit.circ * np.exp(log_shift)
 
 
 # A count is drawn in the morning; the candidate moment of day k is this many hours before the
@@ -461,14 +491,15 @@ def _next_count(fit: Fit, nadir: np.ndarray, nadir_h: np.ndarray, length_h: floa
 
 
 def _summarise(fit: Fit) -> dict:
-    history, grid_h, circ, warnings = fit.history, fit.grid_h, fit.circ, fit.warnings
+    history, grid_h, warnings = fit.history, fit.grid_h, fit.warnings
     regimen = history.regimen
     length_h = regimen.cycle_length_days * HOURS_PER_DAY
+    # Textbook fits too: a count near the nadir is within measurement error of the draws, yet half
+    # of the latent counts fall below some draws' nadirs, and the header's nadir must not sit above
+    # the counts while the chart's courses do.
+    circ = _consistent_circ(fit, length_h) if fit.consistent else fit.circ
+    fit = replace(fit, circ=circ)  # the next-count advice reads the same courses
     nadir, nadir_h = _nadirs(circ, grid_h, length_h)
-    if fit.extensions:
-        # Only a fit whose counts depart needs it: in a textbook fit every count of the cycle is
-        # within measurement error of the draws already (that is what not departing means).
-        nadir, nadir_h = _consistent_nadirs(fit, nadir, nadir_h, length_h)
     lo, mid, hi = _weighted_levels(nadir)
     p_grade4, p_grade3plus = float(np.mean(nadir < GRADE4_BELOW)), float(np.mean(nadir < GRADE3_BELOW))
     _, measured = _measured_in_cycle(history, length_h)
@@ -484,7 +515,11 @@ def _summarise(fit: Fit) -> dict:
     nadir_time_h = float(np.median(nadir_h))
     index, weight = _interpolation(grid_h, np.array([length_h]))
     next_day1 = circ[index[0]] * (1 - weight[0]) + circ[index[0] + 1] * weight[0]
-    trajectory_h = np.arange(0.0, grid_h[-1] + 1e-9, TRAJECTORY_STEP_H)
+    # Every 12 h, plus the moments of the cycle's counts and of the predicted nadir: a chart of the
+    # trajectory then shows the dip a low count makes and the nadir the header states.
+    in_cycle_h, _ = _measured_in_cycle(history, length_h)
+    trajectory_h = np.unique(np.round(np.concatenate([np.arange(0.0, grid_h[-1] + 1e-9, TRAJECTORY_STEP_H),
+                                                      in_cycle_h, [nadir_time_h]]), 2))
     t_index, t_weight = _interpolation(grid_h, trajectory_h)
     values = circ[t_index] * (1 - t_weight[:, None]) + circ[t_index + 1] * t_weight[:, None]
     t_lo, t_mid, t_hi = _weighted_levels(values, axis=1)

@@ -5,9 +5,11 @@ from decimal import Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from monitoring import clinical
+from monitoring.cycle_calendar import day_of_cycle
 
 
 class Regimen(models.Model):
@@ -112,10 +114,9 @@ class Cycle(models.Model):
     def planned_next_day1(self) -> datetime:
         return self.day1 + timedelta(days=self.course.regimen.cycle_length_days)
 
-    def cycle_day(self, moment: datetime) -> Decimal:
-        """Return the day of the cycle at `moment`: day 1.0 is the day-1 dose."""
-        days = (moment - self.day1).total_seconds() / 86400
-        return Decimal(str(round(days + 1, 2)))
+    def cycle_day(self, moment: datetime) -> int:
+        """Return the day of the cycle at `moment` (see `day_of_cycle`)."""
+        return day_of_cycle(moment, self.day1, timezone.get_current_timezone())
 
 
 class ChemoAdministration(models.Model):

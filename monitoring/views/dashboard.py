@@ -19,7 +19,7 @@ from monitoring.alerts import lifecycle, presentation, quality
 from monitoring.audit import record_access, record_list
 from monitoring.labfeed import exceptions_queue
 from monitoring.models import AccessLog
-from monitoring.views import patient_for, refuse
+from monitoring.views import drafts, patient_for, refuse
 
 RISK_CHOICES = [("", "Any risk"), ("high", "High"), ("medium", "Medium"), ("low", "Low")]
 NOTE_MAX_LENGTH = 2000
@@ -63,6 +63,7 @@ def ward(request):
         row.since_count = presentation.since(row.last_count.collected_at, now) if row.last_count else ""
     context = {"rows": rows, "teams": teams, "filters": filters, "risk_choices": RISK_CHOICES, "now": now,
                "refresh_seconds": settings.WARD_REFRESH_SECONDS,
+               "forecast_updating": any(row.forecast_state for row in rows),
                "open_exceptions": exceptions_queue.open_count(request.user)}
     # htmx asks every 30 s for the rows only; the filters stay in the URL it asks with.
     template = "monitoring/_ward_rows.html" if request.headers.get("HX-Request") else "monitoring/ward.html"
@@ -77,13 +78,14 @@ def patient_detail(request, pk: int):
     for alert in page.open_alerts:
         alert.patient = patient  # the same patient: no query per alert for its phone and nurse
     _present(page.open_alerts, now)
+    drafts.give_back_ack_drafts(request, page.open_alerts)
     context = {
         "page": page,
         "patient": patient,
         "cycle_charts": [
             {"cycle": c, "figure": charts.cycle_figure(c, now), "figure_id": f"fig-cycle-{c.cycle.pk}"} for c in charted
         ],
-        "current_day": int(page.current.cycle.cycle_day(now)) if page.current else None,
+        "current_day": page.current.cycle.cycle_day(now) if page.current else None,
         "timeline": charts.timeline_figure(page, now) if page.counts or charted else None,
         "overlay": charts.overlay_figure(page, now) if page.counts else None,
         "last_count_since": presentation.since(page.last_count.collected_at, now) if page.counts else "",
@@ -108,6 +110,7 @@ def alerts(request):
     inbox = selectors.alert_inbox(request.user)
     record_list(request, (alert.patient_id for alert in inbox["open"] + inbox["history"]))
     _present(inbox["open"], timezone.now())
+    drafts.give_back_ack_drafts(request, inbox["open"])
     return render(request, "monitoring/alerts.html", {**inbox, "note_max_length": NOTE_MAX_LENGTH})
 
 
@@ -146,9 +149,11 @@ def acknowledge(request, pk: int):
     note = request.POST.get("note", "").strip()
     antibiotics_at, problem = _antibiotics_time(request, alert)
     if len(note) > NOTE_MAX_LENGTH:
-        messages.error(request, f"The note is longer than {NOTE_MAX_LENGTH} characters; nothing was saved.")
-    elif problem:
-        messages.error(request, f"{problem} Nothing was saved.")
+        problem = f"The note is longer than {NOTE_MAX_LENGTH} characters."
+    if problem:
+        messages.error(request, f"{problem} Nothing was saved; what you typed is still in the form.")
+        drafts.keep_ack_draft(request, alert.pk, {"note": note, "problem": problem,
+                                                  "antibiotics_given_at": request.POST.get("antibiotics_given_at", "")})
     elif lifecycle.acknowledge_alert(alert.pk, request.user, note, antibiotics_given_at=antibiotics_at):
         messages.success(request, f"Alert for {alert.patient.mrn} acknowledged.")
     else:
@@ -185,12 +190,12 @@ def _summary_row(patient, cycle: selectors.CycleData) -> list:
         patient.mrn, cycle.regimen.name, cycle.cycle.number, cycle.cycle.get_status_display(),
         f"{timezone.localtime(cycle.start):%Y-%m-%d %H:%M}", cycle.cycle.delay_reason, len(cycle.counts),
         number(nadir.anc_1e9_per_l) if nadir else "",
-        f"{cycle.cycle.cycle_day(nadir.collected_at):.1f}" if nadir else "",
+        cycle.cycle.cycle_day(nadir.collected_at) if nadir else "",
         f"{timezone.localtime(nadir.collected_at):%Y-%m-%d %H:%M}" if nadir else "",
         "" if cycle.worst_grade is None else cycle.worst_grade,
         number(forecast.first_nadir_anc_1e9_per_l) if forecast else "",
         number(forecast.nadir_anc_1e9_per_l) if forecast else "",
-        number(forecast.nadir_day_of_cycle, 1) if forecast else "",
+        cycle.cycle.cycle_day(forecast.nadir_at) if forecast and forecast.nadir_at else "",
         number(forecast.p_grade4, 2) if forecast else "",
         gcsf, len(cycle.fever_episodes),
     ]

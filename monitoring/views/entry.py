@@ -46,7 +46,7 @@ def count_new(request, pk: int):
         if records.record_count(patient, form.count, source=Source.MANUAL, user=request.user) is None:
             messages.info(request, "This count was already recorded (same time and value): nothing added.")
         else:
-            messages.success(request, f"Count recorded: ANC {form.count.anc_1e9_per_l} x10^9/L.")
+            messages.success(request, f"Count recorded: ANC {form.count.qualifier}{form.count.anc_1e9_per_l} x10^9/L.")
         return redirect(patient)
     return _form_page(request, form, f"New blood count for {patient}", patient)
 
@@ -59,7 +59,7 @@ def count_edit(request, pk: int):
     initial = {
         "collected_at": timezone.localtime(result.collected_at),
         "unit": "10^9/L",
-        "anc": result.anc_1e9_per_l,
+        "anc": f"{result.qualifier}{result.anc_1e9_per_l.normalize():f}",  # a censored count stays censored
         "accession": result.accession,
     }
     form = forms.CountForm(request.POST or None, patient=patient, instance=result, initial=initial)

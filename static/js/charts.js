@@ -50,7 +50,8 @@
   function draw(el) {
     if (el.dataset.drawn) return Promise.resolve();
     el.dataset.drawn = "1";
-    var spec = JSON.parse(document.getElementById(el.dataset.figure).textContent);
+    var source = document.getElementById(el.dataset.figure);
+    var spec = JSON.parse(source ? source.textContent : el.dataset.figureJson);
     specs[el.id] = spec;
     var layout = JSON.parse(JSON.stringify(spec.layout));
     applyTo(layout, scaleUpdate(spec));
@@ -124,6 +125,16 @@
       });
     });
   }
+
+  // A fresh forecast swapped in by htmx (views/freshness.py) brings new charts (the first one, the
+  // timeline and the overlay): draw them, in the scale the nurse chose.
+  document.addEventListener("htmx:afterSettle", function () {
+    if (typeof Plotly === "undefined") return;
+    document.querySelectorAll("#first-chart .nw-chart, #overview-charts .nw-chart").forEach(function (el) {
+      if (el.dataset.drawn) return;
+      draw(el).then(function () { if (logScale) Plotly.relayout(el, scaleUpdate(specs[el.id])); });
+    });
+  });
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();

@@ -13,6 +13,7 @@ from monitoring.alerts.rules.facts import (
     Thresholds,
     TrajectoryPoint,
 )
+from monitoring.cycle_calendar import cycle_day_bounds
 
 
 def nadir_window(facts: CycleFacts) -> tuple[datetime, datetime]:
@@ -22,8 +23,8 @@ def nadir_window(facts: CycleFacts) -> tuple[datetime, datetime]:
         half = clinical.NADIR_WINDOW_HALF_WIDTH
         return forecast.nadir_at - half, forecast.nadir_at + half
     first, last = facts.nadir_window_days
-    # Day N of the cycle starts N - 1 days after the day-1 dose; the window ends with its last day.
-    return facts.day1 + timedelta(days=first - 1), facts.day1 + timedelta(days=last)
+    # Day N is a calendar day in clinic time (monitoring.cycle_calendar); the window ends with its last day.
+    return cycle_day_bounds(facts.day1, first, last, facts.clinic_tz)
 
 
 

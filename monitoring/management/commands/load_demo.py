@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import random
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -21,6 +22,7 @@ from django.utils import timezone
 
 from monitoring import clinical, forecasts
 from monitoring.duty import demo as duty_demo
+from monitoring.forecasts.replay import replay_patients
 from monitoring.models import (
     ChemoAdministration,
     CountResult,
@@ -116,8 +118,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--password", help="Password for the demo nurses (default: generate and print one).")
+        parser.add_argument("--no-replay", dest="replay", action="store_false",
+                            help="Do not score the forecasts the demo's past would have had (faster; the "
+                                 "calibration page then stays empty).")
 
-    def handle(self, *args, password: str | None = None, **options):
+    def handle(self, *args, password: str | None = None, replay: bool = True, **options):
         now = timezone.now()
         with transaction.atomic():
             teams = [Team.objects.get_or_create(name=name)[0] for name, *_ in TEAMS]
@@ -137,6 +142,8 @@ class Command(BaseCommand):
         if created:
             for cycle_id in cycle_ids:
                 forecasts.recompute_cycle(cycle_id, now=now)
+            if replay:
+                self._replay(now)
         self.stdout.write(
             f"Demo data: {created} patients created, {Patient.objects.filter(mrn__startswith='DEMO-').count()} in all."
         )
@@ -146,6 +153,15 @@ class Command(BaseCommand):
         self.stdout.write(
             f"  password: {password_shown}" if password_shown else "  password: unchanged (use --password to set one)"
         )
+
+    def _replay(self, now: datetime) -> None:
+        """Score the forecasts made before each past count, so the calibration page has numbers."""
+        started = time.monotonic()
+        self.stdout.write("Scoring the forecasts the demo's past would have had (under a minute)...")
+        patients = list(Patient.objects.filter(mrn__startswith="DEMO-").values_list("pk", flat=True))
+        scored = replay_patients(patients, now)
+        self.stdout.write(f"  {scored} forecasts scored against the counts that followed them "
+                          f"({time.monotonic() - started:.0f} s).")
 
     def _users(self, teams: list[Team], password: str | None) -> str | None:
         """Create the demo accounts; return the password to print, or None if it is unchanged.

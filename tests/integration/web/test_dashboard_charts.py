@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import plotly.graph_objects as go
 import pytest
 from django.utils import timezone
@@ -34,13 +36,18 @@ def test_cycle_chart_marks_grades_thresholds_chemo_gcsf_and_nadirs(story):
     labels = [a["text"] for a in figure["layout"]["annotations"]]
     assert {"Grade 4 (< 0.5)", "Grade 3 (0.5 to < 1.0)", "Grade 2 (1.0 to < 1.5)"} <= set(labels)
     assert "Next cycle needs ANC ≥ 1.5 x10⁹/L" in labels
-    assert "Observed nadir 0.4 (day 7)" in labels  # whole days, not "day 7.9"
+    # Whole calendar days in clinic time (day 1 = the dose's date), not "day 7.9": the count 7 days
+    # less 2 h after the dose is on day 8 unless the dose was given before 02:00.
+    nadir_day = (timezone.localtime(by_number[1].start - timedelta(hours=2)).date()
+                 - timezone.localtime(by_number[1].start).date()).days + 8
+    assert f"Observed nadir 0.4 (day {nadir_day})" in labels
     counts = next(t for t in figure["data"] if t["meta"] == "counts")
     # The pre-dose count (2 h before day 1) starts its own cycle; cycle 2's pre-dose 4.1 is not here.
     assert counts["y"] == [4.8, 2.1, 0.4, 1.2, 3.9]
-    assert counts["x"][0] < 1 and "Pre-dose count" in counts["hovertext"][0]
+    chemo = next(t for t in figure["data"] if t["meta"] == "chemo")
+    assert counts["x"][0] < chemo["x"][0] and "Pre-dose count" in counts["hovertext"][0]
     assert "Grade 4 (life-threatening)" in counts["hovertext"][2] and "x10⁹/L" in counts["hovertext"][2]
-    assert "Day 7, " in counts["hovertext"][2]  # day of cycle with the date on hover
+    assert f"Day {nadir_day}, " in counts["hovertext"][2]  # day of cycle with the date on hover
     assert counts["text"][2] == "G4"  # the grade as text on the point, not only its colour
     assert figure["layout"]["xaxis"]["title"]["text"].startswith("Day of cycle")
     gcsf = next(t for t in figure["data"] if t["meta"] == "gcsf")

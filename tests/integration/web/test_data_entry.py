@@ -53,8 +53,9 @@ def test_count_from_differential_is_computed_and_marked(nurse_client, patient):
 @pytest.mark.parametrize(
     "data, field, message",
     [
-        ({"anc": "-0.5"}, "anc", "greater than or equal to 0"),
-        ({"anc": "abc"}, "anc", "Enter a number"),
+        ({"anc": "-0.5"}, "anc", "cannot be negative"),
+        ({"anc": "abc"}, "anc", "'abc' is not a number"),
+        ({"wbc": "<1.0", "neutrophil_pct": "40"}, "wbc", "only the ANC can be entered as beyond the lab's range"),
         ({"anc": "2.0", "wbc": "1.5"}, "anc", "above WBC"),
         ({"wbc": "4", "neutrophil_pct": "120"}, "neutrophil_pct", "less than or equal to 100"),
         ({"wbc": "4", "neutrophil_pct": "70", "band_pct": "40"}, "band_pct", "more than 100"),
@@ -242,3 +243,29 @@ def test_a_tenfold_change_from_the_previous_count_within_48h_is_held(nurse_clien
     assert "times lower than the previous count 2.5 x10^9/L" in response.content.decode()
     assert CountResult.objects.count() == 1
     assert post_count(nurse_client, patient, anc="0.3", unit="10^9/L").status_code == 302  # 8 times: plausible
+
+
+@pytest.mark.parametrize("typed, qualifier, value", [("<0.1", "<", "0.1"), ("< 0.05", "<", "0.05"), (">50", ">", "50")])
+def test_a_censored_count_is_stored_censored_and_corrected_as_such(nurse_client, patient, typed, qualifier, value):
+    response = post_count(nurse_client, patient, anc=typed, confirm="on")
+    assert response.status_code == 302, response.context["form"].errors if response.context else ""
+    count = CountResult.objects.get(patient=patient)
+    assert (count.qualifier, count.anc_1e9_per_l) == (qualifier, Decimal(value))
+    # The correction form shows it as received, so saving it unchanged keeps the censoring.
+    edit = nurse_client.get(reverse("count_edit", args=[count.pk])).content.decode()
+    assert f'value="{qualifier.replace("<", "&lt;").replace(">", "&gt;")}{value}"' in edit
+
+
+def test_a_bad_value_is_echoed_in_its_field(nurse_client, patient):
+    html = post_count(nurse_client, patient, anc="abc").content.decode()
+    assert 'type="text" name="anc" value="abc"' in html and "&#x27;abc&#x27; is not a number" in html
+
+
+def test_the_gcsf_unit_defaults_from_the_product(nurse_client, patient):
+    for name, unit in (("Neulasta", "mg"), ("filgrastim-sndz", "ug"), ("L03AA14", "mg")):
+        response = nurse_client.post(reverse("gcsf_new", args=[patient.pk]), {
+            "product_name": name, "dose": "6" if unit == "mg" else "300", "dose_unit": "", "route": "SC",
+            "given_at": _when()})
+        assert response.status_code == 302, response.context["form"].errors
+        assert GcsfDose.objects.filter(patient=patient, product_name=name).get().dose_unit == unit
+        GcsfDose.objects.filter(patient=patient).delete()

@@ -34,7 +34,10 @@ def test_cycle_summary_has_one_row_per_started_cycle(nurse_client, nurse, team, 
     assert [r["cycle"] for r in rows] == ["1", "2", "3"]  # cycle 4 is only planned
     first, second, third = rows
     assert first["observed_nadir_anc_1e9_per_l"] == "0.400" and first["worst_ctcae_grade"] == "4"
-    assert first["observed_nadir_day"] == "7.9"  # 7 days less 2 hours after the day-1 dose
+    # 7 days less 2 hours after the day-1 dose: a whole calendar day in clinic time (day 1 = the
+    # dose's date), day 8 unless the dose was given before 02:00; the chart and ward say the same.
+    dose = timezone.localtime(cycles[0].day1)
+    assert first["observed_nadir_day"] == str(8 if dose.hour >= 2 else 7)
     assert first["gcsf_given"].startswith("Pegfilgrastim 6 mg")
     assert second["observed_nadir_anc_1e9_per_l"] == "0.900" and second["worst_ctcae_grade"] == "3"
     assert second["gcsf_given"].count("Filgrastim 300 ug") == 3

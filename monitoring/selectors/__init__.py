@@ -1,0 +1,34 @@
+"""Read paths: what the forecast engine, pages and charts are given.
+
+Queries live here, not in views or chart code, so there is one place to keep the number of
+queries fixed. One module per reader: the engine's input, the ward, the patient page, the alert
+inbox, calibration; the names below are re-exported so callers import from `monitoring.selectors`.
+"""
+
+from monitoring.selectors.alerts import alert_inbox, open_alert_count, visible_alerts
+from monitoring.selectors.calibration import calibration_summary
+from monitoring.selectors.engine_input import (
+    _local_iso,
+    forecast_history,
+    from_local_iso,
+    learning_cycles,
+    stale_cycle_ids,
+)
+from monitoring.selectors.patient import CycleData, PatientPage, patient_page
+from monitoring.selectors.ward import (
+    RISK_HIGH_P_GRADE4,
+    RISK_LEVELS,
+    RISK_MEDIUM_P_GRADE3PLUS,
+    RISK_MEDIUM_P_GRADE4,
+    TREND_STEADY_FRACTION,
+    WardFilters,
+    WardRow,
+    ward_rows,
+)
+
+__all__ = [
+    "RISK_HIGH_P_GRADE4", "RISK_LEVELS", "RISK_MEDIUM_P_GRADE3PLUS", "RISK_MEDIUM_P_GRADE4", "TREND_STEADY_FRACTION",
+    "CycleData", "PatientPage", "WardFilters", "WardRow", "_local_iso", "alert_inbox", "calibration_summary",
+    "forecast_history", "from_local_iso", "learning_cycles", "open_alert_count", "patient_page", "stale_cycle_ids",
+    "visible_alerts", "ward_rows",
+]

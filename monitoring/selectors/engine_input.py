@@ -1,0 +1,95 @@
+"""What the forecast engine is given: a cycle's history as of a moment, cycles to learn from, stale cycles."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from monitoring.models import ChemoAdministration, CountResult, Cycle, GcsfDose, Regimen
+
+
+def _local_iso(moment: datetime) -> str:
+    """Return a clinic-local ISO time without zone, as the forecast engine takes it."""
+    return timezone.localtime(moment).replace(tzinfo=None).isoformat(timespec="minutes")
+
+
+def from_local_iso(text: str) -> datetime:
+    """Return an aware datetime from the engine's clinic-local ISO time."""
+    return timezone.make_aware(datetime.fromisoformat(text))
+
+
+def forecast_history(cycle: Cycle, as_of: datetime) -> dict:
+    """Return the engine's input for `cycle` from everything known at `as_of`.
+
+    It holds every chemotherapy administration of the course given by `as_of`, the
+    cycle's own day-1 dose (planned if not yet given: the forecast answers "if given as
+    planned"), its later planned chemo days, and every G-CSF dose and count of the patient.
+    """
+    regimen = cycle.course.regimen
+    patient_id = cycle.course.patient_id
+    administrations = list(
+        ChemoAdministration.objects.filter(cycle__course=cycle.course, given_at__lte=as_of)
+        .exclude(cycle__number__gt=cycle.number)
+        .order_by("given_at")
+    )
+    doses = [{"time": _local_iso(a.given_at), "dose_fraction": float(a.dose_fraction)} for a in administrations]
+    recorded_days = {a.day_of_cycle for a in administrations if a.cycle_id == cycle.pk}
+    for day in regimen.chemo_days or [1]:
+        if day not in recorded_days:
+            planned = cycle.day1 + timedelta(days=day - 1)
+            doses.append({"time": _local_iso(planned), "dose_fraction": 1.0})
+    doses.sort(key=lambda d: d["time"])
+    gcsf = [
+        {"time": _local_iso(g.given_at), "product": g.product}
+        for g in GcsfDose.objects.filter(patient_id=patient_id, given_at__lte=as_of).order_by("given_at")
+    ]
+    counts = [
+        {"time": _local_iso(c.collected_at), "anc": float(c.anc_1e9_per_l), "unit": "10^9/L"}
+        for c in CountResult.objects.filter(patient_id=patient_id, collected_at__lte=as_of).order_by("collected_at")
+    ]
+    return {
+        "id": f"cycle-{cycle.pk}",
+        "regimen": {
+            "code": regimen.code,
+            "name": regimen.name,
+            "cycle_length_days": regimen.cycle_length_days,
+            "fn_risk": regimen.fn_risk,
+            "chemo_days": list(regimen.chemo_days or [1]),
+            "next_cycle_anc": float(regimen.next_cycle_anc_1e9_per_l),
+        },
+        "doses": doses,
+        "gcsf": gcsf,
+        "counts": counts,
+        "forecast_cycle_start": _local_iso(cycle.day1),
+        "as_of": _local_iso(as_of),
+    }
+
+
+def learning_cycles(regimen: Regimen, now: datetime) -> list[Cycle]:
+    """Return, for every course on `regimen`, its latest cycle started by `now` (for prior learning)."""
+    cycles = (
+        Cycle.objects.filter(course__regimen=regimen)
+        .exclude(status=Cycle.Status.CANCELLED)
+        .select_related("course__regimen")
+        .order_by("course_id", "number")
+    )
+    latest: dict[int, Cycle] = {}
+    for cycle in cycles:
+        if cycle.day1 <= now:
+            latest[cycle.course_id] = cycle
+    return list(latest.values())
+
+
+def stale_cycle_ids(limit: int = 1000) -> list[int]:
+    """Return cycles whose forecast is missing or older than their inputs, oldest first."""
+    from django.db.models import F, Q
+
+    return list(
+        Cycle.objects.filter(course__active=True, course__patient__active=True)
+        .exclude(status=Cycle.Status.CANCELLED)
+        .filter(Q(forecast__isnull=True, input_version__gt=0) | Q(forecast__input_version__lt=F("input_version")))
+        .order_by("planned_day1")
+        .values_list("pk", flat=True)[:limit]
+    )
+
