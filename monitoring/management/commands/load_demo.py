@@ -132,7 +132,10 @@ class Command(BaseCommand):
                 team.on_call_phone = team.on_call_phone or f"01632 960{100 + index:03d}"
                 team.save(update_fields=["escalation_email", "on_call_phone"])
             password_shown = self._users(teams, password)
-            duty_demo.load_rotas(teams, [day_nurse for _, day_nurse, *_ in TEAMS])
+            # Each team's day nurse is its own demo nurse (ACCOUNTS: the first nurse account of that team).
+            day_nurses = [next(a.username for a in ACCOUNTS if a.role == User.Role.NURSE and a.teams == (i,))
+                          for i in range(len(TEAMS))]
+            duty_demo.load_rotas(teams, day_nurses)
             created = self._patients(teams, now)
         cycle_ids = list(
             Cycle.objects.filter(course__patient__mrn__startswith="DEMO-", course__active=True)
