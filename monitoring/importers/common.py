@@ -29,6 +29,7 @@ from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
 from monitoring import clinical, services
+from monitoring.guards.text import record_control_character
 from monitoring.importers import codes
 from monitoring.importers.records import (  # noqa: F401  (parsers and callers import them from here)
     CONFLICT,
@@ -211,6 +212,8 @@ def _validate(record: Record):
     """Return the service input for a record (None for a removal, which needs no values)."""
     if record.status == REMOVAL:
         return None
+    if (bad := record_control_character(record)) is not None:  # issue 25: refused with a word, not stored
+        raise FieldError(*bad)
     if isinstance(record, CountRecord):
         return to_count_input(record)
     if isinstance(record, GcsfRecord):

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from monitoring import alert_presentation, alert_quality, charts, lab_exceptions, selectors, services, spreadsheet
 from monitoring.audit import record_access, record_list
+from monitoring.guards import text
 from monitoring.models import AccessLog
 from monitoring.views import patient_for, refuse
 
@@ -145,6 +146,8 @@ def acknowledge(request, pk: int):
     antibiotics_at, problem = _antibiotics_time(request, alert)
     if len(note) > NOTE_MAX_LENGTH:
         messages.error(request, f"The note is longer than {NOTE_MAX_LENGTH} characters; nothing was saved.")
+    elif (char := text.control_character(note, multiline=True)) is not None:
+        messages.error(request, f"Note: {text.refusal(char)} Nothing was saved.")
     elif problem:
         messages.error(request, f"{problem} Nothing was saved.")
     elif services.acknowledge_alert(alert.pk, request.user, note, antibiotics_given_at=antibiotics_at):
