@@ -51,6 +51,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Sessions end after SESSION_IDLE_MINUTES without a person's request; timed refreshes do not count.
+    "monitoring.guards.idle.IdleSessionMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     # AxesMiddleware should be the last middleware (django-axes docs).
     "axes.middleware.AxesMiddleware",
@@ -108,8 +110,13 @@ LOGIN_REDIRECT_URL = "ward"
 LOGOUT_REDIRECT_URL = "login"
 
 # A forgotten session on a ward computer ends by itself: after inactivity and at browser close.
-SESSION_COOKIE_AGE = env.int("SESSION_IDLE_MINUTES", default=30) * 60
-SESSION_SAVE_EVERY_REQUEST = True
+# Inactivity is what the person does, not the ward's timed refresh (monitoring/guards/idle.py signs
+# the session out, with a word on the login page). The session store's own expiry is a backstop a
+# minute later, so the sign-out, not a silent expiry, is what the person meets. Each of her requests
+# marks the session modified, so it is saved with a new expiry; a timed refresh is not.
+SESSION_IDLE_SECONDS = env.int("SESSION_IDLE_MINUTES", default=30) * 60
+SESSION_COOKIE_AGE = SESSION_IDLE_SECONDS + 60
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 # Login throttling (django-axes): lock the username+IP after repeated failures.
