@@ -9,7 +9,8 @@ from django.urls import path
 from django.utils import timezone
 
 from monitoring import forms, services
-from monitoring.models import AccessLog, CountResult, Cycle
+from monitoring.guards import races
+from monitoring.models import AccessLog, CountResult, Cycle, Patient
 from monitoring.models.results import Source
 from monitoring.views import patient_for, refuse
 
@@ -23,17 +24,47 @@ def _form_page(request, form, title: str, patient=None, submit: str = "Save"):
 def patient_new(request):
     form = forms.PatientForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
-        patient = form.save()
+        patient = races.unless_recorded(form.save)
+        if patient is None:  # the same form, sent twice at once: the other post created the patient
+            return _patient_already_recorded(request, form)
         messages.success(request, f"Patient {patient.mrn} created.")
         return redirect(patient)
+    if request.method == "POST" and (twin := _same_patient(request, form)) is not None:
+        messages.info(request, f"Patient {twin.mrn} was already recorded: nothing added.")
+        return redirect(twin)
     return _form_page(request, form, "New patient")
+
+
+def _same_patient(request, form) -> Patient | None:
+    """Return the patient of the user's teams this refused form would have created (a second click), or None."""
+    if set(form.errors) != {"mrn"}:
+        return None
+    data = form.cleaned_data
+    return Patient.objects.visible_to(request.user).filter(
+        mrn=(request.POST.get("mrn") or "").strip(), given_name=data.get("given_name"),
+        family_name=data.get("family_name"), date_of_birth=data.get("date_of_birth"),
+    ).first()
+
+
+def _patient_already_recorded(request, form):
+    """Answer the post that lost a race on the MRN: the patient if she is in the user's teams, else the form."""
+    mrn = form.cleaned_data["mrn"]
+    existing = Patient.objects.visible_to(request.user).filter(mrn=mrn).first()
+    if existing is None:
+        form.add_error("mrn", f"MRN {mrn} cannot be used: not found in your teams. Ask an administrator.")
+        return _form_page(request, form, "New patient")
+    messages.info(request, f"Patient {mrn} was already recorded: nothing added.")
+    return redirect(existing)
 
 
 def patient_edit(request, pk: int):
     patient = patient_for(request, pk, FORM)
     form = forms.PatientForm(request.POST or None, instance=patient, user=request.user)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        if races.unless_recorded(form.save) is None:  # the new MRN was taken by another post meanwhile
+            form.add_error("mrn", f"MRN {form.cleaned_data['mrn']} cannot be used: not found in your teams. "
+                                  "Ask an administrator.")
+            return _form_page(request, form, f"Edit {patient}", patient)
         messages.success(request, "Patient details saved.")
         return redirect(patient)
     return _form_page(request, form, f"Edit {patient}", patient)
@@ -43,7 +74,8 @@ def count_new(request, pk: int):
     patient = patient_for(request, pk, FORM)
     form = forms.CountForm(request.POST or None, patient=patient, initial={"collected_at": timezone.localtime()})
     if request.method == "POST" and form.is_valid():
-        if services.record_count(patient, form.count, source=Source.MANUAL, user=request.user) is None:
+        if races.unless_recorded(services.record_count, patient, form.count, source=Source.MANUAL,
+                                 user=request.user) is None:
             messages.info(request, "This count was already recorded (same time and value): nothing added.")
         else:
             messages.success(request, f"Count recorded: ANC {form.count.anc_1e9_per_l} x10^9/L.")
@@ -74,7 +106,8 @@ def gcsf_new(request, pk: int):
     patient = patient_for(request, pk, FORM)
     form = forms.GcsfForm(request.POST or None, patient=patient, initial={"given_at": timezone.localtime()})
     if request.method == "POST" and form.is_valid():
-        if services.record_gcsf(patient, user=request.user, **form.fields_for_service()) is None:
+        if races.unless_recorded(services.record_gcsf, patient, user=request.user,
+                                 **form.fields_for_service()) is None:
             messages.info(request, "This G-CSF dose (same product and time) was already recorded.")
         else:
             messages.success(request, "G-CSF dose recorded.")
@@ -87,7 +120,7 @@ def temperature_new(request, pk: int):
     form = forms.TemperatureForm(request.POST or None, patient=patient, initial={"taken_at": timezone.localtime()})
     if request.method == "POST" and form.is_valid():
         fields = form.fields_for_service()
-        reading = services.record_temperature(patient, user=request.user, **fields)
+        reading = races.unless_recorded(services.record_temperature, patient, user=request.user, **fields)
         if reading is None:  # sent twice (a double click): it is stored once
             messages.info(request, f"This temperature ({fields['temperature_c']} °C) was already recorded.")
         else:
@@ -107,8 +140,10 @@ def course_new(request, pk: int):
     form = forms.CourseForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        services.start_course(patient, data["regimen"], data["first_day1"], data["n_cycles"])
-        messages.success(request, f"{data['regimen']} planned: {data['n_cycles']} cycles.")
+        if races.start_course_once(patient, data["regimen"], data["first_day1"], data["n_cycles"]) is None:
+            messages.info(request, f"{data['regimen']} from this day 1 was already recorded: nothing added.")
+        else:
+            messages.success(request, f"{data['regimen']} planned: {data['n_cycles']} cycles.")
         return redirect(patient)
     return _form_page(request, form, f"Start a regimen for {patient}", patient)
 
@@ -126,9 +161,12 @@ def cycle_give(request, pk: int):
     form = forms.GiveCycleForm(request.POST or None, cycle=cycle, initial={"given_at": timezone.localtime()})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        services.give_cycle(cycle, data["given_at"], data["dose_fraction"], override_reason=data["override_reason"],
-                            overridden=form.concerns)
-        messages.success(request, f"Cycle {cycle.number} recorded as given.")
+        given = races.give_cycle_once(cycle, data["given_at"], data["dose_fraction"],
+                                      override_reason=data["override_reason"], overridden=form.concerns)
+        if given is None:
+            messages.info(request, f"Cycle {cycle.number} was already recorded as given: nothing added.")
+        else:
+            messages.success(request, f"Cycle {cycle.number} recorded as given.")
         return redirect(cycle.course.patient)
     return _form_page(request, form, f"Give cycle {cycle.number}", cycle.course.patient)
 
@@ -138,8 +176,10 @@ def cycle_delay(request, pk: int):
     _require_treatment_rights(request)
     form = forms.DelayCycleForm(request.POST or None, cycle=cycle)
     if request.method == "POST" and form.is_valid():
-        services.delay_cycle(cycle, form.cleaned_data["new_day1"], form.cleaned_data["reason"])
-        messages.success(request, f"Cycle {cycle.number} delayed; later cycles moved with it.")
+        if races.delay_cycle_once(cycle, form.cleaned_data["new_day1"], form.cleaned_data["reason"]) is None:
+            messages.info(request, f"Cycle {cycle.number} was already delayed to this day 1: nothing changed.")
+        else:
+            messages.success(request, f"Cycle {cycle.number} delayed; later cycles moved with it.")
         return redirect(cycle.course.patient)
     return _form_page(request, form, f"Delay cycle {cycle.number}", cycle.course.patient)
 
