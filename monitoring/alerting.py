@@ -41,6 +41,7 @@ from django.db import models, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from monitoring import alert_rules, clinical
 from monitoring.models import (
@@ -253,7 +254,7 @@ def apply_verdicts(verdicts: list[Verdict], kinds, now: datetime, *,
                 raised.append(Alert(patient=verdict.patient, cycle=verdict.cycle, kind=f.kind, severity=f.severity,
                                     message=f.message, evidence=f.evidence, raised_at=now, cleared_at=f.cleared_at))
     if raised:
-        Alert.objects.bulk_create(raised)
+        bulk_create_with_history(raised, Alert)  # issue 25: an alert's history starts when it is raised
         deliveries = _create_deliveries(_notifications(raised))
         transaction.on_commit(lambda: dispatch(deliveries))
     return raised

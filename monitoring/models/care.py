@@ -43,6 +43,9 @@ class Regimen(models.Model):
                   "e.g. 46 for a 5-FU pump; 0 if none. G-CSF timing counts \"after chemotherapy\" from that end.",
     )
     source = models.TextField(blank=True, help_text="Where the FN risk and schedule come from.")
+    # The ANC threshold and infusion hours are editable in the admin and change every patient's
+    # readiness and G-CSF timing: who changed what, and when, is kept (issue 25).
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["name"]
