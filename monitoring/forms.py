@@ -180,25 +180,25 @@ class CountForm(RefuseControlCharacters, forms.Form):
                                            "patient: correct that one, or change the time or value.")
 
     def _check_accession(self, accession: str) -> None:
-        """Refuse an accession already recorded, as the importers do; say nothing about other teams.
+        """Refuse an accession already recorded in this patient's team, as the importers do.
 
         An accession names one specimen: one result per patient whatever its source (the database
-        enforces it), and never a second patient's (a mislabelled tube). A clash with a patient of
-        another team is worded as "not found in your teams", never as "exists".
+        enforces it), and never a second patient's of the team (a mislabelled tube). Other teams'
+        results are not looked at: refusing an accession found there, while accepting an unused
+        one, would tell anyone which accessions exist elsewhere (issue 25). One query either way.
         """
         if not accession:
             return
-        clash = CountResult.objects.filter(accession=accession)
+        clash = CountResult.objects.filter(accession=accession, patient__team=self.patient.team_id)
         if self.instance is not None:
             clash = clash.exclude(pk=self.instance.pk)
-        if clash.filter(patient=self.patient).exists():
+        holders = set(clash.values_list("patient_id", flat=True)[:2])
+        if self.patient.pk in holders:
             self.add_error("accession", f"A result with accession number {accession} is already recorded "
                                         "for this patient.")
-        elif clash.filter(patient__team=self.patient.team_id).exists():
+        elif holders:
             self.add_error("accession", f"Accession number {accession} is already recorded for another patient "
                                         "of this team.")
-        elif clash.exists():
-            self.add_error("accession", f"Accession number {accession} cannot be used here: not found in your teams.")
 
 
 class GcsfForm(RefuseControlCharacters, forms.ModelForm):

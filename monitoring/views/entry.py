@@ -9,10 +9,10 @@ from django.urls import path
 from django.utils import timezone
 
 from monitoring import forms, services
-from monitoring.guards import races
+from monitoring.guards import lookups, races, text
 from monitoring.models import AccessLog, CountResult, Cycle, Patient
 from monitoring.models.results import Source
-from monitoring.views import patient_for, refuse
+from monitoring.views import patient_for
 
 FORM = AccessLog.Action.FORM  # every form page of a patient is a read of the record
 
@@ -37,11 +37,12 @@ def patient_new(request):
 
 def _same_patient(request, form) -> Patient | None:
     """Return the patient of the user's teams this refused form would have created (a second click), or None."""
-    if set(form.errors) != {"mrn"}:
+    mrn = (request.POST.get("mrn") or "").strip()
+    if set(form.errors) != {"mrn"} or text.control_character(mrn) is not None:
         return None
     data = form.cleaned_data
     return Patient.objects.visible_to(request.user).filter(
-        mrn=(request.POST.get("mrn") or "").strip(), given_name=data.get("given_name"),
+        mrn=mrn, given_name=data.get("given_name"),
         family_name=data.get("family_name"), date_of_birth=data.get("date_of_birth"),
     ).first()
 
@@ -84,10 +85,9 @@ def count_new(request, pk: int):
 
 
 def count_edit(request, pk: int):
-    result = CountResult.objects.filter(pk=pk).first()
-    if result is None:
-        refuse(request, pk)
-    patient = patient_for(request, result.patient_id, FORM, requested_id=pk)
+    counts = CountResult.objects.select_related("patient__team", "patient__responsible_nurse")
+    result = lookups.team_record(request, counts, pk, lambda count: count.patient)
+    patient = result.patient
     initial = {
         "collected_at": timezone.localtime(result.collected_at),
         "unit": "10^9/L",
@@ -149,11 +149,8 @@ def course_new(request, pk: int):
 
 
 def _cycle_for(request, pk: int) -> Cycle:
-    cycle = Cycle.objects.select_related("course__regimen", "course__patient").filter(pk=pk).first()
-    if cycle is None:
-        refuse(request, pk)
-    patient_for(request, cycle.course.patient_id, FORM, requested_id=pk)
-    return cycle
+    cycles = Cycle.objects.select_related("course__regimen", "course__patient")
+    return lookups.team_record(request, cycles, pk, lambda cycle: cycle.course.patient)
 
 
 def cycle_give(request, pk: int):
