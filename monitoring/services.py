@@ -24,6 +24,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
+from django.db.models.functions import Now
 from django.utils import timezone
 from scipy.special import ndtr
 from simple_history.utils import bulk_create_with_history
@@ -81,7 +82,7 @@ def mark_inputs_changed(cycle_ids: Iterable[int]) -> None:
     cycle_ids = sorted(set(cycle_ids))
     if not cycle_ids:
         return
-    Cycle.objects.filter(pk__in=cycle_ids).update(input_version=F("input_version") + 1)
+    Cycle.objects.filter(pk__in=cycle_ids).update(input_version=F("input_version") + 1, inputs_changed_at=Now())
     transaction.on_commit(lambda: enqueue_recomputes(cycle_ids))
 
 
@@ -814,7 +815,7 @@ def learn_regimen_priors(now: datetime | None = None) -> dict[str, int]:
                 .exclude(status=Cycle.Status.CANCELLED)
                 .values_list("pk", flat=True)
             )
-            Cycle.objects.filter(pk__in=ids).update(input_version=F("input_version") + 1)
+            Cycle.objects.filter(pk__in=ids).update(input_version=F("input_version") + 1, inputs_changed_at=Now())
             transaction.on_commit(lambda ids=ids: enqueue_recomputes(ids))
     return learned
 

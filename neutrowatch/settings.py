@@ -212,11 +212,30 @@ CELERY_BEAT_SCHEDULE = {
         "task": "monitoring.tasks.redispatch_pending_deliveries",
         "schedule": env.float("DELIVERY_CATCHUP_INTERVAL_SECONDS", default=60.0),
     },
+    # Forecasts out of date for over a minute with nothing queued (their recompute was lost with
+    # the broker) are published again: fresh within about a minute of Redis returning (issue 25).
+    "recompute-lost-forecasts": {
+        "task": "monitoring.stale_forecasts.recompute_lost_forecasts",
+        "schedule": env.float("STALE_FORECAST_CATCHUP_INTERVAL_SECONDS", default=60.0),
+    },
     # Regimen priors learned from the clinic's own patients (monitoring/forecasting/population.py).
     "learn-regimen-priors": {"task": "monitoring.tasks.learn_regimen_priors", "schedule": 86400.0},
 }
-# Heartbeats (monitoring/health.py): beat records its own every minute (this scheduler) and sends a
-# heartbeat task to each worker queue every minute; an expired one (queue backed up) is dropped.
+# Tasks outside monitoring/tasks.py that workers must know.
+CELERY_IMPORTS = ["monitoring.stale_forecasts"]
+# A forecast older than its inputs by more than this is late: /healthz and the banner say so.
+STALE_FORECAST_AFTER_SECONDS = env.int("STALE_FORECAST_AFTER_SECONDS", default=60)
+# Heartbeats (monitoring/health.py): beat records its own every HEARTBEAT_INTERVAL_SECONDS (this
+# scheduler) and sends a heartbeat task to each worker queue as often; an expired one (queue backed
+# up) is dropped. The MLLP listener records its own as often. A component silent for longer than
+# HEARTBEAT_LATE_SECONDS is named on /healthz and the banner as late, for longer than
+# HEARTBEAT_DOWN_SECONDS as stopped.
+HEARTBEAT_INTERVAL_SECONDS = env.float("HEARTBEAT_INTERVAL_SECONDS", default=15.0)
+HEARTBEAT_LATE_SECONDS = env.int("HEARTBEAT_LATE_SECONDS", default=60)
+HEARTBEAT_DOWN_SECONDS = env.int("HEARTBEAT_DOWN_SECONDS", default=180)
+# The MLLP listener's heartbeat: "auto" expects it once a listener has run here, "required" always,
+# "off" never (a site that takes no results over HL7 MLLP).
+HEALTH_MLLP = env.str("HEALTH_MLLP", default="auto")
 CELERY_BEAT_SCHEDULER = "neutrowatch.celery:HeartbeatScheduler"
 CELERY_ALERTS_QUEUE = env.str("CELERY_ALERTS_QUEUE", default="alerts")
 CELERY_WEBHOOKS_QUEUE = env.str("CELERY_WEBHOOKS_QUEUE", default="webhooks")
@@ -225,8 +244,8 @@ HEARTBEAT_QUEUES = env.list(
 )
 CELERY_BEAT_SCHEDULE.update({
     f"heartbeat-{queue}": {
-        "task": "monitoring.tasks.heartbeat", "schedule": 60.0, "args": [f"worker-{queue}"],
-        "options": {"queue": queue, "expires": 55},
+        "task": "monitoring.tasks.heartbeat", "schedule": HEARTBEAT_INTERVAL_SECONDS, "args": [f"worker-{queue}"],
+        "options": {"queue": queue, "expires": HEARTBEAT_INTERVAL_SECONDS - 1},
     }
     for queue in HEARTBEAT_QUEUES
 })
@@ -267,6 +286,8 @@ NEUTROWATCH = {
     "SITE_URL": env.str("SITE_URL", default="http://127.0.0.1:8000"),
 }
 
+if HEALTH_MLLP not in ("auto", "required", "off"):
+    raise ImproperlyConfigured(f"HEALTH_MLLP must be 'auto', 'required' or 'off', not {HEALTH_MLLP!r}")
 if NEUTROWATCH["FEVER_POLICY"] not in ("idsa", "nice"):
     raise ImproperlyConfigured(f"FEVER_POLICY must be 'idsa' or 'nice', not {NEUTROWATCH['FEVER_POLICY']!r}")
 

@@ -1,6 +1,8 @@
-"""History for alerts and regimens (issue 25): every change kept, with a baseline row for each existing one.
+"""Issue 25: history for alerts and regimens, and when each cycle's forecast inputs last changed.
 
-The baseline ("+", dated when history began) lets the first later change show what it changed from.
+Alerts and regimens get history with a baseline row for each existing one ("+", dated when history
+began), so the first later change shows what it changed from. `Cycle.inputs_changed_at` tells a
+forecast that is out of date for more than a minute (health check, catch-up job).
 """
 
 from decimal import Decimal
@@ -34,6 +36,11 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AddField(
+            model_name="cycle",
+            name="inputs_changed_at",
+            field=models.DateTimeField(blank=True, editable=False, null=True),
+        ),
         migrations.CreateModel(
             name='HistoricalAlert',
             fields=[

@@ -92,7 +92,10 @@ class Cycle(models.Model):
     # Bumped (F() + 1) by every write that changes this cycle's forecast inputs; a Forecast
     # stores the version it used, so a stale forecast is one with a smaller version.
     input_version = models.PositiveIntegerField(default=0)
-    history = HistoricalRecords(excluded_fields=["input_version"])
+    # When input_version was last bumped: a forecast still older than its inputs a minute after
+    # this is stale for real (health check, catch-up job; monitoring/stale_forecasts.py).
+    inputs_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    history = HistoricalRecords(excluded_fields=["input_version", "inputs_changed_at"])
 
     class Meta:
         ordering = ["course", "number"]
