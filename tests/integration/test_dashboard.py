@@ -169,8 +169,9 @@ def test_ward_runs_a_fixed_number_of_queries(nurse_client, team, regimens, djang
     assert html.count("next FBC: ") == html.count("Out of date") == html.count('class="trend trend-falling"') == 20
     # Session and user (2), teams, patients, courses, cycles with forecasts, last two counts, open alerts (6),
     # the menu's open-alert count (1), the open import exceptions of the user's teams (1), the session save
-    # of the idle timeout (3: savepoint, update, release), the read-trail entry (1) and the heartbeats (1).
-    with django_assert_max_num_queries(15):
+    # of the idle timeout (3: savepoint, update, release), the read-trail entry (1), the heartbeats (1) and
+    # the forecasts late by over a minute (1, issue 25).
+    with django_assert_max_num_queries(16):
         nurse_client.get(reverse("ward"))
 
 
