@@ -3,16 +3,23 @@ the read-access log and delivery records cannot be edited from here. Every page 
 patient data writes an access-log entry (monitoring/admin_audit.py); a patient is picked by id
 (raw_id_fields), never from a drop-down that would list every patient of the hospital."""
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
 from monitoring import models
 from monitoring.admin_audit import AuditedReadsAdmin
+from monitoring.guards.text import RefuseControlCharacters
+
+
+class GuardedForm(RefuseControlCharacters, forms.ModelForm):
+    """Admin forms refuse control characters in any field, as the app's forms do (issue 25)."""
 
 
 @admin.register(models.Team)
 class TeamAdmin(admin.ModelAdmin):
+    form = GuardedForm
     list_display = ["name", "on_call_phone", "escalation_email", "webhook_url"]
     search_fields = ["name"]
 
@@ -44,6 +51,7 @@ class NeutroWatchUserAdmin(UserAdmin):
 
 @admin.register(models.Patient)
 class PatientAdmin(AuditedReadsAdmin, SimpleHistoryAdmin):
+    form = GuardedForm
     list_display = ["mrn", "family_name", "given_name", "team", "responsible_nurse", "active"]
     list_filter = ["team", "active"]
     search_fields = ["mrn", "family_name", "given_name"]
@@ -51,6 +59,7 @@ class PatientAdmin(AuditedReadsAdmin, SimpleHistoryAdmin):
 
 @admin.register(models.Regimen)
 class RegimenAdmin(SimpleHistoryAdmin):
+    form = GuardedForm
     list_display = ["code", "name", "cycle_length_days", "fn_risk", "gcsf_recommendation", "next_cycle_anc_1e9_per_l",
                     "infusion_hours"]
     list_filter = ["fn_risk", "gcsf_recommendation"]
@@ -66,6 +75,7 @@ class CycleInline(admin.TabularInline):
 
 @admin.register(models.TreatmentCourse)
 class TreatmentCourseAdmin(AuditedReadsAdmin, SimpleHistoryAdmin):
+    form = GuardedForm
     raw_id_fields = ["patient"]
     list_display = ["patient", "regimen", "started_on", "active"]
     list_filter = ["regimen", "active"]
@@ -79,6 +89,7 @@ class AdministrationInline(admin.TabularInline):
 
 @admin.register(models.Cycle)
 class CycleAdmin(AuditedReadsAdmin, SimpleHistoryAdmin):
+    form = GuardedForm
     list_display = ["course", "number", "planned_day1", "actual_day1", "status"]
     list_filter = ["status"]
     inlines = [AdministrationInline]
@@ -86,6 +97,7 @@ class CycleAdmin(AuditedReadsAdmin, SimpleHistoryAdmin):
 
 @admin.register(models.CountResult)
 class CountResultAdmin(AuditedReadsAdmin, SimpleHistoryAdmin):
+    form = GuardedForm
     raw_id_fields = ["patient"]
     list_display = [
         "patient",
@@ -103,6 +115,7 @@ class CountResultAdmin(AuditedReadsAdmin, SimpleHistoryAdmin):
 
 @admin.register(models.GcsfDose)
 class GcsfDoseAdmin(AuditedReadsAdmin, SimpleHistoryAdmin):
+    form = GuardedForm
     raw_id_fields = ["patient"]
     list_display = ["patient", "product", "product_name", "dose", "dose_unit", "given_at"]
     list_filter = ["product"]
@@ -110,6 +123,7 @@ class GcsfDoseAdmin(AuditedReadsAdmin, SimpleHistoryAdmin):
 
 @admin.register(models.TemperatureReading)
 class TemperatureReadingAdmin(AuditedReadsAdmin, SimpleHistoryAdmin):
+    form = GuardedForm
     raw_id_fields = ["patient"]
     list_display = ["patient", "taken_at", "temperature_c", "entered_value", "entered_unit", "site"]
 
@@ -155,6 +169,7 @@ class AccessLogAdmin(AuditedReadsAdmin, ReadOnlyAdmin):
 
 @admin.register(models.ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
+    form = GuardedForm
     list_display = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
     readonly_fields = ["prefix", "token_hash", "created_at", "last_used_at"]
     fields = ["name", "teams", "prefix", "created_at", "last_used_at", "revoked_at"]

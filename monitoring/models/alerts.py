@@ -84,7 +84,7 @@ class AlertQuerySet(models.QuerySet):
 
     def update(self, **kwargs) -> int:
         with transaction.atomic():
-            ids = list(self.select_for_update().values_list("pk", flat=True))
+            ids = list(self.select_for_update(of=("self",)).values_list("pk", flat=True))
             if not ids:
                 return 0
             changed = models.QuerySet(self.model, using=self.db).filter(pk__in=ids).update(**kwargs)

@@ -115,3 +115,18 @@ def test_an_alert_note_with_a_control_character_is_not_saved(nurse_client, patie
     nurse_client.post(reverse("alert_acknowledge", args=[alert.pk]), {"note": "called\x00"})
     alert.refresh_from_db()
     assert alert.acknowledged_at is None
+
+
+def test_an_admin_form_refuses_a_control_character_too(client, team):
+    from monitoring.models import Team
+    from tests.conftest import make_user
+
+    administrator = make_user("administrator", [team], role="admin")
+    administrator.is_staff = administrator.is_superuser = True
+    administrator.save()
+    client.force_login(administrator)
+    response = client.post(reverse("admin:monitoring_team_change", args=[team.pk]),
+                           {"name": "Oncology\x1b day unit", "on_call_phone": "", "escalation_email": "",
+                            "webhook_url": ""})
+    assert response.status_code == 200 and "escape (U+001B)" in response.content.decode()
+    assert Team.objects.get(pk=team.pk).name == "Oncology day unit"
