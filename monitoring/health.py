@@ -107,8 +107,8 @@ class PartStatus:
 class BackgroundStatus:
     """How the background processing is doing, as the banner and /healthz report it.
 
-    `state`: "ok"; "degraded" (some forecasts late, every part reporting); "stopped" (a part is
-    late or down); "eager" (no worker at all: make run without Redis).
+    `state`: "ok"; "degraded" (a part late, or forecasts late: an amber banner); "stopped" (a part
+    down: a red banner); "eager" (no worker at all: make run without Redis).
     """
 
     state: str
@@ -167,7 +167,10 @@ def background_status(now: datetime | None = None) -> BackgroundStatus:
         statuses = [PartStatus(s.part, UNKNOWN, s.beaten_at, s.age_s) if s.part.heartbeat.startswith("worker-")
                     else s for s in statuses]
     late = stale_forecasts.count_late(now)
-    state = "stopped" if any(s.failing for s in statuses) else "degraded" if late else "ok"
+    if any(s.state == DOWN for s in statuses):
+        state = "stopped"
+    else:
+        state = "degraded" if late or any(s.failing for s in statuses) else "ok"
     return BackgroundStatus(state, statuses, late)
 
 

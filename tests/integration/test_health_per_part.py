@@ -45,6 +45,9 @@ def test_late_banner_says_how_long_and_why(nurse_client):
     _age("worker-celery", 90)
     html = nurse_client.get(reverse("ward")).content.decode()
     assert "The forecasts worker has not reported for 90 s" in html and "forecasts are not being updated" in html
+    assert "banner-degraded" in html  # amber while late; red once down
+    _age("worker-celery", 200)
+    assert "banner-stopped" in nurse_client.get(reverse("ward")).content.decode()
 
 
 def test_mllp_is_not_expected_until_a_listener_has_run_here(client, settings):
