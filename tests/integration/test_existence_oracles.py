@@ -121,3 +121,32 @@ def test_api_answers_another_teams_mrn_as_an_unknown_one(client, patient, other_
     assert their_queries == nobody_queries
     # Both are kept in the token's own team, where its people can register the patient or dismiss it.
     assert set(ImportException.objects.values_list("team_id", "patient_id")) == {(team.pk, None)}
+
+
+def test_api_answers_another_teams_accession_as_an_unused_one(client, patient, their_count, team):
+    token = ApiToken.issue("lab", [team])[1]
+    when = timezone.localtime(timezone.now() - timedelta(hours=2)).isoformat(timespec="seconds")
+
+    def post(accession: str, minutes: int):
+        body = f"mrn,collected_at,anc,unit,accession\n{patient.mrn},{when},1.{minutes},10^9/L,{accession}\n"
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post("/api/v1/results", body, content_type="text/csv",
+                                   headers={"Authorization": f"Bearer {token}"})
+        return response, [_shape(q["sql"]) for q in queries.captured_queries]
+
+    theirs, their_queries = post(their_count.accession, 2)
+    unused, unused_queries = post("ACC-UNUSED", 3)
+    assert theirs.status_code == unused.status_code == 201
+    assert theirs.json() == unused.json()
+    assert their_queries == unused_queries
+    assert CountResult.objects.filter(patient=patient).count() == 2
+
+
+def test_the_hospital_lab_feed_still_refuses_one_accession_for_two_patients(patient, their_count):
+    from monitoring import importers
+    from monitoring.models.results import Source
+
+    when = timezone.localtime(timezone.now() - timedelta(hours=2)).isoformat(timespec="seconds")
+    body = f"mrn,collected_at,anc,unit,accession\n{patient.mrn},{when},1.2,10^9/L,{their_count.accession}\n"
+    report = importers.import_file("feed.csv", body.encode(), source=Source.MLLP, fmt="csv")  # no team scope
+    assert not report.ok and not CountResult.objects.filter(patient=patient).exists()
