@@ -9,10 +9,12 @@ MLLP_PORT ?= 2575
 .PHONY: run test lint prod-check bench-scale bench bench-forecast bench-pipeline bench-pages bench-import bench-mllp bench-save venv vendor chromium clean
 
 venv: $(VENV)/.installed
-$(VENV)/.installed: requirements.txt
+# The development venv has the runtime requirements and the test tools (requirements-dev.txt);
+# a production deployment installs requirements.txt alone (docs/operations.md).
+$(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -r requirements.txt
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
 	touch $@
 
 # Front-end libraries (plotly.js cartesian bundle, htmx, axe-core) are committed in static/vendor/;
@@ -31,8 +33,11 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else echo "Browser tests need Chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
 
+# ruff, and the import contract of .importlinter (entry points over the domain over models over the
+# pure rules; no import circles; the forecasting kernel imports no Django): docs/architecture.md.
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 # Two passes: the whole suite on PostgreSQL, then again on SQLite (make run's embedded default) minus
 # the tests that need a live worker or PostgreSQL itself (tests/conftest.py deselects them).

@@ -127,8 +127,8 @@ def main() -> int:
     from django.core.management import call_command
     from django.utils import timezone
 
-    from monitoring import importers
-    from monitoring.importers import csv_format
+    from monitoring.labfeed import importers
+    from monitoring.labfeed.importers import csv_format
     from monitoring.models import Cycle
     from monitoring.models.results import Source
     from neutrowatch.celery import app

@@ -50,7 +50,7 @@ N_CYCLES = 8
 
 def build() -> tuple:
     """Create a team, a nurse, 300 active patients in cycle 1 and one patient with 8 cycles."""
-    from monitoring import clinical, services
+    from monitoring import clinical, forecasts
     from monitoring.models import (
         Alert,
         ChemoAdministration,
@@ -134,7 +134,7 @@ def build() -> tuple:
                 TemperatureReading.objects.create(patient=long, taken_at=day1 + timedelta(days=day),
                                                   temperature_c=Decimal(temp), entered_value=temp)
     for cycle in long_cycles:
-        services.recompute_cycle(cycle.pk)
+        forecasts.recompute_cycle(cycle.pk)
     return nurse, long
 
 

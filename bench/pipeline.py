@@ -74,7 +74,7 @@ def make_cohort(n_patients: int):
     """Return (patient, cycle 1) pairs: docetaxel 75 q3w, given 6 days ago."""
     from django.utils import timezone
 
-    from monitoring import services
+    from monitoring import treatment
     from monitoring.models import Patient, Regimen, Team, User
 
     team = Team.objects.create(name="Bench ward", escalation_email="charge@example.org")
@@ -86,9 +86,9 @@ def make_cohort(n_patients: int):
     for n in range(n_patients):
         patient = Patient.objects.create(mrn=f"B{n:05d}", given_name="Bench", family_name=f"Patient{n}",
                                          date_of_birth="1970-01-01", team=team, responsible_nurse=nurse)
-        course = services.start_course(patient, regimen, day1, 4)
+        course = treatment.start_course(patient, regimen, day1, 4)
         cycle = course.cycles.get(number=1)
-        services.give_cycle(cycle, day1)
+        treatment.give_cycle(cycle, day1)
         cohort.append((patient, cycle))
     return cohort
 
@@ -96,9 +96,10 @@ def make_cohort(n_patients: int):
 def count(hours_ago: float, anc: str, accession: str):
     from django.utils import timezone
 
-    from monitoring import services
+    from monitoring import clinical
 
-    return services.parse_count(collected_at=timezone.now() - timedelta(hours=hours_ago), unit="10^9/L",
+
+    return clinical.parse_count(collected_at=timezone.now() - timedelta(hours=hours_ago), unit="10^9/L",
                                 anc=Decimal(anc), accession=accession)
 
 
@@ -117,7 +118,7 @@ def single_latencies(cohort, n: int) -> list[float]:
     """Save one grade 4 count at a time; time from its commit until its alert can be read."""
     from django.db import transaction
 
-    from monitoring import services
+    from monitoring import records
     from monitoring.models import Alert
 
     latencies = []
@@ -125,7 +126,7 @@ def single_latencies(cohort, n: int) -> list[float]:
         committed = {}
         with transaction.atomic():
             transaction.on_commit(lambda c=committed: c.setdefault("at", time.perf_counter()))
-            services.record_count(patient, count(1, "0.3", f"single-{i}"))
+            records.record_count(patient, count(1, "0.3", f"single-{i}"))
         while not Alert.objects.filter(cycle=cycle, kind=Alert.Kind.GRADE4_OBSERVED).exists():
             time.sleep(0.002)
         latencies.append(time.perf_counter() - committed["at"])
@@ -134,12 +135,13 @@ def single_latencies(cohort, n: int) -> list[float]:
 
 def burst_one_by_one(cohort, tag: str) -> float:
     """Save 4 counts per patient, one transaction each, in lab order (round by round)."""
-    from monitoring import services
+    from monitoring import records
+
 
     started = time.monotonic()
     for round_, (hours_ago, anc) in enumerate(((70, "2.1"), (46, "1.2"), (22, "0.8"), (2, "0.6"))):
         for i, (patient, _) in enumerate(cohort):
-            services.record_count(patient, count(hours_ago - 0.5 * (i % 3), anc, f"{tag}-{round_}-{i}"))
+            records.record_count(patient, count(hours_ago - 0.5 * (i % 3), anc, f"{tag}-{round_}-{i}"))
     saved = time.monotonic()
     print(f"  saved {4 * len(cohort):,} results one by one in {saved - started:.1f} s")
     return wait_all_fresh() - started
@@ -147,11 +149,12 @@ def burst_one_by_one(cohort, tag: str) -> float:
 
 def burst_as_import(cohort, tag: str) -> float:
     """Save the same kind of batch as an import: one record_counts call per patient."""
-    from monitoring import services
+    from monitoring import records
+
 
     started = time.monotonic()
     for i, (patient, _) in enumerate(cohort):
-        services.record_counts(patient, [count(h - 0.25, a, f"{tag}-{r}-{i}") for r, (h, a) in
+        records.record_counts(patient, [count(h - 0.25, a, f"{tag}-{r}-{i}") for r, (h, a) in
                                          enumerate(((69, "2.0"), (45, "1.1"), (21, "0.7"), (1.5, "0.5")))])
     return wait_all_fresh() - started
 

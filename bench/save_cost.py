@@ -30,10 +30,11 @@ def timed_saves(cohort, n: int, save) -> tuple[list[float], list[int], list[floa
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from monitoring import services
 
     inner: list[float] = []
-    original = services.results_changed
+    from monitoring.records import batches, counts
+
+    original = counts.results_changed
 
     def timed_results_changed(*args, **kwargs):
         started = time.perf_counter()
@@ -42,7 +43,7 @@ def timed_saves(cohort, n: int, save) -> tuple[list[float], list[int], list[floa
         finally:
             inner.append(time.perf_counter() - started)
 
-    services.results_changed = timed_results_changed
+    counts.results_changed = batches.results_changed = timed_results_changed
     times, queries, cpu = [], [], []
     try:
         for i in range(n):
@@ -55,7 +56,7 @@ def timed_saves(cohort, n: int, save) -> tuple[list[float], list[int], list[floa
                 cpu.append(time.process_time() - started_cpu)
             queries.append(len(captured))
     finally:
-        services.results_changed = original
+        counts.results_changed = batches.results_changed = original
     return times, queries, inner, cpu
 
 
@@ -82,7 +83,7 @@ def main(argv: list[str]) -> int:
     from django.core.management import call_command
     from django.utils import timezone
 
-    from monitoring import services
+    from monitoring import clinical, records
     from monitoring.models.results import Source
     from neutrowatch.celery import app
 
@@ -90,12 +91,12 @@ def main(argv: list[str]) -> int:
     cohort = pipeline.make_cohort(args.patients)
 
     def by_record_count(patient, i):
-        services.record_count(patient, pipeline.count(30 - (i % 20), "1.4", f"rc-{i}"))
+        records.record_count(patient, pipeline.count(30 - (i % 20), "1.4", f"rc-{i}"))
 
     def by_record_batch(patient, i):
-        count = services.parse_count(collected_at=timezone.now() - timedelta(hours=50 - (i % 20)), unit="10^9/L",
+        count = clinical.parse_count(collected_at=timezone.now() - timedelta(hours=50 - (i % 20)), unit="10^9/L",
                                      anc=Decimal("1.3"), accession=f"rb-{i}")
-        services.record_batch(services.ResultBatch([(patient, count)], [], [], [], []), source=Source.MLLP)
+        records.record_batch(records.ResultBatch([(patient, count)], [], [], [], []), source=Source.MLLP)
 
     for label, save in (("record_count", by_record_count), ("record_batch", by_record_batch)):
         report(label, *timed_saves(cohort, args.saves, save))

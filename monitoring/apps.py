@@ -1,12 +1,12 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate, pre_delete
 
-ADMINISTRATORS_GROUP = "Administrators"
-
 
 def grant_administrators(sender, using="default", **kwargs) -> None:
     """Give the Administrators group every permission on NeutroWatch's models, new ones included."""
     from django.contrib.auth.models import Group, Permission
+
+    from monitoring.models.people import ADMINISTRATORS_GROUP
 
     group = Group.objects.using(using).filter(name=ADMINISTRATORS_GROUP).first()
     if group is not None:

@@ -6,7 +6,7 @@ from decimal import Decimal
 from django import forms
 from django.utils import timezone
 
-from monitoring import clinical, services
+from monitoring import clinical, forecasts, treatment
 from monitoring.guards.text import RefuseControlCharacters
 from monitoring.models import CountResult, Cycle, GcsfDose, Patient, Regimen, TemperatureReading, User
 
@@ -41,7 +41,7 @@ def check_moment(form: forms.Form, field: str, patient: Patient | None) -> None:
     moment = form.cleaned_data.get(field)
     if moment is None:
         return
-    if moment > timezone.now() + services.FUTURE_TOLERANCE:
+    if moment > timezone.now() + forecasts.FUTURE_TOLERANCE:
         form.add_error(field, "This time is in the future.")
     elif patient is not None and timezone.localtime(moment).date() < patient.date_of_birth:
         form.add_error(field, "This time is before the patient's date of birth.")
@@ -117,7 +117,7 @@ class CountForm(RefuseControlCharacters, forms.Form):
         self.patient = patient
         self.instance = instance
         super().__init__(*args, **kwargs)
-        self.count: services.CountInput | None = None
+        self.count: clinical.CountInput | None = None
 
     def clean(self):
         data = super().clean()
@@ -142,7 +142,7 @@ class CountForm(RefuseControlCharacters, forms.Form):
         if self.errors:
             return data
         try:
-            self.count = services.parse_count(
+            self.count = clinical.parse_count(
                 collected_at=data["collected_at"], unit=unit, anc=anc, wbc=wbc,
                 neutrophil_pct=neutrophils, band_pct=bands, accession=data.get("accession", ""),
             )
@@ -314,14 +314,14 @@ class GiveCycleForm(RefuseControlCharacters, forms.Form):
     def __init__(self, *args, cycle: Cycle, **kwargs):
         self.cycle = cycle
         super().__init__(*args, **kwargs)
-        self.concerns = services.give_cycle_concerns(cycle, timezone.now()) if not self.is_bound else []
+        self.concerns = treatment.give_cycle_concerns(cycle, timezone.now()) if not self.is_bound else []
 
     def clean(self):
         data = super().clean()
         check_moment(self, "given_at", self.cycle.course.patient)
         if self.errors:
             return data
-        self.concerns = services.give_cycle_concerns(self.cycle, data["given_at"])
+        self.concerns = treatment.give_cycle_concerns(self.cycle, data["given_at"])
         if self.concerns and not data.get("override_reason", "").strip():
             self.add_error("override_reason", "Give a reason to record this cycle as given despite: "
                            + " ".join(self.concerns))

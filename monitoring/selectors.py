@@ -15,7 +15,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from monitoring import clinical
-from monitoring.alert_presentation import FN_KIND, alert_order
+from monitoring.alerts.presentation import FN_KIND, alert_order
 from monitoring.models import (
     Alert,
     ChemoAdministration,

@@ -57,14 +57,14 @@ def queued_recomputes() -> int:
 
 def recompute_lost(now: datetime | None = None, limit: int = 1000) -> int:
     """Publish again the recomputes of late forecasts if the forecasts queue is empty; return how many."""
-    from monitoring import services
+    from monitoring import jobs
 
     ids = list(late_cycles(now or timezone.now()).order_by("planned_day1").values_list("pk", flat=True)[:limit])
     if not ids or queued_recomputes():
         return 0
     logger.info("%d forecasts out of date for over %s with nothing queued: publishing their recomputes",
                 len(ids), stale_after())
-    return services.enqueue_recomputes(ids)
+    return jobs.enqueue_recomputes(ids)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

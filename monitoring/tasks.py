@@ -1,53 +1,54 @@
-"""Thin Celery tasks: take ids, make one service call.
+"""Thin Celery tasks: take ids, make one domain call.
 
-Every task is idempotent (safe to run twice), so they are all acks_late with
-reject-on-worker-lost: a task whose worker died mid-run is delivered again.
+Tasks call into the domain, never the reverse: the domain publishes work through
+`monitoring.jobs`, which names these tasks. Every task is idempotent (safe to run twice), so
+they are all acks_late with reject-on-worker-lost: a task whose worker died mid-run is delivered again.
 """
 from celery import shared_task
 
-from monitoring import alerting, health, services
+from monitoring import alerts, forecasts, health
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def recompute_cycle(cycle_id: int) -> None:
-    services.recompute_cycle(cycle_id)
+    forecasts.recompute_cycle(cycle_id)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def recompute_cycles(cycle_ids: list[int]) -> int:
-    """A fan-out of many cycles' recomputes (see services.enqueue_recomputes): one task per cycle."""
-    return services.fan_out_recomputes(cycle_ids)
+    """A fan-out of many cycles' recomputes (see jobs.enqueue_recomputes): one task per cycle."""
+    return forecasts.fan_out_recomputes(cycle_ids)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def recompute_stale() -> int:
-    return services.recompute_stale()
+    return forecasts.recompute_stale()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def learn_regimen_priors() -> dict:
-    return services.learn_regimen_priors()
+    return forecasts.learn_regimen_priors()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def deliver(delivery_id: int, attempt: int = 0) -> str:
     """Make one attempt of one delivery; a transient failure schedules the next attempt."""
-    return alerting.deliver(delivery_id, attempt).status
+    return alerts.deliver(delivery_id, attempt).status
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def escalate() -> int:
-    return alerting.escalate_due()
+    return alerts.escalate_due()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def redispatch_pending_deliveries() -> int:
-    return alerting.redispatch_pending()
+    return alerts.redispatch_pending()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def sweep() -> dict:
-    return alerting.sweep()
+    return alerts.sweep()
 
 
 @shared_task(ignore_result=True)

@@ -179,7 +179,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Saving a result must never fail because the broker is down: publishing gives up fast
-# and the stale-forecast sweeper catches up (see monitoring.services).
+# and the stale-forecast sweeper catches up (see monitoring.forecasts).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "max_retries": 1, "interval_start": 0, "interval_step": 0.2,
     # An unreachable (not refusing) broker host must not hold a save up either.
@@ -265,7 +265,7 @@ NEUTROWATCH = {
     "ANC_LLN_1E9_PER_L": env.float("ANC_LLN_1E9_PER_L", default=1.8),
     "GRADE4_PREDICTED_THRESHOLD": env.float("GRADE4_PREDICTED_THRESHOLD", default=0.5),
     "ESCALATE_AFTER_MINUTES": env.int("ESCALATE_AFTER_MINUTES", default=30),
-    # Alerts (monitoring/alerting.py). Issue 4: "not ready" when P(ANC >= threshold on the
+    # Alerts (monitoring/alerts.py). Issue 4: "not ready" when P(ANC >= threshold on the
     # next day 1) < 0.5; severities 1 low, 2 medium, 3 high, 4 critical.
     "NOT_READY_PROBABILITY": env.float("NOT_READY_PROBABILITY", default=0.5),
     # Fever definition: "idsa" (>= 38.3 C once, or >= 38.0 C confirmed over 1 h; IDSA 2010) or
@@ -278,7 +278,7 @@ NEUTROWATCH = {
     "DELIVERY_RETRY_MAX_SECONDS": env.float("ALERT_DELIVERY_RETRY_MAX_SECONDS", default=300.0),
     # Short: a receiver slower than this is retried later instead of holding a webhooks worker.
     "WEBHOOK_TIMEOUT_SECONDS": env.float("ALERT_WEBHOOK_TIMEOUT_SECONDS", default=5.0),
-    # Catch-up (monitoring.alerting.redispatch_pending): re-publish deliveries pending this long.
+    # Catch-up (monitoring.alerts.delivery.redispatch_pending): re-publish deliveries pending this long.
     "DELIVERY_CATCHUP_AFTER_SECONDS": env.float("DELIVERY_CATCHUP_AFTER_SECONDS", default=60.0),
     # Queues of their own for deliveries (monitoring/routing.py).
     "ALERTS_QUEUE": CELERY_ALERTS_QUEUE,

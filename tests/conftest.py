@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from monitoring import treatment
+
 REPO = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-battery-staple"
 
@@ -125,13 +127,12 @@ def other_patient(other_team):
 
 def start_on_regimen(patient, regimen, *, days_ago: float = 5, n_cycles: int = 4, give: bool = True):
     """Put a patient on a regimen whose cycle 1 started `days_ago` days ago; return cycle 1."""
-    from monitoring import services
 
     day1 = timezone.now() - timedelta(days=days_ago)
-    course = services.start_course(patient, regimen, day1, n_cycles)
+    course = treatment.start_course(patient, regimen, day1, n_cycles)
     cycle = course.cycles.get(number=1)
     if give:
-        services.give_cycle(cycle, day1, Decimal("1.00"))
+        treatment.give_cycle(cycle, day1, Decimal("1.00"))
     return cycle
 
 

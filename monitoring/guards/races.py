@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from django.db import IntegrityError, transaction
 
-from monitoring import services
+from monitoring import treatment
 from monitoring.models import Cycle, Patient, TreatmentCourse
 
 T = TypeVar("T")
@@ -55,7 +55,7 @@ def start_course_once(patient: Patient, regimen, first_day1: datetime, n_cycles:
                                               cycles__number=1, cycles__original_planned_day1=first_day1)
         if same.exists():
             return None
-        return services.start_course(patient, regimen, first_day1, n_cycles)
+        return treatment.start_course(patient, regimen, first_day1, n_cycles)
 
 
 def give_cycle_once(cycle: Cycle, given_at: datetime, dose_fraction: Decimal, **kwargs) -> Cycle | None:
@@ -64,7 +64,7 @@ def give_cycle_once(cycle: Cycle, given_at: datetime, dose_fraction: Decimal, **
         locked = _locked(cycle)
         if locked.actual_day1 is not None:
             return None
-        return services.give_cycle(locked, given_at, dose_fraction, **kwargs)
+        return treatment.give_cycle(locked, given_at, dose_fraction, **kwargs)
 
 
 def delay_cycle_once(cycle: Cycle, new_day1: datetime, reason: str) -> Cycle | None:
@@ -73,7 +73,7 @@ def delay_cycle_once(cycle: Cycle, new_day1: datetime, reason: str) -> Cycle | N
         locked = _locked(cycle)
         if locked.planned_day1 == new_day1 and locked.status == Cycle.Status.DELAYED:
             return None
-        return services.delay_cycle(locked, new_day1, reason)
+        return treatment.delay_cycle(locked, new_day1, reason)
 
 
 def _locked(cycle: Cycle) -> Cycle:

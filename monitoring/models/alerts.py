@@ -42,7 +42,7 @@ class Forecast(models.Model):
 class ForecastScore(models.Model):
     """One stored forecast scored against one count it predicted, when that count arrived.
 
-    Written by ``services.recompute_cycle`` just before a new forecast replaces the old one, for
+    Written by ``forecasts.recompute_cycle`` just before a new forecast replaces the old one, for
     every count collected after the old forecast was made and inside its trajectory. The band is the
     one the nurse saw (the 80 % band of the latent count), so lab noise alone puts a few counts
     outside it. Holds no patient data beyond the links; the calibration page shows only aggregates.

@@ -180,10 +180,30 @@ def grading_cycle_of(cycles: list[Cycle], moment: datetime) -> Cycle | None:
     return max(candidates, key=lambda c: c.day1) if candidates else None
 
 
+CYCLE_RELATED = ("course__regimen", "course__patient__team")
+
+
+def patient_cycles(patient_ids: list[int], *, lock: bool = False) -> dict[int, list[Cycle]]:
+    """Return each patient's cycles, of every course, cancelled ones left out (one query).
+
+    Each list is in the model's order (latest course first, then by number), whatever the order
+    the rows were read (and locked) in. `lock`: the save path reads the cycles once, under the
+    lock the observed rules need, before it locks anything else; rows are locked in primary-key
+    order, so two saves never wait for each other crosswise.
+    """
+    rows = Cycle.objects.select_for_update(of=("self",)) if lock else Cycle.objects.all()
+    rows = (rows.select_related(*CYCLE_RELATED).filter(course__patient_id__in=patient_ids)
+            .exclude(status=Cycle.Status.CANCELLED).order_by("pk"))
+    by_patient: dict[int, list[Cycle]] = {}
+    for cycle in sorted(rows, key=lambda c: (-c.course.started_on.toordinal(), -c.course_id, c.number)):
+        by_patient.setdefault(cycle.course.patient_id, []).append(cycle)
+    return by_patient
+
+
 class LearnedPrior(models.Model):
     """A regimen's forecast prior learned from the counts of this clinic's patients on it.
 
-    Written by ``services.learn_regimen_priors`` (a nightly beat job and the ``learn_priors``
+    Written by ``forecasts.learn_regimen_priors`` (a nightly beat job and the ``learn_priors``
     command); the forecast engine uses it in place of the literature prior, and each forecast
     made with it says so in its warnings. History is kept so a forecast's prior can be traced.
     """

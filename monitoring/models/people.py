@@ -10,6 +10,9 @@ from simple_history.models import HistoricalRecords
 
 from monitoring import clinical
 
+# The group that holds the admin site's model permissions; administrators are put in it (migration 0007).
+ADMINISTRATORS_GROUP = "Administrators"
+
 
 class Team(models.Model):
     """A ward or clinic; patients and staff belong to teams."""
@@ -56,8 +59,6 @@ class User(AbstractUser):
         """Put administrators in the group that holds the admin site's model permissions (migration 0007)."""
         from django.contrib.auth.models import Group
 
-        from monitoring.apps import ADMINISTRATORS_GROUP
-
         group = Group.objects.filter(name=ADMINISTRATORS_GROUP).first()
         if group is None:
             return
@@ -71,7 +72,8 @@ class User(AbstractUser):
         from simple_history.models import registered_models
         from simple_history.utils import get_history_manager_for_model
 
-        from monitoring.models import AccessLog, Alert, ApiToken
+        from monitoring.models.alerts import Alert
+        from monitoring.models.records import AccessLog, ApiToken
 
         if (AccessLog.objects.filter(user=self).exists() or Alert.objects.filter(acknowledged_by=self).exists()
                 or ApiToken.objects.filter(created_by=self).exists()):

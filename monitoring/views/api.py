@@ -18,8 +18,8 @@ from django.urls import path
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from monitoring import importers
 from monitoring.audit import record_list
+from monitoring.labfeed import importers
 from monitoring.models import AccessLog, ApiToken
 from monitoring.models.results import Source
 

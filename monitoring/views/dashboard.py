@@ -14,9 +14,11 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from monitoring import alert_presentation, alert_quality, charts, lab_exceptions, selectors, services, spreadsheet
+from monitoring import charts, selectors, spreadsheet
+from monitoring.alerts import lifecycle, presentation, quality
 from monitoring.audit import record_access, record_list
 from monitoring.guards import text
+from monitoring.labfeed import exceptions_queue
 from monitoring.models import AccessLog
 from monitoring.views import patient_for, refuse
 
@@ -30,11 +32,11 @@ ANTIBIOTICS_BEFORE_ALERT_LIMIT = timedelta(hours=24)
 def _present(alerts: list, now) -> list:
     """Attach what the pages say about each alert: headline, next step, evidence in words."""
     for alert in alerts:
-        text = alert_presentation.kind_text(alert.kind, alert.get_kind_display())
+        text = presentation.kind_text(alert.kind, alert.get_kind_display())
         alert.text = text
-        alert.headline = alert_presentation.headline(alert, now)
-        alert.evidence_lines = alert_presentation.evidence_lines(alert.evidence, now)
-        alert.raised_words = alert_presentation.when(alert.raised_at, now)
+        alert.headline = presentation.headline(alert, now)
+        alert.evidence_lines = presentation.evidence_lines(alert.evidence, now)
+        alert.raised_words = presentation.when(alert.raised_at, now)
     return alerts
 
 
@@ -59,10 +61,10 @@ def ward(request):
     record_list(request, (row.patient.pk for row in rows))
     _present([row.top_alert for row in rows if row.top_alert is not None], now)
     for row in rows:
-        row.since_count = alert_presentation.since(row.last_count.collected_at, now) if row.last_count else ""
+        row.since_count = presentation.since(row.last_count.collected_at, now) if row.last_count else ""
     context = {"rows": rows, "teams": teams, "filters": filters, "risk_choices": RISK_CHOICES, "now": now,
                "refresh_seconds": settings.WARD_REFRESH_SECONDS,
-               "open_exceptions": lab_exceptions.open_count(request.user)}
+               "open_exceptions": exceptions_queue.open_count(request.user)}
     # htmx asks every 30 s for the rows only; the filters stay in the URL it asks with.
     template = "monitoring/_ward_rows.html" if request.headers.get("HX-Request") else "monitoring/ward.html"
     return render(request, template, context)
@@ -85,13 +87,13 @@ def patient_detail(request, pk: int):
         "current_day": int(page.current.cycle.cycle_day(now)) if page.current else None,
         "timeline": charts.timeline_figure(page, now) if page.counts or charted else None,
         "overlay": charts.overlay_figure(page, now) if page.counts else None,
-        "last_count_since": alert_presentation.since(page.last_count.collected_at, now) if page.counts else "",
+        "last_count_since": presentation.since(page.last_count.collected_at, now) if page.counts else "",
         # Newest first, TABLE_ROWS a page: a patient with 90,000 results still gets a small page.
         "counts": _table_page(request, page.counts, "counts_page"),
         "gcsf_doses": _table_page(request, page.gcsf, "gcsf_page"),
         "temperatures": _table_page(request, page.temperatures, "temperatures_page"),
         "note_max_length": NOTE_MAX_LENGTH,
-        "open_exceptions": list(lab_exceptions.open_for_patient(patient)),
+        "open_exceptions": list(exceptions_queue.open_for_patient(patient)),
     }
     return render(request, "monitoring/patient.html", context)
 
@@ -114,8 +116,8 @@ def alert_quality_page(request):
     """Per team, the last 30 or 90 days: how alerts were raised and answered."""
     days = int(request.GET["days"]) if request.GET.get("days") in {"30", "90"} else 30
     now = timezone.now()
-    context = {"teams": alert_quality.alert_quality(request.user, days, now), "days": days,
-               "periods": alert_quality.PERIOD_DAYS, "target_minutes": alert_presentation.FN_ANTIBIOTIC_TARGET_MINUTES}
+    context = {"teams": quality.alert_quality(request.user, days, now), "days": days,
+               "periods": quality.PERIOD_DAYS, "target_minutes": presentation.FN_ANTIBIOTIC_TARGET_MINUTES}
     return render(request, "monitoring/alert_quality.html", context)
 
 
@@ -150,7 +152,7 @@ def acknowledge(request, pk: int):
         messages.error(request, f"Note: {text.refusal(char)} Nothing was saved.")
     elif problem:
         messages.error(request, f"{problem} Nothing was saved.")
-    elif services.acknowledge_alert(alert.pk, request.user, note, antibiotics_given_at=antibiotics_at):
+    elif lifecycle.acknowledge_alert(alert.pk, request.user, note, antibiotics_given_at=antibiotics_at):
         messages.success(request, f"Alert for {alert.patient.mrn} acknowledged.")
     else:
         alert.refresh_from_db()

@@ -8,11 +8,11 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
 
-from monitoring import forms, services
-from monitoring.guards import lookups, races, text
+from monitoring import forms, records
+from monitoring.guards import races, text
 from monitoring.models import AccessLog, CountResult, Cycle, Patient
 from monitoring.models.results import Source
-from monitoring.views import patient_for
+from monitoring.views import lookups, patient_for
 
 FORM = AccessLog.Action.FORM  # every form page of a patient is a read of the record
 
@@ -75,7 +75,7 @@ def count_new(request, pk: int):
     patient = patient_for(request, pk, FORM)
     form = forms.CountForm(request.POST or None, patient=patient, initial={"collected_at": timezone.localtime()})
     if request.method == "POST" and form.is_valid():
-        if races.unless_recorded(services.record_count, patient, form.count, source=Source.MANUAL,
+        if races.unless_recorded(records.record_count, patient, form.count, source=Source.MANUAL,
                                  user=request.user) is None:
             messages.info(request, "This count was already recorded (same time and value): nothing added.")
         else:
@@ -96,7 +96,7 @@ def count_edit(request, pk: int):
     }
     form = forms.CountForm(request.POST or None, patient=patient, instance=result, initial=initial)
     if request.method == "POST" and form.is_valid():
-        services.correct_count(result, form.count, user=request.user)
+        records.correct_count(result, form.count, user=request.user)
         messages.success(request, "Count corrected; the previous value is kept in the record's history.")
         return redirect(patient)
     return _form_page(request, form, f"Correct blood count for {patient}", patient)
@@ -106,7 +106,7 @@ def gcsf_new(request, pk: int):
     patient = patient_for(request, pk, FORM)
     form = forms.GcsfForm(request.POST or None, patient=patient, initial={"given_at": timezone.localtime()})
     if request.method == "POST" and form.is_valid():
-        if races.unless_recorded(services.record_gcsf, patient, user=request.user,
+        if races.unless_recorded(records.record_gcsf, patient, user=request.user,
                                  **form.fields_for_service()) is None:
             messages.info(request, "This G-CSF dose (same product and time) was already recorded.")
         else:
@@ -120,7 +120,7 @@ def temperature_new(request, pk: int):
     form = forms.TemperatureForm(request.POST or None, patient=patient, initial={"taken_at": timezone.localtime()})
     if request.method == "POST" and form.is_valid():
         fields = form.fields_for_service()
-        reading = races.unless_recorded(services.record_temperature, patient, user=request.user, **fields)
+        reading = races.unless_recorded(records.record_temperature, patient, user=request.user, **fields)
         if reading is None:  # sent twice (a double click): it is stored once
             messages.info(request, f"This temperature ({fields['temperature_c']} °C) was already recorded.")
         else:

@@ -9,10 +9,10 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
-from monitoring import lab_exceptions
 from monitoring.audit import record_access, record_list
 from monitoring.guards.text import RefuseControlCharacters
-from monitoring.importers import csv_format
+from monitoring.labfeed import exceptions_queue
+from monitoring.labfeed.importers import csv_format
 from monitoring.models import AccessLog, ImportException
 from monitoring.views import refuse
 
@@ -49,7 +49,7 @@ class DismissForm(RefuseControlCharacters, forms.Form):
 
 def exception_list(request):
     status = request.GET.get("status", ImportException.Status.OPEN)
-    found = lab_exceptions.visible_exceptions(request.user)
+    found = exceptions_queue.visible_exceptions(request.user)
     if status in ImportException.Status.values:
         found = found.filter(status=status)
     page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -61,7 +61,7 @@ def exception_list(request):
 
 def _exception_for(request, pk: int, action: str = AccessLog.Action.VIEW) -> ImportException:
     """Return an exception the user may see and record the read; else record the refusal and 404."""
-    exception = lab_exceptions.visible_exceptions(request.user).filter(pk=pk).first()
+    exception = exceptions_queue.visible_exceptions(request.user).filter(pk=pk).first()
     if exception is None:
         refuse(request, pk, ImportException.objects.filter(pk=pk).values_list("patient_id", flat=True).first())
     if exception.patient_id is not None:
@@ -88,7 +88,7 @@ def exception_fix(request, pk: int):
     form = FixForm(request.POST)
     if not form.is_valid():
         return _detail(request, exception, form, DismissForm(), status=400)
-    outcome = lab_exceptions.fix(pk, form.cleaned_data, request.user)
+    outcome = exceptions_queue.fix(pk, form.cleaned_data, request.user)
     if not outcome.done:
         form.add_error(None, outcome.message)
         return _detail(request, exception, form, DismissForm(), status=400)
@@ -99,7 +99,7 @@ def exception_fix(request, pk: int):
 @require_POST
 def exception_retry(request, pk: int):
     _exception_for(request, pk, AccessLog.Action.FORM)
-    outcome = lab_exceptions.retry(pk, request.user)
+    outcome = exceptions_queue.retry(pk, request.user)
     (messages.success if outcome.done else messages.error)(request, outcome.message)
     return redirect("import_exception", pk=pk)
 
@@ -111,7 +111,7 @@ def exception_dismiss(request, pk: int):
     if not form.is_valid():
         fix_form = FixForm(initial=exception.values)
         return _detail(request, exception, fix_form, form, status=400)
-    outcome = lab_exceptions.dismiss(pk, request.user, form.cleaned_data["reason"])
+    outcome = exceptions_queue.dismiss(pk, request.user, form.cleaned_data["reason"])
     (messages.success if outcome.done else messages.error)(request, outcome.message)
     return redirect("import_exception", pk=pk)
 

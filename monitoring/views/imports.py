@@ -7,9 +7,9 @@ from django.conf import settings
 from django.shortcuts import render
 from django.urls import path
 
-from monitoring import importers
 from monitoring.audit import record_list
 from monitoring.guards.text import RefuseControlCharacters
+from monitoring.labfeed import importers
 from monitoring.models import AccessLog
 from monitoring.models.results import Source
 

@@ -20,7 +20,7 @@ from monitoring.models import Alert
 from monitoring.selectors import open_alert_count
 from tests.browser.conftest import SCREENSHOTS
 from tests.conftest import PASSWORD, make_patient, start_on_regimen
-from tests.integration.test_dashboard import add_count, build_story_patient, raise_alert
+from tests.integration.web.test_dashboard import add_count, build_story_patient, raise_alert
 
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from monitoring import services
+from monitoring import clinical, records
 from monitoring.models import Alert, Cycle
 from tests.browser.test_dashboard_story import shot
 from tests.conftest import PASSWORD, start_on_regimen
@@ -20,7 +20,7 @@ def test_nurse_sees_why_and_the_override_reason_reaches_the_history(
         live_server, browser_page, nurse, patient, regimens, no_pending_tasks):
     cycle1 = start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=21)
     cycle2 = cycle1.course.cycles.get(number=2)
-    services.record_count(patient, services.parse_count(
+    records.record_count(patient, clinical.parse_count(
         collected_at=timezone.now() - timedelta(hours=3), unit="10^9/L", anc=Decimal("0.3")))
     assert Alert.objects.filter(patient=patient, severity=Alert.Severity.CRITICAL, resolved_at=None).exists()
     page = browser_page

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from monitoring import clinical, spreadsheet
-from monitoring.importers.csv_format import EXPORT_COLUMNS
+from monitoring.labfeed.importers.csv_format import EXPORT_COLUMNS
 from monitoring.models import AccessLog, CountResult, GcsfDose, Patient, TemperatureReading
 
 

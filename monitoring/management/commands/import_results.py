@@ -11,7 +11,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from monitoring import importers
+from monitoring.labfeed import importers
 from monitoring.models.results import Source
 
 

@@ -9,7 +9,7 @@ prior. Forecasts of regimens whose prior changed are recomputed.
 
 from django.core.management.base import BaseCommand
 
-from monitoring import services
+from monitoring import forecasts
 from monitoring.forecasting.population import MIN_PATIENTS
 
 
@@ -17,7 +17,7 @@ class Command(BaseCommand):
     help = "Learn regimen forecast priors from this clinic's patients and recompute the affected forecasts."
 
     def handle(self, *args, **options):
-        learned = services.learn_regimen_priors()
+        learned = forecasts.learn_regimen_priors()
         if not learned:
             self.stdout.write(f"No regimen has {MIN_PATIENTS} or more patients yet; literature priors kept.")
         for code, patients in sorted(learned.items()):

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
-from monitoring import clinical, services
+from monitoring import clinical, forecasts
 from monitoring.models import (
     ChemoAdministration,
     CountResult,
@@ -135,7 +135,7 @@ class Command(BaseCommand):
         )
         if created:
             for cycle_id in cycle_ids:
-                services.recompute_cycle(cycle_id, now=now)
+                forecasts.recompute_cycle(cycle_id, now=now)
         self.stdout.write(
             f"Demo data: {created} patients created, {Patient.objects.filter(mrn__startswith='DEMO-').count()} in all."
         )

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from monitoring import health
-from monitoring.mllp import Listener
+from monitoring.labfeed.mllp import Listener
 
 log = logging.getLogger(__name__)
 

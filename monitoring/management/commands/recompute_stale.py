@@ -11,7 +11,7 @@ job once Redis is back) brings every one of them up to date and runs the alert r
 
 from django.core.management.base import BaseCommand
 
-from monitoring import selectors, services
+from monitoring import forecasts, selectors
 
 
 class Command(BaseCommand):
@@ -22,7 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--limit", type=int, default=10000, help="at most this many cycles (oldest first)")
 
     def handle(self, *args, inline: bool, limit: int, **options):
-        found = services.recompute_stale(limit, inline=inline)
+        found = forecasts.recompute_stale(limit, inline=inline)
         still_stale = len(selectors.stale_cycle_ids(limit))
         how = "recomputed here" if inline else "enqueued (recomputed here if the broker was down)"
         self.stdout.write(f"{found} stale cycle(s) {how}; {still_stale} stale right now.")

@@ -1,0 +1,35 @@
+"""Run the rules that apply to a cycle at a moment, most severe first."""
+
+from __future__ import annotations
+
+from monitoring.alerts.rules.facts import CRITICAL, CycleFacts, Finding, Thresholds
+from monitoring.alerts.rules.forecast import gcsf_not_given, grade4_predicted, nadir_unmonitored, not_ready
+from monitoring.alerts.rules.observed import (
+    febrile_neutropenia,
+    fever_recheck,
+    fever_unknown_anc,
+    gcsf_timing,
+    observed_grade,
+)
+
+
+def evaluate(facts: CycleFacts, thresholds: Thresholds, *, observed_only: bool = False) -> list[Finding]:
+    """Return the conditions that hold for the cycle now, most severe first.
+
+    `observed_only`: the save path's subset (OBSERVED_KINDS), which needs no forecast. A cycle
+    that is over is still graded (a late count is alerted whichever cycle it falls in), but only
+    a critical finding is raised there. Patient-level rules run in the current cycle only, so a
+    fever raises one alert, not one per cycle.
+    """
+    started = facts.day1 is not None and facts.day1 <= facts.now
+    if facts.cycle_over:
+        graded = observed_grade(facts, thresholds)
+        return [graded] if graded is not None and graded.severity == CRITICAL else []
+    rules = [observed_grade]
+    if facts.is_current:
+        rules += [febrile_neutropenia, fever_unknown_anc, fever_recheck, gcsf_timing]
+    if started and not observed_only:
+        rules += [grade4_predicted, not_ready, nadir_unmonitored, gcsf_not_given]
+    findings = [finding for rule in rules if (finding := rule(facts, thresholds)) is not None]
+    return sorted(findings, key=lambda f: -f.severity)
+

@@ -1,0 +1,134 @@
+"""Rules that read the forecast or the schedule: grade 4 predicted, not ready, nadir window, G-CSF not given."""
+
+from __future__ import annotations
+
+from monitoring import clinical
+from monitoring.alerts.rules.facts import (
+    FN_RISK_HIGH,
+    FN_RISK_INTERMEDIATE,
+    GCSF_NOT_GIVEN,
+    GRADE4_PREDICTED,
+    HIGH,
+    LOW,
+    MEDIUM,
+    NADIR_UNMONITORED,
+    NOT_READY,
+    ChemoPoint,
+    CycleFacts,
+    Finding,
+    Thresholds,
+)
+from monitoring.alerts.rules.shared import (
+    _a,
+    _cycle_counts,
+    _day,
+    _nadir_evidence,
+    _nadir_words,
+    _recovery_words,
+    _when,
+    nadir_window,
+)
+
+
+def grade4_predicted(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
+    """Rule 2: the forecast puts P(grade 4) at or over the threshold before it is observed."""
+    forecast = facts.forecast
+    if not facts.chemo_given or forecast is None or forecast.p_grade4 is None:
+        return None
+    if forecast.p_grade4 < thresholds.grade4_predicted_probability:
+        return None
+    if any(c.anc_1e9_per_l < clinical.GRADE4_BELOW for c in _cycle_counts(facts)):
+        return None  # observed: rule 1 speaks now
+    nadir = _nadir_words(forecast, facts)
+    message = (f"Grade 4 neutropenia predicted: P = {forecast.p_grade4:.0%}{nadir}. "
+               "Plan a blood count around the nadir and counsel the patient on fever.")
+    evidence = {"p_grade4": round(forecast.p_grade4, 3), "threshold": thresholds.grade4_predicted_probability,
+                **_nadir_evidence(forecast)}
+    return Finding(GRADE4_PREDICTED, HIGH, message, evidence)
+
+
+
+def not_ready(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
+    """Rule 4: a low pre-dose count, or (without one) P(ready on the next day 1) below 0.5."""
+    if facts.next_day1 is None or not facts.chemo_given:
+        return None
+    threshold = facts.next_cycle_anc_1e9_per_l
+    pre_dose = [c for c in _cycle_counts(facts) if c.collected_at >= facts.next_day1 - clinical.PRE_DOSE_COUNT_WINDOW]
+    next_day = _day(facts.next_day1, facts)
+    recovery = _recovery_words(facts, float(threshold))
+    evidence = {"next_day1": facts.next_day1.isoformat(), "threshold_1e9_per_l": str(threshold)}
+    if pre_dose:
+        latest = pre_dose[-1]
+        if latest.anc_1e9_per_l >= threshold:
+            return None
+        evidence.update(count_id=latest.count_id, anc_1e9_per_l=str(latest.anc_1e9_per_l),
+                        collected_at=latest.collected_at.isoformat())
+        message = (f"Not ready for cycle {facts.cycle_number + 1} on {next_day}: pre-dose ANC "
+                   f"{latest.anc_1e9_per_l} x10^9/L is below {threshold}.{recovery} "
+                   "Discuss a delay or dose reduction with the oncologist.")
+        return Finding(NOT_READY, MEDIUM, message, evidence)
+    forecast = facts.forecast
+    if forecast is None or forecast.p_ready is None or forecast.p_ready >= thresholds.not_ready_probability:
+        return None
+    evidence.update(p_ready=round(forecast.p_ready, 3))
+    message = (f"Predicted not ready for cycle {facts.cycle_number + 1} on {next_day}: P(ANC >= {threshold}) "
+               f"= {forecast.p_ready:.0%}.{recovery} Plan a pre-dose count.")
+    return Finding(NOT_READY, MEDIUM, message, evidence)
+
+
+
+def nadir_unmonitored(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
+    """Rule 5: intermediate/high FN risk, nadir window under way, no count taken in it."""
+    if facts.fn_risk not in (FN_RISK_HIGH, FN_RISK_INTERMEDIATE) or not facts.chemo_given:
+        return None
+    start, end = nadir_window(facts)
+    if not start <= facts.now <= end:
+        return None
+    if any(start <= c.collected_at <= facts.now for c in facts.counts):
+        return None
+    message = (f"The nadir window ({_day(start, facts)} to {_day(end, facts)}) is under way and no blood count "
+               f"has been taken in it. Consider a count: this is {_a(facts.fn_risk)} FN-risk regimen.")
+    if facts.forecast and facts.forecast.next_fbc_on:
+        suggested = max(facts.forecast.next_fbc_on, facts.now.astimezone(facts.clinic_tz).date())
+        message += f" Most informative day for it: {suggested:%a %d %b}."
+    return Finding(NADIR_UNMONITORED, LOW, message, {"window_start": start.isoformat(), "window_end": end.isoformat()})
+
+
+
+def gcsf_not_given(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
+    """Rule 6: G-CSF prophylaxis indicated and none recorded from 24 h after the last chemo dose ends."""
+    if not facts.chemo_given:
+        return None
+    why, verb = _gcsf_indication(facts)
+    if why is None:
+        return None
+    last_dose = max(facts.chemo_given_at, key=lambda c: c.ends_at, default=ChemoPoint(facts.day1))
+    due = last_dose.ends_at + clinical.GCSF_DUE_AFTER_CHEMO
+    if facts.now < due:
+        return None
+    if any(t >= facts.day1 - clinical.GCSF_COUNTS_FROM_BEFORE_DAY1 for t in facts.gcsf_given_at):
+        return None
+    after = f"the last chemotherapy dose ({_when(last_dose.given_at, facts)})"
+    if last_dose.infusion_hours:
+        after = (f"the end of the last chemotherapy dose's {last_dose.infusion_hours}-hour infusion "
+                 f"({_when(last_dose.ends_at, facts)})")
+    message = (f"{verb} ({why}) and none is recorded in cycle {facts.cycle_number}, 24 h after {after}. "
+               "Check whether it was given elsewhere, or discuss it with the oncologist.")
+    evidence = {"fn_risk": facts.fn_risk, "risk_factors": list(facts.gcsf_risk_factors), "due_by": due.isoformat(),
+                "secondary": facts.prior_febrile_neutropenia}
+    return Finding(GCSF_NOT_GIVEN, MEDIUM, message, evidence)
+
+
+
+def _gcsf_indication(facts: CycleFacts) -> tuple[str | None, str]:
+    """Return (why, what to do) for G-CSF prophylaxis in this cycle, or (None, '')."""
+    if facts.prior_febrile_neutropenia:
+        return ("febrile neutropenia in an earlier cycle",
+                "G-CSF secondary prophylaxis is recommended (ASCO 2015)")
+    if facts.fn_risk == FN_RISK_HIGH:
+        return "a high FN-risk regimen", "G-CSF primary prophylaxis is indicated (ASCO 2015, NCCN)"
+    if facts.fn_risk == FN_RISK_INTERMEDIATE and facts.gcsf_risk_factors:
+        return ("an intermediate FN-risk regimen with " + ", ".join(facts.gcsf_risk_factors),
+                "Consider G-CSF primary prophylaxis (NCCN)")
+    return None, ""
+

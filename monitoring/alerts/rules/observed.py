@@ -1,0 +1,204 @@
+"""Rules on what has been measured: grade 3-4 counts, fever with neutropenia, fever re-checks, G-CSF timing."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from monitoring import clinical
+from monitoring.alerts.rules.facts import (
+    CRITICAL,
+    FEBRILE_NEUTROPENIA,
+    FEVER_RECHECK,
+    FEVER_UNKNOWN_ANC,
+    GCSF_TIMING,
+    GRADE3_OBSERVED,
+    GRADE4_OBSERVED,
+    HIGH,
+    MEDIUM,
+    ChemoPoint,
+    CountPoint,
+    CycleFacts,
+    Finding,
+    GcsfPoint,
+    Thresholds,
+)
+from monitoring.alerts.rules.shared import _fever, _forecast_low_within, _latest_count, _recent_temperatures, _when
+
+
+def observed_grade(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
+    """Rule 1: grade 4 or grade 3 on the worst count of the cycle so far (CTCAE v5.0)."""
+    graded = graded_counts(facts)
+    if not graded:
+        return None
+    worst = min(graded, key=lambda c: (c.anc_1e9_per_l, c.collected_at))
+    grade = clinical.ctcae_grade(worst.anc_1e9_per_l)
+    if grade < 3:
+        return None
+    bound = clinical.GRADE4_BELOW if grade == 4 else clinical.GRADE3_BELOW
+    cleared_at = _recovered_at(facts, bound)
+    when = _when(worst.collected_at, facts)
+    evidence = {"count_id": worst.count_id, "anc_1e9_per_l": str(worst.anc_1e9_per_l),
+                "collected_at": worst.collected_at.isoformat(), "ctcae_grade": grade}
+    if grade == 4:
+        message = (f"ANC {worst.anc_1e9_per_l} x10^9/L on {when}: grade 4 neutropenia (CTCAE v5.0). "
+                   "Check for fever and signs of infection; remind the patient to call at 38.0 °C.")
+        return Finding(GRADE4_OBSERVED, CRITICAL, message, evidence, cleared_at)
+    message = (f"ANC {worst.anc_1e9_per_l} x10^9/L on {when}: grade 3 neutropenia (CTCAE v5.0). "
+               "Review the patient and plan a repeat count.")
+    return Finding(GRADE3_OBSERVED, HIGH, message, evidence, cleared_at)
+
+
+
+def graded_counts(facts: CycleFacts) -> list[CountPoint]:
+    """Return the counts graded in this cycle: from 72 h before its day 1 to 72 h before the next.
+
+    A count in the 72 h before a day 1 is that cycle's pre-dose count, so it belongs to the
+    coming cycle, whether or not the chemotherapy has been given yet.
+    """
+    counts = [c for c in facts.counts if c.collected_at <= facts.now]
+    if facts.day1 is None:
+        return counts
+    start = facts.day1 - clinical.PRE_DOSE_COUNT_WINDOW
+    end = facts.next_day1 - clinical.PRE_DOSE_COUNT_WINDOW if facts.next_day1 is not None else None
+    return [c for c in counts if c.collected_at >= start and (end is None or c.collected_at < end)]
+
+
+
+def _recovered_at(facts: CycleFacts, bound: Decimal) -> datetime | None:
+    """Return when the patient's counts came back to `bound` or above for good, or None.
+
+    That is the first count of the final run of counts at or above the bound, up to now.
+    """
+    counts = sorted((c for c in facts.counts if c.collected_at <= facts.now), key=lambda c: c.collected_at)
+    recovered = None
+    for count in counts:
+        if count.anc_1e9_per_l < bound:
+            recovered = None
+        elif recovered is None:
+            recovered = count.collected_at
+    return recovered
+
+
+
+def febrile_neutropenia(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
+    """Rule 3: IDSA 2010 fever while neutropenic, measured (NCCN < 1.0) or forecast (< 0.5 in 48 h)."""
+    fever = _fever(facts, thresholds)
+    if fever is None:
+        return None
+    evidence = {"temperature_c": str(fever.temperature_c), "taken_at": fever.taken_at.isoformat()}
+    last = _latest_count(facts)
+    if last is not None and last.anc_1e9_per_l < clinical.FN_ANC_BELOW:
+        evidence.update(anc_1e9_per_l=str(last.anc_1e9_per_l), collected_at=last.collected_at.isoformat())
+        reason = f"last ANC {last.anc_1e9_per_l} x10^9/L ({_when(last.collected_at, facts)})"
+    else:
+        low = _forecast_low_within(facts, fever.taken_at, clinical.FN_PREDICTION_HORIZON)
+        if low is None:
+            return None
+        evidence.update(predicted_lo80_1e9_per_l=round(low.lo80, 3), predicted_at=low.time.isoformat())
+        reason = f"ANC forecast to fall below {clinical.FN_PREDICTED_ANC_BELOW} x10^9/L within 48 h"
+    minutes = int(clinical.FN_ANTIBIOTICS_WITHIN.total_seconds() // 60)
+    evidence["fever_policy"] = thresholds.fever_policy
+    message = (f"Febrile neutropenia suspected: {fever.temperature_c} °C at {_when(fever.taken_at, facts)} "
+               f"with {reason}. Start the febrile-neutropenia pathway now: assess, take blood cultures and "
+               f"give empirical antibiotics within {minutes} minutes (IDSA 2010, ASCO/IDSA 2018).")
+    return Finding(FEBRILE_NEUTROPENIA, CRITICAL, message, evidence)
+
+
+
+def fever_unknown_anc(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
+    """Rule 3b: fever on chemotherapy without a count in the last 24 h (NICE CG151) [critical]."""
+    if not facts.on_chemotherapy:
+        return None
+    fever = _fever(facts, thresholds)
+    if fever is None or febrile_neutropenia(facts, thresholds) is not None:
+        return None  # no fever, or rule 3 already says febrile neutropenia
+    evidence = {"temperature_c": str(fever.temperature_c), "taken_at": fever.taken_at.isoformat(),
+                "fever_policy": thresholds.fever_policy}
+    recent = [c for c in facts.counts if facts.now - clinical.KNOWN_ANC_WITHIN <= c.collected_at <= facts.now]
+    at = _when(fever.taken_at, facts)
+    if not recent:
+        message = (f"Fever {fever.temperature_c} °C at {at} and no blood count in the last 24 h: fever in a "
+                   "patient on chemotherapy: treat as possible neutropenic sepsis, urgent FBC and assessment "
+                   "(NICE CG151). Do not wait for the count to give antibiotics if the patient is unwell.")
+        return Finding(FEVER_UNKNOWN_ANC, CRITICAL, message, evidence)
+    last = recent[-1]
+    evidence.update(anc_1e9_per_l=str(last.anc_1e9_per_l), collected_at=last.collected_at.isoformat())
+    message = (f"Fever {fever.temperature_c} °C at {at} in a patient on chemotherapy; ANC {last.anc_1e9_per_l} "
+               f"x10^9/L on {_when(last.collected_at, facts)}. Assess for infection and repeat the FBC "
+               "(NICE CG151).")
+    return Finding(FEVER_UNKNOWN_ANC, HIGH, message, evidence)
+
+
+
+def fever_recheck(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
+    """Rule 3c: a raised reading that is not yet a fever: re-check within 1 hour [medium]."""
+    recent = _recent_temperatures(facts)
+    reading = clinical.fever_needs_recheck(recent, thresholds.fever_policy)
+    if reading is None or facts.now - reading.taken_at > clinical.FN_FEVER_LOOKBACK:
+        return None
+    minutes = int(clinical.FEVER_RECHECK_WITHIN.total_seconds() // 60)
+    message = (f"Temperature {reading.temperature_c} °C at {_when(reading.taken_at, facts)}: re-check within "
+               f"{minutes} minutes. If the re-check is {clinical.FEVER_SUSTAINED_C} °C or more, it is a fever "
+               "(IDSA 2010) and the febrile-neutropenia pathway starts.")
+    evidence = {"temperature_c": str(reading.temperature_c), "taken_at": reading.taken_at.isoformat(),
+                "recheck_by": (reading.taken_at + clinical.FEVER_RECHECK_WITHIN).isoformat()}
+    return Finding(FEVER_RECHECK, MEDIUM, message, evidence)
+
+
+
+def gcsf_timing(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
+    """Rule 7: a G-CSF dose inside the window its label excludes around chemotherapy [medium]."""
+    for dose in sorted(facts.gcsf_doses, key=lambda d: d.given_at, reverse=True):
+        if facts.now - dose.given_at > clinical.GCSF_TIMING_LOOKBACK:
+            continue
+        long_acting = clinical.is_long_acting(dose.product)
+        after = clinical.PEGFILGRASTIM_NOT_AFTER_CHEMO if long_acting else clinical.FILGRASTIM_NOT_AFTER_CHEMO
+        for chemo in facts.chemo_times:
+            before = (clinical.pegfilgrastim_not_before_chemo(facts.chemo_interval_days, chemo.infusion_hours)
+                      if long_acting else clinical.FILGRASTIM_NOT_BEFORE_CHEMO)
+            # "Before" from the start, "after" from the end of the infusion; "at least N days before" includes N.
+            if chemo.given_at - before < dose.given_at < chemo.ends_at + after:
+                return _gcsf_timing_finding(facts, dose, chemo, long_acting, before)
+    return None
+
+
+
+def _gcsf_timing_finding(facts: CycleFacts, dose: GcsfPoint, chemo: ChemoPoint, long_acting: bool,
+                         before: timedelta) -> Finding:
+    ends = " ends" if chemo.infusion_hours else ""  # the labels' "after chemotherapy": after it ends
+    if not long_acting:
+        rule = f"the label says filgrastim starts 24-72 h after cytotoxic chemotherapy{ends}, not in the 24 h before it"
+    elif before == clinical.PEGFILGRASTIM_NOT_BEFORE_CHEMO:
+        rule = ("the label says pegfilgrastim is not given from 14 days before to 24 h after cytotoxic "
+                f"chemotherapy{ends}")
+    elif before == clinical.PEGFILGRASTIM_NOT_BEFORE_CHEMO_EVERY_2_WEEKS:
+        rule = (f"in a regimen given every 2 weeks, pegfilgrastim is given from 24 h after chemotherapy{ends} and at "
+                f"least {before.days} days before the next (NCCN)")
+    else:
+        rule = (f"in a regimen given every 2 weeks with a {chemo.infusion_hours}-hour infusion, pegfilgrastim is "
+                "given from 24 h after the infusion ends (the label; usually the day after the pump is "
+                f"disconnected) and at least {before.days} days before the next cycle")
+    message = (f"{dose.product.capitalize()} given {_when(dose.given_at, facts)}, {_relation(dose, chemo, facts)}: "
+               f"{rule}. Check the timing with the oncologist.")
+    evidence = {"dose_id": dose.dose_id, "given_at": dose.given_at.isoformat(),
+                "chemo_at": chemo.given_at.isoformat(), "product": dose.product,
+                "chemo_ends_at": chemo.ends_at.isoformat()}
+    return Finding(GCSF_TIMING, MEDIUM, message, evidence)
+
+
+
+def _relation(dose: GcsfPoint, chemo: ChemoPoint, facts: CycleFacts) -> str:
+    """Return where the dose falls against the chemotherapy, in words: "30 h after the start of ..."."""
+    hours = (dose.given_at - chemo.given_at).total_seconds() / 3600
+    if hours < 0:
+        return f"{-hours / 24:.1f} days before chemotherapy ({_when(chemo.given_at, facts)})"
+    if not chemo.infusion_hours:
+        return f"{hours:.0f} h after chemotherapy ({_when(chemo.given_at, facts)})"
+    infusion, ends = f"the {chemo.infusion_hours}-hour continuous infusion", _when(chemo.ends_at, facts)
+    if dose.given_at < chemo.ends_at:
+        state = f"while {infusion} was still running (ends {ends})"
+    else:
+        state = f"{(dose.given_at - chemo.ends_at).total_seconds() / 3600:.0f} h after {infusion} ended ({ends})"
+    return f"{hours:.0f} h after the start of chemotherapy ({_when(chemo.given_at, facts)}), {state}"
+

@@ -1,0 +1,139 @@
+"""Grading: CTCAE v5.0 grades of a count, fever episodes (IDSA 2010 / NICE CG151), counts that need confirmation."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from monitoring.clinical.thresholds import (
+    DEFAULT_ANC_LLN,
+    DELTA_FACTOR,
+    DELTA_FLOOR,
+    FEVER_POLICY_IDSA,
+    FEVER_POLICY_NICE,
+    FEVER_SINGLE_C,
+    FEVER_SUSTAINED_C,
+    GRADE2_BELOW,
+    GRADE3_BELOW,
+    GRADE4_BELOW,
+    NICE_FEVER_ABOVE_C,
+    SUSPECT_CELLS_PER_UL_FROM,
+    SUSPECT_CELLS_PER_UL_TO,
+    TEMPERATURE_MAX_C,
+    TEMPERATURE_MIN_C,
+)
+from monitoring.clinical.units import COUNT_UNITS, UNIT_PER_UL, ClinicalValueError
+
+# --- Grading ----------------------------------------------------------------------------
+GRADE_LABELS = {
+    0: "Grade 0 (within normal limits)",
+    1: "Grade 1 (mild)",
+    2: "Grade 2 (moderate)",
+    3: "Grade 3 (severe)",
+    4: "Grade 4 (life-threatening)",
+}
+
+
+def ctcae_grade(anc_1e9_per_l: Decimal, lln_1e9_per_l: Decimal = DEFAULT_ANC_LLN) -> int:
+    """Return the CTCAE v5.0 grade of 'Neutrophil count decreased' (0-4).
+
+    Boundaries belong to the milder grade: 1.5 is grade 1, 1.0 grade 2, 0.5 grade 3.
+    """
+    anc = Decimal(anc_1e9_per_l)
+    if anc < GRADE4_BELOW:
+        return 4
+    if anc < GRADE3_BELOW:
+        return 3
+    if anc < GRADE2_BELOW:
+        return 2
+    if anc < Decimal(lln_1e9_per_l):
+        return 1
+    return 0
+
+
+# --- Temperature ------------------------------------------------------------------------
+TEMPERATURE_UNIT_CHOICES = [("C", "°C"), ("F", "°F")]
+_TEMPERATURE_ALIASES = {"c": "C", "cel": "C", "°c": "C", "degc": "C", "f": "F", "[degf]": "F", "°f": "F", "degf": "F"}
+
+
+def to_celsius(value: Decimal, unit: str) -> Decimal:
+    """Convert a body temperature to degrees Celsius and check it is physiological."""
+    canonical = _TEMPERATURE_ALIASES.get((unit or "").strip().lower())
+    if canonical is None:
+        raise ClinicalValueError(f"unknown temperature unit {unit!r}: use C or F")
+    celsius = value if canonical == "C" else (value - 32) * Decimal(5) / Decimal(9)
+    celsius = celsius.quantize(Decimal("0.01"))
+    if not TEMPERATURE_MIN_C <= celsius <= TEMPERATURE_MAX_C:
+        raise ClinicalValueError(
+            f"temperature {value} °{canonical} is {celsius} °C, outside {TEMPERATURE_MIN_C}-{TEMPERATURE_MAX_C} °C"
+        )
+    return celsius
+
+
+@dataclass(frozen=True)
+class TemperaturePoint:
+    taken_at: datetime
+    temperature_c: Decimal
+
+
+def fever_episode(readings: list[TemperaturePoint], policy: str = FEVER_POLICY_IDSA) -> TemperaturePoint | None:
+    """Return the reading that meets the fever definition of `policy`, or None.
+
+    IDSA 2010 (default): a single reading >= 38.3 C, or >= 38.0 C sustained: a reading of
+    38.0 C or more confirmed by a re-check of 38.0 C or more (none below in between), or
+    readings >= 38.0 C spanning an hour. NICE CG151: a single reading above 38.0 C.
+    """
+    ordered = sorted(readings, key=lambda r: r.taken_at)
+    if policy == FEVER_POLICY_NICE:
+        return next((r for r in ordered if r.temperature_c > NICE_FEVER_ABOVE_C), None)
+    run_start: TemperaturePoint | None = None
+    for reading in ordered:
+        if reading.temperature_c >= FEVER_SINGLE_C:
+            return reading
+        if reading.temperature_c >= FEVER_SUSTAINED_C:
+            if run_start is not None:
+                return reading  # the re-check confirms it
+            run_start = reading
+        else:
+            run_start = None
+    return None
+
+
+def fever_needs_recheck(readings: list[TemperaturePoint], policy: str = FEVER_POLICY_IDSA) -> TemperaturePoint | None:
+    """Return the latest reading of 38.0 C or more that is not (yet) a fever, or None.
+
+    Under IDSA a single 38.0-38.2 C needs a re-check within the hour; under NICE exactly 38.0 C.
+    """
+    ordered = sorted(readings, key=lambda r: r.taken_at)
+    if not ordered or fever_episode(ordered, policy) is not None:
+        return None
+    latest = ordered[-1]
+    return latest if latest.temperature_c >= FEVER_SUSTAINED_C else None
+
+
+def count_needs_confirmation(anc_1e9_per_l: Decimal, previous_anc_1e9_per_l: Decimal | None) -> str | None:
+    """Return why a count should be confirmed before it is stored, naming the likely unit mistake, or None.
+
+    `previous_anc_1e9_per_l` is the patient's previous count of the last 48 h (DELTA_WITHIN), if any.
+    """
+    anc = Decimal(anc_1e9_per_l)
+    if SUSPECT_CELLS_PER_UL_FROM <= anc <= SUSPECT_CELLS_PER_UL_TO:
+        as_cells = (anc * COUNT_UNITS[UNIT_PER_UL]).normalize()
+        return (f"{anc.normalize():f} may be cells/uL ({as_cells:f} x10^9/L): an ANC of {anc.normalize():f} "
+                "x10^9/L is far above any neutrophil count")
+    if previous_anc_1e9_per_l is None:
+        return None
+    now_, before = max(anc, DELTA_FLOOR), max(Decimal(previous_anc_1e9_per_l), DELTA_FLOOR)
+    factor = max(now_ / before, before / now_)
+    if factor <= DELTA_FACTOR:
+        return None
+    direction = "higher" if now_ > before else "lower"
+    if anc > 0 and previous_anc_1e9_per_l > 0:  # the true ratio names the mistake best
+        factor = max(anc / previous_anc_1e9_per_l, previous_anc_1e9_per_l / anc)
+    # About 1000 times: cells/uL and x10^9/L mixed up; about 10 times: a decimal point slipped.
+    mistake = ("a unit mix-up between cells/uL and x10^9/L (a factor of 1000)" if factor >= 300
+               else "a misplaced decimal point")
+    return (f"{anc.normalize():f} x10^9/L is {factor:.0f} times {direction} than the previous count "
+            f"{Decimal(previous_anc_1e9_per_l).normalize():f} x10^9/L of the last 48 h: check for {mistake}")
+
+

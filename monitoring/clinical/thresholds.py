@@ -1,0 +1,156 @@
+"""Every threshold NeutroWatch acts on, with its source (CTCAE v5.0, IDSA 2010, NICE CG151, NCCN, labels).
+
+Plain constants: nothing here touches the database or reads the clock.
+
+Sources
+- CTCAE v5.0: Common Terminology Criteria for Adverse Events v5.0, NCI 2017,
+  "Neutrophil count decreased" and "Febrile neutropenia".
+- IDSA 2010: Freifeld AG et al. Clinical practice guideline for the use of
+  antimicrobial agents in neutropenic patients with cancer. Clin Infect Dis
+  2011;52:e56-e93.
+- NCCN: Prevention and Treatment of Cancer-Related Infections; Hematopoietic
+  Growth Factors (myeloid growth factors).
+- ASCO/IDSA 2018: Taplitz RA et al. J Clin Oncol 2018;36:1443-1453.
+- Docetaxel prescribing information (do not give with neutrophils < 1500 cells/mm3).
+- NICE CG151 (2012, updated 2020): Neutropenic sepsis: prevention and management in people
+  with cancer. 1.2: suspect neutropenic sepsis in anyone having anticancer treatment who
+  becomes unwell; treat a temperature higher than 38 C as fever; do not wait for the FBC.
+- Pegfilgrastim (Neulasta) label: do not administer between 14 days before and 24 hours after
+  cytotoxic chemotherapy. Filgrastim (Neupogen) label: start no earlier than 24 hours after
+  cytotoxic chemotherapy, not in the 24 hours before it; usually 24-72 h after.
+- ASCO 2015: Smith TJ et al. J Clin Oncol 2015;33:3199 (G-CSF primary and secondary prophylaxis).
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+# --- CTCAE v5.0 "Neutrophil count decreased" -------------------------------------------
+# Grade boundaries in 10^9/L. A value exactly on a boundary belongs to the milder grade
+# (CTCAE writes "<LLN - 1500/mm3" for grade 1, "<1500 - 1000/mm3" for grade 2, ...).
+GRADE2_BELOW = Decimal("1.5")
+GRADE3_BELOW = Decimal("1.0")
+GRADE4_BELOW = Decimal("0.5")
+# Grade 1 starts at the lab's lower limit of normal, not at a fixed 2.0. When the lab
+# sends no LLN we use the clinic setting (default 1.8, a common adult reference limit).
+DEFAULT_ANC_LLN = Decimal("1.8")
+# IDSA 2010: profound neutropenia.
+PROFOUND_BELOW = Decimal("0.1")
+
+# --- Febrile neutropenia ----------------------------------------------------------------
+# IDSA 2010 / NCCN: fever is a single oral temperature >= 38.3 C, or >= 38.0 C sustained
+# over 1 hour. (CTCAE v5.0's FN term uses > 38.3 C single; we alert on the IDSA >= so the
+# nurse is never told later than the guideline says.)
+FEVER_SINGLE_C = Decimal("38.3")
+FEVER_SUSTAINED_C = Decimal("38.0")
+FEVER_SUSTAINED_FOR = timedelta(hours=1)
+# The fever definition is a clinic setting (FEVER_POLICY): "idsa" (the default, above) or
+# "nice": NICE CG151 treats any single temperature higher than 38 C as fever.
+FEVER_POLICY_IDSA = "idsa"
+FEVER_POLICY_NICE = "nice"
+FEVER_POLICIES = (FEVER_POLICY_IDSA, FEVER_POLICY_NICE)
+NICE_FEVER_ABOVE_C = Decimal("38.0")
+# IDSA "sustained over 1 h": a single reading of 38.0-38.2 C prompts a re-check within the hour;
+# a re-check that is still >= 38.0 C (nothing below in between) confirms the fever.
+FEVER_RECHECK_WITHIN = timedelta(hours=1)
+# Neutrophil status is "known" only with a measured count this recent: NICE CG151 asks for an
+# urgent FBC at presentation, and a forecast is not a count.
+KNOWN_ANC_WITHIN = timedelta(hours=24)
+# IDSA 2010: neutropenia for the FN pathway is ANC < 0.5, or expected to fall below 0.5
+# within 48 h. NCCN also counts ANC < 1.0 with a predicted decline to <= 0.5 in 48 h,
+# so the alert uses the wider NCCN bound on the last measured ANC.
+FN_ANC_BELOW = Decimal("1.0")
+FN_PREDICTED_ANC_BELOW = Decimal("0.5")
+FN_PREDICTION_HORIZON = timedelta(hours=48)
+# ASCO/IDSA 2018: empirical antibiotics within 1 hour of triage.
+FN_ANTIBIOTICS_WITHIN = timedelta(hours=1)
+
+# --- Counts that need confirmation (delta check) -------------------------------------------
+# A count more than 10 times above or below the patient's previous count of the last 48 h is
+# far outside day-to-day biological change (even G-CSF recovery rarely multiplies ANC tenfold
+# in two days), and a value of 20-100 "x10^9/L" is almost always cells/uL typed in the wrong
+# unit. Both are held for a person to confirm (issue 11); values are compared from the lab's
+# resolution (0.01) so that 0.00 -> 0.02 is not a "factor".
+DELTA_FACTOR = Decimal("10")
+DELTA_WITHIN = timedelta(hours=48)
+DELTA_FLOOR = Decimal("0.01")
+SUSPECT_CELLS_PER_UL_FROM = Decimal("20")
+SUSPECT_CELLS_PER_UL_TO = Decimal("100")
+
+# --- Next cycle -------------------------------------------------------------------------
+# Docetaxel label and common protocol rule: full dose needs ANC >= 1.5 x10^9/L.
+DEFAULT_NEXT_CYCLE_ANC = Decimal("1.5")
+
+# --- Plausibility -----------------------------------------------------------------------
+# An ANC above 100 x10^9/L is not a neutrophil count (even leukaemoid reactions with
+# G-CSF stay well below); it is almost always a unit error (cells/uL labelled 10^3/uL).
+MAX_PLAUSIBLE_ANC = Decimal("100")
+MAX_PLAUSIBLE_WBC = Decimal("500")
+TEMPERATURE_MIN_C = Decimal("30")
+TEMPERATURE_MAX_C = Decimal("45")
+
+# --- G-CSF prophylaxis (ASCO 2015, NCCN, EORTC 2010) --------------------------------------
+# Primary prophylaxis when regimen FN risk >= 20 %; at 10-20 % when patient factors raise it.
+GCSF_EXPECTED_BY_CYCLE_DAY = 3
+OLDER_PATIENT_AGE = 65
+# Filgrastim starts 24-72 h after chemotherapy; pegfilgrastim >= 24 h after, and an on-body
+# injector is applied on day 1: a dose up to 12 h before the day-1 dose counts for the cycle.
+GCSF_COUNTS_FROM_BEFORE_DAY1 = timedelta(hours=12)
+# The "G-CSF indicated" prompt: both labels allow G-CSF from 24 h after the last chemotherapy
+# dose, so from then on a missing dose is worth a prompt (not only at 72 h). Counted from the END
+# of that dose's chemotherapy (chemo_end): with a 46-hour 5-FU pump, 24 h after the pump stops.
+GCSF_DUE_AFTER_CHEMO = timedelta(hours=24)
+# Pegfilgrastim label: not from 14 days before to 24 h after cytotoxic chemotherapy.
+PEGFILGRASTIM_NOT_BEFORE_CHEMO = timedelta(days=14)
+PEGFILGRASTIM_NOT_AFTER_CHEMO = timedelta(hours=24)
+# Regimens given every 2 weeks (dose-dense AC, CHOP-14, FOLFOX, ABVD's days 1 and 15): NCCN
+# (Hematopoietic Growth Factors) accepts pegfilgrastim with at least 12 days before the next
+# chemotherapy (phase II evidence; dose-dense AC with day-2 pegfilgrastim, CALGB 9741 schedule;
+# review: Mahtani et al., BMC Cancer 2021;21:621; EORTC 2010 alike). Weekly and shorter schedules
+# have no data (NCCN): the label's 14 days stays for them, and for 3-weekly ones.
+PEGFILGRASTIM_NOT_BEFORE_CHEMO_EVERY_2_WEEKS = timedelta(days=12)
+EVERY_2_WEEKS_INTERVAL_DAYS = (14, 20)  # shortest interval between chemotherapy days, inclusive
+# With a continuous infusion every 2 weeks (FOLFOX, FOLFIRINOX: a 46-h 5-FU pump) no time is both
+# 24 h after the pump ends and 12 days before the next cycle: the label's earliest time falls on
+# day 4, about 11 days before day 15. Day 4, "the day after 5-FU pump disconnect", is how clinics
+# follow the label in these regimens (Draper et al., J Oncol Pharm Pract 2021;27:1159, and HOPA
+# News 2021;18(1) on it). So the window before the next cycle is what the schedule leaves once
+# day 4 has passed: the interval less the infusion, the label's 24 h and up to one more day for
+# the rest of day 4, in whole days (10 days for FOLFOX), never more than NCCN's 12. A dose on the
+# day the pump is disconnected stays flagged (inside the label's 24 h; off label, Draper 2021).
+PEGFILGRASTIM_AFTER_PUMP_DAY_SLACK = timedelta(hours=24)
+# Filgrastim label: not in the 24 h before, and from 24 h after, cytotoxic chemotherapy.
+FILGRASTIM_NOT_BEFORE_CHEMO = timedelta(hours=24)
+FILGRASTIM_NOT_AFTER_CHEMO = timedelta(hours=24)
+# "Before" counts from the start of chemotherapy (the recorded administration time), "after" from
+# its END: the labels' "24 hours after cytotoxic chemotherapy" is after the last cytotoxic drug has
+# been given, and G-CSF while cytotoxics still run stimulates the very cells they kill (the reason
+# for the labels' rule). A regimen with a continuous infusion (Regimen.infusion_hours) ends that
+# many hours after its recorded time: 5-FU 2400 mg/m2 as a 46-h ambulatory pump in the de Gramont /
+# FOLFOX6 / FOLFIRI / FOLFIRINOX schedules (Tournigand et al., J Clin Oncol 2004;22:229;
+# Conroy et al., N Engl J Med 2011;364:1817). NCCN (Hematopoietic Growth Factors) likewise
+# starts filgrastim 1-3 days after the COMPLETION of chemotherapy.
+FLUOROURACIL_PUMP_HOURS = 46
+# A G-CSF dose is checked against chemotherapy for this long after it was given.
+GCSF_TIMING_LOOKBACK = timedelta(days=14)
+
+# --- Alert rules (monitoring/rules.py) ----------------------------------------------
+# A pre-dose blood count is the one taken in the 72 h before the next day 1: the usual window
+# of chemotherapy protocols (e.g. "FBC within 72 hours of treatment"); local protocols vary.
+PRE_DOSE_COUNT_WINDOW = timedelta(hours=72)
+# A fever keeps the FN alert open for 24 h after the last febrile reading: IDSA 2010 asks for
+# assessment at presentation, and a reading a day old no longer says the patient is febrile now.
+FN_FEVER_LOOKBACK = timedelta(hours=24)
+# "Nadir window": the forecast's predicted nadir time +/- 2 days (the nadir is broad: ANC stays
+# near its lowest for several days, Friberg 2002); without a forecast, the regimen's window.
+NADIR_WINDOW_HALF_WIDTH = timedelta(days=2)
+# A patient without an active cycle: counts of this last week are graded for observed alerts
+# (a count older than a week no longer says how the patient is).
+NO_CYCLE_COUNT_LOOKBACK = timedelta(days=7)
+# Record given: the pre-dose count must be at most 72 h old (PRE_DOSE_COUNT_WINDOW above).
+# A fever in a patient whose course has ended, or with no cycle under way, is still a possible
+# neutropenic sepsis for this long after the last chemotherapy dose: NICE sepsis guideline (NG51
+# as amended 2024, NG255 2025, rec 1.1.9): "suspect neutropenic sepsis in people who become unwell
+# and are having or have had systemic anticancer treatment within the last 30 days" (NICE CG151).
+NEUTROPENIC_SEPSIS_AFTER_CHEMO = timedelta(days=30)
+

@@ -1,0 +1,139 @@
+"""Courses and cycles: start a course, give, delay or add chemotherapy days to a cycle, and the
+concerns a nurse must answer before recording a cycle as given."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
+
+from monitoring import clinical
+from monitoring.alerts import evaluate
+from monitoring.forecasts.inputs import mark_inputs_changed
+from monitoring.models import Alert, ChemoAdministration, CountResult, Cycle, Patient, TreatmentCourse
+
+
+def start_course(patient: Patient, regimen, first_day1: datetime, n_cycles: int) -> TreatmentCourse:
+    """Create a course with `n_cycles` planned cycles, one cycle length apart.
+
+    Every row written is in the history: the previous course is ended by save() and the
+    cycles are created with their historical rows (never a bare update() or bulk_create()).
+    """
+    with transaction.atomic():
+        for previous in TreatmentCourse.objects.filter(patient=patient, active=True):
+            previous.active = False
+            previous.save(update_fields=["active"])
+        course = TreatmentCourse.objects.create(patient=patient, regimen=regimen, started_on=first_day1.date())
+        planned = [first_day1 + timedelta(days=n * regimen.cycle_length_days) for n in range(n_cycles)]
+        # With history rows, so that later changes (given, delayed, an override reason) show as changes.
+        bulk_create_with_history(
+            [Cycle(course=course, number=n, planned_day1=day1, original_planned_day1=day1)
+             for n, day1 in enumerate(planned, start=1)],
+            Cycle,
+        )
+        mark_inputs_changed(course.cycles.values_list("pk", flat=True)[:1])
+        evaluate.evaluate_observed({patient.pk: [first_day1]}, timezone.now())
+    return course
+
+
+def give_cycle_concerns(cycle: Cycle, given_at: datetime) -> list[str]:
+    """Return, in words, why recording `cycle` as given at `given_at` may be unsafe (empty if none).
+
+    The "Record given" form asks for an override reason while any of these hold: the last
+    pre-dose ANC is below the regimen's threshold, there is no count in the 72 h before day 1,
+    a critical alert of the patient is open, or the previous cycle's length has not passed.
+    """
+
+    regimen, patient_id = cycle.course.regimen, cycle.course.patient_id
+    concerns = []
+    pre_dose = (
+        CountResult.objects.filter(patient_id=patient_id, collected_at__lte=given_at,
+                                   collected_at__gte=given_at - clinical.PRE_DOSE_COUNT_WINDOW)
+        .order_by("-collected_at", "-pk").first()
+    )
+    threshold = regimen.next_cycle_anc_1e9_per_l
+    if pre_dose is None:
+        hours = int(clinical.PRE_DOSE_COUNT_WINDOW.total_seconds() // 3600)
+        concerns.append(f"No blood count in the {hours} h before this day 1.")
+    elif pre_dose.anc_1e9_per_l < threshold:
+        concerns.append(f"The last pre-dose ANC, {pre_dose.anc_1e9_per_l} x10^9/L on "
+                        f"{_local(pre_dose.collected_at)}, is below the regimen threshold of {threshold} x10^9/L.")
+    for alert in Alert.objects.filter(patient_id=patient_id, severity=Alert.Severity.CRITICAL,
+                                      resolved_at__isnull=True).order_by("raised_at"):
+        concerns.append(f"A critical alert is open: {alert.get_kind_display()} (raised {_local(alert.raised_at)}).")
+    previous = (
+        Cycle.objects.filter(course_id=cycle.course_id, number__lt=cycle.number, actual_day1__isnull=False)
+        .order_by("-number").first()
+    )
+    if previous is not None:
+        earliest = previous.actual_day1 + timedelta(days=regimen.cycle_length_days)
+        if timezone.localdate(given_at) < timezone.localdate(earliest):
+            concerns.append(f"Cycle {previous.number} was given on {_local(previous.actual_day1)}: a "
+                            f"{regimen.cycle_length_days}-day cycle allows cycle {cycle.number} from "
+                            f"{timezone.localtime(earliest):%a %d %b}.")
+    return concerns
+
+
+def _local(moment: datetime) -> str:
+    return f"{timezone.localtime(moment):%a %d %b %H:%M}"
+
+
+def give_cycle(cycle: Cycle, given_at: datetime, dose_fraction: Decimal = Decimal("1.00"), *,
+               override_reason: str = "", overridden: list[str] | None = None) -> Cycle:
+    """Record the day-1 chemotherapy of a cycle as given.
+
+    `override_reason` and `overridden`: why it was given despite the concerns the form listed
+    (give_cycle_concerns), kept on the cycle and in its history.
+    """
+    with transaction.atomic():
+        cycle.actual_day1 = given_at
+        cycle.status = Cycle.Status.GIVEN
+        cycle.given_override_reason = override_reason.strip()
+        cycle.given_override_concerns = "\n".join(overridden or [])
+        cycle.save()
+        ChemoAdministration.objects.create(cycle=cycle, day_of_cycle=1, given_at=given_at, dose_fraction=dose_fraction)
+        mark_inputs_changed(_this_and_previous(cycle))
+        evaluate.evaluate_observed({cycle.course.patient_id: [given_at]}, timezone.now())
+    return cycle
+
+
+def record_administration(
+    cycle: Cycle, day_of_cycle: int, given_at: datetime, dose_fraction: Decimal
+) -> ChemoAdministration:
+    """Record a further chemotherapy day of a cycle (e.g. day 8)."""
+    with transaction.atomic():
+        administration = ChemoAdministration.objects.create(
+            cycle=cycle, day_of_cycle=day_of_cycle, given_at=given_at, dose_fraction=dose_fraction
+        )
+        mark_inputs_changed([cycle.pk])
+        evaluate.evaluate_observed({cycle.course.patient_id: [given_at]}, timezone.now())
+    return administration
+
+
+def delay_cycle(cycle: Cycle, new_day1: datetime, reason: str) -> Cycle:
+    """Postpone a planned cycle and every later planned cycle of the course by the same time."""
+    with transaction.atomic():
+        shift = new_day1 - cycle.planned_day1
+        later = Cycle.objects.filter(course=cycle.course, number__gt=cycle.number, status=Cycle.Status.PLANNED)
+        for other in later:
+            other.planned_day1 += shift
+            other.save(update_fields=["planned_day1"])
+        cycle.planned_day1 = new_day1
+        cycle.status = Cycle.Status.DELAYED
+        cycle.delay_reason = reason
+        cycle.save()
+        mark_inputs_changed(_this_and_previous(cycle))
+        evaluate.evaluate_observed({cycle.course.patient_id: [new_day1]}, timezone.now())
+    return cycle
+
+
+def _this_and_previous(cycle: Cycle) -> list[int]:
+    """Return the cycle and the one before it, whose readiness forecast depends on this day 1."""
+    return list(
+        Cycle.objects.filter(course=cycle.course, number__in=[cycle.number - 1, cycle.number]).values_list(
+            "pk", flat=True
+        )
+    )

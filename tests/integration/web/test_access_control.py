@@ -1,0 +1,204 @@
+"""Access control: every URL refuses anonymous visitors, another team's records are 404,
+every change and read is on the record, log-ins are throttled, idle sessions end."""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from monitoring import clinical, records
+from monitoring.labfeed import importers
+from monitoring.models import AccessLog, Alert, CountResult
+from tests.conftest import PASSWORD, REPO, start_on_regimen
+
+pytestmark = pytest.mark.django_db
+
+PUBLIC = {"login", "healthz"}  # the only pages an anonymous visitor may see (healthz: no patient data)
+
+
+def project_routes() -> list[tuple[str, str, list[str]]]:
+    """Return (name, route, parameter names) for every non-admin URL pattern of the project."""
+    found = []
+
+    def walk(patterns, prefix=""):
+        for entry in patterns:
+            if isinstance(entry, URLResolver):
+                if entry.app_name == "admin":
+                    continue
+                walk(entry.url_patterns, prefix + str(entry.pattern))
+            elif isinstance(entry, URLPattern):
+                route = prefix + str(entry.pattern)
+                found.append((entry.name, route, re.findall(r"<(?:\w+:)?(\w+)>", route)))
+
+    walk(get_resolver().url_patterns)
+    return found
+
+
+def fill(route: str, value: str) -> str:
+    return "/" + re.sub(r"<(?:\w+:)?\w+>", value, route).lstrip("^").rstrip("$")
+
+
+def test_the_route_walk_sees_every_area():
+    names = {name for name, _, _ in project_routes()}
+    assert {"ward", "patient", "alerts", "count_new", "patient_history"} <= names
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_every_url_refuses_an_anonymous_visitor(client, method):
+    for name, route, _ in project_routes():
+        if name in PUBLIC:
+            continue
+        url = fill(route, "1")
+        response = getattr(client, method)(url)
+        if url.startswith("/api/"):
+            assert response.status_code == 401, f"{method.upper()} {url} answered {response.status_code}"
+        else:
+            assert response.status_code == 302, f"{method.upper()} {url} answered {response.status_code}"
+            assert response["Location"].startswith(reverse("login")), f"{url} redirects to {response['Location']}"
+
+
+def _team_objects(patient, regimens):
+    """One object of each kind a URL can point at, all belonging to `patient`'s team."""
+    cycle = start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=8)
+    count = records.record_count(
+        patient, clinical.parse_count(collected_at=timezone.now(), unit="10^9/L", anc=Decimal("0.4"))
+    )
+    # The grade 4 alert is raised by saving the count (the observed rules run at save time).
+    alert = Alert.objects.get(patient=patient, cycle=cycle, kind=Alert.Kind.GRADE4_OBSERVED)
+    from monitoring.models import ImportException
+
+    importers.import_file("lab.csv", f"mrn,collected_at,anc,unit\n{patient.mrn},{timezone.now():%Y-%m-%dT%H:%M}Z,abc,"
+                          "10^9/L\n", source="import")
+    kept = ImportException.objects.get(patient=patient)
+    return {"patients": patient.pk, "counts": count.pk, "cycles": cycle.pk, "alerts": alert.pk, "import": kept.pk}
+
+
+def test_another_teams_records_are_404_on_every_url(client, other_nurse, patient, regimens):
+    objects = _team_objects(patient, regimens)
+    client.force_login(other_nurse)
+    checked = 0
+    for name, route, params in project_routes():
+        if not params or route.startswith("api/"):
+            continue
+        kind = route.split("/")[0]
+        assert kind in objects, f"route {route!r} ({name}) takes an id of a kind this test does not know: add it"
+        url = fill(route, str(objects[kind]))
+        # A POST-only view may answer GET with 405 whatever the id: that reveals nothing.
+        before = AccessLog.objects.count()
+        get, post = client.get(url), client.post(url)
+        assert get.status_code in (404, 405), f"GET {url} answered {get.status_code}"
+        assert post.status_code == 404, f"POST {url} answered {post.status_code}"
+        # Each refused request is on the record, with the user and the id asked for.
+        refused = AccessLog.objects.order_by("-pk")[: AccessLog.objects.count() - before]
+        assert len(refused) == (1 if get.status_code == 405 else 2), f"{url}: {len(refused)} entries"
+        for entry in refused:
+            assert (entry.user, entry.action, entry.requested_id, entry.path) == (
+                other_nurse, AccessLog.Action.REFUSED, objects[kind], url)
+        checked += 1
+    assert checked >= 8
+    assert not AccessLog.objects.filter(user=other_nurse).exclude(action=AccessLog.Action.REFUSED).exists()
+
+
+def test_own_team_can_open_the_same_records(nurse_client, patient, regimens):
+    objects = _team_objects(patient, regimens)
+    for name in ("patient", "patient_history", "count_new"):
+        assert nurse_client.get(reverse(name, args=[objects["patients"]])).status_code == 200
+    assert nurse_client.get(reverse("count_edit", args=[objects["counts"]])).status_code == 200
+
+
+def test_ward_lists_only_the_users_teams(nurse_client, patient, other_patient):
+    page = nurse_client.get(reverse("ward")).content.decode()
+    assert patient.mrn in page and other_patient.mrn not in page
+
+
+def test_nurses_do_not_get_into_the_admin_site_but_administrators_do(client, nurse, team):
+    from tests.conftest import make_user
+
+    client.force_login(nurse)
+    assert client.get("/admin/").status_code == 302
+    admin = make_user("boss", [team], role="admin")
+    client.force_login(admin)
+    assert client.get("/admin/").status_code == 200
+
+
+def test_changes_are_on_the_record_with_who_and_before_after(client, nurse, patient):
+    client.force_login(nurse)
+    when = timezone.localtime(timezone.now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    client.post(reverse("count_new", args=[patient.pk]), {"collected_at": when, "unit": "10^9/L", "anc": "0.4"})
+    result = CountResult.objects.get()
+    client.post(reverse("count_edit", args=[result.pk]), {"collected_at": when, "unit": "10^9/L", "anc": "0.45"})
+    records.delete_result(CountResult.objects.get())
+
+    history = CountResult.history.filter(id=result.pk).order_by("history_date")
+    assert [h.history_type for h in history] == ["+", "~", "-"]
+    assert history[0].history_user == nurse and history[1].history_user == nurse
+    page = client.get(reverse("patient_history", args=[patient.pk])).content.decode()
+    assert "0.400 &rarr; 0.450" in page.replace("\n", "") or "0.400 → 0.450" in page
+    assert "Deleted" in page
+
+
+def test_viewing_a_patient_is_on_the_record_and_the_page_links_to_its_history(nurse_client, nurse, patient):
+    page = nurse_client.get(reverse("patient", args=[patient.pk])).content.decode()
+    assert reverse("patient_history", args=[patient.pk]) in page
+    entry = AccessLog.objects.get()
+    assert (entry.user, entry.patient, entry.action) == (nurse, patient, AccessLog.Action.VIEW)
+
+
+def test_the_trail_cannot_be_edited_from_the_app(client, team):
+    from tests.conftest import make_user
+
+    admin = make_user("boss", [team], role="admin")
+    client.force_login(admin)
+    assert client.get("/admin/monitoring/accesslog/add/").status_code == 403
+    assert "historicalcountresult" not in client.get("/admin/monitoring/").content.decode().lower()
+
+
+def test_login_is_locked_after_repeated_failures(client, nurse):
+    for _ in range(5):
+        response = client.post(reverse("login"), {"username": "nurse", "password": "wrong-password"})
+    response = client.post(reverse("login"), {"username": "nurse", "password": PASSWORD})
+    assert response.status_code == 429
+    assert "Too many failed log-ins" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_correct_password_logs_in(client, nurse):
+    response = client.post(reverse("login"), {"username": "nurse", "password": PASSWORD})
+    assert response.status_code == 302 and client.session["_auth_user_id"] == str(nurse.pk)
+
+
+def test_idle_session_expires_and_ends_at_browser_close(client, nurse, settings):
+    client.post(reverse("login"), {"username": "nurse", "password": PASSWORD})
+    # The idle sign-out comes at 30 min (monitoring/guards/idle.py); the store's expiry is a minute later.
+    assert client.session.get_expiry_age() == 31 * 60
+    assert client.session.get_expire_at_browser_close()
+    assert client.get(reverse("ward")).status_code == 200
+    Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
+    response = client.get(reverse("ward"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_deploy_checks_pass_under_production_settings():
+    env = dict(os.environ, DJANGO_DEBUG="false", SECRET_KEY=secrets.token_urlsafe(64),
+               ALLOWED_HOSTS="neutrowatch.example.org", DJANGO_SETTINGS_MODULE="neutrowatch.settings")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_production_settings_refuse_to_start_without_a_secret_key():
+    env = dict(os.environ, DJANGO_DEBUG="false", SECRET_KEY="", DJANGO_SETTINGS_MODULE="neutrowatch.settings")
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=REPO, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode != 0 and "SECRET_KEY must be set" in result.stderr

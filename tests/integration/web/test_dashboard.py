@@ -1,0 +1,360 @@
+"""Ward overview, patient page and alert inbox, through the real write paths and the real engine."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from monitoring import clinical, forecasts, records, treatment
+from monitoring.models import AccessLog, Alert, Cycle
+from tests.conftest import make_patient, make_user, start_on_regimen
+
+pytestmark = pytest.mark.django_db
+
+
+def add_count(patient, when, anc: str, unit: str = "10^9/L"):
+    return records.record_count(patient, clinical.parse_count(collected_at=when, unit=unit, anc=Decimal(anc)))
+
+
+def add_temperature(patient, when, celsius: str):
+    value = Decimal(celsius)
+    return records.record_temperature(
+        patient, taken_at=when, temperature_c=clinical.to_celsius(value, "C"), entered_value=celsius, entered_unit="C"
+    )
+
+
+def add_gcsf(patient, when, product: str, dose: str, unit: str, name: str = ""):
+    return records.record_gcsf(
+        patient, product=product, dose=Decimal(dose), dose_unit=unit, given_at=when, product_name=name
+    )
+
+
+def raise_alert(patient, cycle, kind=Alert.Kind.GRADE4_OBSERVED, severity=Alert.Severity.CRITICAL, **fields):
+    """Return the live alert of this condition with these fields, as the alert pipeline would store it.
+
+    The save-time rules may already have raised it from a count the test saved: that one is updated.
+    """
+    defaults = dict(message=f"{Alert.Kind(kind).label} for {patient.mrn}", raised_at=timezone.now(),
+                    evidence={"anc_1e9_per_l": 0.31, "collected_at": "2025-01-01T08:00"}, severity=severity)
+    defaults.update(fields)
+    alert, _ = Alert.objects.update_or_create(patient=patient, cycle=cycle, kind=kind, resolved_at=None,
+                                              defaults=defaults)
+    return alert
+
+
+def build_story_patient(team, regimens, *, mrn: str = "STORY1", family_name: str = "Story", forecast: bool = True):
+    """Return a patient on docetaxel q3w in cycle 3 (day 6), with two finished cycles of data.
+
+    Cycle 1: nadir 0.4 (grade 4) on day 8, pegfilgrastim day 2. Cycle 2: nadir 0.9 (grade 3),
+    a fever of 38.6 C on day 9, filgrastim days 9-11. Cycle 3 (80 % dose): pegfilgrastim day 2,
+    one count on day 5, and a real forecast (the engine, synchronously).
+    """
+    patient = make_patient(team, mrn=mrn, family_name=family_name, given_name="Alice")
+    cycle1 = start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=47, n_cycles=4)
+    day1 = cycle1.day1
+    cycles = list(Cycle.objects.filter(course=cycle1.course).order_by("number"))
+    treatment.give_cycle(cycles[1], day1 + timedelta(days=21), Decimal("1.00"))
+    treatment.give_cycle(cycles[2], day1 + timedelta(days=42), Decimal("0.80"))
+    for start, values in ((day1, ["4.8", "2.1", "0.4", "1.2", "3.9"]), (day1 + timedelta(days=21), ["4.1", "1.6", "0.9",
+                                                                                                    "1.9", "4.4"])):
+        for day, anc in zip((0, 4, 7, 11, 20), values, strict=True):
+            add_count(patient, start + timedelta(days=day, hours=-2), anc)
+    add_gcsf(patient, day1 + timedelta(days=1), clinical.PEGFILGRASTIM, "6", "mg", "Neulasta")
+    for day in (8, 9, 10):
+        add_gcsf(patient, day1 + timedelta(days=21 + day), clinical.FILGRASTIM, "300", "ug", "filgrastim-sndz")
+    add_temperature(patient, day1 + timedelta(days=29), "37.1")
+    add_temperature(patient, day1 + timedelta(days=29, hours=6), "38.6")
+    add_temperature(patient, day1 + timedelta(days=30), "37.4")
+    add_count(patient, day1 + timedelta(days=42, hours=-2), "4.6")
+    add_gcsf(patient, day1 + timedelta(days=43), clinical.PEGFILGRASTIM, "6", "mg", "pegfilgrastim-jmdb")
+    add_count(patient, day1 + timedelta(days=46), "2.2")
+    if forecast:
+        for cycle in cycles[:3]:
+            forecasts.recompute_cycle(cycle.pk)
+    return patient, cycles
+
+
+def login(client, user):
+    client.force_login(user)
+    return client
+
+
+# --- Ward overview -----------------------------------------------------------------------------
+
+
+def test_ward_ranks_own_active_patients_by_urgency(nurse_client, team, other_team, regimens):
+    calm = make_patient(team, mrn="CALM1", family_name="Calm")
+    start_on_regimen(calm, regimens["DOCETAXEL-75-Q3W"], days_ago=3)
+    add_count(calm, timezone.now() - timedelta(days=1), "10.0")
+    deep = make_patient(team, mrn="DEEP1", family_name="Deep")
+    start_on_regimen(deep, regimens["DOCETAXEL-75-Q3W"], days_ago=9)
+    add_count(deep, timezone.now() - timedelta(hours=5), "0.3")
+    Alert.objects.filter(patient=deep).update(acknowledged_at=timezone.now())  # its save-time alert, seen
+    alerted = make_patient(team, mrn="ALRT1", family_name="Alerted")
+    alerted_cycle = start_on_regimen(alerted, regimens["DOCETAXEL-75-Q3W"], days_ago=4)
+    raise_alert(alerted, alerted_cycle, Alert.Kind.FEBRILE_NEUTROPENIA, Alert.Severity.CRITICAL)
+    make_patient(team, mrn="GONE1", family_name="Inactive", active=False)
+    make_patient(other_team, mrn="OTHER1", family_name="Elsewhere")
+
+    response = nurse_client.get(reverse("ward"))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    order = re.findall(r"MRN (\w+)", html)
+    assert order == ["ALRT1", "DEEP1", "CALM1"]
+    assert "Grade 4 (life-threatening)" in html  # the grade in words beside its colour
+    assert "<strong>10</strong>" in html  # a plain number, not 1E+1
+    assert "Febrile neutropenia suspected - start FN pathway" in html  # the most urgent alert in words
+    assert "Critical" in html and "sev-fn" in html  # its own colour and icon as well as words
+    assert "OTHER1" not in html and "GONE1" not in html
+
+
+def test_ward_filters_survive_refresh(nurse_client, team, regimens):
+    for mrn, anc in (("LOW1", "4.0"), ("HIGH1", "0.2")):
+        p = make_patient(team, mrn=mrn, family_name=mrn.title())
+        start_on_regimen(p, regimens["DOCETAXEL-75-Q3W"], days_ago=8)
+        add_count(p, timezone.now() - timedelta(hours=3), anc)
+
+    high = nurse_client.get(reverse("ward"), {"risk": "high"}).content.decode()
+    assert "HIGH1" in high and "LOW1" not in high
+    searched = nurse_client.get(reverse("ward"), {"q": "low1"}).content.decode()
+    assert "LOW1" in searched and "HIGH1" not in searched
+    only_alerts = nurse_client.get(reverse("ward"), {"alerts": "1"}).content.decode()
+    assert "LOW1" not in only_alerts and "HIGH1" in only_alerts  # 0.2 raised its alert when saved
+    # The refresh link keeps the filter in its query string.
+    assert 'href="/?risk=high" id="refresh"' in high
+
+
+def test_ward_ignores_a_team_filter_for_another_team(nurse_client, team, other_team):
+    make_patient(team, mrn="MINE1")
+    make_patient(other_team, mrn="THEIRS1")
+    html = nurse_client.get(reverse("ward"), {"team": other_team.pk}).content.decode()
+    assert "MINE1" in html and "THEIRS1" not in html
+
+
+def _ward_queries(client) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("ward")).status_code == 200
+    return len(queries)
+
+
+def test_ward_runs_a_fixed_number_of_queries(nurse_client, team, regimens, django_assert_max_num_queries):
+    def add_patients(start: int, n: int) -> None:
+        # Every cell filled: two counts (trend), a forecast made before the second (out of date), an
+        # alert. The ward loads only the columns it shows: one it forgot would cost a query per row.
+        for i in range(start, start + n):
+            p = make_patient(team, mrn=f"Q{i:03d}", family_name=f"Query{i}")
+            cycle = start_on_regimen(p, regimens["DOCETAXEL-75-Q3W"], days_ago=6)
+            high, low = ("1.6", "1.1") if i % 2 else ("9.0", "8.0")  # high and low risk of grade 4
+            add_count(p, timezone.now() - timedelta(days=2), high)
+            forecasts.recompute_cycle(cycle.pk)
+            add_count(p, timezone.now() - timedelta(days=1), low)
+            raise_alert(p, cycle, severity=Alert.Severity.HIGH)
+
+    add_patients(0, 2)
+    few = _ward_queries(nurse_client)
+    add_patients(2, 18)
+    many = _ward_queries(nurse_client)
+    assert many == few
+    html = nurse_client.get(reverse("ward")).content.decode()
+    assert html.count("next FBC: ") == html.count("Out of date") == html.count('class="trend trend-falling"') == 20
+    # Session and user (2), teams, patients, courses, cycles with forecasts, last two counts, open alerts (6),
+    # the menu's open-alert count (1), the open import exceptions of the user's teams (1), the session save
+    # of the idle timeout (3: savepoint, update, release), the read-trail entry (1), the heartbeats (1) and
+    # the forecasts late by over a minute (1, issue 25).
+    with django_assert_max_num_queries(16):
+        nurse_client.get(reverse("ward"))
+
+
+# --- Patient page --------------------------------------------------------------------------------
+
+
+def _figures(html: str) -> dict[str, dict]:
+    blocks = re.findall(r'<script id="(fig-[\w-]+)" type="application/json">(.*?)</script>', html, re.S)
+    return {figure_id: json.loads(body) for figure_id, body in blocks}
+
+
+def test_patient_page_shows_charts_with_counts_forecast_and_gcsf(nurse_client, nurse, team, regimens):
+    patient, cycles = build_story_patient(team, regimens)
+
+    response = nurse_client.get(reverse("patient", args=[patient.pk]))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    figures = _figures(html)
+    current = figures[f"fig-cycle-{cycles[2].pk}"]
+    kinds = {trace.get("meta") for trace in current["data"]}
+    assert {"counts", "forecast", "forecast-band", "predicted-nadir", "chemo", "gcsf"} <= kinds
+    first = figures[f"fig-cycle-{cycles[0].pk}"]
+    gcsf_names = {t["name"] for t in first["data"] if t.get("meta") == "gcsf"}
+    assert gcsf_names == {"G-CSF: Pegfilgrastim"}
+    second = figures[f"fig-cycle-{cycles[1].pk}"]
+    assert {t["name"] for t in second["data"] if t.get("meta") == "gcsf"} == {"G-CSF: Filgrastim"}
+    assert any(t.get("meta") == "fever" for t in second["data"])  # 38.6 C is a fever (IDSA 2010)
+    assert any("Observed nadir 0.9" in a["text"] for a in second["layout"]["annotations"])
+    assert {"fig-timeline", "fig-overlay"} <= set(figures)
+    overlay_cycles = {t["name"] for t in figures["fig-overlay"]["data"] if t.get("meta") == "overlay-counts"}
+    assert overlay_cycles == {"Cycle 1", "Cycle 2", "Cycle 3"}
+    # The header: regimen, cycle and day, last ANC with its grade in words.
+    assert "Docetaxel 75 mg/m2 q3w" in html and "3, day 6" in html
+    assert "<strong>2.2</strong> x10<sup>9</sup>/L" in html and "Grade 0 (within normal limits)" in html
+    assert "vendor/plotly-cartesian.min.js" in html and "cdn" not in html.lower()
+    assert AccessLog.objects.filter(patient=patient, user=nurse, action=AccessLog.Action.VIEW).count() == 1
+
+
+def test_patient_page_shows_a_real_forecast_in_the_header(nurse_client, team, regimens):
+    patient, cycles = build_story_patient(team, regimens)
+    forecast = cycles[2].forecast
+    forecast.refresh_from_db()
+    assert not forecast.error
+
+    html = nurse_client.get(reverse("patient", args=[patient.pk])).content.decode()
+
+    assert f"{forecast.nadir_anc_1e9_per_l:.2f} x10<sup>9</sup>/L" in html
+    assert f"P(grade 4) {round(forecast.p_grade4 * 100)}\u00a0%" in html
+
+
+def test_patient_page_of_another_team_is_404(nurse_client, other_patient):
+    assert nurse_client.get(reverse("patient", args=[other_patient.pk])).status_code == 404
+    # Only the refusal is on the record: a refused request reads nothing.
+    assert list(AccessLog.objects.filter(patient=other_patient).values_list("action", flat=True)) == ["refused"]
+
+
+def test_patient_page_queries_do_not_grow_with_cycles(nurse_client, team, regimens):
+    small = make_patient(team, mrn="SMALL1")
+    start_on_regimen(small, regimens["DOCETAXEL-75-Q3W"], days_ago=2)
+    add_count(small, timezone.now() - timedelta(days=1), "3.1")
+    big, _ = build_story_patient(team, regimens, forecast=False)
+
+    def queries(patient) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert nurse_client.get(reverse("patient", args=[patient.pk])).status_code == 200
+        return len(captured)
+
+    assert queries(big) == queries(small)
+
+
+@override_settings(TIME_ZONE="America/New_York")
+def test_times_are_shown_in_the_clinic_time_zone(nurse_client, team, regimens):
+    patient = make_patient(team, mrn="TZ1")
+    start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=3)
+    collected = (timezone.now() - timedelta(days=1)).replace(minute=7, second=0, microsecond=0)
+    add_count(patient, collected, "2.5")
+
+    html = nurse_client.get(reverse("patient", args=[patient.pk])).content.decode()
+
+    local = timezone.localtime(collected, timezone.get_fixed_timezone(0))
+    from zoneinfo import ZoneInfo
+
+    new_york = collected.astimezone(ZoneInfo("America/New_York"))
+    assert new_york.strftime("%d %b %Y %H:%M") in html
+    assert local.strftime("%d %b %Y %H:%M") not in html
+    assert "Times in America/New_York" in html
+
+
+def test_patient_page_without_any_data_renders(nurse_client, patient):
+    html = nurse_client.get(reverse("patient", args=[patient.pk])).content.decode()
+    assert "No counts yet." in html and "nw-chart" not in html
+
+
+# --- Alert inbox and acknowledgement ----------------------------------------------------------------
+
+
+def test_inbox_lists_open_alerts_of_own_teams_most_severe_first(nurse_client, team, other_team, regimens):
+    mine = make_patient(team, mrn="INBOX1")
+    cycle = start_on_regimen(mine, regimens["DOCETAXEL-75-Q3W"], days_ago=8)
+    raise_alert(mine, cycle, Alert.Kind.NADIR_UNMONITORED, Alert.Severity.MEDIUM, message="No count in nadir window")
+    raise_alert(mine, cycle, Alert.Kind.GRADE4_OBSERVED, Alert.Severity.CRITICAL, message="ANC 0.31 grade 4")
+    theirs = make_patient(other_team, mrn="INBOX2")
+    other_cycle = start_on_regimen(theirs, regimens["DOCETAXEL-75-Q3W"], days_ago=8)
+    raise_alert(theirs, other_cycle, message="Someone else's patient")
+
+    html = nurse_client.get(reverse("alerts")).content.decode()
+
+    assert html.index("ANC 0.31 grade 4") < html.index("No count in nadir window")
+    assert "Someone else&#x27;s patient" not in html and "INBOX2" not in html
+    # Evidence in words, with its unit and a clinic-time timestamp; no internal ids.
+    assert "ANC 0.31 x10^9/L at Wed 01 Jan 2025 08:00, grade 4" in html
+
+
+def test_acknowledge_moves_the_alert_to_history(nurse_client, nurse, team, regimens):
+    patient = make_patient(team, mrn="ACK1")
+    cycle = start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=8)
+    alert = raise_alert(patient, cycle)
+
+    response = nurse_client.post(reverse("alert_acknowledge", args=[alert.pk]),
+                                 {"note": "  Phoned, afebrile, FBC tomorrow ", "next": "/alerts/"}, follow=True)
+
+    alert.refresh_from_db()
+    assert alert.acknowledged_by == nurse and alert.acknowledgement_note == "Phoned, afebrile, FBC tomorrow"
+    html = response.content.decode()
+    assert "acknowledged." in html
+    open_part, history_part = html.split('id="alert-history"')
+    assert f'data-alert="{alert.pk}"' not in open_part
+    assert f'data-alert="{alert.pk}"' in history_part and "Phoned, afebrile" in history_part
+
+
+def test_acknowledge_without_a_note_is_allowed(nurse_client, team, regimens):
+    patient = make_patient(team, mrn="ACK2")
+    alert = raise_alert(patient, start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=8))
+    nurse_client.post(reverse("alert_acknowledge", args=[alert.pk]), {})
+    alert.refresh_from_db()
+    assert alert.acknowledged_at is not None and alert.acknowledgement_note == ""
+
+
+def test_second_acknowledgement_keeps_the_first(nurse_client, nurse, team, regimens):
+    colleague = make_user("colleague", [team])
+    patient = make_patient(team, mrn="ACK3")
+    alert = raise_alert(patient, start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=8))
+    nurse_client.post(reverse("alert_acknowledge", args=[alert.pk]), {"note": "first"})
+    other = login(Client(), colleague)
+    response = other.post(reverse("alert_acknowledge", args=[alert.pk]), {"note": "second"}, follow=True)
+    alert.refresh_from_db()
+    assert alert.acknowledged_by == nurse and alert.acknowledgement_note == "first"
+    assert "already acknowledged by" in response.content.decode()
+
+
+def test_acknowledge_is_post_only_csrf_protected_and_team_scoped(nurse, team, other_team, regimens):
+    patient = make_patient(team, mrn="ACK4")
+    alert = raise_alert(patient, start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=8))
+    theirs = make_patient(other_team, mrn="ACK5")
+    their_alert = raise_alert(theirs, start_on_regimen(theirs, regimens["DOCETAXEL-75-Q3W"], days_ago=8))
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(nurse)
+    url = reverse("alert_acknowledge", args=[alert.pk])
+
+    assert client.get(url).status_code == 405
+    assert client.post(url, {"note": "no token"}).status_code == 403
+    page = client.get(reverse("alerts")).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    assert client.post(reverse("alert_acknowledge", args=[their_alert.pk]),
+                       {"csrfmiddlewaretoken": token}).status_code == 404
+    response = client.post(url, {"csrfmiddlewaretoken": token, "next": "https://evil.example/"})
+    assert response.status_code == 302 and response["Location"] == reverse("alerts")
+    alert.refresh_from_db()
+    their_alert.refresh_from_db()
+    assert alert.acknowledged_at is not None and their_alert.acknowledged_at is None
+
+
+def test_acknowledge_from_the_patient_page_returns_there(nurse_client, team, regimens):
+    patient = make_patient(team, mrn="ACK6")
+    alert = raise_alert(patient, start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=8))
+    page = reverse("patient", args=[patient.pk])
+    assert f'action="{reverse("alert_acknowledge", args=[alert.pk])}"' in nurse_client.get(page).content.decode()
+    response = nurse_client.post(reverse("alert_acknowledge", args=[alert.pk]), {"note": "seen", "next": page})
+    assert response["Location"] == page
+
+
+def test_pages_need_login(client, patient):
+    for url in (reverse("ward"), reverse("alerts"), reverse("patient", args=[patient.pk])):
+        response = client.get(url)
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"]
