@@ -12,6 +12,8 @@ venv: $(VENV)/.installed
 # The development venv has the runtime requirements and the test tools (requirements-dev.txt);
 # a production deployment installs requirements.txt alone (docs/operations.md).
 $(VENV)/.installed: requirements.txt requirements-dev.txt
+	@echo "First run: creating $(VENV) and installing the Python packages. This takes a few minutes and needs"
+	@echo "the network; later runs skip it and start in about 15 seconds."
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r requirements-dev.txt
@@ -22,9 +24,14 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 vendor:
 	bash scripts/vendor.sh
 
+# The demo accounts are printed last, once the server answers (scripts/run.sh); load_demo's own output
+# (and the password it made up on the first run) is kept in var/.
 run: venv
+	@mkdir -p var/log
+	@echo "Preparing the database and the demo patients (about 10 seconds; migrations take longer the first time)."
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py load_demo
+	$(PY) manage.py load_demo > var/log/load-demo.log
+	@grep -q '^  password: unchanged' var/log/load-demo.log || sed -n '/^Demo accounts/,$$p' var/log/load-demo.log > var/demo-accounts.txt
 	PORT=$(PORT) MLLP_PORT=$(MLLP_PORT) bash scripts/run.sh
 
 # Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).

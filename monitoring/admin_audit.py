@@ -27,10 +27,16 @@ PATIENT_PATHS: dict[type, str] = {
     models.Delivery: "alert__patient_id",
     models.ImportException: "patient_id",
     models.AccessLog: "patient_id",
+    models.TriageCall: "patient_id",
+    models.AlertEscalation: "alert__patient_id",
+    models.EscalationTimer: "alert__patient_id",
 }
 NOT_PATIENT_DATA = {
     "monitoring.team", "monitoring.user", "monitoring.regimen", "monitoring.learnedprior", "monitoring.apitoken",
     "monitoring.heartbeat", "auth.group",
+    # Rotas, escalation chains and the triage table (docs/on-duty.md): staff and rules, no patient.
+    "monitoring.escalationchain", "monitoring.teamduty", "monitoring.dutycontact", "monitoring.shiftpattern",
+    "monitoring.rotaoverride", "monitoring.triagesymptom",
     "axes.accessattempt", "axes.accesslog", "axes.accessfailurelog",  # django-axes' login records
 }
 

@@ -95,7 +95,8 @@ def _grade_bands() -> tuple[list[dict], list[dict]]:
                        "line": {"color": "#9aa5b1", "width": 1, "dash": "dot"}, "layer": "below"})
         middle_linear = (max(low, 0) + high) / 2
         middle_log = math.sqrt(max(low, 0.05) * high)
-        annotations.append({"xref": "paper", "yref": "y", "x": 1, "y": middle_linear, "xanchor": "right",
+        # Left edge: the right edge belongs to the next-cycle threshold label, which sits on a band edge.
+        annotations.append({"xref": "paper", "yref": "y", "x": 0, "y": middle_linear, "xanchor": "left",
                             "yanchor": "middle", "text": label, "showarrow": False,
                             "font": {"size": 9, "color": "#3d4651"}, "name": f"band:{middle_linear}:{middle_log}"})
     return shapes, annotations
@@ -391,6 +392,9 @@ def cycle_figure(cycle: CycleData, now: datetime | None = None) -> dict:
     counts = cycle.charted_counts
     first_day = min([0.5] + [axis.x(c.collected_at) - 0.3 for c in counts])
     nadir = cycle.observed_nadir
+    after_dose = [c for c in cycle.counts if c.collected_at >= cycle.start]
+    if nadir is not None and nadir.pk in (after_dose[0].pk, after_dose[-1].pk):
+        nadir = None  # a trough has counts on both sides: the first may be the highest, the latest may still fall
     day = f" (day {_whole_day(nadir.collected_at, cycle.start)})" if nadir is not None else ""
     today = None
     if cycle.start <= now and (cycle.end is None or now < cycle.end) and axis.x(now) <= end_day:
@@ -445,6 +449,7 @@ def overlay_figure(page: PatientPage, now: datetime | None = None) -> dict:
         trace["marker"]["color"] = colour
         trace["marker"]["line"] = {"width": 1, "color": "#fff"}
         trace["meta"] = "overlay-counts"
+        trace["mode"] = "lines+markers"  # cycles' "G4"s on one day would pile up; the symbols say the grade
         data.append(trace)
     current = page.current
     length = max((c.regimen.cycle_length_days for c in page.cycles), default=21)

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 RECOMPUTE_CYCLE = "monitoring.tasks.recompute_cycle"
 RECOMPUTE_CYCLES = "monitoring.tasks.recompute_cycles"
 DELIVER = "monitoring.tasks.deliver"
+FIRE_ESCALATION = "monitoring.tasks.fire_escalation"
 
 # Publishing gives up fast when the broker is down: the sweep re-dispatches what was not sent.
 FAST_PUBLISH = {"retry": True, "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.1,
@@ -45,7 +46,7 @@ def send(name: str, args: tuple, **options) -> None:
     registry = current_app.tasks
     if name not in registry:
         current_app.loader.import_default_modules()
-    registry[name].apply_async(args, **FAST_PUBLISH, **options)
+    registry[name].apply_async(args, **{**FAST_PUBLISH, **options})
 
 
 def enqueue_recomputes(cycle_ids: Iterable[int]) -> int:

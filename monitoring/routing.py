@@ -19,6 +19,8 @@ ALERT_TASKS = frozenset({
     "monitoring.tasks.deliver",
     "monitoring.tasks.escalate",
     "monitoring.tasks.redispatch_pending_deliveries",
+    "monitoring.tasks.audit_escalations",
+    "monitoring.tasks.fire_escalation",
 })
 
 
@@ -39,4 +41,5 @@ def route_task(name, args, kwargs, options, task=None, **kw):
 
 def delivery_queue(channel: str) -> str:
     """Return the queue a delivery of `channel` is published to."""
-    return webhooks_queue() if channel == "webhook" else alerts_queue()
+    # SMS goes out over HTTP to a gateway: a slow gateway, like a slow webhook, holds up only its queue.
+    return webhooks_queue() if channel in ("webhook", "sms") else alerts_queue()

@@ -7,6 +7,7 @@ they are all acks_late with reject-on-worker-lost: a task whose worker died mid-
 from celery import shared_task
 
 from monitoring import alerts, forecasts, health
+from monitoring.alerts import timers
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -55,3 +56,15 @@ def sweep() -> dict:
 def heartbeat(component: str) -> None:
     """Record that the worker consuming this task's queue is alive (beat sends one per queue each minute)."""
     health.record_heartbeat(component)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def audit_escalations() -> int:
+    """Fire every escalation step that is due (beat runs this every DUTY_AUDITOR_SECONDS)."""
+    return timers.fire_due()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def fire_escalation(alert_id: int) -> int:
+    """Fire one alert's due steps now (a countdown's speed-up; the auditor is the record)."""
+    return timers.fire_due(alert_id=alert_id)

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from monitoring.views import api, audit, calibration, dashboard, entry, exceptions, health, imports
+from monitoring.views import api, audit, calibration, dashboard, duty, entry, exceptions, health, imports
 
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
@@ -14,4 +14,5 @@ urlpatterns = [
     *audit.urlpatterns,
     *health.urlpatterns,
     *calibration.urlpatterns,
+    *duty.urlpatterns,
 ]

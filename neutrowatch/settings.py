@@ -220,6 +220,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Regimen priors learned from the clinic's own patients (monitoring/forecasting/population.py).
     "learn-regimen-priors": {"task": "monitoring.tasks.learn_regimen_priors", "schedule": 86400.0},
+    # Escalation steps due (monitoring/duty/timers.py): the rows are the record, this fires them.
+    "duty-escalation-auditor": {
+        "task": "monitoring.tasks.audit_escalations", "schedule": env.float("DUTY_AUDITOR_SECONDS", default=30.0),
+    },
 }
 # Tasks outside monitoring/tasks.py that workers must know.
 CELERY_IMPORTS = ["monitoring.stale_forecasts"]
@@ -284,6 +288,19 @@ NEUTROWATCH = {
     "ALERTS_QUEUE": CELERY_ALERTS_QUEUE,
     "WEBHOOKS_QUEUE": CELERY_WEBHOOKS_QUEUE,
     "SITE_URL": env.str("SITE_URL", default="http://127.0.0.1:8000"),
+    # Escalation timers (monitoring/duty/): the auditor fires due steps this often; a step due
+    # within the horizon is also sent to the worker as a countdown (a speed-up, not the record).
+    # Below the broker's visibility timeout (300 s): Redis re-delivers a message held longer.
+    "DUTY_AUDITOR_SECONDS": env.float("DUTY_AUDITOR_SECONDS", default=30.0),
+    "DUTY_COUNTDOWN_HORIZON_SECONDS": env.float("DUTY_COUNTDOWN_HORIZON_SECONDS", default=240.0),
+    # SMS through an HTTP gateway (monitoring/transports/sms.py); no URL, no SMS. The payload is a
+    # string.Template: $to, $body and $key are replaced by JSON strings (quoted and escaped).
+    "SMS_GATEWAY_URL": env.str("SMS_GATEWAY_URL", default=""),
+    "SMS_GATEWAY_PAYLOAD": env.str("SMS_GATEWAY_PAYLOAD",
+                                   default='{"to": $to, "message": $body, "reference": $key}'),
+    "SMS_GATEWAY_CONTENT_TYPE": env.str("SMS_GATEWAY_CONTENT_TYPE", default="application/json"),
+    "SMS_GATEWAY_AUTH_HEADER": env.str("SMS_GATEWAY_AUTH_HEADER", default=""),  # e.g. "Authorization: Bearer ..."
+    "SMS_GATEWAY_TIMEOUT_SECONDS": env.float("SMS_GATEWAY_TIMEOUT_SECONDS", default=5.0),
 }
 
 if HEALTH_MLLP not in ("auto", "required", "off"):
@@ -315,7 +332,10 @@ if not DEBUG:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"refusal_without_traceback": {"()": "neutrowatch.log_filters.RefusalWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # On the logger, not a handler: it then applies before Django's own console handler too.
+    "loggers": {"django.request": {"filters": ["refusal_without_traceback"]},
+                "django.db.backends": {"level": "WARNING"}},
 }

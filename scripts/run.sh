@@ -14,7 +14,9 @@ mkdir -p var/log
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+# Ctrl-C or a SIGTERM: remember it, so the end of this script does not report it as a crash.
+stopping=""
+trap 'stopping=1' INT TERM
 
 # Start a background process whose output is appended to var/log/NAME.log.
 start() {
@@ -42,8 +44,25 @@ fi
 # The HL7 v2 MLLP listener stores results (and raises their observed alerts) with or without Redis.
 start mllp-listener $PY manage.py mllp_listener --host 127.0.0.1 --port "$MLLP_PORT"
 echo "HL7 v2 (MLLP) results: 127.0.0.1:$MLLP_PORT (log: var/log/mllp-listener.log)"
-echo "NeutroWatch on http://127.0.0.1:$PORT/ (Ctrl-C to stop)"
-$PY manage.py runserver --noreload "127.0.0.1:$PORT" &
-pids+=($!)
-wait -n "${pids[@]}" || true
-echo "A NeutroWatch process stopped; stopping the others." >&2
+# The web server's log goes to var/log/web.log too, so the demo accounts stay the last lines on screen.
+start web $PY manage.py runserver --noreload "127.0.0.1:$PORT"
+# The demo accounts last, where they are seen: once the server answers (at most 60 s).
+for _ in $(seq 600); do
+  [ -n "$stopping" ] && break
+  $PY -c "import socket, sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1).close()" "$PORT" 2>/dev/null && break
+  sleep 0.1
+done
+if [ -z "$stopping" ]; then
+  echo
+  echo "NeutroWatch is ready: http://127.0.0.1:$PORT/ (Ctrl-C to stop; requests are logged in var/log/web.log)"
+  if [ -s var/demo-accounts.txt ]; then cat var/demo-accounts.txt
+  else echo "Demo accounts: nurse, nurse2, oncologist, admin (password as first printed; 'manage.py load_demo --password ...' sets one)"; fi
+fi
+status=0
+wait -n "${pids[@]}" || status=$?
+if [ -n "$stopping" ]; then
+  echo "Stopping NeutroWatch (its workers, beat and listener too)."
+  exit 130
+fi
+echo "A NeutroWatch process ended by itself (exit status $status); stopping the others. See var/log/ for why." >&2
+exit 1

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from monitoring.alerts import chain_hooks
 from monitoring.alerts.delivery import create_deliveries, dispatch
 from monitoring.models import Alert, Delivery
 
@@ -26,7 +27,8 @@ def escalate_due(now: datetime | None = None) -> int:
     now = now or timezone.now()
     cutoff = now - timedelta(minutes=settings.NEUTROWATCH["ESCALATE_AFTER_MINUTES"])
     unattended = Q(acknowledged_at__isnull=True, resolved_at__isnull=True, escalated_at__isnull=True)
-    due = Alert.objects.filter(unattended, severity=Alert.Severity.CRITICAL, raised_at__lte=cutoff)
+    due = Alert.objects.filter(unattended, chain_hooks.without_chain(), severity=Alert.Severity.CRITICAL,
+                               raised_at__lte=cutoff)
     escalated = 0
     for alert_id in due.values_list("pk", flat=True):
         with transaction.atomic():

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
-from monitoring.alerts import rules
+from monitoring.alerts import chain_hooks, rules
 from monitoring.alerts.delivery import create_deliveries, dispatch
 from monitoring.alerts.recipients import notifications
 from monitoring.alerts.state import LiveAlert, PatientAlerts
@@ -63,6 +63,7 @@ def apply_verdicts(verdicts: list[Verdict], kinds, now: datetime, *,
         bulk_create_with_history(raised, Alert)  # issue 25: an alert's history starts when it is raised
         deliveries = create_deliveries(notifications(raised))
         transaction.on_commit(lambda: dispatch(deliveries))
+        chain_hooks.alerts_raised(raised, now)
     return raised
 
 
@@ -76,6 +77,8 @@ def _update_live(alert: LiveAlert, finding: rules.Finding | None, now: datetime)
     if finding is not None and finding.cleared_at is None:
         if alert.cleared_at is not None:
             rows.update(cleared_at=None)  # the condition is back
+        if finding.severity > alert.severity:
+            chain_hooks.alert_worsened(alert.pk, finding.severity, finding.message, finding.evidence, now)
         return
     cleared_at = alert.cleared_at or (finding.cleared_at if finding is not None else None) or now
     if alert.severity >= Alert.Severity.CRITICAL and alert.acknowledged_at is None:
@@ -118,4 +121,6 @@ def acknowledge_alert(alert_id: int, user, note: str, now: datetime | None = Non
         )
         # A critical alert whose condition has already cleared was kept open for this: close it.
         Alert.objects.filter(pk=alert_id, cleared_at__isnull=False, resolved_at__isnull=True).update(resolved_at=now)
+        if updated:
+            chain_hooks.alert_acknowledged(alert_id, now)
     return bool(updated)

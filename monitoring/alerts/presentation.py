@@ -14,8 +14,9 @@ from decimal import Decimal
 from django.utils import timezone
 
 from monitoring import clinical
+from monitoring.models.care import Regimen  # FN-risk labels with their NCCN / EORTC ranges
 
-ANC_UNIT = "x10^9/L"
+ANC_UNIT = "×10⁹/L"  # as people write it (not "x10^9/L")
 FN_KIND = "febrile_neutropenia"
 FN_ANTIBIOTIC_TARGET_MINUTES = int(clinical.FN_ANTIBIOTICS_WITHIN.total_seconds() // 60)
 
@@ -116,20 +117,26 @@ def _headline_detail(kind: str, evidence: dict, now: datetime) -> str:
 def evidence_lines(evidence: dict, now: datetime) -> list[str]:
     """Return the evidence as handover sentences with units and clinic-time timestamps.
 
-    Known groups of keys become one sentence each ("ANC 0.30 x10^9/L at 14:11 today, grade 4");
+    Known groups of keys become one sentence each ("ANC 0.30 ×10⁹/L at 14:11 today, grade 4");
     keys nobody has worded yet are shown as "Label: value", with times in clinic time. Internal
-    ids (count_id) are left out: they mean nothing to a nurse.
+    ids (count_id, dose_id, exception_id), settings (fever_policy) and yes/no flags are left out or
+    put in words: they mean nothing to a nurse.
     """
-    evidence = dict(evidence or {})
-    evidence.pop("count_id", None)
+    evidence = {key: value for key, value in (evidence or {}).items() if key not in UNSAID}
     lines = []
-    for words in (_anc_line, _temperature_line, _forecast_low_line, _p_grade4_line, _nadir_line, _ready_line,
-                  _window_line, _gcsf_line):
+    for words in (_anc_line, _temperature_line, _recheck_line, _forecast_low_line, _p_grade4_line, _nadir_line,
+                  _ready_line, _window_line, _gcsf_line, _gcsf_timing_line):
         line = words(evidence, now)
         if line:
             lines.append(line)
-    lines += [f"{_label(key)}: {_value(value, now)}" for key, value in evidence.items() if value not in (None, "", [])]
+    lines += [f"{_label(key)}: {_value(value, now)}" for key, value in evidence.items()
+              if value not in (None, "", []) and not isinstance(value, bool) and not key.endswith("_id")]
     return lines
+
+
+# Evidence keys that are bookkeeping, not clinical facts: ids (the alert links to the record), the
+# held exceptions' ids, the clinic's fever setting (the message names the definition used).
+UNSAID = frozenset({"count_id", "dose_id", "exception_id", "held", "fever_policy"})
 
 
 def _anc_line(evidence: dict, now: datetime) -> str:
@@ -197,6 +204,23 @@ def _ready_line(evidence: dict, now: datetime) -> str:
     return line
 
 
+def _recheck_line(evidence: dict, now: datetime) -> str:
+    if not evidence.get("recheck_by"):
+        return ""
+    return f"Re-check the temperature by {when(parse_moment(evidence.pop('recheck_by')), now)}"
+
+
+def _gcsf_timing_line(evidence: dict, now: datetime) -> str:
+    if not (evidence.get("given_at") and evidence.get("chemo_at")):
+        return ""
+    product = str(evidence.pop("product", "") or "G-CSF")
+    line = f"{product[:1].upper()}{product[1:]} given {when(parse_moment(evidence.pop('given_at')), now)}"
+    line += f"; chemotherapy given {when(parse_moment(evidence.pop('chemo_at')), now)}"
+    if evidence.get("chemo_ends_at"):
+        line += f", infusion ending {when(parse_moment(evidence.pop('chemo_ends_at')), now)}"
+    return line
+
+
 def _window_line(evidence: dict, now: datetime) -> str:
     if not (evidence.get("window_start") and evidence.get("window_end")):
         return ""
@@ -207,10 +231,13 @@ def _window_line(evidence: dict, now: datetime) -> str:
 def _gcsf_line(evidence: dict, now: datetime) -> str:
     if "fn_risk" not in evidence:
         return ""
-    line = f"FN risk of the regimen: {evidence.pop('fn_risk')}"
-    factors = evidence.pop("risk_factors", None)
+    risk = evidence.pop("fn_risk")
+    line = f"FN risk of the regimen: {dict(Regimen.FnRisk.choices).get(risk, risk)}"
+    factors = [str(f) for f in evidence.pop("risk_factors", None) or []]
+    if evidence.pop("secondary", False) and not any("febrile" in f.lower() for f in factors):
+        factors.append("febrile neutropenia in an earlier cycle")
     if factors:
-        line += f"; patient risk factors: {', '.join(str(f) for f in factors)}"
+        line += f"; patient risk factors: {', '.join(factors)}"
     if evidence.get("due_by"):
         line += f"; G-CSF expected by {when(parse_moment(evidence.pop('due_by')), now)}"
     return line

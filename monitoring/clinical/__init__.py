@@ -39,7 +39,7 @@ from monitoring.clinical.grading import (  # noqa: F401
     fever_needs_recheck,
     to_celsius,
 )
-from monitoring.clinical.thresholds import (  # noqa: F401
+from monitoring.clinical.thresholds import (  # noqa: F401  # noqa: F401, E402
     DEFAULT_ANC_LLN,
     DEFAULT_NEXT_CYCLE_ANC,
     DELTA_FACTOR,
@@ -86,6 +86,10 @@ from monitoring.clinical.thresholds import (  # noqa: F401
     SUSPECT_CELLS_PER_UL_TO,
     TEMPERATURE_MAX_C,
     TEMPERATURE_MIN_C,
+    TRIAGE_AMBERS_FOR_ASSESSMENT,
+    TRIAGE_CALL_BACK_WITHIN,
+    TRIAGE_RED_TEMPERATURE_AT_OR_ABOVE_C,
+    TRIAGE_RED_TEMPERATURE_AT_OR_BELOW_C,
 )
 from monitoring.clinical.units import (  # noqa: F401
     COUNT_UNIT_CHOICES,

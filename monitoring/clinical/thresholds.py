@@ -154,3 +154,13 @@ NO_CYCLE_COUNT_LOOKBACK = timedelta(days=7)
 # and are having or have had systemic anticancer treatment within the last 30 days" (NICE CG151).
 NEUTROPENIC_SEPSIS_AFTER_CHEMO = timedelta(days=30)
 
+
+# --- Telephone triage (UKONS 24-hour triage tool, v3 2025; monitoring/triage/) ----------------------
+# One red, or two or more ambers: the patient is assessed face to face now; one amber: a follow-up
+# call within 24 hours; otherwise advice. The tool's fever row is red at 37.5 C or above, or at
+# 36.0 C or below, in a patient on systemic anticancer treatment (a lower bar than the IDSA and
+# NICE fever definitions above: triage errs towards seeing the patient). Verify against the current tool.
+TRIAGE_AMBERS_FOR_ASSESSMENT = 2
+TRIAGE_CALL_BACK_WITHIN = timedelta(hours=24)
+TRIAGE_RED_TEMPERATURE_AT_OR_ABOVE_C = Decimal("37.5")
+TRIAGE_RED_TEMPERATURE_AT_OR_BELOW_C = Decimal("36.0")

@@ -32,7 +32,9 @@ def baseline(apps, schema_editor) -> None:
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('monitoring', '0015_alert_held_result'),
+        # Both leaves of main at the time (they each follow 0015); the lead renumbers at merge.
+        ('monitoring', '0016_duty_rota_triage'),
+        ('monitoring', '0017_delivery_verbose_name_plural'),
     ]
 
     operations = [
@@ -45,7 +47,7 @@ class Migration(migrations.Migration):
             name='HistoricalAlert',
             fields=[
                 ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('grade4_observed', 'Grade 4 neutropenia observed'), ('grade3_observed', 'Grade 3 neutropenia observed'), ('grade4_predicted', 'Grade 4 neutropenia predicted'), ('febrile_neutropenia', 'Febrile neutropenia suspected'), ('not_ready', 'Not ready for next cycle'), ('nadir_unmonitored', 'Nadir window unmonitored'), ('gcsf_not_given', 'G-CSF prophylaxis indicated but not given'), ('fever_unknown_anc', 'Fever on chemotherapy, neutrophil status unknown'), ('fever_recheck', 'Raised temperature: re-check within 1 hour'), ('gcsf_timing', 'G-CSF given inside the window its label excludes'), ('held_result', 'Grade 3-4 count held for review')], max_length=30)),
+                ('kind', models.CharField(choices=[('grade4_observed', 'Grade 4 neutropenia observed'), ('grade3_observed', 'Grade 3 neutropenia observed'), ('grade4_predicted', 'Grade 4 neutropenia predicted'), ('febrile_neutropenia', 'Febrile neutropenia suspected'), ('not_ready', 'Not ready for next cycle'), ('nadir_unmonitored', 'Nadir window unmonitored'), ('gcsf_not_given', 'G-CSF prophylaxis indicated but not given'), ('fever_unknown_anc', 'Fever on chemotherapy, neutrophil status unknown'), ('fever_recheck', 'Raised temperature: re-check within 1 hour'), ('gcsf_timing', 'G-CSF given inside the window its label excludes'), ('held_result', 'Grade 3-4 count held for review'), ('triage_red', 'Red on a telephone triage call: assess face to face now')], max_length=30)),
                 ('severity', models.PositiveSmallIntegerField(choices=[(1, 'Low'), (2, 'Medium'), (3, 'High'), (4, 'Critical')])),
                 ('message', models.TextField()),
                 ('evidence', models.JSONField(default=dict)),

@@ -1,6 +1,19 @@
 """NeutroWatch models, split by subject; import from here."""
 from monitoring.models.alerts import Alert, Delivery, Forecast, ForecastScore
 from monitoring.models.care import ChemoAdministration, Cycle, LearnedPrior, Regimen, TreatmentCourse
+from monitoring.models.duty import (
+    AlertEscalation,
+    DutyContact,
+    EscalationChain,
+    EscalationStep,
+    EscalationTimer,
+    RotaOverride,
+    ShiftPattern,
+    TeamDuty,
+    TriageCall,
+    TriageCallGrade,
+    TriageSymptom,
+)
 from monitoring.models.exceptions import ImportException
 from monitoring.models.ops import Heartbeat
 from monitoring.models.people import Patient, Team, User
@@ -10,11 +23,16 @@ from monitoring.models.results import CountResult, GcsfDose, TemperatureReading
 __all__ = [
     "AccessLog",
     "Alert",
+    "AlertEscalation",
     "ApiToken",
     "ChemoAdministration",
     "CountResult",
     "Cycle",
     "Delivery",
+    "DutyContact",
+    "EscalationChain",
+    "EscalationStep",
+    "EscalationTimer",
     "Forecast",
     "ForecastScore",
     "GcsfDose",
@@ -23,8 +41,14 @@ __all__ = [
     "LearnedPrior",
     "Patient",
     "Regimen",
+    "RotaOverride",
+    "ShiftPattern",
     "TemperatureReading",
     "Team",
+    "TeamDuty",
     "TreatmentCourse",
+    "TriageCall",
+    "TriageCallGrade",
+    "TriageSymptom",
     "User",
 ]

@@ -113,6 +113,7 @@ class Alert(models.Model):
         FEVER_RECHECK = "fever_recheck", "Raised temperature: re-check within 1 hour"
         GCSF_TIMING = "gcsf_timing", "G-CSF given inside the window its label excludes"
         HELD_RESULT = "held_result", "Grade 3-4 count held for review"
+        TRIAGE_RED = "triage_red", "Red on a telephone triage call: assess face to face now"
 
     class Severity(models.IntegerChoices):
         # Integers so "most severe first" is a plain ORDER BY.
@@ -185,6 +186,7 @@ class Delivery(models.Model):
         INAPP = "inapp", "In-app inbox"
         EMAIL = "email", "Email"
         WEBHOOK = "webhook", "Webhook"
+        SMS = "sms", "SMS"
 
     class Purpose(models.TextChoices):
         NOTIFY = "notify", "Notification"
@@ -209,13 +211,20 @@ class Delivery(models.Model):
     # When a failed delivery's next attempt is due: a retry whose scheduled task was lost (Redis
     # restarted, broker down when it was scheduled) is published again by the minute catch-up job.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The escalation step that sent it (monitoring/duty/timers.py); null for the notification on raise.
+    timer = models.ForeignKey("monitoring.EscalationTimer", null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="deliveries")
 
     class Meta:
+        verbose_name_plural = "deliveries"  # the admin would say "Deliverys"
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["alert", "channel", "purpose", "recipient"], name="one_delivery_per_recipient"
+                fields=["alert", "channel", "purpose", "recipient"], condition=Q(timer__isnull=True),
+                name="one_delivery_per_recipient",
             ),
+            # A chain may tell the same person at several steps: once per step.
+            models.UniqueConstraint(fields=["timer", "channel", "recipient"], name="one_delivery_per_step_recipient"),
         ]
 
     def __str__(self) -> str:

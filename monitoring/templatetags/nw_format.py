@@ -8,6 +8,9 @@ from django import template
 from django.utils.formats import date_format
 from django.utils.translation import get_language
 
+from monitoring import wording
+from monitoring.alerts.presentation import FN_KIND
+
 register = template.Library()
 
 
@@ -52,3 +55,28 @@ def day(value, day_format: str) -> str:
 @lru_cache(maxsize=1024)
 def _day(value: date, day_format: str, language: str | None) -> str:
     return date_format(value, day_format)
+
+
+@register.filter
+def forecast_notes(warnings) -> list[str]:
+    """Return a forecast's caveats as sentences for a nurse (monitoring/wording.py)."""
+    return wording.forecast_notes(warnings)
+
+
+@register.simple_tag
+def readiness(forecast, febrile_neutropenia=False):
+    """Return the next cycle's readiness in words, or None without a forecast of it.
+
+    `febrile_neutropenia`: True, or the patient's open alerts (any of them febrile neutropenia).
+    """
+    if not forecast or getattr(forecast, "p_ready", None) is None:
+        return None  # no forecast, or none of the next cycle (a template's missing value arrives as "")
+    if not isinstance(febrile_neutropenia, bool):
+        febrile_neutropenia = any(alert.kind == FN_KIND for alert in febrile_neutropenia or ())
+    return wording.readiness(forecast.p_ready, febrile_neutropenia)
+
+
+@register.filter
+def people_units(text) -> str:
+    """Return text with units written as people write them (monitoring/wording.py)."""
+    return wording.people_units(str(text))

@@ -1,4 +1,4 @@
-"""One transport per alert channel: in-app inbox, email, webhook.
+"""One transport per alert channel: in-app inbox, email, webhook, SMS.
 
 A transport sends one `Delivery` of one alert and either returns (sent) or raises
 `TransportError`. `permanent=True` means retrying cannot help (no such recipient, the
@@ -19,6 +19,6 @@ class TransportError(Exception):
 
 def transport_for(channel: str):
     """Return the transport module's `send(delivery)` for a Delivery.Channel value."""
-    from monitoring.transports import email, inapp, webhook
+    from monitoring.transports import email, inapp, sms, webhook
 
-    return {"inapp": inapp.send, "email": email.send, "webhook": webhook.send}[channel]
+    return {"inapp": inapp.send, "email": email.send, "webhook": webhook.send, "sms": sms.send}[channel]

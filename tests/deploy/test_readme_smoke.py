@@ -139,8 +139,9 @@ def test_make_run_from_a_fresh_clone_serves_every_page_to_every_role(tmp_path, p
             return False
 
     wait_for(serving, 600, f"make run did not serve the log-in page (see {output})")
+    # The accounts are printed last, once the server answers: give the script a moment to print them.
+    wait_for(lambda: re.search(r"password: (\S+)", output.read_text()), 30, "make run printed no demo password")
     printed = re.search(r"password: (\S+)", output.read_text())
-    assert printed, "make run printed no demo password"
     # Workers and beat are up once every heartbeat is in: then no page may show the banner.
     wait_for(lambda: browser.request("GET", "/healthz")[0] == 200, 180, "workers and beat did not report in")
 

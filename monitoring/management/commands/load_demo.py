@@ -21,6 +21,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from monitoring import clinical, forecasts
+from monitoring.duty import demo as duty_demo
 from monitoring.models import (
     ChemoAdministration,
     CountResult,
@@ -35,7 +36,7 @@ from monitoring.models import (
 )
 from monitoring.models.results import Source
 
-TEAMS = [("Oncology day unit", "nurse", "Nora", "Day unit"), ("Haematology ward", "nurse2", "Hana", "Ward")]
+TEAMS = [("Oncology day unit",), ("Haematology ward",)]
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,10 @@ class DemoAccount:
 # One account per role, so every page can be tried: nurses see their own team's patients; the
 # oncologist also starts regimens and delays cycles; the administrator also enters the admin site.
 ACCOUNTS = [
-    DemoAccount("nurse", "Nora", "Day unit", User.Role.NURSE, (0,), "nurse, Oncology day unit"),
-    DemoAccount("nurse2", "Hana", "Ward", User.Role.NURSE, (1,), "nurse, Haematology ward"),
-    DemoAccount("oncologist", "Omar", "Oncologist", User.Role.ONCOLOGIST, (0, 1), "oncologist, both teams"),
-    DemoAccount("admin", "Ada", "Administrator", User.Role.ADMIN, (0, 1), "administrator, both teams and /admin/"),
+    DemoAccount("nurse", "Nora", "Bennett", User.Role.NURSE, (0,), "nurse, Oncology day unit"),
+    DemoAccount("nurse2", "Hana", "Kowalski", User.Role.NURSE, (1,), "nurse, Haematology ward"),
+    DemoAccount("oncologist", "Omar", "Farouk", User.Role.ONCOLOGIST, (0, 1), "oncologist, both teams"),
+    DemoAccount("admin", "Ada", "Lindgren", User.Role.ADMIN, (0, 1), "administrator, both teams and /admin/"),
 ]
 
 
@@ -127,6 +128,7 @@ class Command(BaseCommand):
                 team.on_call_phone = team.on_call_phone or f"01632 960{100 + index:03d}"
                 team.save(update_fields=["escalation_email", "on_call_phone"])
             password_shown = self._users(teams, password)
+            duty_demo.load_rotas(teams, [day_nurse for _, day_nurse, *_ in TEAMS])
             created = self._patients(teams, now)
         cycle_ids = list(
             Cycle.objects.filter(course__patient__mrn__startswith="DEMO-", course__active=True)
@@ -155,7 +157,8 @@ class Command(BaseCommand):
         created_any = False
         users = []
         for account in ACCOUNTS:
-            user, created = User.objects.get_or_create(
+            # update_or_create: a demo database from an older version gets the people's real names too.
+            user, created = User.objects.update_or_create(
                 username=account.username,
                 defaults={"first_name": account.first_name, "last_name": account.last_name, "role": account.role},
             )

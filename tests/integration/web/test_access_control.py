@@ -79,7 +79,12 @@ def _team_objects(patient, regimens):
     importers.import_file("lab.csv", f"mrn,collected_at,anc,unit\n{patient.mrn},{timezone.now():%Y-%m-%dT%H:%M}Z,abc,"
                           "10^9/L\n", source="import")
     kept = ImportException.objects.get(patient=patient)
-    return {"patients": patient.pk, "counts": count.pk, "cycles": cycle.pk, "alerts": alert.pk, "import": kept.pk}
+    from monitoring.models import TriageCall
+
+    call = TriageCall.objects.create(patient=patient, called_at=timezone.now(), outcome="call_back",
+                                     follow_up_due=timezone.now())
+    return {"patients": patient.pk, "counts": count.pk, "cycles": cycle.pk, "alerts": alert.pk, "import": kept.pk,
+            "teams": patient.team_id, "triage": call.pk}
 
 
 def test_another_teams_records_are_404_on_every_url(client, other_nurse, patient, regimens):

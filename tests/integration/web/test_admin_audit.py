@@ -11,7 +11,17 @@ from django.utils import timezone
 
 from monitoring import clinical, records
 from monitoring.admin_audit import NOT_PATIENT_DATA, PATIENT_PATHS
-from monitoring.models import AccessLog, Alert, Delivery, Forecast, ImportException, Patient
+from monitoring.models import (
+    AccessLog,
+    Alert,
+    AlertEscalation,
+    Delivery,
+    EscalationTimer,
+    Forecast,
+    ImportException,
+    Patient,
+    TriageCall,
+)
 from tests.conftest import make_user, start_on_regimen
 
 pytestmark = pytest.mark.django_db
@@ -40,6 +50,11 @@ def patient_data(patient, regimens, eager):
     ImportException.objects.create(source="api", format="csv", location="row 2", raw="MRN001,x", raw_digest="d",
                                    problems=[{"field": "anc", "reason": "x"}], received_at=now, patient=patient)
     AccessLog.objects.create(patient=patient, action=AccessLog.Action.VIEW, path="/patients/1/")
+    alert = Alert.objects.filter(patient=patient).first()
+    AlertEscalation.objects.get_or_create(alert=alert, defaults={"steps": [], "started_at": now})
+    EscalationTimer.objects.create(alert=alert, step=0, target=EscalationTimer._meta.get_field("target").choices[0][0],
+                                   due_at=now)
+    TriageCall.objects.create(patient=patient, called_at=now, outcome=TriageCall.Outcome.choices[0][0])
     assert Alert.objects.exists() and Delivery.objects.exists() and Forecast.objects.exists()
     return patient
 

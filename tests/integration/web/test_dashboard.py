@@ -169,9 +169,10 @@ def test_ward_runs_a_fixed_number_of_queries(nurse_client, team, regimens, djang
     assert html.count("next FBC: ") == html.count("Out of date") == html.count('class="trend trend-falling"') == 20
     # Session and user (2), teams, patients, courses, cycles with forecasts, last two counts, open alerts (6),
     # the menu's open-alert count (1), the open import exceptions of the user's teams (1), the session save
-    # of the idle timeout (3: savepoint, update, release), the read-trail entry (1), the heartbeats (1) and
-    # the forecasts late by over a minute (1, issue 25).
-    with django_assert_max_num_queries(16):
+    # of the idle timeout (3: savepoint, update, release), the read-trail entry (1) and the heartbeats (1);
+    # the duty panel (issue 24): the user's teams, who is on duty and until when (2 per team) and open
+    # triage follow-ups (4); the forecasts late by over a minute (1, issue 25).
+    with django_assert_max_num_queries(20):
         nurse_client.get(reverse("ward"))
 
 
@@ -283,7 +284,7 @@ def test_inbox_lists_open_alerts_of_own_teams_most_severe_first(nurse_client, te
     assert html.index("ANC 0.31 grade 4") < html.index("No count in nadir window")
     assert "Someone else&#x27;s patient" not in html and "INBOX2" not in html
     # Evidence in words, with its unit and a clinic-time timestamp; no internal ids.
-    assert "ANC 0.31 x10^9/L at Wed 01 Jan 2025 08:00, grade 4" in html
+    assert "ANC 0.31 ×10⁹/L at Wed 01 Jan 2025 08:00, grade 4" in html
 
 
 def test_acknowledge_moves_the_alert_to_history(nurse_client, nurse, team, regimens):

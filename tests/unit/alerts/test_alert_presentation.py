@@ -20,7 +20,7 @@ def alert(kind: str, evidence: dict, severity: int = 4, label: str = "", raised_
 def test_count_evidence_reads_as_a_handover_line_without_internal_ids():
     lines = words.evidence_lines({"count_id": 10, "anc_1e9_per_l": "0.3", "ctcae_grade": 4,
                                   "collected_at": "2026-11-21T14:11:00+00:00"}, NOW)
-    assert lines == ["ANC 0.30 x10^9/L at 14:11 today, grade 4"]
+    assert lines == ["ANC 0.30 ×10⁹/L at 14:11 today, grade 4"]
 
 
 def test_utc_timestamps_are_shown_in_clinic_time():
@@ -33,12 +33,12 @@ def test_forecast_evidence_in_words():
     lines = words.evidence_lines({"p_grade4": 0.712, "threshold": 0.5, "nadir_anc_1e9_per_l": 0.31,
                                   "nadir_interval80": [0.12, 0.6], "nadir_at": "2026-11-24T09:00:00+00:00"}, NOW)
     assert lines == ["P(grade 4) 71 % (alert from 50 %)",
-                     "Predicted nadir 0.31 x10^9/L (80 %: 0.12 to 0.60) around Tue 24 Nov"]
+                     "Predicted nadir 0.31 ×10⁹/L (80 %: 0.12 to 0.60) around Tue 24 Nov"]
 
 
 def test_unknown_evidence_keys_still_show_with_units_and_times():
     lines = words.evidence_lines({"glucose_1e9_per_l": 1.25, "checked_at": "2026-11-20T08:00:00+00:00"}, NOW)
-    assert lines == ["Glucose (x10^9/L): 1.25", "Checked at: 08:00 yesterday"]
+    assert lines == ["Glucose (×10⁹/L): 1.25", "Checked at: 08:00 yesterday"]
 
 
 def test_headlines_name_the_alert_and_what_to_do():
@@ -72,3 +72,31 @@ def test_time_since_is_in_minutes_then_hours_under_two_days():
     assert words.since(NOW - timedelta(minutes=50), NOW) == "50 min ago"
     assert words.since(NOW - timedelta(hours=30), NOW) == "30 h ago"
     assert words.since(NOW - timedelta(days=3, hours=2), NOW) == "3 days ago"
+
+
+def test_no_internal_ids_booleans_or_settings_in_evidence():
+    gcsf = words.evidence_lines({"fn_risk": "intermediate", "risk_factors": ["age 65 or over"],
+                                 "due_by": "2026-11-21T09:00:00+00:00", "secondary": False}, NOW)
+    assert gcsf == ["FN risk of the regimen: Intermediate (10-20 %); patient risk factors: age 65 or over; "
+                    "G-CSF expected by 09:00 today"]
+    secondary = words.evidence_lines({"fn_risk": "low", "risk_factors": [], "secondary": True}, NOW)
+    assert secondary == ["FN risk of the regimen: Low (< 10 %); patient risk factors: "
+                         "febrile neutropenia in an earlier cycle"]
+    fever = words.evidence_lines({"temperature_c": "38.4", "taken_at": "2026-11-21T14:00:00+00:00",
+                                  "fever_policy": "idsa"}, NOW)
+    assert fever == ["Temperature 38.4 °C at 14:00 today"]
+    timing = words.evidence_lines({"dose_id": 7, "given_at": "2026-11-20T10:00:00+00:00",
+                                   "chemo_at": "2026-11-20T09:00:00+00:00", "product": "filgrastim",
+                                   "chemo_ends_at": "2026-11-20T11:00:00+00:00"}, NOW)
+    assert timing == ["Filgrastim given 10:00 yesterday; chemotherapy given 09:00 yesterday, "
+                      "infusion ending 11:00 yesterday"]
+    held = words.evidence_lines({"exception_id": 12, "anc_1e9_per_l": "0.2", "held": [12, 13]}, NOW)
+    assert held == ["ANC 0.20 ×10⁹/L, grade 4"]
+    unknown = words.evidence_lines({"retry_id": 3, "repeat": True, "reason": "lab closed"}, NOW)
+    assert unknown == ["Reason: lab closed"]
+
+
+def test_recheck_time_in_words():
+    lines = words.evidence_lines({"temperature_c": "38.1", "taken_at": "2026-11-21T14:00:00+00:00",
+                                  "recheck_by": "2026-11-21T15:00:00+00:00"}, NOW)
+    assert lines == ["Temperature 38.1 °C at 14:00 today", "Re-check the temperature by 15:00 today"]

@@ -1,0 +1,26 @@
+/* The main menu folds behind a "Menu" button on narrow screens (CSS shows the button there only).
+   An alert's details start folded on a phone, so the first screen holds the header, the most urgent
+   alert and the chart. No inline handlers: CSP-friendly. */
+(function () {
+  "use strict";
+  var NARROW = "(max-width: 900px)";
+  var PHONE = "(max-width: 600px)";
+
+  function start() {
+    var button = document.querySelector(".menu-toggle");
+    var bar = document.querySelector(".topbar");
+    if (button && bar) {
+      button.addEventListener("click", function () {
+        var open = bar.classList.toggle("menu-open");
+        button.setAttribute("aria-expanded", open ? "true" : "false");
+      });
+    }
+    if (window.matchMedia && window.matchMedia(PHONE).matches) {
+      document.querySelectorAll("details.alert-details[open]").forEach(function (d) { d.open = false; });
+    }
+    if (window.matchMedia && !window.matchMedia(NARROW).matches && bar) bar.classList.remove("menu-open");
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

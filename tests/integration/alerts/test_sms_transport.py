@@ -1,0 +1,67 @@
+"""The SMS gateway transport against a local HTTP server (in-process deliver(), as the worker calls it)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from monitoring import alerts, jobs
+from monitoring.models import Alert, Delivery
+from tests.conftest import make_patient
+from tests.integration.alerts.test_delivery import webhook_server  # noqa: F401 (fixture: records POSTs, answers statuses)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def gateway(webhook_server, settings, monkeypatch):  # noqa: F811 (fixture)
+    settings.NEUTROWATCH = {**settings.NEUTROWATCH, "SMS_GATEWAY_URL": webhook_server.url,
+                            "SMS_GATEWAY_AUTH_HEADER": "X-Api-Key: k3y",
+                            "SMS_GATEWAY_PAYLOAD": '{"number": $to, "text": $body, "ref": $key}'}
+    retries = []
+    monkeypatch.setattr(jobs, "publish_delivery", lambda *args, **kwargs: retries.append(args) or True)
+    webhook_server.retries = retries
+    return webhook_server
+
+
+def sms_delivery(team) -> Delivery:
+    alert = Alert.objects.create(patient=make_patient(team, mrn="SMS-1"), kind=Alert.Kind.FEBRILE_NEUTROPENIA,
+                                 severity=Alert.Severity.CRITICAL, message="Febrile \"neutropenia\"",
+                                 raised_at="2026-12-07T10:00Z")
+    return Delivery.objects.create(alert=alert, channel=Delivery.Channel.SMS, recipient="+447700900123")
+
+
+def test_an_sms_is_the_template_filled_with_json_strings_and_the_auth_header(gateway, team):
+    delivery = sms_delivery(team)
+    assert alerts.deliver(delivery.pk).status == Delivery.Status.SENT
+    headers, body = gateway.received[0]
+    sent = json.loads(body)
+    assert sent["number"] == "+447700900123" and sent["ref"] == f"nw-delivery-{delivery.pk}"
+    assert sent["text"].startswith("NeutroWatch CRITICAL: Febrile neutropenia suspected - SMS-1 AL.")
+    assert "Lovelace" not in sent["text"]  # MRN and initials only
+    assert headers["X-Api-Key"] == "k3y" and headers["Idempotency-Key"] == f"nw-delivery-{delivery.pk}"
+
+
+def test_a_gateway_error_is_retried_with_the_same_key_and_a_refusal_is_final(gateway, team):
+    delivery = sms_delivery(team)
+    gateway.statuses = [503]
+    assert alerts.deliver(delivery.pk).status == Delivery.Status.RETRYING
+    assert gateway.retries and alerts.deliver(delivery.pk, attempt=1).status == Delivery.Status.SENT
+    keys = {headers["Idempotency-Key"] for headers, _ in gateway.received}
+    assert len(gateway.received) == 2 and keys == {f"nw-delivery-{delivery.pk}"}
+    refused = Delivery.objects.create(alert=delivery.alert, channel=Delivery.Channel.SMS, recipient="not-a-number")
+    gateway.statuses = [400]
+    assert alerts.deliver(refused.pk).status == Delivery.Status.FAILED
+
+
+def test_no_gateway_configured_is_a_permanent_failure(settings, team):
+    settings.NEUTROWATCH = {**settings.NEUTROWATCH, "SMS_GATEWAY_URL": ""}
+    assert alerts.deliver(sms_delivery(team).pk).status == Delivery.Status.FAILED
+    assert "SMS_GATEWAY_URL" in Delivery.objects.get().last_error
+
+
+def test_sms_goes_to_the_webhooks_queue_like_other_http_deliveries(settings):
+    from monitoring import routing
+
+    assert routing.delivery_queue("sms") == settings.NEUTROWATCH["WEBHOOKS_QUEUE"]

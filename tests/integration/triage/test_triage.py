@@ -1,0 +1,79 @@
+"""Telephone triage calls through the real write paths (PostgreSQL and SQLite)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from monitoring import alerts, clinical, records
+from monitoring.models import Alert, TemperatureReading, TriageCall, TriageSymptom
+from monitoring.triage import calls
+from monitoring.triage.defaults import DEFAULT_TABLE
+
+pytestmark = pytest.mark.django_db
+
+
+def load_triage_table() -> dict[str, TriageSymptom]:
+    """(Re)load the default table (a transactional test truncates the rows migration 0019 loaded)."""
+    if not TriageSymptom.objects.exists():
+        TriageSymptom.objects.bulk_create(TriageSymptom(name=name, position=i, green=g, amber=a, red=r)
+                                          for i, (name, g, a, r) in enumerate(DEFAULT_TABLE))
+    return {s.name: s for s in TriageSymptom.objects.all()}
+
+
+@pytest.fixture
+def table(db):
+    return load_triage_table()
+
+
+def test_two_ambers_mean_assess_now_and_raise_a_critical_alert(table, patient, nurse):
+    call = calls.record_call(patient, calls.CallInput(
+        grades={table["Vomiting"].pk: "amber", table["Diarrhoea"].pk: "amber"}, caller="daughter",
+        advice="Come to the assessment unit now"), user=nurse)
+    assert call.outcome == TriageCall.Outcome.ASSESS_NOW
+    alert = Alert.objects.get(patient=patient, kind=Alert.Kind.TRIAGE_RED)
+    assert alert.severity == Alert.Severity.CRITICAL and call.alert == alert
+    assert "Vomiting, Diarrhoea" in alert.message and "daughter" not in alert.message  # no free text goes out
+    assert sorted(call.grades.values_list("grade", flat=True)).count("green") == len(DEFAULT_TABLE) - 2
+    # Acknowledging it closes it (the call is over; nothing to clear later).
+    alerts.acknowledge_alert(alert.pk, nurse, "Seen in the unit")
+    alert.refresh_from_db()
+    assert alert.resolved_at is not None
+
+
+def test_one_amber_means_a_call_back_within_24_hours_shown_as_a_follow_up(table, patient, nurse):
+    now = timezone.now()
+    call = calls.record_call(patient, calls.CallInput(grades={table["Nausea"].pk: "amber"}), user=nurse, now=now)
+    assert call.outcome == TriageCall.Outcome.CALL_BACK
+    assert call.follow_up_due == now + clinical.TRIAGE_CALL_BACK_WITHIN
+    assert not Alert.objects.filter(patient=patient).exists()
+    assert calls.open_follow_ups(nurse, now) == [call]
+    assert calls.close_follow_up(call.pk, now) and calls.open_follow_ups(nurse, now) == []
+
+
+def test_all_green_is_advice_only(table, patient, nurse):
+    call = calls.record_call(patient, calls.CallInput(grades={}), user=nurse)
+    assert call.outcome == TriageCall.Outcome.ADVICE and call.follow_up_due is None
+
+
+def test_a_temperature_on_the_call_is_a_reading_and_the_fever_rules_run(table, patient, nurse, cycle):
+    records.record_count(patient, clinical.parse_count(collected_at=timezone.now() - timedelta(hours=2),
+                                                        unit="10^9/L", anc=Decimal("0.3")))
+    call = calls.record_call(patient, calls.CallInput(grades={}, temperature_c=Decimal("38.6")), user=nurse)
+    reading = TemperatureReading.objects.get(patient=patient)
+    assert reading.temperature_c == Decimal("38.6") and reading.entered_by == nurse
+    assert Alert.objects.filter(patient=patient, kind=Alert.Kind.FEBRILE_NEUTROPENIA).exists()
+    # The table calls 37.5 C and above red: the fever row is red whatever was ticked.
+    assert call.grades.get(symptom_name="Fever").grade == "red" and call.outcome == TriageCall.Outcome.ASSESS_NOW
+    assert call.context["anc_1e9_per_l"] == "0.300" and call.context["regimen"]
+    assert call.context["days_since_chemo"] == 5
+
+
+def test_a_second_red_call_renotifies_the_open_alert(table, patient, nurse):
+    first = calls.record_call(patient, calls.CallInput(grades={table["Rigors"].pk: "red"}), user=nurse)
+    second = calls.record_call(patient, calls.CallInput(grades={table["Bleeding or bruising"].pk: "red"}), user=nurse)
+    assert first.alert == second.alert
+    assert "Bleeding or bruising" in Alert.objects.get(pk=first.alert.pk).message

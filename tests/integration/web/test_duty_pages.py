@@ -1,0 +1,109 @@
+"""The rota page, the triage call page and the ward's duty panel (PostgreSQL and SQLite)."""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+
+import pytest
+from django.utils import timezone
+
+from monitoring.models import Alert, RotaOverride, ShiftPattern, TeamDuty, TemperatureReading, TriageCall
+from tests.conftest import make_user
+from tests.integration.triage.test_triage import load_triage_table
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client, team):
+    client.force_login(make_user("boss", [team], role="admin"))
+    return client
+
+
+def test_the_ward_shows_who_is_on_duty_now_and_until_when(nurse_client, team, nurse):
+    now = timezone.now()
+    RotaOverride.objects.create(team=team, user=nurse, starts_at=now - timedelta(hours=1),
+                                ends_at=now + timedelta(hours=3))
+    page = nurse_client.get("/").content.decode()
+    until = timezone.localtime(now + timedelta(hours=3)).strftime("%a %H:%M")
+    assert 'id="duty-panel"' in page and f"Nurse (nurse on duty) until {until}" in page
+
+
+def test_the_ward_says_when_nobody_is_on_duty(nurse_client, team):
+    assert "nobody on duty" in nurse_client.get("/").content.decode()
+
+
+def test_a_nurse_sees_the_rota_but_cannot_edit_it(nurse_client, team):
+    page = nurse_client.get(f"/teams/{team.pk}/rota/")
+    assert page.status_code == 200 and "Add a weekly shift" not in page.content.decode()
+    response = nurse_client.post(f"/teams/{team.pk}/rota/patterns/", {})
+    assert response.status_code == 403
+
+
+def test_a_team_lead_edits_the_rota(client, team, nurse):
+    lead = make_user("lead", [team])
+    TeamDuty.objects.create(team=team).leads.add(lead)
+    client.force_login(lead)
+    response = client.post(f"/teams/{team.pk}/rota/patterns/", {
+        "user": nurse.pk, "role": "nurse", "weekdays": ["0", "1", "2"], "starts": "08:00", "ends": "18:00"})
+    assert response.status_code == 302
+    assert sorted(ShiftPattern.objects.filter(team=team).values_list("weekday", flat=True)) == [0, 1, 2]
+    assert ShiftPattern.objects.first().starts == time(8)
+
+
+def test_an_administrator_adds_cover_and_a_bad_one_is_refused(admin_client, team, nurse):
+    other = make_user("cover", [team])
+    good = {"user": other.pk, "role": "nurse", "starts_at": "2026-12-07T08:00", "ends_at": "2026-12-07T18:00",
+            "replaces": nurse.pk, "reason": "leave"}
+    assert admin_client.post(f"/teams/{team.pk}/rota/overrides/", good).status_code == 302
+    override = RotaOverride.objects.get()
+    assert override.replaces == nurse and override.created_by.username == "boss"
+    bad = {**good, "ends_at": "2026-12-07T07:00"}
+    response = admin_client.post(f"/teams/{team.pk}/rota/overrides/", bad)
+    assert response.status_code == 400 and "The end must be after the start." in response.content.decode()
+
+
+def test_another_teams_rota_is_not_found(nurse_client, other_team):
+    assert nurse_client.get(f"/teams/{other_team.pk}/rota/").status_code == 404
+
+
+def test_a_triage_call_from_the_patient_page(nurse_client, patient):
+    table = load_triage_table()
+    page = nurse_client.get(f"/patients/{patient.pk}/").content.decode()
+    assert f'href="/patients/{patient.pk}/triage/"' in page
+    form = nurse_client.get(f"/patients/{patient.pk}/triage/").content.decode()
+    assert "Latest ANC" in form and "Mucositis (sore mouth)" in form
+    data = {f"symptom_{s.pk}": "green" for s in table.values()}
+    data[f"symptom_{table['Vomiting'].pk}"] = "amber"
+    data.update(temperature="37.1", caller="patient", advice="Antiemetics as prescribed; ring back if worse")
+    response = nurse_client.post(f"/patients/{patient.pk}/triage/", data)
+    assert response.status_code == 302
+    call = TriageCall.objects.get()
+    assert call.outcome == "call_back" and call.advice.startswith("Antiemetics")
+    assert TemperatureReading.objects.filter(patient=patient, temperature_c="37.1").exists()
+    ward = nurse_client.get("/").content.decode()
+    panel = ward.split('id="duty-panel"')[1].split("</section>")[0]
+    assert "1 triage follow-up call to make" in panel and patient.family_name not in panel
+    listed = nurse_client.get("/triage/follow-ups/").content.decode()
+    assert patient.family_name in listed and "Antiemetics" in listed
+    assert nurse_client.post(f"/triage/{call.pk}/follow-up-done/").status_code == 302
+    assert 'id="follow-ups"' not in nurse_client.get("/").content.decode()
+    assert "None to make." in nurse_client.get("/triage/follow-ups/").content.decode()
+
+
+def test_a_red_triage_call_says_an_alert_went_out(nurse_client, patient):
+    table = load_triage_table()
+    data = {f"symptom_{table['Breathlessness'].pk}": "red"}
+    response = nurse_client.post(f"/patients/{patient.pk}/triage/", data, follow=True)
+    assert "A critical alert has gone to the person on duty." in response.content.decode()
+    assert Alert.objects.get(patient=patient).kind == Alert.Kind.TRIAGE_RED
+
+
+def test_an_impossible_temperature_is_refused(nurse_client, patient):
+    load_triage_table()
+    response = nurse_client.post(f"/patients/{patient.pk}/triage/", {"temperature": "83"})
+    assert response.status_code == 400 and not TriageCall.objects.exists()
+
+
+def test_another_teams_patient_has_no_triage_page(nurse_client, other_patient):
+    assert nurse_client.get(f"/patients/{other_patient.pk}/triage/").status_code == 404
