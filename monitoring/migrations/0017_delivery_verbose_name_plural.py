@@ -3,7 +3,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("monitoring", "0015_alert_held_result"),
+        ("monitoring", "0016_duty_rota_triage"),
     ]
 
     operations = [
