@@ -32,8 +32,6 @@ def baseline(apps, schema_editor) -> None:
 class Migration(migrations.Migration):
 
     dependencies = [
-        # Both leaves of main at the time (they each follow 0015); the lead renumbers at merge.
-        ('monitoring', '0016_duty_rota_triage'),
         ('monitoring', '0017_delivery_verbose_name_plural'),
     ]
 
