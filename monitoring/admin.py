@@ -1,15 +1,25 @@
 """Admin pages for every model. Clinical records keep their history (django-simple-history);
-the read-access log and delivery records cannot be edited from here."""
+the read-access log and delivery records cannot be edited from here. Every page that shows
+patient data writes an access-log entry (monitoring/admin_audit.py); a patient is picked by id
+(raw_id_fields), never from a drop-down that would list every patient of the hospital."""
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
 from monitoring import models
+from monitoring.admin_audit import AuditedReadsAdmin
+from monitoring.guards.text import RefuseControlCharacters
+
+
+class GuardedForm(RefuseControlCharacters, forms.ModelForm):
+    """Admin forms refuse control characters in any field, as the app's forms do (issue 25)."""
 
 
 @admin.register(models.Team)
 class TeamAdmin(admin.ModelAdmin):
+    form = GuardedForm
     list_display = ["name", "on_call_phone", "escalation_email", "webhook_url"]
     search_fields = ["name"]
 
@@ -40,14 +50,16 @@ class NeutroWatchUserAdmin(UserAdmin):
 
 
 @admin.register(models.Patient)
-class PatientAdmin(SimpleHistoryAdmin):
+class PatientAdmin(AuditedReadsAdmin, SimpleHistoryAdmin):
+    form = GuardedForm
     list_display = ["mrn", "family_name", "given_name", "team", "responsible_nurse", "active"]
     list_filter = ["team", "active"]
     search_fields = ["mrn", "family_name", "given_name"]
 
 
 @admin.register(models.Regimen)
-class RegimenAdmin(admin.ModelAdmin):
+class RegimenAdmin(SimpleHistoryAdmin):
+    form = GuardedForm
     list_display = ["code", "name", "cycle_length_days", "fn_risk", "gcsf_recommendation", "next_cycle_anc_1e9_per_l",
                     "infusion_hours"]
     list_filter = ["fn_risk", "gcsf_recommendation"]
@@ -62,7 +74,9 @@ class CycleInline(admin.TabularInline):
 
 
 @admin.register(models.TreatmentCourse)
-class TreatmentCourseAdmin(SimpleHistoryAdmin):
+class TreatmentCourseAdmin(AuditedReadsAdmin, SimpleHistoryAdmin):
+    form = GuardedForm
+    raw_id_fields = ["patient"]
     list_display = ["patient", "regimen", "started_on", "active"]
     list_filter = ["regimen", "active"]
     inlines = [CycleInline]
@@ -74,14 +88,17 @@ class AdministrationInline(admin.TabularInline):
 
 
 @admin.register(models.Cycle)
-class CycleAdmin(SimpleHistoryAdmin):
+class CycleAdmin(AuditedReadsAdmin, SimpleHistoryAdmin):
+    form = GuardedForm
     list_display = ["course", "number", "planned_day1", "actual_day1", "status"]
     list_filter = ["status"]
     inlines = [AdministrationInline]
 
 
 @admin.register(models.CountResult)
-class CountResultAdmin(SimpleHistoryAdmin):
+class CountResultAdmin(AuditedReadsAdmin, SimpleHistoryAdmin):
+    form = GuardedForm
+    raw_id_fields = ["patient"]
     list_display = [
         "patient",
         "collected_at",
@@ -97,13 +114,17 @@ class CountResultAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(models.GcsfDose)
-class GcsfDoseAdmin(SimpleHistoryAdmin):
+class GcsfDoseAdmin(AuditedReadsAdmin, SimpleHistoryAdmin):
+    form = GuardedForm
+    raw_id_fields = ["patient"]
     list_display = ["patient", "product", "product_name", "dose", "dose_unit", "given_at"]
     list_filter = ["product"]
 
 
 @admin.register(models.TemperatureReading)
-class TemperatureReadingAdmin(SimpleHistoryAdmin):
+class TemperatureReadingAdmin(AuditedReadsAdmin, SimpleHistoryAdmin):
+    form = GuardedForm
+    raw_id_fields = ["patient"]
     list_display = ["patient", "taken_at", "temperature_c", "entered_value", "entered_unit", "site"]
 
 
@@ -119,7 +140,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.Forecast)
-class ForecastAdmin(ReadOnlyAdmin):
+class ForecastAdmin(AuditedReadsAdmin, ReadOnlyAdmin):
     list_display = ["cycle", "input_version", "computed_at", "nadir_anc_1e9_per_l", "p_grade4", "p_ready"]
 
 
@@ -129,25 +150,26 @@ class LearnedPriorAdmin(ReadOnlyAdmin):
 
 
 @admin.register(models.Alert)
-class AlertAdmin(ReadOnlyAdmin):
+class AlertAdmin(AuditedReadsAdmin, SimpleHistoryAdmin, ReadOnlyAdmin):
     list_display = ["patient", "kind", "severity", "raised_at", "acknowledged_at", "resolved_at"]
     list_filter = ["kind", "severity"]
 
 
 @admin.register(models.Delivery)
-class DeliveryAdmin(ReadOnlyAdmin):
+class DeliveryAdmin(AuditedReadsAdmin, ReadOnlyAdmin):
     list_display = ["alert", "channel", "recipient", "status", "attempts", "created_at", "sent_at"]
     list_filter = ["channel", "status"]
 
 
 @admin.register(models.AccessLog)
-class AccessLogAdmin(ReadOnlyAdmin):
+class AccessLogAdmin(AuditedReadsAdmin, ReadOnlyAdmin):
     list_display = ["at", "user", "token", "action", "patient", "requested_id", "path"]
     list_filter = ["action"]
 
 
 @admin.register(models.ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
+    form = GuardedForm
     list_display = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
     readonly_fields = ["prefix", "token_hash", "created_at", "last_used_at"]
     fields = ["name", "teams", "prefix", "created_at", "last_used_at", "revoked_at"]
@@ -170,7 +192,7 @@ class HeartbeatAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.ImportException)
-class ImportExceptionAdmin(SimpleHistoryAdmin):
+class ImportExceptionAdmin(AuditedReadsAdmin, SimpleHistoryAdmin):
     """Lab records kept for review; they are fixed, re-tried or dismissed at /import/exceptions/."""
 
     list_display = ["received_at", "source", "location", "mrn", "patient", "kind", "status"]
@@ -238,15 +260,15 @@ class ReadOnly(admin.ModelAdmin):
 
 
 @admin.register(models.AlertEscalation)
-class AlertEscalationAdmin(ReadOnly):
+class AlertEscalationAdmin(AuditedReadsAdmin, ReadOnly):
     list_display = ["alert", "round", "started_at", "held_until", "stopped_at", "stop_reason", "reached_nobody"]
 
 
 @admin.register(models.EscalationTimer)
-class EscalationTimerAdmin(ReadOnly):
+class EscalationTimerAdmin(AuditedReadsAdmin, ReadOnly):
     list_display = ["alert", "round", "step", "attempt", "target", "due_at", "fired_at", "cancelled_at", "note"]
 
 
 @admin.register(models.TriageCall)
-class TriageCallAdmin(ReadOnly):
+class TriageCallAdmin(AuditedReadsAdmin, ReadOnly):
     list_display = ["called_at", "patient", "taken_by", "outcome", "follow_up_due", "follow_up_done_at"]

@@ -19,10 +19,10 @@ def _user(request):
 
 
 def record_access(
-    request, patient: Patient | int, action: str = AccessLog.Action.VIEW, token: ApiToken | None = None
+    request, patient: Patient | int | None, action: str = AccessLog.Action.VIEW, token: ApiToken | None = None
 ) -> None:
-    """Record that a user (or an API token) read a patient's record."""
-    patient_id = patient if isinstance(patient, int) else patient.pk
+    """Record that a user (or an API token) read a patient's record (None: a record of no known patient)."""
+    patient_id = patient.pk if isinstance(patient, Patient) else patient
     AccessLog.objects.create(patient_id=patient_id, user=_user(request), token=token, action=action,
                              path=request.path[:300])
 

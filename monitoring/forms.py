@@ -9,6 +9,7 @@ from django.core.validators import DecimalValidator
 from django.utils import timezone
 
 from monitoring import clinical, forecasts, treatment
+from monitoring.guards.text import RefuseControlCharacters
 from monitoring.models import CountResult, Cycle, GcsfDose, Patient, Regimen, TemperatureReading, User
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
@@ -88,7 +89,7 @@ def check_moment(form: forms.Form, field: str, patient: Patient | None) -> None:
         form.add_error(field, "This time is before the patient's date of birth.")
 
 
-class PatientForm(forms.ModelForm):
+class PatientForm(RefuseControlCharacters, forms.ModelForm):
     class Meta:
         model = Patient
         fields = [
@@ -135,7 +136,7 @@ class PatientForm(forms.ModelForm):
         return anc
 
 
-class CountForm(forms.Form):
+class CountForm(RefuseControlCharacters, forms.Form):
     """A blood count: the ANC, or the WBC with the differential."""
 
     collected_at = DateTimeLocalField(label="Collected at")
@@ -223,28 +224,28 @@ class CountForm(forms.Form):
                                            "patient: correct that one, or change the time or value.")
 
     def _check_accession(self, accession: str) -> None:
-        """Refuse an accession already recorded, as the importers do; say nothing about other teams.
+        """Refuse an accession already recorded in this patient's team, as the importers do.
 
         An accession names one specimen: one result per patient whatever its source (the database
-        enforces it), and never a second patient's (a mislabelled tube). A clash with a patient of
-        another team is worded as "not found in your teams", never as "exists".
+        enforces it), and never a second patient's of the team (a mislabelled tube). Other teams'
+        results are not looked at: refusing an accession found there, while accepting an unused
+        one, would tell anyone which accessions exist elsewhere (issue 25). One query either way.
         """
         if not accession:
             return
-        clash = CountResult.objects.filter(accession=accession)
+        clash = CountResult.objects.filter(accession=accession, patient__team=self.patient.team_id)
         if self.instance is not None:
             clash = clash.exclude(pk=self.instance.pk)
-        if clash.filter(patient=self.patient).exists():
+        holders = set(clash.values_list("patient_id", flat=True)[:2])
+        if self.patient.pk in holders:
             self.add_error("accession", f"A result with accession number {accession} is already recorded "
                                         "for this patient.")
-        elif clash.filter(patient__team=self.patient.team_id).exists():
+        elif holders:
             self.add_error("accession", f"Accession number {accession} is already recorded for another patient "
                                         "of this team.")
-        elif clash.exists():
-            self.add_error("accession", f"Accession number {accession} cannot be used here: not found in your teams.")
 
 
-class GcsfForm(forms.ModelForm):
+class GcsfForm(RefuseControlCharacters, forms.ModelForm):
     product_name = forms.CharField(
         label="Product", max_length=80,
         help_text="Ingredient, biosimilar, brand or ATC code: filgrastim, filgrastim-sndz, Neulasta, L03AA13 ...",
@@ -302,7 +303,7 @@ class GcsfForm(forms.ModelForm):
                     dose_unit=data["dose_unit"], route=data["route"], given_at=data["given_at"])
 
 
-class TemperatureForm(forms.Form):
+class TemperatureForm(RefuseControlCharacters, forms.Form):
     taken_at = DateTimeLocalField(label="Taken at")
     value = PlainDecimalField(label="Temperature", max_digits=5, decimal_places=2)
     unit = forms.ChoiceField(choices=clinical.TEMPERATURE_UNIT_CHOICES, initial="C")
@@ -338,7 +339,7 @@ def check_within_horizon(form: forms.Form, field: str) -> None:
         form.add_error(field, f"This date is more than {MAX_PLANNING_HORIZON.days // 365} years from today.")
 
 
-class CourseForm(forms.Form):
+class CourseForm(RefuseControlCharacters, forms.Form):
     regimen = forms.ModelChoiceField(queryset=Regimen.objects.all())
     first_day1 = DateTimeLocalField(label="Cycle 1 day 1", help_text="Planned (or actual) first dose.")
     n_cycles = forms.IntegerField(label="Number of cycles", min_value=1, max_value=52, initial=6)
@@ -349,7 +350,7 @@ class CourseForm(forms.Form):
         return data
 
 
-class GiveCycleForm(forms.Form):
+class GiveCycleForm(RefuseControlCharacters, forms.Form):
     """Record a cycle as given; while give_cycle_concerns lists anything, an override reason is needed."""
 
     given_at = DateTimeLocalField(label="Day-1 dose given at")
@@ -380,7 +381,7 @@ class GiveCycleForm(forms.Form):
         return data
 
 
-class DelayCycleForm(forms.Form):
+class DelayCycleForm(RefuseControlCharacters, forms.Form):
     new_day1 = DateTimeLocalField(label="New day 1")
     reason = forms.CharField(max_length=200, help_text="e.g. ANC 0.9 x10^9/L on planned day 1.")
 

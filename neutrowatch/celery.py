@@ -1,7 +1,8 @@
 """Celery application: Redis broker, tasks discovered in the installed apps.
 
-Also the heartbeats of issue 11: a worker records one for each queue it consumes when it is
-ready, and beat records its own every minute from its scheduler loop (HeartbeatScheduler).
+Also the heartbeats of issues 11 and 25: a worker records one for each queue it consumes when it
+is ready, and beat records its own every HEARTBEAT_INTERVAL_SECONDS (15 s) from its scheduler loop
+(HeartbeatScheduler).
 """
 import logging
 import os
@@ -18,7 +19,6 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 logger = logging.getLogger(__name__)
-BEAT_HEARTBEAT_SECONDS = 60
 
 
 def _record(component: str) -> None:
@@ -42,12 +42,15 @@ def record_worker_heartbeats(sender=None, **kwargs) -> None:
 
 
 class HeartbeatScheduler(PersistentScheduler):
-    """Celery's default scheduler that also records beat's own heartbeat once a minute."""
+    """Celery's default scheduler that also records beat's own heartbeat (every HEARTBEAT_INTERVAL_SECONDS)."""
 
     _last_heartbeat = float("-inf")
 
     def tick(self, *args, **kwargs) -> float:
-        if time.monotonic() - self._last_heartbeat >= BEAT_HEARTBEAT_SECONDS:
+        from django.conf import settings
+
+        interval = settings.HEARTBEAT_INTERVAL_SECONDS
+        if time.monotonic() - self._last_heartbeat >= interval:
             self._last_heartbeat = time.monotonic()
             _record("beat")
-        return min(super().tick(*args, **kwargs), BEAT_HEARTBEAT_SECONDS)
+        return min(super().tick(*args, **kwargs), interval)

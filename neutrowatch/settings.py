@@ -51,6 +51,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Sessions end after SESSION_IDLE_MINUTES without a person's request; timed refreshes do not count.
+    "monitoring.guards.idle.IdleSessionMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     # AxesMiddleware should be the last middleware (django-axes docs).
     "axes.middleware.AxesMiddleware",
@@ -108,8 +110,13 @@ LOGIN_REDIRECT_URL = "ward"
 LOGOUT_REDIRECT_URL = "login"
 
 # A forgotten session on a ward computer ends by itself: after inactivity and at browser close.
-SESSION_COOKIE_AGE = env.int("SESSION_IDLE_MINUTES", default=30) * 60
-SESSION_SAVE_EVERY_REQUEST = True
+# Inactivity is what the person does, not the ward's timed refresh (monitoring/guards/idle.py signs
+# the session out, with a word on the login page). The session store's own expiry is a backstop a
+# minute later, so the sign-out, not a silent expiry, is what the person meets. Each of her requests
+# marks the session modified, so it is saved with a new expiry; a timed refresh is not.
+SESSION_IDLE_SECONDS = env.int("SESSION_IDLE_MINUTES", default=30) * 60
+SESSION_COOKIE_AGE = SESSION_IDLE_SECONDS + 60
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 # Login throttling (django-axes): lock the username+IP after repeated failures.
@@ -205,6 +212,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "monitoring.tasks.redispatch_pending_deliveries",
         "schedule": env.float("DELIVERY_CATCHUP_INTERVAL_SECONDS", default=60.0),
     },
+    # Forecasts out of date for over a minute with nothing queued (their recompute was lost with
+    # the broker) are published again: fresh within about a minute of Redis returning (issue 25).
+    "recompute-lost-forecasts": {
+        "task": "monitoring.stale_forecasts.recompute_lost_forecasts",
+        "schedule": env.float("STALE_FORECAST_CATCHUP_INTERVAL_SECONDS", default=60.0),
+    },
     # Regimen priors learned from the clinic's own patients (monitoring/forecasting/population.py).
     "learn-regimen-priors": {"task": "monitoring.tasks.learn_regimen_priors", "schedule": 86400.0},
     # Escalation steps due (monitoring/duty/timers.py): the rows are the record, this fires them.
@@ -212,8 +225,21 @@ CELERY_BEAT_SCHEDULE = {
         "task": "monitoring.tasks.audit_escalations", "schedule": env.float("DUTY_AUDITOR_SECONDS", default=30.0),
     },
 }
-# Heartbeats (monitoring/health.py): beat records its own every minute (this scheduler) and sends a
-# heartbeat task to each worker queue every minute; an expired one (queue backed up) is dropped.
+# Tasks outside monitoring/tasks.py that workers must know.
+CELERY_IMPORTS = ["monitoring.stale_forecasts"]
+# A forecast older than its inputs by more than this is late: /healthz and the banner say so.
+STALE_FORECAST_AFTER_SECONDS = env.int("STALE_FORECAST_AFTER_SECONDS", default=60)
+# Heartbeats (monitoring/health.py): beat records its own every HEARTBEAT_INTERVAL_SECONDS (this
+# scheduler) and sends a heartbeat task to each worker queue as often; an expired one (queue backed
+# up) is dropped. The MLLP listener records its own as often. A component silent for longer than
+# HEARTBEAT_LATE_SECONDS is named on /healthz and the banner as late, for longer than
+# HEARTBEAT_DOWN_SECONDS as stopped.
+HEARTBEAT_INTERVAL_SECONDS = env.float("HEARTBEAT_INTERVAL_SECONDS", default=15.0)
+HEARTBEAT_LATE_SECONDS = env.int("HEARTBEAT_LATE_SECONDS", default=60)
+HEARTBEAT_DOWN_SECONDS = env.int("HEARTBEAT_DOWN_SECONDS", default=180)
+# The MLLP listener's heartbeat: "auto" expects it once a listener has run here, "required" always,
+# "off" never (a site that takes no results over HL7 MLLP).
+HEALTH_MLLP = env.str("HEALTH_MLLP", default="auto")
 CELERY_BEAT_SCHEDULER = "neutrowatch.celery:HeartbeatScheduler"
 CELERY_ALERTS_QUEUE = env.str("CELERY_ALERTS_QUEUE", default="alerts")
 CELERY_WEBHOOKS_QUEUE = env.str("CELERY_WEBHOOKS_QUEUE", default="webhooks")
@@ -222,8 +248,8 @@ HEARTBEAT_QUEUES = env.list(
 )
 CELERY_BEAT_SCHEDULE.update({
     f"heartbeat-{queue}": {
-        "task": "monitoring.tasks.heartbeat", "schedule": 60.0, "args": [f"worker-{queue}"],
-        "options": {"queue": queue, "expires": 55},
+        "task": "monitoring.tasks.heartbeat", "schedule": HEARTBEAT_INTERVAL_SECONDS, "args": [f"worker-{queue}"],
+        "options": {"queue": queue, "expires": HEARTBEAT_INTERVAL_SECONDS - 1},
     }
     for queue in HEARTBEAT_QUEUES
 })
@@ -277,6 +303,8 @@ NEUTROWATCH = {
     "SMS_GATEWAY_TIMEOUT_SECONDS": env.float("SMS_GATEWAY_TIMEOUT_SECONDS", default=5.0),
 }
 
+if HEALTH_MLLP not in ("auto", "required", "off"):
+    raise ImproperlyConfigured(f"HEALTH_MLLP must be 'auto', 'required' or 'off', not {HEALTH_MLLP!r}")
 if NEUTROWATCH["FEVER_POLICY"] not in ("idsa", "nice"):
     raise ImproperlyConfigured(f"FEVER_POLICY must be 'idsa' or 'nice', not {NEUTROWATCH['FEVER_POLICY']!r}")
 

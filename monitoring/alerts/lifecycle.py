@@ -18,6 +18,7 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from monitoring.alerts import chain_hooks, rules
 from monitoring.alerts.delivery import create_deliveries, dispatch
@@ -59,7 +60,7 @@ def apply_verdicts(verdicts: list[Verdict], kinds, now: datetime, *,
                 raised.append(Alert(patient=verdict.patient, cycle=verdict.cycle, kind=f.kind, severity=f.severity,
                                     message=f.message, evidence=f.evidence, raised_at=now, cleared_at=f.cleared_at))
     if raised:
-        Alert.objects.bulk_create(raised)
+        bulk_create_with_history(raised, Alert)  # issue 25: an alert's history starts when it is raised
         deliveries = create_deliveries(notifications(raised))
         transaction.on_commit(lambda: dispatch(deliveries))
         chain_hooks.alerts_raised(raised, now)

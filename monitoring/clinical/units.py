@@ -104,6 +104,15 @@ def check_limits(value: Decimal, field: str, *, minimum: Decimal | None = None, 
     return value
 
 
+def is_negative(value: Decimal) -> bool:
+    """Return True for a number below zero, and for a signed zero ("-0", "-0.0").
+
+    "-0" is not zero as typed: it is a minus sign on a number, a slip or a mangled value, and was
+    stored as ANC 0.000 (grade 4, a critical alert and emails). Refuse it like any negative count.
+    """
+    return value < 0 or (isinstance(value, Decimal) and value.is_signed())
+
+
 def count_to_1e9_per_l(value: Decimal, unit: str, *, what: str = "ANC") -> Decimal:
     """Convert a cell count to 10^9/L, refusing values whose unit makes them implausible.
 
@@ -111,7 +120,7 @@ def count_to_1e9_per_l(value: Decimal, unit: str, *, what: str = "ANC") -> Decim
     and 1.2 labelled cells/uL is almost certainly 10^9/L.
     """
     canonical = normalise_count_unit(unit)
-    if value < 0:
+    if is_negative(value):
         raise ClinicalValueError(f"{what} cannot be negative")
     converted = (value * COUNT_UNITS[canonical]).quantize(Decimal("0.001"))
     limit = MAX_PLAUSIBLE_ANC if what == "ANC" else MAX_PLAUSIBLE_WBC
@@ -131,13 +140,13 @@ def anc_from_differential(wbc: Decimal, neutrophil_pct: Decimal, band_pct: Decim
     """Return ANC in the WBC's unit: WBC x (segmented % + band %) / 100."""
     bands = band_pct or Decimal(0)
     for name, pct in (("neutrophil %", neutrophil_pct), ("band %", bands)):
-        if not Decimal(0) <= pct <= Decimal(100):
+        if is_negative(pct) or pct > 100:
             raise ClinicalValueError(f"{name} must be between 0 and 100, not {pct}")
     if neutrophil_pct + bands > 100:
         raise ClinicalValueError(
             f"neutrophil % + band % is {neutrophil_pct + bands}, more than 100"
         )
-    if wbc < 0:
+    if is_negative(wbc):
         raise ClinicalValueError("WBC cannot be negative")
     return (wbc * (neutrophil_pct + bands) / Decimal(100)).quantize(Decimal("0.001"))
 

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import F
+from django.db.models.functions import Now
 
 from monitoring import jobs
 from monitoring.models import Cycle
@@ -36,7 +37,7 @@ def mark_inputs_changed(cycle_ids: Iterable[int]) -> None:
     cycle_ids = sorted(set(cycle_ids))
     if not cycle_ids:
         return
-    Cycle.objects.filter(pk__in=cycle_ids).update(input_version=F("input_version") + 1)
+    Cycle.objects.filter(pk__in=cycle_ids).update(input_version=F("input_version") + 1, inputs_changed_at=Now())
     transaction.on_commit(lambda: jobs.enqueue_recomputes(cycle_ids))
 
 

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.db import transaction
 from django.db.models import F
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from monitoring import forecasting, jobs, selectors
@@ -49,6 +50,6 @@ def learn_regimen_priors(now: datetime | None = None) -> dict[str, int]:
                 .exclude(status=Cycle.Status.CANCELLED)
                 .values_list("pk", flat=True)
             )
-            Cycle.objects.filter(pk__in=ids).update(input_version=F("input_version") + 1)
+            Cycle.objects.filter(pk__in=ids).update(input_version=F("input_version") + 1, inputs_changed_at=Now())
             transaction.on_commit(lambda ids=ids: jobs.enqueue_recomputes(ids))
     return learned

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
+from simple_history.models import HistoricalRecords
 
 
 class Forecast(models.Model):
@@ -72,6 +73,33 @@ class ForecastScore(models.Model):
         return f"Score of the {self.forecast_as_of:%Y-%m-%d %H:%M} forecast for {self.cycle}"
 
 
+class AlertQuerySet(models.QuerySet):
+    """Alerts change by conditional updates (acknowledge once, escalate once, clear, resolve).
+
+    A queryset update() writes no history row by itself; this one writes a "~" row for every
+    alert it changed, so the acknowledgement note, the antibiotic time, escalation and resolution
+    are all in the alert's history (issue 25). The rows are locked first, so the history shows
+    exactly the rows the update changed, even when two workers race for the same alert.
+    """
+
+    def update(self, **kwargs) -> int:
+        with transaction.atomic():
+            ids = list(self.select_for_update(of=("self",)).values_list("pk", flat=True))
+            if not ids:
+                return 0
+            changed = models.QuerySet(self.model, using=self.db).filter(pk__in=ids).update(**kwargs)
+            self.model.history.bulk_history_create(list(self.model.objects.filter(pk__in=ids)), update=True,
+                                                   default_user=_request_user())
+        return changed
+
+
+def _request_user():
+    """Return the signed-in user of the request being served (simple-history's middleware keeps it), or None."""
+    request = getattr(HistoricalRecords.context, "request", None)
+    user = getattr(request, "user", None)
+    return user if user is not None and user.is_authenticated else None
+
+
 class Alert(models.Model):
     class Kind(models.TextChoices):
         GRADE4_OBSERVED = "grade4_observed", "Grade 4 neutropenia observed"
@@ -120,6 +148,11 @@ class Alert(models.Model):
         help_text="When the condition cleared. A critical alert stays open (and escalates) until acknowledged.",
     )
     escalated_at = models.DateTimeField(null=True, blank=True)
+    # Acknowledgement note, antibiotic time, escalation and resolution are clinical record (issue 25):
+    # every change is kept, including the conditional updates (AlertQuerySet.update writes them).
+    history = HistoricalRecords()
+
+    objects = AlertQuerySet.as_manager()
 
     class Meta:
         ordering = ["-severity", "-raised_at"]

@@ -45,6 +45,9 @@ class Regimen(models.Model):
                   "e.g. 46 for a 5-FU pump; 0 if none. G-CSF timing counts \"after chemotherapy\" from that end.",
     )
     source = models.TextField(blank=True, help_text="Where the FN risk and schedule come from.")
+    # The ANC threshold and infusion hours are editable in the admin and change every patient's
+    # readiness and G-CSF timing: who changed what, and when, is kept (issue 25).
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["name"]
@@ -91,7 +94,10 @@ class Cycle(models.Model):
     # Bumped (F() + 1) by every write that changes this cycle's forecast inputs; a Forecast
     # stores the version it used, so a stale forecast is one with a smaller version.
     input_version = models.PositiveIntegerField(default=0)
-    history = HistoricalRecords(excluded_fields=["input_version"])
+    # When input_version was last bumped: a forecast still older than its inputs a minute after
+    # this is stale for real (health check, catch-up job; monitoring/stale_forecasts.py).
+    inputs_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    history = HistoricalRecords(excluded_fields=["input_version", "inputs_changed_at"])
 
     class Meta:
         ordering = ["course", "number"]

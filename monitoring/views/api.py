@@ -4,8 +4,9 @@ Tokens are per integration, stored hashed, scoped to teams and revocable (see Ap
 Record by record: each record is stored or kept for review in the exceptions queue.
 Answers are JSON: 201 something stored (bad records, if any, listed under "kept"), 200 nothing
 new (a re-sent file), 202 nothing stored but records kept for review, 400 the body cannot be
-read at all (nothing stored), 401 no or bad token, 403 a patient outside the token's teams,
-405, 413 body too large, 415 unknown content type.
+read at all (nothing stored), 401 no or bad token, 405, 413 body too large, 415 unknown content
+type. A patient outside the token's teams is answered exactly as an unknown MRN (kept for review
+in the token's team, "not found in your teams"): the API tells no one which MRNs exist elsewhere.
 """
 
 from __future__ import annotations
@@ -79,7 +80,8 @@ def results(request):
         return _error(413, f"the body is larger than {settings.API_MAX_BODY_BYTES} bytes; send smaller batches")
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
     team_ids = set(token.teams.values_list("pk", flat=True))
-    scope = importers.Scope(team_ids=team_ids, reveal=True, sender=f"API token {token.name} ({token.prefix}…)",
+    # reveal=False: another team's MRN is kept for review exactly as an unknown one (no existence oracle).
+    scope = importers.Scope(team_ids=team_ids, reveal=False, sender=f"API token {token.name} ({token.prefix}…)",
                             home_team_id=next(iter(team_ids)) if len(team_ids) == 1 else None)
     report = importers.import_file("request body", body, source=Source.API, fmt=fmt, scope=scope)
     record_list(request, [], AccessLog.Action.IMPORT, token=token)  # the answer quotes the body's patients

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from monitoring import charts, selectors, spreadsheet
 from monitoring.alerts import lifecycle, presentation, quality
 from monitoring.audit import record_access, record_list
+from monitoring.guards import text
 from monitoring.labfeed import exceptions_queue
 from monitoring.models import AccessLog
 from monitoring.views import drafts, patient_for, refuse
@@ -150,6 +151,8 @@ def acknowledge(request, pk: int):
     antibiotics_at, problem = _antibiotics_time(request, alert)
     if len(note) > NOTE_MAX_LENGTH:
         problem = f"The note is longer than {NOTE_MAX_LENGTH} characters."
+    elif (char := text.control_character(note, multiline=True)) is not None:
+        problem = f"Note: {text.refusal(char)}"
     if problem:
         messages.error(request, f"{problem} Nothing was saved; what you typed is still in the form.")
         drafts.keep_ack_draft(request, alert.pk, {"note": note, "problem": problem,

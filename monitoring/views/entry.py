@@ -8,10 +8,11 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
 
-from monitoring import forms, records, treatment
-from monitoring.models import AccessLog, CountResult, Cycle
+from monitoring import forms, records
+from monitoring.guards import races, text
+from monitoring.models import AccessLog, CountResult, Cycle, Patient
 from monitoring.models.results import Source
-from monitoring.views import patient_for, refuse
+from monitoring.views import lookups, patient_for
 
 FORM = AccessLog.Action.FORM  # every form page of a patient is a read of the record
 
@@ -23,17 +24,48 @@ def _form_page(request, form, title: str, patient=None, submit: str = "Save"):
 def patient_new(request):
     form = forms.PatientForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
-        patient = form.save()
+        patient = races.unless_recorded(form.save)
+        if patient is None:  # the same form, sent twice at once: the other post created the patient
+            return _patient_already_recorded(request, form)
         messages.success(request, f"Patient {patient.mrn} created.")
         return redirect(patient)
+    if request.method == "POST" and (twin := _same_patient(request, form)) is not None:
+        messages.info(request, f"Patient {twin.mrn} was already recorded: nothing added.")
+        return redirect(twin)
     return _form_page(request, form, "New patient")
+
+
+def _same_patient(request, form) -> Patient | None:
+    """Return the patient of the user's teams this refused form would have created (a second click), or None."""
+    mrn = (request.POST.get("mrn") or "").strip()
+    if set(form.errors) != {"mrn"} or text.control_character(mrn) is not None:
+        return None
+    data = form.cleaned_data
+    return Patient.objects.visible_to(request.user).filter(
+        mrn=mrn, given_name=data.get("given_name"),
+        family_name=data.get("family_name"), date_of_birth=data.get("date_of_birth"),
+    ).first()
+
+
+def _patient_already_recorded(request, form):
+    """Answer the post that lost a race on the MRN: the patient if she is in the user's teams, else the form."""
+    mrn = form.cleaned_data["mrn"]
+    existing = Patient.objects.visible_to(request.user).filter(mrn=mrn).first()
+    if existing is None:
+        form.add_error("mrn", f"MRN {mrn} cannot be used: not found in your teams. Ask an administrator.")
+        return _form_page(request, form, "New patient")
+    messages.info(request, f"Patient {mrn} was already recorded: nothing added.")
+    return redirect(existing)
 
 
 def patient_edit(request, pk: int):
     patient = patient_for(request, pk, FORM)
     form = forms.PatientForm(request.POST or None, instance=patient, user=request.user)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        if races.unless_recorded(form.save) is None:  # the new MRN was taken by another post meanwhile
+            form.add_error("mrn", f"MRN {form.cleaned_data['mrn']} cannot be used: not found in your teams. "
+                                  "Ask an administrator.")
+            return _form_page(request, form, f"Edit {patient}", patient)
         messages.success(request, "Patient details saved.")
         return redirect(patient)
     return _form_page(request, form, f"Edit {patient}", patient)
@@ -43,7 +75,8 @@ def count_new(request, pk: int):
     patient = patient_for(request, pk, FORM)
     form = forms.CountForm(request.POST or None, patient=patient, initial={"collected_at": timezone.localtime()})
     if request.method == "POST" and form.is_valid():
-        if records.record_count(patient, form.count, source=Source.MANUAL, user=request.user) is None:
+        if races.unless_recorded(records.record_count, patient, form.count, source=Source.MANUAL,
+                                 user=request.user) is None:
             messages.info(request, "This count was already recorded (same time and value): nothing added.")
         else:
             messages.success(request, f"Count recorded: ANC {form.count.qualifier}{form.count.anc_1e9_per_l} x10^9/L.")
@@ -52,10 +85,9 @@ def count_new(request, pk: int):
 
 
 def count_edit(request, pk: int):
-    result = CountResult.objects.filter(pk=pk).first()
-    if result is None:
-        refuse(request, pk)
-    patient = patient_for(request, result.patient_id, FORM, requested_id=pk)
+    counts = CountResult.objects.select_related("patient__team", "patient__responsible_nurse")
+    result = lookups.team_record(request, counts, pk, lambda count: count.patient)
+    patient = result.patient
     initial = {
         "collected_at": timezone.localtime(result.collected_at),
         "unit": "10^9/L",
@@ -74,7 +106,8 @@ def gcsf_new(request, pk: int):
     patient = patient_for(request, pk, FORM)
     form = forms.GcsfForm(request.POST or None, patient=patient, initial={"given_at": timezone.localtime()})
     if request.method == "POST" and form.is_valid():
-        if records.record_gcsf(patient, user=request.user, **form.fields_for_service()) is None:
+        if races.unless_recorded(records.record_gcsf, patient, user=request.user,
+                                 **form.fields_for_service()) is None:
             messages.info(request, "This G-CSF dose (same product and time) was already recorded.")
         else:
             messages.success(request, "G-CSF dose recorded.")
@@ -87,7 +120,7 @@ def temperature_new(request, pk: int):
     form = forms.TemperatureForm(request.POST or None, patient=patient, initial={"taken_at": timezone.localtime()})
     if request.method == "POST" and form.is_valid():
         fields = form.fields_for_service()
-        reading = records.record_temperature(patient, user=request.user, **fields)
+        reading = races.unless_recorded(records.record_temperature, patient, user=request.user, **fields)
         if reading is None:  # sent twice (a double click): it is stored once
             messages.info(request, f"This temperature ({fields['temperature_c']} °C) was already recorded.")
         else:
@@ -107,18 +140,17 @@ def course_new(request, pk: int):
     form = forms.CourseForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        treatment.start_course(patient, data["regimen"], data["first_day1"], data["n_cycles"])
-        messages.success(request, f"{data['regimen']} planned: {data['n_cycles']} cycles.")
+        if races.start_course_once(patient, data["regimen"], data["first_day1"], data["n_cycles"]) is None:
+            messages.info(request, f"{data['regimen']} from this day 1 was already recorded: nothing added.")
+        else:
+            messages.success(request, f"{data['regimen']} planned: {data['n_cycles']} cycles.")
         return redirect(patient)
     return _form_page(request, form, f"Start a regimen for {patient}", patient)
 
 
 def _cycle_for(request, pk: int) -> Cycle:
-    cycle = Cycle.objects.select_related("course__regimen", "course__patient").filter(pk=pk).first()
-    if cycle is None:
-        refuse(request, pk)
-    patient_for(request, cycle.course.patient_id, FORM, requested_id=pk)
-    return cycle
+    cycles = Cycle.objects.select_related("course__regimen", "course__patient")
+    return lookups.team_record(request, cycles, pk, lambda cycle: cycle.course.patient)
 
 
 def cycle_give(request, pk: int):
@@ -126,9 +158,12 @@ def cycle_give(request, pk: int):
     form = forms.GiveCycleForm(request.POST or None, cycle=cycle, initial={"given_at": timezone.localtime()})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        treatment.give_cycle(cycle, data["given_at"], data["dose_fraction"], override_reason=data["override_reason"],
-                            overridden=form.concerns)
-        messages.success(request, f"Cycle {cycle.number} recorded as given.")
+        given = races.give_cycle_once(cycle, data["given_at"], data["dose_fraction"],
+                                      override_reason=data["override_reason"], overridden=form.concerns)
+        if given is None:
+            messages.info(request, f"Cycle {cycle.number} was already recorded as given: nothing added.")
+        else:
+            messages.success(request, f"Cycle {cycle.number} recorded as given.")
         return redirect(cycle.course.patient)
     return _form_page(request, form, f"Give cycle {cycle.number}", cycle.course.patient)
 
@@ -138,8 +173,10 @@ def cycle_delay(request, pk: int):
     _require_treatment_rights(request)
     form = forms.DelayCycleForm(request.POST or None, cycle=cycle)
     if request.method == "POST" and form.is_valid():
-        treatment.delay_cycle(cycle, form.cleaned_data["new_day1"], form.cleaned_data["reason"])
-        messages.success(request, f"Cycle {cycle.number} delayed; later cycles moved with it.")
+        if races.delay_cycle_once(cycle, form.cleaned_data["new_day1"], form.cleaned_data["reason"]) is None:
+            messages.info(request, f"Cycle {cycle.number} was already delayed to this day 1: nothing changed.")
+        else:
+            messages.success(request, f"Cycle {cycle.number} delayed; later cycles moved with it.")
         return redirect(cycle.course.patient)
     return _form_page(request, form, f"Delay cycle {cycle.number}", cycle.course.patient)
 

@@ -10,6 +10,7 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from monitoring.audit import record_access, record_list
+from monitoring.guards.text import RefuseControlCharacters
 from monitoring.labfeed import exceptions_queue
 from monitoring.labfeed.importers import csv_format
 from monitoring.models import AccessLog, ImportException
@@ -18,7 +19,7 @@ from monitoring.views import refuse
 PAGE_SIZE = 100
 
 
-class FixForm(forms.Form):
+class FixForm(RefuseControlCharacters, forms.Form):
     """The record's values, under the CSV import's column names; stored through the normal import path."""
 
     mrn = forms.CharField(max_length=64)
@@ -41,7 +42,7 @@ class FixForm(forms.Form):
     gcsf_route = forms.CharField(max_length=10, required=False, label="G-CSF route")
 
 
-class DismissForm(forms.Form):
+class DismissForm(RefuseControlCharacters, forms.Form):
     reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2}),
                              help_text="Why nothing will be stored (e.g. a test message, sent again correctly).")
 

@@ -8,12 +8,13 @@ from django.shortcuts import render
 from django.urls import path
 
 from monitoring.audit import record_list
+from monitoring.guards.text import RefuseControlCharacters
 from monitoring.labfeed import importers
 from monitoring.models import AccessLog
 from monitoring.models.results import Source
 
 
-class UploadForm(forms.Form):
+class UploadForm(RefuseControlCharacters, forms.Form):
     file = forms.FileField(help_text="CSV, FHIR R4 JSON or HL7 v2 ORU^R01.")
     format = forms.ChoiceField(
         choices=[("", "Detect from the file"), ("csv", "CSV"), ("fhir", "FHIR R4 JSON"), ("hl7", "HL7 v2")],

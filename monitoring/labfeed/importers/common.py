@@ -100,7 +100,7 @@ def _import(report: ImportReport, parsed: Parsed, *, source: str, user, scope: S
     while True:  # re-plan until the planner finds no new bad unit (a conflict excludes its unit)
         report.reset_counts()
         batch = batches.ResultBatch(counts=[], gcsf=[], temperatures=[], corrections=[], removals=[])
-        _Planner(batch, report).plan([item for item in checked if unit_of(item[0]) not in bad])
+        _Planner(batch, report, scope.team_ids).plan([item for item in checked if unit_of(item[0]) not in bad])
         if report.bad_units() <= bad:
             break
         bad = report.bad_units()

@@ -28,8 +28,8 @@ from monitoring.records.batches import ResultBatch
 class _Planner:
     """Sort checked records into new rows, duplicates, corrections and removals, in file order."""
 
-    def __init__(self, batch: ResultBatch, report: ImportReport):
-        self.batch, self.report = batch, report
+    def __init__(self, batch: ResultBatch, report: ImportReport, team_ids: set[int] | None = None):
+        self.batch, self.report, self.team_ids = batch, report, team_ids
 
     def plan(self, checked: list) -> None:
         kinds = ((CountResult, CountRecord, "accession", "collected_at"),
@@ -42,7 +42,7 @@ class _Planner:
 
     def _plan_kind(self, model, items: list, key_field: str, time_field: str) -> None:
         stored = _stored_by_key(model, key_field, {_record_key(r) for r, _, _ in items if _record_key(r)},
-                                {p.pk for _, p, _ in items})
+                                {p.pk for _, p, _ in items}, self.team_ids)
         natural = _natural_keys(model, {p.pk for r, p, _ in items if not _record_key(r)})
         new: dict[str, tuple] = {}  # key -> (patient, value), in file order
         new_units: dict[str, str] = {}
@@ -127,11 +127,18 @@ class _Planner:
             report.created_temperatures += len(created)
 
 
-def _stored_by_key(model, key_field: str, keys: set[str], patient_ids: set[int]) -> dict[str, list]:
-    """Return the stored rows with these keys: any patient's for counts (to refuse a clash), else these patients'."""
+def _stored_by_key(model, key_field: str, keys: set[str], patient_ids: set[int],
+                   team_ids: set[int] | None = None) -> dict[str, list]:
+    """Return the stored rows with these keys: any patient's for counts (to refuse a clash), else these patients'.
+
+    A caller scoped to teams (an API token, a nurse's upload) sees only its teams' counts: a clash
+    with another team's accession, refused while an unused one is stored, told it which exist (issue 25).
+    """
     stored: dict[str, list] = {}
     keys = sorted(keys)
     scope = {} if model is CountResult else {"patient_id__in": sorted(patient_ids)}
+    if model is CountResult and team_ids is not None:
+        scope = {"patient__team_id__in": sorted(team_ids)}
     for start in range(0, len(keys), LOOKUP_CHUNK):
         for row in model.objects.filter(**{f"{key_field}__in": keys[start:start + LOOKUP_CHUNK]}, **scope):
             stored.setdefault(getattr(row, key_field), []).append(row)

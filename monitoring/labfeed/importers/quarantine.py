@@ -46,7 +46,8 @@ def quarantine(report: ImportReport, parsed: Parsed, bad: set[str], patients: di
     order = {unit: index for index, unit in enumerate(parsed.units)}
     units = sorted(bad, key=lambda unit: order.get(unit, len(order)))
     # A row unreadable before it became a record still names its patient (in its values).
-    unread = {_unit_mrn(parsed.units.get(u), fmt) for u in units} - set(patients) - {""}
+    # Records' MRNs were all looked up already, found or not (so an unknown MRN costs no extra query).
+    unread = {_unit_mrn(parsed.units.get(u), fmt) for u in units} - {r.mrn for r in parsed.records} - {""}
     patients = {**patients, **patients_by_mrn(unread)} if unread else patients
     exceptions = [_exception(unit, parsed.units.get(unit), records.get(unit, []), problems[unit], patients,
                              scope=scope, source=source, user=user, now=now, fmt=fmt, file=report.file)

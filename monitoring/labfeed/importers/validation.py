@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from monitoring import clinical
+from monitoring.guards.text import record_control_character
 from monitoring.labfeed.importers import codes
 from monitoring.labfeed.importers.records import (
     MAX_ENTERED_LENGTH,
@@ -173,6 +174,8 @@ def _validate(record: Record):
     """Return the service input for a record (None for a removal, which needs no values)."""
     if record.status == REMOVAL:
         return None
+    if (bad := record_control_character(record)) is not None:  # issue 25: refused with a word, not stored
+        raise FieldError(*bad)
     if isinstance(record, CountRecord):
         return to_count_input(record)
     if isinstance(record, GcsfRecord):

@@ -19,6 +19,7 @@ from decimal import Decimal
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from monitoring import clinical, forecasts
 from monitoring.duty import demo as duty_demo
@@ -244,8 +245,9 @@ class Command(BaseCommand):
                         anc = demo_anc(baseline, spec.depth, day, nadir_day, spec.gcsf, rng) if day > 1 else baseline
                         counts.append(self._count(patient, at, anc))
             day1 += length
-        CountResult.objects.bulk_create(counts)
-        GcsfDose.objects.bulk_create(gcsf)
+        # With their history rows, as every write path stores results (issue 25: no bare bulk_create).
+        bulk_create_with_history(counts, CountResult)
+        bulk_create_with_history(gcsf, GcsfDose)
         if spec.fever:
             self._fever(patient, now)
 

@@ -69,10 +69,12 @@ def test_no_token_bad_token_and_revoked_token_are_401(client, patient, token):
     assert not CountResult.objects.exists()
 
 
-def test_patient_outside_the_tokens_teams_is_403(client, patient, other_patient, token):
+def test_patient_outside_the_tokens_teams_is_answered_as_an_unknown_mrn(client, patient, other_patient, token):
+    """Issue 25: 403 for another team's MRN and 202 for an unknown one told the sender which MRNs exist."""
     response = _post(client, _observation(mrn="MRN999"), token)
-    assert response.status_code == 403
+    assert response.status_code == 202
     assert response.json()["problems"][0]["field"] == "mrn"
+    assert "unknown MRN" in response.json()["problems"][0]["reason"]
     assert not CountResult.objects.exists()
 
 

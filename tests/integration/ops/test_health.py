@@ -40,14 +40,16 @@ def test_healthz_is_503_naming_the_stale_heartbeat(client):
     beat_all(age=timedelta(minutes=6))
     body = client.get("/healthz").json()
     assert client.get("/healthz").status_code == 503
-    assert body["failing"] == ["worker_heartbeat"] and body["worker_heartbeat_age_s"] >= 360
+    # Beat sends the workers' heartbeats: with beat silent, beat alone is named (the workers are unknown).
+    assert body["failing"] == ["beat"] and body["worker_heartbeat_age_s"] >= 360
+    assert body["components"]["forecasts"]["state"] == "unknown" and body["status"] == "down"
 
 
 def test_healthz_is_503_when_a_queue_never_had_a_worker(client):
     beat_all()
     Heartbeat.objects.filter(component="worker-alerts").delete()
     response = client.get("/healthz")
-    assert response.status_code == 503 and response.json()["failing"] == ["worker_heartbeat"]
+    assert response.status_code == 503 and response.json()["failing"] == ["alerts"]
 
 
 def test_healthz_is_503_naming_the_broker_when_redis_is_down(client, settings):
@@ -63,18 +65,18 @@ def test_pages_show_a_red_banner_with_the_time_processing_stopped(nurse_client):
     beat_all(age=timedelta(minutes=7))
     for url in (reverse("ward"), reverse("alerts"), reverse("import_upload")):
         html = nurse_client.get(url).content.decode()
-        assert f"Background processing stopped at {timezone.localtime(stopped):%H:%M}" in html
-        assert "forecasts are not being updated" in html
+        assert f"The scheduler (beat) stopped at {timezone.localtime(stopped):%H:%M}" in html
+        assert "escalation of unacknowledged alerts" in html
 
 
 def test_no_banner_while_heartbeats_are_fresh(nurse_client):
-    beat_all(age=timedelta(minutes=4))
+    beat_all(age=timedelta(seconds=30))
     assert 'id="background-banner"' not in nurse_client.get(reverse("ward")).content.decode()
 
 
 def test_banner_when_no_worker_ever_started(nurse_client):
     html = nurse_client.get(reverse("ward")).content.decode()
-    assert "Background processing is not running" in html and "forecasts are not being updated" in html
+    assert "The scheduler (beat) is not running (never reported)" in html
 
 
 def test_eager_mode_says_plainly_there_is_no_worker(nurse_client, settings):

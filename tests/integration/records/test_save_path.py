@@ -27,7 +27,8 @@ pytestmark = pytest.mark.django_db
 RECORD_COUNT_QUERIES = 9  # savepoint, duplicates, insert, history, cycles (locked), versions, measurements,
 #                           alerts, release
 RECORD_BATCH_QUERIES = 6  # insert, history, cycles (locked), versions, measurements, alerts
-RAISING_AN_ALERT = 4  # the alert, the team's members, the deliveries, the teams' escalation chains (issue 24)
+RAISING_AN_ALERT = 5  # the alert, its history row (issue 25), the team's members, the deliveries, the teams'
+#                       escalation chains (issue 24)
 
 
 def count(hours_ago: float, anc: str, accession: str = ""):
@@ -51,7 +52,7 @@ def test_saving_one_count_runs_nine_queries(cycle, patient, django_assert_max_nu
         records.record_count(patient, count(2, "1.8", "new"))
 
 
-def test_a_grade4_count_raises_its_alert_with_three_queries_more(cycle, patient, django_assert_max_num_queries):
+def test_a_grade4_count_raises_its_alert_with_four_queries_more(cycle, patient, django_assert_max_num_queries):
     with django_assert_max_num_queries(RECORD_COUNT_QUERIES + RAISING_AN_ALERT):
         records.record_count(patient, count(2, "0.3", "g4"))
     assert Alert.objects.get(cycle=cycle, kind=Alert.Kind.GRADE4_OBSERVED).severity == Alert.Severity.CRITICAL

@@ -172,8 +172,8 @@ def test_ward_runs_a_fixed_number_of_queries(nurse_client, team, regimens, djang
     # the menu's open-alert count (1), the open import exceptions of the user's teams (1), the session save
     # of the idle timeout (3: savepoint, update, release), the read-trail entry (1) and the heartbeats (1);
     # the duty panel (issue 24): the user's teams, who is on duty and until when (2 per team) and open
-    # triage follow-ups (4).
-    with django_assert_max_num_queries(19):
+    # triage follow-ups (4); the forecasts late by over a minute (1, issue 25).
+    with django_assert_max_num_queries(20):
         nurse_client.get(reverse("ward"))
 
 

@@ -1,0 +1,152 @@
+"""No existence oracles (issue 25 item 5): another team's record answers exactly as a missing one.
+
+Status and body are compared whole; timing is compared through the database work each answer
+costs (the same statements, ids aside), which is what made the 2.5 ms difference, without
+asserting on wall-clock time.
+"""
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from monitoring import clinical, records
+from monitoring.models import AccessLog, ApiToken, CountResult, ImportException
+from tests.conftest import start_on_regimen
+from tests.integration.web.test_data_entry import post_count
+
+pytestmark = pytest.mark.django_db
+MISSING_ID = 987_654
+
+
+def _shape(sql: str) -> str:
+    """Return a statement with its literal values taken out (ids differ, and the refusal's patient id may
+    be NULL: the same insert either way; the statements themselves must not differ)."""
+    return re.sub(r"'[^']*'|\b\d+\b|\bNULL\b|\"s\d+_x\d+\"", "?", sql)
+
+
+def _page(response) -> str:
+    """Return the body with the per-response secrets (CSRF token, CSP nonce) taken out."""
+    return re.sub(r'="[A-Za-z0-9+/=_-]{20,}"', '=""', response.content.decode())
+
+
+def _answer(client, method: str, url: str, data=None, **kwargs):
+    with CaptureQueriesContext(connection) as queries:
+        response = getattr(client, method)(url, data or {}, **kwargs)
+    return response, [_shape(q["sql"]) for q in queries.captured_queries]
+
+
+def _same_answer(client, method: str, url_of, other_id: int, data=None, **kwargs) -> None:
+    theirs, their_queries = _answer(client, method, url_of(other_id), data, **kwargs)
+    missing, missing_queries = _answer(client, method, url_of(MISSING_ID), data, **kwargs)
+    assert theirs.status_code == missing.status_code == 404
+    assert _page(theirs) == _page(missing)
+    assert their_queries == missing_queries
+
+
+@pytest.fixture
+def their_count(other_patient):
+    return records.record_count(other_patient, clinical.parse_count(
+        collected_at=timezone.now() - timedelta(hours=3), unit="10^9/L", anc=Decimal("2.0"), accession="ACC-7"))
+
+
+@pytest.fixture
+def their_cycle(other_patient, regimens):
+    return start_on_regimen(other_patient, regimens["DOCETAXEL-75-Q3W"], days_ago=3, give=False)
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_another_teams_count_id_answers_as_a_missing_one(nurse_client, their_count, method):
+    _same_answer(nurse_client, method, lambda pk: reverse("count_edit", args=[pk]), their_count.pk)
+
+
+@pytest.mark.parametrize("view", ["cycle_give", "cycle_delay"])
+def test_another_teams_cycle_id_answers_as_a_missing_one(client, oncologist, their_cycle, view):
+    client.force_login(oncologist)
+    _same_answer(client, "get", lambda pk: reverse(view, args=[pk]), their_cycle.pk)
+
+
+@pytest.mark.parametrize("view", ["patient", "patient_edit", "count_new", "patient_history"])
+def test_another_teams_patient_id_answers_as_a_missing_one(nurse_client, other_patient, view):
+    _same_answer(nurse_client, "get", lambda pk: reverse(view, args=[pk]), other_patient.pk)
+
+
+def test_refusals_are_still_in_the_access_log_with_the_patient_asked_for(nurse_client, their_count, other_patient):
+    nurse_client.get(reverse("count_edit", args=[their_count.pk]))
+    nurse_client.get(reverse("count_edit", args=[MISSING_ID]))
+    refusals = AccessLog.objects.filter(action=AccessLog.Action.REFUSED).order_by("pk")
+    logged = [(r.requested_id, r.patient_id) for r in refusals]
+    assert logged == [(their_count.pk, other_patient.pk), (MISSING_ID, None)]
+
+
+def test_a_count_with_another_teams_accession_is_answered_as_one_with_an_unused_accession(
+        nurse_client, patient, their_count):
+    when = timezone.localtime(timezone.now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    with CaptureQueriesContext(connection) as theirs:
+        used = post_count(nurse_client, patient, anc="2.1", accession="ACC-7", collected_at=when)
+    CountResult.objects.filter(patient=patient).delete()
+    with CaptureQueriesContext(connection) as unused_queries:
+        unused = post_count(nurse_client, patient, anc="2.1", accession="ACC-NEW", collected_at=when)
+    assert used.status_code == unused.status_code == 302 and used["Location"] == unused["Location"]
+    assert len(theirs.captured_queries) == len(unused_queries.captured_queries)
+
+
+def test_api_answers_another_teams_mrn_as_an_unknown_one(client, patient, other_patient, team):
+    token = ApiToken.issue("lab", [team])[1]
+    when = timezone.localtime(timezone.now() - timedelta(hours=2)).isoformat(timespec="seconds")
+
+    def post(mrn: str):
+        body = f"mrn,collected_at,anc,unit\n{mrn},{when},1.2,10^9/L\n"
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post("/api/v1/results", body, content_type="text/csv",
+                                   headers={"Authorization": f"Bearer {token}"})
+        return response, len(queries.captured_queries)
+
+    theirs, their_queries = post(other_patient.mrn)
+    nobody, nobody_queries = post("NOBODY-1")
+    assert theirs.status_code == nobody.status_code == 202
+
+    def without_ids(response) -> str:
+        return json.dumps(response.json(), sort_keys=True).replace(other_patient.mrn, "X").replace("NOBODY-1", "X")
+
+    assert re.sub(r'"exception_id": \d+', "", without_ids(theirs)) == re.sub(r'"exception_id": \d+', "",
+                                                                                without_ids(nobody))
+    assert their_queries == nobody_queries
+    # Both are kept in the token's own team, where its people can register the patient or dismiss it.
+    assert set(ImportException.objects.values_list("team_id", "patient_id")) == {(team.pk, None)}
+
+
+def test_api_answers_another_teams_accession_as_an_unused_one(client, patient, their_count, team):
+    token = ApiToken.issue("lab", [team])[1]
+    when = timezone.localtime(timezone.now() - timedelta(hours=2)).isoformat(timespec="seconds")
+
+    def post(accession: str, minutes: int):
+        body = f"mrn,collected_at,anc,unit,accession\n{patient.mrn},{when},1.{minutes},10^9/L,{accession}\n"
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post("/api/v1/results", body, content_type="text/csv",
+                                   headers={"Authorization": f"Bearer {token}"})
+        return response, [_shape(q["sql"]) for q in queries.captured_queries]
+
+    theirs, their_queries = post(their_count.accession, 2)
+    unused, unused_queries = post("ACC-UNUSED", 3)
+    assert theirs.status_code == unused.status_code == 201
+    assert theirs.json() == unused.json()
+    assert their_queries == unused_queries
+    assert CountResult.objects.filter(patient=patient).count() == 2
+
+
+def test_the_hospital_lab_feed_still_refuses_one_accession_for_two_patients(patient, their_count):
+    from monitoring.labfeed import importers
+    from monitoring.models.results import Source
+
+    when = timezone.localtime(timezone.now() - timedelta(hours=2)).isoformat(timespec="seconds")
+    body = f"mrn,collected_at,anc,unit,accession\n{patient.mrn},{when},1.2,10^9/L,{their_count.accession}\n"
+    report = importers.import_file("feed.csv", body.encode(), source=Source.MLLP, fmt="csv")  # no team scope
+    assert not report.ok and not CountResult.objects.filter(patient=patient).exists()
