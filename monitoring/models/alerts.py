@@ -176,6 +176,9 @@ class Delivery(models.Model):
     # When a failed delivery's next attempt is due: a retry whose scheduled task was lost (Redis
     # restarted, broker down when it was scheduled) is published again by the minute catch-up job.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The claim of the attempt in flight is a lease: renewed while the transport runs, it lapses
+    # when its worker dies, and the catch-up job then sends the delivery again (alerts/delivery.py).
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
