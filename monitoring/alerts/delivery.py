@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -86,8 +86,10 @@ def deliver(delivery_id: int, attempt: int = 0, now: datetime | None = None) -> 
                        f"not sent: the worker was lost during attempt {delivery.attempts - 1} (the last allowed)")
     if delivery.purpose == Delivery.Purpose.ESCALATE and delivery.alert.acknowledged_at is not None:
         return _record(delivery, Delivery.Status.FAILED, "not sent: the alert was acknowledged first")
+    # In-app "sending" is one query in this process: nothing to renew a lease for.
+    kept = nullcontext() if delivery.channel == Delivery.Channel.INAPP else lease_kept(delivery.pk, delivery.attempts)
     try:
-        with lease_kept(delivery.pk, delivery.attempts):
+        with kept:
             transport_for(delivery.channel)(delivery)
     except TransportError as error:
         return _record_failure(delivery, error)
