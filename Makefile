@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 MLLP_PORT ?= 2575
 
-.PHONY: run test lint prod-check bench-scale bench bench-forecast bench-pipeline bench-pages bench-import bench-mllp bench-save venv vendor chromium clean
+.PHONY: run test lint prod-check bench-scale bench-load bench bench-forecast bench-pipeline bench-pages bench-import bench-mllp bench-save venv vendor chromium clean
 
 venv: $(VENV)/.installed
 # The development venv has the runtime requirements and the test tools (requirements-dev.txt);
@@ -76,6 +76,11 @@ bench-pages: venv chromium
 # Throughput of the recompute pipeline with 2 and then 4 worker processes (the 2,000-result burst).
 bench-scale: venv
 	DJANGO_SETTINGS_MODULE=neutrowatch.settings_test $(PY) bench/scale.py
+
+# Twenty nurses on the ward and patient pages while 2,000 results arrive one by one and as one file,
+# against gunicorn and a worker per queue as deployed: page p50/p95/max, errors, forecast freshness.
+bench-load: venv
+	DJANGO_SETTINGS_MODULE=neutrowatch.settings_test $(PY) bench/load.py
 
 bench-import: venv
 	DJANGO_SETTINGS_MODULE=neutrowatch.settings_test $(PY) bench/import_csv.py

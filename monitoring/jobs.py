@@ -23,6 +23,7 @@ RECOMPUTE_CYCLE = "monitoring.tasks.recompute_cycle"
 RECOMPUTE_CYCLES = "monitoring.tasks.recompute_cycles"
 DELIVER = "monitoring.tasks.deliver"
 FIRE_ESCALATION = "monitoring.tasks.fire_escalation"
+REDISPATCH_PENDING = "monitoring.tasks.redispatch_pending_deliveries"
 
 # Publishing gives up fast when the broker is down: the sweep re-dispatches what was not sent.
 FAST_PUBLISH = {"retry": True, "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.1,
@@ -98,5 +99,20 @@ def publish_delivery(delivery_id: int, channel: str, attempt: int, countdown: fl
         send(DELIVER, (delivery_id, attempt), countdown=countdown, queue=routing.delivery_queue(channel))
     except Exception:  # kombu's OperationalError and friends
         log.warning("broker unreachable: delivery %s left for the catch-up job", delivery_id)
+        return False
+    return True
+
+
+def publish_delivery_catch_up() -> bool:
+    """Enqueue one run of the delivery catch-up job now; False if the broker is unreachable.
+
+    An `alerts` worker does this when it starts: a worker starting is often one restarting after
+    it died, and the sends it was making are then re-sent the moment their leases lapse instead
+    of at the next minute job.
+    """
+    try:
+        send(REDISPATCH_PENDING, ())
+    except Exception:  # kombu's OperationalError and friends
+        log.warning("broker unreachable: the delivery catch-up waits for its beat job")
         return False
     return True

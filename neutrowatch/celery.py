@@ -2,7 +2,7 @@
 
 Also the heartbeats of issues 11 and 25: a worker records one for each queue it consumes when it
 is ready, and beat records its own every HEARTBEAT_INTERVAL_SECONDS (15 s) from its scheduler loop
-(HeartbeatScheduler).
+(HeartbeatScheduler); and a worker of the alerts queue runs the delivery catch-up when it starts.
 """
 import logging
 import os
@@ -39,6 +39,18 @@ def record_worker_heartbeats(sender=None, **kwargs) -> None:
     consumed = {queue.name for queue in sender.task_consumer.queues}
     for queue in consumed & set(settings.HEARTBEAT_QUEUES):
         _record(f"worker-{queue}")
+
+
+@worker_ready.connect
+def catch_up_deliveries(sender=None, **kwargs) -> None:
+    """A worker of the alerts queue that has just started (often: restarted after it died) runs the
+    delivery catch-up at once, so what its predecessor was sending goes out when its lease lapses."""
+    from django.conf import settings
+
+    if settings.NEUTROWATCH["ALERTS_QUEUE"] in {queue.name for queue in sender.task_consumer.queues}:
+        from monitoring import jobs
+
+        jobs.publish_delivery_catch_up()
 
 
 class HeartbeatScheduler(PersistentScheduler):

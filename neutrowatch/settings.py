@@ -200,6 +200,8 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery
 #   celery -A neutrowatch worker -Q webhooks -c 4   webhook deliveries (a slow receiver waits here only)
 CELERY_TASK_ROUTES = ("monitoring.routing.route_task",)
 CELERY_TIMEZONE = TIME_ZONE
+# How often beat runs the delivery catch-up job (read by NEUTROWATCH below too).
+DELIVERY_CATCHUP_INTERVAL_SECONDS = env.float("DELIVERY_CATCHUP_INTERVAL_SECONDS", default=60.0)
 # Beat jobs (run `celery -A neutrowatch beat`): catch up stale forecasts (e.g. saved while the
 # broker was down), re-run the time-dependent alert rules, escalate unacknowledged alerts.
 CELERY_BEAT_SCHEDULE = {
@@ -208,9 +210,11 @@ CELERY_BEAT_SCHEDULE = {
     "escalate-alerts": {"task": "monitoring.tasks.escalate", "schedule": 60.0},
     # A delivery still pending a minute after it was written (its task was never published, e.g.
     # Redis was down) is published again: email and webhook go out within 2 minutes of Redis returning.
+    # It also re-sends a delivery whose lease lapsed (its worker died mid-send), and schedules the
+    # re-send of one whose lease lapses before its next run, at that moment (monitoring/alerts/delivery.py).
     "redispatch-pending-deliveries": {
         "task": "monitoring.tasks.redispatch_pending_deliveries",
-        "schedule": env.float("DELIVERY_CATCHUP_INTERVAL_SECONDS", default=60.0),
+        "schedule": DELIVERY_CATCHUP_INTERVAL_SECONDS,
     },
     # Forecasts out of date for over a minute with nothing queued (their recompute was lost with
     # the broker) are published again: fresh within about a minute of Redis returning (issue 25).
@@ -284,6 +288,10 @@ NEUTROWATCH = {
     "WEBHOOK_TIMEOUT_SECONDS": env.float("ALERT_WEBHOOK_TIMEOUT_SECONDS", default=5.0),
     # Catch-up (monitoring.alerts.delivery.redispatch_pending): re-publish deliveries pending this long.
     "DELIVERY_CATCHUP_AFTER_SECONDS": env.float("DELIVERY_CATCHUP_AFTER_SECONDS", default=60.0),
+    "DELIVERY_CATCHUP_INTERVAL_SECONDS": DELIVERY_CATCHUP_INTERVAL_SECONDS,
+    # A worker's claim on the attempt it is sending lasts this long and is renewed every third of it
+    # while the transport runs; a worker killed mid-send lets it lapse and the delivery is sent again.
+    "DELIVERY_LEASE_SECONDS": env.float("ALERT_DELIVERY_LEASE_SECONDS", default=30.0),
     # Queues of their own for deliveries (monitoring/routing.py).
     "ALERTS_QUEUE": CELERY_ALERTS_QUEUE,
     "WEBHOOKS_QUEUE": CELERY_WEBHOOKS_QUEUE,
@@ -307,6 +315,9 @@ if HEALTH_MLLP not in ("auto", "required", "off"):
     raise ImproperlyConfigured(f"HEALTH_MLLP must be 'auto', 'required' or 'off', not {HEALTH_MLLP!r}")
 if NEUTROWATCH["FEVER_POLICY"] not in ("idsa", "nice"):
     raise ImproperlyConfigured(f"FEVER_POLICY must be 'idsa' or 'nice', not {NEUTROWATCH['FEVER_POLICY']!r}")
+
+if NEUTROWATCH["DELIVERY_LEASE_SECONDS"] <= 0 or NEUTROWATCH["DELIVERY_CATCHUP_INTERVAL_SECONDS"] <= 0:
+    raise ImproperlyConfigured("ALERT_DELIVERY_LEASE_SECONDS and DELIVERY_CATCHUP_INTERVAL_SECONDS must be positive")
 
 # Results import: the largest body POST /api/v1/results accepts (413 above it) and the largest upload.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=5 * 1024 * 1024)

@@ -214,6 +214,9 @@ class Delivery(models.Model):
     # The escalation step that sent it (monitoring/duty/timers.py); null for the notification on raise.
     timer = models.ForeignKey("monitoring.EscalationTimer", null=True, blank=True, on_delete=models.CASCADE,
                               related_name="deliveries")
+    # The claim of the attempt in flight is a lease: renewed while the transport runs, it lapses
+    # when its worker dies, and the catch-up job then sends the delivery again (alerts/delivery.py).
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "deliveries"  # the admin would say "Deliverys"

@@ -42,10 +42,13 @@ def test_recompute_stale_also_sends_pending_deliveries(cycle, patient, eager, dj
 
 def test_a_claimed_delivery_is_not_resent_by_the_catch_up(cycle, patient, eager, django_capture_on_commit_callbacks):  # noqa: F811
     alert = raise_grade4(patient, django_capture_on_commit_callbacks)
-    # A worker has claimed it and is still sending (a slow SMTP server): the catch-up leaves it alone.
+    # A worker has claimed it and is still sending (a slow SMTP server), renewing its lease: the
+    # catch-up leaves it alone (the check it schedules for when the lease would lapse finds it held).
     Delivery.objects.filter(alert=alert).update(attempts=1, claimed_at=timezone.now(),
+                                                lease_expires_at=timezone.now() + timedelta(seconds=30),
                                                 created_at=timezone.now() - timedelta(minutes=2))
-    assert alerts.redispatch_pending(timezone.now()) == 0
+    alerts.redispatch_pending(timezone.now())
+    assert set(alert.deliveries.values_list("status", "attempts")) == {(Delivery.Status.PENDING, 1)}
     assert mail.outbox == []
 
 
