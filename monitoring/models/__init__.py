@@ -1,5 +1,5 @@
 """NeutroWatch models, split by subject; import from here."""
-from monitoring.models.alerts import Alert, Delivery, Forecast, ForecastScore
+from monitoring.models.alerts import Alert, AlertEvent, Delivery, Forecast, ForecastScore
 from monitoring.models.care import ChemoAdministration, Cycle, LearnedPrior, Regimen, TreatmentCourse
 from monitoring.models.exceptions import ImportException
 from monitoring.models.ops import Heartbeat
@@ -10,6 +10,7 @@ from monitoring.models.results import CountResult, GcsfDose, TemperatureReading
 __all__ = [
     "AccessLog",
     "Alert",
+    "AlertEvent",
     "ApiToken",
     "ChemoAdministration",
     "CountResult",

@@ -79,3 +79,4 @@ from monitoring.alerts.rules.facts import (  # noqa: F401
     TrajectoryPoint,
 )
 from monitoring.alerts.rules.held import HeldCount, held_result  # noqa: F401
+from monitoring.alerts.rules.worsening import SUPERSEDES, transition, worsening  # noqa: F401

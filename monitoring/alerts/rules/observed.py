@@ -39,7 +39,8 @@ def observed_grade(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
     cleared_at = _recovered_at(facts, bound)
     when = _when(worst.collected_at, facts)
     evidence = {"count_id": worst.count_id, "anc_1e9_per_l": str(worst.anc_1e9_per_l),
-                "collected_at": worst.collected_at.isoformat(), "ctcae_grade": grade}
+                "collected_at": worst.collected_at.isoformat(), "ctcae_grade": grade,
+                **_latest_evidence(facts, worst)}
     if grade == 4:
         message = (f"ANC {worst.anc_1e9_per_l} x10^9/L on {when}: grade 4 neutropenia (CTCAE v5.0). "
                    "Check for fever and signs of infection; remind the patient to call at 38.0 °C.")
@@ -48,6 +49,17 @@ def observed_grade(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
                "Review the patient and plan a repeat count.")
     return Finding(GRADE3_OBSERVED, HIGH, message, evidence, cleared_at)
 
+
+
+def _latest_evidence(facts: CycleFacts, worst: CountPoint) -> dict:
+    """Return the patient's latest count beside the worst (issue 21: the present beside what raised it).
+
+    Any cycle's: the count that shows a recovery may be the next cycle's pre-dose count.
+    """
+    latest = _latest_count(facts)
+    if latest is None or latest == worst:
+        return {}
+    return {"latest_anc_1e9_per_l": str(latest.anc_1e9_per_l), "latest_collected_at": latest.collected_at.isoformat()}
 
 
 def graded_counts(facts: CycleFacts) -> list[CountPoint]:
