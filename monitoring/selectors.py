@@ -18,6 +18,7 @@ from monitoring import clinical
 from monitoring.alerts.presentation import FN_KIND, alert_order
 from monitoring.models import (
     Alert,
+    AlertEvent,
     ChemoAdministration,
     CountResult,
     Cycle,
@@ -146,8 +147,9 @@ class WardRow:
     max_severity: int | None
     risk: str
     reasons: list[str] = field(default_factory=list)
-    top_alert: Alert | None = None  # the most urgent open alert (febrile neutropenia first)
+    top_alert: Alert | None = None  # the most urgent live alert, in hand or not (febrile neutropenia first)
     previous_count: CountResult | None = None
+    in_hand: int = 0  # live alerts acknowledged while their condition lasts (issue 21)
 
     @property
     def max_severity_label(self) -> str:
@@ -155,7 +157,9 @@ class WardRow:
 
     @property
     def has_fn_alert(self) -> bool:
-        return self.top_alert is not None and self.top_alert.kind == FN_KIND
+        """Return True in an ongoing febrile-neutropenia episode, acknowledged ("in hand") or not."""
+        top = self.top_alert
+        return top is not None and top.kind == FN_KIND and top.cleared_at is None
 
     @cached_property  # the ward template asks up to six times a row
     def trend(self) -> str:
@@ -234,10 +238,11 @@ def ward_rows(user, filters: WardFilters, now: datetime) -> list[WardRow]:
     last_counts: dict[int, list[CountResult]] = {}
     for count in last_two:
         last_counts.setdefault(count.patient_id, []).append(count)
-    open_alerts: dict[int, list[Alert]] = {}
-    for alert in Alert.objects.filter(patient_id__in=ids, resolved_at__isnull=True, acknowledged_at__isnull=True):
-        open_alerts.setdefault(alert.patient_id, []).append(alert)
-    rows = [_ward_row(p, last_counts.get(p.pk, []), sorted(open_alerts.get(p.pk, []), key=alert_order), now)
+    # Every live alert, acknowledged or not: acknowledged is not resolved (issue 21).
+    live_alerts: dict[int, list[Alert]] = {}
+    for alert in Alert.objects.filter(patient_id__in=ids, resolved_at__isnull=True).select_related("acknowledged_by"):
+        live_alerts.setdefault(alert.patient_id, []).append(alert)
+    rows = [_ward_row(p, last_counts.get(p.pk, []), sorted(live_alerts.get(p.pk, []), key=alert_order), now)
             for p in patients]
     if filters.risk in RISK_LEVELS:
         rows = [r for r in rows if r.risk == filters.risk]
@@ -261,11 +266,14 @@ def _ward_row(patient: Patient, counts: list[CountResult], alerts: list[Alert], 
         last_count=last_count,
         days_since_count=(now - last_count.collected_at).days if last_count else None,
         forecast=forecast if forecast is not None and not forecast.error else None,
-        open_alerts=len(alerts),
-        max_severity=max((a.severity for a in alerts), default=None),
+        open_alerts=sum(1 for a in alerts if a.acknowledged_at is None),
+        # In hand is still the patient's condition: the risk and the order keep it.
+        max_severity=max((a.severity for a in alerts if a.cleared_at is None or a.acknowledged_at is None),
+                         default=None),
         risk="low",
         top_alert=alerts[0] if alerts else None,
         previous_count=counts[1] if len(counts) > 1 else None,
+        in_hand=sum(1 for a in alerts if a.acknowledged_at is not None),
     )
     row.risk, row.reasons = _risk(row)
     return row
@@ -276,9 +284,10 @@ def _risk(row: WardRow) -> tuple[str, list[str]]:
     high, medium = [], []
     if row.max_severity:
         # "open alert (low severity)", not "low alert open": the risk badge beside it says "Medium".
-        plural = "s" if row.open_alerts > 1 else ""
+        words = [f"{row.open_alerts} open alert{'s' if row.open_alerts > 1 else ''}"] if row.open_alerts else []
+        words += [f"{row.in_hand} in hand"] if row.in_hand else []
         (high if row.max_severity >= Alert.Severity.HIGH else medium).append(
-            f"{row.open_alerts} open alert{plural} (highest: {row.max_severity_label.lower()})"
+            f"{', '.join(words)} (highest: {row.max_severity_label.lower()})"
         )
     count = row.last_count
     in_this_cycle = count is not None and (row.cycle is None or count.collected_at >= row.cycle.day1)
@@ -382,7 +391,7 @@ class PatientPage:
 
 
 def patient_page(patient: Patient, now: datetime) -> PatientPage:
-    """Return everything the patient page, its charts and the CSV export show (7 queries)."""
+    """Return everything the patient page, its charts and the CSV export show (8 queries)."""
     courses = list(
         patient.courses.select_related("regimen").prefetch_related(
             Prefetch(
@@ -399,6 +408,7 @@ def patient_page(patient: Patient, now: datetime) -> PatientPage:
     alerts = sorted(
         Alert.objects.filter(patient=patient).select_related("cycle", "acknowledged_by"), key=alert_order
     )
+    attach_history(alerts, AlertEvent.objects.filter(alert__patient=patient))
     cycles = _cycles_with_inputs(courses, counts, gcsf, temperatures, now)
     return PatientPage(
         patient=patient,
@@ -408,8 +418,9 @@ def patient_page(patient: Patient, now: datetime) -> PatientPage:
         counts=counts,
         gcsf=gcsf,
         temperatures=temperatures,
-        open_alerts=[a for a in alerts if a.is_open],
-        past_alerts=sorted((a for a in alerts if not a.is_open), key=_alert_closed_at, reverse=True),
+        # Live alerts, acknowledged ("in hand") or not, while their condition lasts (issue 21).
+        open_alerts=[a for a in alerts if a.resolved_at is None],
+        past_alerts=sorted((a for a in alerts if a.resolved_at is not None), key=_alert_closed_at, reverse=True),
     )
 
 
@@ -461,16 +472,32 @@ def visible_alerts(user):
 
 
 def alert_inbox(user, history_limit: int = 100) -> dict:
-    """Return open alerts (most severe first) and the latest acknowledged or resolved ones."""
+    """Return open alerts (most severe first), those in hand, and the latest resolved ones.
+
+    In hand: acknowledged while the condition lasts (issue 21); they leave the inbox's open list
+    but stay on it until the condition clears.
+    """
     alerts = visible_alerts(user).select_related(
         "patient__team", "patient__responsible_nurse", "cycle__course__regimen", "acknowledged_by"
     )
-    open_alerts = sorted(alerts.filter(resolved_at__isnull=True, acknowledged_at__isnull=True), key=alert_order)
+    live = alerts.filter(resolved_at__isnull=True)
+    open_alerts = sorted(live.filter(acknowledged_at__isnull=True), key=alert_order)
+    in_hand = sorted(live.filter(acknowledged_at__isnull=False), key=alert_order)
+    attach_history(open_alerts + in_hand, AlertEvent.objects.filter(alert__in=live))
     history = list(
-        alerts.filter(Q(acknowledged_at__isnull=False) | Q(resolved_at__isnull=False))
+        alerts.filter(resolved_at__isnull=False)
         .order_by(Coalesce("acknowledged_at", "resolved_at").desc(), "-pk")[:history_limit]
     )
-    return {"open": open_alerts, "history": history}
+    return {"open": open_alerts, "in_hand": in_hand, "history": history}
+
+
+def attach_history(alerts: list[Alert], events) -> None:
+    """Set `alert.history`, its AlertEvent rows oldest first, on each alert (one query for all)."""
+    by_alert: dict[int, list[AlertEvent]] = {}
+    for event in events.select_related("by").order_by("at", "pk"):
+        by_alert.setdefault(event.alert_id, []).append(event)
+    for alert in alerts:
+        alert.history = by_alert.get(alert.pk, [])
 
 
 def open_alert_count(user) -> int:

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db
 RECORD_COUNT_QUERIES = 9  # savepoint, duplicates, insert, history, cycles (locked), versions, measurements,
 #                           alerts, release
 RECORD_BATCH_QUERIES = 6  # insert, history, cycles (locked), versions, measurements, alerts
-RAISING_AN_ALERT = 3  # the alert, the team's members, the deliveries
+RAISING_AN_ALERT = 4  # the alert, the team's members, the deliveries, its history (AlertEvent)
 
 
 def count(hours_ago: float, anc: str, accession: str = ""):
