@@ -115,8 +115,8 @@ def cleared_words(alert, now: datetime) -> str:
     if alert.cleared_at is None:
         return ""
     evidence = getattr(alert, "latest_evidence", None) or alert.evidence or {}
-    latest = evidence.get("latest_anc_1e9_per_l")
-    return f"cleared {_day(alert.cleared_at, now)}" + (f", ANC {_number(latest)}" if latest is not None else "")
+    anc = evidence.get("recovered_anc_1e9_per_l", evidence.get("latest_anc_1e9_per_l"))
+    return f"cleared {_day(alert.cleared_at, now)}" + (f", ANC {_number(anc)}" if anc is not None else "")
 
 
 def in_hand_words(alert, now: datetime) -> str:
@@ -173,8 +173,8 @@ def evidence_lines(evidence: dict, now: datetime) -> list[str]:
     for internal in ("count_id", "replaces", "window_passed"):
         evidence.pop(internal, None)
     lines = []
-    for words in (_change_line, _anc_line, _latest_line, _temperature_line, _forecast_low_line, _p_grade4_line,
-                  _nadir_line, _ready_line, _window_line, _gcsf_line):
+    for words in (_change_line, _anc_line, _latest_line, _recovered_line, _temperature_line, _forecast_low_line,
+                  _p_grade4_line, _nadir_line, _ready_line, _window_line, _gcsf_line):
         line = words(evidence, now)
         if line:
             lines.append(line)
@@ -206,6 +206,15 @@ def _latest_line(evidence: dict, now: datetime) -> str:
     line = f"Latest ANC {_number(evidence.pop('latest_anc_1e9_per_l'))} {ANC_UNIT}"
     if evidence.get("latest_collected_at"):
         line += f" at {when(parse_moment(evidence.pop('latest_collected_at')), now)}"
+    return line
+
+
+def _recovered_line(evidence: dict, now: datetime) -> str:
+    if evidence.get("recovered_anc_1e9_per_l") is None:
+        return ""
+    line = f"Recovered: ANC {_number(evidence.pop('recovered_anc_1e9_per_l'))} {ANC_UNIT}"
+    if evidence.get("recovered_at"):
+        line += f" at {when(parse_moment(evidence.pop('recovered_at')), now)}"
     return line
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from monitoring import clinical
@@ -36,11 +36,15 @@ def observed_grade(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
     if grade < 3:
         return None
     bound = clinical.GRADE4_BELOW if grade == 4 else clinical.GRADE3_BELOW
-    cleared_at = _recovered_at(facts, bound)
+    recovered = _recovered(facts, bound)
+    cleared_at = recovered.collected_at if recovered is not None else None
     when = _when(worst.collected_at, facts)
     evidence = {"count_id": worst.count_id, "anc_1e9_per_l": str(worst.anc_1e9_per_l),
                 "collected_at": worst.collected_at.isoformat(), "ctcae_grade": grade,
                 **_latest_evidence(facts, worst)}
+    if recovered is not None:
+        evidence.update(recovered_anc_1e9_per_l=str(recovered.anc_1e9_per_l),
+                        recovered_at=recovered.collected_at.isoformat())
     if grade == 4:
         message = (f"ANC {worst.anc_1e9_per_l} x10^9/L on {when}: grade 4 neutropenia (CTCAE v5.0). "
                    "Check for fever and signs of infection; remind the patient to call at 38.0 °C.")
@@ -52,11 +56,13 @@ def observed_grade(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
 
 
 def _latest_evidence(facts: CycleFacts, worst: CountPoint) -> dict:
-    """Return the patient's latest count beside the worst (issue 21: the present beside what raised it).
+    """Return the latest count beside the worst (issue 21: the present beside what raised it).
 
-    Any cycle's: the count that shows a recovery may be the next cycle's pre-dose count.
+    Up to the next cycle's day 1 (`_recovery_counts`): the count that shows a recovery may be the
+    next cycle's pre-dose count, but a fall in a later cycle is that cycle's alert, not this one's.
     """
-    latest = _latest_count(facts)
+    counts = _recovery_counts(facts)
+    latest = counts[-1] if counts else None
     if latest is None or latest == worst:
         return {}
     return {"latest_anc_1e9_per_l": str(latest.anc_1e9_per_l), "latest_collected_at": latest.collected_at.isoformat()}
@@ -77,20 +83,29 @@ def graded_counts(facts: CycleFacts) -> list[CountPoint]:
 
 
 
-def _recovered_at(facts: CycleFacts, bound: Decimal) -> datetime | None:
-    """Return when the patient's counts came back to `bound` or above for good, or None.
+def _recovery_counts(facts: CycleFacts) -> list[CountPoint]:
+    """Return the counts that tell whether this cycle's low count recovered, oldest first.
 
-    That is the first count of the final run of counts at or above the bound, up to now.
+    Up to now, and, in a cycle that is over, before the next cycle's day 1: the patient's counts in
+    a later cycle speak for that cycle (a grade 4 in cycle 3 does not re-open cycle 1's recovery).
     """
-    counts = sorted((c for c in facts.counts if c.collected_at <= facts.now), key=lambda c: c.collected_at)
+    end = facts.next_day1 if facts.cycle_over and facts.next_day1 is not None else None
+    counts = (c for c in facts.counts if c.collected_at <= facts.now and (end is None or c.collected_at < end))
+    return sorted(counts, key=lambda c: c.collected_at)
+
+
+def _recovered(facts: CycleFacts, bound: Decimal) -> CountPoint | None:
+    """Return the count from which the counts came back to `bound` or above for good, or None.
+
+    That is the first count of the final run of counts at or above the bound (`_recovery_counts`).
+    """
     recovered = None
-    for count in counts:
+    for count in _recovery_counts(facts):
         if count.anc_1e9_per_l < bound:
             recovered = None
         elif recovered is None:
-            recovered = count.collected_at
+            recovered = count
     return recovered
-
 
 
 def febrile_neutropenia(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
