@@ -94,7 +94,8 @@ def kind_text(kind: str, label: str = "") -> KindText:
 def alert_order(alert) -> tuple:
     """Sort key: a condition that lasts before one that cleared, febrile neutropenia first, then
     most severe, then oldest. Acknowledging does not move an alert down: in hand is still live."""
-    return (alert.cleared_at is not None, kind_text(alert.kind).rank, -alert.severity, alert.raised_at)
+    cleared = getattr(alert, "cleared_at", None) is not None
+    return (cleared, kind_text(alert.kind).rank, -alert.severity, alert.raised_at)
 
 
 def headline(alert, now: datetime) -> str:
@@ -112,7 +113,7 @@ def headline(alert, now: datetime) -> str:
 
 def cleared_words(alert, now: datetime) -> str:
     """Return "cleared 14 Nov, ANC 4.16" for an alert whose condition has cleared, else ""."""
-    if alert.cleared_at is None:
+    if getattr(alert, "cleared_at", None) is None:
         return ""
     evidence = getattr(alert, "latest_evidence", None) or alert.evidence or {}
     anc = evidence.get("recovered_anc_1e9_per_l", evidence.get("latest_anc_1e9_per_l"))
