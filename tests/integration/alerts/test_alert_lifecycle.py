@@ -328,3 +328,34 @@ def test_a_forecast_well_past_the_line_after_clearing_raises_again(patient, regi
     kinds = Alert.objects.filter(cycle=cycle, kind=Alert.Kind.GRADE4_PREDICTED).order_by("raised_at")
     # Raised at 0.55, cleared below 0.35, not again at 0.55 within the re-arm time, again at 0.70.
     assert [a.evidence["p_grade4"] for a in kinds] == [0.55, 0.7]
+
+
+# --- 4. Cleared means cleared: the demo -------------------------------------------------------
+
+
+def test_after_load_demo_no_alert_of_a_recovered_past_cycle_asks_anyone_to_phone_the_patient(client, regimens):
+    from io import StringIO
+
+    from monitoring.alerts import presentation
+    from monitoring.models import User
+
+    call_command("load_demo", password="demo-password-21", stdout=StringIO())
+
+    now = timezone.now()
+    grade4 = list(Alert.objects.filter(kind=Alert.Kind.GRADE4_OBSERVED, resolved_at__isnull=True)
+                  .select_related("cycle__course"))
+    past = [a for a in grade4 if a.cycle.course.cycles.filter(number__gt=a.cycle.number,
+                                                              actual_day1__isnull=False).exists()]
+    assert past, "the demo has recovered past cycles with a grade 4"
+    for alert in past:
+        assert alert.cleared_at is not None, alert.message
+        assert "phone patient" not in presentation.headline(alert, now)
+        assert re.search(r"cleared \w+ \d\d \w+, ANC \d\.\d\d", presentation.headline(alert, now))
+    client.force_login(User.objects.get(username="nurse"))
+    ward = client.get(reverse("ward")).content.decode()
+    asking = [int(re.search(r'data-patient="(\d+)"', row).group(1))
+              for row in ward.split('<tr class="risk-row')[1:] if "phone patient" in row]
+    # A row asks for the call only for a grade 4 whose condition lasts.
+    for patient_id in asking:
+        assert Alert.objects.filter(patient_id=patient_id, kind=Alert.Kind.GRADE4_OBSERVED, resolved_at__isnull=True,
+                                    cleared_at__isnull=True).exists()
