@@ -247,7 +247,7 @@ def ward_rows(user, filters: WardFilters, now: datetime) -> list[WardRow]:
     if filters.risk in RISK_LEVELS:
         rows = [r for r in rows if r.risk == filters.risk]
     if filters.only_open_alerts:
-        rows = [r for r in rows if r.open_alerts]
+        rows = [r for r in rows if r.open_alerts or r.in_hand]
     rows.sort(key=_urgency, reverse=True)
     return rows
 
