@@ -227,6 +227,10 @@ def test_a_grade4_alert_shows_the_latest_count_beside_the_one_that_raised_it_and
     page = nurse_client.get(reverse("patient", args=[patient.pk])).content.decode()
     assert "What raised it" in page and "Latest ANC 2.10" in page and "no action is needed for it now" in page
     assert "Phone the patient" not in page  # the next step that no longer applies is not asked
+    from monitoring.transports import email
+
+    escalation = alert.deliveries.filter(channel=Delivery.Channel.EMAIL).first()
+    assert "The condition cleared at" in email.body(escalation)
 
 
 def _forecast(cycle, *, p_grade4: float, nadir_at, p_ready=None, next_day1=None):
