@@ -171,7 +171,7 @@ def evidence_lines(evidence: dict, now: datetime) -> list[str]:
     ids (count_id) are left out: they mean nothing to a nurse.
     """
     evidence = dict(evidence or {})
-    for internal in ("count_id", "replaces", "window_passed"):
+    for internal in ("count_id", "replaces", "window_passed", "episode_continuing"):
         evidence.pop(internal, None)
     lines = []
     for words in (_change_line, _anc_line, _latest_line, _recovered_line, _temperature_line, _forecast_low_line,

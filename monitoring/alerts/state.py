@@ -68,8 +68,9 @@ class PatientAlerts:
                 latest_message or message, escalated_at, antibiotics_given_at)
 
     def memory(self, patient_id: int, cycle_id: int | None) -> tuple[frozenset[str], dict]:
-        """Return (the kinds live, when each kind last cleared) for one cycle: the rules' hysteresis."""
-        live = frozenset(k for (p, c, k) in self.live if (p, c) == (patient_id, cycle_id))
+        """Return (the kinds live and not cleared, when each kind last resolved) for one cycle: the rules' memory."""
+        live = frozenset(k for (p, c, k), alert in self.live.items()
+                         if (p, c) == (patient_id, cycle_id) and alert.cleared_at is None)
         cleared = {k: t for (p, c, k), t in self.last_cleared.items() if (p, c) == (patient_id, cycle_id)}
         return live, cleared
 

@@ -112,7 +112,7 @@ def febrile_neutropenia(facts: CycleFacts, thresholds: Thresholds) -> Finding | 
     """Rule 3: IDSA 2010 fever while neutropenic, measured (NCCN < 1.0) or forecast (< 0.5 in 48 h)."""
     fever = _fever(facts, thresholds)
     if fever is None:
-        return None
+        return _fn_episode_continuing(facts, thresholds)
     evidence = {"temperature_c": str(fever.temperature_c), "taken_at": fever.taken_at.isoformat()}
     last = _latest_count(facts)
     if last is not None and last.anc_1e9_per_l < clinical.FN_ANC_BELOW:
@@ -131,6 +131,27 @@ def febrile_neutropenia(facts: CycleFacts, thresholds: Thresholds) -> Finding | 
                f"give empirical antibiotics within {minutes} minutes (IDSA 2010, ASCO/IDSA 2018).")
     return Finding(FEBRILE_NEUTROPENIA, CRITICAL, message, evidence)
 
+
+
+def _fn_episode_continuing(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
+    """Keep a live febrile-neutropenia alert after the fever while the ANC is still below 0.5 (issue 21).
+
+    An FN episode is not over when the fever is a day old: empirical antibiotics continue until
+    the ANC is 0.5 x10^9/L or more (IDSA 2010), so the ward keeps the patient in the FN group
+    until a count says so. Only for an alert already live: a new one needs a fever.
+    """
+    if FEBRILE_NEUTROPENIA not in facts.live_kinds:
+        return None
+    last = _latest_count(facts)
+    if last is None or last.anc_1e9_per_l >= clinical.GRADE4_BELOW:
+        return None
+    evidence = {"anc_1e9_per_l": str(last.anc_1e9_per_l), "collected_at": last.collected_at.isoformat(),
+                "fever_policy": thresholds.fever_policy, "episode_continuing": True}
+    message = (f"Febrile neutropenia episode continuing: no fever in the last 24 h, but the last ANC is "
+               f"{last.anc_1e9_per_l} x10^9/L ({_when(last.collected_at, facts)}), below "
+               f"{clinical.GRADE4_BELOW}. Continue the FN pathway and antibiotics until the ANC is "
+               f"{clinical.GRADE4_BELOW} or more (IDSA 2010).")
+    return Finding(FEBRILE_NEUTROPENIA, CRITICAL, message, evidence)
 
 
 def fever_unknown_anc(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:

@@ -142,6 +142,25 @@ def test_an_acknowledged_fn_stays_fn_on_the_ward_in_hand_and_antibiotics_can_be_
     assert events(fn) == [AlertEvent.Kind.RAISED, AlertEvent.Kind.ACKNOWLEDGED, AlertEvent.Kind.ANTIBIOTICS]
 
 
+def test_an_fn_in_hand_stays_fn_after_the_fever_while_the_anc_is_below_05_then_clears(
+        nurse_client, nurse, patient, regimens, broker_dead):  # noqa: F811
+    cycle = start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=8)
+    form_count(nurse_client, patient, "0.30", hours_ago=2)
+    form_temperature(nurse_client, patient, "38.6", minutes_ago=30)
+    fn = live(patient, Alert.Kind.FEBRILE_NEUTROPENIA)
+    alerts.acknowledge_alert(fn.pk, nurse, "Antibiotics started")
+
+    alerts.sweep(timezone.now() + timedelta(hours=26))  # the fever is over a day old, the ANC still 0.30
+
+    fn.refresh_from_db()
+    assert fn.resolved_at is None and fn.latest_message.startswith("Febrile neutropenia episode continuing")
+    form_count(nurse_client, patient, "0.62", hours_ago=0)  # recovered past 0.5
+    alerts.evaluate_alerts(cycle.pk, timezone.now() + timedelta(hours=26))
+
+    fn.refresh_from_db()
+    assert fn.resolved_at is not None  # acknowledged and cleared: over
+
+
 # --- 2. Worse is news ------------------------------------------------------------------------
 
 

@@ -112,3 +112,14 @@ def test_a_recovered_past_cycle_is_cleared_by_its_own_counts_not_reopened_by_a_l
 
 def test_the_fever_itself_is_not_affected():
     assert rules.FEBRILE_NEUTROPENIA in kinds(facts(9, counts=(count(9, "0.3"),), temperatures=(temp(9, "38.6"),)))
+
+
+def test_a_live_fn_lasts_after_the_fever_while_the_anc_is_below_05_and_clears_when_it_recovers():
+    live = frozenset({rules.FEBRILE_NEUTROPENIA})
+    day11 = facts(11, counts=(count(9, "0.3"), count(10.5, "0.35")), temperatures=(temp(9, "38.6"),),
+                  live_kinds=live)
+    continuing = kinds(day11)[rules.FEBRILE_NEUTROPENIA]
+    assert continuing.severity == rules.CRITICAL and continuing.message.startswith("Febrile neutropenia episode")
+    assert rules.FEBRILE_NEUTROPENIA not in kinds(facts(11, counts=(count(9, "0.3"), count(10.5, "0.35"))))
+    recovered = facts(11, counts=(count(9, "0.3"), count(10.5, "0.62")), live_kinds=live)
+    assert rules.FEBRILE_NEUTROPENIA not in kinds(recovered)
