@@ -181,6 +181,7 @@ class AlertEvent(models.Model):
         UPDATED = "updated", "Evidence updated"
         CLEARED = "cleared", "Condition cleared"
         RETURNED = "returned", "Condition back"
+        ESCALATED = "escalated", "Escalated"
         ACKNOWLEDGED = "acknowledged", "Acknowledged"
         ANTIBIOTICS = "antibiotics", "Antibiotic time recorded"
         SUPERSEDED = "superseded", "Superseded"

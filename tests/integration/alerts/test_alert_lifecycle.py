@@ -187,6 +187,7 @@ def test_an_acknowledged_grade4_that_falls_to_profound_is_raised_again_to_the_te
     assert again.escalated_at is not None
     worsened = again.events.get(kind=AlertEvent.Kind.WORSENED)
     assert "profound" in worsened.words and "inapp:nurse" in worsened.told
+    assert again.events.get(kind=AlertEvent.Kind.ESCALATED).told == ["email:charge.nurse@example.org"]
     assert events(first) == [AlertEvent.Kind.RAISED, AlertEvent.Kind.ACKNOWLEDGED, AlertEvent.Kind.SUPERSEDED]
 
 

@@ -50,3 +50,24 @@ def test_with_a_worker_in_hand_stays_in_hand_and_worse_is_raised_once(live_worke
     assert [(a.pk == first.pk, a.resolved_at is None, a.acknowledged_at is None) for a in grade4] == [
         (True, False, False), (False, True, True)]
     assert "profound neutropenia" in grade4[1].message
+
+
+def test_with_a_worker_an_acknowledged_fn_stays_in_hand_and_first_on_the_ward(live_worker, client, team, nurse,
+                                                                               regimens):
+    from django.urls import reverse
+
+    patient = make_patient(team, mrn="W21FN", nurse=nurse)
+    cycle = start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=8)
+    records.record_count(patient, _count("0.30", 2, "W21FN-1"))
+    records.record_temperature(patient, taken_at=timezone.now() - timedelta(minutes=20),
+                               temperature_c=Decimal("38.6"), entered_value="38.6", entered_unit="C")
+    fn = Alert.objects.get(patient=patient, kind=Alert.Kind.FEBRILE_NEUTROPENIA)
+    alerts.acknowledge_alert(fn.pk, nurse, "Cultures taken")
+    records.record_count(patient, _count("0.25", 1, "W21FN-2"))  # the worker recomputes and runs every rule
+    _recomputed(cycle)
+
+    fn.refresh_from_db()
+    assert fn.acknowledged_at is not None and fn.resolved_at is None
+    client.force_login(nurse)
+    first_row = client.get(reverse("ward")).content.decode().split('<tr class="risk-row')[1]
+    assert "row-fn" in first_row and "In hand" in first_row and "antibiotics not recorded" in first_row
