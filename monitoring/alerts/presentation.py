@@ -134,8 +134,11 @@ def in_hand_words(alert, now: datetime) -> str:
         if given is None:
             words += "; antibiotics not recorded"
         else:
-            minutes = int((given - alert.raised_at).total_seconds() // 60)
-            words += f"; antibiotics {when(given, now)} ({minutes} min)"
+            # From the fever that raised it, as the alert quality page measures it (else from the alert).
+            fever_at = (alert.evidence or {}).get("taken_at")
+            start = parse_moment(fever_at) if fever_at else alert.raised_at
+            minutes = max(0, int((given - start).total_seconds() // 60))
+            words += f"; antibiotics {when(given, now)} ({minutes} min after the fever)"
     return words
 
 

@@ -135,7 +135,8 @@ def test_an_acknowledged_fn_stays_fn_on_the_ward_in_hand_and_antibiotics_can_be_
     assert fn.antibiotics_given_at == given.replace(second=0, microsecond=0)
     ward = nurse_client.get(reverse("ward")).content.decode()
     first_row = ward.split('<tr class="risk-row')[1]
-    assert re.search(r"antibiotics \d\d:\d\d \w+ \(\d+ min\)", first_row) and "[record]" not in first_row
+    assert re.search(r"antibiotics \d\d:\d\d \w+ \(\d+ min after the fever\)", first_row)
+    assert "[record]" not in first_row
     inbox = nurse_client.get(reverse("alerts")).content.decode()
     in_hand = inbox.split('id="alerts-in-hand"')[1].split('id="alert-history"')[0]
     assert f'data-alert="{fn.pk}"' in in_hand
