@@ -37,6 +37,7 @@ class PatientAlerts:
     alerted: set[tuple] = field(default_factory=set)
     fn_cycle_ids: dict[int, set[int]] = field(default_factory=dict)
     last_cleared: dict[tuple, datetime] = field(default_factory=dict)
+    _memory: dict | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, patient_ids) -> PatientAlerts:
@@ -68,11 +69,19 @@ class PatientAlerts:
                 latest_message or message, escalated_at, antibiotics_given_at)
 
     def memory(self, patient_id: int, cycle_id: int | None) -> tuple[frozenset[str], dict]:
-        """Return (the kinds live and not cleared, when each kind last resolved) for one cycle: the rules' memory."""
-        live = frozenset(k for (p, c, k), alert in self.live.items()
-                         if (p, c) == (patient_id, cycle_id) and alert.cleared_at is None)
-        cleared = {k: t for (p, c, k), t in self.last_cleared.items() if (p, c) == (patient_id, cycle_id)}
-        return live, cleared
+        """Return (the kinds live and not cleared, when each kind last resolved) for one cycle: the rules' memory.
+
+        Indexed by cycle on first use, so an import of 1,000 patients does not scan every alert per cycle.
+        """
+        if self._memory is None:
+            self._memory = {}
+            for (p, c, kind), alert in self.live.items():
+                if alert.cleared_at is None:
+                    self._memory.setdefault((p, c), (set(), {}))[0].add(kind)
+            for (p, c, kind), resolved_at in self.last_cleared.items():
+                self._memory.setdefault((p, c), (set(), {}))[1][kind] = resolved_at
+        live, cleared = self._memory.get((patient_id, cycle_id), (set(), {}))
+        return frozenset(live), dict(cleared)
 
     def __contains__(self, key: tuple) -> bool:
         """Return True if the (patient, cycle, kind, count) already had an alert."""
