@@ -15,7 +15,7 @@ from monitoring.alerts.escalation import escalate_due
 from monitoring.alerts.evaluate import evaluate_alerts, evaluate_locked, evaluate_observed, evaluate_patient_alerts
 from monitoring.alerts.facts import cycle_facts, load_measurements, load_results, patient_facts
 from monitoring.alerts.held import evaluate_held, held_anc
-from monitoring.alerts.lifecycle import acknowledge_alert, apply_verdicts
+from monitoring.alerts.lifecycle import acknowledge_alert, apply_verdicts, record_antibiotics
 from monitoring.alerts.recipients import critical_recipients, notify_recipients
 from monitoring.alerts.state import PatientAlerts
 from monitoring.alerts.sweeper import cycles_to_sweep, sweep
@@ -23,4 +23,5 @@ from monitoring.alerts.sweeper import cycles_to_sweep, sweep
 __all__ = ["PatientAlerts", "acknowledge_alert", "apply_verdicts", "critical_recipients", "cycle_facts",
            "cycles_to_sweep", "deliver", "dispatch", "escalate_due", "evaluate_alerts", "evaluate_held",
            "evaluate_locked", "evaluate_observed", "evaluate_patient_alerts", "held_anc", "load_measurements",
-           "load_results", "notify_recipients", "patient_facts", "redispatch_pending", "redispatch_stuck", "sweep"]
+           "load_results", "notify_recipients", "patient_facts", "record_antibiotics",
+           "redispatch_pending", "redispatch_stuck", "sweep"]

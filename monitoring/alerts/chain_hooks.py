@@ -46,6 +46,13 @@ def alert_acknowledged(alert_id: int, now: datetime) -> None:
     timers.stop(alert_id, now, "acknowledged")
 
 
+def alert_superseded(alert_id: int, now: datetime) -> None:
+    """Stop the chain of an alert replaced by a worse one (the new alert has started its own)."""
+    from monitoring.alerts import timers
+
+    timers.stop(alert_id, now, "superseded by a worse alert")
+
+
 def without_chain() -> Q:
     """Return the condition for alerts the legacy escalation (escalate_due) still handles."""
     return Q(escalation__isnull=True)

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from monitoring.alerts import chain_hooks
 from monitoring.alerts.delivery import create_deliveries, dispatch
-from monitoring.models import Alert, Delivery
+from monitoring.models import Alert, AlertEvent, Delivery
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,10 @@ def escalate_due(now: datetime | None = None) -> int:
             if not Alert.objects.filter(unattended, pk=alert_id).update(escalated_at=now):
                 continue  # acknowledged, resolved or escalated by someone else meanwhile
             alert = Alert.objects.select_related("patient__team").get(pk=alert_id)
-            deliveries = create_deliveries(_escalations(alert))
+            rows = _escalations(alert)
+            deliveries = create_deliveries(rows)
+            AlertEvent.objects.create(alert=alert, kind=AlertEvent.Kind.ESCALATED, at=now,
+                                      told=[f"{row.channel}:{row.recipient}" for row in rows])
             transaction.on_commit(lambda d=deliveries: dispatch(d))
             escalated += 1
     return escalated

@@ -8,7 +8,7 @@ broker and the worker; the worker runs every rule after each recompute (`evaluat
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -30,6 +30,9 @@ def thresholds() -> rules.Thresholds:
         grade4_predicted_probability=config["GRADE4_PREDICTED_THRESHOLD"],
         not_ready_probability=config["NOT_READY_PROBABILITY"],
         fever_policy=config["FEVER_POLICY"],
+        grade4_predicted_clear_probability=config["GRADE4_PREDICTED_CLEAR_THRESHOLD"],
+        rearm=timedelta(hours=config["ALERT_REARM_HOURS"]),
+        rearm_margin=config["ALERT_REARM_MARGIN"],
     )
 
 

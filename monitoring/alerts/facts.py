@@ -42,6 +42,7 @@ class PatientResults:
     gcsf: list[rules.GcsfPoint] = field(default_factory=list)
     chemo: list[tuple[int, rules.ChemoPoint]] = field(default_factory=list)  # (cycle id, dose)
     fn_cycle_ids: set[int] = field(default_factory=set)  # cycles with a febrile-neutropenia alert
+    alerts: PatientAlerts | None = None  # the patients' alerts (hysteresis reads them)
 
 
 def load_results(patient_ids: list[int], since: datetime, now: datetime, *,
@@ -49,9 +50,11 @@ def load_results(patient_ids: list[int], since: datetime, now: datetime, *,
     """Return every patient's results from `since` (counts) up to now, in two queries (one if the
     patients' `alerts` are given)."""
     results = load_measurements(patient_ids, since, now)
-    fn_cycle_ids = (alerts or PatientAlerts.load(patient_ids)).fn_cycle_ids
+    alerts = alerts or PatientAlerts.load(patient_ids)
+    fn_cycle_ids = alerts.fn_cycle_ids
     for patient_id in patient_ids:
         results[patient_id].fn_cycle_ids = fn_cycle_ids.get(patient_id, set())
+        results[patient_id].alerts = alerts
     return results
 
 
@@ -139,6 +142,7 @@ def cycle_facts(cycle: Cycle, forecast: Forecast | None, now: datetime, *,
     current = current_cycle_of(cycles, now)
     chemo_from = min(day1, now - CHEMO_TIMES_LOOKBACK)
     chemo = [(cycle_id, dose) for cycle_id, dose in results.chemo if dose.given_at >= chemo_from]
+    live_kinds, last_cleared = results.alerts.memory(patient.pk, cycle.pk) if results.alerts else (frozenset(), {})
     return rules.CycleFacts(
         now=now,
         clinic_tz=timezone.get_current_timezone(),
@@ -163,6 +167,8 @@ def cycle_facts(cycle: Cycle, forecast: Forecast | None, now: datetime, *,
         gcsf_doses=tuple(d for d in results.gcsf if d.given_at >= now - clinical.GCSF_TIMING_LOOKBACK),
         prior_febrile_neutropenia=patient.prior_febrile_neutropenia or bool(results.fn_cycle_ids - {cycle.pk}),
         chemo_interval_days=clinical.chemo_interval_days(regimen.cycle_length_days, regimen.chemo_days),
+        live_kinds=live_kinds,
+        last_cleared=last_cleared,
     )
 
 

@@ -93,22 +93,75 @@ def kind_text(kind: str, label: str = "") -> KindText:
 
 
 def alert_order(alert) -> tuple:
-    """Sort key: febrile neutropenia first, then most severe, then oldest."""
-    return (kind_text(alert.kind).rank, -alert.severity, alert.raised_at)
+    """Sort key: a condition that lasts before one that cleared, febrile neutropenia first, then
+    most severe, then oldest. Acknowledging does not move an alert down: in hand is still live."""
+    cleared = getattr(alert, "cleared_at", None) is not None
+    return (cleared, kind_text(alert.kind).rank, -alert.severity, alert.raised_at)
 
 
 def headline(alert, now: datetime) -> str:
-    """Return the alert in a few words for the ward: "Grade 4 predicted Mon 24 Nov - plan FBC"."""
+    """Return the alert in a few words for the ward: "Grade 4 predicted Mon 24 Nov - plan FBC".
+
+    From its latest evidence (issue 21: messages tell the present). A cleared alert says so and
+    asks for no action that no longer applies: "Grade 4 observed (ANC 0.37) - cleared 14 Nov, ANC 4.16".
+    """
     text = kind_text(alert.kind, alert.get_kind_display())
-    detail = _headline_detail(alert.kind, alert.evidence or {}, now)
-    return f"{text.title}{' ' + detail if detail else ''} - {text.action}"
+    evidence = getattr(alert, "latest_evidence", None) or alert.evidence or {}
+    detail = _headline_detail(alert.kind, evidence, now)
+    action = cleared_words(alert, now) or text.action
+    return f"{text.title}{' ' + detail if detail else ''} - {action}"
+
+
+def cleared_words(alert, now: datetime) -> str:
+    """Return "cleared 14 Nov, ANC 4.16" for an alert whose condition has cleared, else ""."""
+    if getattr(alert, "cleared_at", None) is None:
+        return ""
+    evidence = getattr(alert, "latest_evidence", None) or alert.evidence or {}
+    anc = evidence.get("recovered_anc_1e9_per_l", evidence.get("latest_anc_1e9_per_l"))
+    return f"cleared {_day(alert.cleared_at, now)}" + (f", ANC {_number(anc)}" if anc is not None else "")
+
+
+def in_hand_words(alert, now: datetime) -> str:
+    """Return how a live acknowledged alert is in hand, in words, or "" if it is not acknowledged.
+
+    "acknowledged 02:10 today by N. Day; antibiotics 02:40 today (30 min)", or "...; antibiotics
+    not recorded" for febrile neutropenia (the time can be recorded after any acknowledgement).
+    """
+    if alert.acknowledged_at is None:
+        return ""
+    words = f"acknowledged {when(alert.acknowledged_at, now)} by {short_name(alert.acknowledged_by)}"
+    if kind_text(alert.kind).asks_antibiotics:
+        given = alert.antibiotics_given_at
+        if given is None:
+            words += "; antibiotics not recorded"
+        else:
+            # From the fever that raised it, as the alert quality page measures it (else from the alert).
+            fever_at = (alert.evidence or {}).get("taken_at")
+            start = parse_moment(fever_at) if fever_at else alert.raised_at
+            minutes = max(0, int((given - start).total_seconds() // 60))
+            words += f"; antibiotics {when(given, now)} ({minutes} min after the fever)"
+    return words
+
+
+def short_name(user) -> str:
+    """Return a user as a colleague reads it on a busy ward: "N. Day", else the username."""
+    if user is None:
+        return "someone"
+    first, last = (user.first_name or "").strip(), (user.last_name or "").strip()
+    if last:
+        return f"{first[:1]}. {last}" if first else last
+    return user.get_username()
 
 
 def _headline_detail(kind: str, evidence: dict, now: datetime) -> str:
+    if kind == "grade4_predicted" and evidence.get("window_passed"):
+        return "(nadir window passed without a count)"
     if kind == "grade4_predicted" and evidence.get("nadir_at"):
         return _day(parse_moment(evidence["nadir_at"]), now)
     if kind in ("grade4_observed", "grade3_observed") and evidence.get("anc_1e9_per_l") is not None:
-        return f"(ANC {_number(evidence['anc_1e9_per_l'])})"
+        latest = evidence.get("latest_anc_1e9_per_l")
+        now_words = f", latest {_number(latest)}" if latest is not None else ""
+        return f"(ANC {_number(evidence['anc_1e9_per_l'])}{now_words})"
     if kind == "not_ready" and evidence.get("next_day1"):
         return f"on {_day(parse_moment(evidence['next_day1']), now)}"
     return ""
@@ -122,10 +175,12 @@ def evidence_lines(evidence: dict, now: datetime) -> list[str]:
     ids (count_id, dose_id, exception_id), settings (fever_policy) and yes/no flags are left out or
     put in words: they mean nothing to a nurse.
     """
-    evidence = {key: value for key, value in (evidence or {}).items() if key not in UNSAID}
+    evidence = {key: value for key, value in (evidence or {}).items()
+                if key not in UNSAID and key not in ("replaces", "window_passed", "episode_continuing")}
     lines = []
-    for words in (_anc_line, _temperature_line, _recheck_line, _forecast_low_line, _p_grade4_line, _nadir_line,
-                  _ready_line, _window_line, _gcsf_line, _gcsf_timing_line):
+    for words in (_change_line, _anc_line, _latest_line, _recovered_line, _temperature_line, _recheck_line,
+                  _forecast_low_line, _p_grade4_line, _nadir_line, _ready_line, _window_line, _gcsf_line,
+                  _gcsf_timing_line):
         line = words(evidence, now)
         if line:
             lines.append(line)
@@ -150,6 +205,29 @@ def _anc_line(evidence: dict, now: datetime) -> str:
     if grade is None:
         grade = clinical.ctcae_grade(Decimal(str(anc)))
     return f"{line}, grade {grade}"
+
+
+def _change_line(evidence: dict, now: datetime) -> str:
+    change = evidence.pop("change", None)
+    return f"Worse: {change}" if change else ""
+
+
+def _latest_line(evidence: dict, now: datetime) -> str:
+    if evidence.get("latest_anc_1e9_per_l") is None:
+        return ""
+    line = f"Latest ANC {_number(evidence.pop('latest_anc_1e9_per_l'))} {ANC_UNIT}"
+    if evidence.get("latest_collected_at"):
+        line += f" at {when(parse_moment(evidence.pop('latest_collected_at')), now)}"
+    return line
+
+
+def _recovered_line(evidence: dict, now: datetime) -> str:
+    if evidence.get("recovered_anc_1e9_per_l") is None:
+        return ""
+    line = f"Recovered: ANC {_number(evidence.pop('recovered_anc_1e9_per_l'))} {ANC_UNIT}"
+    if evidence.get("recovered_at"):
+        line += f" at {when(parse_moment(evidence.pop('recovered_at')), now)}"
+    return line
 
 
 def _temperature_line(evidence: dict, now: datetime) -> str:

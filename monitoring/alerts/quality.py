@@ -83,7 +83,7 @@ def alert_quality(user, days: int, now: datetime) -> list[TeamQuality]:
         Alert.objects.filter(patient__team__in=teams, raised_at__gte=since, raised_at__lte=now)
         .select_related("patient").only(
             "kind", "severity", "raised_at", "acknowledged_at", "escalated_at", "antibiotics_given_at", "evidence",
-            "patient__team_id",
+            "patient__team_id", "superseded_by",
         )
     )
     courses = list(
@@ -122,7 +122,8 @@ def _team_quality(team: Team, alerts: list[Alert], patient_weeks: float) -> Team
         minutes = [(a.acknowledged_at - a.raised_at).total_seconds() / 60
                    for a in alerts if a.severity == severity and a.acknowledged_at is not None]
         quality.ack_by_severity.append((severity.label, Spread.of(minutes)))
-    fn = [a for a in alerts if a.kind == FN_KIND]
+    # One episode, one figure: an FN alert raised again because it worsened replaces the first (issue 21).
+    fn = [a for a in alerts if a.kind == FN_KIND and a.superseded_by_id is None]
     quality.fn_alerts = len(fn)
     minutes = [m for m in (time_to_antibiotic_minutes(a) for a in fn) if m is not None]
     quality.fn_time_to_antibiotic = Spread.of(minutes)

@@ -144,6 +144,12 @@ FN_FEVER_LOOKBACK = timedelta(hours=24)
 # "Nadir window": the forecast's predicted nadir time +/- 2 days (the nadir is broad: ANC stays
 # near its lowest for several days, Friberg 2002); without a forecast, the regimen's window.
 NADIR_WINDOW_HALF_WIDTH = timedelta(days=2)
+# Hysteresis of "nadir window unmonitored" (issue 21 item 10): the predicted window moves with
+# each forecast; a live alert holds while now is within the window widened by this, and a count
+# this long before the window still counts as monitoring it. Alarm-management practice (ANSI/ISA
+# 18.2-2016 and EEMUA 191: a deadband and re-alarm delay against chattering alarms), sized at
+# half the window's half width so it stays inside the clinical window.
+NADIR_WINDOW_HYSTERESIS = timedelta(days=1)
 # A patient without an active cycle: counts of this last week are graded for observed alerts
 # (a count older than a week no longer says how the patient is).
 NO_CYCLE_COUNT_LOOKBACK = timedelta(days=7)

@@ -1,5 +1,5 @@
 """NeutroWatch models, split by subject; import from here."""
-from monitoring.models.alerts import Alert, Delivery, Forecast, ForecastScore
+from monitoring.models.alerts import Alert, AlertEvent, Delivery, Forecast, ForecastScore
 from monitoring.models.care import ChemoAdministration, Cycle, LearnedPrior, Regimen, TreatmentCourse
 from monitoring.models.duty import (
     AlertEscalation,
@@ -24,6 +24,7 @@ __all__ = [
     "AccessLog",
     "Alert",
     "AlertEscalation",
+    "AlertEvent",
     "ApiToken",
     "ChemoAdministration",
     "CountResult",

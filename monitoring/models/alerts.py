@@ -148,6 +148,15 @@ class Alert(models.Model):
         help_text="When the condition cleared. A critical alert stays open (and escalates) until acknowledged.",
     )
     escalated_at = models.DateTimeField(null=True, blank=True)
+    # What the condition looks like now, refreshed at each save and recompute; `message` and
+    # `evidence` stay what raised the alert, so a page can show both side by side.
+    latest_message = models.TextField(blank=True)
+    latest_evidence = models.JSONField(default=dict, blank=True)
+    latest_at = models.DateTimeField(null=True, blank=True)
+    # The alert that replaced this one because its condition worsened (grade 4 to profound) or
+    # became another, graver condition (fever status unknown to febrile neutropenia).
+    superseded_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="supersedes")
     # Acknowledgement note, antibiotic time, escalation and resolution are clinical record (issue 25):
     # every change is kept, including the conditional updates (AlertQuerySet.update writes them).
     history = HistoricalRecords()
@@ -177,6 +186,56 @@ class Alert(models.Model):
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None and self.acknowledged_at is None
+
+    @property
+    def in_hand(self) -> bool:
+        """Return True for an acknowledged alert whose condition still lasts (issue 21: not resolved)."""
+        return self.resolved_at is None and self.acknowledged_at is not None and self.cleared_at is None
+
+    @property
+    def now_message(self) -> str:
+        return self.latest_message or self.message
+
+    @property
+    def now_evidence(self) -> dict:
+        return self.latest_evidence or self.evidence
+
+
+class AlertEvent(models.Model):
+    """One change in an alert's life, kept as its history: what happened, the values, who was told.
+
+    Written in the same transaction as the change (the healthchecks `Flip`): raised, worsened
+    (with the change in words), refreshed evidence, cleared, returned, acknowledged, antibiotics
+    recorded, superseded, resolved.
+    """
+
+    class Kind(models.TextChoices):
+        RAISED = "raised", "Raised"
+        WORSENED = "worsened", "Worsened: raised again"
+        UPDATED = "updated", "Evidence updated"
+        CLEARED = "cleared", "Condition cleared"
+        RETURNED = "returned", "Condition back"
+        ESCALATED = "escalated", "Escalated"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        ANTIBIOTICS = "antibiotics", "Antibiotic time recorded"
+        SUPERSEDED = "superseded", "Superseded"
+        RESOLVED = "resolved", "Resolved"
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    at = models.DateTimeField()
+    words = models.TextField(blank=True, help_text="The change in words, as the nurse reads it.")
+    evidence = models.JSONField(default=dict, blank=True)
+    told = models.JSONField(default=list, blank=True, help_text="[channel:recipient] notified of this change.")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                           related_name="+")
+
+    class Meta:
+        ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["alert", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M} (alert {self.alert_id})"
 
 
 class Delivery(models.Model):

@@ -5,7 +5,7 @@ queries fixed. One module per reader: the engine's input, the ward, the patient 
 inbox, calibration; the names below are re-exported so callers import from `monitoring.selectors`.
 """
 
-from monitoring.selectors.alerts import alert_inbox, open_alert_count, visible_alerts
+from monitoring.selectors.alerts import alert_inbox, attach_events, open_alert_count, visible_alerts
 from monitoring.selectors.calibration import calibration_summary
 from monitoring.selectors.engine_input import (
     _local_iso,
@@ -27,6 +27,7 @@ from monitoring.selectors.ward import (
 )
 
 __all__ = [
+    "attach_events",
     "RISK_HIGH_P_GRADE4", "RISK_LEVELS", "RISK_MEDIUM_P_GRADE3PLUS", "RISK_MEDIUM_P_GRADE4", "TREND_STEADY_FRACTION",
     "CycleData", "PatientPage", "WardFilters", "WardRow", "_local_iso", "alert_inbox", "calibration_summary",
     "forecast_history", "from_local_iso", "learning_cycles", "open_alert_count", "patient_page", "stale_cycle_ids",

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import Q
 from django.db.models.functions import Coalesce
 
 from monitoring.alerts.presentation import alert_order
-from monitoring.models import Alert, Patient
+from monitoring.models import Alert, AlertEvent, Patient
 
 
 def visible_alerts(user):
@@ -15,16 +14,35 @@ def visible_alerts(user):
 
 
 def alert_inbox(user, history_limit: int = 100) -> dict:
-    """Return open alerts (most severe first) and the latest acknowledged or resolved ones."""
+    """Return open alerts (most severe first), those in hand, and the latest resolved ones.
+
+    In hand: acknowledged while the condition lasts (issue 21); they leave the inbox's open list
+    but stay on it until the condition clears.
+    """
     alerts = visible_alerts(user).select_related(
         "patient__team", "patient__responsible_nurse", "cycle__course__regimen", "acknowledged_by"
     )
-    open_alerts = sorted(alerts.filter(resolved_at__isnull=True, acknowledged_at__isnull=True), key=alert_order)
+    live = alerts.filter(resolved_at__isnull=True)
+    open_alerts = sorted(live.filter(acknowledged_at__isnull=True), key=alert_order)
+    in_hand = sorted(live.filter(acknowledged_at__isnull=False), key=alert_order)
+    attach_events(open_alerts + in_hand, AlertEvent.objects.filter(alert__in=live))
     history = list(
-        alerts.filter(Q(acknowledged_at__isnull=False) | Q(resolved_at__isnull=False))
+        alerts.filter(resolved_at__isnull=False)
         .order_by(Coalesce("acknowledged_at", "resolved_at").desc(), "-pk")[:history_limit]
     )
-    return {"open": open_alerts, "history": history}
+    return {"open": open_alerts, "in_hand": in_hand, "history": history}
+
+
+def attach_events(alerts: list[Alert], events) -> None:
+    """Set `alert.events`, its AlertEvent rows oldest first, on each alert (one query for all).
+
+    Not `history`: that name is the alert's django-simple-history manager (issue 25).
+    """
+    by_alert: dict[int, list[AlertEvent]] = {}
+    for event in events.select_related("by").order_by("at", "pk"):
+        by_alert.setdefault(event.alert_id, []).append(event)
+    for alert in alerts:
+        alert.events = by_alert.get(alert.pk, [])
 
 
 def open_alert_count(user) -> int:

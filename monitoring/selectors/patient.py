@@ -1,4 +1,4 @@
-"""The patient page: the patient's courses split into cycles with the inputs that fall in each (7 queries)."""
+"""The patient page: the patient's courses split into cycles with the inputs that fall in each (8 queries)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from monitoring import clinical
 from monitoring.alerts.presentation import alert_order
 from monitoring.models import (
     Alert,
+    AlertEvent,
     ChemoAdministration,
     CountResult,
     Cycle,
@@ -22,6 +23,7 @@ from monitoring.models import (
     TreatmentCourse,
 )
 from monitoring.models.care import current_cycle_of
+from monitoring.selectors.alerts import attach_events
 from monitoring.selectors.freshness import forecast_state
 
 
@@ -108,7 +110,7 @@ class PatientPage:
 
 
 def patient_page(patient: Patient, now: datetime) -> PatientPage:
-    """Return everything the patient page, its charts and the CSV export show (7 queries)."""
+    """Return everything the patient page, its charts and the CSV export show (8 queries)."""
     courses = list(
         patient.courses.select_related("regimen").prefetch_related(
             Prefetch(
@@ -125,6 +127,7 @@ def patient_page(patient: Patient, now: datetime) -> PatientPage:
     alerts = sorted(
         Alert.objects.filter(patient=patient).select_related("cycle", "acknowledged_by"), key=alert_order
     )
+    attach_events(alerts, AlertEvent.objects.filter(alert__patient=patient))
     cycles = _cycles_with_inputs(courses, counts, gcsf, temperatures, now)
     return PatientPage(
         patient=patient,
@@ -134,8 +137,9 @@ def patient_page(patient: Patient, now: datetime) -> PatientPage:
         counts=counts,
         gcsf=gcsf,
         temperatures=temperatures,
-        open_alerts=[a for a in alerts if a.is_open],
-        past_alerts=sorted((a for a in alerts if not a.is_open), key=_alert_closed_at, reverse=True),
+        # Live alerts, acknowledged ("in hand") or not, while their condition lasts (issue 21).
+        open_alerts=[a for a in alerts if a.resolved_at is None],
+        past_alerts=sorted((a for a in alerts if a.resolved_at is not None), key=_alert_closed_at, reverse=True),
     )
 
 

@@ -43,8 +43,9 @@ class WardRow:
     max_severity: int | None
     risk: str
     reasons: list[str] = field(default_factory=list)
-    top_alert: Alert | None = None  # the most urgent open alert (febrile neutropenia first)
+    top_alert: Alert | None = None  # the most urgent live alert, in hand or not (febrile neutropenia first)
     previous_count: CountResult | None = None
+    in_hand: int = 0  # live alerts acknowledged while their condition lasts (issue 21)
 
     @property
     def max_severity_label(self) -> str:
@@ -52,7 +53,9 @@ class WardRow:
 
     @property
     def has_fn_alert(self) -> bool:
-        return self.top_alert is not None and self.top_alert.kind == FN_KIND
+        """Return True in an ongoing febrile-neutropenia episode, acknowledged ("in hand") or not."""
+        top = self.top_alert
+        return top is not None and top.kind == FN_KIND and top.cleared_at is None
 
     @cached_property  # the ward template asks up to six times a row
     def trend(self) -> str:
@@ -133,15 +136,16 @@ def ward_rows(user, filters: WardFilters, now: datetime) -> list[WardRow]:
     last_counts: dict[int, list[CountResult]] = {}
     for count in last_two:
         last_counts.setdefault(count.patient_id, []).append(count)
-    open_alerts: dict[int, list[Alert]] = {}
-    for alert in Alert.objects.filter(patient_id__in=ids, resolved_at__isnull=True, acknowledged_at__isnull=True):
-        open_alerts.setdefault(alert.patient_id, []).append(alert)
-    rows = [_ward_row(p, last_counts.get(p.pk, []), sorted(open_alerts.get(p.pk, []), key=alert_order), now)
+    # Every live alert, acknowledged or not: acknowledged is not resolved (issue 21).
+    live_alerts: dict[int, list[Alert]] = {}
+    for alert in Alert.objects.filter(patient_id__in=ids, resolved_at__isnull=True).select_related("acknowledged_by"):
+        live_alerts.setdefault(alert.patient_id, []).append(alert)
+    rows = [_ward_row(p, last_counts.get(p.pk, []), sorted(live_alerts.get(p.pk, []), key=alert_order), now)
             for p in patients]
     if filters.risk in RISK_LEVELS:
         rows = [r for r in rows if r.risk == filters.risk]
     if filters.only_open_alerts:
-        rows = [r for r in rows if r.open_alerts]
+        rows = [r for r in rows if r.open_alerts or r.in_hand]
     rows.sort(key=_urgency, reverse=True)
     return rows
 
@@ -160,11 +164,14 @@ def _ward_row(patient: Patient, counts: list[CountResult], alerts: list[Alert], 
         last_count=last_count,
         days_since_count=(now - last_count.collected_at).days if last_count else None,
         forecast=forecast if forecast is not None and not forecast.error else None,
-        open_alerts=len(alerts),
-        max_severity=max((a.severity for a in alerts), default=None),
+        open_alerts=sum(1 for a in alerts if a.acknowledged_at is None),
+        # In hand is still the patient's condition: the risk and the order keep it.
+        max_severity=max((a.severity for a in alerts if a.cleared_at is None or a.acknowledged_at is None),
+                         default=None),
         risk="low",
         top_alert=alerts[0] if alerts else None,
         previous_count=counts[1] if len(counts) > 1 else None,
+        in_hand=sum(1 for a in alerts if a.acknowledged_at is not None),
     )
     row.risk, row.reasons = _risk(row)
     return row
@@ -175,9 +182,10 @@ def _risk(row: WardRow) -> tuple[str, list[str]]:
     high, medium = [], []
     if row.max_severity:
         # "open alert (low severity)", not "low alert open": the risk badge beside it says "Medium".
-        plural = "s" if row.open_alerts > 1 else ""
+        words = [f"{row.open_alerts} open alert{'s' if row.open_alerts > 1 else ''}"] if row.open_alerts else []
+        words += [f"{row.in_hand} in hand"] if row.in_hand else []
         (high if row.max_severity >= Alert.Severity.HIGH else medium).append(
-            f"{row.open_alerts} open alert{plural} (highest: {row.max_severity_label.lower()})"
+            f"{', '.join(words)} (highest: {row.max_severity_label.lower()})"
         )
     count = row.last_count
     in_this_cycle = count is not None and (row.cycle is None or count.collected_at >= row.cycle.day1)

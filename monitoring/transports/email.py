@@ -10,6 +10,7 @@ import smtplib
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
+from django.utils import timezone
 
 from monitoring.transports import TransportError
 
@@ -54,6 +55,11 @@ def body(delivery) -> str:
     site = settings.NEUTROWATCH["SITE_URL"].rstrip("/")
     lines = [f"Patient {alert.patient.mrn} ({alert.patient.initials}), "
              + (f"cycle {alert.cycle.number}" if alert.cycle_id else "no active cycle"), "", alert.message]
+    if alert.latest_message and alert.latest_message != alert.message:
+        lines += ["", f"Now: {alert.latest_message}"]  # the present beside what raised it (issue 21)
+    if alert.cleared_at is not None:
+        lines += ["", f"The condition cleared at {timezone.localtime(alert.cleared_at):%Y-%m-%d %H:%M %Z}: no action "
+                      "is needed for it now; acknowledge the alert to close it."]
     if delivery.purpose == "escalate":
         minutes = settings.NEUTROWATCH["ESCALATE_AFTER_MINUTES"]
         if delivery.timer_id is not None:  # a step of the team's escalation chain (monitoring/duty/)

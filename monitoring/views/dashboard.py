@@ -30,13 +30,22 @@ ANTIBIOTICS_BEFORE_ALERT_LIMIT = timedelta(hours=24)
 
 
 def _present(alerts: list, now) -> list:
-    """Attach what the pages say about each alert: headline, next step, evidence in words."""
+    """Attach what the pages say about each alert: headline, next step, evidence in words.
+
+    The evidence that raised it and, when it has changed since, the latest beside it; whether it
+    is in hand (acknowledged while the condition lasts) or cleared.
+    """
     for alert in alerts:
         text = presentation.kind_text(alert.kind, alert.get_kind_display())
         alert.text = text
         alert.headline = presentation.headline(alert, now)
         alert.evidence_lines = presentation.evidence_lines(alert.evidence, now)
+        latest = alert.latest_evidence if alert.latest_evidence and alert.latest_evidence != alert.evidence else {}
+        alert.latest_lines = presentation.evidence_lines(latest, now) if latest else []
+        alert.latest_words = presentation.when(alert.latest_at, now) if alert.latest_at else ""
         alert.raised_words = presentation.when(alert.raised_at, now)
+        alert.in_hand_words = presentation.in_hand_words(alert, now) if alert.resolved_at is None else ""
+        alert.cleared_words = presentation.cleared_words(alert, now)
     return alerts
 
 
@@ -109,8 +118,8 @@ def _table_page(request, rows: list, param: str):
 
 def alerts(request):
     inbox = selectors.alert_inbox(request.user)
-    record_list(request, (alert.patient_id for alert in inbox["open"] + inbox["history"]))
-    _present(inbox["open"], timezone.now())
+    record_list(request, (alert.patient_id for alert in inbox["open"] + inbox["in_hand"] + inbox["history"]))
+    _present(inbox["open"] + inbox["in_hand"], timezone.now())
     drafts.give_back_ack_drafts(request, inbox["open"])
     return render(request, "monitoring/alerts.html", {**inbox, "note_max_length": NOTE_MAX_LENGTH})
 
@@ -163,6 +172,25 @@ def acknowledge(request, pk: int):
         alert.refresh_from_db()
         who = alert.acknowledged_by or "someone else"
         messages.info(request, f"That alert was already acknowledged by {who}.")
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        target = "alerts"
+    return redirect(target)
+
+
+@require_POST
+def record_antibiotics(request, pk: int):
+    """Record when antibiotics were given for an alert, acknowledged or not (issue 21 item 1)."""
+    alert = selectors.visible_alerts(request.user).select_related("patient").filter(pk=pk).first()
+    if alert is None:
+        refuse(request, pk)
+    record_access(request, alert.patient_id, AccessLog.Action.FORM)
+    antibiotics_at, problem = _antibiotics_time(request, alert)
+    if problem or antibiotics_at is None:
+        messages.error(request, f"{problem or 'Antibiotics given at: enter a date and time.'} Nothing was saved.")
+    else:
+        lifecycle.record_antibiotics(alert.pk, request.user, antibiotics_at)
+        messages.success(request, f"Antibiotic time recorded for {alert.patient.mrn}.")
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
         target = "alerts"
@@ -225,4 +253,5 @@ urlpatterns = [
     path("alerts/", alerts, name="alerts"),
     path("alerts/quality/", alert_quality_page, name="alert_quality"),
     path("alerts/<int:pk>/acknowledge/", acknowledge, name="alert_acknowledge"),
+    path("alerts/<int:pk>/antibiotics/", record_antibiotics, name="alert_antibiotics"),
 ]

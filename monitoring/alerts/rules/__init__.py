@@ -25,6 +25,8 @@ Rules (issues 4 and 11), severities in brackets:
    The forecast criterion uses the LOWER 80 % bound (10th centile) of the trajectory, not the
    median: a missed FN is a death risk and a needless FN work-up is not, so a 1-in-10 chance
    of ANC < 0.5 within 48 h is enough to call the fever neutropenic.
+   A live FN alert lasts after the fever while the last ANC is below 0.5 (IDSA 2010: antibiotics
+   continue until ANC >= 0.5), so the episode is not ended by the 24-hour fever lookback.
 3b. Fever with unknown neutrophil status [critical]: fever on chemotherapy and no count in the
    last 24 h (a forecast is not a count): treat as possible neutropenic sepsis (NICE CG151).
    Without an active cycle, "on chemotherapy" is a dose in the last 30 days (NICE sepsis 1.1.9).
@@ -45,6 +47,10 @@ Rules (issues 4 and 11), severities in brackets:
    every 2 weeks, pegfilgrastim from 12 days before (NCCN: day-2 pegfilgrastim is accepted there).
    "Before" counts from the start of chemotherapy, "after" from its end: a dose while a continuous
    infusion still runs (FOLFOX's 46-h 5-FU pump) is flagged (clinical.chemo_end).
+
+Hysteresis (issue 21): "grade 4 predicted" and "nadir window unmonitored" read which kinds are live
+and when each last cleared (`CycleFacts.live_kinds`, `last_cleared`): see those rules. Worse is
+news: `worsening` says in words how a live alert's condition worsened (`SUPERSEDES`: graver kinds).
 """
 
 from monitoring.alerts.rules.evaluation import evaluate  # noqa: F401
@@ -79,3 +85,4 @@ from monitoring.alerts.rules.facts import (  # noqa: F401
     TrajectoryPoint,
 )
 from monitoring.alerts.rules.held import HeldCount, held_result  # noqa: F401
+from monitoring.alerts.rules.worsening import SUPERSEDES, transition, worsening  # noqa: F401

@@ -93,6 +93,12 @@ class Thresholds:
     grade4_predicted_probability: float = 0.5
     not_ready_probability: float = 0.5
     fever_policy: str = clinical.FEVER_POLICY_IDSA
+    # Hysteresis of the forecast-driven alerts (issue 21 item 10): a live "grade 4 predicted"
+    # clears only below the lower probability; once cleared, it is not raised again within
+    # `rearm` unless P(grade 4) reaches the raise threshold plus `rearm_margin`.
+    grade4_predicted_clear_probability: float = 0.35
+    rearm: timedelta = timedelta(hours=24)
+    rearm_margin: float = 0.15
 
 
 
@@ -183,6 +189,15 @@ class CycleFacts:
     gcsf_doses: tuple[GcsfPoint, ...] = ()  # the patient's G-CSF doses of GCSF_TIMING_LOOKBACK
     prior_febrile_neutropenia: bool = False  # recorded risk factor or an FN alert in an earlier cycle
     chemo_interval_days: int | None = None  # the regimen's shortest interval between chemo days
+    # What the lifecycle knows of this cycle's alerts, for hysteresis: the kinds live now, and when
+    # each kind's last alert was resolved.
+    live_kinds: frozenset[str] = frozenset()
+    last_cleared: dict[str, datetime] = field(default_factory=dict)
+
+    def rearming(self, kind: str, thresholds: Thresholds) -> bool:
+        """Return True if an alert of `kind` cleared within the re-arm time (raise only past the margin)."""
+        cleared = self.last_cleared.get(kind)
+        return cleared is not None and self.now - cleared < thresholds.rearm
 
 
 

@@ -35,16 +35,48 @@ def grade4_predicted(facts: CycleFacts, thresholds: Thresholds) -> Finding | Non
     forecast = facts.forecast
     if not facts.chemo_given or forecast is None or forecast.p_grade4 is None:
         return None
-    if forecast.p_grade4 < thresholds.grade4_predicted_probability:
+    if forecast.p_grade4 < _grade4_predicted_bar(facts, thresholds):
         return None
-    if any(c.anc_1e9_per_l < clinical.GRADE4_BELOW for c in _cycle_counts(facts)):
+    counts = _cycle_counts(facts)
+    if any(c.anc_1e9_per_l < clinical.GRADE4_BELOW for c in counts):
         return None  # observed: rule 1 speaks now
+    evidence = {"p_grade4": round(forecast.p_grade4, 3), "threshold": thresholds.grade4_predicted_probability,
+                **_nadir_evidence(forecast)}
+    passed = _nadir_window_passed(facts)
+    if passed is not None:
+        # Never name a past day as coming (issue 21 item 3): the window is over.
+        start, end = passed
+        if any(start <= c.collected_at <= facts.now for c in counts):
+            return None  # a count was taken in the window: it, not the forecast, tells the grade
+        evidence["window_passed"] = True
+        message = (f"Nadir window passed without a count ({_day(start, facts)} to {_day(end, facts)}): grade 4 "
+                   f"was predicted (P = {forecast.p_grade4:.0%}). Take a blood count now and ask about fever.")
+        return Finding(GRADE4_PREDICTED, HIGH, message, evidence)
     nadir = _nadir_words(forecast, facts)
     message = (f"Grade 4 neutropenia predicted: P = {forecast.p_grade4:.0%}{nadir}. "
                "Plan a blood count around the nadir and counsel the patient on fever.")
-    evidence = {"p_grade4": round(forecast.p_grade4, 3), "threshold": thresholds.grade4_predicted_probability,
-                **_nadir_evidence(forecast)}
     return Finding(GRADE4_PREDICTED, HIGH, message, evidence)
+
+
+def _grade4_predicted_bar(facts: CycleFacts, thresholds: Thresholds) -> float:
+    """Return the P(grade 4) the alert needs now: hysteresis, so a forecast near the line does not flap.
+
+    A live alert holds down to the clear threshold; one cleared within the re-arm time comes
+    back only past the raise threshold by the margin; otherwise the raise threshold.
+    """
+    if GRADE4_PREDICTED in facts.live_kinds:
+        return thresholds.grade4_predicted_clear_probability
+    if facts.rearming(GRADE4_PREDICTED, thresholds):
+        return thresholds.grade4_predicted_probability + thresholds.rearm_margin
+    return thresholds.grade4_predicted_probability
+
+
+def _nadir_window_passed(facts: CycleFacts) -> tuple | None:
+    """Return the predicted nadir window (start, end) if it is wholly in the past, else None."""
+    if facts.forecast is None or facts.forecast.nadir_at is None:
+        return None
+    start, end = nadir_window(facts)
+    return (start, end) if end < facts.now else None
 
 
 
@@ -82,9 +114,19 @@ def nadir_unmonitored(facts: CycleFacts, thresholds: Thresholds) -> Finding | No
     if facts.fn_risk not in (FN_RISK_HIGH, FN_RISK_INTERMEDIATE) or not facts.chemo_given:
         return None
     start, end = nadir_window(facts)
+    # Hysteresis: the window moves with every forecast, so a live alert holds while `now` is in
+    # the window widened by the margin, and one cleared within the re-arm time comes back only
+    # well inside it (issue 21 item 10: 15 re-raises within 10 minutes of clearing).
+    margin = clinical.NADIR_WINDOW_HYSTERESIS
+    if NADIR_UNMONITORED in facts.live_kinds:
+        start, end = start - margin, end + margin
+    elif facts.rearming(NADIR_UNMONITORED, thresholds):
+        if end - start <= 2 * margin:
+            return None
+        start, end = start + margin, end - margin
     if not start <= facts.now <= end:
         return None
-    if any(start <= c.collected_at <= facts.now for c in facts.counts):
+    if any(start - margin <= c.collected_at <= facts.now for c in facts.counts):
         return None
     message = (f"The nadir window ({_day(start, facts)} to {_day(end, facts)}) is under way and no blood count "
                f"has been taken in it. Consider a count: this is {_a(facts.fn_risk)} FN-risk regimen.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from monitoring import clinical
@@ -36,10 +36,15 @@ def observed_grade(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
     if grade < 3:
         return None
     bound = clinical.GRADE4_BELOW if grade == 4 else clinical.GRADE3_BELOW
-    cleared_at = _recovered_at(facts, bound)
+    recovered = _recovered(facts, bound)
+    cleared_at = recovered.collected_at if recovered is not None else None
     when = _when(worst.collected_at, facts)
     evidence = {"count_id": worst.count_id, "anc_1e9_per_l": str(worst.anc_1e9_per_l),
-                "collected_at": worst.collected_at.isoformat(), "ctcae_grade": grade}
+                "collected_at": worst.collected_at.isoformat(), "ctcae_grade": grade,
+                **_latest_evidence(facts, worst)}
+    if recovered is not None:
+        evidence.update(recovered_anc_1e9_per_l=str(recovered.anc_1e9_per_l),
+                        recovered_at=recovered.collected_at.isoformat())
     if grade == 4:
         message = (f"ANC {worst.anc_1e9_per_l} x10^9/L on {when}: grade 4 neutropenia (CTCAE v5.0). "
                    "Check for fever and signs of infection; remind the patient to call at 38.0 °C.")
@@ -48,6 +53,19 @@ def observed_grade(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
                "Review the patient and plan a repeat count.")
     return Finding(GRADE3_OBSERVED, HIGH, message, evidence, cleared_at)
 
+
+
+def _latest_evidence(facts: CycleFacts, worst: CountPoint) -> dict:
+    """Return the latest count beside the worst (issue 21: the present beside what raised it).
+
+    Up to the next cycle's day 1 (`_recovery_counts`): the count that shows a recovery may be the
+    next cycle's pre-dose count, but a fall in a later cycle is that cycle's alert, not this one's.
+    """
+    counts = _recovery_counts(facts)
+    latest = counts[-1] if counts else None
+    if latest is None or latest == worst:
+        return {}
+    return {"latest_anc_1e9_per_l": str(latest.anc_1e9_per_l), "latest_collected_at": latest.collected_at.isoformat()}
 
 
 def graded_counts(facts: CycleFacts) -> list[CountPoint]:
@@ -65,27 +83,36 @@ def graded_counts(facts: CycleFacts) -> list[CountPoint]:
 
 
 
-def _recovered_at(facts: CycleFacts, bound: Decimal) -> datetime | None:
-    """Return when the patient's counts came back to `bound` or above for good, or None.
+def _recovery_counts(facts: CycleFacts) -> list[CountPoint]:
+    """Return the counts that tell whether this cycle's low count recovered, oldest first.
 
-    That is the first count of the final run of counts at or above the bound, up to now.
+    Up to now, and, in a cycle that is over, before the next cycle's day 1: the patient's counts in
+    a later cycle speak for that cycle (a grade 4 in cycle 3 does not re-open cycle 1's recovery).
     """
-    counts = sorted((c for c in facts.counts if c.collected_at <= facts.now), key=lambda c: c.collected_at)
+    end = facts.next_day1 if facts.cycle_over and facts.next_day1 is not None else None
+    counts = (c for c in facts.counts if c.collected_at <= facts.now and (end is None or c.collected_at < end))
+    return sorted(counts, key=lambda c: c.collected_at)
+
+
+def _recovered(facts: CycleFacts, bound: Decimal) -> CountPoint | None:
+    """Return the count from which the counts came back to `bound` or above for good, or None.
+
+    That is the first count of the final run of counts at or above the bound (`_recovery_counts`).
+    """
     recovered = None
-    for count in counts:
+    for count in _recovery_counts(facts):
         if count.anc_1e9_per_l < bound:
             recovered = None
         elif recovered is None:
-            recovered = count.collected_at
+            recovered = count
     return recovered
-
 
 
 def febrile_neutropenia(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
     """Rule 3: IDSA 2010 fever while neutropenic, measured (NCCN < 1.0) or forecast (< 0.5 in 48 h)."""
     fever = _fever(facts, thresholds)
     if fever is None:
-        return None
+        return _fn_episode_continuing(facts, thresholds)
     evidence = {"temperature_c": str(fever.temperature_c), "taken_at": fever.taken_at.isoformat()}
     last = _latest_count(facts)
     if last is not None and last.anc_1e9_per_l < clinical.FN_ANC_BELOW:
@@ -104,6 +131,27 @@ def febrile_neutropenia(facts: CycleFacts, thresholds: Thresholds) -> Finding | 
                f"give empirical antibiotics within {minutes} minutes (IDSA 2010, ASCO/IDSA 2018).")
     return Finding(FEBRILE_NEUTROPENIA, CRITICAL, message, evidence)
 
+
+
+def _fn_episode_continuing(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
+    """Keep a live febrile-neutropenia alert after the fever while the ANC is still below 0.5 (issue 21).
+
+    An FN episode is not over when the fever is a day old: empirical antibiotics continue until
+    the ANC is 0.5 x10^9/L or more (IDSA 2010), so the ward keeps the patient in the FN group
+    until a count says so. Only for an alert already live: a new one needs a fever.
+    """
+    if FEBRILE_NEUTROPENIA not in facts.live_kinds:
+        return None
+    last = _latest_count(facts)
+    if last is None or last.anc_1e9_per_l >= clinical.GRADE4_BELOW:
+        return None
+    evidence = {"anc_1e9_per_l": str(last.anc_1e9_per_l), "collected_at": last.collected_at.isoformat(),
+                "fever_policy": thresholds.fever_policy, "episode_continuing": True}
+    message = (f"Febrile neutropenia episode continuing: no fever in the last 24 h, but the last ANC is "
+               f"{last.anc_1e9_per_l} x10^9/L ({_when(last.collected_at, facts)}), below "
+               f"{clinical.GRADE4_BELOW}. Continue the FN pathway and antibiotics until the ANC is "
+               f"{clinical.GRADE4_BELOW} or more (IDSA 2010).")
+    return Finding(FEBRILE_NEUTROPENIA, CRITICAL, message, evidence)
 
 
 def fever_unknown_anc(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:

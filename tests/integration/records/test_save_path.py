@@ -27,8 +27,8 @@ pytestmark = pytest.mark.django_db
 RECORD_COUNT_QUERIES = 9  # savepoint, duplicates, insert, history, cycles (locked), versions, measurements,
 #                           alerts, release
 RECORD_BATCH_QUERIES = 6  # insert, history, cycles (locked), versions, measurements, alerts
-RAISING_AN_ALERT = 5  # the alert, its history row (issue 25), the team's members, the deliveries, the teams'
-#                       escalation chains (issue 24)
+RAISING_AN_ALERT = 6  # the alert, its history row (issue 25), the team's members, the deliveries, the teams'
+#                       escalation chains (issue 24), its AlertEvent (issue 21)
 
 
 def count(hours_ago: float, anc: str, accession: str = ""):

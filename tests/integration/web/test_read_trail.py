@@ -23,8 +23,8 @@ pytestmark = pytest.mark.django_db
 # Routes without an id: what a request to each shows.
 LISTS = {"ward", "alerts", "import_exceptions", "triage_follow_ups"}  # several patients: one entry naming those shown
 # Forms that only take a POST (a GET is 405 before anything is read).
-POST_ONLY = {"alert_acknowledge", "import_exception_fix", "import_exception_retry", "import_exception_dismiss",
-             "triage_follow_up_done"}
+POST_ONLY = {"alert_acknowledge", "alert_antibiotics", "import_exception_fix", "import_exception_retry",
+             "import_exception_dismiss", "triage_follow_up_done"}
 # A blank form, the login page, aggregates (alert quality, calibration), the health check.
 NO_PATIENT_DATA = {"login", "logout", "patient_new", "alert_quality", "forecast_calibration", "healthz"}
 IMPORTS = {"import_upload", "api_results"}  # the report quotes the file's patients (POST only)

@@ -41,9 +41,9 @@ def test_every_signed_in_page_has_the_csp_and_is_never_stored(client, team, pati
     checked = 0
     for name, route, params in project_routes():
         # /healthz answers 503 without heartbeats: tests/integration/test_health.py.
-        if name in ("logout", "alert_acknowledge", "api_results", "healthz", "import_exception_fix",
-                    "import_exception_retry", "import_exception_dismiss", "rota_pattern_add", "rota_override_add",
-                    "rota_row_delete", "triage_follow_up_done"):  # POST only, or no page
+        if name in ("logout", "alert_acknowledge", "alert_antibiotics", "api_results", "healthz",
+                    "import_exception_fix", "import_exception_retry", "import_exception_dismiss", "rota_pattern_add",
+                    "rota_override_add", "rota_row_delete", "triage_follow_up_done"):  # POST only, or no page
             continue
         url = fill(route, str(objects[route.split("/")[0]])) if params else reverse(name)
         response = client.get(url)
