@@ -30,13 +30,20 @@ from monitoring.clinical.gcsf import (  # noqa: F401
     pegfilgrastim_not_before_chemo,
 )
 from monitoring.clinical.grading import (  # noqa: F401
+    AS_RECEIVED,
     GRADE_LABELS,
+    IF_1E9_PER_L,
+    IF_CELLS_PER_UL,
+    IF_DECIMAL_SLIP,
+    IF_UNIT_MIX_UP,
     TEMPERATURE_UNIT_CHOICES,
+    Reading,
     TemperaturePoint,
     count_needs_confirmation,
     ctcae_grade,
     fever_episode,
     fever_needs_recheck,
+    held_readings,
     to_celsius,
 )
 from monitoring.clinical.thresholds import (  # noqa: F401

@@ -22,7 +22,13 @@ from monitoring.clinical.thresholds import (
     TEMPERATURE_MAX_C,
     TEMPERATURE_MIN_C,
 )
-from monitoring.clinical.units import COUNT_UNITS, UNIT_PER_UL, ClinicalValueError
+from monitoring.clinical.units import (
+    COUNT_UNITS,
+    UNIT_PER_UL,
+    ClinicalValueError,
+    count_to_1e9_per_l,
+    normalise_count_unit,
+)
 
 # --- Grading ----------------------------------------------------------------------------
 GRADE_LABELS = {
@@ -137,3 +143,63 @@ def count_needs_confirmation(anc_1e9_per_l: Decimal, previous_anc_1e9_per_l: Dec
             f"{Decimal(previous_anc_1e9_per_l).normalize():f} x10^9/L of the last 48 h: check for {mistake}")
 
 
+
+
+# --- Held counts: every reading the hold names (issue 21, item 5) ------------------------------
+@dataclass(frozen=True)
+class Reading:
+    """One way to read a held count: the ANC in 10^9/L and, in words, the reading it assumes."""
+
+    anc_1e9_per_l: Decimal
+    words: str  # "as received", "if it is cells/uL", "if the decimal point slipped" ...
+
+    @property
+    def grade(self) -> int:
+        return ctcae_grade(self.anc_1e9_per_l)
+
+
+AS_RECEIVED = "as received"
+IF_CELLS_PER_UL = "if it is cells/uL"
+IF_1E9_PER_L = "if it is x10^9/L"
+IF_DECIMAL_SLIP = "if the decimal point slipped"
+IF_UNIT_MIX_UP = "if cells/uL and x10^9/L were mixed up"
+_THOUSAND, _TEN = Decimal(1000), Decimal(10)
+_READING_PLACES = Decimal("0.001")
+
+
+def held_readings(number: Decimal, unit: str, previous_anc_1e9_per_l: Decimal | None = None) -> list[Reading]:
+    """Return every reading of a held count the reasons for holding it name, as received first.
+
+    `number` is the count as received in `unit` (the ANC, or WBC x neutrophil % / 100), and
+    `previous_anc_1e9_per_l` the patient's previous count of the last 48 h (the delta check's).
+    Doubt fails safe: a count held as a likely unit or decimal slip is graded as received AND as
+    the slip would make it, and the alert follows the worst (CLINICAL.md: 1 x10^9/L = 1,000 cells/uL).
+    A value its unit makes implausible (3000 "x10^9/L") has no reading as received. Raises
+    ClinicalValueError for a unit that is not a count's.
+    """
+    canonical = normalise_count_unit(unit)
+    number = Decimal(number)
+    readings: list[Reading] = []
+
+    def add(value: Decimal, words: str) -> None:
+        value = value.quantize(_READING_PLACES)
+        if value >= 0 and all(r.anc_1e9_per_l != value for r in readings):
+            readings.append(Reading(value, words))
+
+    try:
+        add(count_to_1e9_per_l(number, canonical), AS_RECEIVED)
+    except ClinicalValueError:
+        pass  # implausible as received: only the readings below remain
+    if canonical != UNIT_PER_UL and number >= SUSPECT_CELLS_PER_UL_FROM:
+        add(number / _THOUSAND, IF_CELLS_PER_UL)  # "80 x10^9/L" is 80 cells/uL: 0.08
+    if canonical == UNIT_PER_UL and number < SUSPECT_CELLS_PER_UL_FROM:
+        add(number, IF_1E9_PER_L)  # "0.4 cells/uL" is 0.4 x10^9/L
+    as_received = next((r.anc_1e9_per_l for r in readings if r.words == AS_RECEIVED), None)
+    if as_received is not None and previous_anc_1e9_per_l is not None:
+        now_, before = max(as_received, DELTA_FLOOR), max(Decimal(previous_anc_1e9_per_l), DELTA_FLOOR)
+        factor = max(now_ / before, before / now_)
+        if factor > DELTA_FACTOR:
+            # The same split as count_needs_confirmation: about 1000 times a unit mix-up, else a decimal slip.
+            step, words = (_THOUSAND, IF_UNIT_MIX_UP) if factor >= 300 else (_TEN, IF_DECIMAL_SLIP)
+            add(as_received / step if now_ > before else as_received * step, words)
+    return readings

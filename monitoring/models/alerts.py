@@ -85,6 +85,7 @@ class Alert(models.Model):
         FEVER_RECHECK = "fever_recheck", "Raised temperature: re-check within 1 hour"
         GCSF_TIMING = "gcsf_timing", "G-CSF given inside the window its label excludes"
         HELD_RESULT = "held_result", "Grade 3-4 count held for review"
+        UNREADABLE_HELD = "unreadable_held", "Unreadable count held for review"
 
     class Severity(models.IntegerChoices):
         # Integers so "most severe first" is a plain ORDER BY.

@@ -61,6 +61,7 @@ from monitoring.alerts.rules.facts import (  # noqa: F401
     GRADE3_OBSERVED,
     GRADE4_OBSERVED,
     GRADE4_PREDICTED,
+    HELD_KINDS,
     HELD_RESULT,
     HIGH,
     LOW,
@@ -69,6 +70,7 @@ from monitoring.alerts.rules.facts import (  # noqa: F401
     NOT_READY,
     OBSERVED_KINDS,
     TRAJECTORY_SLACK,
+    UNREADABLE_HELD,
     ChemoPoint,
     CountPoint,
     CycleFacts,
@@ -78,4 +80,4 @@ from monitoring.alerts.rules.facts import (  # noqa: F401
     Thresholds,
     TrajectoryPoint,
 )
-from monitoring.alerts.rules.held import HeldCount, held_result  # noqa: F401
+from monitoring.alerts.rules.held import HeldCount, UnreadableCount, held_result, unreadable_held  # noqa: F401

@@ -50,8 +50,10 @@ GCSF_TIMING = "gcsf_timing"
 
 
 # Raised and resolved only where the exceptions queue changes (alerts.evaluate_held), never by
-# the cycle and patient rules below: it is not in ALL_KINDS nor OBSERVED_KINDS.
+# the cycle and patient rules below: they are not in ALL_KINDS nor OBSERVED_KINDS.
 HELD_RESULT = "held_result"
+UNREADABLE_HELD = "unreadable_held"
+HELD_KINDS = (HELD_RESULT, UNREADABLE_HELD)
 
 
 
