@@ -21,6 +21,7 @@ from monitoring.models import (
     ChemoAdministration,
     CountResult,
     Cycle,
+    Delivery,
     Forecast,
     GcsfDose,
     Patient,
@@ -456,8 +457,11 @@ def _cycles_with_inputs(courses, counts, gcsf, temperatures, now: datetime) -> l
 
 
 def visible_alerts(user):
-    """Return the alerts of the user's teams' patients (the team scoping of the inbox)."""
-    return Alert.objects.filter(patient__in=Patient.objects.visible_to(user))
+    """Return the alerts of the user's teams' patients (the team scoping of the inbox), and the alerts
+    of an unregistered MRN's results she was told of in-app (alerts.unregistered)."""
+    told = Delivery.objects.filter(alert__patient__isnull=True, channel=Delivery.Channel.INAPP,
+                                   recipient=user.get_username()).values("alert_id")
+    return Alert.objects.filter(Q(patient__in=Patient.objects.visible_to(user)) | Q(pk__in=told))
 
 
 def alert_inbox(user, history_limit: int = 100) -> dict:

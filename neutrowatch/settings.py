@@ -258,6 +258,10 @@ NEUTROWATCH = {
     "ALERTS_QUEUE": CELERY_ALERTS_QUEUE,
     "WEBHOOKS_QUEUE": CELERY_WEBHOOKS_QUEUE,
     "SITE_URL": env.str("SITE_URL", default="http://127.0.0.1:8000"),
+    # Who is told, at once and as a critical alert, of a grade 3-4 count or a fever for an MRN nobody
+    # has registered (monitoring/alerts/unregistered.py): usernames (in-app and email) and email
+    # addresses, comma-separated. Empty: every active administrator and every team's escalation contact.
+    "UNREGISTERED_RESULT_RECIPIENTS": env.list("UNREGISTERED_RESULT_RECIPIENTS", default=[]),
 }
 
 if NEUTROWATCH["FEVER_POLICY"] not in ("idsa", "nice"):

@@ -152,3 +152,4 @@ def _close(exception: ImportException, status: str, user, note: str) -> None:
     exception._change_reason = f"{status} by {user.get_username()}"
     exception.save()
     alerts.evaluate_held([exception.patient_id])  # its "count held for review" alert, if any, goes
+    alerts.resolve_unregistered(exception.pk)  # and so does an unregistered MRN's alert

@@ -106,7 +106,7 @@ def _table_page(request, rows: list, param: str):
 
 def alerts(request):
     inbox = selectors.alert_inbox(request.user)
-    record_list(request, (alert.patient_id for alert in inbox["open"] + inbox["history"]))
+    record_list(request, (a.patient_id for a in inbox["open"] + inbox["history"] if a.patient_id is not None))
     _present(inbox["open"], timezone.now())
     return render(request, "monitoring/alerts.html", {**inbox, "note_max_length": NOTE_MAX_LENGTH})
 
@@ -142,7 +142,8 @@ def acknowledge(request, pk: int):
     alert = selectors.visible_alerts(request.user).select_related("patient").filter(pk=pk).first()
     if alert is None:
         refuse(request, pk)
-    record_access(request, alert.patient_id, AccessLog.Action.FORM)
+    if alert.patient_id is not None:  # an unregistered MRN's alert names no patient record
+        record_access(request, alert.patient_id, AccessLog.Action.FORM)
     note = request.POST.get("note", "").strip()
     antibiotics_at, problem = _antibiotics_time(request, alert)
     if len(note) > NOTE_MAX_LENGTH:
@@ -150,7 +151,7 @@ def acknowledge(request, pk: int):
     elif problem:
         messages.error(request, f"{problem} Nothing was saved.")
     elif lifecycle.acknowledge_alert(alert.pk, request.user, note, antibiotics_given_at=antibiotics_at):
-        messages.success(request, f"Alert for {alert.patient.mrn} acknowledged.")
+        messages.success(request, f"Alert for {alert.mrn} acknowledged.")
     else:
         alert.refresh_from_db()
         who = alert.acknowledged_by or "someone else"

@@ -71,6 +71,7 @@ from monitoring.alerts.rules.facts import (  # noqa: F401
     OBSERVED_KINDS,
     TRAJECTORY_SLACK,
     UNREADABLE_HELD,
+    UNREGISTERED_RESULT,
     ChemoPoint,
     CountPoint,
     CycleFacts,
@@ -80,4 +81,11 @@ from monitoring.alerts.rules.facts import (  # noqa: F401
     Thresholds,
     TrajectoryPoint,
 )
-from monitoring.alerts.rules.held import HeldCount, UnreadableCount, held_result, unreadable_held  # noqa: F401
+from monitoring.alerts.rules.held import (  # noqa: F401
+    HeldCount,
+    UnreadableCount,
+    UnregisteredResult,
+    held_result,
+    unreadable_held,
+    unregistered_result,
+)

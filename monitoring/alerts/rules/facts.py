@@ -54,6 +54,8 @@ GCSF_TIMING = "gcsf_timing"
 HELD_RESULT = "held_result"
 UNREADABLE_HELD = "unreadable_held"
 HELD_KINDS = (HELD_RESULT, UNREADABLE_HELD)
+# A result for an MRN nobody has registered: no patient, told to a named list (alerts.unregistered).
+UNREGISTERED_RESULT = "unregistered_result"
 
 
 

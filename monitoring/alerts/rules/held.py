@@ -8,9 +8,10 @@ reading, so "80 x10^9/L" held as probably cells/uL is a grade 4 (0.08) until the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from monitoring import clinical
-from monitoring.alerts.rules.facts import CRITICAL, HELD_RESULT, HIGH, UNREADABLE_HELD, Finding
+from monitoring.alerts.rules.facts import CRITICAL, HELD_RESULT, HIGH, UNREADABLE_HELD, UNREGISTERED_RESULT, Finding
 
 
 @dataclass(frozen=True)
@@ -88,3 +89,45 @@ def unreadable_held(unreadable: list[UnreadableCount]) -> Finding | None:
     evidence = {"exception_id": first.exception_id, "received": first.received,
                 "held": sorted(u.exception_id for u in unreadable)}
     return Finding(UNREADABLE_HELD, HIGH, message, evidence)
+
+
+@dataclass(frozen=True)
+class UnregisteredResult:
+    """A result kept in the exceptions queue because nobody has registered its MRN."""
+
+    exception_id: int
+    mrn: str
+    received: str  # as received: "ANC 0.3 x10^9/L", "temperature 38.6 C"
+    collected_at: str
+    readings: tuple[clinical.Reading, ...] = ()  # a count's readings (clinical.held_readings)
+    temperature_c: Decimal | None = None
+
+
+def unregistered_result(result: UnregisteredResult) -> Finding | None:
+    """Rule 8c: a grade 3-4 count (under any reading) or a raised temperature for an unregistered MRN.
+
+    Critical, told at once to a named list (NEUTROWATCH["UNREGISTERED_RESULT_RECIPIENTS"]): with no
+    patient there is no team to tell, and the result may be a neutropenic patient's on the day she
+    is registered. A single temperature of 38.0 C or more counts (NICE CG151: higher than 38 C is a
+    fever; IDSA 2010: 38.0 C sustained for an hour): with one reading and no record nothing can
+    confirm or rule out that it is sustained, so doubt fails safe.
+    """
+    worst = min(result.readings, key=lambda r: r.anc_1e9_per_l, default=None)
+    if worst is not None and worst.anc_1e9_per_l < clinical.GRADE3_BELOW:
+        what = "; ".join(_reading_words(r) for r in result.readings)
+        action = ("a possible grade 4 neutropenia: find the patient, register the MRN and re-try the result, or "
+                  "confirm the value with the lab" if worst.grade == 4 else
+                  "grade 3 neutropenia: find the patient, register the MRN and re-try the result")
+        evidence = {"ctcae_grade": worst.grade, "anc_1e9_per_l": str(worst.anc_1e9_per_l)}
+    elif result.temperature_c is not None and result.temperature_c >= clinical.FEVER_SUSTAINED_C:
+        what = f"{result.temperature_c} °C"
+        action = ("a possible fever in a patient who may be on chemotherapy: find the patient now and treat as "
+                  "possible neutropenic sepsis if she is (NICE CG151)")
+        evidence = {"temperature_c": str(result.temperature_c)}
+    else:
+        return None
+    message = (f"{result.received} for MRN {result.mrn}, which nobody has registered (collected "
+               f"{result.collected_at or 'at a time not read'}): {what}: {action}. Kept in the exceptions queue "
+               f"(/import/exceptions/{result.exception_id}/).")
+    evidence.update(mrn=result.mrn, exception_id=result.exception_id, received=result.received)
+    return Finding(UNREGISTERED_RESULT, CRITICAL, message, evidence)

@@ -104,10 +104,11 @@ def test_hl7_04_in_cells_per_ul_is_read_as_1e9_per_l_a_critical_alert(patient, c
 
 def test_fhir_over_the_api_a_value_in_the_cells_per_ul_range_is_critical(client, patient, cycle, team):
     _, token = ApiToken.issue("lab", [team])
+    effective = timezone.localtime(NOW - timedelta(hours=2)).isoformat(timespec="seconds")
     body = json.dumps({
         "resourceType": "Observation", "id": "anc-80", "status": "final",
         "code": {"coding": [{"system": "http://loinc.org", "code": "751-8"}]},
-        "subject": {"identifier": {"value": "MRN001"}}, "effectiveDateTime": timezone.localtime(NOW - timedelta(hours=2)).isoformat(timespec="seconds"),
+        "subject": {"identifier": {"value": "MRN001"}}, "effectiveDateTime": effective,
         "valueQuantity": {"value": 45, "system": "http://unitsofmeasure.org", "code": "10*9/L"},
     })
     client.post("/api/v1/results", body, content_type="application/fhir+json",
@@ -140,3 +141,76 @@ def test_a_held_count_of_grade_2_or_better_under_every_reading_raises_nothing(pa
     _csv(f"MRN001,{_at(3)},1.5,,,10^9/L,N-1")  # conflict at grade 1-2
     assert ImportException.objects.count() == 1
     assert not Alert.objects.filter(kind__in=[Alert.Kind.HELD_RESULT, Alert.Kind.UNREADABLE_HELD]).exists()
+
+
+# --- An MRN nobody has registered -----------------------------------------------------------------
+
+@pytest.fixture
+def admin_user(team):
+    return make_user("admin_ann", [], role="admin")
+
+
+def _unregistered():
+    return Alert.objects.filter(kind=Alert.Kind.UNREGISTERED_RESULT)
+
+
+def test_a_grade_4_for_an_unregistered_mrn_is_a_critical_alert_to_administrators_and_escalation_contacts(
+        client, team, other_team, admin_user, nurse, django_capture_on_commit_callbacks):
+    other_team.escalation_email = "haem.lead@example.org"
+    other_team.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        report = _csv(f"NEW-9,{_at(2)},0.2,,,10^9/L,N-9")
+    assert len(report.kept) == 1
+    alert = _unregistered().get()
+    assert (alert.patient, alert.severity, alert.import_exception) == (None, Alert.Severity.CRITICAL,
+                                                                       ImportException.objects.get())
+    assert "MRN NEW-9, which nobody has registered" in alert.message and "grade 4" in alert.message
+    assert {d.recipient for d in alert.deliveries.filter(channel=Delivery.Channel.INAPP)} == {"admin_ann"}
+    emails = {d.recipient for d in alert.deliveries.filter(channel=Delivery.Channel.EMAIL)}
+    assert emails == {"admin_ann@example.org", "charge.nurse@example.org", "haem.lead@example.org"}
+    assert {d.status for d in alert.deliveries.filter(channel=Delivery.Channel.INAPP)} == {Delivery.Status.SENT}
+    # The administrator sees it in her inbox and can acknowledge it; a ward nurse does not see it.
+    client.force_login(admin_user)
+    page = client.get("/alerts/").content.decode()
+    assert "MRN NEW-9, not registered" in page
+    client.post(f"/alerts/{alert.pk}/acknowledge/", {"note": "called the lab"})
+    alert.refresh_from_db()
+    assert alert.acknowledged_at is not None
+    client.force_login(nurse)
+    assert "MRN NEW-9, not registered" not in client.get("/alerts/").content.decode()
+
+
+def test_the_named_list_setting_replaces_the_default_and_the_alert_escalates_and_resolves(
+        settings, team, admin_user, nurse):
+    settings.NEUTROWATCH = {**settings.NEUTROWATCH, "UNREGISTERED_RESULT_RECIPIENTS": ["nurse", "lab.duty@example.org"]}
+    _csv(f"NEW-9,{_at(2)},80,,,10^9/L,N-9")  # 80 "x10^9/L": 0.08 if it is cells/uL
+    alert = _unregistered().get()
+    assert "if it is cells/uL it is 0.080 x10^9/L, grade 4" in alert.message
+    assert {d.recipient for d in alert.deliveries.all()} == {"nurse", "nurse@example.org", "lab.duty@example.org"}
+    _csv(f"NEW-9,{_at(2)},80,,,10^9/L,N-9")  # re-sent: the same exception, told once
+    assert _unregistered().count() == 1
+    assert alerts.escalate_due(NOW + timedelta(hours=1)) == 1
+    escalations = alert.deliveries.filter(purpose=Delivery.Purpose.ESCALATE)
+    assert {d.recipient for d in escalations} == {"nurse@example.org", "lab.duty@example.org"}
+    outcome = exceptions_queue.dismiss(ImportException.objects.get().pk, admin_user, "sent in error: not ours")
+    assert outcome.done, outcome.message
+    alert.refresh_from_db()
+    assert alert.resolved_at is not None
+
+
+def test_a_fever_for_an_unregistered_mrn_over_hl7_is_critical_and_a_normal_value_is_not(team, admin_user):
+    moment = timezone.localtime(NOW - timedelta(hours=1)).strftime("%Y%m%d%H%M%z")
+    def message(control, mrn, value):
+        return "\r".join([f"MSH|^~\\&|LAB|HOSP|NW|HOSP|{moment}||ORU^R01|{control}|P|2.5.1",
+                          f"PID|1||{mrn}^^^HOSP^MR", f"OBR|1||{control}-A||||{moment}",
+                          f"OBX|1|NM|8310-5^Body temperature^LN||{value}|Cel|||||F"]) + "\r"
+    importers.import_file("t.hl7", message("T-1", "NEW-1", "38.1").encode(), source=Source.MLLP, fmt="hl7")
+    importers.import_file("t.hl7", message("T-2", "NEW-2", "36.9").encode(), source=Source.MLLP, fmt="hl7")
+    alert = _unregistered().get()
+    assert alert.evidence["mrn"] == "NEW-1" and alert.evidence["temperature_c"] == "38.10"
+    assert "possible neutropenic sepsis" in alert.message
+
+
+def test_a_grade_2_count_for_an_unregistered_mrn_stays_a_queue_row(team, admin_user):
+    _csv(f"NEW-9,{_at(2)},1.2,,,10^9/L,N-9")
+    assert ImportException.objects.count() == 1 and not _unregistered().exists()
