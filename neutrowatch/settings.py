@@ -242,9 +242,14 @@ NEUTROWATCH = {
     # Alerts (monitoring/alerts.py). Issue 4: "not ready" when P(ANC >= threshold on the
     # next day 1) < 0.5; severities 1 low, 2 medium, 3 high, 4 critical.
     "NOT_READY_PROBABILITY": env.float("NOT_READY_PROBABILITY", default=0.5),
-    # Fever definition: "idsa" (>= 38.3 C once, or >= 38.0 C confirmed over 1 h; IDSA 2010) or
-    # "nice" (> 38.0 C once; NICE CG151). Sources in monitoring/clinical.py.
-    "FEVER_POLICY": env.str("FEVER_POLICY", default="idsa").strip().lower(),
+    # Fever definition (issue 21 item 6; sources in monitoring/clinical/thresholds.py): "nice_idsa", the
+    # default and most sensitive: NICE CG151 (> 38.0 C with ANC <= 0.5) together with IDSA 2010 / CTCAE
+    # (>= 38.3 C once, or >= 38.0 C sustained over 1 h); or a local policy, "nice" (NICE only, keeping
+    # the sustained rule) or "idsa" (IDSA / CTCAE only). Named on every fever alert.
+    "FEVER_POLICY": env.str("FEVER_POLICY", default="nice_idsa").strip().lower(),
+    # A fever this many days after the last chemotherapy dose is a possible neutropenic sepsis, whether
+    # the course is active or ended (default 42: 6 weeks, the UKONS 24-hour triage tool's scope).
+    "POST_CHEMO_FEVER_WINDOW_DAYS": env.int("POST_CHEMO_FEVER_WINDOW_DAYS", default=42),
     "EMAIL_MIN_SEVERITY": env.int("ALERT_EMAIL_MIN_SEVERITY", default=3),
     "WEBHOOK_MIN_SEVERITY": env.int("ALERT_WEBHOOK_MIN_SEVERITY", default=1),
     "DELIVERY_MAX_ATTEMPTS": env.int("ALERT_DELIVERY_MAX_ATTEMPTS", default=6),
@@ -264,8 +269,11 @@ NEUTROWATCH = {
     "UNREGISTERED_RESULT_RECIPIENTS": env.list("UNREGISTERED_RESULT_RECIPIENTS", default=[]),
 }
 
-if NEUTROWATCH["FEVER_POLICY"] not in ("idsa", "nice"):
-    raise ImproperlyConfigured(f"FEVER_POLICY must be 'idsa' or 'nice', not {NEUTROWATCH['FEVER_POLICY']!r}")
+if NEUTROWATCH["FEVER_POLICY"] not in ("nice_idsa", "idsa", "nice"):
+    raise ImproperlyConfigured(
+        f"FEVER_POLICY must be 'nice_idsa', 'idsa' or 'nice', not {NEUTROWATCH['FEVER_POLICY']!r}")
+if NEUTROWATCH["POST_CHEMO_FEVER_WINDOW_DAYS"] < 1:
+    raise ImproperlyConfigured("POST_CHEMO_FEVER_WINDOW_DAYS must be 1 or more")
 
 # Results import: the largest body POST /api/v1/results accepts (413 above it) and the largest upload.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=5 * 1024 * 1024)

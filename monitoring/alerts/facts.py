@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F
 from django.db.models.functions import Cast
@@ -20,9 +21,25 @@ from monitoring.clinic_time import from_local_iso
 from monitoring.models import ChemoAdministration, CountResult, Cycle, Forecast, GcsfDose, Patient, TemperatureReading
 from monitoring.models.care import current_cycle_of, grading_cycle_of, patient_cycles
 
-# Chemotherapy doses this recent are loaded: checked against G-CSF doses (14 days + 24 h, with
-# margin), and a fever outside any active cycle this soon after a dose is on chemotherapy.
-CHEMO_TIMES_LOOKBACK = max(timedelta(days=30), clinical.NEUTROPENIC_SEPSIS_AFTER_CHEMO)
+
+def post_chemo_fever_window() -> timedelta:
+    """Return how long after a chemotherapy dose a fever is a possible neutropenic sepsis (the setting)."""
+    return timedelta(days=settings.NEUTROWATCH["POST_CHEMO_FEVER_WINDOW_DAYS"])
+
+
+def chemo_times_lookback() -> timedelta:
+    """Return how far back chemotherapy doses are loaded: for G-CSF timing (14 days + 24 h, with margin)
+    and for the post-chemotherapy fever window."""
+    return max(timedelta(days=30), post_chemo_fever_window())
+
+
+def on_chemotherapy(chemo: list[tuple[int, rules.ChemoPoint]], now: datetime) -> bool:
+    """Return True if the last chemotherapy dose is within the post-chemotherapy fever window.
+
+    One answer for every caller (a cycle of an active course, or a patient whose course has ended).
+    """
+    last = max((dose.given_at for _, dose in chemo if dose.given_at <= now), default=None)
+    return last is not None and now - last <= post_chemo_fever_window()
 
 
 def active_cycles(patient_ids: list[int], cycles: dict[int, list[Cycle]] | None = None) -> dict[int, list[Cycle]]:
@@ -87,7 +104,7 @@ def load_measurements(patient_ids: list[int], since: datetime, now: datetime) ->
         patient_id__in=patient_ids, given_at__gte=min(since, now - clinical.GCSF_TIMING_LOOKBACK), given_at__lte=now),
         "patient_id", "given_at", product="product")
     chemo = tagged(_CHEMO, ChemoAdministration.objects.filter(
-        cycle__course__patient_id__in=patient_ids, given_at__gte=min(since, now - CHEMO_TIMES_LOOKBACK),
+        cycle__course__patient_id__in=patient_ids, given_at__gte=min(since, now - chemo_times_lookback()),
         given_at__lte=now), "cycle__course__patient_id", "given_at",
         value=Cast("cycle__course__regimen__infusion_hours", output_field=decimal), cycle="cycle_id")
     rows = counts.union(temperatures, doses, chemo, all=True)
@@ -137,7 +154,7 @@ def cycle_facts(cycle: Cycle, forecast: Forecast | None, now: datetime, *,
         or (next_cycle is not None and next_cycle.actual_day1 is not None and next_cycle.actual_day1 <= now)
     )
     current = current_cycle_of(cycles, now)
-    chemo_from = min(day1, now - CHEMO_TIMES_LOOKBACK)
+    chemo_from = min(day1, now - chemo_times_lookback())
     chemo = [(cycle_id, dose) for cycle_id, dose in results.chemo if dose.given_at >= chemo_from]
     return rules.CycleFacts(
         now=now,
@@ -157,7 +174,10 @@ def cycle_facts(cycle: Cycle, forecast: Forecast | None, now: datetime, *,
                             if d.given_at >= day1 - clinical.GCSF_COUNTS_FROM_BEFORE_DAY1),
         forecast=_forecast_facts(forecast),
         is_current=current is not None and current.pk == cycle.pk,
-        on_chemotherapy=True,
+        # The post-chemotherapy window, as for a course that has ended; a course with no cycle given yet
+        # (its first dose may be recorded late, or have been given elsewhere) still counts: fail safe.
+        on_chemotherapy=(on_chemotherapy(chemo, now)
+                         or not any(c.actual_day1 for c in cycles if c.course_id == course.pk)),
         chemo_given_at=tuple(dose for cycle_id, dose in chemo if cycle_id == cycle.pk),
         chemo_times=tuple(dose for _, dose in chemo),
         gcsf_doses=tuple(d for d in results.gcsf if d.given_at >= now - clinical.GCSF_TIMING_LOOKBACK),
@@ -178,13 +198,12 @@ def patient_facts(patient: Patient, cycles: list[Cycle], now: datetime, *,
                   results: PatientResults | None = None) -> rules.CycleFacts:
     """Gather the facts of a patient's results that no active cycle grades (the observed rules only).
 
-    The patient counts as on chemotherapy (the NICE fever rule) for NEUTROPENIC_SEPSIS_AFTER_CHEMO
-    after their last dose, whether its course has ended or not.
+    The patient counts as on chemotherapy (the NICE fever rule) for the post-chemotherapy fever
+    window after their last dose (on_chemotherapy), whether its course has ended or not.
     """
     since = now - clinical.NO_CYCLE_COUNT_LOOKBACK
     if results is None:
         results = load_results([patient.pk], since, now)[patient.pk]
-    last_chemo = max((dose.given_at for _, dose in results.chemo), default=None)
     return rules.CycleFacts(
         now=now, clinic_tz=timezone.get_current_timezone(), cycle_number=0, day1=None, chemo_given=False,
         cycle_over=False, next_day1=None, fn_risk="", nadir_window_days=(0, 0),
@@ -193,8 +212,8 @@ def patient_facts(patient: Patient, cycles: list[Cycle], now: datetime, *,
                      if c.collected_at >= since and grading_cycle_of(cycles, c.collected_at) is None),
         temperatures=tuple(results.temperatures),
         is_current=current_cycle_of(cycles, now) is None,
-        on_chemotherapy=last_chemo is not None and now - last_chemo <= clinical.NEUTROPENIC_SEPSIS_AFTER_CHEMO,
-        chemo_times=tuple(dose for _, dose in results.chemo if dose.given_at >= now - CHEMO_TIMES_LOOKBACK),
+        on_chemotherapy=on_chemotherapy(results.chemo, now),
+        chemo_times=tuple(dose for _, dose in results.chemo if dose.given_at >= now - chemo_times_lookback()),
         gcsf_doses=tuple(d for d in results.gcsf if d.given_at >= now - clinical.GCSF_TIMING_LOOKBACK),
     )
 

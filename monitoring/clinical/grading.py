@@ -7,10 +7,12 @@ from decimal import Decimal
 
 from monitoring.clinical.thresholds import (
     DEFAULT_ANC_LLN,
+    DEFAULT_FEVER_POLICY,
     DELTA_FACTOR,
     DELTA_FLOOR,
     FEVER_POLICY_IDSA,
     FEVER_POLICY_NICE,
+    FEVER_POLICY_NICE_IDSA,
     FEVER_SINGLE_C,
     FEVER_SUSTAINED_C,
     GRADE2_BELOW,
@@ -82,33 +84,57 @@ class TemperaturePoint:
     temperature_c: Decimal
 
 
-def fever_episode(readings: list[TemperaturePoint], policy: str = FEVER_POLICY_IDSA) -> TemperaturePoint | None:
-    """Return the reading that meets the fever definition of `policy`, or None.
+# The fever criteria of the guidelines, and which a policy uses (thresholds: FEVER_POLICY_*).
+FEVER_ABOVE_38_NICE = "above_38_once"  # NICE CG151: a temperature higher than 38 C
+FEVER_38_3_ONCE = "38_3_once"  # IDSA 2010 / CTCAE v5.0: a single temperature of 38.3 C or more
+FEVER_38_SUSTAINED = "38_sustained"  # IDSA 2010 / CTCAE v5.0: 38.0 C or more sustained over an hour
+FEVER_CRITERION_WORDS = {
+    FEVER_ABOVE_38_NICE: "a temperature above 38.0 °C (NICE CG151)",
+    FEVER_38_3_ONCE: "a single temperature of 38.3 °C or more (IDSA 2010, CTCAE v5.0)",
+    FEVER_38_SUSTAINED: "38.0 °C or more sustained over an hour (IDSA 2010, CTCAE v5.0)",
+}
+POLICY_CRITERIA = {
+    FEVER_POLICY_NICE_IDSA: (FEVER_ABOVE_38_NICE, FEVER_38_3_ONCE, FEVER_38_SUSTAINED),
+    FEVER_POLICY_IDSA: (FEVER_38_3_ONCE, FEVER_38_SUSTAINED),
+    FEVER_POLICY_NICE: (FEVER_ABOVE_38_NICE, FEVER_38_SUSTAINED),  # NICE keeps the sustained rule
+}
 
-    IDSA 2010 (default): a single reading >= 38.3 C, or >= 38.0 C sustained: a reading of
-    38.0 C or more confirmed by a re-check of 38.0 C or more (none below in between), or
-    readings >= 38.0 C spanning an hour. NICE CG151: a single reading above 38.0 C.
+
+def fever_criteria(readings: list[TemperaturePoint], policy: str = DEFAULT_FEVER_POLICY) -> dict[str, TemperaturePoint]:
+    """Return each fever criterion of `policy` the readings meet, with the first reading that meets it.
+
+    Sustained: a reading of 38.0 C or more confirmed by a re-check of 38.0 C or more (none below
+    in between), or readings >= 38.0 C spanning an hour.
     """
     ordered = sorted(readings, key=lambda r: r.taken_at)
-    if policy == FEVER_POLICY_NICE:
-        return next((r for r in ordered if r.temperature_c > NICE_FEVER_ABOVE_C), None)
+    met: dict[str, TemperaturePoint] = {}
     run_start: TemperaturePoint | None = None
     for reading in ordered:
+        if reading.temperature_c > NICE_FEVER_ABOVE_C:
+            met.setdefault(FEVER_ABOVE_38_NICE, reading)
         if reading.temperature_c >= FEVER_SINGLE_C:
-            return reading
+            met.setdefault(FEVER_38_3_ONCE, reading)
         if reading.temperature_c >= FEVER_SUSTAINED_C:
             if run_start is not None:
-                return reading  # the re-check confirms it
-            run_start = reading
+                met.setdefault(FEVER_38_SUSTAINED, reading)  # the re-check confirms it
+            run_start = run_start or reading
         else:
             run_start = None
-    return None
+    wanted = POLICY_CRITERIA.get(policy, POLICY_CRITERIA[DEFAULT_FEVER_POLICY])
+    return {criterion: reading for criterion, reading in met.items() if criterion in wanted}
 
 
-def fever_needs_recheck(readings: list[TemperaturePoint], policy: str = FEVER_POLICY_IDSA) -> TemperaturePoint | None:
+def fever_episode(readings: list[TemperaturePoint], policy: str = DEFAULT_FEVER_POLICY) -> TemperaturePoint | None:
+    """Return the first reading that meets any fever criterion of `policy` (fever_criteria), or None."""
+    met = fever_criteria(readings, policy)
+    return min(met.values(), key=lambda r: r.taken_at) if met else None
+
+
+def fever_needs_recheck(readings: list[TemperaturePoint],
+                        policy: str = DEFAULT_FEVER_POLICY) -> TemperaturePoint | None:
     """Return the latest reading of 38.0 C or more that is not (yet) a fever, or None.
 
-    Under IDSA a single 38.0-38.2 C needs a re-check within the hour; under NICE exactly 38.0 C.
+    Under IDSA a single 38.0-38.2 C needs a re-check within the hour; with NICE exactly 38.0 C.
     """
     ordered = sorted(readings, key=lambda r: r.taken_at)
     if not ordered or fever_episode(ordered, policy) is not None:

@@ -44,12 +44,25 @@ PROFOUND_BELOW = Decimal("0.1")
 FEVER_SINGLE_C = Decimal("38.3")
 FEVER_SUSTAINED_C = Decimal("38.0")
 FEVER_SUSTAINED_FOR = timedelta(hours=1)
-# The fever definition is a clinic setting (FEVER_POLICY): "idsa" (the default, above) or
-# "nice": NICE CG151 treats any single temperature higher than 38 C as fever.
+# The fever definition is a clinic setting (FEVER_POLICY, issue 21 item 6). The default is the most
+# sensitive reading of the guidelines, their union: NICE CG151 (a temperature higher than 38 C with
+# neutrophils <= 0.5 x10^9/L is neutropenic sepsis) together with IDSA 2010 / CTCAE v5.0 (>= 38.3 C
+# once, or >= 38.0 C sustained over an hour, with the neutropenia bound below). A local policy
+# narrows it: "nice" (NICE only, keeping the sustained 38.0 C rule, every criterion with NICE's
+# neutrophil bound) or "idsa" (IDSA / CTCAE only). The policy is named on the alert.
+FEVER_POLICY_NICE_IDSA = "nice_idsa"
 FEVER_POLICY_IDSA = "idsa"
 FEVER_POLICY_NICE = "nice"
-FEVER_POLICIES = (FEVER_POLICY_IDSA, FEVER_POLICY_NICE)
+FEVER_POLICIES = (FEVER_POLICY_NICE_IDSA, FEVER_POLICY_IDSA, FEVER_POLICY_NICE)
+DEFAULT_FEVER_POLICY = FEVER_POLICY_NICE_IDSA
+FEVER_POLICY_NAMES = {
+    FEVER_POLICY_NICE_IDSA: "NICE CG151 with IDSA 2010 / CTCAE v5.0",
+    FEVER_POLICY_IDSA: "IDSA 2010 / CTCAE v5.0 (local policy)",
+    FEVER_POLICY_NICE: "NICE CG151 (local policy)",
+}
 NICE_FEVER_ABOVE_C = Decimal("38.0")
+# NICE CG151 1.1: neutropenic sepsis is a neutrophil count of 0.5 x10^9/L or lower (<=, not <).
+NICE_NEUTROPENIA_AT_MOST = Decimal("0.5")
 # IDSA "sustained over 1 h": a single reading of 38.0-38.2 C prompts a re-check within the hour;
 # a re-check that is still >= 38.0 C (nothing below in between) confirms the fever.
 FEVER_RECHECK_WITHIN = timedelta(hours=1)
@@ -153,4 +166,9 @@ NO_CYCLE_COUNT_LOOKBACK = timedelta(days=7)
 # as amended 2024, NG255 2025, rec 1.1.9): "suspect neutropenic sepsis in people who become unwell
 # and are having or have had systemic anticancer treatment within the last 30 days" (NICE CG151).
 NEUTROPENIC_SEPSIS_AFTER_CHEMO = timedelta(days=30)
+# The window the alerts use is a clinic setting (NEUTROWATCH["POST_CHEMO_FEVER_WINDOW_DAYS"], issue 21
+# item 6), default 6 weeks: the scope of the UKONS 24-hour triage tool (v3, 2025: patients who have
+# had systemic anticancer treatment in the last 6 weeks), wider than NICE's 30 days so a fever on day
+# 31-42 still reaches a nurse. The same answer whether the patient's course is active or ended.
+DEFAULT_POST_CHEMO_FEVER_WINDOW = timedelta(weeks=6)
 

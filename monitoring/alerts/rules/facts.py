@@ -96,7 +96,7 @@ class Thresholds:
 
     grade4_predicted_probability: float = 0.5
     not_ready_probability: float = 0.5
-    fever_policy: str = clinical.FEVER_POLICY_IDSA
+    fever_policy: str = clinical.DEFAULT_FEVER_POLICY
 
 
 

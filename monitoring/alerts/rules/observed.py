@@ -82,28 +82,51 @@ def _recovered_at(facts: CycleFacts, bound: Decimal) -> datetime | None:
 
 
 def febrile_neutropenia(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
-    """Rule 3: IDSA 2010 fever while neutropenic, measured (NCCN < 1.0) or forecast (< 0.5 in 48 h)."""
-    fever = _fever(facts, thresholds)
-    if fever is None:
+    """Rule 3: fever while neutropenic, under the clinic's fever policy (issue 21, item 6).
+
+    Each fever criterion comes with its guideline's neutropenia: NICE CG151's temperature above
+    38.0 C with a measured ANC <= 0.5 (neutropenic sepsis); IDSA 2010 / CTCAE's 38.3 C once or
+    38.0 C sustained with the last ANC < 1.0 (NCCN) or a forecast below 0.5 within 48 h (IDSA
+    "expected to fall"). Under the NICE-only policy every criterion takes NICE's ANC bound.
+    """
+    criteria = clinical.fever_criteria(_recent_temperatures(facts), thresholds.fever_policy)
+    if not criteria:
         return None
-    evidence = {"temperature_c": str(fever.temperature_c), "taken_at": fever.taken_at.isoformat()}
     last = _latest_count(facts)
-    if last is not None and last.anc_1e9_per_l < clinical.FN_ANC_BELOW:
-        evidence.update(anc_1e9_per_l=str(last.anc_1e9_per_l), collected_at=last.collected_at.isoformat())
-        reason = f"last ANC {last.anc_1e9_per_l} x10^9/L ({_when(last.collected_at, facts)})"
-    else:
-        low = _forecast_low_within(facts, fever.taken_at, clinical.FN_PREDICTION_HORIZON)
-        if low is None:
-            return None
-        evidence.update(predicted_lo80_1e9_per_l=round(low.lo80, 3), predicted_at=low.time.isoformat())
-        reason = f"ANC forecast to fall below {clinical.FN_PREDICTED_ANC_BELOW} x10^9/L within 48 h"
+    for criterion, fever in sorted(criteria.items(), key=lambda item: item[1].taken_at):
+        reason, evidence = _neutropenia(facts, thresholds, criterion, fever, last)
+        if reason:
+            return _fn_finding(facts, thresholds, criterion, fever, reason, evidence)
+    return None
+
+
+def _neutropenia(facts: CycleFacts, thresholds: Thresholds, criterion: str, fever: clinical.TemperaturePoint,
+                 last: CountPoint | None) -> tuple[str, dict]:
+    """Return (the neutropenia in words, its evidence) that makes this fever FN, or ("", {})."""
+    nice = criterion == clinical.FEVER_ABOVE_38_NICE or thresholds.fever_policy == clinical.FEVER_POLICY_NICE
+    bound_met = last is not None and (last.anc_1e9_per_l <= clinical.NICE_NEUTROPENIA_AT_MOST if nice
+                                      else last.anc_1e9_per_l < clinical.FN_ANC_BELOW)
+    if bound_met:
+        return (f"last ANC {last.anc_1e9_per_l} x10^9/L ({_when(last.collected_at, facts)})",
+                {"anc_1e9_per_l": str(last.anc_1e9_per_l), "collected_at": last.collected_at.isoformat()})
+    low = None if nice else _forecast_low_within(facts, fever.taken_at, clinical.FN_PREDICTION_HORIZON)
+    if low is None:
+        return "", {}
+    return (f"ANC forecast to fall below {clinical.FN_PREDICTED_ANC_BELOW} x10^9/L within 48 h",
+            {"predicted_lo80_1e9_per_l": round(low.lo80, 3), "predicted_at": low.time.isoformat()})
+
+
+def _fn_finding(facts: CycleFacts, thresholds: Thresholds, criterion: str, fever: clinical.TemperaturePoint,
+                reason: str, evidence: dict) -> Finding:
     minutes = int(clinical.FN_ANTIBIOTICS_WITHIN.total_seconds() // 60)
-    evidence["fever_policy"] = thresholds.fever_policy
+    policy = clinical.FEVER_POLICY_NAMES.get(thresholds.fever_policy, thresholds.fever_policy)
+    evidence = {"temperature_c": str(fever.temperature_c), "taken_at": fever.taken_at.isoformat(), **evidence,
+                "fever_policy": thresholds.fever_policy, "fever_criterion": criterion}
     message = (f"Febrile neutropenia suspected: {fever.temperature_c} °C at {_when(fever.taken_at, facts)} "
                f"with {reason}. Start the febrile-neutropenia pathway now: assess, take blood cultures and "
-               f"give empirical antibiotics within {minutes} minutes (IDSA 2010, ASCO/IDSA 2018).")
+               f"give empirical antibiotics within {minutes} minutes (IDSA 2010, ASCO/IDSA 2018, NICE CG151). "
+               f"Fever: {clinical.FEVER_CRITERION_WORDS[criterion]}; fever policy: {policy}.")
     return Finding(FEBRILE_NEUTROPENIA, CRITICAL, message, evidence)
-
 
 
 def fever_unknown_anc(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
@@ -115,18 +138,19 @@ def fever_unknown_anc(facts: CycleFacts, thresholds: Thresholds) -> Finding | No
         return None  # no fever, or rule 3 already says febrile neutropenia
     evidence = {"temperature_c": str(fever.temperature_c), "taken_at": fever.taken_at.isoformat(),
                 "fever_policy": thresholds.fever_policy}
+    policy = f" Fever policy: {clinical.FEVER_POLICY_NAMES.get(thresholds.fever_policy, thresholds.fever_policy)}."
     recent = [c for c in facts.counts if facts.now - clinical.KNOWN_ANC_WITHIN <= c.collected_at <= facts.now]
     at = _when(fever.taken_at, facts)
     if not recent:
         message = (f"Fever {fever.temperature_c} °C at {at} and no blood count in the last 24 h: fever in a "
                    "patient on chemotherapy: treat as possible neutropenic sepsis, urgent FBC and assessment "
-                   "(NICE CG151). Do not wait for the count to give antibiotics if the patient is unwell.")
+                   "(NICE CG151). Do not wait for the count to give antibiotics if the patient is unwell." + policy)
         return Finding(FEVER_UNKNOWN_ANC, CRITICAL, message, evidence)
     last = recent[-1]
     evidence.update(anc_1e9_per_l=str(last.anc_1e9_per_l), collected_at=last.collected_at.isoformat())
     message = (f"Fever {fever.temperature_c} °C at {at} in a patient on chemotherapy; ANC {last.anc_1e9_per_l} "
                f"x10^9/L on {_when(last.collected_at, facts)}. Assess for infection and repeat the FBC "
-               "(NICE CG151).")
+               "(NICE CG151)." + policy)
     return Finding(FEVER_UNKNOWN_ANC, HIGH, message, evidence)
 
 

@@ -162,6 +162,13 @@ def test_single_382_is_not_fever():
 
 
 def test_a_single_380_asks_for_a_recheck_and_a_recheck_of_380_makes_it_fn():
+    # With ANC 0.8 (above NICE's 0.5) a single 38.1 C is IDSA's re-check under every policy but NICE's
+    # own (a fever there): IDSA alone here.
+    idsa = rules.Thresholds(fever_policy="idsa")
+
+    def kinds(cycle_facts):
+        return {f.kind: f for f in rules.evaluate(cycle_facts, idsa)}
+
     low = (count(8.9, "0.8"),)
     first = kinds(facts(9, counts=low, temperatures=(temp(8.95, "38.1"),)))
     assert first[rules.FEVER_RECHECK].severity == rules.MEDIUM
@@ -176,8 +183,16 @@ def test_a_single_380_asks_for_a_recheck_and_a_recheck_of_380_makes_it_fn():
 def test_nice_policy_makes_one_reading_above_380_a_fever():
     nice = rules.Thresholds(fever_policy="nice")
     readings = (temp(8.95, "38.1"),)
-    found = {f.kind for f in rules.evaluate(facts(9, counts=(count(8.9, "0.8"),), temperatures=readings), nice)}
-    assert rules.FEBRILE_NEUTROPENIA in found
+    found = {f.kind: f for f in rules.evaluate(facts(9, counts=(count(8.9, "0.4"),), temperatures=readings), nice)}
+    assert found[rules.FEBRILE_NEUTROPENIA].evidence["fever_policy"] == "nice"
+    assert "fever policy: NICE CG151 (local policy)" in found[rules.FEBRILE_NEUTROPENIA].message
+    # NICE's neutropenic sepsis is ANC <= 0.5: at 0.8 the fever is "assess for infection" (high), not FN.
+    above = {f.kind: f for f in rules.evaluate(facts(9, counts=(count(8.9, "0.8"),), temperatures=readings), nice)}
+    assert rules.FEBRILE_NEUTROPENIA not in above and above[rules.FEVER_UNKNOWN_ANC].severity == rules.HIGH
+    # And the NICE setting keeps the sustained 38.0 C rule (issue 21 item 6).
+    sustained = (temp(8.9, "38.0"), temp(8.95, "38.0"))
+    assert rules.FEBRILE_NEUTROPENIA in {f.kind for f in rules.evaluate(
+        facts(9, counts=(count(8.9, "0.4"),), temperatures=sustained), nice)}
     exactly = {f.kind for f in rules.evaluate(facts(9, counts=(count(8.9, "0.8"),),
                                                     temperatures=(temp(8.95, "38.0"),)), nice)}
     assert exactly == {rules.GRADE3_OBSERVED, rules.FEVER_RECHECK}
@@ -409,3 +424,35 @@ def test_pegfilgrastim_the_day_after_a_2_weekly_pump_is_disconnected_is_not_flag
     plain = (chemo(1), chemo(15))
     assert "at least 12 days before the next (NCCN)" in kinds(facts(
         4.1, gcsf_doses=(gcsf(4),), chemo_times=plain, chemo_interval_days=14))[rules.GCSF_TIMING].message
+
+
+# --- 3. the default fever policy: NICE CG151 with IDSA 2010 / CTCAE v5.0 (issue 21, item 6) ---------
+
+def test_default_policy_anc_03_and_382_once_is_febrile_neutropenia_by_nice():
+    found = kinds(facts(9, counts=(count(8.9, "0.3"),), temperatures=(temp(8.95, "38.2"),)))
+    finding = found[rules.FEBRILE_NEUTROPENIA]
+    assert finding.severity == rules.CRITICAL and rules.FEVER_RECHECK not in found
+    assert finding.evidence["fever_criterion"] == "above_38_once" and finding.evidence["fever_policy"] == "nice_idsa"
+    assert "Fever: a temperature above 38.0 °C (NICE CG151); fever policy: NICE CG151 with IDSA 2010" in finding.message
+
+
+def test_default_policy_anc_exactly_05_is_nice_neutropenia_but_380_exactly_is_a_recheck():
+    at_bound = kinds(facts(9, counts=(count(8.9, "0.5"),), temperatures=(temp(8.95, "38.1"),)))
+    assert rules.FEBRILE_NEUTROPENIA in at_bound  # NICE: neutrophils 0.5 or lower
+    exactly_38 = kinds(facts(9, counts=(count(8.9, "0.3"),), temperatures=(temp(8.95, "38.0"),)))
+    assert rules.FEBRILE_NEUTROPENIA not in exactly_38 and exactly_38[rules.FEVER_RECHECK].severity == rules.MEDIUM
+
+
+def test_default_policy_anc_08_and_382_once_is_a_fever_to_assess_not_fn():
+    found = kinds(facts(9, counts=(count(8.9, "0.8"),), temperatures=(temp(8.95, "38.2"),)))
+    assert rules.FEBRILE_NEUTROPENIA not in found and found[rules.FEVER_UNKNOWN_ANC].severity == rules.HIGH
+    # IDSA's criteria keep the wider NCCN bound: 38.3 once at 0.8 is FN.
+    idsa_fever = kinds(facts(9, counts=(count(8.9, "0.8"),), temperatures=(temp(8.95, "38.3"),)))
+    assert idsa_fever[rules.FEBRILE_NEUTROPENIA].evidence["fever_criterion"] == "38_3_once"
+
+
+def test_idsa_policy_keeps_anc_03_and_382_once_a_recheck():
+    idsa = rules.Thresholds(fever_policy="idsa")
+    found = {f.kind for f in rules.evaluate(facts(9, counts=(count(8.9, "0.3"),),
+                                                  temperatures=(temp(8.95, "38.2"),)), idsa)}
+    assert rules.FEVER_RECHECK in found and rules.FEBRILE_NEUTROPENIA not in found
