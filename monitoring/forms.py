@@ -106,6 +106,8 @@ class CountForm(forms.Form):
                                         max_value=100, max_digits=5, decimal_places=2)
     band_pct = PlainDecimalField(label="Bands %", required=False, min_value=0, max_value=100, max_digits=5,
                                   decimal_places=2)
+    platelets = PlainDecimalField(label="Platelets", required=False, min_value=0, max_digits=10, decimal_places=3,
+                                  help_text="Platelet count of the same sample, in the unit above (optional).")
     accession = forms.CharField(label="Lab accession number", required=False, max_length=64)
     confirm = forms.BooleanField(
         label="Confirm this value as entered", required=False,
@@ -131,7 +133,8 @@ class CountForm(forms.Form):
         if neutrophils is not None and bands is not None and neutrophils + bands > 100:
             self.add_error("band_pct", f"Neutrophil % + band % is {neutrophils + bands}, more than 100.")
             return data
-        for field, value, what in (("anc", anc, "ANC"), ("wbc", wbc, "WBC")):
+        for field, value, what in (("anc", anc, "ANC"), ("wbc", wbc, "WBC"), ("platelets", data.get("platelets"),
+                                                                             "platelets")):
             if value is None:
                 continue
             try:
@@ -144,6 +147,7 @@ class CountForm(forms.Form):
             self.count = clinical.parse_count(
                 collected_at=data["collected_at"], unit=unit, anc=anc, wbc=wbc,
                 neutrophil_pct=neutrophils, band_pct=bands, accession=data.get("accession", ""),
+                platelets=data.get("platelets"),
             )
         except clinical.ClinicalValueError as exc:
             self.add_error("anc", str(exc))

@@ -85,18 +85,19 @@ def load_measurements(patient_ids: list[int], since: datetime, now: datetime) ->
     """
     text, decimal, key = models.CharField(), models.DecimalField(max_digits=9, decimal_places=3), models.IntegerField()
 
-    def tagged(kind: str, rows, patient: str, at: str, value=None, product=None, cycle=None):
+    def tagged(kind: str, rows, patient: str, at: str, value=None, product=None, cycle=None, second=None):
         # Every column an expression, so that each query selects them in this order; typed NULLs,
         # so that PostgreSQL matches each column's type across the four.
         return rows.order_by().values_list(
             models.Value(kind, output_field=text), F(patient), F("pk"), F(at),
             Cast(None, output_field=decimal) if value is None else F(value) if isinstance(value, str) else value,
             F(product) if product else models.Value("", output_field=text),
-            F(cycle) if cycle else Cast(None, output_field=key))
+            F(cycle) if cycle else Cast(None, output_field=key),
+            Cast(F(second), output_field=decimal) if second else Cast(None, output_field=decimal))
 
     counts = tagged(_COUNT, CountResult.objects.filter(
         patient_id__in=patient_ids, collected_at__gte=since, collected_at__lte=now),
-        "patient_id", "collected_at", value="anc_1e9_per_l")
+        "patient_id", "collected_at", value="anc_1e9_per_l", second="platelets_1e9_per_l")
     temperatures = tagged(_TEMPERATURE, TemperatureReading.objects.filter(
         patient_id__in=patient_ids, taken_at__gte=now - clinical.FN_FEVER_LOOKBACK, taken_at__lte=now),
         "patient_id", "taken_at", value="temperature_c")
@@ -109,10 +110,11 @@ def load_measurements(patient_ids: list[int], since: datetime, now: datetime) ->
         value=Cast("cycle__course__regimen__infusion_hours", output_field=decimal), cycle="cycle_id")
     rows = counts.union(temperatures, doses, chemo, all=True)
     results: dict[int, PatientResults] = defaultdict(PatientResults)
-    for kind, patient_id, pk, at, value, product, cycle_id in sorted(rows, key=lambda row: (row[3], row[2])):
+    for kind, patient_id, pk, at, value, product, cycle_id, second in sorted(rows, key=lambda row: (row[3], row[2])):
         patient = results[patient_id]
         if kind == _COUNT:
-            patient.counts.append(rules.CountPoint(at, _stored(value, _ANC_PLACES), pk))
+            platelets = _stored(second, _ANC_PLACES) if second is not None else None
+            patient.counts.append(rules.CountPoint(at, _stored(value, _ANC_PLACES), pk, platelets))
         elif kind == _TEMPERATURE:
             patient.temperatures.append(clinical.TemperaturePoint(at, _stored(value, _CELSIUS_PLACES)))
         elif kind == _GCSF:
@@ -167,6 +169,7 @@ def cycle_facts(cycle: Cycle, forecast: Forecast | None, now: datetime, *,
         fn_risk=regimen.fn_risk,
         nadir_window_days=(regimen.nadir_window_start_day, regimen.nadir_window_end_day),
         next_cycle_anc_1e9_per_l=regimen.next_cycle_anc_1e9_per_l,
+        next_cycle_platelets_1e9_per_l=regimen.next_cycle_platelets_1e9_per_l,
         gcsf_risk_factors=tuple(patient.gcsf_risk_factors(timezone.localdate(now))),
         counts=tuple(c for c in results.counts if c.collected_at >= counts_from),
         temperatures=tuple(results.temperatures),

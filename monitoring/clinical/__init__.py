@@ -49,12 +49,14 @@ from monitoring.clinical.grading import (  # noqa: F401
     fever_episode,
     fever_needs_recheck,
     held_readings,
+    platelet_grade,
     to_celsius,
 )
 from monitoring.clinical.thresholds import (  # noqa: F401
     DEFAULT_ANC_LLN,
     DEFAULT_FEVER_POLICY,
     DEFAULT_NEXT_CYCLE_ANC,
+    DEFAULT_NEXT_CYCLE_PLATELETS,
     DEFAULT_POST_CHEMO_FEVER_WINDOW,
     DELTA_FACTOR,
     DELTA_FLOOR,
@@ -97,6 +99,7 @@ from monitoring.clinical.thresholds import (  # noqa: F401
     PEGFILGRASTIM_NOT_AFTER_CHEMO,
     PEGFILGRASTIM_NOT_BEFORE_CHEMO,
     PEGFILGRASTIM_NOT_BEFORE_CHEMO_EVERY_2_WEEKS,
+    PLATELETS_GRADE4_BELOW,
     PRE_DOSE_COUNT_WINDOW,
     PROFOUND_BELOW,
     SUSPECT_CELLS_PER_UL_FROM,

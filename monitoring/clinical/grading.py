@@ -19,6 +19,7 @@ from monitoring.clinical.thresholds import (
     GRADE3_BELOW,
     GRADE4_BELOW,
     NICE_FEVER_ABOVE_C,
+    PLATELETS_GRADE4_BELOW,
     SUSPECT_CELLS_PER_UL_FROM,
     SUSPECT_CELLS_PER_UL_TO,
     TEMPERATURE_MAX_C,
@@ -56,6 +57,15 @@ def ctcae_grade(anc_1e9_per_l: Decimal, lln_1e9_per_l: Decimal = DEFAULT_ANC_LLN
         return 2
     if anc < Decimal(lln_1e9_per_l):
         return 1
+    return 0
+
+
+def platelet_grade(platelets_1e9_per_l: Decimal, lln_1e9_per_l: Decimal = Decimal("150")) -> int:
+    """Return the CTCAE v5.0 grade of 'Platelet count decreased' (0-4); boundaries belong to the milder grade."""
+    platelets = Decimal(platelets_1e9_per_l)
+    for grade, below in ((4, PLATELETS_GRADE4_BELOW), (3, Decimal("50")), (2, Decimal("75")), (1, lln_1e9_per_l)):
+        if platelets < below:
+            return grade
     return 0
 
 

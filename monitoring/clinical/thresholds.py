@@ -93,12 +93,22 @@ SUSPECT_CELLS_PER_UL_TO = Decimal("100")
 # --- Next cycle -------------------------------------------------------------------------
 # Docetaxel label and common protocol rule: full dose needs ANC >= 1.5 x10^9/L.
 DEFAULT_NEXT_CYCLE_ANC = Decimal("1.5")
+# Platelets to start the next cycle (issue 21 item 7): >= 100 x10^9/L in most protocols (e.g. the
+# docetaxel, paclitaxel and carboplatin labels' "platelets >= 100,000/mm3" retreatment rule, and
+# common UK regimen protocols); some accept >= 75. A regimen setting (Regimen.next_cycle_platelets_1e9_per_l).
+DEFAULT_NEXT_CYCLE_PLATELETS = Decimal("100")
+
+# --- CTCAE v5.0 "Platelet count decreased" (x10^9/L; boundaries belong to the milder grade) ----
+# Grade 1 < LLN - 75, grade 2 < 75 - 50, grade 3 < 50 - 25, grade 4 < 25.
+PLATELETS_GRADE4_BELOW = Decimal("25")
 
 # --- Plausibility -----------------------------------------------------------------------
 # An ANC above 100 x10^9/L is not a neutrophil count (even leukaemoid reactions with
 # G-CSF stay well below); it is almost always a unit error (cells/uL labelled 10^3/uL).
 MAX_PLAUSIBLE_ANC = Decimal("100")
 MAX_PLAUSIBLE_WBC = Decimal("500")
+# Platelets above 2,000 x10^9/L do not occur even in essential thrombocythaemia's extremes: a unit error.
+MAX_PLAUSIBLE_PLATELETS = Decimal("2000")
 TEMPERATURE_MIN_C = Decimal("30")
 TEMPERATURE_MAX_C = Decimal("45")
 

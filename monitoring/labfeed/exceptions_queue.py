@@ -30,7 +30,7 @@ from monitoring.models import ImportException, Patient
 
 # The fix form's fields, in the CSV import's column names.
 FIX_COLUMNS = (
-    "mrn", "collected_at", "anc", "wbc", "neutrophil_pct", "band_pct", "unit", "accession", "status",
+    "mrn", "collected_at", "anc", "wbc", "neutrophil_pct", "band_pct", "platelets", "unit", "accession", "status",
     "temperature", "temperature_unit", "temperature_site", "gcsf_product", "gcsf_dose", "gcsf_dose_unit",
     "gcsf_route",
 )

@@ -86,6 +86,7 @@ class Alert(models.Model):
         GCSF_TIMING = "gcsf_timing", "G-CSF given inside the window its label excludes"
         HELD_RESULT = "held_result", "Grade 3-4 count held for review"
         UNREADABLE_HELD = "unreadable_held", "Unreadable count held for review"
+        PLATELETS_GRADE4 = "platelets_grade4", "Grade 4 thrombocytopenia observed (platelets < 25)"
         UNREGISTERED_RESULT = "unregistered_result", "Grade 3-4 count or fever for an unregistered MRN"
 
     class Severity(models.IntegerChoices):

@@ -35,6 +35,10 @@ class Regimen(models.Model):
         "ANC to start next cycle (x10^9/L)", max_digits=4, decimal_places=2,
         default=clinical.DEFAULT_NEXT_CYCLE_ANC,
     )
+    next_cycle_platelets_1e9_per_l = models.DecimalField(
+        "platelets to start next cycle (x10^9/L)", max_digits=5, decimal_places=1,
+        default=clinical.DEFAULT_NEXT_CYCLE_PLATELETS,
+    )
     nadir_window_start_day = models.PositiveSmallIntegerField(default=7)
     nadir_window_end_day = models.PositiveSmallIntegerField(default=14)
     infusion_hours = models.PositiveSmallIntegerField(

@@ -43,7 +43,7 @@ def give_cycle_concerns(cycle: Cycle, given_at: datetime) -> list[str]:
     """Return, in words, why recording `cycle` as given at `given_at` may be unsafe (empty if none).
 
     The "Record given" form asks for an override reason while any of these hold: the last
-    pre-dose ANC is below the regimen's threshold, there is no count in the 72 h before day 1,
+    pre-dose ANC (or platelet count) is below the regimen's threshold, there is no count in the 72 h before day 1,
     a critical alert of the patient is open, or the previous cycle's length has not passed.
     """
 
@@ -61,6 +61,16 @@ def give_cycle_concerns(cycle: Cycle, given_at: datetime) -> list[str]:
     elif pre_dose.anc_1e9_per_l < threshold:
         concerns.append(f"The last pre-dose ANC, {pre_dose.anc_1e9_per_l} x10^9/L on "
                         f"{_local(pre_dose.collected_at)}, is below the regimen threshold of {threshold} x10^9/L.")
+    platelets = (
+        CountResult.objects.filter(patient_id=patient_id, collected_at__lte=given_at, platelets_1e9_per_l__isnull=False,
+                                   collected_at__gte=given_at - clinical.PRE_DOSE_COUNT_WINDOW)
+        .order_by("-collected_at", "-pk").first()
+    )
+    platelet_threshold = regimen.next_cycle_platelets_1e9_per_l
+    if platelets is not None and platelets.platelets_1e9_per_l < platelet_threshold:
+        concerns.append(f"The last pre-dose platelet count, {platelets.platelets_1e9_per_l.normalize():f} x10^9/L on "
+                        f"{_local(platelets.collected_at)}, is below the regimen threshold of "
+                        f"{platelet_threshold.normalize():f} x10^9/L.")
     for alert in Alert.objects.filter(patient_id=patient_id, severity=Alert.Severity.CRITICAL,
                                       resolved_at__isnull=True).order_by("raised_at"):
         concerns.append(f"A critical alert is open: {alert.get_kind_display()} (raised {_local(alert.raised_at)}).")

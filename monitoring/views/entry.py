@@ -60,6 +60,7 @@ def count_edit(request, pk: int):
         "collected_at": timezone.localtime(result.collected_at),
         "unit": "10^9/L",
         "anc": result.anc_1e9_per_l,
+        "platelets": result.platelets_1e9_per_l,
         "accession": result.accession,
     }
     form = forms.CountForm(request.POST or None, patient=patient, instance=result, initial=initial)

@@ -47,7 +47,7 @@ Rules (issues 4 and 11), severities in brackets:
    infusion still runs (FOLFOX's 46-h 5-FU pump) is flagged (clinical.chemo_end).
 """
 
-from monitoring.alerts.rules.evaluation import evaluate  # noqa: F401
+from monitoring.alerts.rules.evaluation import evaluate, has_pre_dose_count  # noqa: F401
 from monitoring.alerts.rules.facts import (  # noqa: F401
     ALL_KINDS,
     CRITICAL,
@@ -69,6 +69,8 @@ from monitoring.alerts.rules.facts import (  # noqa: F401
     NADIR_UNMONITORED,
     NOT_READY,
     OBSERVED_KINDS,
+    PLATELETS_GRADE4,
+    PRE_DOSE_KINDS,
     TRAJECTORY_SLACK,
     UNREADABLE_HELD,
     UNREGISTERED_RESULT,

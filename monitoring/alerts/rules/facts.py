@@ -49,6 +49,10 @@ GCSF_TIMING = "gcsf_timing"
 
 
 
+PLATELETS_GRADE4 = "platelets_grade4"
+
+
+
 # Raised and resolved only where the exceptions queue changes (alerts.evaluate_held), never by
 # the cycle and patient rules below: they are not in ALL_KINDS nor OBSERVED_KINDS.
 HELD_RESULT = "held_result"
@@ -61,14 +65,17 @@ UNREGISTERED_RESULT = "unregistered_result"
 
 ALL_KINDS = (
     GRADE4_OBSERVED, GRADE3_OBSERVED, GRADE4_PREDICTED, FEBRILE_NEUTROPENIA,
-    NOT_READY, NADIR_UNMONITORED, GCSF_NOT_GIVEN, FEVER_UNKNOWN_ANC, FEVER_RECHECK, GCSF_TIMING,
+    NOT_READY, NADIR_UNMONITORED, GCSF_NOT_GIVEN, FEVER_UNKNOWN_ANC, FEVER_RECHECK, GCSF_TIMING, PLATELETS_GRADE4,
 )
 
 
 
 # The kinds the save path evaluates (and may raise or clear) inside the saving transaction.
 OBSERVED_KINDS = frozenset({GRADE4_OBSERVED, GRADE3_OBSERVED, FEBRILE_NEUTROPENIA, FEVER_UNKNOWN_ANC,
-                            FEVER_RECHECK, GCSF_TIMING})
+                            FEVER_RECHECK, GCSF_TIMING, PLATELETS_GRADE4})
+# "Not ready" is also decided at save time, but only for a cycle with a pre-dose count (which wins
+# over the forecast): without one, its absence at save time says nothing (the forecast decides).
+PRE_DOSE_KINDS = frozenset({NOT_READY})
 
 
 
@@ -105,6 +112,7 @@ class CountPoint:
     collected_at: datetime
     anc_1e9_per_l: Decimal
     count_id: int | None = None
+    platelets_1e9_per_l: Decimal | None = None  # of the same specimen, when the lab sent them
 
 
 
@@ -172,6 +180,7 @@ class CycleFacts:
     fn_risk: str
     nadir_window_days: tuple[int, int]
     next_cycle_anc_1e9_per_l: Decimal
+    next_cycle_platelets_1e9_per_l: Decimal = clinical.DEFAULT_NEXT_CYCLE_PLATELETS
     gcsf_risk_factors: tuple[str, ...] = ()
     # From PRE_DOSE_COUNT_WINDOW before day 1 (or KNOWN_ANC_WITHIN before now, if earlier) up to now;
     # without a cycle, the last NO_CYCLE_COUNT_LOOKBACK.

@@ -16,6 +16,7 @@ from monitoring.alerts.rules.facts import (
     GRADE4_OBSERVED,
     HIGH,
     MEDIUM,
+    PLATELETS_GRADE4,
     ChemoPoint,
     CountPoint,
     CycleFacts,
@@ -48,6 +49,28 @@ def observed_grade(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
                "Review the patient and plan a repeat count.")
     return Finding(GRADE3_OBSERVED, HIGH, message, evidence, cleared_at)
 
+
+
+def platelets_grade4(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
+    """Rule 1b: CTCAE v5.0 grade 4 thrombocytopenia, platelets < 25 x10^9/L, in this cycle's counts [high].
+
+    High, not critical: a bleeding risk to review today (transfusion per local policy), not the
+    minutes-matter emergency of neutropenic fever. Clears when the latest platelets are back at 25.
+    """
+    with_platelets = [c for c in graded_counts(facts) if c.platelets_1e9_per_l is not None]
+    if not with_platelets:
+        return None
+    latest = max(with_platelets, key=lambda c: c.collected_at)
+    worst = min(with_platelets, key=lambda c: (c.platelets_1e9_per_l, c.collected_at))
+    if latest.platelets_1e9_per_l >= clinical.PLATELETS_GRADE4_BELOW:
+        return None  # recovered (or never grade 4): nothing to do now
+    worst = latest if worst.platelets_1e9_per_l >= clinical.PLATELETS_GRADE4_BELOW else worst
+    message = (f"Platelets {latest.platelets_1e9_per_l.normalize():f} x10^9/L on {_when(latest.collected_at, facts)}: "
+               "grade 4 thrombocytopenia (CTCAE v5.0, < 25). Check for bleeding or bruising, review with the "
+               "oncologist today (platelet transfusion per local policy) and avoid IM injections.")
+    evidence = {"count_id": latest.count_id, "platelets_1e9_per_l": str(latest.platelets_1e9_per_l),
+                "collected_at": latest.collected_at.isoformat(), "ctcae_grade": 4}
+    return Finding(PLATELETS_GRADE4, HIGH, message, evidence)
 
 
 def graded_counts(facts: CycleFacts) -> list[CountPoint]:
