@@ -7,7 +7,7 @@ from django import forms
 from django.utils import timezone
 
 from monitoring import clinical, forecasts, treatment
-from monitoring.models import CountResult, Cycle, GcsfDose, Patient, Regimen, TemperatureReading, User
+from monitoring.models import CountResult, Cycle, GcsfDecision, GcsfDose, Patient, Regimen, TemperatureReading, User
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 
@@ -209,7 +209,9 @@ class GcsfForm(forms.ModelForm):
         label="Product", max_length=80,
         help_text="Ingredient, biosimilar, brand or ATC code: filgrastim, filgrastim-sndz, Neulasta, L03AA13 ...",
     )
-    given_at = DateTimeLocalField(label="Given at")
+    given_at = DateTimeLocalField(
+        label="Given at", help_text="For an on-body injector, when it was applied: its timing is judged on the "
+                                    "delivery, about 27 h later (Neulasta Onpro label).")
     dose = PlainDecimalField(max_digits=7, decimal_places=2)
 
     class Meta:
@@ -346,3 +348,11 @@ class DelayCycleForm(forms.Form):
         if new_day1 - timezone.now() > MAX_PLANNING_HORIZON:
             raise forms.ValidationError(f"This date is more than {MAX_PLANNING_HORIZON.days // 365} years from today.")
         return new_day1
+
+
+class GcsfDecisionForm(forms.Form):
+    """G-CSF prophylaxis considered and not given for this course: not indicated, or declined (issue 21 item 8)."""
+
+    decision = forms.ChoiceField(choices=GcsfDecision.Decision.choices)
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000,
+                             help_text="Why, and who decided: e.g. 'FN risk 12 %, no risk factors (Dr Shah)'.")

@@ -19,7 +19,7 @@ from monitoring.alerts import rules
 from monitoring.alerts.state import PatientAlerts
 from monitoring.clinic_time import from_local_iso
 from monitoring.models import ChemoAdministration, CountResult, Cycle, Forecast, GcsfDose, Patient, TemperatureReading
-from monitoring.models.care import current_cycle_of, grading_cycle_of, patient_cycles
+from monitoring.models.care import current_cycle_of, gcsf_decision_of, grading_cycle_of, patient_cycles
 
 
 def post_chemo_fever_window() -> timedelta:
@@ -92,7 +92,7 @@ def load_measurements(patient_ids: list[int], since: datetime, now: datetime) ->
             models.Value(kind, output_field=text), F(patient), F("pk"), F(at),
             Cast(None, output_field=decimal) if value is None else F(value) if isinstance(value, str) else value,
             F(product) if product else models.Value("", output_field=text),
-            F(cycle) if cycle else Cast(None, output_field=key),
+            (F(cycle) if isinstance(cycle, str) else cycle) if cycle is not None else Cast(None, output_field=key),
             Cast(F(second), output_field=decimal) if second else Cast(None, output_field=decimal))
 
     counts = tagged(_COUNT, CountResult.objects.filter(
@@ -101,9 +101,12 @@ def load_measurements(patient_ids: list[int], since: datetime, now: datetime) ->
     temperatures = tagged(_TEMPERATURE, TemperatureReading.objects.filter(
         patient_id__in=patient_ids, taken_at__gte=now - clinical.FN_FEVER_LOOKBACK, taken_at__lte=now),
         "patient_id", "taken_at", value="temperature_c")
+    # An on-body injector's route rides in the cycle column (1): the rules judge it on its delivery time.
+    on_body = models.Case(models.When(route=GcsfDose.Route.OBI, then=models.Value(1)), default=models.Value(0),
+                          output_field=key)
     doses = tagged(_GCSF, GcsfDose.objects.filter(
         patient_id__in=patient_ids, given_at__gte=min(since, now - clinical.GCSF_TIMING_LOOKBACK), given_at__lte=now),
-        "patient_id", "given_at", product="product")
+        "patient_id", "given_at", product="product", cycle=on_body)
     chemo = tagged(_CHEMO, ChemoAdministration.objects.filter(
         cycle__course__patient_id__in=patient_ids, given_at__gte=min(since, now - chemo_times_lookback()),
         given_at__lte=now), "cycle__course__patient_id", "given_at",
@@ -118,7 +121,7 @@ def load_measurements(patient_ids: list[int], since: datetime, now: datetime) ->
         elif kind == _TEMPERATURE:
             patient.temperatures.append(clinical.TemperaturePoint(at, _stored(value, _CELSIUS_PLACES)))
         elif kind == _GCSF:
-            patient.gcsf.append(rules.GcsfPoint(at, product, pk))
+            patient.gcsf.append(rules.GcsfPoint(at, product, pk, on_body_injector=bool(cycle_id)))
         else:
             patient.chemo.append((cycle_id, rules.ChemoPoint(at, int(value))))
     return results
@@ -186,6 +189,8 @@ def cycle_facts(cycle: Cycle, forecast: Forecast | None, now: datetime, *,
         gcsf_doses=tuple(d for d in results.gcsf if d.given_at >= now - clinical.GCSF_TIMING_LOOKBACK),
         prior_febrile_neutropenia=patient.prior_febrile_neutropenia or bool(results.fn_cycle_ids - {cycle.pk}),
         chemo_interval_days=clinical.chemo_interval_days(regimen.cycle_length_days, regimen.chemo_days),
+        next_day1_given=next_cycle is not None and next_cycle.actual_day1 is not None,
+        gcsf_decision=decision.get_decision_display() if (decision := gcsf_decision_of(course)) else "",
     )
 
 

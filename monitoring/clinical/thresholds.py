@@ -119,10 +119,15 @@ OLDER_PATIENT_AGE = 65
 # Filgrastim starts 24-72 h after chemotherapy; pegfilgrastim >= 24 h after, and an on-body
 # injector is applied on day 1: a dose up to 12 h before the day-1 dose counts for the cycle.
 GCSF_COUNTS_FROM_BEFORE_DAY1 = timedelta(hours=12)
-# The "G-CSF indicated" prompt: both labels allow G-CSF from 24 h after the last chemotherapy
-# dose, so from then on a missing dose is worth a prompt (not only at 72 h). Counted from the END
-# of that dose's chemotherapy (chemo_end): with a 46-hour 5-FU pump, 24 h after the pump stops.
-GCSF_DUE_AFTER_CHEMO = timedelta(hours=24)
+# The "G-CSF not given" prompt falls due at the END of the labels' window (issue 21 item 8): filgrastim
+# starts 24-72 h after chemotherapy (Neupogen label; NCCN "1-3 days after completion"), pegfilgrastim
+# is given from 24 h after it, usually by 72 h. Prompting at 24 h, the first hour it may be given,
+# asked every cycle about a dose that was simply not due yet. Counted from the END of the last
+# dose's chemotherapy (chemo_end): with a 46-hour 5-FU pump, 72 h after the pump stops.
+GCSF_DUE_AFTER_CHEMO = timedelta(hours=72)
+# Pegfilgrastim on-body injector (Neulasta Onpro label): applied on the day of chemotherapy, it
+# delivers the dose about 27 hours after it is applied. Its timing is judged on that delivery time.
+ON_BODY_INJECTOR_DELIVERS_AFTER = timedelta(hours=27)
 # Pegfilgrastim label: not from 14 days before to 24 h after cytotoxic chemotherapy.
 PEGFILGRASTIM_NOT_BEFORE_CHEMO = timedelta(days=14)
 PEGFILGRASTIM_NOT_AFTER_CHEMO = timedelta(hours=24)

@@ -1,6 +1,6 @@
 """NeutroWatch models, split by subject; import from here."""
 from monitoring.models.alerts import Alert, Delivery, Forecast, ForecastScore
-from monitoring.models.care import ChemoAdministration, Cycle, LearnedPrior, Regimen, TreatmentCourse
+from monitoring.models.care import ChemoAdministration, Cycle, GcsfDecision, LearnedPrior, Regimen, TreatmentCourse
 from monitoring.models.exceptions import ImportException
 from monitoring.models.ops import Heartbeat
 from monitoring.models.people import Patient, Team, User
@@ -17,6 +17,7 @@ __all__ = [
     "Delivery",
     "Forecast",
     "ForecastScore",
+    "GcsfDecision",
     "GcsfDose",
     "Heartbeat",
     "ImportException",

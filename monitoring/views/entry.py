@@ -9,7 +9,7 @@ from django.urls import path
 from django.utils import timezone
 
 from monitoring import forms, records, treatment
-from monitoring.models import AccessLog, CountResult, Cycle
+from monitoring.models import AccessLog, CountResult, Cycle, TreatmentCourse
 from monitoring.models.results import Source
 from monitoring.views import patient_for, refuse
 
@@ -134,6 +134,25 @@ def cycle_give(request, pk: int):
     return _form_page(request, form, f"Give cycle {cycle.number}", cycle.course.patient)
 
 
+def gcsf_decision(request, pk: int):
+    """Record once per course that G-CSF is not indicated or was declined, with a reason."""
+    course = TreatmentCourse.objects.select_related("patient").filter(pk=pk).first()
+    if course is None:
+        refuse(request, pk)
+    patient = patient_for(request, course.patient_id, FORM, requested_id=pk)
+    form = forms.GcsfDecisionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            treatment.record_gcsf_decision(course, form.cleaned_data["decision"], form.cleaned_data["reason"],
+                                           request.user)
+        except ValueError as exc:
+            form.add_error(None, f"Not recorded: {exc}.")
+        else:
+            messages.success(request, "G-CSF decision recorded for this course.")
+            return redirect(patient)
+    return _form_page(request, form, f"G-CSF for {course}: not indicated or declined", patient)
+
+
 def cycle_delay(request, pk: int):
     cycle = _cycle_for(request, pk)
     _require_treatment_rights(request)
@@ -155,4 +174,5 @@ urlpatterns = [
     path("patients/<int:pk>/courses/new/", course_new, name="course_new"),
     path("cycles/<int:pk>/give/", cycle_give, name="cycle_give"),
     path("cycles/<int:pk>/delay/", cycle_delay, name="cycle_delay"),
+    path("courses/<int:pk>/gcsf-decision/", gcsf_decision, name="gcsf_decision"),
 ]

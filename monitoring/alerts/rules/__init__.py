@@ -36,15 +36,18 @@ Rules (issues 4 and 11), severities in brackets:
    the next day 1) < 0.5. A pre-dose count at or above the threshold wins over the forecast.
 5. Nadir window unmonitored [low]: intermediate or high FN-risk regimen, the predicted nadir
    window is under way and no count has been taken in it.
-6. G-CSF indicated but not given [medium]: from 24 h after the END of the last chemotherapy dose
+6. G-CSF indicated but not given [medium]: from 72 h after the END of the last chemotherapy dose
    of the cycle (after its continuous infusion, e.g. a 46-h 5-FU pump), with no G-CSF recorded:
    high FN-risk regimen (primary prophylaxis), intermediate with patient risk factors
-   ("consider", NCCN), or any regimen after an FN episode (secondary prophylaxis, ASCO 2015).
+   ("consider", NCCN), or any regimen after an FN episode (secondary prophylaxis, ASCO 2015);
+   never once "not indicated" or "declined" is recorded for the course (GcsfDecision).
 7. G-CSF timing [medium]: a pegfilgrastim dose from 14 days before to 24 h after chemotherapy,
    or a filgrastim dose from 24 h before to 24 h after it (product labels). In a regimen given
    every 2 weeks, pegfilgrastim from 12 days before (NCCN: day-2 pegfilgrastim is accepted there).
    "Before" counts from the start of chemotherapy, "after" from its end: a dose while a continuous
-   infusion still runs (FOLFOX's 46-h 5-FU pump) is flagged (clinical.chemo_end).
+   infusion still runs (FOLFOX's 46-h 5-FU pump) is flagged (clinical.chemo_end). Pegfilgrastim is
+   also held against the next PLANNED day 1, and an on-body injector is judged on its delivery
+   (about 27 h after it is applied).
 """
 
 from monitoring.alerts.rules.evaluation import evaluate, has_pre_dose_count  # noqa: F401

@@ -118,9 +118,15 @@ class CountPoint:
 
 @dataclass(frozen=True)
 class GcsfPoint:
-    given_at: datetime
+    given_at: datetime  # as recorded: for an on-body injector, when it was applied
     product: str  # clinical.FILGRASTIM, PEGFILGRASTIM or LIPEGFILGRASTIM
     dose_id: int | None = None
+    on_body_injector: bool = False
+
+    @property
+    def acts_at(self) -> datetime:
+        """Return when the dose reaches the patient: an on-body injector delivers about 27 h after it is applied."""
+        return self.given_at + clinical.ON_BODY_INJECTOR_DELIVERS_AFTER if self.on_body_injector else self.given_at
 
 
 
@@ -196,6 +202,8 @@ class CycleFacts:
     gcsf_doses: tuple[GcsfPoint, ...] = ()  # the patient's G-CSF doses of GCSF_TIMING_LOOKBACK
     prior_febrile_neutropenia: bool = False  # recorded risk factor or an FN alert in an earlier cycle
     chemo_interval_days: int | None = None  # the regimen's shortest interval between chemo days
+    next_day1_given: bool = False  # the next cycle's day 1 is given (next_day1 is then not a plan)
+    gcsf_decision: str = ""  # "not indicated" or "declined", recorded for this course (stops "not given")
 
 
 

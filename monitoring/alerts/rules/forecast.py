@@ -127,7 +127,11 @@ def nadir_unmonitored(facts: CycleFacts, thresholds: Thresholds) -> Finding | No
 
 
 def gcsf_not_given(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
-    """Rule 6: G-CSF prophylaxis indicated and none recorded from 24 h after the last chemo dose ends."""
+    """Rule 6: G-CSF prophylaxis indicated and none recorded 72 h after the last chemo dose ends.
+
+    Due at the end of the labels' window (issue 21 item 8), and never for a course where "not
+    indicated" or "declined" has been recorded with a reason.
+    """
     if not facts.chemo_given:
         return None
     why, verb = _gcsf_indication(facts)
@@ -139,12 +143,16 @@ def gcsf_not_given(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
         return None
     if any(t >= facts.day1 - clinical.GCSF_COUNTS_FROM_BEFORE_DAY1 for t in facts.gcsf_given_at):
         return None
+    if facts.gcsf_decision:
+        return None  # "not indicated" or "declined", recorded for the course with a reason
     after = f"the last chemotherapy dose ({_when(last_dose.given_at, facts)})"
     if last_dose.infusion_hours:
         after = (f"the end of the last chemotherapy dose's {last_dose.infusion_hours}-hour infusion "
                  f"({_when(last_dose.ends_at, facts)})")
-    message = (f"{verb} ({why}) and none is recorded in cycle {facts.cycle_number}, 24 h after {after}. "
-               "Check whether it was given elsewhere, or discuss it with the oncologist.")
+    hours = int(clinical.GCSF_DUE_AFTER_CHEMO.total_seconds() // 3600)
+    message = (f"{verb} ({why}) and none is recorded in cycle {facts.cycle_number}, {hours} h after {after}: "
+               "the end of the labels' window. Check whether it was given elsewhere, discuss it with the "
+               "oncologist, or record that it is not indicated or declined (with a reason).")
     evidence = {"fn_risk": facts.fn_risk, "risk_factors": list(facts.gcsf_risk_factors), "due_by": due.isoformat(),
                 "secondary": facts.prior_febrile_neutropenia}
     return Finding(GCSF_NOT_GIVEN, MEDIUM, message, evidence)

@@ -195,24 +195,42 @@ def fever_recheck(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
 
 
 def gcsf_timing(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
-    """Rule 7: a G-CSF dose inside the window its label excludes around chemotherapy [medium]."""
+    """Rule 7: a G-CSF dose inside the window its label excludes around chemotherapy [medium].
+
+    Judged on when the dose acts (an on-body injector about 27 h after it is applied), against the
+    chemotherapy given and, for pegfilgrastim, the next PLANNED day 1 (issue 21 item 8): a dose
+    less than 14 days (12 every 2 weeks) before it is flagged when it is recorded, not after.
+    """
+    planned = _planned_chemo(facts)
     for dose in sorted(facts.gcsf_doses, key=lambda d: d.given_at, reverse=True):
         if facts.now - dose.given_at > clinical.GCSF_TIMING_LOOKBACK:
             continue
         long_acting = clinical.is_long_acting(dose.product)
         after = clinical.PEGFILGRASTIM_NOT_AFTER_CHEMO if long_acting else clinical.FILGRASTIM_NOT_AFTER_CHEMO
-        for chemo in facts.chemo_times:
+        for chemo in (*facts.chemo_times, *(planned if long_acting else ())):
             before = (clinical.pegfilgrastim_not_before_chemo(facts.chemo_interval_days, chemo.infusion_hours)
                       if long_acting else clinical.FILGRASTIM_NOT_BEFORE_CHEMO)
             # "Before" from the start, "after" from the end of the infusion; "at least N days before" includes N.
-            if chemo.given_at - before < dose.given_at < chemo.ends_at + after:
-                return _gcsf_timing_finding(facts, dose, chemo, long_acting, before)
+            if chemo.given_at - before < dose.acts_at < chemo.ends_at + after:
+                return _gcsf_timing_finding(facts, dose, chemo, long_acting, before,
+                                            planned=any(chemo is p for p in planned))
     return None
+
+
+def _planned_chemo(facts: CycleFacts) -> tuple[ChemoPoint, ...]:
+    """Return the planned day 1s not given yet: this cycle's (while waiting) and the next one's."""
+    infusion = max(facts.chemo_times, key=lambda c: c.given_at).infusion_hours if facts.chemo_times else 0
+    planned = []
+    if facts.day1 is not None and not facts.chemo_given:
+        planned.append(ChemoPoint(facts.day1, infusion))
+    if facts.next_day1 is not None and not facts.next_day1_given:
+        planned.append(ChemoPoint(facts.next_day1, infusion))
+    return tuple(planned)
 
 
 
 def _gcsf_timing_finding(facts: CycleFacts, dose: GcsfPoint, chemo: ChemoPoint, long_acting: bool,
-                         before: timedelta) -> Finding:
+                         before: timedelta, *, planned: bool = False) -> Finding:
     ends = " ends" if chemo.infusion_hours else ""  # the labels' "after chemotherapy": after it ends
     if not long_acting:
         rule = f"the label says filgrastim starts 24-72 h after cytotoxic chemotherapy{ends}, not in the 24 h before it"
@@ -226,26 +244,36 @@ def _gcsf_timing_finding(facts: CycleFacts, dose: GcsfPoint, chemo: ChemoPoint, 
         rule = (f"in a regimen given every 2 weeks with a {chemo.infusion_hours}-hour infusion, pegfilgrastim is "
                 "given from 24 h after the infusion ends (the label; usually the day after the pump is "
                 f"disconnected) and at least {before.days} days before the next cycle")
-    message = (f"{dose.product.capitalize()} given {_when(dose.given_at, facts)}, {_relation(dose, chemo, facts)}: "
-               f"{rule}. Check the timing with the oncologist.")
+    given = f"given {_when(dose.given_at, facts)}"
+    if dose.on_body_injector:
+        given = (f"on-body injector applied {_when(dose.given_at, facts)}, delivering about "
+                 f"{_when(dose.acts_at, facts)}")
+    if planned:
+        days = (chemo.given_at - dose.acts_at).total_seconds() / 86400
+        relation = f"{days:.1f} days before the next planned chemotherapy ({_when(chemo.given_at, facts)})"
+        advice = "Discuss moving the cycle or the G-CSF with the oncologist before that day."
+    else:
+        relation, advice = _relation(dose, chemo, facts), "Check the timing with the oncologist."
+    message = f"{dose.product.capitalize()} {given}, {relation}: {rule}. {advice}"
     evidence = {"dose_id": dose.dose_id, "given_at": dose.given_at.isoformat(),
                 "chemo_at": chemo.given_at.isoformat(), "product": dose.product,
-                "chemo_ends_at": chemo.ends_at.isoformat()}
+                "chemo_ends_at": chemo.ends_at.isoformat(), "chemo_planned": planned,
+                "acts_at": dose.acts_at.isoformat()}
     return Finding(GCSF_TIMING, MEDIUM, message, evidence)
 
 
 
 def _relation(dose: GcsfPoint, chemo: ChemoPoint, facts: CycleFacts) -> str:
     """Return where the dose falls against the chemotherapy, in words: "30 h after the start of ..."."""
-    hours = (dose.given_at - chemo.given_at).total_seconds() / 3600
+    hours = (dose.acts_at - chemo.given_at).total_seconds() / 3600
     if hours < 0:
         return f"{-hours / 24:.1f} days before chemotherapy ({_when(chemo.given_at, facts)})"
     if not chemo.infusion_hours:
         return f"{hours:.0f} h after chemotherapy ({_when(chemo.given_at, facts)})"
     infusion, ends = f"the {chemo.infusion_hours}-hour continuous infusion", _when(chemo.ends_at, facts)
-    if dose.given_at < chemo.ends_at:
+    if dose.acts_at < chemo.ends_at:
         state = f"while {infusion} was still running (ends {ends})"
     else:
-        state = f"{(dose.given_at - chemo.ends_at).total_seconds() / 3600:.0f} h after {infusion} ended ({ends})"
+        state = f"{(dose.acts_at - chemo.ends_at).total_seconds() / 3600:.0f} h after {infusion} ended ({ends})"
     return f"{hours:.0f} h after the start of chemotherapy ({_when(chemo.given_at, facts)}), {state}"
 

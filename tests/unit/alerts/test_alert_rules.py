@@ -282,18 +282,25 @@ def test_without_forecast_the_regimen_window_is_used():
 
 # --- 6. G-CSF not given -----------------------------------------------------------------------------
 
-def test_high_risk_regimen_without_gcsf_24h_after_the_last_chemo_dose_is_medium():
-    found = kinds(facts(2.01, fn_risk="high", chemo_given_at=(chemo(1),)))
+def test_high_risk_regimen_without_gcsf_72h_after_the_last_chemo_dose_is_medium():
+    # Issue 21 item 8: due at the END of the labels' window (72 h), not at the first hour G-CSF may be given.
+    found = kinds(facts(4.01, fn_risk="high", chemo_given_at=(chemo(1),)))
     assert found[rules.GCSF_NOT_GIVEN].severity == rules.MEDIUM
     assert "primary prophylaxis is indicated" in found[rules.GCSF_NOT_GIVEN].message
-    assert rules.GCSF_NOT_GIVEN not in kinds(facts(1.9, fn_risk="high", chemo_given_at=(chemo(1),)))
-    # a day-2 chemotherapy dose moves the prompt to 24 h after it
+    assert rules.GCSF_NOT_GIVEN not in kinds(facts(3.9, fn_risk="high", chemo_given_at=(chemo(1),)))
+    # a day-2 chemotherapy dose moves the prompt to 72 h after it
     two_days = (chemo(1), chemo(2))
-    assert rules.GCSF_NOT_GIVEN not in kinds(facts(2.9, fn_risk="high", chemo_given_at=two_days))
+    assert rules.GCSF_NOT_GIVEN not in kinds(facts(4.9, fn_risk="high", chemo_given_at=two_days))
+
+
+def test_a_recorded_not_indicated_or_declined_stops_the_prompt():
+    assert rules.GCSF_NOT_GIVEN in kinds(facts(5, fn_risk="high", chemo_given_at=(chemo(1),)))
+    assert rules.GCSF_NOT_GIVEN not in kinds(facts(5, fn_risk="high", chemo_given_at=(chemo(1),),
+                                                   gcsf_decision="Declined by the patient"))
 
 
 def test_after_febrile_neutropenia_any_regimen_prompts_secondary_prophylaxis():
-    found = kinds(facts(3, fn_risk="low", prior_febrile_neutropenia=True))
+    found = kinds(facts(5, fn_risk="low", prior_febrile_neutropenia=True))
     assert "secondary prophylaxis" in found[rules.GCSF_NOT_GIVEN].message
     assert "ASCO 2015" in found[rules.GCSF_NOT_GIVEN].message
 
@@ -309,16 +316,16 @@ def test_intermediate_risk_needs_a_patient_risk_factor():
     assert found[rules.GCSF_NOT_GIVEN].message.startswith("Consider G-CSF")
 
 
-def test_with_a_46h_pump_gcsf_is_due_24h_after_the_infusion_ends_not_after_its_start():
+def test_with_a_46h_pump_gcsf_is_due_72h_after_the_infusion_ends_not_after_its_start():
     pump = (chemo(1, infusion_hours=46),)  # FOLFOX-type: 5-FU pump from day 1 09:00 to day 3 07:00
     at_40h = facts(1 + 40 / 24, fn_risk="high", chemo_given_at=pump)
     assert rules.GCSF_NOT_GIVEN not in kinds(at_40h)  # the pump is still running
-    assert rules.GCSF_NOT_GIVEN not in kinds(replace(at_40h, now=DAY1 + timedelta(hours=69)))  # 23 h after its end
-    found = kinds(replace(at_40h, now=DAY1 + timedelta(hours=71)))[rules.GCSF_NOT_GIVEN]
-    assert found.evidence["due_by"] == (DAY1 + timedelta(hours=46 + 24)).isoformat()
-    assert "24 h after the end of the last chemotherapy dose's 46-hour infusion (Wed 13 May 07:00)" in found.message
-    # without an infusion, as before: due 24 h after the dose
-    assert rules.GCSF_NOT_GIVEN in kinds(replace(at_40h, chemo_given_at=(chemo(1),)))
+    assert rules.GCSF_NOT_GIVEN not in kinds(replace(at_40h, now=DAY1 + timedelta(hours=117)))  # 71 h after its end
+    found = kinds(replace(at_40h, now=DAY1 + timedelta(hours=119)))[rules.GCSF_NOT_GIVEN]
+    assert found.evidence["due_by"] == (DAY1 + timedelta(hours=46 + 72)).isoformat()
+    assert "72 h after the end of the last chemotherapy dose's 46-hour infusion (Wed 13 May 07:00)" in found.message
+    # without an infusion, as before: due 72 h after the dose
+    assert rules.GCSF_NOT_GIVEN in kinds(replace(at_40h, chemo_given_at=(chemo(1),), now=DAY1 + timedelta(hours=73)))
 
 
 # --- 7. G-CSF timing (product labels) -------------------------------------------------------------
@@ -374,7 +381,8 @@ def test_filgrastim_while_a_46h_pump_still_runs_is_flagged_in_plain_words():
     assert "24-72 h after cytotoxic chemotherapy ends" in found.message
     assert found.evidence == {"dose_id": 7, "given_at": (DAY1 + timedelta(hours=30)).isoformat(),
                               "chemo_at": DAY1.isoformat(), "product": "filgrastim",
-                              "chemo_ends_at": (DAY1 + timedelta(hours=46)).isoformat()}
+                              "chemo_ends_at": (DAY1 + timedelta(hours=46)).isoformat(), "chemo_planned": False,
+                              "acts_at": (DAY1 + timedelta(hours=30)).isoformat()}
     # the same dose after a regimen without an infusion: 30 h after chemotherapy is fine, as before
     assert rules.GCSF_TIMING not in kinds(facts(3, gcsf_doses=(gcsf(1 + 30 / 24, "filgrastim"),),
                                                 chemo_times=(chemo(1),)))
@@ -456,3 +464,29 @@ def test_idsa_policy_keeps_anc_03_and_382_once_a_recheck():
     found = {f.kind for f in rules.evaluate(facts(9, counts=(count(8.9, "0.3"),),
                                                   temperatures=(temp(8.95, "38.2"),)), idsa)}
     assert rules.FEVER_RECHECK in found and rules.FEBRILE_NEUTROPENIA not in found
+
+
+# --- 7. G-CSF timing at save time: the next PLANNED day 1, on-body injectors (issue 21, item 8) --------
+
+def test_pegfilgrastim_10_days_before_the_planned_next_cycle_of_a_2_weekly_regimen_is_flagged_when_recorded():
+    # Dose-dense, every 14 days, no infusion: NCCN's 12 days. Cycle 2 is planned, not given.
+    planned = dict(chemo_times=(chemo(1),), chemo_interval_days=14, next_day1=DAY1 + timedelta(days=14))
+    found = kinds(facts(5.1, gcsf_doses=(gcsf(5),), **planned))[rules.GCSF_TIMING]
+    assert "10.0 days before the next planned chemotherapy (Mon 25 May 09:00)" in found.message
+    assert found.evidence["chemo_planned"] is True
+    assert rules.GCSF_TIMING not in kinds(facts(3.1, gcsf_doses=(gcsf(3),), **planned))  # 12 days before: fine
+    # Every 3 weeks the label's 14 days: day 9 is 13 days before day 22.
+    three_weekly = dict(chemo_times=(chemo(1),), chemo_interval_days=21, next_day1=DAY1 + timedelta(days=21))
+    assert rules.GCSF_TIMING in kinds(facts(9.1, gcsf_doses=(gcsf(9),), **three_weekly))
+    assert rules.GCSF_TIMING not in kinds(facts(8.1, gcsf_doses=(gcsf(8),), **three_weekly))
+
+
+def test_an_on_body_injector_applied_on_day_1_is_judged_on_its_delivery_27h_later():
+    injector = rules.GcsfPoint(DAY1 + timedelta(hours=3), "pegfilgrastim", dose_id=7, on_body_injector=True)
+    assert rules.GCSF_TIMING not in kinds(facts(2.5, gcsf_doses=(injector,), chemo_times=(chemo(1),)))
+    by_hand = rules.GcsfPoint(DAY1 + timedelta(hours=3), "pegfilgrastim", dose_id=8)
+    assert rules.GCSF_TIMING in kinds(facts(2.5, gcsf_doses=(by_hand,), chemo_times=(chemo(1),)))
+    # An injector applied only 1 h after chemotherapy delivers at 28 h: also fine; applied before it, flagged.
+    early = rules.GcsfPoint(DAY1 - timedelta(hours=10), "pegfilgrastim", dose_id=9, on_body_injector=True)
+    finding = kinds(facts(2.5, gcsf_doses=(early,), chemo_times=(chemo(1),)))[rules.GCSF_TIMING]
+    assert "on-body injector applied" in finding.message and "delivering about" in finding.message
