@@ -97,7 +97,7 @@ def load_measurements(patient_ids: list[int], since: datetime, now: datetime) ->
 
     counts = tagged(_COUNT, CountResult.objects.filter(
         patient_id__in=patient_ids, collected_at__gte=since, collected_at__lte=now),
-        "patient_id", "collected_at", value="anc_1e9_per_l", second="platelets_1e9_per_l")
+        "patient_id", "collected_at", value="anc_1e9_per_l", product="qualifier", second="platelets_1e9_per_l")
     temperatures = tagged(_TEMPERATURE, TemperatureReading.objects.filter(
         patient_id__in=patient_ids, taken_at__gte=now - clinical.FN_FEVER_LOOKBACK, taken_at__lte=now),
         "patient_id", "taken_at", value="temperature_c")
@@ -117,7 +117,7 @@ def load_measurements(patient_ids: list[int], since: datetime, now: datetime) ->
         patient = results[patient_id]
         if kind == _COUNT:
             platelets = _stored(second, _ANC_PLACES) if second is not None else None
-            patient.counts.append(rules.CountPoint(at, _stored(value, _ANC_PLACES), pk, platelets))
+            patient.counts.append(rules.CountPoint(at, _stored(value, _ANC_PLACES), pk, platelets, product))
         elif kind == _TEMPERATURE:
             patient.temperatures.append(clinical.TemperaturePoint(at, _stored(value, _CELSIUS_PLACES)))
         elif kind == _GCSF:

@@ -44,11 +44,13 @@ from monitoring.clinical.grading import (  # noqa: F401
     Reading,
     TemperaturePoint,
     count_needs_confirmation,
+    count_text,
     ctcae_grade,
     fever_criteria,
     fever_episode,
     fever_needs_recheck,
     held_readings,
+    number_text,
     platelet_grade,
     to_celsius,
 )

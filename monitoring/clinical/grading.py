@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from monitoring.clinical.thresholds import (
     DEFAULT_ANC_LLN,
     DEFAULT_FEVER_POLICY,
     DELTA_FACTOR,
     DELTA_FLOOR,
+    DISPLAY_BOUNDARIES,
     FEVER_POLICY_IDSA,
     FEVER_POLICY_NICE,
     FEVER_POLICY_NICE_IDSA,
@@ -67,6 +68,32 @@ def platelet_grade(platelets_1e9_per_l: Decimal, lln_1e9_per_l: Decimal = Decima
         if platelets < below:
             return grade
     return 0
+
+
+def number_text(value, digits: int = 2) -> str:
+    """Return `value` rounded to `digits` places, with more places where rounding would cross a boundary.
+
+    Numbers as received (issue 21 item 9): 0.499 reads "0.499", not "0.50"; 0.5 reads "0.50";
+    38.04 reads "38.04", not "38.0". Text that is not a number (a censored "<0.1") is returned as it is.
+    """
+    try:
+        number = Decimal(str(value))
+    except (ArithmeticError, ValueError):
+        return str(value)
+    if not number.is_finite():
+        return str(value)
+    for places in range(digits, max(digits, -number.as_tuple().exponent, 3) + 1):
+        shown = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+        if not any((number < b) != (shown < b) or (number > b) != (shown > b) for b in DISPLAY_BOUNDARIES):
+            return f"{shown:f}"
+    return f"{number.normalize():f}"
+
+
+def count_text(anc_1e9_per_l: Decimal, qualifier: str = "") -> str:
+    """Return a count as received: a censored one as "<0.1" (its bound), an exact one as stored."""
+    if qualifier:
+        return f"{qualifier}{Decimal(anc_1e9_per_l).normalize():f}"
+    return f"{anc_1e9_per_l}"
 
 
 # --- Temperature ------------------------------------------------------------------------

@@ -102,6 +102,17 @@ DEFAULT_NEXT_CYCLE_PLATELETS = Decimal("100")
 # Grade 1 < LLN - 75, grade 2 < 75 - 50, grade 3 < 50 - 25, grade 4 < 25.
 PLATELETS_GRADE4_BELOW = Decimal("25")
 
+# --- Numbers on screen (issue 21 item 9) ------------------------------------------------------
+# A number shown rounded must not land on the other side of a boundary the nurse acts on: 0.499 is
+# grade 4 and is never shown as "0.50" (grade 3), 38.04 C is above NICE's 38.0 C and is never "38.0".
+# These are every such boundary: ANC grades and profound neutropenia, fever, platelet grades and the
+# usual next-cycle platelet threshold.
+DISPLAY_BOUNDARIES = (
+    PROFOUND_BELOW, GRADE4_BELOW, GRADE3_BELOW, GRADE2_BELOW,
+    FEVER_SUSTAINED_C, FEVER_SINGLE_C,
+    Decimal("25"), Decimal("50"), Decimal("75"), Decimal("100"),
+)
+
 # --- Plausibility -----------------------------------------------------------------------
 # An ANC above 100 x10^9/L is not a neutrophil count (even leukaemoid reactions with
 # G-CSF stay well below); it is almost always a unit error (cells/uL labelled 10^3/uL).

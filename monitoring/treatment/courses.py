@@ -68,7 +68,7 @@ def give_cycle_concerns(cycle: Cycle, given_at: datetime) -> list[str]:
         hours = int(clinical.PRE_DOSE_COUNT_WINDOW.total_seconds() // 3600)
         concerns.append(f"No blood count in the {hours} h before this day 1.")
     elif pre_dose.anc_1e9_per_l < threshold:
-        concerns.append(f"The last pre-dose ANC, {pre_dose.anc_1e9_per_l} x10^9/L on "
+        concerns.append(f"The last pre-dose ANC, {pre_dose.anc_display} x10^9/L on "
                         f"{_local(pre_dose.collected_at)}, is below the regimen threshold of {threshold} x10^9/L.")
     platelets = (
         CountResult.objects.filter(patient_id=patient_id, collected_at__lte=given_at, platelets_1e9_per_l__isnull=False,

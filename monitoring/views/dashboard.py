@@ -185,7 +185,7 @@ def _summary_row(patient, cycle: selectors.CycleData) -> list:
     return [
         patient.mrn, cycle.regimen.name, cycle.cycle.number, cycle.cycle.get_status_display(),
         f"{timezone.localtime(cycle.start):%Y-%m-%d %H:%M}", cycle.cycle.delay_reason, len(cycle.counts),
-        number(nadir.anc_1e9_per_l) if nadir else "",
+        (nadir.anc_display if nadir.qualifier else number(nadir.anc_1e9_per_l)) if nadir else "",  # "<0.1" as received
         f"{cycle.cycle.cycle_day(nadir.collected_at):.1f}" if nadir else "",
         f"{timezone.localtime(nadir.collected_at):%Y-%m-%d %H:%M}" if nadir else "",
         "" if cycle.worst_grade is None else cycle.worst_grade,

@@ -113,6 +113,12 @@ class CountPoint:
     anc_1e9_per_l: Decimal
     count_id: int | None = None
     platelets_1e9_per_l: Decimal | None = None  # of the same specimen, when the lab sent them
+    qualifier: str = ""  # "<" or ">": a censored count, stored (and graded) as its bound
+
+    @property
+    def anc_text(self) -> str:
+        """Return the ANC as received: "<0.1" for a censored count, else as stored ("0.310")."""
+        return clinical.count_text(self.anc_1e9_per_l, self.qualifier)
 
 
 

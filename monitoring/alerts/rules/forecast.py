@@ -89,7 +89,7 @@ def _not_ready_pre_dose(facts: CycleFacts, pre_dose: list[CountPoint], next_day:
     platelets = with_platelets[-1] if with_platelets else None
     reasons = []
     if latest.anc_1e9_per_l < anc_threshold:
-        reasons.append(f"pre-dose ANC {latest.anc_1e9_per_l} x10^9/L ({_when(latest.collected_at, facts)}) is below "
+        reasons.append(f"pre-dose ANC {latest.anc_text} x10^9/L ({_when(latest.collected_at, facts)}) is below "
                        f"{anc_threshold}")
         evidence.update(count_id=latest.count_id, anc_1e9_per_l=str(latest.anc_1e9_per_l),
                         collected_at=latest.collected_at.isoformat())

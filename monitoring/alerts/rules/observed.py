@@ -41,11 +41,13 @@ def observed_grade(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
     when = _when(worst.collected_at, facts)
     evidence = {"count_id": worst.count_id, "anc_1e9_per_l": str(worst.anc_1e9_per_l),
                 "collected_at": worst.collected_at.isoformat(), "ctcae_grade": grade}
+    if worst.qualifier:
+        evidence["anc_as_received"] = worst.anc_text  # "<0.1": shown as the lab reported it
     if grade == 4:
-        message = (f"ANC {worst.anc_1e9_per_l} x10^9/L on {when}: grade 4 neutropenia (CTCAE v5.0). "
+        message = (f"ANC {worst.anc_text} x10^9/L on {when}: grade 4 neutropenia (CTCAE v5.0). "
                    "Check for fever and signs of infection; remind the patient to call at 38.0 °C.")
         return Finding(GRADE4_OBSERVED, CRITICAL, message, evidence, cleared_at)
-    message = (f"ANC {worst.anc_1e9_per_l} x10^9/L on {when}: grade 3 neutropenia (CTCAE v5.0). "
+    message = (f"ANC {worst.anc_text} x10^9/L on {when}: grade 3 neutropenia (CTCAE v5.0). "
                "Review the patient and plan a repeat count.")
     return Finding(GRADE3_OBSERVED, HIGH, message, evidence, cleared_at)
 
@@ -130,7 +132,7 @@ def _neutropenia(facts: CycleFacts, thresholds: Thresholds, criterion: str, feve
     bound_met = last is not None and (last.anc_1e9_per_l <= clinical.NICE_NEUTROPENIA_AT_MOST if nice
                                       else last.anc_1e9_per_l < clinical.FN_ANC_BELOW)
     if bound_met:
-        return (f"last ANC {last.anc_1e9_per_l} x10^9/L ({_when(last.collected_at, facts)})",
+        return (f"last ANC {last.anc_text} x10^9/L ({_when(last.collected_at, facts)})",
                 {"anc_1e9_per_l": str(last.anc_1e9_per_l), "collected_at": last.collected_at.isoformat()})
     low = None if nice else _forecast_low_within(facts, fever.taken_at, clinical.FN_PREDICTION_HORIZON)
     if low is None:
@@ -171,7 +173,7 @@ def fever_unknown_anc(facts: CycleFacts, thresholds: Thresholds) -> Finding | No
         return Finding(FEVER_UNKNOWN_ANC, CRITICAL, message, evidence)
     last = recent[-1]
     evidence.update(anc_1e9_per_l=str(last.anc_1e9_per_l), collected_at=last.collected_at.isoformat())
-    message = (f"Fever {fever.temperature_c} °C at {at} in a patient on chemotherapy; ANC {last.anc_1e9_per_l} "
+    message = (f"Fever {fever.temperature_c} °C at {at} in a patient on chemotherapy; ANC {last.anc_text} "
                f"x10^9/L on {_when(last.collected_at, facts)}. Assess for infection and repeat the FBC "
                "(NICE CG151)." + policy)
     return Finding(FEVER_UNKNOWN_ANC, HIGH, message, evidence)
