@@ -79,7 +79,8 @@ def _team_objects(patient, regimens):
     importers.import_file("lab.csv", f"mrn,collected_at,anc,unit\n{patient.mrn},{timezone.now():%Y-%m-%dT%H:%M}Z,abc,"
                           "10^9/L\n", source="import")
     kept = ImportException.objects.get(patient=patient)
-    return {"patients": patient.pk, "counts": count.pk, "cycles": cycle.pk, "alerts": alert.pk, "import": kept.pk}
+    return {"patients": patient.pk, "counts": count.pk, "cycles": cycle.pk, "alerts": alert.pk, "import": kept.pk,
+            "courses": cycle.course_id}
 
 
 def test_another_teams_records_are_404_on_every_url(client, other_nurse, patient, regimens):
