@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from monitoring import clinical, forecasts, treatment
 from monitoring.guards.text import RefuseControlCharacters
-from monitoring.models import CountResult, Cycle, GcsfDose, Patient, Regimen, TemperatureReading, User
+from monitoring.models import CountResult, Cycle, GcsfDecision, GcsfDose, Patient, Regimen, TemperatureReading, User
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 
@@ -150,6 +150,8 @@ class CountForm(RefuseControlCharacters, forms.Form):
                                         max_value=100, max_digits=5, decimal_places=2)
     band_pct = PlainDecimalField(label="Bands %", required=False, min_value=0, max_value=100, max_digits=5,
                                   decimal_places=2)
+    platelets = PlainDecimalField(label="Platelets", required=False, min_value=0, max_digits=10, decimal_places=3,
+                                  help_text="Platelet count of the same sample, in the unit above (optional).")
     accession = forms.CharField(label="Lab accession number", required=False, max_length=64)
     confirm = forms.BooleanField(
         label="Confirm this value as entered", required=False,
@@ -176,7 +178,8 @@ class CountForm(RefuseControlCharacters, forms.Form):
         if neutrophils is not None and bands is not None and neutrophils + bands > 100:
             self.add_error("band_pct", f"Neutrophil % + band % is {neutrophils + bands}, more than 100.")
             return data
-        for field, value, what in (("anc", anc, "ANC"), ("wbc", wbc, "WBC")):
+        for field, value, what in (("anc", anc, "ANC"), ("wbc", wbc, "WBC"), ("platelets", data.get("platelets"),
+                                                                             "platelets")):
             if value is None:
                 continue
             try:
@@ -189,6 +192,7 @@ class CountForm(RefuseControlCharacters, forms.Form):
             self.count = clinical.parse_count(
                 collected_at=data["collected_at"], unit=unit, anc=anc, wbc=wbc,
                 neutrophil_pct=neutrophils, band_pct=bands, accession=data.get("accession", ""), qualifier=qualifier,
+                platelets=data.get("platelets"),
             )
         except clinical.ClinicalValueError as exc:
             self.add_error("anc", str(exc))
@@ -250,7 +254,9 @@ class GcsfForm(RefuseControlCharacters, forms.ModelForm):
         label="Product", max_length=80,
         help_text="Ingredient, biosimilar, brand or ATC code: filgrastim, filgrastim-sndz, Neulasta, L03AA13 ...",
     )
-    given_at = DateTimeLocalField(label="Given at")
+    given_at = DateTimeLocalField(
+        label="Given at", help_text="For an on-body injector, when it was applied: its timing is judged on the "
+                                    "delivery, about 27 h later (Neulasta Onpro label).")
     dose = PlainDecimalField(max_digits=7, decimal_places=2)
 
     class Meta:
@@ -396,3 +402,11 @@ class DelayCycleForm(RefuseControlCharacters, forms.Form):
         if new_day1 - timezone.now() > MAX_PLANNING_HORIZON:
             raise forms.ValidationError(f"This date is more than {MAX_PLANNING_HORIZON.days // 365} years from today.")
         return new_day1
+
+
+class GcsfDecisionForm(forms.Form):
+    """G-CSF prophylaxis considered and not given for this course: not indicated, or declined (issue 21 item 8)."""
+
+    decision = forms.ChoiceField(choices=GcsfDecision.Decision.choices)
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000,
+                             help_text="Why, and who decided: e.g. 'FN risk 12 %, no risk factors (Dr Shah)'.")

@@ -283,9 +283,14 @@ NEUTROWATCH = {
     # Alerts (monitoring/alerts.py). Issue 4: "not ready" when P(ANC >= threshold on the
     # next day 1) < 0.5; severities 1 low, 2 medium, 3 high, 4 critical.
     "NOT_READY_PROBABILITY": env.float("NOT_READY_PROBABILITY", default=0.5),
-    # Fever definition: "idsa" (>= 38.3 C once, or >= 38.0 C confirmed over 1 h; IDSA 2010) or
-    # "nice" (> 38.0 C once; NICE CG151). Sources in monitoring/clinical.py.
-    "FEVER_POLICY": env.str("FEVER_POLICY", default="idsa").strip().lower(),
+    # Fever definition (issue 21 item 6; sources in monitoring/clinical/thresholds.py): "nice_idsa", the
+    # default and most sensitive: NICE CG151 (> 38.0 C with ANC <= 0.5) together with IDSA 2010 / CTCAE
+    # (>= 38.3 C once, or >= 38.0 C sustained over 1 h); or a local policy, "nice" (NICE only, keeping
+    # the sustained rule) or "idsa" (IDSA / CTCAE only). Named on every fever alert.
+    "FEVER_POLICY": env.str("FEVER_POLICY", default="nice_idsa").strip().lower(),
+    # A fever this many days after the last chemotherapy dose is a possible neutropenic sepsis, whether
+    # the course is active or ended (default 42: 6 weeks, the UKONS 24-hour triage tool's scope).
+    "POST_CHEMO_FEVER_WINDOW_DAYS": env.int("POST_CHEMO_FEVER_WINDOW_DAYS", default=42),
     "EMAIL_MIN_SEVERITY": env.int("ALERT_EMAIL_MIN_SEVERITY", default=3),
     "WEBHOOK_MIN_SEVERITY": env.int("ALERT_WEBHOOK_MIN_SEVERITY", default=1),
     "DELIVERY_MAX_ATTEMPTS": env.int("ALERT_DELIVERY_MAX_ATTEMPTS", default=6),
@@ -316,12 +321,19 @@ NEUTROWATCH = {
     "SMS_GATEWAY_CONTENT_TYPE": env.str("SMS_GATEWAY_CONTENT_TYPE", default="application/json"),
     "SMS_GATEWAY_AUTH_HEADER": env.str("SMS_GATEWAY_AUTH_HEADER", default=""),  # e.g. "Authorization: Bearer ..."
     "SMS_GATEWAY_TIMEOUT_SECONDS": env.float("SMS_GATEWAY_TIMEOUT_SECONDS", default=5.0),
+    # Who is told, at once and as a critical alert, of a grade 3-4 count or a fever for an MRN nobody
+    # has registered (monitoring/alerts/unregistered.py): usernames (in-app and email) and email
+    # addresses, comma-separated. Empty: every active administrator and every team's escalation contact.
+    "UNREGISTERED_RESULT_RECIPIENTS": env.list("UNREGISTERED_RESULT_RECIPIENTS", default=[]),
 }
 
 if HEALTH_MLLP not in ("auto", "required", "off"):
     raise ImproperlyConfigured(f"HEALTH_MLLP must be 'auto', 'required' or 'off', not {HEALTH_MLLP!r}")
-if NEUTROWATCH["FEVER_POLICY"] not in ("idsa", "nice"):
-    raise ImproperlyConfigured(f"FEVER_POLICY must be 'idsa' or 'nice', not {NEUTROWATCH['FEVER_POLICY']!r}")
+if NEUTROWATCH["FEVER_POLICY"] not in ("nice_idsa", "idsa", "nice"):
+    raise ImproperlyConfigured(
+        f"FEVER_POLICY must be 'nice_idsa', 'idsa' or 'nice', not {NEUTROWATCH['FEVER_POLICY']!r}")
+if NEUTROWATCH["POST_CHEMO_FEVER_WINDOW_DAYS"] < 1:
+    raise ImproperlyConfigured("POST_CHEMO_FEVER_WINDOW_DAYS must be 1 or more")
 
 if NEUTROWATCH["DELIVERY_LEASE_SECONDS"] <= 0 or NEUTROWATCH["DELIVERY_CATCHUP_INTERVAL_SECONDS"] <= 0:
     raise ImproperlyConfigured("ALERT_DELIVERY_LEASE_SECONDS and DELIVERY_CATCHUP_INTERVAL_SECONDS must be positive")

@@ -3,7 +3,8 @@
 - `rules`: the pure rules (facts in, findings out); `facts`: what the rules read from the database;
 - `evaluate`: run the rules at save time, after a recompute, and for a patient with no cycle;
 - `lifecycle` and `state`: raise, keep, clear, acknowledge and resolve an alert;
-- `held`: counts kept for review still alert; `recipients`: who is told on which channel;
+- `held`: counts kept for review still alert; `unregistered`: so do an unregistered MRN's results;
+- `recipients`: who is told on which channel;
 - `delivery`: one row per channel and recipient, sent after commit; `escalation`; `sweeper`;
 - `presentation`: alerts in words; `quality`: how alerts are answered.
 
@@ -19,9 +20,32 @@ from monitoring.alerts.lifecycle import acknowledge_alert, apply_verdicts, recor
 from monitoring.alerts.recipients import critical_recipients, notify_recipients
 from monitoring.alerts.state import PatientAlerts
 from monitoring.alerts.sweeper import cycles_to_sweep, sweep
+from monitoring.alerts.unregistered import alert_unregistered, resolve_unregistered
 
-__all__ = ["PatientAlerts", "acknowledge_alert", "apply_verdicts", "critical_recipients", "cycle_facts",
-           "cycles_to_sweep", "deliver", "dispatch", "escalate_due", "evaluate_alerts", "evaluate_held",
-           "evaluate_locked", "evaluate_observed", "evaluate_patient_alerts", "held_anc", "load_measurements",
-           "load_results", "notify_recipients", "patient_facts", "record_antibiotics",
-           "redispatch_pending", "redispatch_stuck", "sweep"]
+__all__ = [
+    "PatientAlerts",
+    "acknowledge_alert",
+    "alert_unregistered",
+    "apply_verdicts",
+    "critical_recipients",
+    "cycle_facts",
+    "cycles_to_sweep",
+    "deliver",
+    "dispatch",
+    "escalate_due",
+    "evaluate_alerts",
+    "evaluate_held",
+    "evaluate_locked",
+    "evaluate_observed",
+    "evaluate_patient_alerts",
+    "held_anc",
+    "load_measurements",
+    "load_results",
+    "notify_recipients",
+    "patient_facts",
+    "record_antibiotics",
+    "redispatch_pending",
+    "redispatch_stuck",
+    "resolve_unregistered",
+    "sweep",
+]

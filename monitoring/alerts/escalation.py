@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from monitoring.alerts import chain_hooks
 from monitoring.alerts.delivery import create_deliveries, dispatch
+from monitoring.alerts.recipients import unregistered_recipients
 from monitoring.models import Alert, AlertEvent, Delivery
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,10 @@ def escalate_due(now: datetime | None = None) -> int:
 
 
 def _escalations(alert: Alert) -> list[Delivery]:
+    if alert.patient is None:  # a result of an unregistered MRN: escalate to the same named list by email
+        _, emails = unregistered_recipients()
+        return [Delivery(alert=alert, channel=Delivery.Channel.EMAIL, purpose=Delivery.Purpose.ESCALATE,
+                         recipient=email) for email in emails]
     team = alert.patient.team
     rows = []
     if team.escalation_email:

@@ -87,7 +87,9 @@ def evaluate_observed(moments_by_patient: dict[int, list[datetime]], now: dateti
         active = cycles_by_patient.get(patient_id, [])
         graded = [grading_cycle_of(active, m) for m in set(moments)]
         current = current_cycle_of(active, now)
-        targets.update((c.pk, c) for c in [*graded, current] if c is not None)
+        # A pre-dose count of a cycle not given yet decides the previous cycle's "not ready" now.
+        waiting = [_previous_cycle(c, active) for c in graded if c is not None and c.actual_day1 is None]
+        targets.update((c.pk, c) for c in [*graded, current, *waiting] if c is not None)
         if current is None or None in graded:
             alone.append(patient_id)
     if held:
@@ -104,16 +106,25 @@ def evaluate_observed(moments_by_patient: dict[int, list[datetime]], now: dateti
     results = load_results(patient_ids, since, now, alerts=alerts)
     forecasts = _forecasts_for_fevers(locked, results)
     limits = thresholds()
-    verdicts = []
+    verdicts, pre_dose = [], []
     for cycle in locked:
         patient_id = cycle.course.patient_id
         facts = cycle_facts(cycle, forecasts.get(cycle.pk), now, results=results[patient_id],
                             cycles=cycles_by_patient.get(patient_id, []))
-        verdicts.append(Verdict(cycle.course.patient, cycle, rules.evaluate(facts, limits, observed_only=True)))
+        verdict = Verdict(cycle.course.patient, cycle, rules.evaluate(facts, limits, observed_only=True))
+        verdicts.append(verdict)
+        if rules.has_pre_dose_count(facts):
+            pre_dose.append(verdict)
     for patient in patients:
         facts = patient_facts(patient, cycles_by_patient.get(patient.pk, []), now, results=results[patient.pk])
         verdicts.append(Verdict(patient, None, rules.evaluate(facts, limits, observed_only=True)))
-    return apply_verdicts(verdicts, rules.OBSERVED_KINDS, now, alerts=alerts)
+    raised = apply_verdicts(verdicts, rules.OBSERVED_KINDS, now, alerts=alerts)
+    return raised + apply_verdicts(pre_dose, rules.PRE_DOSE_KINDS, now, alerts=alerts)
+
+
+def _previous_cycle(cycle: Cycle, cycles: list[Cycle]) -> Cycle | None:
+    """Return the cycle before `cycle` in its course, from the patient's active cycles."""
+    return next((c for c in cycles if c.course_id == cycle.course_id and c.number == cycle.number - 1), None)
 
 
 def _forecasts_for_fevers(cycles: list[Cycle], results: dict[int, PatientResults]) -> dict[int, Forecast]:

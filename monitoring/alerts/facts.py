@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F
 from django.db.models.functions import Cast
@@ -18,11 +19,27 @@ from monitoring.alerts import rules
 from monitoring.alerts.state import PatientAlerts
 from monitoring.clinic_time import from_local_iso
 from monitoring.models import ChemoAdministration, CountResult, Cycle, Forecast, GcsfDose, Patient, TemperatureReading
-from monitoring.models.care import current_cycle_of, grading_cycle_of, patient_cycles
+from monitoring.models.care import current_cycle_of, gcsf_decision_of, grading_cycle_of, patient_cycles
 
-# Chemotherapy doses this recent are loaded: checked against G-CSF doses (14 days + 24 h, with
-# margin), and a fever outside any active cycle this soon after a dose is on chemotherapy.
-CHEMO_TIMES_LOOKBACK = max(timedelta(days=30), clinical.NEUTROPENIC_SEPSIS_AFTER_CHEMO)
+
+def post_chemo_fever_window() -> timedelta:
+    """Return how long after a chemotherapy dose a fever is a possible neutropenic sepsis (the setting)."""
+    return timedelta(days=settings.NEUTROWATCH["POST_CHEMO_FEVER_WINDOW_DAYS"])
+
+
+def chemo_times_lookback() -> timedelta:
+    """Return how far back chemotherapy doses are loaded: for G-CSF timing (14 days + 24 h, with margin)
+    and for the post-chemotherapy fever window."""
+    return max(timedelta(days=30), post_chemo_fever_window())
+
+
+def on_chemotherapy(chemo: list[tuple[int, rules.ChemoPoint]], now: datetime) -> bool:
+    """Return True if the last chemotherapy dose is within the post-chemotherapy fever window.
+
+    One answer for every caller (a cycle of an active course, or a patient whose course has ended).
+    """
+    last = max((dose.given_at for _, dose in chemo if dose.given_at <= now), default=None)
+    return last is not None and now - last <= post_chemo_fever_window()
 
 
 def active_cycles(patient_ids: list[int], cycles: dict[int, list[Cycle]] | None = None) -> dict[int, list[Cycle]]:
@@ -71,38 +88,43 @@ def load_measurements(patient_ids: list[int], since: datetime, now: datetime) ->
     """
     text, decimal, key = models.CharField(), models.DecimalField(max_digits=9, decimal_places=3), models.IntegerField()
 
-    def tagged(kind: str, rows, patient: str, at: str, value=None, product=None, cycle=None):
+    def tagged(kind: str, rows, patient: str, at: str, value=None, product=None, cycle=None, second=None):
         # Every column an expression, so that each query selects them in this order; typed NULLs,
         # so that PostgreSQL matches each column's type across the four.
         return rows.order_by().values_list(
             models.Value(kind, output_field=text), F(patient), F("pk"), F(at),
             Cast(None, output_field=decimal) if value is None else F(value) if isinstance(value, str) else value,
             F(product) if product else models.Value("", output_field=text),
-            F(cycle) if cycle else Cast(None, output_field=key))
+            (F(cycle) if isinstance(cycle, str) else cycle) if cycle is not None else Cast(None, output_field=key),
+            Cast(F(second), output_field=decimal) if second else Cast(None, output_field=decimal))
 
     counts = tagged(_COUNT, CountResult.objects.filter(
         patient_id__in=patient_ids, collected_at__gte=since, collected_at__lte=now),
-        "patient_id", "collected_at", value="anc_1e9_per_l")
+        "patient_id", "collected_at", value="anc_1e9_per_l", product="qualifier", second="platelets_1e9_per_l")
     temperatures = tagged(_TEMPERATURE, TemperatureReading.objects.filter(
         patient_id__in=patient_ids, taken_at__gte=now - clinical.FN_FEVER_LOOKBACK, taken_at__lte=now),
         "patient_id", "taken_at", value="temperature_c")
+    # An on-body injector's route rides in the cycle column (1): the rules judge it on its delivery time.
+    on_body = models.Case(models.When(route=GcsfDose.Route.OBI, then=models.Value(1)), default=models.Value(0),
+                          output_field=key)
     doses = tagged(_GCSF, GcsfDose.objects.filter(
         patient_id__in=patient_ids, given_at__gte=min(since, now - clinical.GCSF_TIMING_LOOKBACK), given_at__lte=now),
-        "patient_id", "given_at", product="product")
+        "patient_id", "given_at", product="product", cycle=on_body)
     chemo = tagged(_CHEMO, ChemoAdministration.objects.filter(
-        cycle__course__patient_id__in=patient_ids, given_at__gte=min(since, now - CHEMO_TIMES_LOOKBACK),
+        cycle__course__patient_id__in=patient_ids, given_at__gte=min(since, now - chemo_times_lookback()),
         given_at__lte=now), "cycle__course__patient_id", "given_at",
         value=Cast("cycle__course__regimen__infusion_hours", output_field=decimal), cycle="cycle_id")
     rows = counts.union(temperatures, doses, chemo, all=True)
     results: dict[int, PatientResults] = defaultdict(PatientResults)
-    for kind, patient_id, pk, at, value, product, cycle_id in sorted(rows, key=lambda row: (row[3], row[2])):
+    for kind, patient_id, pk, at, value, product, cycle_id, second in sorted(rows, key=lambda row: (row[3], row[2])):
         patient = results[patient_id]
         if kind == _COUNT:
-            patient.counts.append(rules.CountPoint(at, _stored(value, _ANC_PLACES), pk))
+            platelets = _stored(second, _ANC_PLACES) if second is not None else None
+            patient.counts.append(rules.CountPoint(at, _stored(value, _ANC_PLACES), pk, platelets, product))
         elif kind == _TEMPERATURE:
             patient.temperatures.append(clinical.TemperaturePoint(at, _stored(value, _CELSIUS_PLACES)))
         elif kind == _GCSF:
-            patient.gcsf.append(rules.GcsfPoint(at, product, pk))
+            patient.gcsf.append(rules.GcsfPoint(at, product, pk, on_body_injector=bool(cycle_id)))
         else:
             patient.chemo.append((cycle_id, rules.ChemoPoint(at, int(value))))
     return results
@@ -140,7 +162,7 @@ def cycle_facts(cycle: Cycle, forecast: Forecast | None, now: datetime, *,
         or (next_cycle is not None and next_cycle.actual_day1 is not None and next_cycle.actual_day1 <= now)
     )
     current = current_cycle_of(cycles, now)
-    chemo_from = min(day1, now - CHEMO_TIMES_LOOKBACK)
+    chemo_from = min(day1, now - chemo_times_lookback())
     chemo = [(cycle_id, dose) for cycle_id, dose in results.chemo if dose.given_at >= chemo_from]
     live_kinds, last_cleared = results.alerts.memory(patient.pk, cycle.pk) if results.alerts else (frozenset(), {})
     return rules.CycleFacts(
@@ -154,6 +176,7 @@ def cycle_facts(cycle: Cycle, forecast: Forecast | None, now: datetime, *,
         fn_risk=regimen.fn_risk,
         nadir_window_days=(regimen.nadir_window_start_day, regimen.nadir_window_end_day),
         next_cycle_anc_1e9_per_l=regimen.next_cycle_anc_1e9_per_l,
+        next_cycle_platelets_1e9_per_l=regimen.next_cycle_platelets_1e9_per_l,
         gcsf_risk_factors=tuple(patient.gcsf_risk_factors(timezone.localdate(now))),
         counts=tuple(c for c in results.counts if c.collected_at >= counts_from),
         temperatures=tuple(results.temperatures),
@@ -161,7 +184,10 @@ def cycle_facts(cycle: Cycle, forecast: Forecast | None, now: datetime, *,
                             if d.given_at >= day1 - clinical.GCSF_COUNTS_FROM_BEFORE_DAY1),
         forecast=_forecast_facts(forecast),
         is_current=current is not None and current.pk == cycle.pk,
-        on_chemotherapy=True,
+        # The post-chemotherapy window, as for a course that has ended; a course with no cycle given yet
+        # (its first dose may be recorded late, or have been given elsewhere) still counts: fail safe.
+        on_chemotherapy=(on_chemotherapy(chemo, now)
+                         or not any(c.actual_day1 for c in cycles if c.course_id == course.pk)),
         chemo_given_at=tuple(dose for cycle_id, dose in chemo if cycle_id == cycle.pk),
         chemo_times=tuple(dose for _, dose in chemo),
         gcsf_doses=tuple(d for d in results.gcsf if d.given_at >= now - clinical.GCSF_TIMING_LOOKBACK),
@@ -169,6 +195,8 @@ def cycle_facts(cycle: Cycle, forecast: Forecast | None, now: datetime, *,
         chemo_interval_days=clinical.chemo_interval_days(regimen.cycle_length_days, regimen.chemo_days),
         live_kinds=live_kinds,
         last_cleared=last_cleared,
+        next_day1_given=next_cycle is not None and next_cycle.actual_day1 is not None,
+        gcsf_decision=decision.get_decision_display() if (decision := gcsf_decision_of(course)) else "",
     )
 
 
@@ -184,13 +212,12 @@ def patient_facts(patient: Patient, cycles: list[Cycle], now: datetime, *,
                   results: PatientResults | None = None) -> rules.CycleFacts:
     """Gather the facts of a patient's results that no active cycle grades (the observed rules only).
 
-    The patient counts as on chemotherapy (the NICE fever rule) for NEUTROPENIC_SEPSIS_AFTER_CHEMO
-    after their last dose, whether its course has ended or not.
+    The patient counts as on chemotherapy (the NICE fever rule) for the post-chemotherapy fever
+    window after their last dose (on_chemotherapy), whether its course has ended or not.
     """
     since = now - clinical.NO_CYCLE_COUNT_LOOKBACK
     if results is None:
         results = load_results([patient.pk], since, now)[patient.pk]
-    last_chemo = max((dose.given_at for _, dose in results.chemo), default=None)
     return rules.CycleFacts(
         now=now, clinic_tz=timezone.get_current_timezone(), cycle_number=0, day1=None, chemo_given=False,
         cycle_over=False, next_day1=None, fn_risk="", nadir_window_days=(0, 0),
@@ -199,8 +226,8 @@ def patient_facts(patient: Patient, cycles: list[Cycle], now: datetime, *,
                      if c.collected_at >= since and grading_cycle_of(cycles, c.collected_at) is None),
         temperatures=tuple(results.temperatures),
         is_current=current_cycle_of(cycles, now) is None,
-        on_chemotherapy=last_chemo is not None and now - last_chemo <= clinical.NEUTROPENIC_SEPSIS_AFTER_CHEMO,
-        chemo_times=tuple(dose for _, dose in results.chemo if dose.given_at >= now - CHEMO_TIMES_LOOKBACK),
+        on_chemotherapy=on_chemotherapy(results.chemo, now),
+        chemo_times=tuple(dose for _, dose in results.chemo if dose.given_at >= now - chemo_times_lookback()),
         gcsf_doses=tuple(d for d in results.gcsf if d.given_at >= now - clinical.GCSF_TIMING_LOOKBACK),
     )
 

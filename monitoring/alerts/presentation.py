@@ -198,7 +198,7 @@ def _anc_line(evidence: dict, now: datetime) -> str:
     if evidence.get("anc_1e9_per_l") is None:
         return ""
     anc = evidence.pop("anc_1e9_per_l")
-    line = f"ANC {_number(anc)} {ANC_UNIT}"
+    line = f"ANC {evidence.pop('anc_as_received', None) or _number(anc)} {ANC_UNIT}"  # a censored one: "<0.1"
     if evidence.get("collected_at"):
         line += f" at {when(parse_moment(evidence.pop('collected_at')), now)}"
     grade = evidence.pop("ctcae_grade", None)
@@ -365,10 +365,8 @@ def parse_moment(value) -> datetime:
 
 
 def _number(value, digits: int = 2) -> str:
-    try:
-        return f"{float(value):.{digits}f}"
-    except (TypeError, ValueError):
-        return str(value)
+    # Never rounded across a clinical boundary: 0.499 is not "0.50" (issue 21 item 9).
+    return clinical.number_text(value, digits)
 
 
 def _percent(probability) -> str:

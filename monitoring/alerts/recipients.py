@@ -5,14 +5,18 @@
   alert goes to every active nurse of the team at once (and the responsible nurse);
 - email: the same people, for alerts of severity >= NEUTROWATCH["EMAIL_MIN_SEVERITY"] (high);
   a critical alert is emailed to the responsible nurse and the team's escalation contact;
-- webhook: the team's URL, if configured, for severity >= NEUTROWATCH["WEBHOOK_MIN_SEVERITY"].
+- webhook: the team's URL, if configured, for severity >= NEUTROWATCH["WEBHOOK_MIN_SEVERITY"];
+- an alert with no patient (a result for an MRN nobody has registered): the named list
+  NEUTROWATCH["UNREGISTERED_RESULT_RECIPIENTS"] (usernames in-app and by email, addresses by
+  email); left empty, every active administrator and every team's escalation contact.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.db.models import Q
 
-from monitoring.models import Alert, Delivery, User
+from monitoring.models import Alert, Delivery, Team, User
 
 
 def notify_recipients(patient, members: list[User] | None = None) -> list[User]:
@@ -49,12 +53,31 @@ def _team_members(team_ids) -> dict[int, list[User]]:
     return members
 
 
+def unregistered_recipients() -> tuple[list[User], list[str]]:
+    """Return (in-app, email) recipients of an alert with no patient: the named list, or its default."""
+    named = settings.NEUTROWATCH["UNREGISTERED_RESULT_RECIPIENTS"]
+    if named:
+        users = list(User.objects.filter(is_active=True, username__in=[n for n in named if "@" not in n])
+                     .order_by("pk"))
+        addresses = [n for n in named if "@" in n]
+    else:
+        users = list(User.objects.filter(is_active=True).filter(Q(role=User.Role.ADMIN) | Q(is_superuser=True))
+                     .order_by("pk"))
+        addresses = list(Team.objects.exclude(escalation_email="").values_list("escalation_email", flat=True))
+    return users, sorted({*addresses, *(u.email for u in users if u.email)})
+
+
 def notifications(alerts: list[Alert]) -> list[Delivery]:
     config = settings.NEUTROWATCH
-    members = _team_members({alert.patient.team_id for alert in alerts})
+    members = _team_members({alert.patient.team_id for alert in alerts if alert.patient_id is not None})
     rows = []
     for alert in alerts:
         patient = alert.patient
+        if patient is None:
+            inapp, emails = unregistered_recipients()
+            rows += [Delivery(alert=alert, channel=Delivery.Channel.INAPP, recipient=p.username) for p in inapp]
+            rows += [Delivery(alert=alert, channel=Delivery.Channel.EMAIL, recipient=e) for e in emails]
+            continue
         team_members = members[patient.team_id]
         if alert.severity >= Alert.Severity.CRITICAL:
             inapp, emails = critical_recipients(patient, team_members)

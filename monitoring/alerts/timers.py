@@ -38,6 +38,8 @@ def start_chains(alerts: list[Alert], now: datetime) -> int:
     chains (2), their duty settings (1), the escalations (1) and the timers (1), plus one rota read
     per team with an alert held by quiet hours.
     """
+    # An unregistered MRN's alert has no patient, so no team: it goes to its named list instead.
+    alerts = [alert for alert in alerts if alert.patient_id is not None]
     by_team = chains.chains_for_teams(alert.patient.team_id for alert in alerts)
     chosen = [(alert, chain) for alert in alerts
               if (chain := chains.pick(by_team.get(alert.patient.team_id, []), alert.severity)) is not None]

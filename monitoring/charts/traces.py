@@ -33,13 +33,7 @@ def _count_trace(counts, axis: _Axis, name: str = "Measured ANC", baseline=()) -
         "marker": {"size": 9, "color": [GRADE_COLOURS[c.ctcae_grade] for c in counts],
                    "symbol": [GRADE_SYMBOLS[c.ctcae_grade] for c in counts], "line": {"width": 1, "color": "#fff"}},
         "line": {"color": "#37474f", "width": 1.5},
-        "hovertext": [
-            ("Pre-dose count<br>" if c.pk in baseline else "")
-            + f"ANC {c.qualifier}{c.anc_1e9_per_l.normalize():f} {ANC_UNIT}<br>{c.grade_label}"
-            f"<br>{axis.when(c.collected_at)}"
-            f"<br>Source: {c.get_source_display()}" + (" (computed from WBC)" if c.anc_computed else "")
-            for c in counts
-        ],
+        "hovertext": [_count_hover(c, c.pk in baseline, axis) for c in counts],
         "hoverinfo": "text",
         "meta": "counts",
     }
@@ -167,3 +161,11 @@ def _event_rows(administrations, doses) -> list[str]:
     return rows or [CHEMO_ROW]
 
 
+def _count_hover(count, pre_dose: bool, axis) -> str:
+    """Return a count's hover text, its ANC as received: a censored count reads "<0.1" (issue 21 item 9)."""
+    text = ("Pre-dose count<br>" if pre_dose else "") + (
+        f"ANC {count.qualifier}{count.anc_1e9_per_l.normalize():f} {ANC_UNIT}<br>{count.grade_label}"
+        f"<br>{axis.when(count.collected_at)}")
+    if count.platelets_1e9_per_l is not None:
+        text += f"<br>Platelets {count.platelets_1e9_per_l.normalize():f} {ANC_UNIT}"
+    return text + f"<br>Source: {count.get_source_display()}" + (" (computed from WBC)" if count.anc_computed else "")

@@ -32,6 +32,7 @@ class CountInput:
     accession: str = ""
     lln_1e9_per_l: Decimal | None = None
     qualifier: str = ""  # "<" / ">": a censored lab value, stored as its bound and graded from it
+    platelets_1e9_per_l: Decimal | None = None
 
 
 def parse_count(
@@ -45,12 +46,15 @@ def parse_count(
     accession: str = "",
     lln: Decimal | None = None,
     qualifier: str = "",
+    platelets: Decimal | None = None,
+    platelets_unit: str = "",
 ) -> CountInput:
     """Validate a count as entered and return it in 10^9/L, or raise ClinicalValueError.
 
     Either the ANC is given, or a WBC with the neutrophil % (and optionally band %),
     from which the ANC is computed. When both are given they must agree that ANC <= WBC.
-    A censored value ("<0.1") comes as its bound with `qualifier` "<" or ">".
+    A censored value ("<0.1") comes as its bound with `qualifier` "<" or ">". Platelets, if given,
+    are in `platelets_unit` (by default the count's unit) and stored in 10^9/L like the ANC.
     """
     if qualifier not in ("", QUALIFIER_BELOW, QUALIFIER_ABOVE):
         raise ClinicalValueError(f"unknown qualifier {qualifier!r}: use <, > or nothing")
@@ -68,6 +72,9 @@ def parse_count(
         raise ClinicalValueError("give the ANC, or the WBC with the neutrophil %")
     if wbc_1e9 is not None and anc_1e9 > wbc_1e9:
         raise ClinicalValueError(f"ANC {anc_1e9} is above WBC {wbc_1e9} (x10^9/L)")
+    platelets_1e9 = None
+    if platelets is not None:
+        platelets_1e9 = count_to_1e9_per_l(platelets, platelets_unit or canonical_unit, what="platelets")
     if anc_1e9 > MAX_PLAUSIBLE_ANC:
         raise ClinicalValueError(f"ANC {anc_1e9} x10^9/L is not plausible")
     return CountInput(
@@ -82,4 +89,5 @@ def parse_count(
         accession=(accession or "").strip(),
         lln_1e9_per_l=lln,
         qualifier=qualifier,
+        platelets_1e9_per_l=platelets_1e9,
     )

@@ -44,12 +44,25 @@ PROFOUND_BELOW = Decimal("0.1")
 FEVER_SINGLE_C = Decimal("38.3")
 FEVER_SUSTAINED_C = Decimal("38.0")
 FEVER_SUSTAINED_FOR = timedelta(hours=1)
-# The fever definition is a clinic setting (FEVER_POLICY): "idsa" (the default, above) or
-# "nice": NICE CG151 treats any single temperature higher than 38 C as fever.
+# The fever definition is a clinic setting (FEVER_POLICY, issue 21 item 6). The default is the most
+# sensitive reading of the guidelines, their union: NICE CG151 (a temperature higher than 38 C with
+# neutrophils <= 0.5 x10^9/L is neutropenic sepsis) together with IDSA 2010 / CTCAE v5.0 (>= 38.3 C
+# once, or >= 38.0 C sustained over an hour, with the neutropenia bound below). A local policy
+# narrows it: "nice" (NICE only, keeping the sustained 38.0 C rule, every criterion with NICE's
+# neutrophil bound) or "idsa" (IDSA / CTCAE only). The policy is named on the alert.
+FEVER_POLICY_NICE_IDSA = "nice_idsa"
 FEVER_POLICY_IDSA = "idsa"
 FEVER_POLICY_NICE = "nice"
-FEVER_POLICIES = (FEVER_POLICY_IDSA, FEVER_POLICY_NICE)
+FEVER_POLICIES = (FEVER_POLICY_NICE_IDSA, FEVER_POLICY_IDSA, FEVER_POLICY_NICE)
+DEFAULT_FEVER_POLICY = FEVER_POLICY_NICE_IDSA
+FEVER_POLICY_NAMES = {
+    FEVER_POLICY_NICE_IDSA: "NICE CG151 with IDSA 2010 / CTCAE v5.0",
+    FEVER_POLICY_IDSA: "IDSA 2010 / CTCAE v5.0 (local policy)",
+    FEVER_POLICY_NICE: "NICE CG151 (local policy)",
+}
 NICE_FEVER_ABOVE_C = Decimal("38.0")
+# NICE CG151 1.1: neutropenic sepsis is a neutrophil count of 0.5 x10^9/L or lower (<=, not <).
+NICE_NEUTROPENIA_AT_MOST = Decimal("0.5")
 # IDSA "sustained over 1 h": a single reading of 38.0-38.2 C prompts a re-check within the hour;
 # a re-check that is still >= 38.0 C (nothing below in between) confirms the fever.
 FEVER_RECHECK_WITHIN = timedelta(hours=1)
@@ -80,12 +93,33 @@ SUSPECT_CELLS_PER_UL_TO = Decimal("100")
 # --- Next cycle -------------------------------------------------------------------------
 # Docetaxel label and common protocol rule: full dose needs ANC >= 1.5 x10^9/L.
 DEFAULT_NEXT_CYCLE_ANC = Decimal("1.5")
+# Platelets to start the next cycle (issue 21 item 7): >= 100 x10^9/L in most protocols (e.g. the
+# docetaxel, paclitaxel and carboplatin labels' "platelets >= 100,000/mm3" retreatment rule, and
+# common UK regimen protocols); some accept >= 75. A regimen setting (Regimen.next_cycle_platelets_1e9_per_l).
+DEFAULT_NEXT_CYCLE_PLATELETS = Decimal("100")
+
+# --- CTCAE v5.0 "Platelet count decreased" (x10^9/L; boundaries belong to the milder grade) ----
+# Grade 1 < LLN - 75, grade 2 < 75 - 50, grade 3 < 50 - 25, grade 4 < 25.
+PLATELETS_GRADE4_BELOW = Decimal("25")
+
+# --- Numbers on screen (issue 21 item 9) ------------------------------------------------------
+# A number shown rounded must not land on the other side of a boundary the nurse acts on: 0.499 is
+# grade 4 and is never shown as "0.50" (grade 3), 38.04 C is above NICE's 38.0 C and is never "38.0".
+# These are every such boundary: ANC grades and profound neutropenia, fever, platelet grades and the
+# usual next-cycle platelet threshold.
+DISPLAY_BOUNDARIES = (
+    PROFOUND_BELOW, GRADE4_BELOW, GRADE3_BELOW, GRADE2_BELOW,
+    FEVER_SUSTAINED_C, FEVER_SINGLE_C,
+    Decimal("25"), Decimal("50"), Decimal("75"), Decimal("100"),
+)
 
 # --- Plausibility -----------------------------------------------------------------------
 # An ANC above 100 x10^9/L is not a neutrophil count (even leukaemoid reactions with
 # G-CSF stay well below); it is almost always a unit error (cells/uL labelled 10^3/uL).
 MAX_PLAUSIBLE_ANC = Decimal("100")
 MAX_PLAUSIBLE_WBC = Decimal("500")
+# Platelets above 2,000 x10^9/L do not occur even in essential thrombocythaemia's extremes: a unit error.
+MAX_PLAUSIBLE_PLATELETS = Decimal("2000")
 TEMPERATURE_MIN_C = Decimal("30")
 TEMPERATURE_MAX_C = Decimal("45")
 
@@ -96,10 +130,15 @@ OLDER_PATIENT_AGE = 65
 # Filgrastim starts 24-72 h after chemotherapy; pegfilgrastim >= 24 h after, and an on-body
 # injector is applied on day 1: a dose up to 12 h before the day-1 dose counts for the cycle.
 GCSF_COUNTS_FROM_BEFORE_DAY1 = timedelta(hours=12)
-# The "G-CSF indicated" prompt: both labels allow G-CSF from 24 h after the last chemotherapy
-# dose, so from then on a missing dose is worth a prompt (not only at 72 h). Counted from the END
-# of that dose's chemotherapy (chemo_end): with a 46-hour 5-FU pump, 24 h after the pump stops.
-GCSF_DUE_AFTER_CHEMO = timedelta(hours=24)
+# The "G-CSF not given" prompt falls due at the END of the labels' window (issue 21 item 8): filgrastim
+# starts 24-72 h after chemotherapy (Neupogen label; NCCN "1-3 days after completion"), pegfilgrastim
+# is given from 24 h after it, usually by 72 h. Prompting at 24 h, the first hour it may be given,
+# asked every cycle about a dose that was simply not due yet. Counted from the END of the last
+# dose's chemotherapy (chemo_end): with a 46-hour 5-FU pump, 72 h after the pump stops.
+GCSF_DUE_AFTER_CHEMO = timedelta(hours=72)
+# Pegfilgrastim on-body injector (Neulasta Onpro label): applied on the day of chemotherapy, it
+# delivers the dose about 27 hours after it is applied. Its timing is judged on that delivery time.
+ON_BODY_INJECTOR_DELIVERS_AFTER = timedelta(hours=27)
 # Pegfilgrastim label: not from 14 days before to 24 h after cytotoxic chemotherapy.
 PEGFILGRASTIM_NOT_BEFORE_CHEMO = timedelta(days=14)
 PEGFILGRASTIM_NOT_AFTER_CHEMO = timedelta(hours=24)
@@ -159,6 +198,11 @@ NO_CYCLE_COUNT_LOOKBACK = timedelta(days=7)
 # as amended 2024, NG255 2025, rec 1.1.9): "suspect neutropenic sepsis in people who become unwell
 # and are having or have had systemic anticancer treatment within the last 30 days" (NICE CG151).
 NEUTROPENIC_SEPSIS_AFTER_CHEMO = timedelta(days=30)
+# The window the alerts use is a clinic setting (NEUTROWATCH["POST_CHEMO_FEVER_WINDOW_DAYS"], issue 21
+# item 6), default 6 weeks: the scope of the UKONS 24-hour triage tool (v3, 2025: patients who have
+# had systemic anticancer treatment in the last 6 weeks), wider than NICE's 30 days so a fever on day
+# 31-42 still reaches a nurse. The same answer whether the patient's course is active or ended.
+DEFAULT_POST_CHEMO_FEVER_WINDOW = timedelta(weeks=6)
 
 
 # --- Telephone triage (UKONS 24-hour triage tool, v3 2025; monitoring/triage/) ----------------------

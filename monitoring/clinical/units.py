@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from monitoring.clinical.thresholds import MAX_PLAUSIBLE_ANC, MAX_PLAUSIBLE_WBC
+from monitoring.clinical.thresholds import MAX_PLAUSIBLE_ANC, MAX_PLAUSIBLE_PLATELETS, MAX_PLAUSIBLE_WBC
 
 
 class ClinicalValueError(ValueError):
@@ -123,7 +123,7 @@ def count_to_1e9_per_l(value: Decimal, unit: str, *, what: str = "ANC") -> Decim
     if is_negative(value):
         raise ClinicalValueError(f"{what} cannot be negative")
     converted = (value * COUNT_UNITS[canonical]).quantize(Decimal("0.001"))
-    limit = MAX_PLAUSIBLE_ANC if what == "ANC" else MAX_PLAUSIBLE_WBC
+    limit = {"ANC": MAX_PLAUSIBLE_ANC, "platelets": MAX_PLAUSIBLE_PLATELETS}.get(what, MAX_PLAUSIBLE_WBC)
     if converted > limit:
         raise ClinicalValueError(
             f"{what} {value} {canonical} would be {converted} x10^9/L, which is not plausible; "

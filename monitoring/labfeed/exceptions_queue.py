@@ -30,7 +30,7 @@ from monitoring.models import ImportException, Patient
 
 # The fix form's fields, in the CSV import's column names.
 FIX_COLUMNS = (
-    "mrn", "collected_at", "anc", "wbc", "neutrophil_pct", "band_pct", "unit", "accession", "status",
+    "mrn", "collected_at", "anc", "wbc", "neutrophil_pct", "band_pct", "platelets", "unit", "accession", "status",
     "temperature", "temperature_unit", "temperature_site", "gcsf_product", "gcsf_dose", "gcsf_dose_unit",
     "gcsf_route",
 )
@@ -152,3 +152,4 @@ def _close(exception: ImportException, status: str, user, note: str) -> None:
     exception._change_reason = f"{status} by {user.get_username()}"
     exception.save()
     alerts.evaluate_held([exception.patient_id])  # its "count held for review" alert, if any, goes
+    alerts.resolve_unregistered(exception.pk)  # and so does an unregistered MRN's alert

@@ -1,6 +1,6 @@
 """NeutroWatch models, split by subject; import from here."""
 from monitoring.models.alerts import Alert, AlertEvent, Delivery, Forecast, ForecastScore
-from monitoring.models.care import ChemoAdministration, Cycle, LearnedPrior, Regimen, TreatmentCourse
+from monitoring.models.care import ChemoAdministration, Cycle, GcsfDecision, LearnedPrior, Regimen, TreatmentCourse
 from monitoring.models.duty import (
     AlertEscalation,
     DutyContact,
@@ -36,6 +36,7 @@ __all__ = [
     "EscalationTimer",
     "Forecast",
     "ForecastScore",
+    "GcsfDecision",
     "GcsfDose",
     "Heartbeat",
     "ImportException",

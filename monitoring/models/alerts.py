@@ -114,6 +114,9 @@ class Alert(models.Model):
         GCSF_TIMING = "gcsf_timing", "G-CSF given inside the window its label excludes"
         HELD_RESULT = "held_result", "Grade 3-4 count held for review"
         TRIAGE_RED = "triage_red", "Red on a telephone triage call: assess face to face now"
+        UNREADABLE_HELD = "unreadable_held", "Unreadable count held for review"
+        PLATELETS_GRADE4 = "platelets_grade4", "Grade 4 thrombocytopenia observed (platelets < 25)"
+        UNREGISTERED_RESULT = "unregistered_result", "Grade 3-4 count or fever for an unregistered MRN"
 
     class Severity(models.IntegerChoices):
         # Integers so "most severe first" is a plain ORDER BY.
@@ -122,7 +125,12 @@ class Alert(models.Model):
         HIGH = 3, "High"
         CRITICAL = 4, "Critical"
 
-    patient = models.ForeignKey("monitoring.Patient", on_delete=models.CASCADE, related_name="alerts")
+    # Null only for a result of an MRN nobody has registered (Kind.UNREGISTERED_RESULT): it is kept in the
+    # exceptions queue (`import_exception`) and told to the named list (alerts.recipients).
+    patient = models.ForeignKey("monitoring.Patient", null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="alerts")
+    import_exception = models.ForeignKey("monitoring.ImportException", null=True, blank=True,
+                                         on_delete=models.SET_NULL, related_name="alerts")
     # Null for an observed-value alert of a patient with no active cycle: an alert belongs to a patient.
     cycle = models.ForeignKey("monitoring.Cycle", null=True, blank=True, on_delete=models.CASCADE,
                               related_name="alerts")
@@ -177,11 +185,19 @@ class Alert(models.Model):
                 fields=["patient", "kind"], condition=Q(resolved_at__isnull=True, cycle__isnull=True),
                 name="one_live_patient_alert_per_condition",
             ),
+            # A result of an unregistered MRN is told once, however often the lab re-sends it.
+            models.UniqueConstraint(fields=["import_exception", "kind"], condition=Q(import_exception__isnull=False),
+                                    name="one_alert_per_held_record"),
         ]
         indexes = [models.Index(fields=["resolved_at", "acknowledged_at"])]
 
     def __str__(self) -> str:
-        return f"{self.get_severity_display()}: {self.get_kind_display()} ({self.patient.mrn})"
+        return f"{self.get_severity_display()}: {self.get_kind_display()} ({self.mrn})"
+
+    @property
+    def mrn(self) -> str:
+        """Return the patient's MRN, or the unregistered MRN the result came with."""
+        return self.patient.mrn if self.patient_id else self.evidence.get("mrn", "")
 
     @property
     def is_open(self) -> bool:

@@ -37,6 +37,10 @@ class Regimen(models.Model):
         "ANC to start next cycle (x10^9/L)", max_digits=4, decimal_places=2,
         default=clinical.DEFAULT_NEXT_CYCLE_ANC,
     )
+    next_cycle_platelets_1e9_per_l = models.DecimalField(
+        "platelets to start next cycle (x10^9/L)", max_digits=5, decimal_places=1,
+        default=clinical.DEFAULT_NEXT_CYCLE_PLATELETS,
+    )
     nadir_window_start_day = models.PositiveSmallIntegerField(default=7)
     nadir_window_end_day = models.PositiveSmallIntegerField(default=14)
     infusion_hours = models.PositiveSmallIntegerField(
@@ -70,6 +74,42 @@ class TreatmentCourse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.regimen} from {self.started_on:%d %b %Y}"
+
+    @property
+    def gcsf_decision_or_none(self):
+        """Return the course's G-CSF decision (not indicated / declined), or None."""
+        return gcsf_decision_of(self)
+
+
+class GcsfDecision(models.Model):
+    """G-CSF prophylaxis considered for a course and not given: not indicated, or declined (issue 21 item 8).
+
+    Recorded once per course, with a reason, in the history; it stops "G-CSF indicated but not
+    given" from asking again every cycle of that course.
+    """
+
+    class Decision(models.TextChoices):
+        NOT_INDICATED = "not_indicated", "Considered, not indicated"
+        DECLINED = "declined", "Declined by the patient"
+
+    course = models.OneToOneField(TreatmentCourse, on_delete=models.CASCADE, related_name="gcsf_decision")
+    decision = models.CharField(max_length=20, choices=Decision.choices)
+    reason = models.TextField()
+    recorded_by = models.ForeignKey("monitoring.User", null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    recorded_at = models.DateTimeField()
+    history = HistoricalRecords()
+
+    def __str__(self) -> str:
+        return f"{self.get_decision_display()} for {self.course}"
+
+
+def gcsf_decision_of(course: TreatmentCourse) -> GcsfDecision | None:
+    """Return the course's recorded G-CSF decision, or None (no query if it was select_related)."""
+    try:
+        return course.gcsf_decision
+    except GcsfDecision.DoesNotExist:
+        return None
 
 
 class Cycle(models.Model):
@@ -181,7 +221,7 @@ def grading_cycle_of(cycles: list[Cycle], moment: datetime) -> Cycle | None:
     return max(candidates, key=lambda c: c.day1) if candidates else None
 
 
-CYCLE_RELATED = ("course__regimen", "course__patient__team")
+CYCLE_RELATED = ("course__regimen", "course__patient__team", "course__gcsf_decision")
 
 
 def patient_cycles(patient_ids: list[int], *, lock: bool = False) -> dict[int, list[Cycle]]:

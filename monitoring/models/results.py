@@ -39,6 +39,9 @@ class CountResult(models.Model):
     )
     wbc_1e9_per_l = models.DecimalField("WBC (x10^9/L)", max_digits=7, decimal_places=3, null=True, blank=True)
     neutrophil_pct = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    # Issue 21 item 7: platelets of the same specimen (LOINC 777-3, 26515-7), in 10^9/L like the ANC.
+    platelets_1e9_per_l = models.DecimalField("platelets (x10^9/L)", max_digits=7, decimal_places=3,
+                                              null=True, blank=True)
     band_pct = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     entered_value = models.CharField(max_length=40, help_text="The ANC (or WBC) as entered or received.")
     entered_unit = models.CharField(max_length=20, help_text="The unit as entered or received.")

@@ -52,6 +52,7 @@ def _new_count(patient: Patient, count: CountInput, source: str, user) -> CountR
         wbc_1e9_per_l=count.wbc_1e9_per_l,
         neutrophil_pct=count.neutrophil_pct,
         band_pct=count.band_pct,
+        platelets_1e9_per_l=count.platelets_1e9_per_l,
         entered_value=count.entered_value,
         entered_unit=count.entered_unit,
         accession=count.accession,
@@ -89,6 +90,7 @@ CORRECTABLE_COUNT_FIELDS = (
     "wbc_1e9_per_l",
     "neutrophil_pct",
     "band_pct",
+    "platelets_1e9_per_l",
     "entered_value",
     "entered_unit",
 )

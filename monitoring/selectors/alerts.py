@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from django.db.models import Q
 from django.db.models.functions import Coalesce
 
 from monitoring.alerts.presentation import alert_order
-from monitoring.models import Alert, AlertEvent, Patient
+from monitoring.models import Alert, AlertEvent, Delivery, Patient
 
 
 def visible_alerts(user):
-    """Return the alerts of the user's teams' patients (the team scoping of the inbox)."""
-    return Alert.objects.filter(patient__in=Patient.objects.visible_to(user))
+    """Return the alerts of the user's teams' patients (the team scoping of the inbox), and the alerts
+    of an unregistered MRN's results she was told of in-app (alerts.unregistered)."""
+    told = Delivery.objects.filter(alert__patient__isnull=True, channel=Delivery.Channel.INAPP,
+                                   recipient=user.get_username()).values("alert_id")
+    return Alert.objects.filter(Q(patient__in=Patient.objects.visible_to(user)) | Q(pk__in=told))
 
 
 def alert_inbox(user, history_limit: int = 100) -> dict:

@@ -8,7 +8,7 @@ from django import template
 from django.utils.formats import date_format
 from django.utils.translation import get_language
 
-from monitoring import wording
+from monitoring import clinical, wording
 from monitoring.alerts.presentation import FN_KIND
 
 register = template.Library()
@@ -20,6 +20,14 @@ def plain(value) -> str:
     if value is None or value == "":
         return ""
     return f"{Decimal(value).normalize():f}"
+
+
+@register.filter
+def anc(value, digits: int = 2) -> str:
+    """Return a count rounded to `digits` places, never across a grade boundary: 0.499 -> "0.499", not "0.50"."""
+    if value is None or value == "":
+        return ""
+    return clinical.number_text(value, int(digits))
 
 
 @register.filter

@@ -46,15 +46,19 @@ def send(delivery) -> None:
 def subject(delivery) -> str:
     alert = delivery.alert
     prefix = "ESCALATED, not acknowledged: " if delivery.purpose == "escalate" else ""
-    return (f"[NeutroWatch] {prefix}{alert.get_severity_display()}: {alert.get_kind_display()} "
-            f"- {alert.patient.mrn} {alert.patient.initials}")
+    who = f"{alert.patient.mrn} {alert.patient.initials}" if alert.patient_id else f"unregistered MRN {alert.mrn}"
+    return f"[NeutroWatch] {prefix}{alert.get_severity_display()}: {alert.get_kind_display()} - {who}"
 
 
 def body(delivery) -> str:
     alert = delivery.alert
     site = settings.NEUTROWATCH["SITE_URL"].rstrip("/")
-    lines = [f"Patient {alert.patient.mrn} ({alert.patient.initials}), "
-             + (f"cycle {alert.cycle.number}" if alert.cycle_id else "no active cycle"), "", alert.message]
+    if alert.patient_id is None:
+        who = f"MRN {alert.mrn}: nobody has registered this MRN"
+    else:
+        who = (f"Patient {alert.patient.mrn} ({alert.patient.initials}), "
+               + (f"cycle {alert.cycle.number}" if alert.cycle_id else "no active cycle"))
+    lines = [who, "", alert.message]
     if alert.latest_message and alert.latest_message != alert.message:
         lines += ["", f"Now: {alert.latest_message}"]  # the present beside what raised it (issue 21)
     if alert.cleared_at is not None:

@@ -8,7 +8,9 @@ from monitoring.treatment.courses import (
     give_cycle,
     give_cycle_concerns,
     record_administration,
+    record_gcsf_decision,
     start_course,
 )
 
-__all__ = ["delay_cycle", "give_cycle", "give_cycle_concerns", "record_administration", "start_course"]
+__all__ = ["delay_cycle", "give_cycle", "give_cycle_concerns", "record_administration", "record_gcsf_decision",
+           "start_course"]

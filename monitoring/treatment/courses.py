@@ -13,7 +13,16 @@ from simple_history.utils import bulk_create_with_history
 from monitoring import clinical
 from monitoring.alerts import evaluate
 from monitoring.forecasts.inputs import mark_inputs_changed
-from monitoring.models import Alert, ChemoAdministration, CountResult, Cycle, Patient, TreatmentCourse
+from monitoring.models import (
+    Alert,
+    ChemoAdministration,
+    CountResult,
+    Cycle,
+    GcsfDecision,
+    GcsfDose,
+    Patient,
+    TreatmentCourse,
+)
 
 
 def start_course(patient: Patient, regimen, first_day1: datetime, n_cycles: int) -> TreatmentCourse:
@@ -43,7 +52,7 @@ def give_cycle_concerns(cycle: Cycle, given_at: datetime) -> list[str]:
     """Return, in words, why recording `cycle` as given at `given_at` may be unsafe (empty if none).
 
     The "Record given" form asks for an override reason while any of these hold: the last
-    pre-dose ANC is below the regimen's threshold, there is no count in the 72 h before day 1,
+    pre-dose ANC (or platelet count) is below the regimen's threshold, there is no count in the 72 h before day 1,
     a critical alert of the patient is open, or the previous cycle's length has not passed.
     """
 
@@ -59,8 +68,19 @@ def give_cycle_concerns(cycle: Cycle, given_at: datetime) -> list[str]:
         hours = int(clinical.PRE_DOSE_COUNT_WINDOW.total_seconds() // 3600)
         concerns.append(f"No blood count in the {hours} h before this day 1.")
     elif pre_dose.anc_1e9_per_l < threshold:
-        concerns.append(f"The last pre-dose ANC, {pre_dose.anc_1e9_per_l} x10^9/L on "
+        concerns.append(f"The last pre-dose ANC, {pre_dose.anc_display} x10^9/L on "
                         f"{_local(pre_dose.collected_at)}, is below the regimen threshold of {threshold} x10^9/L.")
+    platelets = (
+        CountResult.objects.filter(patient_id=patient_id, collected_at__lte=given_at, platelets_1e9_per_l__isnull=False,
+                                   collected_at__gte=given_at - clinical.PRE_DOSE_COUNT_WINDOW)
+        .order_by("-collected_at", "-pk").first()
+    )
+    platelet_threshold = regimen.next_cycle_platelets_1e9_per_l
+    if platelets is not None and platelets.platelets_1e9_per_l < platelet_threshold:
+        concerns.append(f"The last pre-dose platelet count, {platelets.platelets_1e9_per_l.normalize():f} x10^9/L on "
+                        f"{_local(platelets.collected_at)}, is below the regimen threshold of "
+                        f"{platelet_threshold.normalize():f} x10^9/L.")
+    concerns += _gcsf_concerns(cycle, given_at)
     for alert in Alert.objects.filter(patient_id=patient_id, severity=Alert.Severity.CRITICAL,
                                       resolved_at__isnull=True).order_by("raised_at"):
         concerns.append(f"A critical alert is open: {alert.get_kind_display()} (raised {_local(alert.raised_at)}).")
@@ -75,6 +95,52 @@ def give_cycle_concerns(cycle: Cycle, given_at: datetime) -> list[str]:
                             f"{regimen.cycle_length_days}-day cycle allows cycle {cycle.number} from "
                             f"{timezone.localtime(earliest):%a %d %b}.")
     return concerns
+
+
+def _gcsf_concerns(cycle: Cycle, given_at: datetime) -> list[str]:
+    """Return pegfilgrastim doses acting less than 14 days (12 every 2 weeks) before this day 1 (issue 21 item 8)."""
+    regimen = cycle.course.regimen
+    interval = clinical.chemo_interval_days(regimen.cycle_length_days, regimen.chemo_days)
+    before = clinical.pegfilgrastim_not_before_chemo(interval, regimen.infusion_hours)
+    concerns = []
+    doses = GcsfDose.objects.filter(patient_id=cycle.course.patient_id, product__in=[
+        clinical.PEGFILGRASTIM, clinical.LIPEGFILGRASTIM], given_at__gte=given_at - before - timedelta(days=2),
+        given_at__lte=given_at)
+    for dose in doses.order_by("given_at"):
+        acts_at = dose.given_at + (clinical.ON_BODY_INJECTOR_DELIVERS_AFTER if dose.route == GcsfDose.Route.OBI
+                                   else timedelta(0))
+        if given_at - before < acts_at <= given_at:
+            days = (given_at - acts_at).total_seconds() / 86400
+            injector = f" (on-body injector, delivering about {_local(acts_at)})" if acts_at != dose.given_at else ""
+            concerns.append(f"{dose.get_product_display().split(' (')[0]} was given {_local(dose.given_at)}{injector}, "
+                            f"{days:.1f} days before this day 1: the label asks for at least {before.days} days.")
+    return concerns
+
+
+def record_gcsf_decision(course: TreatmentCourse, decision: str, reason: str, user,
+                         now: datetime | None = None) -> GcsfDecision:
+    """Record, once per course, that G-CSF prophylaxis is not indicated or was declined, with a reason.
+
+    Audited (history); it stops "G-CSF indicated but not given" for the course, whose live alert
+    is resolved at once. Raises ValueError if a decision is already recorded or the reason is empty.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValueError("give a reason")
+    if decision not in GcsfDecision.Decision.values:
+        raise ValueError(f"unknown decision {decision!r}")
+    now = now or timezone.now()
+    with transaction.atomic():
+        TreatmentCourse.objects.select_for_update().filter(pk=course.pk).first()
+        if GcsfDecision.objects.filter(course=course).exists():
+            raise ValueError("a G-CSF decision is already recorded for this course")
+        recorded = GcsfDecision(course=course, decision=decision, reason=reason, recorded_by=user, recorded_at=now)
+        recorded._change_reason = f"G-CSF {decision} recorded by {user.get_username() if user else 'system'}"
+        recorded.save()
+        for cycle_id in Alert.objects.filter(cycle__course=course, kind=Alert.Kind.GCSF_NOT_GIVEN,
+                                             resolved_at__isnull=True).values_list("cycle_id", flat=True):
+            evaluate.evaluate_alerts(cycle_id, now)
+    return recorded
 
 
 def _local(moment: datetime) -> str:

@@ -118,7 +118,8 @@ def _table_page(request, rows: list, param: str):
 
 def alerts(request):
     inbox = selectors.alert_inbox(request.user)
-    record_list(request, (alert.patient_id for alert in inbox["open"] + inbox["in_hand"] + inbox["history"]))
+    record_list(request, (a.patient_id for a in inbox["open"] + inbox["in_hand"] + inbox["history"]
+                          if a.patient_id is not None))
     _present(inbox["open"] + inbox["in_hand"], timezone.now())
     drafts.give_back_ack_drafts(request, inbox["open"])
     return render(request, "monitoring/alerts.html", {**inbox, "note_max_length": NOTE_MAX_LENGTH})
@@ -155,7 +156,8 @@ def acknowledge(request, pk: int):
     alert = selectors.visible_alerts(request.user).select_related("patient").filter(pk=pk).first()
     if alert is None:
         refuse(request, pk)
-    record_access(request, alert.patient_id, AccessLog.Action.FORM)
+    if alert.patient_id is not None:  # an unregistered MRN's alert names no patient record
+        record_access(request, alert.patient_id, AccessLog.Action.FORM)
     note = request.POST.get("note", "").strip()
     antibiotics_at, problem = _antibiotics_time(request, alert)
     if len(note) > NOTE_MAX_LENGTH:
@@ -167,7 +169,7 @@ def acknowledge(request, pk: int):
         drafts.keep_ack_draft(request, alert.pk, {"note": note, "problem": problem,
                                                   "antibiotics_given_at": request.POST.get("antibiotics_given_at", "")})
     elif lifecycle.acknowledge_alert(alert.pk, request.user, note, antibiotics_given_at=antibiotics_at):
-        messages.success(request, f"Alert for {alert.patient.mrn} acknowledged.")
+        messages.success(request, f"Alert for {alert.mrn} acknowledged.")
     else:
         alert.refresh_from_db()
         who = alert.acknowledged_by or "someone else"
@@ -220,7 +222,7 @@ def _summary_row(patient, cycle: selectors.CycleData) -> list:
     return [
         patient.mrn, cycle.regimen.name, cycle.cycle.number, cycle.cycle.get_status_display(),
         f"{timezone.localtime(cycle.start):%Y-%m-%d %H:%M}", cycle.cycle.delay_reason, len(cycle.counts),
-        number(nadir.anc_1e9_per_l) if nadir else "",
+        (nadir.anc_display if nadir.qualifier else number(nadir.anc_1e9_per_l)) if nadir else "",  # "<0.1" as received
         cycle.cycle.cycle_day(nadir.collected_at) if nadir else "",
         f"{timezone.localtime(nadir.collected_at):%Y-%m-%d %H:%M}" if nadir else "",
         "" if cycle.worst_grade is None else cycle.worst_grade,

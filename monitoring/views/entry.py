@@ -8,9 +8,9 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
 
-from monitoring import forms, records
+from monitoring import forms, records, treatment
 from monitoring.guards import races, text
-from monitoring.models import AccessLog, CountResult, Cycle, Patient
+from monitoring.models import AccessLog, CountResult, Cycle, Patient, TreatmentCourse
 from monitoring.models.results import Source
 from monitoring.views import lookups, patient_for
 
@@ -92,6 +92,7 @@ def count_edit(request, pk: int):
         "collected_at": timezone.localtime(result.collected_at),
         "unit": "10^9/L",
         "anc": f"{result.qualifier}{result.anc_1e9_per_l.normalize():f}",  # a censored count stays censored
+        "platelets": result.platelets_1e9_per_l,
         "accession": result.accession,
     }
     form = forms.CountForm(request.POST or None, patient=patient, instance=result, initial=initial)
@@ -168,6 +169,24 @@ def cycle_give(request, pk: int):
     return _form_page(request, form, f"Give cycle {cycle.number}", cycle.course.patient)
 
 
+def gcsf_decision(request, pk: int):
+    """Record once per course that G-CSF is not indicated or was declined, with a reason."""
+    course = lookups.team_record(request, TreatmentCourse.objects.select_related("patient"), pk,
+                                 lambda course: course.patient)
+    patient = course.patient
+    form = forms.GcsfDecisionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            treatment.record_gcsf_decision(course, form.cleaned_data["decision"], form.cleaned_data["reason"],
+                                           request.user)
+        except ValueError as exc:
+            form.add_error(None, f"Not recorded: {exc}.")
+        else:
+            messages.success(request, "G-CSF decision recorded for this course.")
+            return redirect(patient)
+    return _form_page(request, form, f"G-CSF for {course}: not indicated or declined", patient)
+
+
 def cycle_delay(request, pk: int):
     cycle = _cycle_for(request, pk)
     _require_treatment_rights(request)
@@ -191,4 +210,5 @@ urlpatterns = [
     path("patients/<int:pk>/courses/new/", course_new, name="course_new"),
     path("cycles/<int:pk>/give/", cycle_give, name="cycle_give"),
     path("cycles/<int:pk>/delay/", cycle_delay, name="cycle_delay"),
+    path("courses/<int:pk>/gcsf-decision/", gcsf_decision, name="gcsf_decision"),
 ]

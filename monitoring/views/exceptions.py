@@ -29,6 +29,7 @@ class FixForm(RefuseControlCharacters, forms.Form):
     wbc = forms.CharField(max_length=20, required=False, label="WBC")
     neutrophil_pct = forms.CharField(max_length=20, required=False, label="Neutrophils %")
     band_pct = forms.CharField(max_length=20, required=False, label="Bands %")
+    platelets = forms.CharField(max_length=20, required=False, label="Platelets", help_text="In the unit below.")
     unit = forms.CharField(max_length=20, required=False, help_text="10^9/L, 10^3/uL (K/uL) or cells/uL.")
     accession = forms.CharField(max_length=64, required=False)
     status = forms.ChoiceField(choices=[("", "final"), ("corrected", "corrected (replaces the stored result)")],

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from monitoring.alerts.rules.facts import CRITICAL, CycleFacts, Finding, Thresholds
-from monitoring.alerts.rules.forecast import gcsf_not_given, grade4_predicted, nadir_unmonitored, not_ready
+from monitoring.alerts.rules.forecast import (
+    gcsf_not_given,
+    grade4_predicted,
+    nadir_unmonitored,
+    not_ready,
+    pre_dose_counts,
+)
 from monitoring.alerts.rules.observed import (
     febrile_neutropenia,
     fever_recheck,
     fever_unknown_anc,
     gcsf_timing,
     observed_grade,
+    platelets_grade4,
 )
 
 
@@ -25,11 +32,18 @@ def evaluate(facts: CycleFacts, thresholds: Thresholds, *, observed_only: bool =
     if facts.cycle_over:
         graded = observed_grade(facts, thresholds)
         return [graded] if graded is not None and graded.severity == CRITICAL else []
-    rules = [observed_grade]
+    rules = [observed_grade, platelets_grade4]
     if facts.is_current:
         rules += [febrile_neutropenia, fever_unknown_anc, fever_recheck, gcsf_timing]
     if started and not observed_only:
         rules += [grade4_predicted, not_ready, nadir_unmonitored, gcsf_not_given]
+    elif started and has_pre_dose_count(facts):
+        rules.append(not_ready)  # a pre-dose count decides readiness at save time (PRE_DOSE_KINDS)
     findings = [finding for rule in rules if (finding := rule(facts, thresholds)) is not None]
     return sorted(findings, key=lambda f: -f.severity)
 
+
+
+def has_pre_dose_count(facts: CycleFacts) -> bool:
+    """Return True if a pre-dose count decides the cycle's readiness (no forecast needed)."""
+    return facts.chemo_given and not facts.cycle_over and bool(pre_dose_counts(facts))

@@ -49,22 +49,33 @@ GCSF_TIMING = "gcsf_timing"
 
 
 
+PLATELETS_GRADE4 = "platelets_grade4"
+
+
+
 # Raised and resolved only where the exceptions queue changes (alerts.evaluate_held), never by
-# the cycle and patient rules below: it is not in ALL_KINDS nor OBSERVED_KINDS.
+# the cycle and patient rules below: they are not in ALL_KINDS nor OBSERVED_KINDS.
 HELD_RESULT = "held_result"
+UNREADABLE_HELD = "unreadable_held"
+HELD_KINDS = (HELD_RESULT, UNREADABLE_HELD)
+# A result for an MRN nobody has registered: no patient, told to a named list (alerts.unregistered).
+UNREGISTERED_RESULT = "unregistered_result"
 
 
 
 ALL_KINDS = (
     GRADE4_OBSERVED, GRADE3_OBSERVED, GRADE4_PREDICTED, FEBRILE_NEUTROPENIA,
-    NOT_READY, NADIR_UNMONITORED, GCSF_NOT_GIVEN, FEVER_UNKNOWN_ANC, FEVER_RECHECK, GCSF_TIMING,
+    NOT_READY, NADIR_UNMONITORED, GCSF_NOT_GIVEN, FEVER_UNKNOWN_ANC, FEVER_RECHECK, GCSF_TIMING, PLATELETS_GRADE4,
 )
 
 
 
 # The kinds the save path evaluates (and may raise or clear) inside the saving transaction.
 OBSERVED_KINDS = frozenset({GRADE4_OBSERVED, GRADE3_OBSERVED, FEBRILE_NEUTROPENIA, FEVER_UNKNOWN_ANC,
-                            FEVER_RECHECK, GCSF_TIMING})
+                            FEVER_RECHECK, GCSF_TIMING, PLATELETS_GRADE4})
+# "Not ready" is also decided at save time, but only for a cycle with a pre-dose count (which wins
+# over the forecast): without one, its absence at save time says nothing (the forecast decides).
+PRE_DOSE_KINDS = frozenset({NOT_READY})
 
 
 
@@ -92,7 +103,7 @@ class Thresholds:
 
     grade4_predicted_probability: float = 0.5
     not_ready_probability: float = 0.5
-    fever_policy: str = clinical.FEVER_POLICY_IDSA
+    fever_policy: str = clinical.DEFAULT_FEVER_POLICY
     # Hysteresis of the forecast-driven alerts (issue 21 item 10): a live "grade 4 predicted"
     # clears only below the lower probability; once cleared, it is not raised again within
     # `rearm` unless P(grade 4) reaches the raise threshold plus `rearm_margin`.
@@ -107,14 +118,27 @@ class CountPoint:
     collected_at: datetime
     anc_1e9_per_l: Decimal
     count_id: int | None = None
+    platelets_1e9_per_l: Decimal | None = None  # of the same specimen, when the lab sent them
+    qualifier: str = ""  # "<" or ">": a censored count, stored (and graded) as its bound
+
+    @property
+    def anc_text(self) -> str:
+        """Return the ANC as received: "<0.1" for a censored count, else as stored ("0.310")."""
+        return clinical.count_text(self.anc_1e9_per_l, self.qualifier)
 
 
 
 @dataclass(frozen=True)
 class GcsfPoint:
-    given_at: datetime
+    given_at: datetime  # as recorded: for an on-body injector, when it was applied
     product: str  # clinical.FILGRASTIM, PEGFILGRASTIM or LIPEGFILGRASTIM
     dose_id: int | None = None
+    on_body_injector: bool = False
+
+    @property
+    def acts_at(self) -> datetime:
+        """Return when the dose reaches the patient: an on-body injector delivers about 27 h after it is applied."""
+        return self.given_at + clinical.ON_BODY_INJECTOR_DELIVERS_AFTER if self.on_body_injector else self.given_at
 
 
 
@@ -174,6 +198,7 @@ class CycleFacts:
     fn_risk: str
     nadir_window_days: tuple[int, int]
     next_cycle_anc_1e9_per_l: Decimal
+    next_cycle_platelets_1e9_per_l: Decimal = clinical.DEFAULT_NEXT_CYCLE_PLATELETS
     gcsf_risk_factors: tuple[str, ...] = ()
     # From PRE_DOSE_COUNT_WINDOW before day 1 (or KNOWN_ANC_WITHIN before now, if earlier) up to now;
     # without a cycle, the last NO_CYCLE_COUNT_LOOKBACK.
@@ -193,6 +218,9 @@ class CycleFacts:
     # each kind's last alert was resolved.
     live_kinds: frozenset[str] = frozenset()
     last_cleared: dict[str, datetime] = field(default_factory=dict)
+    next_day1_given: bool = False  # the next cycle's day 1 is given (next_day1 is then not a plan)
+    gcsf_decision: str = ""  # "not indicated" or "declined", recorded for this course (stops "not given")
+
 
     def rearming(self, kind: str, thresholds: Thresholds) -> bool:
         """Return True if an alert of `kind` cleared within the re-arm time (raise only past the margin)."""

@@ -14,6 +14,7 @@ from monitoring.alerts.rules.facts import (
     NADIR_UNMONITORED,
     NOT_READY,
     ChemoPoint,
+    CountPoint,
     CycleFacts,
     Finding,
     Thresholds,
@@ -80,25 +81,29 @@ def _nadir_window_passed(facts: CycleFacts) -> tuple | None:
 
 
 
+def pre_dose_counts(facts: CycleFacts) -> list[CountPoint]:
+    """Return the counts of the 72 h before the next day 1, and after it while that cycle is not given."""
+    if facts.next_day1 is None:
+        return []
+    return [c for c in _cycle_counts(facts) if c.collected_at >= facts.next_day1 - clinical.PRE_DOSE_COUNT_WINDOW]
+
+
 def not_ready(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
-    """Rule 4: a low pre-dose count, or (without one) P(ready on the next day 1) below 0.5."""
+    """Rule 4: a low pre-dose ANC or platelet count, or (without a pre-dose count) P(ready) below 0.5.
+
+    The pre-dose count is the latest of the 72 h before the next planned day 1, or taken after that
+    time while the next cycle is not given yet; its platelets (the latest pre-dose count that has them)
+    are held to the regimen's platelet threshold (issue 21 item 7). Decided at save time as well.
+    """
     if facts.next_day1 is None or not facts.chemo_given:
         return None
     threshold = facts.next_cycle_anc_1e9_per_l
-    pre_dose = [c for c in _cycle_counts(facts) if c.collected_at >= facts.next_day1 - clinical.PRE_DOSE_COUNT_WINDOW]
+    pre_dose = pre_dose_counts(facts)
     next_day = _day(facts.next_day1, facts)
     recovery = _recovery_words(facts, float(threshold))
     evidence = {"next_day1": facts.next_day1.isoformat(), "threshold_1e9_per_l": str(threshold)}
     if pre_dose:
-        latest = pre_dose[-1]
-        if latest.anc_1e9_per_l >= threshold:
-            return None
-        evidence.update(count_id=latest.count_id, anc_1e9_per_l=str(latest.anc_1e9_per_l),
-                        collected_at=latest.collected_at.isoformat())
-        message = (f"Not ready for cycle {facts.cycle_number + 1} on {next_day}: pre-dose ANC "
-                   f"{latest.anc_1e9_per_l} x10^9/L is below {threshold}.{recovery} "
-                   "Discuss a delay or dose reduction with the oncologist.")
-        return Finding(NOT_READY, MEDIUM, message, evidence)
+        return _not_ready_pre_dose(facts, pre_dose, next_day, recovery, evidence)
     forecast = facts.forecast
     if forecast is None or forecast.p_ready is None or forecast.p_ready >= thresholds.not_ready_probability:
         return None
@@ -107,6 +112,32 @@ def not_ready(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
                f"= {forecast.p_ready:.0%}.{recovery} Plan a pre-dose count.")
     return Finding(NOT_READY, MEDIUM, message, evidence)
 
+
+def _not_ready_pre_dose(facts: CycleFacts, pre_dose: list[CountPoint], next_day: str, recovery: str,
+                        evidence: dict) -> Finding | None:
+    latest = pre_dose[-1]
+    anc_threshold, platelet_threshold = facts.next_cycle_anc_1e9_per_l, facts.next_cycle_platelets_1e9_per_l
+    with_platelets = [c for c in pre_dose if c.platelets_1e9_per_l is not None]
+    platelets = with_platelets[-1] if with_platelets else None
+    reasons = []
+    if latest.anc_1e9_per_l < anc_threshold:
+        reasons.append(f"pre-dose ANC {latest.anc_text} x10^9/L ({_when(latest.collected_at, facts)}) is below "
+                       f"{anc_threshold}")
+        evidence.update(count_id=latest.count_id, anc_1e9_per_l=str(latest.anc_1e9_per_l),
+                        collected_at=latest.collected_at.isoformat())
+    if platelets is not None and platelets.platelets_1e9_per_l < platelet_threshold:
+        reasons.append(f"pre-dose platelets {platelets.platelets_1e9_per_l.normalize():f} x10^9/L "
+                       f"({_when(platelets.collected_at, facts)}) are below {platelet_threshold.normalize():f}")
+        evidence.update(platelets_1e9_per_l=str(platelets.platelets_1e9_per_l),
+                        platelet_threshold_1e9_per_l=str(platelet_threshold),
+                        platelets_collected_at=platelets.collected_at.isoformat())
+        evidence.setdefault("count_id", platelets.count_id)
+    if not reasons:
+        return None
+    message = (f"Not ready for cycle {facts.cycle_number + 1} on {next_day}: {' and '.join(reasons)}."
+               f"{recovery if latest.anc_1e9_per_l < anc_threshold else ''} "
+               "Discuss a delay or dose reduction with the oncologist.")
+    return Finding(NOT_READY, MEDIUM, message, evidence)
 
 
 def nadir_unmonitored(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
@@ -138,7 +169,11 @@ def nadir_unmonitored(facts: CycleFacts, thresholds: Thresholds) -> Finding | No
 
 
 def gcsf_not_given(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
-    """Rule 6: G-CSF prophylaxis indicated and none recorded from 24 h after the last chemo dose ends."""
+    """Rule 6: G-CSF prophylaxis indicated and none recorded 72 h after the last chemo dose ends.
+
+    Due at the end of the labels' window (issue 21 item 8), and never for a course where "not
+    indicated" or "declined" has been recorded with a reason.
+    """
     if not facts.chemo_given:
         return None
     why, verb = _gcsf_indication(facts)
@@ -150,12 +185,16 @@ def gcsf_not_given(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
         return None
     if any(t >= facts.day1 - clinical.GCSF_COUNTS_FROM_BEFORE_DAY1 for t in facts.gcsf_given_at):
         return None
+    if facts.gcsf_decision:
+        return None  # "not indicated" or "declined", recorded for the course with a reason
     after = f"the last chemotherapy dose ({_when(last_dose.given_at, facts)})"
     if last_dose.infusion_hours:
         after = (f"the end of the last chemotherapy dose's {last_dose.infusion_hours}-hour infusion "
                  f"({_when(last_dose.ends_at, facts)})")
-    message = (f"{verb} ({why}) and none is recorded in cycle {facts.cycle_number}, 24 h after {after}. "
-               "Check whether it was given elsewhere, or discuss it with the oncologist.")
+    hours = int(clinical.GCSF_DUE_AFTER_CHEMO.total_seconds() // 3600)
+    message = (f"{verb} ({why}) and none is recorded in cycle {facts.cycle_number}, {hours} h after {after}: "
+               "the end of the labels' window. Check whether it was given elsewhere, discuss it with the "
+               "oncologist, or record that it is not indicated or declined (with a reason).")
     evidence = {"fn_risk": facts.fn_risk, "risk_factors": list(facts.gcsf_risk_factors), "due_by": due.isoformat(),
                 "secondary": facts.prior_febrile_neutropenia}
     return Finding(GCSF_NOT_GIVEN, MEDIUM, message, evidence)

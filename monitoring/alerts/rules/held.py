@@ -1,4 +1,9 @@
-"""A count kept for review (the exceptions queue), not stored: still graded, and alerted."""
+"""Counts kept for review (the exceptions queue), not stored: graded under every reading, and alerted.
+
+Doubt fails safe (issue 21, item 5): a count held as a likely unit or decimal slip is graded as
+received AND under the slip its hold names (clinical.held_readings); the alert follows the worst
+reading, so "80 x10^9/L" held as probably cells/uL is a grade 4 (0.08) until the lab says otherwise.
+"""
 
 from __future__ import annotations
 
@@ -6,38 +11,123 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from monitoring import clinical
-from monitoring.alerts.rules.facts import HELD_RESULT, HIGH, Finding
+from monitoring.alerts.rules.facts import CRITICAL, HELD_RESULT, HIGH, UNREADABLE_HELD, UNREGISTERED_RESULT, Finding
 
 
 @dataclass(frozen=True)
 class HeldCount:
-    """A count of a known patient kept in the exceptions queue, graded from its values as received."""
+    """A count of a known patient kept in the exceptions queue, with every reading its hold names."""
 
     exception_id: int
-    anc_1e9_per_l: Decimal
+    readings: tuple[clinical.Reading, ...]  # as received first (if plausible), then the suspected slips
+    received: str  # the number and unit as received: "80 x10^9/L"
     collected_at: str  # as received: the time may be what kept it (e.g. the hour the clocks go back)
     problems: str
 
+    @property
+    def worst(self) -> clinical.Reading | None:
+        return min(self.readings, key=lambda r: r.anc_1e9_per_l, default=None)
+
+
+@dataclass(frozen=True)
+class UnreadableCount:
+    """A count of a known patient kept in the exceptions queue because its value cannot be read."""
+
+    exception_id: int
+    received: str  # the value and unit as received: "1,2 x10^9/L"
+    collected_at: str
+    problems: str
 
 
 def held_result(held: list[HeldCount]) -> Finding | None:
-    """Rule 8: a count of grade 3 or 4 kept for review instead of stored [high].
+    """Rule 8: a count held for review that is grade 3 or 4 under any of its readings.
 
-    A value held back (a re-sent accession with another value but no corrected status, a likely
-    unit slip, an ambiguous local time) may be right: if it is, nobody would know until someone
-    opened the queue. High, not critical: the value may be the mistake that held it.
+    Critical if any reading is grade 4 (to the team at once, escalated like any critical): the
+    value that looks like a mistake may be right, or the mistake may hide a grade 4 ("80 x10^9/L"
+    that is 80 cells/uL). High if the worst reading is grade 3.
     """
-    severe = [h for h in held if h.anc_1e9_per_l < clinical.GRADE3_BELOW]
+    severe = [h for h in held if h.worst is not None and h.worst.anc_1e9_per_l < clinical.GRADE3_BELOW]
     if not severe:
         return None
-    worst = min(severe, key=lambda h: (h.anc_1e9_per_l, h.exception_id))
-    grade = clinical.ctcae_grade(worst.anc_1e9_per_l)
+    worst = min(severe, key=lambda h: (h.worst.anc_1e9_per_l, h.exception_id))
+    grade = worst.worst.grade
     others = f" ({len(severe) - 1} more held)" if len(severe) > 1 else ""
-    message = (f"A count is held for review, not stored: ANC {worst.anc_1e9_per_l} x10^9/L (grade {grade} if it "
-               f"is right), collected {worst.collected_at or 'at a time not read'}{others}. Held because: "
-               f"{worst.problems.rstrip('.')}. Open it in the exceptions queue "
-               f"(/import/exceptions/{worst.exception_id}/): store it if it is right, or dismiss it with a reason.")
-    evidence = {"exception_id": worst.exception_id, "anc_1e9_per_l": str(worst.anc_1e9_per_l),
+    readings = "; ".join(_reading_words(r) for r in worst.readings)
+    action = ("confirm with the lab now, and meanwhile treat the patient as grade 4 neutropenia: check for fever "
+              "and signs of infection" if grade == 4 else "confirm with the lab")
+    message = (f"{worst.received} held for review, not stored (collected {worst.collected_at or 'at a time not read'})"
+               f"{others}: {readings}: {action}. Held because: {worst.problems.rstrip('.')}. Open it in the "
+               f"exceptions queue (/import/exceptions/{worst.exception_id}/): store it if it is right, or dismiss "
+               "it with a reason.")
+    evidence = {"exception_id": worst.exception_id, "anc_1e9_per_l": str(worst.worst.anc_1e9_per_l),
+                "ctcae_grade": grade, "received": worst.received,
+                "readings": [{"reading": r.words, "anc_1e9_per_l": str(r.anc_1e9_per_l), "ctcae_grade": r.grade}
+                             for r in worst.readings],
                 "held": sorted(h.exception_id for h in severe)}
-    return Finding(HELD_RESULT, HIGH, message, evidence)
+    return Finding(HELD_RESULT, CRITICAL if grade == 4 else HIGH, message, evidence)
 
+
+def _reading_words(reading: clinical.Reading) -> str:
+    """Return one reading in words: "if it is cells/uL it is 0.080 x10^9/L, grade 4"."""
+    return f"{reading.words} it is {reading.anc_1e9_per_l} x10^9/L, grade {reading.grade}"
+
+
+def unreadable_held(unreadable: list[UnreadableCount]) -> Finding | None:
+    """Rule 8b: a count of a known patient held because its value cannot be read ("1,2") [high].
+
+    Nothing can grade it, so nothing else would tell anyone a count arrived: it may be the
+    grade 4 of the day.
+    """
+    if not unreadable:
+        return None
+    first = min(unreadable, key=lambda u: u.exception_id)
+    others = f" ({len(unreadable) - 1} more held)" if len(unreadable) > 1 else ""
+    message = (f"A count arrived that cannot be read: {first.received} (collected "
+               f"{first.collected_at or 'at a time not read'}){others}. It is not stored and not graded: ask the "
+               f"lab for the value. Held because: {first.problems.rstrip('.')}. Open it in the exceptions queue "
+               f"(/import/exceptions/{first.exception_id}/) to fix it, or dismiss it with a reason.")
+    evidence = {"exception_id": first.exception_id, "received": first.received,
+                "held": sorted(u.exception_id for u in unreadable)}
+    return Finding(UNREADABLE_HELD, HIGH, message, evidence)
+
+
+@dataclass(frozen=True)
+class UnregisteredResult:
+    """A result kept in the exceptions queue because nobody has registered its MRN."""
+
+    exception_id: int
+    mrn: str
+    received: str  # as received: "ANC 0.3 x10^9/L", "temperature 38.6 C"
+    collected_at: str
+    readings: tuple[clinical.Reading, ...] = ()  # a count's readings (clinical.held_readings)
+    temperature_c: Decimal | None = None
+
+
+def unregistered_result(result: UnregisteredResult) -> Finding | None:
+    """Rule 8c: a grade 3-4 count (under any reading) or a raised temperature for an unregistered MRN.
+
+    Critical, told at once to a named list (NEUTROWATCH["UNREGISTERED_RESULT_RECIPIENTS"]): with no
+    patient there is no team to tell, and the result may be a neutropenic patient's on the day she
+    is registered. A single temperature of 38.0 C or more counts (NICE CG151: higher than 38 C is a
+    fever; IDSA 2010: 38.0 C sustained for an hour): with one reading and no record nothing can
+    confirm or rule out that it is sustained, so doubt fails safe.
+    """
+    worst = min(result.readings, key=lambda r: r.anc_1e9_per_l, default=None)
+    if worst is not None and worst.anc_1e9_per_l < clinical.GRADE3_BELOW:
+        what = "; ".join(_reading_words(r) for r in result.readings)
+        action = ("a possible grade 4 neutropenia: find the patient, register the MRN and re-try the result, or "
+                  "confirm the value with the lab" if worst.grade == 4 else
+                  "grade 3 neutropenia: find the patient, register the MRN and re-try the result")
+        evidence = {"ctcae_grade": worst.grade, "anc_1e9_per_l": str(worst.anc_1e9_per_l)}
+    elif result.temperature_c is not None and result.temperature_c >= clinical.FEVER_SUSTAINED_C:
+        what = f"{result.temperature_c} °C"
+        action = ("a possible fever in a patient who may be on chemotherapy: find the patient now and treat as "
+                  "possible neutropenic sepsis if she is (NICE CG151)")
+        evidence = {"temperature_c": str(result.temperature_c)}
+    else:
+        return None
+    message = (f"{result.received} for MRN {result.mrn}, which nobody has registered (collected "
+               f"{result.collected_at or 'at a time not read'}): {what}: {action}. Kept in the exceptions queue "
+               f"(/import/exceptions/{result.exception_id}/).")
+    evidence.update(mrn=result.mrn, exception_id=result.exception_id, received=result.received)
+    return Finding(UNREGISTERED_RESULT, CRITICAL, message, evidence)

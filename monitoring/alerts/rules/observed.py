@@ -16,6 +16,7 @@ from monitoring.alerts.rules.facts import (
     GRADE4_OBSERVED,
     HIGH,
     MEDIUM,
+    PLATELETS_GRADE4,
     ChemoPoint,
     CountPoint,
     CycleFacts,
@@ -42,14 +43,16 @@ def observed_grade(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
     evidence = {"count_id": worst.count_id, "anc_1e9_per_l": str(worst.anc_1e9_per_l),
                 "collected_at": worst.collected_at.isoformat(), "ctcae_grade": grade,
                 **_latest_evidence(facts, worst)}
+    if worst.qualifier:
+        evidence["anc_as_received"] = worst.anc_text  # "<0.1": shown as the lab reported it
     if recovered is not None:
         evidence.update(recovered_anc_1e9_per_l=str(recovered.anc_1e9_per_l),
                         recovered_at=recovered.collected_at.isoformat())
     if grade == 4:
-        message = (f"ANC {worst.anc_1e9_per_l} x10^9/L on {when}: grade 4 neutropenia (CTCAE v5.0). "
+        message = (f"ANC {worst.anc_text} x10^9/L on {when}: grade 4 neutropenia (CTCAE v5.0). "
                    "Check for fever and signs of infection; remind the patient to call at 38.0 °C.")
         return Finding(GRADE4_OBSERVED, CRITICAL, message, evidence, cleared_at)
-    message = (f"ANC {worst.anc_1e9_per_l} x10^9/L on {when}: grade 3 neutropenia (CTCAE v5.0). "
+    message = (f"ANC {worst.anc_text} x10^9/L on {when}: grade 3 neutropenia (CTCAE v5.0). "
                "Review the patient and plan a repeat count.")
     return Finding(GRADE3_OBSERVED, HIGH, message, evidence, cleared_at)
 
@@ -66,6 +69,28 @@ def _latest_evidence(facts: CycleFacts, worst: CountPoint) -> dict:
     if latest is None or latest == worst:
         return {}
     return {"latest_anc_1e9_per_l": str(latest.anc_1e9_per_l), "latest_collected_at": latest.collected_at.isoformat()}
+
+
+def platelets_grade4(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
+    """Rule 1b: CTCAE v5.0 grade 4 thrombocytopenia, platelets < 25 x10^9/L, in this cycle's counts [high].
+
+    High, not critical: a bleeding risk to review today (transfusion per local policy), not the
+    minutes-matter emergency of neutropenic fever. Clears when the latest platelets are back at 25.
+    """
+    with_platelets = [c for c in graded_counts(facts) if c.platelets_1e9_per_l is not None]
+    if not with_platelets:
+        return None
+    latest = max(with_platelets, key=lambda c: c.collected_at)
+    worst = min(with_platelets, key=lambda c: (c.platelets_1e9_per_l, c.collected_at))
+    if latest.platelets_1e9_per_l >= clinical.PLATELETS_GRADE4_BELOW:
+        return None  # recovered (or never grade 4): nothing to do now
+    worst = latest if worst.platelets_1e9_per_l >= clinical.PLATELETS_GRADE4_BELOW else worst
+    message = (f"Platelets {latest.platelets_1e9_per_l.normalize():f} x10^9/L on {_when(latest.collected_at, facts)}: "
+               "grade 4 thrombocytopenia (CTCAE v5.0, < 25). Check for bleeding or bruising, review with the "
+               "oncologist today (platelet transfusion per local policy) and avoid IM injections.")
+    evidence = {"count_id": latest.count_id, "platelets_1e9_per_l": str(latest.platelets_1e9_per_l),
+                "collected_at": latest.collected_at.isoformat(), "ctcae_grade": 4}
+    return Finding(PLATELETS_GRADE4, HIGH, message, evidence)
 
 
 def graded_counts(facts: CycleFacts) -> list[CountPoint]:
@@ -109,26 +134,50 @@ def _recovered(facts: CycleFacts, bound: Decimal) -> CountPoint | None:
 
 
 def febrile_neutropenia(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
-    """Rule 3: IDSA 2010 fever while neutropenic, measured (NCCN < 1.0) or forecast (< 0.5 in 48 h)."""
-    fever = _fever(facts, thresholds)
-    if fever is None:
+    """Rule 3: fever while neutropenic, under the clinic's fever policy (issue 21, item 6).
+
+    Each fever criterion comes with its guideline's neutropenia: NICE CG151's temperature above
+    38.0 C with a measured ANC <= 0.5 (neutropenic sepsis); IDSA 2010 / CTCAE's 38.3 C once or
+    38.0 C sustained with the last ANC < 1.0 (NCCN) or a forecast below 0.5 within 48 h (IDSA
+    "expected to fall"). Under the NICE-only policy every criterion takes NICE's ANC bound.
+    """
+    criteria = clinical.fever_criteria(_recent_temperatures(facts), thresholds.fever_policy)
+    if not criteria:
         return _fn_episode_continuing(facts, thresholds)
-    evidence = {"temperature_c": str(fever.temperature_c), "taken_at": fever.taken_at.isoformat()}
     last = _latest_count(facts)
-    if last is not None and last.anc_1e9_per_l < clinical.FN_ANC_BELOW:
-        evidence.update(anc_1e9_per_l=str(last.anc_1e9_per_l), collected_at=last.collected_at.isoformat())
-        reason = f"last ANC {last.anc_1e9_per_l} x10^9/L ({_when(last.collected_at, facts)})"
-    else:
-        low = _forecast_low_within(facts, fever.taken_at, clinical.FN_PREDICTION_HORIZON)
-        if low is None:
-            return None
-        evidence.update(predicted_lo80_1e9_per_l=round(low.lo80, 3), predicted_at=low.time.isoformat())
-        reason = f"ANC forecast to fall below {clinical.FN_PREDICTED_ANC_BELOW} x10^9/L within 48 h"
+    for criterion, fever in sorted(criteria.items(), key=lambda item: item[1].taken_at):
+        reason, evidence = _neutropenia(facts, thresholds, criterion, fever, last)
+        if reason:
+            return _fn_finding(facts, thresholds, criterion, fever, reason, evidence)
+    return None
+
+
+def _neutropenia(facts: CycleFacts, thresholds: Thresholds, criterion: str, fever: clinical.TemperaturePoint,
+                 last: CountPoint | None) -> tuple[str, dict]:
+    """Return (the neutropenia in words, its evidence) that makes this fever FN, or ("", {})."""
+    nice = criterion == clinical.FEVER_ABOVE_38_NICE or thresholds.fever_policy == clinical.FEVER_POLICY_NICE
+    bound_met = last is not None and (last.anc_1e9_per_l <= clinical.NICE_NEUTROPENIA_AT_MOST if nice
+                                      else last.anc_1e9_per_l < clinical.FN_ANC_BELOW)
+    if bound_met:
+        return (f"last ANC {last.anc_text} x10^9/L ({_when(last.collected_at, facts)})",
+                {"anc_1e9_per_l": str(last.anc_1e9_per_l), "collected_at": last.collected_at.isoformat()})
+    low = None if nice else _forecast_low_within(facts, fever.taken_at, clinical.FN_PREDICTION_HORIZON)
+    if low is None:
+        return "", {}
+    return (f"ANC forecast to fall below {clinical.FN_PREDICTED_ANC_BELOW} x10^9/L within 48 h",
+            {"predicted_lo80_1e9_per_l": round(low.lo80, 3), "predicted_at": low.time.isoformat()})
+
+
+def _fn_finding(facts: CycleFacts, thresholds: Thresholds, criterion: str, fever: clinical.TemperaturePoint,
+                reason: str, evidence: dict) -> Finding:
     minutes = int(clinical.FN_ANTIBIOTICS_WITHIN.total_seconds() // 60)
-    evidence["fever_policy"] = thresholds.fever_policy
+    policy = clinical.FEVER_POLICY_NAMES.get(thresholds.fever_policy, thresholds.fever_policy)
+    evidence = {"temperature_c": str(fever.temperature_c), "taken_at": fever.taken_at.isoformat(), **evidence,
+                "fever_policy": thresholds.fever_policy, "fever_criterion": criterion}
     message = (f"Febrile neutropenia suspected: {fever.temperature_c} °C at {_when(fever.taken_at, facts)} "
                f"with {reason}. Start the febrile-neutropenia pathway now: assess, take blood cultures and "
-               f"give empirical antibiotics within {minutes} minutes (IDSA 2010, ASCO/IDSA 2018).")
+               f"give empirical antibiotics within {minutes} minutes (IDSA 2010, ASCO/IDSA 2018, NICE CG151). "
+               f"Fever: {clinical.FEVER_CRITERION_WORDS[criterion]}; fever policy: {policy}.")
     return Finding(FEBRILE_NEUTROPENIA, CRITICAL, message, evidence)
 
 
@@ -163,18 +212,19 @@ def fever_unknown_anc(facts: CycleFacts, thresholds: Thresholds) -> Finding | No
         return None  # no fever, or rule 3 already says febrile neutropenia
     evidence = {"temperature_c": str(fever.temperature_c), "taken_at": fever.taken_at.isoformat(),
                 "fever_policy": thresholds.fever_policy}
+    policy = f" Fever policy: {clinical.FEVER_POLICY_NAMES.get(thresholds.fever_policy, thresholds.fever_policy)}."
     recent = [c for c in facts.counts if facts.now - clinical.KNOWN_ANC_WITHIN <= c.collected_at <= facts.now]
     at = _when(fever.taken_at, facts)
     if not recent:
         message = (f"Fever {fever.temperature_c} °C at {at} and no blood count in the last 24 h: fever in a "
                    "patient on chemotherapy: treat as possible neutropenic sepsis, urgent FBC and assessment "
-                   "(NICE CG151). Do not wait for the count to give antibiotics if the patient is unwell.")
+                   "(NICE CG151). Do not wait for the count to give antibiotics if the patient is unwell." + policy)
         return Finding(FEVER_UNKNOWN_ANC, CRITICAL, message, evidence)
     last = recent[-1]
     evidence.update(anc_1e9_per_l=str(last.anc_1e9_per_l), collected_at=last.collected_at.isoformat())
-    message = (f"Fever {fever.temperature_c} °C at {at} in a patient on chemotherapy; ANC {last.anc_1e9_per_l} "
+    message = (f"Fever {fever.temperature_c} °C at {at} in a patient on chemotherapy; ANC {last.anc_text} "
                f"x10^9/L on {_when(last.collected_at, facts)}. Assess for infection and repeat the FBC "
-               "(NICE CG151).")
+               "(NICE CG151)." + policy)
     return Finding(FEVER_UNKNOWN_ANC, HIGH, message, evidence)
 
 
@@ -196,24 +246,42 @@ def fever_recheck(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
 
 
 def gcsf_timing(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
-    """Rule 7: a G-CSF dose inside the window its label excludes around chemotherapy [medium]."""
+    """Rule 7: a G-CSF dose inside the window its label excludes around chemotherapy [medium].
+
+    Judged on when the dose acts (an on-body injector about 27 h after it is applied), against the
+    chemotherapy given and, for pegfilgrastim, the next PLANNED day 1 (issue 21 item 8): a dose
+    less than 14 days (12 every 2 weeks) before it is flagged when it is recorded, not after.
+    """
+    planned = _planned_chemo(facts)
     for dose in sorted(facts.gcsf_doses, key=lambda d: d.given_at, reverse=True):
         if facts.now - dose.given_at > clinical.GCSF_TIMING_LOOKBACK:
             continue
         long_acting = clinical.is_long_acting(dose.product)
         after = clinical.PEGFILGRASTIM_NOT_AFTER_CHEMO if long_acting else clinical.FILGRASTIM_NOT_AFTER_CHEMO
-        for chemo in facts.chemo_times:
+        for chemo in (*facts.chemo_times, *(planned if long_acting else ())):
             before = (clinical.pegfilgrastim_not_before_chemo(facts.chemo_interval_days, chemo.infusion_hours)
                       if long_acting else clinical.FILGRASTIM_NOT_BEFORE_CHEMO)
             # "Before" from the start, "after" from the end of the infusion; "at least N days before" includes N.
-            if chemo.given_at - before < dose.given_at < chemo.ends_at + after:
-                return _gcsf_timing_finding(facts, dose, chemo, long_acting, before)
+            if chemo.given_at - before < dose.acts_at < chemo.ends_at + after:
+                return _gcsf_timing_finding(facts, dose, chemo, long_acting, before,
+                                            planned=any(chemo is p for p in planned))
     return None
+
+
+def _planned_chemo(facts: CycleFacts) -> tuple[ChemoPoint, ...]:
+    """Return the planned day 1s not given yet: this cycle's (while waiting) and the next one's."""
+    infusion = max(facts.chemo_times, key=lambda c: c.given_at).infusion_hours if facts.chemo_times else 0
+    planned = []
+    if facts.day1 is not None and not facts.chemo_given:
+        planned.append(ChemoPoint(facts.day1, infusion))
+    if facts.next_day1 is not None and not facts.next_day1_given:
+        planned.append(ChemoPoint(facts.next_day1, infusion))
+    return tuple(planned)
 
 
 
 def _gcsf_timing_finding(facts: CycleFacts, dose: GcsfPoint, chemo: ChemoPoint, long_acting: bool,
-                         before: timedelta) -> Finding:
+                         before: timedelta, *, planned: bool = False) -> Finding:
     ends = " ends" if chemo.infusion_hours else ""  # the labels' "after chemotherapy": after it ends
     if not long_acting:
         rule = f"the label says filgrastim starts 24-72 h after cytotoxic chemotherapy{ends}, not in the 24 h before it"
@@ -227,26 +295,36 @@ def _gcsf_timing_finding(facts: CycleFacts, dose: GcsfPoint, chemo: ChemoPoint, 
         rule = (f"in a regimen given every 2 weeks with a {chemo.infusion_hours}-hour infusion, pegfilgrastim is "
                 "given from 24 h after the infusion ends (the label; usually the day after the pump is "
                 f"disconnected) and at least {before.days} days before the next cycle")
-    message = (f"{dose.product.capitalize()} given {_when(dose.given_at, facts)}, {_relation(dose, chemo, facts)}: "
-               f"{rule}. Check the timing with the oncologist.")
+    given = f"given {_when(dose.given_at, facts)}"
+    if dose.on_body_injector:
+        given = (f"on-body injector applied {_when(dose.given_at, facts)}, delivering about "
+                 f"{_when(dose.acts_at, facts)}")
+    if planned:
+        days = (chemo.given_at - dose.acts_at).total_seconds() / 86400
+        relation = f"{days:.1f} days before the next planned chemotherapy ({_when(chemo.given_at, facts)})"
+        advice = "Discuss moving the cycle or the G-CSF with the oncologist before that day."
+    else:
+        relation, advice = _relation(dose, chemo, facts), "Check the timing with the oncologist."
+    message = f"{dose.product.capitalize()} {given}, {relation}: {rule}. {advice}"
     evidence = {"dose_id": dose.dose_id, "given_at": dose.given_at.isoformat(),
                 "chemo_at": chemo.given_at.isoformat(), "product": dose.product,
-                "chemo_ends_at": chemo.ends_at.isoformat()}
+                "chemo_ends_at": chemo.ends_at.isoformat(), "chemo_planned": planned,
+                "acts_at": dose.acts_at.isoformat()}
     return Finding(GCSF_TIMING, MEDIUM, message, evidence)
 
 
 
 def _relation(dose: GcsfPoint, chemo: ChemoPoint, facts: CycleFacts) -> str:
     """Return where the dose falls against the chemotherapy, in words: "30 h after the start of ..."."""
-    hours = (dose.given_at - chemo.given_at).total_seconds() / 3600
+    hours = (dose.acts_at - chemo.given_at).total_seconds() / 3600
     if hours < 0:
         return f"{-hours / 24:.1f} days before chemotherapy ({_when(chemo.given_at, facts)})"
     if not chemo.infusion_hours:
         return f"{hours:.0f} h after chemotherapy ({_when(chemo.given_at, facts)})"
     infusion, ends = f"the {chemo.infusion_hours}-hour continuous infusion", _when(chemo.ends_at, facts)
-    if dose.given_at < chemo.ends_at:
+    if dose.acts_at < chemo.ends_at:
         state = f"while {infusion} was still running (ends {ends})"
     else:
-        state = f"{(dose.given_at - chemo.ends_at).total_seconds() / 3600:.0f} h after {infusion} ended ({ends})"
+        state = f"{(dose.acts_at - chemo.ends_at).total_seconds() / 3600:.0f} h after {infusion} ended ({ends})"
     return f"{hours:.0f} h after the start of chemotherapy ({_when(chemo.given_at, facts)}), {state}"
 

@@ -14,6 +14,7 @@ WBC = "wbc"
 NEUTROPHIL_PCT = "neutrophil_pct"
 BAND_PCT = "band_pct"
 TEMPERATURE = "temperature"
+PLATELETS = "platelets"
 
 LOINC_ROLES: dict[str, str] = {
     "751-8": ANC,  # Neutrophils [#/volume] in Blood by Automated count
@@ -26,6 +27,8 @@ LOINC_ROLES: dict[str, str] = {
     "26511-6": NEUTROPHIL_PCT,  # Neutrophils/100 leukocytes in Blood
     "764-1": BAND_PCT,  # Band form neutrophils/100 leukocytes in Blood by Manual count
     "26508-2": BAND_PCT,  # Band form neutrophils/100 leukocytes in Blood
+    "777-3": PLATELETS,  # Platelets [#/volume] in Blood by Automated count
+    "26515-7": PLATELETS,  # Platelets [#/volume] in Blood
     "8310-5": TEMPERATURE,  # Body temperature
 }
 COUNT_ROLES = (ANC, WBC)

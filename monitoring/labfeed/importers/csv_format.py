@@ -31,14 +31,14 @@ from monitoring.labfeed.importers.validation import censored_field, decimal_fiel
 from monitoring.models import TemperatureReading
 
 REQUIRED = ("mrn", "collected_at")
-COUNT_COLUMNS = ("anc", "wbc", "neutrophil_pct", "band_pct", "unit")
+COUNT_COLUMNS = ("anc", "wbc", "neutrophil_pct", "band_pct", "platelets", "unit")
 OPTIONAL = (
     "accession", "status", "temperature", "temperature_unit", "temperature_site",
     "gcsf_product", "gcsf_dose", "gcsf_dose_unit", "gcsf_route",
 )
 COLUMNS = REQUIRED + COUNT_COLUMNS + OPTIONAL
 EXPORT_COLUMNS = (
-    "mrn", "collected_at", "anc", "wbc", "neutrophil_pct", "band_pct", "unit", "accession",
+    "mrn", "collected_at", "anc", "wbc", "neutrophil_pct", "band_pct", "platelets", "unit", "accession",
     "temperature", "temperature_unit", "temperature_site", "gcsf_product", "gcsf_dose", "gcsf_dose_unit",
     "gcsf_route",
 )
@@ -145,6 +145,9 @@ def _count(row, where, mrn, collected_at, accession, status) -> list[CountRecord
         value = decimal_field(row.get(role, ""), role)
         if value is not None:
             values[role] = Measured(value, "%", role, role)
+    platelets = decimal_field(row.get(codes.PLATELETS, ""), codes.PLATELETS)
+    if platelets is not None:  # in the row's unit, like the ANC
+        values[codes.PLATELETS] = Measured(platelets, unit, codes.PLATELETS, "unit")
     others = row.get("temperature", "").strip() or row.get("gcsf_product", "").strip()
     if not values and not (status == REMOVAL and not others):
         return []

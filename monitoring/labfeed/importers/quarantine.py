@@ -64,6 +64,7 @@ def quarantine(report: ImportReport, parsed: Parsed, bad: set[str], patients: di
         from monitoring import alerts
 
         alerts.evaluate_held({e.patient_id for e in new.values()}, now)
+        alerts.alert_unregistered(list(new.values()), now)  # no patient: told to the named list
     for exception in exceptions:
         stored = new.get(exception.raw_digest)
         report.kept.append({

@@ -119,12 +119,21 @@ def to_count_input(record: CountRecord) -> clinical.CountInput:
     if len(str(main.value)) > MAX_ENTERED_LENGTH:
         raise FieldError(main.field, f"{main.value} has more digits than a lab reports")
     npct, bpct = percents[codes.NEUTROPHIL_PCT], percents[codes.BAND_PCT]
+    platelets = values.get(codes.PLATELETS)
+    if platelets is not None:
+        if platelets.qualifier:
+            raise FieldError(platelets.field, f"{platelets.qualifier}{platelets.value} is censored; only the ANC "
+                                              "(or the WBC it is computed from) may be")
+        _clinical(platelets.unit_field, clinical.normalise_count_unit, platelets.unit or main.unit)
+        _clinical(platelets.field, clinical.count_to_1e9_per_l, platelets.value, platelets.unit or main.unit,
+                  what="platelets")
     return _clinical(
         "count", clinical.parse_count,
         collected_at=record.collected_at, unit=unit,
         anc=anc.value if anc else None, wbc=wbc_in_unit,
         neutrophil_pct=npct.value if npct else None, band_pct=bpct.value if bpct else None,
         accession=record.accession, qualifier=main.qualifier,
+        platelets=platelets.value if platelets else None, platelets_unit=platelets.unit if platelets else "",
     )
 
 

@@ -54,10 +54,12 @@ def _time(moment) -> str:
 def _rows(patient: Patient):
     for count in CountResult.objects.filter(patient=patient):
         yield {
-            "mrn": patient.mrn, "collected_at": _time(count.collected_at), "anc": count.anc_1e9_per_l,
+            # As received: a censored value is "<0.1", never its bound alone (issue 21 item 9).
+            "mrn": patient.mrn, "collected_at": _time(count.collected_at), "anc": count.anc_display,
             "wbc": "" if count.wbc_1e9_per_l is None else count.wbc_1e9_per_l,
             "neutrophil_pct": "" if count.neutrophil_pct is None else count.neutrophil_pct,
             "band_pct": "" if count.band_pct is None else count.band_pct,
+            "platelets": "" if count.platelets_1e9_per_l is None else count.platelets_1e9_per_l,
             "unit": clinical.UNIT_1E9_PER_L, "accession": count.accession,
         }
     for reading in TemperatureReading.objects.filter(patient=patient):

@@ -126,11 +126,13 @@ def test_high_alerts_do_not_escalate(eager, cycle, patient):
     assert eager(alerts.escalate_due, timezone.now() + timedelta(hours=2)) == 0
 
 
-def test_sweep_raises_gcsf_due_24h_after_chemo_and_recording_gcsf_resolves_it(eager, patient, regimens):
+def test_sweep_raises_gcsf_due_72h_after_chemo_and_recording_gcsf_resolves_it(eager, patient, regimens):
     cycle = start_on_regimen(patient, regimens["TAC-Q3W"], days_ago=0.5)
     forecasts.recompute_cycle(cycle.pk)
     assert not live(cycle, Alert.Kind.GCSF_NOT_GIVEN).exists()
-    eager(alerts.sweep, timezone.now() + timedelta(hours=13))
+    eager(alerts.sweep, timezone.now() + timedelta(hours=13))  # 25 h after chemotherapy: not due yet
+    assert not live(cycle, Alert.Kind.GCSF_NOT_GIVEN).exists()
+    eager(alerts.sweep, timezone.now() + timedelta(hours=61))
     alert = live(cycle, Alert.Kind.GCSF_NOT_GIVEN).get()
     assert alert.severity == Alert.Severity.MEDIUM
     eager(records.record_gcsf, patient, product="pegfilgrastim", dose=Decimal("6"), dose_unit="mg",

@@ -1,5 +1,6 @@
-"""A fever after the course has ended: possible neutropenic sepsis for 30 days after the last dose
-(NICE sepsis guideline rec 1.1.9, NICE CG151), raised at save time on the patient (no cycle)."""
+"""A fever after the course has ended: possible neutropenic sepsis for the post-chemotherapy fever window
+after the last dose (a setting, default 6 weeks: the UKONS triage tool's scope; issue 21 item 6), raised at
+save time on the patient (no cycle)."""
 
 from __future__ import annotations
 
@@ -50,8 +51,9 @@ def test_a_fever_after_a_recent_count_of_one_or_more_is_a_high_alert(patient, re
     assert alert.severity == Alert.Severity.HIGH and alert.evidence["anc_1e9_per_l"] == "2.400"
 
 
-def test_no_fever_alert_past_the_window_or_without_chemotherapy(patient, other_patient, regimens):
-    days = clinical.NEUTROPENIC_SEPSIS_AFTER_CHEMO.days
+def test_no_fever_alert_past_the_window_or_without_chemotherapy(patient, other_patient, regimens, settings):
+    days = settings.NEUTROWATCH["POST_CHEMO_FEVER_WINDOW_DAYS"]
+    assert days == clinical.DEFAULT_POST_CHEMO_FEVER_WINDOW.days == 42
     finished_course(patient, regimens["DOCETAXEL-75-Q3W"], last_dose_days_ago=days + 1)
     fever(patient)
     fever(other_patient)  # never had chemotherapy

@@ -44,11 +44,13 @@ def test_filgrastim_26h_after_the_folfox_pump_ends_is_not_flagged(patient, regim
     assert not Alert.objects.filter(patient=patient, kind=Alert.Kind.GCSF_TIMING).exists()
 
 
-def test_folfirinox_gcsf_is_due_24h_after_the_pump_ends(patient, regimens):
+def test_folfirinox_gcsf_is_due_72h_after_the_pump_ends(patient, regimens):
+    # Issue 21 item 8: due at the end of the labels' window, 72 h after the end of chemotherapy.
     cycle = start_on_regimen(patient, regimens["FOLFIRINOX-Q2W"], days_ago=4)  # high FN risk: primary prophylaxis
     assert alerts.evaluate_alerts(cycle.pk, cycle.day1 + timedelta(hours=40)) == []
+    alerts.evaluate_alerts(cycle.pk, cycle.day1 + timedelta(hours=117))
     assert not Alert.objects.filter(cycle=cycle, kind=Alert.Kind.GCSF_NOT_GIVEN).exists()
-    alerts.evaluate_alerts(cycle.pk, cycle.day1 + timedelta(hours=71))
+    alerts.evaluate_alerts(cycle.pk, cycle.day1 + timedelta(hours=119))
     alert = Alert.objects.get(cycle=cycle, kind=Alert.Kind.GCSF_NOT_GIVEN)
-    assert datetime.fromisoformat(alert.evidence["due_by"]) == cycle.day1 + timedelta(hours=70)
+    assert datetime.fromisoformat(alert.evidence["due_by"]) == cycle.day1 + timedelta(hours=118)
     assert "46-hour infusion" in alert.message

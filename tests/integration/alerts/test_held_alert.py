@@ -39,8 +39,9 @@ def test_a_grade_4_value_held_as_a_conflict_alerts_the_team_until_it_is_dismisse
     assert len(report.kept) == 1 and CountResult.objects.get().anc_1e9_per_l == Decimal("0.900")
     alert = _held().get()
     kept = ImportException.objects.get()
-    assert (alert.patient, alert.cycle, alert.severity) == (patient, None, Alert.Severity.HIGH)
-    assert "ANC 0.300 x10^9/L (grade 4 if it is right)" in alert.message
+    # Grade 4 as received: critical (issue 21, item 5: doubt fails safe).
+    assert (alert.patient, alert.cycle, alert.severity) == (patient, None, Alert.Severity.CRITICAL)
+    assert "as received it is 0.300 x10^9/L, grade 4" in alert.message
     assert f"/import/exceptions/{kept.pk}/" in alert.message and "as a correction. Open it" in alert.message
     assert alert.deliveries.filter(channel=Delivery.Channel.INAPP, recipient=nurse.username).exists()
     assert "Grade 3-4 count held for review" in nurse_client.get("/alerts/").content.decode()
@@ -57,7 +58,8 @@ def test_a_held_count_that_is_stored_after_a_fix_moves_to_the_observed_alert(pat
     report = _import("MRN001,2026-10-25T01:30,<0.1,10^9/L,DST-1")
     assert len(report.kept) == 1 and not CountResult.objects.exists()
     alert = _held().get()
-    assert "ANC 0.100 x10^9/L (grade 4 if it is right), collected 2026-10-25 01:30" in alert.message
+    assert "ANC <0.1 x10^9/L held for review, not stored (collected 2026-10-25 01:30)" in alert.message
+    assert "as received it is 0.100 x10^9/L, grade 4" in alert.message
     kept = ImportException.objects.get()
     outcome = exceptions_queue.fix(kept.pk, {**kept.values, "collected_at": "2026-10-25T01:30+01:00"}, nurse)
     assert outcome.done, outcome.message
@@ -66,20 +68,22 @@ def test_a_held_count_that_is_stored_after_a_fix_moves_to_the_observed_alert(pat
     assert CountResult.objects.get().anc_1e9_per_l == Decimal("0.100")  # stored as the nurse fixed it
 
 
-def test_held_counts_that_are_not_grade_3_or_4_or_not_readable_raise_nothing(patient, cycle):
+def test_held_counts_that_are_not_grade_3_or_4_raise_nothing_and_unreadable_ones_their_own_alert(patient, cycle):
     _import(f"MRN001,{_at(3)},1.90,10^9/L,ACC-1", f"MRN001,{_at(2)},1.20,10^9/L,ACC-2")
     report = _import(f"MRN001,{_at(3)},1.5,10^9/L,ACC-1",  # a conflict at grade 1-2
                      f"MRN001,{_at(2)},0.3,mmol/L,ACC-3",  # a unit that is not a count's
                      f"NOBODY,{_at(2)},0.2,10^9/L,ACC-4")  # no known patient: no team to tell
     assert len(report.kept) == 3
     assert not _held().exists()
+    # The count in a unit that is not a count's cannot be read: "unreadable count held" (issue 21, item 5).
+    assert Alert.objects.get(kind=Alert.Kind.UNREADABLE_HELD).evidence["received"] == "ANC 0.3 mmol/L"
 
 
 def test_the_alert_stays_while_another_held_count_is_open(patient, cycle, nurse):
     _import(f"MRN001,{_at(5)},1.10,10^9/L,A-1", f"MRN001,{_at(4)},0.80,10^9/L,A-2")
     _import(f"MRN001,{_at(5)},0.4,10^9/L,A-1", f"MRN001,{_at(4)},0.7,10^9/L,A-2")
     alert = _held().get()
-    assert "ANC 0.400" in alert.message and "(1 more held)" in alert.message
+    assert "ANC 0.4 x10^9/L held" in alert.message and "(1 more held)" in alert.message
     first, second = ImportException.objects.order_by("pk")
     exceptions_queue.dismiss(first.pk, nurse, "lab confirms")
     alert.refresh_from_db()

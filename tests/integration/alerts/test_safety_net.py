@@ -148,7 +148,9 @@ def test_deleting_the_count_marks_the_critical_alert_cleared_but_keeps_it_open(c
     assert alert.resolved_at is not None
 
 
-def test_a_fever_reading_of_381_asks_for_a_recheck_that_makes_it_febrile_neutropenia(cycle, patient):
+def test_a_fever_reading_of_381_asks_for_a_recheck_that_makes_it_febrile_neutropenia(cycle, patient, settings):
+    # IDSA alone (a local policy): under the default, 38.1 C is NICE's fever at once.
+    settings.NEUTROWATCH = {**settings.NEUTROWATCH, "FEVER_POLICY": "idsa"}
     records.record_count(patient, clinical.parse_count(
         collected_at=timezone.now() - timedelta(hours=5), unit="10^9/L", anc=Decimal("0.8")))
     reading = dict(entered_value="38.1", entered_unit="C")

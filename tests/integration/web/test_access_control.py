@@ -84,7 +84,7 @@ def _team_objects(patient, regimens):
     call = TriageCall.objects.create(patient=patient, called_at=timezone.now(), outcome="call_back",
                                      follow_up_due=timezone.now())
     return {"patients": patient.pk, "counts": count.pk, "cycles": cycle.pk, "alerts": alert.pk, "import": kept.pk,
-            "teams": patient.team_id, "triage": call.pk}
+            "teams": patient.team_id, "triage": call.pk, "courses": cycle.course_id}
 
 
 def test_another_teams_records_are_404_on_every_url(client, other_nurse, patient, regimens):

@@ -162,6 +162,13 @@ def test_single_382_is_not_fever():
 
 
 def test_a_single_380_asks_for_a_recheck_and_a_recheck_of_380_makes_it_fn():
+    # With ANC 0.8 (above NICE's 0.5) a single 38.1 C is IDSA's re-check under every policy but NICE's
+    # own (a fever there): IDSA alone here.
+    idsa = rules.Thresholds(fever_policy="idsa")
+
+    def kinds(cycle_facts):
+        return {f.kind: f for f in rules.evaluate(cycle_facts, idsa)}
+
     low = (count(8.9, "0.8"),)
     first = kinds(facts(9, counts=low, temperatures=(temp(8.95, "38.1"),)))
     assert first[rules.FEVER_RECHECK].severity == rules.MEDIUM
@@ -176,8 +183,16 @@ def test_a_single_380_asks_for_a_recheck_and_a_recheck_of_380_makes_it_fn():
 def test_nice_policy_makes_one_reading_above_380_a_fever():
     nice = rules.Thresholds(fever_policy="nice")
     readings = (temp(8.95, "38.1"),)
-    found = {f.kind for f in rules.evaluate(facts(9, counts=(count(8.9, "0.8"),), temperatures=readings), nice)}
-    assert rules.FEBRILE_NEUTROPENIA in found
+    found = {f.kind: f for f in rules.evaluate(facts(9, counts=(count(8.9, "0.4"),), temperatures=readings), nice)}
+    assert found[rules.FEBRILE_NEUTROPENIA].evidence["fever_policy"] == "nice"
+    assert "fever policy: NICE CG151 (local policy)" in found[rules.FEBRILE_NEUTROPENIA].message
+    # NICE's neutropenic sepsis is ANC <= 0.5: at 0.8 the fever is "assess for infection" (high), not FN.
+    above = {f.kind: f for f in rules.evaluate(facts(9, counts=(count(8.9, "0.8"),), temperatures=readings), nice)}
+    assert rules.FEBRILE_NEUTROPENIA not in above and above[rules.FEVER_UNKNOWN_ANC].severity == rules.HIGH
+    # And the NICE setting keeps the sustained 38.0 C rule (issue 21 item 6).
+    sustained = (temp(8.9, "38.0"), temp(8.95, "38.0"))
+    assert rules.FEBRILE_NEUTROPENIA in {f.kind for f in rules.evaluate(
+        facts(9, counts=(count(8.9, "0.4"),), temperatures=sustained), nice)}
     exactly = {f.kind for f in rules.evaluate(facts(9, counts=(count(8.9, "0.8"),),
                                                     temperatures=(temp(8.95, "38.0"),)), nice)}
     assert exactly == {rules.GRADE3_OBSERVED, rules.FEVER_RECHECK}
@@ -267,18 +282,25 @@ def test_without_forecast_the_regimen_window_is_used():
 
 # --- 6. G-CSF not given -----------------------------------------------------------------------------
 
-def test_high_risk_regimen_without_gcsf_24h_after_the_last_chemo_dose_is_medium():
-    found = kinds(facts(2.01, fn_risk="high", chemo_given_at=(chemo(1),)))
+def test_high_risk_regimen_without_gcsf_72h_after_the_last_chemo_dose_is_medium():
+    # Issue 21 item 8: due at the END of the labels' window (72 h), not at the first hour G-CSF may be given.
+    found = kinds(facts(4.01, fn_risk="high", chemo_given_at=(chemo(1),)))
     assert found[rules.GCSF_NOT_GIVEN].severity == rules.MEDIUM
     assert "primary prophylaxis is indicated" in found[rules.GCSF_NOT_GIVEN].message
-    assert rules.GCSF_NOT_GIVEN not in kinds(facts(1.9, fn_risk="high", chemo_given_at=(chemo(1),)))
-    # a day-2 chemotherapy dose moves the prompt to 24 h after it
+    assert rules.GCSF_NOT_GIVEN not in kinds(facts(3.9, fn_risk="high", chemo_given_at=(chemo(1),)))
+    # a day-2 chemotherapy dose moves the prompt to 72 h after it
     two_days = (chemo(1), chemo(2))
-    assert rules.GCSF_NOT_GIVEN not in kinds(facts(2.9, fn_risk="high", chemo_given_at=two_days))
+    assert rules.GCSF_NOT_GIVEN not in kinds(facts(4.9, fn_risk="high", chemo_given_at=two_days))
+
+
+def test_a_recorded_not_indicated_or_declined_stops_the_prompt():
+    assert rules.GCSF_NOT_GIVEN in kinds(facts(5, fn_risk="high", chemo_given_at=(chemo(1),)))
+    assert rules.GCSF_NOT_GIVEN not in kinds(facts(5, fn_risk="high", chemo_given_at=(chemo(1),),
+                                                   gcsf_decision="Declined by the patient"))
 
 
 def test_after_febrile_neutropenia_any_regimen_prompts_secondary_prophylaxis():
-    found = kinds(facts(3, fn_risk="low", prior_febrile_neutropenia=True))
+    found = kinds(facts(5, fn_risk="low", prior_febrile_neutropenia=True))
     assert "secondary prophylaxis" in found[rules.GCSF_NOT_GIVEN].message
     assert "ASCO 2015" in found[rules.GCSF_NOT_GIVEN].message
 
@@ -294,16 +316,16 @@ def test_intermediate_risk_needs_a_patient_risk_factor():
     assert found[rules.GCSF_NOT_GIVEN].message.startswith("Consider G-CSF")
 
 
-def test_with_a_46h_pump_gcsf_is_due_24h_after_the_infusion_ends_not_after_its_start():
+def test_with_a_46h_pump_gcsf_is_due_72h_after_the_infusion_ends_not_after_its_start():
     pump = (chemo(1, infusion_hours=46),)  # FOLFOX-type: 5-FU pump from day 1 09:00 to day 3 07:00
     at_40h = facts(1 + 40 / 24, fn_risk="high", chemo_given_at=pump)
     assert rules.GCSF_NOT_GIVEN not in kinds(at_40h)  # the pump is still running
-    assert rules.GCSF_NOT_GIVEN not in kinds(replace(at_40h, now=DAY1 + timedelta(hours=69)))  # 23 h after its end
-    found = kinds(replace(at_40h, now=DAY1 + timedelta(hours=71)))[rules.GCSF_NOT_GIVEN]
-    assert found.evidence["due_by"] == (DAY1 + timedelta(hours=46 + 24)).isoformat()
-    assert "24 h after the end of the last chemotherapy dose's 46-hour infusion (Wed 13 May 07:00)" in found.message
-    # without an infusion, as before: due 24 h after the dose
-    assert rules.GCSF_NOT_GIVEN in kinds(replace(at_40h, chemo_given_at=(chemo(1),)))
+    assert rules.GCSF_NOT_GIVEN not in kinds(replace(at_40h, now=DAY1 + timedelta(hours=117)))  # 71 h after its end
+    found = kinds(replace(at_40h, now=DAY1 + timedelta(hours=119)))[rules.GCSF_NOT_GIVEN]
+    assert found.evidence["due_by"] == (DAY1 + timedelta(hours=46 + 72)).isoformat()
+    assert "72 h after the end of the last chemotherapy dose's 46-hour infusion (Wed 13 May 07:00)" in found.message
+    # without an infusion, as before: due 72 h after the dose
+    assert rules.GCSF_NOT_GIVEN in kinds(replace(at_40h, chemo_given_at=(chemo(1),), now=DAY1 + timedelta(hours=73)))
 
 
 # --- 7. G-CSF timing (product labels) -------------------------------------------------------------
@@ -359,7 +381,8 @@ def test_filgrastim_while_a_46h_pump_still_runs_is_flagged_in_plain_words():
     assert "24-72 h after cytotoxic chemotherapy ends" in found.message
     assert found.evidence == {"dose_id": 7, "given_at": (DAY1 + timedelta(hours=30)).isoformat(),
                               "chemo_at": DAY1.isoformat(), "product": "filgrastim",
-                              "chemo_ends_at": (DAY1 + timedelta(hours=46)).isoformat()}
+                              "chemo_ends_at": (DAY1 + timedelta(hours=46)).isoformat(), "chemo_planned": False,
+                              "acts_at": (DAY1 + timedelta(hours=30)).isoformat()}
     # the same dose after a regimen without an infusion: 30 h after chemotherapy is fine, as before
     assert rules.GCSF_TIMING not in kinds(facts(3, gcsf_doses=(gcsf(1 + 30 / 24, "filgrastim"),),
                                                 chemo_times=(chemo(1),)))
@@ -409,3 +432,61 @@ def test_pegfilgrastim_the_day_after_a_2_weekly_pump_is_disconnected_is_not_flag
     plain = (chemo(1), chemo(15))
     assert "at least 12 days before the next (NCCN)" in kinds(facts(
         4.1, gcsf_doses=(gcsf(4),), chemo_times=plain, chemo_interval_days=14))[rules.GCSF_TIMING].message
+
+
+# --- 3. the default fever policy: NICE CG151 with IDSA 2010 / CTCAE v5.0 (issue 21, item 6) ---------
+
+def test_default_policy_anc_03_and_382_once_is_febrile_neutropenia_by_nice():
+    found = kinds(facts(9, counts=(count(8.9, "0.3"),), temperatures=(temp(8.95, "38.2"),)))
+    finding = found[rules.FEBRILE_NEUTROPENIA]
+    assert finding.severity == rules.CRITICAL and rules.FEVER_RECHECK not in found
+    assert finding.evidence["fever_criterion"] == "above_38_once" and finding.evidence["fever_policy"] == "nice_idsa"
+    assert "Fever: a temperature above 38.0 °C (NICE CG151); fever policy: NICE CG151 with IDSA 2010" in finding.message
+
+
+def test_default_policy_anc_exactly_05_is_nice_neutropenia_but_380_exactly_is_a_recheck():
+    at_bound = kinds(facts(9, counts=(count(8.9, "0.5"),), temperatures=(temp(8.95, "38.1"),)))
+    assert rules.FEBRILE_NEUTROPENIA in at_bound  # NICE: neutrophils 0.5 or lower
+    exactly_38 = kinds(facts(9, counts=(count(8.9, "0.3"),), temperatures=(temp(8.95, "38.0"),)))
+    assert rules.FEBRILE_NEUTROPENIA not in exactly_38 and exactly_38[rules.FEVER_RECHECK].severity == rules.MEDIUM
+
+
+def test_default_policy_anc_08_and_382_once_is_a_fever_to_assess_not_fn():
+    found = kinds(facts(9, counts=(count(8.9, "0.8"),), temperatures=(temp(8.95, "38.2"),)))
+    assert rules.FEBRILE_NEUTROPENIA not in found and found[rules.FEVER_UNKNOWN_ANC].severity == rules.HIGH
+    # IDSA's criteria keep the wider NCCN bound: 38.3 once at 0.8 is FN.
+    idsa_fever = kinds(facts(9, counts=(count(8.9, "0.8"),), temperatures=(temp(8.95, "38.3"),)))
+    assert idsa_fever[rules.FEBRILE_NEUTROPENIA].evidence["fever_criterion"] == "38_3_once"
+
+
+def test_idsa_policy_keeps_anc_03_and_382_once_a_recheck():
+    idsa = rules.Thresholds(fever_policy="idsa")
+    found = {f.kind for f in rules.evaluate(facts(9, counts=(count(8.9, "0.3"),),
+                                                  temperatures=(temp(8.95, "38.2"),)), idsa)}
+    assert rules.FEVER_RECHECK in found and rules.FEBRILE_NEUTROPENIA not in found
+
+
+# --- 7. G-CSF timing at save time: the next PLANNED day 1, on-body injectors (issue 21, item 8) --------
+
+def test_pegfilgrastim_10_days_before_the_planned_next_cycle_of_a_2_weekly_regimen_is_flagged_when_recorded():
+    # Dose-dense, every 14 days, no infusion: NCCN's 12 days. Cycle 2 is planned, not given.
+    planned = dict(chemo_times=(chemo(1),), chemo_interval_days=14, next_day1=DAY1 + timedelta(days=14))
+    found = kinds(facts(5.1, gcsf_doses=(gcsf(5),), **planned))[rules.GCSF_TIMING]
+    assert "10.0 days before the next planned chemotherapy (Mon 25 May 09:00)" in found.message
+    assert found.evidence["chemo_planned"] is True
+    assert rules.GCSF_TIMING not in kinds(facts(3.1, gcsf_doses=(gcsf(3),), **planned))  # 12 days before: fine
+    # Every 3 weeks the label's 14 days: day 9 is 13 days before day 22.
+    three_weekly = dict(chemo_times=(chemo(1),), chemo_interval_days=21, next_day1=DAY1 + timedelta(days=21))
+    assert rules.GCSF_TIMING in kinds(facts(9.1, gcsf_doses=(gcsf(9),), **three_weekly))
+    assert rules.GCSF_TIMING not in kinds(facts(8.1, gcsf_doses=(gcsf(8),), **three_weekly))
+
+
+def test_an_on_body_injector_applied_on_day_1_is_judged_on_its_delivery_27h_later():
+    injector = rules.GcsfPoint(DAY1 + timedelta(hours=3), "pegfilgrastim", dose_id=7, on_body_injector=True)
+    assert rules.GCSF_TIMING not in kinds(facts(2.5, gcsf_doses=(injector,), chemo_times=(chemo(1),)))
+    by_hand = rules.GcsfPoint(DAY1 + timedelta(hours=3), "pegfilgrastim", dose_id=8)
+    assert rules.GCSF_TIMING in kinds(facts(2.5, gcsf_doses=(by_hand,), chemo_times=(chemo(1),)))
+    # An injector applied only 1 h after chemotherapy delivers at 28 h: also fine; applied before it, flagged.
+    early = rules.GcsfPoint(DAY1 - timedelta(hours=10), "pegfilgrastim", dose_id=9, on_body_injector=True)
+    finding = kinds(facts(2.5, gcsf_doses=(early,), chemo_times=(chemo(1),)))[rules.GCSF_TIMING]
+    assert "on-body injector applied" in finding.message and "delivering about" in finding.message

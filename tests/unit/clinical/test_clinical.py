@@ -87,16 +87,34 @@ def test_single_reading_of_38_3_is_fever():
 
 def test_38_0_confirmed_by_a_recheck_is_fever_but_not_with_a_normal_reading_between():
     # IDSA "sustained over 1 h": the re-check the 38.0-38.2 prompt asks for within the hour confirms it.
-    assert clinical.fever_episode(_readings((0, "38.0"), (30, "38.1"), (60, "38.0"))) is not None
-    assert clinical.fever_episode(_readings((0, "38.0"), (45, "38.1"))) is not None
-    assert clinical.fever_episode(_readings((0, "38.0"))) is None
-    assert clinical.fever_episode(_readings((0, "38.0"), (30, "37.5"), (70, "38.1"))) is None
-    assert clinical.fever_needs_recheck(_readings((0, "38.0"), (30, "37.5"), (70, "38.1"))) is not None
+    idsa = clinical.FEVER_POLICY_IDSA
+    assert clinical.fever_episode(_readings((0, "38.0"), (30, "38.1"), (60, "38.0")), idsa) is not None
+    assert clinical.fever_episode(_readings((0, "38.0"), (45, "38.1")), idsa) is not None
+    assert clinical.fever_episode(_readings((0, "38.0")), idsa) is None
+    assert clinical.fever_episode(_readings((0, "38.0"), (30, "37.5"), (70, "38.1")), idsa) is None
+    assert clinical.fever_needs_recheck(_readings((0, "38.0"), (30, "37.5"), (70, "38.1")), idsa) is not None
 
 
-def test_nice_fever_is_one_reading_above_38():
-    assert clinical.fever_episode(_readings((0, "38.1")), clinical.FEVER_POLICY_NICE) is not None
-    assert clinical.fever_episode(_readings((0, "38.0"), (45, "38.0")), clinical.FEVER_POLICY_NICE) is None
+def test_nice_fever_is_one_reading_above_38_and_keeps_the_sustained_rule():
+    nice = clinical.FEVER_POLICY_NICE
+    assert clinical.fever_episode(_readings((0, "38.1")), nice) is not None
+    assert clinical.fever_episode(_readings((0, "38.0")), nice) is None
+    # Issue 21 item 6: the NICE setting keeps IDSA's sustained 38.0 C rule.
+    assert clinical.fever_criteria(_readings((0, "38.0"), (45, "38.0")), nice) == {
+        clinical.FEVER_38_SUSTAINED: _readings((0, "38.0"), (45, "38.0"))[1]}
+
+
+def test_the_default_policy_is_the_union_of_nice_and_idsa():
+    assert clinical.DEFAULT_FEVER_POLICY == clinical.FEVER_POLICY_NICE_IDSA
+    once_381 = clinical.fever_criteria(_readings((0, "38.1")))
+    assert set(once_381) == {clinical.FEVER_ABOVE_38_NICE}  # NICE's > 38.0 C, not yet IDSA's
+    assert set(clinical.fever_criteria(_readings((0, "38.3")))) == {clinical.FEVER_ABOVE_38_NICE,
+                                                                    clinical.FEVER_38_3_ONCE}
+    assert clinical.fever_criteria(_readings((0, "38.0"))) == {}
+    assert clinical.fever_needs_recheck(_readings((0, "38.0"))) is not None
+    assert set(clinical.fever_criteria(_readings((0, "38.0"), (50, "38.0")))) == {clinical.FEVER_38_SUSTAINED}
+    # IDSA alone: 38.1 once is not a fever but asks for a re-check.
+    assert clinical.fever_criteria(_readings((0, "38.1")), clinical.FEVER_POLICY_IDSA) == {}
 
 
 @pytest.mark.parametrize(
