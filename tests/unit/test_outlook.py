@@ -1,0 +1,38 @@
+"""The kernel's cycle measures and G-CSF plans used by the outlook and the scenarios."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from monitoring.forecasting.outlook import cycle_measures, gcsf_plan, prior_for, regimen_outlook
+
+
+def test_days_below_grade4_are_measured_from_the_trajectory():
+    grid_h = np.arange(0.0, 21 * 24 + 6.1, 6.0)
+    # A count that is 0.3 x10^9/L from day 8 (hour 168) to day 11 (hour 240) and 3.0 otherwise.
+    anc = np.where((grid_h >= 168) & (grid_h <= 240), 0.3, 3.0)[:, None]
+
+    measures = cycle_measures(anc, grid_h, 0.0, 21 * 24.0)
+
+    assert measures.nadir[0] == pytest.approx(0.3)
+    assert 2.8 <= measures.dsn_days[0] <= 3.3
+    assert measures.nadir_day[0] == pytest.approx(8.0, abs=0.3)
+    assert measures.next_day1_anc[0] == pytest.approx(3.0)
+
+
+def test_gcsf_plans_follow_the_label_days():
+    assert gcsf_plan("none") == ([], [])
+    assert gcsf_plan("peg", day1_h=100.0) == ([124.0], ["pegfilgrastim"])
+    hours, products = gcsf_plan("filgrastim")
+    assert hours[0] == 48.0 and hours[-1] == 9 * 24.0 and set(products) == {"filgrastim"}
+    with pytest.raises(ValueError, match="unknown G-CSF choice"):
+        gcsf_plan("sargramostim")
+
+
+def test_same_seed_gives_the_same_outlook_and_gcsf_is_paired():
+    prior = prior_for("DOCETAXEL-75-Q3W", 21)
+    first, again = regimen_outlook(prior, patients=500), regimen_outlook(prior, patients=500)
+    assert first == again
+    # Same virtual patients with and without G-CSF: G-CSF never deepens a patient's nadir on average.
+    assert regimen_outlook(prior, gcsf="peg", patients=500)["nadir_median"] > first["nadir_median"]
