@@ -1,0 +1,114 @@
+"""Summarise a fitted history as the nadir-bench forecast: nadir, band, grades, readiness, trajectory."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .grid import GRADE3_BELOW, GRADE4_BELOW, RANDOM_SEED, _interpolation, _iso, _measured_in_cycle
+from .history import HOURS_PER_DAY
+from .next_count import next_count
+from .priors import RESIDUAL_ADDITIVE
+
+if TYPE_CHECKING:
+    from .engine import Fit
+
+TRAJECTORY_STEP_H = 12.0
+
+
+def _weighted_levels(values: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.quantile(values, [0.1, 0.5, 0.9], axis=axis)
+
+
+def _nadirs(circ: np.ndarray, grid_h: np.ndarray, length_h: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return each draw's nadir value and time within the cycle, refined by a parabola."""
+    window = np.flatnonzero((grid_h >= 0) & (grid_h <= length_h))
+    inside = circ[window]
+    lowest = np.argmin(inside, axis=0)
+    draws = np.arange(circ.shape[1])
+    centre = np.clip(lowest, 1, window.size - 2)
+    left, mid, right = (np.log(inside[centre + k, draws]) for k in (-1, 0, 1))
+    curvature = left - 2 * mid + right
+    safe = np.where(curvature > 1e-12, curvature, 1.0)
+    shift = np.where(curvature > 1e-12, 0.5 * (left - right) / safe, 0.0)
+    interior = (lowest > 0) & (lowest < window.size - 1)
+    shift = np.where(interior, np.clip(shift, -0.5, 0.5), 0.0)
+    log_value = np.where(interior, mid - 0.25 * (left - right) * shift, np.log(inside[lowest, draws]))
+    step = grid_h[1] - grid_h[0]
+    hours = grid_h[window[0]] + (np.where(interior, centre, lowest) + shift) * step
+    return np.exp(log_value), hours
+
+
+def _round(value: float, digits: int = 3) -> float:
+    return float(round(float(value), digits))
+
+
+def _anc(value: float) -> float:
+    """Round an ANC to 3 significant digits, floored at 0.001 x10^9/L (below any lab's resolution)."""
+    return float(f"{max(float(value), 0.001):.3g}")
+
+
+def _consistent_nadirs(fit: Fit, nadir: np.ndarray, nadir_h: np.ndarray, length_h: float) -> tuple:
+    """Cap each draw's nadir by the counts already measured in the cycle, within measurement error.
+
+    The latent nadir cannot lie above the latent count at any measured moment, and that latent count
+    is the measured one give or take the draw's own residual error. So a forecast never claims a
+    nadir above a count the nurse has in front of her, however the earlier cycles voted.
+    """
+    hours, values = _measured_in_cycle(fit.history, length_h)
+    if not values.size:
+        return nadir, nadir_h
+    rng = np.random.default_rng(RANDOM_SEED + 1)
+    noise = rng.standard_normal((values.size, nadir.size))
+    spread = np.sqrt(fit.residual_sd[None, :] ** 2 + (RESIDUAL_ADDITIVE / values[:, None]) ** 2)
+    latent = values[:, None] * np.exp(spread * noise)
+    lowest = np.argmin(latent, axis=0)
+    cap = latent[lowest, np.arange(nadir.size)]
+    capped = cap < nadir
+    return np.where(capped, cap, nadir), np.where(capped, hours[lowest], nadir_h)
+
+
+def summarise(fit: Fit) -> dict:
+    """Return the nadir-bench output object of a fit."""
+    history, grid_h, circ, warnings = fit.history, fit.grid_h, fit.circ, fit.warnings
+    regimen = history.regimen
+    length_h = regimen.cycle_length_days * HOURS_PER_DAY
+    nadir, nadir_h = _nadirs(circ, grid_h, length_h)
+    if fit.extensions:
+        # Only a fit whose counts depart needs it: in a textbook fit every count of the cycle is
+        # within measurement error of the draws already (that is what not departing means).
+        nadir, nadir_h = _consistent_nadirs(fit, nadir, nadir_h, length_h)
+    lo, mid, hi = _weighted_levels(nadir)
+    p_grade4, p_grade3plus = float(np.mean(nadir < GRADE4_BELOW)), float(np.mean(nadir < GRADE3_BELOW))
+    _, measured = _measured_in_cycle(history, length_h)
+    suggested = next_count(fit, nadir, nadir_h, length_h, bool(measured.size and measured.min() < GRADE4_BELOW))
+    if measured.size and fit.consistent:
+        # A measured grade is a fact (CTCAE grades the measured count), not a probability; and the
+        # reported nadir is never above the lowest count already seen.
+        lowest = float(measured.min())
+        p_grade4 = 1.0 if lowest < GRADE4_BELOW else p_grade4
+        p_grade3plus = 1.0 if lowest < GRADE3_BELOW else p_grade3plus
+        mid = min(mid, lowest)
+        lo, hi = min(lo, mid), max(hi, mid)
+    nadir_time_h = float(np.median(nadir_h))
+    index, weight = _interpolation(grid_h, np.array([length_h]))
+    next_day1 = circ[index[0]] * (1 - weight[0]) + circ[index[0] + 1] * weight[0]
+    trajectory_h = np.arange(0.0, grid_h[-1] + 1e-9, TRAJECTORY_STEP_H)
+    t_index, t_weight = _interpolation(grid_h, trajectory_h)
+    values = circ[t_index] * (1 - t_weight[:, None]) + circ[t_index + 1] * t_weight[:, None]
+    t_lo, t_mid, t_hi = _weighted_levels(values, axis=1)
+    return {
+        "id": history.id,
+        "nadir": {"anc": _anc(mid), "day_of_cycle": _round(1 + nadir_time_h / HOURS_PER_DAY, 2),
+                  "time": _iso(history, nadir_time_h), "interval80": [_anc(lo), _anc(hi)]},
+        "p_grade4": _round(p_grade4),
+        "p_grade3plus": _round(p_grade3plus),
+        "readiness": {"next_day1": _iso(history, length_h),
+                      "p_anc_ge_threshold": _round(np.mean(next_day1 >= regimen.next_cycle_anc)),
+                      "threshold": regimen.next_cycle_anc},
+        "trajectory": [{"time": _iso(history, h), "anc": _anc(m), "lo80": _anc(lo80), "hi80": _anc(hi80)}
+                       for h, lo80, m, hi80 in zip(trajectory_h, t_lo, t_mid, t_hi, strict=True)],
+        "next_count": suggested,
+        "warnings": warnings,
+    }
