@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr, stdtrit
 
+from .errors import HistoryError
 from .grid import ANC_FLOOR, DOSE_MATCH_H, RANDOM_SEED, _interpolation
 from .history import HOURS_PER_DAY, History, Regimen, parse_history
 from .model import Occasion, build_schedule, simulate
@@ -115,6 +116,10 @@ class Fit:
     extensions: bool = True   # False: the textbook model, for comparison
     consistent: bool = True   # the forecast honours the counts measured in the cycle (see _summarise)
     departed: bool = False    # the counts depart from the textbook fit (see _departs)
+    ess: float | None = None  # the sampler's effective sample size (None without counts)
+    extra_z: np.ndarray | None = None   # posterior draws of the extensions' standard normals (see _extras)
+    plan: Plan | None = None  # the doses and G-CSF the forecast assumed (scenarios start from it)
+    iov_sd: float = IOV_KILL_SD   # the cycle-to-cycle variability of sensitivity the fit used
 
 
 # The posterior also samples, beyond the population parameters, two per-patient quantities with
@@ -311,7 +316,14 @@ def _fit(history: dict, population: PopulationPrior | None, extensions: bool) ->
         residual_sd = _residual_marginal(*residuals(posterior.circ, np.exp(log_params[:, 0])), residual_centre)[1]
     return Fit(history=parsed, prior=prior, log_mean=mean, log_sd=sd, log_params=log_params,
                circ=posterior.circ, grid_h=schedule.grid_h, warnings=warnings,
-               residual_sd=residual_sd, extensions=extensions, consistent=extensions)
+               residual_sd=residual_sd, extensions=extensions, consistent=extensions,
+               ess=posterior.ess if observed.size else None,
+               extra_z=posterior.z[:, dims:] if extensions else None, plan=plan, iov_sd=iov_sd)
+
+
+# Below this effective sample size the posterior is one or two draws: its band would claim a
+# certainty the counts do not give, so the forecast falls back to the population's (see below).
+MIN_FIT_ESS = 2.0
 
 
 def forecast_history(history: dict, population: PopulationPrior | None = None,
@@ -319,9 +331,37 @@ def forecast_history(history: dict, population: PopulationPrior | None = None,
     """Return the nadir forecast for one history in the nadir-bench input format.
 
     ``extensions=False``: the textbook model (see :func:`fit_history`), for the benchmarks.
-    Raise HistoryError for a malformed history.
+    A history the engine cannot fit gets the population forecast (:func:`population_forecast`),
+    flagged with the reason; only a malformed history raises HistoryError.
     """
-    fit = fit_history(history, population, extensions)
-    return summarise(fit)
+    parse_history(history)   # a malformed history is refused before any fitting
+    try:
+        fit = fit_history(history, population, extensions)
+        if fit.ess is not None and fit.ess < MIN_FIT_ESS:
+            return population_forecast(history, population, f"the counts could not be fitted together "
+                                       f"(effective sample size {fit.ess:.1f})")
+        result = summarise(fit)
+    except HistoryError:
+        raise
+    except (ArithmeticError, ValueError, np.linalg.LinAlgError) as error:
+        return population_forecast(history, population, f"the engine failed on these counts ({error})")
+    if not all(np.isfinite([result["nadir"]["anc"], result["p_grade4"], *result["nadir"]["interval80"]])):
+        return population_forecast(history, population, "the fit gave no finite nadir")
+    return result
 
 
+def population_forecast(history: dict, population: PopulationPrior | None, reason: str) -> dict:
+    """Return the regimen's population forecast for a history the engine cannot fit, flagged with ``reason``.
+
+    The band is the population's (wide: it knows nothing of this patient but the doses and G-CSF);
+    counts already measured in the cycle still count as facts (a grade 4 seen is grade 4, and the
+    nadir is never above the lowest count seen). ``fallback`` in the result holds the reason.
+    """
+    fit = fit_history({**history, "counts": []}, population, extensions=False)
+    fit.history, fit.consistent = parse_history(history), True
+    fit.warnings = [*fit.history.warnings, *(w for w in fit.warnings if not w.startswith("no counts yet"))]
+    result = summarise(fit)
+    result["warnings"].append(f"{reason}: this is the population forecast for the regimen with its wide "
+                              "band, not one fitted to this patient's counts")
+    result["fallback"] = reason
+    return result
