@@ -8,8 +8,7 @@ import copy
 import numpy as np
 import pytest
 
-from monitoring.forecasting import HistoryError, forecast_batch, forecast_history
-from monitoring.forecasting import engine
+from monitoring.forecasting import HistoryError, engine, forecast_batch, forecast_history
 from tests.unit.test_forecasting import docetaxel_history
 
 
@@ -42,6 +41,17 @@ def test_an_impossible_count_in_cells_per_microlitre_is_set_aside_too():
     forecast = forecast_history(history)
 
     assert any("212 x10^9/L, not plausible" in w for w in forecast["warnings"])
+
+
+def test_a_unit_mix_up_is_set_aside_not_refused():
+    # 3000 labelled 10^3/uL (cells/uL meant): refused whole before issue 23, set aside now.
+    history = docetaxel_history()
+    history["counts"][0].update(anc=3000, unit="10^3/uL")
+
+    forecast = forecast_history(history)
+
+    assert any(w.startswith("counts[0]: 3000 10^3/uL is 3000 x10^9/L") and "unit mix-up" in w
+               for w in forecast["warnings"])
 
 
 def test_the_batch_forecasts_every_history_with_impossible_counts():
