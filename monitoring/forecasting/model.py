@@ -66,7 +66,9 @@ class Schedule:
     """Inputs on the integration grid; hours are relative to the forecast cycle's day-1 dose."""
 
     grid_h: np.ndarray          # step boundaries, shape (n + 1,)
-    drug_integral: np.ndarray   # integral of KDE*A(t) over each step (full dose = 1), shape (n,)
+    # Each input array is shape (n,), the same for every sample, or (n, samples), one column per
+    # sample: the scenarios simulate several schedules in one pass (scenarios.py).
+    drug_integral: np.ndarray   # integral of KDE*A(t) over each step (full dose = 1)
     filgrastim_mean: np.ndarray  # mean filgrastim amount over each step, shape (n,)
     peg_doses: np.ndarray        # pegfilgrastim doses given at the start of each step, shape (n,)
 
@@ -165,20 +167,22 @@ def simulate(
     own sensitivity and transit time and the cumulative marrow damage (see :class:`Occasion`).
     """
     dt = float(schedule.grid_h[1] - schedule.grid_h[0])
-    n = schedule.drug_integral.size if n_steps is None else min(n_steps, schedule.drug_integral.size)
+    steps = schedule.drug_integral.shape[0]
+    n = steps if n_steps is None else min(n_steps, steps)
+    drug = schedule.drug_integral if schedule.drug_integral.ndim == 2 else schedule.drug_integral[:, None]
     samples = circ0.size
     ktr = 4.0 / mtt_h
     # Log growth of the proliferating pool over a step is (1 + Eg) * base * FB - loss.
-    base = ktr[None, :] * dt - kill[None, :] * schedule.drug_integral[:n, None]
+    base = ktr[None, :] * dt - kill[None, :] * drug[:n]
     switch = n + 1
     damage_factor = None
     if occasion is not None:
         switch = int(np.searchsorted(schedule.grid_h, occasion.start_h - 1e-9))
         base[switch:] = (ktr * occasion.mtt_factor)[None, :] * dt \
-            - (kill * occasion.kill_factor)[None, :] * schedule.drug_integral[switch:n, None]
+            - (kill * occasion.kill_factor)[None, :] * drug[switch:n]
         # The feedback reference (the baseline the marrow returns to) falls by ``damage`` per full dose.
-        cumulative = np.concatenate([[0.0], np.cumsum(schedule.drug_integral[:n])])
-        damage_factor = np.exp(-(gamma * occasion.damage)[None, :] * cumulative[:, None])
+        cumulative = np.concatenate([np.zeros((1, drug.shape[1])), np.cumsum(drug[:n], axis=0)])
+        damage_factor = np.exp(-(gamma * occasion.damage)[None, :] * cumulative)
     a_circ, circ_gain, loss_plain, b_plain, a_plain, b_circ_plain = _transit_coefficients(ktr, dt)
     prol = circ0.copy()
     t1 = circ0.copy()
@@ -200,13 +204,13 @@ def simulate(
         if step == switch:
             ktr = ktr * occasion.mtt_factor
             a_circ, circ_gain, loss_plain, b_plain, a_plain, b_circ_plain = _transit_coefficients(ktr, dt)
-        if peg_doses[step]:
+        if np.any(peg_doses[step]):
             peg = peg + peg_doses[step]
             peg_on_board = True
         # Floors keep extreme draws finite (ANC below 1e-4 x10^9/L is zero for every purpose).
         scale = feedback_scale if damage_factor is None else damage_factor[step]
         feedback = scale * np.maximum(circ, 1e-4) ** neg_gamma
-        if peg_on_board or filgrastim[step] > GCSF_NEGLIGIBLE:
+        if peg_on_board or np.any(filgrastim[step] > GCSF_NEGLIGIBLE):
             amount = peg + filgrastim[step] if peg_on_board else filgrastim[step]
             effect = gpot * amount / (GCSF_EC50 + amount)
             kt = ktr * (1.0 + TRANSIT_SHARE * effect)

@@ -57,12 +57,13 @@ def gcsf_plan(gcsf: str, day1_h: float = 0.0) -> tuple[list[float], list[str]]:
 
 @dataclass(frozen=True)
 class CycleMeasures:
-    """Per draw: nadir (x10^9/L), its day of cycle, days below 0.5 and ANC on the next day 1."""
+    """Per draw: nadir (x10^9/L), its day of cycle, days below 0.5, ANC on this and on the next day 1."""
 
     nadir: np.ndarray
     nadir_day: np.ndarray
     dsn_days: np.ndarray
     next_day1_anc: np.ndarray
+    day1_anc: np.ndarray
 
 
 def cycle_measures(circ: np.ndarray, grid_h: np.ndarray, start_h: float, length_h: float) -> CycleMeasures:
@@ -79,7 +80,7 @@ def cycle_measures(circ: np.ndarray, grid_h: np.ndarray, start_h: float, length_
     dsn = 0.5 * (below[:-1].astype(float) + below[1:]).sum(axis=0) * DSN_STEP_H / HOURS_PER_DAY
     return CycleMeasures(nadir=fine[lowest, np.arange(fine.shape[1])],
                          nadir_day=1.0 + (fine_h[lowest] - start_h) / HOURS_PER_DAY,
-                         dsn_days=dsn, next_day1_anc=fine[-1])
+                         dsn_days=dsn, next_day1_anc=fine[-1], day1_anc=fine[0])
 
 
 def summarise_measures(measures: CycleMeasures, threshold: float) -> dict[str, float]:
