@@ -159,12 +159,18 @@ def simulate(
     schedule: Schedule,
     n_steps: int | None = None,
     occasion: Occasion | None = None,
-) -> np.ndarray:
+    initial: tuple | None = None,
+    start_step: int = 0,
+    return_state: bool = False,
+) -> np.ndarray | tuple[np.ndarray, tuple]:
     """Return circulating neutrophils at the grid points, shape (steps + 1, samples).
 
     Every argument but ``schedule`` is an array over parameter samples; the system starts at steady
     state (all compartments at Circ0) at the first grid point. ``occasion`` adds the current cycle's
     own sensitivity and transit time and the cumulative marrow damage (see :class:`Occasion`).
+    ``return_state`` also returns the state after the last step; ``initial`` and ``start_step``
+    continue from such a state (rows before ``start_step`` are then NaN), which lets the scenarios
+    simulate the shared history once. ``start_step`` must not be past the occasion's start.
     """
     dt = float(schedule.grid_h[1] - schedule.grid_h[0])
     steps = schedule.drug_integral.shape[0]
@@ -184,23 +190,22 @@ def simulate(
         cumulative = np.concatenate([np.zeros((1, drug.shape[1])), np.cumsum(drug[:n], axis=0)])
         damage_factor = np.exp(-(gamma * occasion.damage)[None, :] * cumulative)
     a_circ, circ_gain, loss_plain, b_plain, a_plain, b_circ_plain = _transit_coefficients(ktr, dt)
-    prol = circ0.copy()
-    t1 = circ0.copy()
-    t2 = circ0.copy()
-    t3 = circ0.copy()
-    circ = circ0.copy()
+    if initial is None:
+        prol, t1, t2, t3, circ, peg, peg_on_board = (*(circ0.copy() for _ in range(5)), np.zeros(samples), False)
+    else:
+        if start_step > switch:
+            raise ValueError("a continued simulation must start at or before the occasion's start")
+        prol, t1, t2, t3, circ, peg, peg_on_board = initial
     feedback_scale = circ0 ** gamma
     if damage_factor is not None:
         damage_factor = damage_factor * feedback_scale[None, :]   # (reference Circ0)^gamma per step
     neg_gamma = -gamma
-    out = np.empty((n + 1, samples))
-    out[0] = circ
-    peg = np.zeros(samples)
-    peg_on_board = False
+    out = np.full((n + 1, samples), np.nan) if start_step else np.empty((n + 1, samples))
+    out[start_step] = circ
     peg_decay_linear = -np.log(2) / PEG_LINEAR_HALF_LIFE_H * dt
     filgrastim = schedule.filgrastim_mean
     peg_doses = schedule.peg_doses
-    for step in range(n):
+    for step in range(start_step, n):
         if step == switch:
             ktr = ktr * occasion.mtt_factor
             a_circ, circ_gain, loss_plain, b_plain, a_plain, b_circ_plain = _transit_coefficients(ktr, dt)
@@ -235,4 +240,6 @@ def simulate(
         circ = circ_next
         prol, t1, t2, t3 = prol_next, t1_next, t2_next, t3_next
         out[step + 1] = circ
+    if return_state:
+        return out, (prol, t1, t2, t3, circ, peg, peg_on_board)
     return out

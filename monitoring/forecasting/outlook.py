@@ -38,20 +38,23 @@ OUTLOOK_SEED = 20260523
 DSN_STEP_H = 1.0
 
 
-def gcsf_plan(gcsf: str, day1_h: float = 0.0) -> tuple[list[float], list[str]]:
+def gcsf_plan(gcsf: str, day1_h: float = 0.0, infusion_h: float = 0.0) -> tuple[list[float], list[str]]:
     """Return G-CSF times (hours) and products for a cycle whose day-1 dose is at ``day1_h``.
 
     ``gcsf``: "none", "peg" (day 2), "peg-onbody" (on-body injector, day 1) or "filgrastim" (days 3-10).
+    Never within 24 h of the end of chemotherapy (the label): after a 46 h pump, G-CSF starts
+    24 h after the pump ends.
     """
+    earliest = day1_h + infusion_h + HOURS_PER_DAY
     if gcsf == "none":
         return [], []
     if gcsf == "peg":
-        return [day1_h + PEG_DAY2_H], ["pegfilgrastim"]
+        return [max(day1_h + PEG_DAY2_H, earliest)], ["pegfilgrastim"]
     if gcsf == "peg-onbody":
-        return [day1_h + ON_BODY_INJECTOR_H], ["pegfilgrastim"]
+        return [max(day1_h + ON_BODY_INJECTOR_H, earliest)], ["pegfilgrastim"]
     if gcsf == "filgrastim":
-        days = range(FILGRASTIM_FIRST_DAY, FILGRASTIM_FIRST_DAY + FILGRASTIM_DAYS)
-        return [day1_h + (day - 1) * HOURS_PER_DAY for day in days], ["filgrastim"] * FILGRASTIM_DAYS
+        first = max(day1_h + (FILGRASTIM_FIRST_DAY - 1) * HOURS_PER_DAY, earliest)
+        return [first + day * HOURS_PER_DAY for day in range(FILGRASTIM_DAYS)], ["filgrastim"] * FILGRASTIM_DAYS
     raise ValueError(f"unknown G-CSF choice {gcsf!r}; expected one of none, peg, peg-onbody, filgrastim")
 
 
@@ -115,7 +118,7 @@ def regimen_outlook(prior: RegimenPrior, population: PopulationPrior | None = No
     theta = np.exp(mean + sd * np.clip(rng.standard_normal((patients, mean.size)), -4.0, 4.0))
     length_h = prior.cycle_length_days * HOURS_PER_DAY
     dose_hours = [(day - 1) * HOURS_PER_DAY for day in prior.chemo_days]
-    gcsf_hours, products = gcsf_plan(gcsf)
+    gcsf_hours, products = gcsf_plan(gcsf, infusion_h=prior.infusion_h)
     schedule = build_schedule(dose_hours, [dose] * len(dose_hours), prior.infusion_h,
                               np.log(2) / prior.kde_half_life_h, gcsf_hours, products, length_h + HOURS_PER_DAY)
     gpot = theta[:, 4] if schedule.has_gcsf else np.zeros(patients)

@@ -24,6 +24,9 @@ from .model import Occasion, Schedule, build_schedule, simulate
 from .outlook import cycle_measures, gcsf_plan
 
 DELAY_H = 7 * HOURS_PER_DAY
+# Every scenario changes the current cycle or a later one: up to 12 h before its day 1 (where the
+# engine's occasion, the cycle's own sensitivity, starts) all share the same inputs.
+SHARED_UNTIL_H = -12.0
 REDUCED_DOSE = 0.8
 # Enough paired draws for a band and a probability to two decimals; the fit keeps 400 (resampled,
 # so in runs of copies: a stride spreads the subsample).
@@ -82,7 +85,7 @@ def _inputs(fit: Fit, scenario: Scenario, cycle: str) -> tuple[list, list, list,
         if scenario.delay_h:
             next_start += scenario.delay_h
         if scenario.gcsf is not None:
-            pattern = gcsf_plan(scenario.gcsf)
+            pattern = gcsf_plan(scenario.gcsf, infusion_h=fit.prior.infusion_h)
         factor = scenario.dose_factor
         next_doses = [(next_start + t, f * factor) for t, f in current]
         next_marks = [True] * len(next_doses)
@@ -91,7 +94,7 @@ def _inputs(fit: Fit, scenario: Scenario, cycle: str) -> tuple[list, list, list,
         target_start = next_start
     else:
         if scenario.gcsf is not None:
-            gcsf = list(zip(*gcsf_plan(scenario.gcsf), strict=True))
+            gcsf = list(zip(*gcsf_plan(scenario.gcsf, infusion_h=fit.prior.infusion_h), strict=True))
         doses = [(t + scenario.delay_h, f * scenario.dose_factor) for t, f in doses]
         gcsf = [(t + scenario.delay_h, p) for t, p in gcsf]
         target_start = scenario.delay_h
@@ -144,13 +147,7 @@ def scenario_forecasts(fit: Fit, threshold: float | None = None, draws: int = SC
         next_drug.append(drug_next)
         starts.append(start_h)
     combined = _combine(columns, next_drug, params, pick.size, fit)
-    tile = len(runs)
-    occasion = None
-    if params["kill_factor"] is not None:
-        occasion = Occasion(start_h=-12.0, kill_factor=np.tile(params["kill_factor"], tile),
-                            mtt_factor=np.ones(tile * pick.size), damage=np.tile(params["damage"], tile))
-    circ = simulate(*(np.tile(params[k], tile) for k in ("circ0", "mtt_h", "kill", "gamma", "gpot")),
-                    combined, occasion=occasion)
+    circ = _simulate_paired(params, columns[0], combined, len(runs), pick.size)
     rows = []
     for index, ((scenario, cycle), start_h) in enumerate(zip(runs, starts, strict=True)):
         block = circ[:, index * pick.size:(index + 1) * pick.size]
@@ -166,14 +163,44 @@ def scenario_forecasts(fit: Fit, threshold: float | None = None, draws: int = SC
     return {"draws": int(pick.size), "threshold": threshold, "scenarios": rows}
 
 
+def _occasion(params: dict, tile: int) -> Occasion | None:
+    if params["kill_factor"] is None:
+        return None
+    return Occasion(start_h=SHARED_UNTIL_H, kill_factor=np.tile(params["kill_factor"], tile),
+                    mtt_factor=np.ones(tile * params["circ0"].size), damage=np.tile(params["damage"], tile))
+
+
+def _simulate_paired(params: dict, planned: Schedule, combined: Schedule, tile: int, draws: int) -> np.ndarray:
+    """Simulate every (scenario, draw) column; the history before the current cycle once for all.
+
+    Up to the current cycle's start every scenario has the same inputs, so that part is simulated
+    for the draws alone and its end state copied to each scenario's columns (for a patient in cycle
+    6 it is most of the grid).
+    """
+    names = ("circ0", "mtt_h", "kill", "gamma", "gpot")
+    shared = int(np.searchsorted(combined.grid_h, SHARED_UNTIL_H - 1e-9))
+    if shared == 0:
+        return simulate(*(np.tile(params[k], tile) for k in names), combined, occasion=_occasion(params, tile))
+    before, state = simulate(*(params[k] for k in names), planned, n_steps=shared,
+                             occasion=_occasion(params, 1), return_state=True)
+    *arrays, peg_on_board = state
+    initial = (*(np.tile(a, tile) for a in arrays), peg_on_board)
+    circ = simulate(*(np.tile(params[k], tile) for k in names), combined, occasion=_occasion(params, tile),
+                    initial=initial, start_step=shared)
+    circ[:shared + 1] = np.tile(before[:shared + 1], (1, tile))
+    return circ
+
+
 def _parameters(fit: Fit, pick: np.ndarray) -> dict:
     """Return the picked draws' parameters; G-CSF potency from the prior when the fit had no G-CSF."""
     theta = np.exp(fit.log_params[pick])
     rng = np.random.default_rng(RANDOM_SEED + 3)
     if theta.shape[1] < 5:
         # No G-CSF in the history: its potency is unknown for this patient and comes from the prior,
-        # the same draws for every scenario.
-        gpot = np.exp(fit.log_mean[4] + fit.log_sd[4] * np.clip(rng.standard_normal(pick.size), -4, 4))
+        # the same draws for every scenario. Tails beyond 2 SD (a 20-fold effect) are clipped: there
+        # the model's maturation speed-up outruns proliferation and a few draws dip below the plan,
+        # an artefact of the tail, not a response any trial reports.
+        gpot = np.exp(fit.log_mean[4] + fit.log_sd[4] * np.clip(rng.standard_normal(pick.size), -2, 2))
     else:
         gpot = theta[:, 4]
     kill_factor = damage = None
