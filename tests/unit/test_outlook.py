@@ -36,3 +36,26 @@ def test_same_seed_gives_the_same_outlook_and_gcsf_is_paired():
     assert first == again
     # Same virtual patients with and without G-CSF: G-CSF never deepens a patient's nadir on average.
     assert regimen_outlook(prior, gcsf="peg", patients=500)["nadir_median"] > first["nadir_median"]
+
+
+def test_gcsf_waits_24_hours_after_a_pump_ends():
+    # FOLFOX: the 5-FU pump runs 46 h, so pegfilgrastim goes at 70 h, not on day 2.
+    assert gcsf_plan("peg", infusion_h=46.0) == ([70.0], ["pegfilgrastim"])
+    assert gcsf_plan("filgrastim", infusion_h=46.0)[0][0] == 70.0
+
+
+def test_a_resumed_simulation_equals_one_run():
+    from monitoring.forecasting.model import Occasion, build_schedule, simulate
+
+    schedule = build_schedule([-504.0, 0.0], [1.0, 1.0], 0.0, np.log(2) / 8.0, [24.0], ["pegfilgrastim"], 600.0)
+    params = [np.array([5.0, 3.0]), np.array([85.0, 110.0]), np.array([3.0, 5.0]), np.array([0.15, 0.2]),
+              np.array([2.0, 0.5])]
+    occasion = Occasion(start_h=-12.0, kill_factor=np.array([1.2, 0.8]), mtt_factor=np.ones(2),
+                        damage=np.array([0.01, 0.03]))
+    whole = simulate(*params, schedule, occasion=occasion)
+    split = int(np.searchsorted(schedule.grid_h, -12.0 - 1e-9))
+    _, state = simulate(*params, schedule, n_steps=split, occasion=occasion, return_state=True)
+    resumed = simulate(*params, schedule, occasion=occasion, initial=state, start_step=split)
+
+    assert np.allclose(resumed[split:], whole[split:], rtol=1e-12)
+    assert np.isnan(resumed[:split]).all()
