@@ -27,6 +27,8 @@ POST_ONLY = {"alert_acknowledge", "import_exception_fix", "import_exception_retr
 # A blank form, the login page, aggregates (alert quality, calibration), the health check.
 NO_PATIENT_DATA = {"login", "logout", "patient_new", "alert_quality", "forecast_calibration", "healthz"}
 IMPORTS = {"import_upload", "api_results"}  # the report quotes the file's patients (POST only)
+# Read with an API token, not a session: its one entry is tested in tests/integration/test_whatif.py.
+TOKEN_READS = {"api_risk_assessments"}
 
 
 def entries_since(before: int) -> list[AccessLog]:
@@ -39,6 +41,9 @@ def test_every_patient_data_url_writes_one_access_log_entry(client, team, patien
     client.force_login(oncologist)
     walked = set()
     for name, route, params in project_routes():
+        if name in TOKEN_READS:
+            walked.add(name)
+            continue
         if params:
             url = fill(route, str(objects[route.split("/")[0]]))
             methods = ["post"] if name in POST_ONLY else ["get", "post"]

@@ -67,6 +67,7 @@ def test_risk_assessments_are_valid_fhir_r4_with_a_0_to_1_probability(client, pa
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/fhir+json"
+    assert "no-store" in response["Cache-Control"]   # patient data: never cached
     body = response.json()
     bundle = Bundle.model_validate(body)   # raises on anything R4 does not allow
     assert bundle.type == "searchset"
@@ -112,9 +113,11 @@ def test_token_scoping_and_methods(client, patient, other_patient, deep_cycle, t
     assert get(client, patient.mrn, token, method="post").status_code == 405
 
 
-def test_a_read_is_in_the_audit_trail(client, patient, deep_cycle, token):
+def test_a_read_is_exactly_one_entry_in_the_audit_trail(client, patient, deep_cycle, token):
+    before = AccessLog.objects.count()
     get(client, patient.mrn, token)
-    assert AccessLog.objects.filter(patient=patient, action=AccessLog.Action.API_READ).count() == 1
+    (entry,) = AccessLog.objects.order_by("pk")[before:]
+    assert (entry.patient, entry.action, entry.token.name) == (patient, AccessLog.Action.API_READ, "ehr")
 
 
 def test_a_patient_without_a_current_cycle_gets_an_empty_bundle(client, patient, token):
