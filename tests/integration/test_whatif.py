@@ -56,6 +56,13 @@ def test_patient_page_shows_the_what_if_table_for_this_cycle_and_the_next(nurse_
         assert page.count(f'data-scenario="{key}"') == 2
     assert "Pegfilgrastim day 2 (or on-body injector on day 1)" in page
     assert "cannot know an infection" in page
+    assert "chemotherapy given" not in page   # cycle 2 is due, not yet given: every row is still a choice
+
+
+def test_a_started_cycle_says_its_rows_are_what_another_plan_would_have_done(nurse_client, patient, regimens):
+    start_on_regimen(patient, regimens["TC-Q3W"], days_ago=3)
+    page = nurse_client.get(f"/patients/{patient.pk}/").content.decode()
+    assert "Cycle 1 (this cycle): chemotherapy given" in page
 
 
 def test_patient_without_a_regimen_has_no_what_if_table(nurse_client, patient):
