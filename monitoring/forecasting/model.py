@@ -10,10 +10,12 @@ reduction of the proliferating pool by one full dose (feedback aside), whatever 
 
 G-CSF (shapes after Krzyzanski et al., J Clin Pharmacol 2010;50:1402 for pegfilgrastim and
 Quartino et al., Pharm Res 2014;31:3390): a virtual G-CSF amount G(t) gives a saturable effect
-Eg = gpot * G / (EC50 + G) that multiplies proliferation by (1 + Eg) and speeds maturation (transit)
-by (1 + TRANSIT_SHARE * Eg). Pegfilgrastim is cleared mostly by neutrophils, so it vanishes quickly
-while counts are normal and lingers through the nadir, which is where its effect shows: an earlier,
-steeper recovery that overshoots baseline, while the nadir itself is only modestly raised. Filgrastim
+Eg = gpot * G / (EC50 + G) that multiplies proliferation (not a drug kill still under way) by
+(1 + Eg) and speeds maturation (transit) by (1 + TRANSIT_SHARE * Eg). Pegfilgrastim is cleared
+mostly by neutrophils, so it vanishes quickly while counts are normal and lingers through the nadir,
+which is where its effect shows: a shallower, earlier nadir and a steeper recovery that overshoots
+baseline, and days of severe neutropenia cut by about two-thirds, as in the published arms
+(docs/forecasting.md). Filgrastim
 is cleared mainly by the kidney (half-life a few hours) and given daily.
 
 Integration: fixed step, all samples at once. Over each step the feedback and G-CSF effect are frozen
