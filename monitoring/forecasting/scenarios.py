@@ -18,10 +18,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .engine import Fit, _extras
+from .gcsf import gcsf_plan
 from .grid import GRADE4_BELOW, RANDOM_SEED
 from .history import HOURS_PER_DAY
 from .model import Occasion, Schedule, build_schedule, simulate
-from .outlook import cycle_measures, gcsf_plan
+from .outlook import cycle_measures
 
 DELAY_H = 7 * HOURS_PER_DAY
 # Every scenario changes the current cycle or a later one: up to 12 h before its day 1 (where the

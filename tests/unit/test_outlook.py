@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monitoring.forecasting.outlook import cycle_measures, gcsf_plan, prior_for, regimen_outlook
+from monitoring.forecasting.gcsf import gcsf_plan
+from monitoring.forecasting.outlook import cycle_measures, prior_for, regimen_outlook
 
 
 def test_days_below_grade4_are_measured_from_the_trajectory():
