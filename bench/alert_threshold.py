@@ -57,7 +57,8 @@ def main() -> int:
             scores.append(forecast["p_grade4"])
             labels.append(truth[history["id"]]["nadir_anc"] < 0.5)
         scores_array, labels_array = np.array(scores), np.array(labels)
-        print(f"{path} ({len(histories)}, grade 4 in {labels_array.mean():.2f}): AUC {auc(scores_array, labels_array):.3f}")
+        print(f"{path} ({len(histories)}, grade 4 in {labels_array.mean():.2f}): "
+              f"AUC {auc(scores_array, labels_array):.3f}")
         print(f"  {at(threshold, scores_array, labels_array)}  (cost ratio {args.cost_ratio:g})")
         print(f"  {at(0.5, scores_array, labels_array)}  (today's default)")
     return 0

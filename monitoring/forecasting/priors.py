@@ -78,12 +78,13 @@ DAMAGE_SPREAD = 1.0
 # DSN 4.5 -> 2.0 days, docetaxel 100 P(grade 4) 0.70 -> 0.36.
 # The response differs between patients by an order of magnitude (post-G-CSF peaks from about 5 to
 # over 50 x10^9/L), so its spread (log scale) is wide: 2.0, what the nadir-bench tuning cohort's
-# pegfilgrastim arm learns when its prior is left free (log SD 1.9-2.3). At 1.2 (and 0.9 before)
-# a patient whose counts after earlier doses show almost no response sat 2 SD or more out in the
-# prior and was pulled towards the typical response. The patient's own counts and a regimen's
-# learned prior then set it. A regimen always given with G-CSF states its typical nadir with it
-# (``RegimenPrior.usual_gcsf``), so the stronger typical effect does not make the forecast of a
-# patient on that schedule shallower; it makes the "without G-CSF" counterfactual deeper.
+# pegfilgrastim arm learns when its prior is left free (log SD 1.9-2.3), and with it the cohort's
+# forecasts improve (docs/forecasting.md). A patient responding 13 times less than the typical
+# (gpot 0.15) is then 1.3 SD out, not 2.2; the patient's own counts after earlier doses and a
+# regimen's learned prior set it (tests/unit/test_gcsf_regimens.py). A regimen always given with
+# G-CSF states its typical nadir with it (``RegimenPrior.usual_gcsf``), so the stronger typical
+# effect does not make the forecast of a patient on that schedule shallower; it makes the "without
+# G-CSF" counterfactual deeper.
 GPOT_TYPICAL = 2.0
 GPOT_SD = 2.0
 
