@@ -39,6 +39,12 @@ STEP_HOURS = 6.0
 # not positivity when ktr * step > 2. Neither bound is reached by a plausible patient.
 POOL_MAX = 1e4
 CIRC_MIN = 1e-6
+# G-CSF speeds maturation; in the far upper tail of the response (gpot 20 or more, which the wide
+# GPOT_SD admits) the transit rate times the 6 h step passes 2, where the trapezoidal step swings
+# the compartments negative and the floored count showed a spurious nadir: such a patient came out
+# *worse* with G-CSF. The rate is capped there: a mean maturation time of at least 4 / (2 / 6 h) =
+# 12 h, far below the shortest seen with G-CSF (about a day).
+MAX_TRANSIT_PER_STEP = 2.0
 
 # How strongly G-CSF speeds maturation relative to how much it raises proliferation. Quartino 2014
 # finds a marked shortening of the maturation time by G-CSF alongside the proliferation effect (verify
@@ -220,7 +226,8 @@ def simulate(
         if peg_on_board or np.any(filgrastim[step] > GCSF_NEGLIGIBLE):
             amount = peg + filgrastim[step] if peg_on_board else filgrastim[step]
             effect = gpot * amount / (GCSF_EC50 + amount)
-            kt = ktr * (1.0 + TRANSIT_SHARE * effect)
+            # Never faster than the step keeps positive (see MAX_TRANSIT_PER_STEP).
+            kt = np.minimum(ktr * (1.0 + TRANSIT_SHARE * effect), MAX_TRANSIT_PER_STEP / dt)
             loss = kt * dt
             b = 0.5 * loss / (1.0 + 0.5 * loss)
             a = 1.0 - 2.0 * b
