@@ -75,7 +75,7 @@ DAMAGE_SPREAD = 1.0
 # filgrastim: median DSN 6 -> 1 day, Crawford J et al., N Engl J Med 1991;325:164) and febrile
 # neutropenia 17 % -> 1 % on docetaxel 100 mg/m2 (Vogel CL et al., J Clin Oncol 2005;23:1178). At 2.0
 # (with G-CSF acting on proliferation only, not on the kill, see model.simulate) the outlook gives TAC
-# DSN 4.5 -> 2.0 days, docetaxel 100 P(grade 4) 0.70 -> 0.36.
+# DSN 4.5 -> 1.9 days, docetaxel 100 P(grade 4) 0.70 -> 0.35.
 # The response differs between patients by an order of magnitude (post-G-CSF peaks from about 5 to
 # over 50 x10^9/L), so its spread (log scale) is wide: 2.0, what the nadir-bench tuning cohort's
 # pegfilgrastim arm learns when its prior is left free (log SD 1.9-2.3), and with it the cohort's
