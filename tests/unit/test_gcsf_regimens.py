@@ -96,3 +96,23 @@ def test_a_patients_own_response_to_pegfilgrastim_sets_the_forecast(gpot):
         assert forecast["p_grade4"] > 0.9
     if true_nadir > 1.0:
         assert forecast["p_grade4"] < 0.1
+
+
+@pytest.mark.parametrize("gcsf", ["peg", "filgrastim"])
+@pytest.mark.parametrize("mtt_h", [84.0, 110.0])
+def test_even_a_far_tail_gcsf_response_never_deepens_the_nadir(gcsf, mtt_h):
+    # The wide response prior admits 20- to 100-fold responders; their maturation is capped where
+    # the 6 h step stays positive (model.MAX_TRANSIT_PER_STEP). Uncapped, gpot 200 gave a nadir of
+    # 0.01 against 0.85 without G-CSF.
+    gpot = np.array([1.0, 5.0, 20.0, 50.0, 200.0])
+    hours, products = gcsf_plan(gcsf)
+    with_gcsf = build_schedule([0.0], [1.0], 0.0, np.log(2) / 12.0, hours, products, 25 * 24.0)
+    without = build_schedule([0.0], [1.0], 0.0, np.log(2) / 12.0, [], [], 25 * 24.0)
+    patient = (np.full(gpot.size, 5.0), np.full(gpot.size, mtt_h), np.full(gpot.size, 2.3),
+               np.full(gpot.size, 0.17))
+    in_cycle = (with_gcsf.grid_h >= 0) & (with_gcsf.grid_h <= CYCLE_H)
+
+    nadirs = simulate(*patient, gpot, with_gcsf)[in_cycle].min(axis=0)
+    plain_nadir = simulate(*patient, np.zeros(gpot.size), without)[in_cycle].min(axis=0)
+
+    assert np.all(nadirs > plain_nadir)
