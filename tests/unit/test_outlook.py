@@ -60,3 +60,15 @@ def test_a_resumed_simulation_equals_one_run():
 
     assert np.allclose(resumed[split:], whole[split:], rtol=1e-12)
     assert np.isnan(resumed[:split]).all()
+
+
+def test_a_gcsf_regimens_outlook_without_its_gcsf_is_far_deeper():
+    # TC always given with pegfilgrastim states its nadir with it; the counterfactual without
+    # pegfilgrastim is deeper than TC's own (stated without G-CSF), and pegfilgrastim keeps a clear effect.
+    with_peg_regimen, plain = prior_for("TC-Q3W-PEG", 21), prior_for("TC-Q3W", 21)
+    on_schedule = regimen_outlook(with_peg_regimen, gcsf="peg", patients=500)
+    without = regimen_outlook(with_peg_regimen, gcsf="none", patients=500)
+
+    assert without["grade4_incidence"] > on_schedule["grade4_incidence"] + 0.25
+    assert without["dsn_days_mean"] > 2 * on_schedule["dsn_days_mean"]
+    assert without["grade4_incidence"] > regimen_outlook(plain, patients=500)["grade4_incidence"]
