@@ -1,7 +1,19 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from monitoring.views import api, audit, calibration, dashboard, duty, entry, exceptions, freshness, health, imports
+from monitoring.views import (
+    api,
+    audit,
+    calibration,
+    dashboard,
+    duty,
+    entry,
+    exceptions,
+    freshness,
+    health,
+    imports,
+    risk,
+)
 
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
@@ -11,6 +23,7 @@ urlpatterns = [
     *imports.urlpatterns,
     *exceptions.urlpatterns,
     *api.urlpatterns,
+    *risk.urlpatterns,
     *audit.urlpatterns,
     *health.urlpatterns,
     *calibration.urlpatterns,

@@ -1,13 +1,19 @@
-"""Turn a history into a nadir forecast: schedule, prior, posterior, summaries."""
+"""Turn a history into a posterior: schedule, prior, likelihood, extensions where the counts depart.
+
+The summary of a fit (nadir, band, grades, trajectory) is in ``summary.py``; the next-count
+suggestion in ``next_count.py``.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import ndtr, stdtrit
 
+from .errors import HistoryError
+from .grid import ANC_FLOOR, DOSE_MATCH_H, RANDOM_SEED, _interpolation
 from .history import HOURS_PER_DAY, History, Regimen, parse_history
 from .model import Occasion, build_schedule, simulate
 from .posterior import sample_posterior
@@ -25,18 +31,9 @@ from .priors import (
     RegimenPrior,
     resolve_prior,
 )
+from .summary import summarise
 
-# CTCAE v5.0 neutrophil count decreased: grade 4 below 0.5, grade 3 or worse below 1.0 x10^9/L.
-GRADE4_BELOW = 0.5
-GRADE3_BELOW = 1.0
-# Counts of 0 are reported; the likelihood works on the log scale, so floor them at a value below
-# the reporting resolution of automated counters.
-ANC_FLOOR = 0.01
-TRAJECTORY_STEP_H = 12.0
 EXTRA_DAYS_AFTER_CYCLE = 4.0
-# A dose within this many hours of the planned day is taken to be that day's dose.
-DOSE_MATCH_H = 12.0
-RANDOM_SEED = 20021201
 
 
 @dataclass
@@ -103,49 +100,6 @@ def _plan(history: History, prior: RegimenPrior, warnings: list[str]) -> Plan:
                 gcsf_hours=[t for t, _ in gcsf], gcsf_products=[p for _, p in gcsf], end_h=end_h)
 
 
-def _interpolation(grid_h: np.ndarray, hours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return left indices and weights to interpolate grid values at ``hours``."""
-    position = np.clip((hours - grid_h[0]) / (grid_h[1] - grid_h[0]), 0.0, grid_h.size - 1.000001)
-    index = np.floor(position).astype(int)
-    return index, position - index
-
-
-def _weighted_levels(values: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.quantile(values, [0.1, 0.5, 0.9], axis=axis)
-
-
-def _nadirs(circ: np.ndarray, grid_h: np.ndarray, length_h: float) -> tuple[np.ndarray, np.ndarray]:
-    """Return each draw's nadir value and time within the cycle, refined by a parabola."""
-    window = np.flatnonzero((grid_h >= 0) & (grid_h <= length_h))
-    inside = circ[window]
-    lowest = np.argmin(inside, axis=0)
-    draws = np.arange(circ.shape[1])
-    centre = np.clip(lowest, 1, window.size - 2)
-    left, mid, right = (np.log(inside[centre + k, draws]) for k in (-1, 0, 1))
-    curvature = left - 2 * mid + right
-    safe = np.where(curvature > 1e-12, curvature, 1.0)
-    shift = np.where(curvature > 1e-12, 0.5 * (left - right) / safe, 0.0)
-    interior = (lowest > 0) & (lowest < window.size - 1)
-    shift = np.where(interior, np.clip(shift, -0.5, 0.5), 0.0)
-    log_value = np.where(interior, mid - 0.25 * (left - right) * shift, np.log(inside[lowest, draws]))
-    step = grid_h[1] - grid_h[0]
-    hours = grid_h[window[0]] + (np.where(interior, centre, lowest) + shift) * step
-    return np.exp(log_value), hours
-
-
-def _iso(history: History, hours: float) -> str:
-    return history.to_datetime(hours).isoformat(timespec="minutes")
-
-
-def _round(value: float, digits: int = 3) -> float:
-    return float(round(float(value), digits))
-
-
-def _anc(value: float) -> float:
-    """Round an ANC to 3 significant digits, floored at 0.001 x10^9/L (below any lab's resolution)."""
-    return float(f"{max(float(value), 0.001):.3g}")
-
-
 @dataclass
 class Fit:
     """One history's posterior: the draws of the log-parameters and the simulated counts."""
@@ -162,6 +116,10 @@ class Fit:
     extensions: bool = True   # False: the textbook model, for comparison
     consistent: bool = True   # the forecast honours the counts measured in the cycle (see _summarise)
     departed: bool = False    # the counts depart from the textbook fit (see _departs)
+    ess: float | None = None  # the sampler's effective sample size (None without counts)
+    extra_z: np.ndarray | None = None   # posterior draws of the extensions' standard normals (see _extras)
+    plan: Plan | None = None  # the doses and G-CSF the forecast assumed (scenarios start from it)
+    iov_sd: float = IOV_KILL_SD   # the cycle-to-cycle variability of sensitivity the fit used
 
 
 # The posterior also samples, beyond the population parameters, two per-patient quantities with
@@ -358,7 +316,14 @@ def _fit(history: dict, population: PopulationPrior | None, extensions: bool) ->
         residual_sd = _residual_marginal(*residuals(posterior.circ, np.exp(log_params[:, 0])), residual_centre)[1]
     return Fit(history=parsed, prior=prior, log_mean=mean, log_sd=sd, log_params=log_params,
                circ=posterior.circ, grid_h=schedule.grid_h, warnings=warnings,
-               residual_sd=residual_sd, extensions=extensions, consistent=extensions)
+               residual_sd=residual_sd, extensions=extensions, consistent=extensions,
+               ess=posterior.ess if observed.size else None,
+               extra_z=posterior.z[:, dims:] if extensions else None, plan=plan, iov_sd=iov_sd)
+
+
+# Below this effective sample size the posterior is one or two draws: its band would claim a
+# certainty the counts do not give, so the forecast falls back to the population's (see below).
+MIN_FIT_ESS = 2.0
 
 
 def forecast_history(history: dict, population: PopulationPrior | None = None,
@@ -366,174 +331,37 @@ def forecast_history(history: dict, population: PopulationPrior | None = None,
     """Return the nadir forecast for one history in the nadir-bench input format.
 
     ``extensions=False``: the textbook model (see :func:`fit_history`), for the benchmarks.
-    Raise HistoryError for a malformed history.
+    A history the engine cannot fit gets the population forecast (:func:`population_forecast`),
+    flagged with the reason; only a malformed history raises HistoryError.
     """
-    fit = fit_history(history, population, extensions)
-    return _summarise(fit)
+    parse_history(history)   # a malformed history is refused before any fitting
+    try:
+        fit = fit_history(history, population, extensions)
+        if fit.ess is not None and fit.ess < MIN_FIT_ESS:
+            return population_forecast(history, population, f"the counts could not be fitted together "
+                                       f"(effective sample size {fit.ess:.1f})")
+        result = summarise(fit)
+    except HistoryError:
+        raise
+    except (ArithmeticError, ValueError, np.linalg.LinAlgError) as error:
+        return population_forecast(history, population, f"the engine failed on these counts ({error})")
+    if not all(np.isfinite([result["nadir"]["anc"], result["p_grade4"], *result["nadir"]["interval80"]])):
+        return population_forecast(history, population, "the fit gave no finite nadir")
+    return result
 
 
-def _measured_in_cycle(history: History, length_h: float) -> tuple[np.ndarray, np.ndarray]:
-    """Return the hours and values of the counts measured in the forecast cycle itself."""
-    hours = np.asarray(history.count_hours, float)
-    values = np.maximum(np.asarray(history.anc_1e9_per_l, float), ANC_FLOOR)
-    inside = (hours >= 0) & (hours <= length_h)
-    return hours[inside], values[inside]
+def population_forecast(history: dict, population: PopulationPrior | None, reason: str) -> dict:
+    """Return the regimen's population forecast for a history the engine cannot fit, flagged with ``reason``.
 
-
-# After the last count of the cycle, how long a departure from the model the counts showed takes to
-# fade from a draw's course (linearly): about the week a marrow takes from nadir to recovery, so a
-# draw brought down to a low count climbs back to its own course, not at once. Benchmarked (issue 22,
-# mae_log10 / Brier): tuning cohort 3 days 0.0862 / 0.073, 7 days 0.0879 / 0.070, 14 days 0.0894 /
-# 0.068; a misspecified synthetic cohort 0.243 / 0.203, 0.239 / 0.202, 0.248 / 0.196.
-DEPARTURE_FADE_H = 7 * HOURS_PER_DAY
-
-
-def _consistent_circ(fit: Fit, length_h: float) -> np.ndarray:
-    """Return the simulated courses brought through the counts measured in the cycle.
-
-    The latent count at a measured moment is the measured one give or take the draw's own residual
-    error. Each draw's course is moved (on the log scale) to pass through its latent count at every
-    measured moment: linearly between counts, from nothing at the day-1 dose, fading over
-    DEPARTURE_FADE_H after the last count. So a forecast never claims a nadir above a count the
-    nurse has in front of her, however the earlier cycles voted, and the nadir, P(grade 4), the
-    next-count advice and the trajectory a chart draws are all read from these same courses: the
-    header and the chart tell one forecast. (Moving courses both ways, not only down, keeps the
-    nadir unbiased: on the tuning cohort mae_log10 0.0879 against 0.0883 lowering only.)
+    The band is the population's (wide: it knows nothing of this patient but the doses and G-CSF);
+    counts already measured in the cycle still count as facts (a grade 4 seen is grade 4, and the
+    nadir is never above the lowest count seen). ``fallback`` in the result holds the reason.
     """
-    hours, values = _measured_in_cycle(fit.history, length_h)
-    if not values.size:
-        return fit.circ
-    order = np.argsort(hours, kind="stable")
-    hours, values = hours[order], values[order]
-    rng = np.random.default_rng(RANDOM_SEED + 1)
-    noise = rng.standard_normal((values.size, fit.circ.shape[1]))
-    spread = np.sqrt(fit.residual_sd[None, :] ** 2 + (RESIDUAL_ADDITIVE / values[:, None]) ** 2)
-    latent = values[:, None] * np.exp(spread * noise)
-    index, weight = _interpolation(fit.grid_h, hours)
-    at_counts = fit.circ[index] * (1 - weight[:, None]) + fit.circ[index + 1] * weight[:, None]
-    shift = np.log(latent) - np.log(np.maximum(at_counts, 1e-6))   # (counts, draws)
-    # Two counts of one moment (a repeat on the same specimen): the lower one binds, whatever their order.
-    hours, inverse = np.unique(hours, return_inverse=True)
-    lowest = np.full((hours.size, shift.shape[1]), np.inf)
-    np.minimum.at(lowest, inverse, shift)
-    shift = lowest
-    anchors_h = np.concatenate([[0.0], hours, [hours[-1] + DEPARTURE_FADE_H]])
-    anchors = np.vstack([np.zeros(shift.shape[1]), shift, np.zeros(shift.shape[1])])
-    # Piecewise-linear in time between the anchors, for every draw at once.
-    right = np.clip(np.searchsorted(anchors_h, fit.grid_h, side="right"), 1, anchors_h.size - 1)
-    left = right - 1
-    span = np.maximum(anchors_h[right] - anchors_h[left], 1e-9)
-    share = np.clip((fit.grid_h - anchors_h[left]) / span, 0.0, 1.0)[:, None]
-    log_shift = anchors[left] * (1 - share) + anchors[right] * share
-    outside = (fit.grid_h < anchors_h[0]) | (fit.grid_h > anchors_h[-1])
-    log_shift[outside] = 0.0
-    return fit.circ * np.exp(log_shift)
-
-
-# A count is drawn in the morning; the candidate moment of day k is this many hours before the
-# day-1 dose's clock time on that day (a 09:00 dose: 08:00).
-MORNING_OFFSET_H = 1.0
-# Below this expected information (bits) about grade 4, one more count is not worth it for that
-# question, and the suggestion is to catch the nadir instead.
-MIN_INFORMATION_BITS = 0.02
-NEXT_COUNT_DRAWS = 100   # enough to rank days; the kernel step costs draws^2 per day
-
-
-def _entropy_bits(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-9, 1 - 1e-9)
-    return -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
-
-
-def _next_count(fit: Fit, nadir: np.ndarray, nadir_h: np.ndarray, length_h: float,
-                grade4_measured: bool) -> dict | None:
-    """Return the day on which one more count would tell most about grade 4 (or catch the nadir).
-
-    For each remaining day of the cycle, the expected information a count that day gives about
-    "nadir < 0.5" is the entropy of P(grade 4) now minus its expected entropy after the count; the
-    count's outcome is simulated from the posterior draws with their residual error, and P(grade 4
-    | count) is read from the draws near it (a Gaussian kernel as wide as the residual). When grade 4
-    is already certain either way, the suggestion is the day of the predicted nadir.
-    """
-    history = fit.history
-    in_cycle, _ = _measured_in_cycle(history, length_h)
-    start_h = max([0.0, *in_cycle, *([history.as_of_h] if history.as_of_h is not None else [])])
-    days = np.arange(2, int(history.regimen.cycle_length_days) + 1)
-    hours = (days - 1) * HOURS_PER_DAY - MORNING_OFFSET_H
-    later = hours > start_h + 6.0
-    days, hours = days[later], hours[later]
-    if grade4_measured or not days.size:
-        return None
-    # Every k-th draw: resampled draws come in runs of copies, so a stride spreads the subsample.
-    draws = np.arange(0, nadir.size, max(1, nadir.size // NEXT_COUNT_DRAWS))
-    grade4 = (nadir[draws] < GRADE4_BELOW).astype(float)
-    p_now = grade4.mean()
-    best_day, reason = None, "nadir"
-    if 0.0 < p_now < 1.0:
-        index, weight = _interpolation(fit.grid_h, hours)
-        circ = fit.circ[:, draws]
-        values = np.log(circ[index] * (1 - weight[:, None]) + circ[index + 1] * weight[:, None])
-        noise_sd = fit.residual_sd[draws]
-        bandwidth = float(np.median(noise_sd))
-        rng = np.random.default_rng(RANDOM_SEED + 2)
-        outcomes = values + noise_sd[None, :] * rng.standard_normal(values.shape)   # (days, draws)
-        kernel = np.exp(-0.5 * ((outcomes[:, :, None] - values[:, None, :]) / bandwidth) ** 2)
-        p_after = (kernel @ grade4) / kernel.sum(axis=2)
-        information = _entropy_bits(np.array(p_now)) - _entropy_bits(p_after).mean(axis=1)
-        if information.max() >= MIN_INFORMATION_BITS:
-            best_day, reason = int(days[np.argmax(information)]), "grade4"
-    if best_day is None:
-        nadir_day = 1 + float(np.median(nadir_h)) / HOURS_PER_DAY
-        if nadir_day < days[0] - 0.5:
-            return None   # the nadir has passed: the next count is the pre-dose one
-        best_day = int(days[np.argmin(np.abs(days - nadir_day))])
-    moment = (best_day - 1) * HOURS_PER_DAY - MORNING_OFFSET_H
-    return {"day_of_cycle": best_day, "time": _iso(history, moment), "reason": reason}
-
-
-def _summarise(fit: Fit) -> dict:
-    history, grid_h, warnings = fit.history, fit.grid_h, fit.warnings
-    regimen = history.regimen
-    length_h = regimen.cycle_length_days * HOURS_PER_DAY
-    # Textbook fits too: a count near the nadir is within measurement error of the draws, yet half
-    # of the latent counts fall below some draws' nadirs, and the header's nadir must not sit above
-    # the counts while the chart's courses do.
-    circ = _consistent_circ(fit, length_h) if fit.consistent else fit.circ
-    fit = replace(fit, circ=circ)  # the next-count advice reads the same courses
-    nadir, nadir_h = _nadirs(circ, grid_h, length_h)
-    lo, mid, hi = _weighted_levels(nadir)
-    p_grade4, p_grade3plus = float(np.mean(nadir < GRADE4_BELOW)), float(np.mean(nadir < GRADE3_BELOW))
-    _, measured = _measured_in_cycle(history, length_h)
-    next_count = _next_count(fit, nadir, nadir_h, length_h, bool(measured.size and measured.min() < GRADE4_BELOW))
-    if measured.size and fit.consistent:
-        # A measured grade is a fact (CTCAE grades the measured count), not a probability; and the
-        # reported nadir is never above the lowest count already seen.
-        lowest = float(measured.min())
-        p_grade4 = 1.0 if lowest < GRADE4_BELOW else p_grade4
-        p_grade3plus = 1.0 if lowest < GRADE3_BELOW else p_grade3plus
-        mid = min(mid, lowest)
-        lo, hi = min(lo, mid), max(hi, mid)
-    nadir_time_h = float(np.median(nadir_h))
-    index, weight = _interpolation(grid_h, np.array([length_h]))
-    next_day1 = circ[index[0]] * (1 - weight[0]) + circ[index[0] + 1] * weight[0]
-    # Every 12 h, plus the moments of the cycle's counts and of the predicted nadir: a chart of the
-    # trajectory then shows the dip a low count makes and the nadir the header states.
-    in_cycle_h, _ = _measured_in_cycle(history, length_h)
-    trajectory_h = np.unique(np.round(np.concatenate([np.arange(0.0, grid_h[-1] + 1e-9, TRAJECTORY_STEP_H),
-                                                      in_cycle_h, [nadir_time_h]]), 2))
-    t_index, t_weight = _interpolation(grid_h, trajectory_h)
-    values = circ[t_index] * (1 - t_weight[:, None]) + circ[t_index + 1] * t_weight[:, None]
-    t_lo, t_mid, t_hi = _weighted_levels(values, axis=1)
-    return {
-        "id": history.id,
-        "nadir": {"anc": _anc(mid), "day_of_cycle": _round(1 + nadir_time_h / HOURS_PER_DAY, 2),
-                  "time": _iso(history, nadir_time_h), "interval80": [_anc(lo), _anc(hi)]},
-        "p_grade4": _round(p_grade4),
-        "p_grade3plus": _round(p_grade3plus),
-        "readiness": {"next_day1": _iso(history, length_h),
-                      "p_anc_ge_threshold": _round(np.mean(next_day1 >= regimen.next_cycle_anc)),
-                      "threshold": regimen.next_cycle_anc},
-        "trajectory": [{"time": _iso(history, h), "anc": _anc(m), "lo80": _anc(lo80), "hi80": _anc(hi80)}
-                       for h, lo80, m, hi80 in zip(trajectory_h, t_lo, t_mid, t_hi, strict=True)],
-        "next_count": next_count,
-        "warnings": warnings,
-    }
+    fit = fit_history({**history, "counts": []}, population, extensions=False)
+    fit.history, fit.consistent = parse_history(history), True
+    fit.warnings = [*fit.history.warnings, *(w for w in fit.warnings if not w.startswith("no counts yet"))]
+    result = summarise(fit)
+    result["warnings"].append(f"{reason}: this is the population forecast for the regimen with its wide "
+                              "band, not one fitted to this patient's counts")
+    result["fallback"] = reason
+    return result

@@ -31,8 +31,9 @@ UNIT_TO_1E9_PER_L: dict[str, float] = {
     "cells/mm3": 1e-3,
 }
 
-# Refuse, do not guess (CLINICAL.md): an ANC above this in 10^9/L is almost surely a unit mix-up
-# (e.g. 3000 labelled 10^3/uL). G-CSF spikes stay well below it.
+# Do not guess (CLINICAL.md): an ANC above this in 10^9/L is almost surely a unit mix-up (e.g. 3000
+# labelled 10^3/uL) or a lab error. G-CSF spikes stay well below it. The forecast sets such a count
+# aside with a warning naming it; the app's data entry refuses it (clinical.py).
 MAX_PLAUSIBLE_ANC_1E9_PER_L = 150.0
 
 GCSF_PRODUCTS = {
@@ -208,6 +209,7 @@ def parse_history(history: object) -> History:
 
     count_hours, ancs = [], []
     ignored = 0
+    set_aside: list[str] = []
     for index, raw in enumerate(_list(history, "counts")):
         where = f"counts[{index}]"
         count = _item(raw, where)
@@ -219,8 +221,11 @@ def parse_history(history: object) -> History:
             raise HistoryError(f"{where}.unit: unknown unit {unit!r}")
         anc = value * factor
         if anc > MAX_PLAUSIBLE_ANC_1E9_PER_L:
-            raise HistoryError(f"{where}.anc: {value!r} {unit} is {anc:g} x10^9/L, not plausible; "
-                               "check the unit (cells/uL labelled as 10^3/uL?)")
+            # One impossible count (a unit mix-up, or a G-CSF-boosted count hit by a lab error) is set
+            # aside, not allowed to refuse the whole history: the other counts still say a lot.
+            set_aside.append(f"{where}: {value:g} {unit} is {anc:g} x10^9/L, not plausible (a unit "
+                             "mix-up or a lab error?); set aside, check it with the lab")
+            continue
         if as_of is not None and moment > as_of:
             ignored += 1
             continue
@@ -233,4 +238,5 @@ def parse_history(history: object) -> History:
                      as_of_h=hours(as_of) if as_of is not None else None)
     if ignored:
         parsed.warnings.append(f"{ignored} count(s) after as_of were ignored")
+    parsed.warnings.extend(set_aside)
     return parsed

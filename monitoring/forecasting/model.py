@@ -10,10 +10,12 @@ reduction of the proliferating pool by one full dose (feedback aside), whatever 
 
 G-CSF (shapes after Krzyzanski et al., J Clin Pharmacol 2010;50:1402 for pegfilgrastim and
 Quartino et al., Pharm Res 2014;31:3390): a virtual G-CSF amount G(t) gives a saturable effect
-Eg = gpot * G / (EC50 + G) that multiplies proliferation by (1 + Eg) and speeds maturation (transit)
-by (1 + TRANSIT_SHARE * Eg). Pegfilgrastim is cleared mostly by neutrophils, so it vanishes quickly
-while counts are normal and lingers through the nadir, which is where its effect shows: an earlier,
-steeper recovery that overshoots baseline, while the nadir itself is only modestly raised. Filgrastim
+Eg = gpot * G / (EC50 + G) that multiplies proliferation (not a drug kill still under way) by
+(1 + Eg) and speeds maturation (transit) by (1 + TRANSIT_SHARE * Eg). Pegfilgrastim is cleared
+mostly by neutrophils, so it vanishes quickly while counts are normal and lingers through the nadir,
+which is where its effect shows: a shallower, earlier nadir and a steeper recovery that overshoots
+baseline, and days of severe neutropenia cut by about two-thirds, as in the published arms
+(docs/forecasting.md). Filgrastim
 is cleared mainly by the kidney (half-life a few hours) and given daily.
 
 Integration: fixed step, all samples at once. Over each step the feedback and G-CSF effect are frozen
@@ -37,13 +39,21 @@ STEP_HOURS = 6.0
 # not positivity when ktr * step > 2. Neither bound is reached by a plausible patient.
 POOL_MAX = 1e4
 CIRC_MIN = 1e-6
+# G-CSF speeds maturation; in the far upper tail of the response (gpot 20 or more, which the wide
+# GPOT_SD admits) the transit rate times the 6 h step passes 2, where the trapezoidal step swings
+# the compartments negative and the floored count showed a spurious nadir: such a patient came out
+# *worse* with G-CSF. The rate is capped there: a mean maturation time of at least 4 / (2 / 6 h) =
+# 12 h, far below the shortest seen with G-CSF (about a day).
+MAX_TRANSIT_PER_STEP = 2.0
 
 # How strongly G-CSF speeds maturation relative to how much it raises proliferation. Quartino 2014
 # finds a marked shortening of the maturation time by G-CSF alongside the proliferation effect (verify
 # the exact estimates). At 1.0 the two cancel in the proliferating pool, so G-CSF would only move the
 # nadir earlier; below 1.0 it also raises the nadir modestly while speeding recovery, which is what
 # the pegfilgrastim trials show (shorter severe neutropenia, grade 4 still common in cycle 1:
-# Holmes FA et al., J Clin Oncol 2002;20:727). 0.7 keeps both effects.
+# Holmes FA et al., J Clin Oncol 2002;20:727). 0.7 keeps both effects. (Checked against the trial
+# arms in docs/forecasting.md: at 1.0 pegfilgrastim on day 2 deepened the nadir, at 0.3 it left
+# fewer patients with grade 4 than the doxorubicin/docetaxel arms report.)
 TRANSIT_SHARE = 0.7
 
 # Virtual G-CSF amounts are in units of one dose. Filgrastim: plasma half-life about 3.5 h
@@ -64,7 +74,9 @@ class Schedule:
     """Inputs on the integration grid; hours are relative to the forecast cycle's day-1 dose."""
 
     grid_h: np.ndarray          # step boundaries, shape (n + 1,)
-    drug_integral: np.ndarray   # integral of KDE*A(t) over each step (full dose = 1), shape (n,)
+    # Each input array is shape (n,), the same for every sample, or (n, samples), one column per
+    # sample: the scenarios simulate several schedules in one pass (scenarios.py).
+    drug_integral: np.ndarray   # integral of KDE*A(t) over each step (full dose = 1)
     filgrastim_mean: np.ndarray  # mean filgrastim amount over each step, shape (n,)
     peg_doses: np.ndarray        # pegfilgrastim doses given at the start of each step, shape (n,)
 
@@ -155,63 +167,74 @@ def simulate(
     schedule: Schedule,
     n_steps: int | None = None,
     occasion: Occasion | None = None,
-) -> np.ndarray:
+    initial: tuple | None = None,
+    start_step: int = 0,
+    return_state: bool = False,
+) -> np.ndarray | tuple[np.ndarray, tuple]:
     """Return circulating neutrophils at the grid points, shape (steps + 1, samples).
 
     Every argument but ``schedule`` is an array over parameter samples; the system starts at steady
     state (all compartments at Circ0) at the first grid point. ``occasion`` adds the current cycle's
     own sensitivity and transit time and the cumulative marrow damage (see :class:`Occasion`).
+    ``return_state`` also returns the state after the last step; ``initial`` and ``start_step``
+    continue from such a state (rows before ``start_step`` are then NaN), which lets the scenarios
+    simulate the shared history once. ``start_step`` must not be past the occasion's start.
     """
     dt = float(schedule.grid_h[1] - schedule.grid_h[0])
-    n = schedule.drug_integral.size if n_steps is None else min(n_steps, schedule.drug_integral.size)
+    steps = schedule.drug_integral.shape[0]
+    n = steps if n_steps is None else min(n_steps, steps)
+    drug = schedule.drug_integral if schedule.drug_integral.ndim == 2 else schedule.drug_integral[:, None]
     samples = circ0.size
     ktr = 4.0 / mtt_h
     # Log growth of the proliferating pool over a step is (1 + Eg) * base * FB - loss.
-    base = ktr[None, :] * dt - kill[None, :] * schedule.drug_integral[:n, None]
+    base = ktr[None, :] * dt - kill[None, :] * drug[:n]
     switch = n + 1
     damage_factor = None
     if occasion is not None:
         switch = int(np.searchsorted(schedule.grid_h, occasion.start_h - 1e-9))
         base[switch:] = (ktr * occasion.mtt_factor)[None, :] * dt \
-            - (kill * occasion.kill_factor)[None, :] * schedule.drug_integral[switch:n, None]
+            - (kill * occasion.kill_factor)[None, :] * drug[switch:n]
         # The feedback reference (the baseline the marrow returns to) falls by ``damage`` per full dose.
-        cumulative = np.concatenate([[0.0], np.cumsum(schedule.drug_integral[:n])])
-        damage_factor = np.exp(-(gamma * occasion.damage)[None, :] * cumulative[:, None])
+        cumulative = np.concatenate([np.zeros((1, drug.shape[1])), np.cumsum(drug[:n], axis=0)])
+        damage_factor = np.exp(-(gamma * occasion.damage)[None, :] * cumulative)
     a_circ, circ_gain, loss_plain, b_plain, a_plain, b_circ_plain = _transit_coefficients(ktr, dt)
-    prol = circ0.copy()
-    t1 = circ0.copy()
-    t2 = circ0.copy()
-    t3 = circ0.copy()
-    circ = circ0.copy()
+    if initial is None:
+        prol, t1, t2, t3, circ, peg, peg_on_board = (*(circ0.copy() for _ in range(5)), np.zeros(samples), False)
+    else:
+        if start_step > switch:
+            raise ValueError("a continued simulation must start at or before the occasion's start")
+        prol, t1, t2, t3, circ, peg, peg_on_board = initial
     feedback_scale = circ0 ** gamma
     if damage_factor is not None:
         damage_factor = damage_factor * feedback_scale[None, :]   # (reference Circ0)^gamma per step
     neg_gamma = -gamma
-    out = np.empty((n + 1, samples))
-    out[0] = circ
-    peg = np.zeros(samples)
-    peg_on_board = False
+    out = np.full((n + 1, samples), np.nan) if start_step else np.empty((n + 1, samples))
+    out[start_step] = circ
     peg_decay_linear = -np.log(2) / PEG_LINEAR_HALF_LIFE_H * dt
     filgrastim = schedule.filgrastim_mean
     peg_doses = schedule.peg_doses
-    for step in range(n):
+    for step in range(start_step, n):
         if step == switch:
             ktr = ktr * occasion.mtt_factor
             a_circ, circ_gain, loss_plain, b_plain, a_plain, b_circ_plain = _transit_coefficients(ktr, dt)
-        if peg_doses[step]:
+        if np.any(peg_doses[step]):
             peg = peg + peg_doses[step]
             peg_on_board = True
         # Floors keep extreme draws finite (ANC below 1e-4 x10^9/L is zero for every purpose).
         scale = feedback_scale if damage_factor is None else damage_factor[step]
         feedback = scale * np.maximum(circ, 1e-4) ** neg_gamma
-        if peg_on_board or filgrastim[step] > GCSF_NEGLIGIBLE:
+        if peg_on_board or np.any(filgrastim[step] > GCSF_NEGLIGIBLE):
             amount = peg + filgrastim[step] if peg_on_board else filgrastim[step]
             effect = gpot * amount / (GCSF_EC50 + amount)
-            kt = ktr * (1.0 + TRANSIT_SHARE * effect)
+            # Never faster than the step keeps positive (see MAX_TRANSIT_PER_STEP).
+            kt = np.minimum(ktr * (1.0 + TRANSIT_SHARE * effect), MAX_TRANSIT_PER_STEP / dt)
             loss = kt * dt
             b = 0.5 * loss / (1.0 + 0.5 * loss)
             a = 1.0 - 2.0 * b
-            growth = (1.0 + effect) * base[step] * feedback - loss
+            # G-CSF multiplies proliferation, not the drug's kill: (1 + Eg) applied to the whole
+            # net term amplified a kill still under way (a 12 h drug effect on day 2), so that
+            # pegfilgrastim on day 2 deepened the AC nadir (docs/forecasting.md, trial arms).
+            growth = (base[step] + effect * ktr * dt) * feedback - loss
             b_circ = circ_gain * kt
         else:
             a, b, b_circ = a_plain, b_plain, b_circ_plain
@@ -226,4 +249,6 @@ def simulate(
         circ = circ_next
         prol, t1, t2, t3 = prol_next, t1_next, t2_next, t3_next
         out[step + 1] = circ
+    if return_state:
+        return out, (prol, t1, t2, t3, circ, peg, peg_on_board)
     return out

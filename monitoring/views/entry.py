@@ -9,10 +9,10 @@ from django.urls import path
 from django.utils import timezone
 
 from monitoring import forms, records, treatment
-from monitoring.guards import races, text
+from monitoring.guards import text
 from monitoring.models import AccessLog, CountResult, Cycle, Patient, TreatmentCourse
 from monitoring.models.results import Source
-from monitoring.views import lookups, patient_for
+from monitoring.views import lookups, patient_for, races
 
 FORM = AccessLog.Action.FORM  # every form page of a patient is a read of the record
 

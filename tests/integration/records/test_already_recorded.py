@@ -9,8 +9,8 @@ from django.db import IntegrityError
 from django.urls import reverse
 from django.utils import timezone
 
-from monitoring.guards import races
 from monitoring.models import ChemoAdministration, Patient, TreatmentCourse
+from monitoring.views import races
 from tests.conftest import start_on_regimen
 
 pytestmark = pytest.mark.django_db

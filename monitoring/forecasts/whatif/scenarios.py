@@ -1,0 +1,85 @@
+"""A patient's what-if scenarios for the current cycle and the next, from everything known now."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from monitoring import selectors
+from monitoring.forecasting import HistoryError, population_from_dict
+from monitoring.forecasting.engine import fit_history
+from monitoring.forecasting.scenarios import DELAY_H, scenario_forecasts
+from monitoring.models import Cycle, LearnedPrior
+
+
+@dataclass(frozen=True)
+class ScenarioRow:
+    """One scenario of one cycle, with the cycle's window for display and FHIR."""
+
+    key: str
+    label: str
+    cycle: str              # "current" or "next"
+    cycle_number: int
+    window_start: datetime  # the cycle's day 1 under this scenario (after a delay, the delayed one)
+    window_end: datetime
+    nadir_anc: float
+    nadir_lo80: float
+    nadir_hi80: float
+    nadir_day: float
+    p_grade4: float
+    dsn_days: float
+    p_ready_day1: float
+    p_ready_next_day1: float
+
+
+@dataclass(frozen=True)
+class CycleScenarios:
+    """Every scenario of a cycle and the next, made at ``as_of`` from ``draws`` paired posterior draws."""
+
+    cycle: Cycle
+    as_of: datetime
+    draws: int
+    threshold: float
+    rows: list[ScenarioRow]
+    history: dict
+
+    @property
+    def current_rows(self) -> list[ScenarioRow]:
+        return [row for row in self.rows if row.cycle == "current"]
+
+    @property
+    def next_rows(self) -> list[ScenarioRow]:
+        return [row for row in self.rows if row.cycle == "next"]
+
+
+def cycle_scenarios(cycle: Cycle, now: datetime) -> CycleScenarios | None:
+    """Return the scenarios of ``cycle`` and the next from the inputs known at ``now``, or None.
+
+    None when the history cannot be read (the cycle's forecast then says why).
+    """
+    regimen = cycle.course.regimen
+    history = selectors.forecast_history(cycle, as_of=now)
+    try:
+        learned = regimen.learned_prior.parameters
+    except LearnedPrior.DoesNotExist:
+        learned = None
+    try:
+        fit = fit_history(history, population_from_dict(learned) if learned else None)
+    except HistoryError:
+        return None
+    result = scenario_forecasts(fit)
+    length = timedelta(days=regimen.cycle_length_days)
+    rows = []
+    for row in result["scenarios"]:
+        start = cycle.day1 + (length if row["cycle"] == "next" else timedelta(0))
+        if row["scenario"] == "delay_1w":
+            start += timedelta(hours=DELAY_H)
+        low, high = row["nadir"]["interval80"]
+        rows.append(ScenarioRow(
+            key=row["scenario"], label=row["label"], cycle=row["cycle"],
+            cycle_number=cycle.number + (1 if row["cycle"] == "next" else 0),
+            window_start=start, window_end=start + length, nadir_anc=row["nadir"]["anc"], nadir_lo80=low,
+            nadir_hi80=high, nadir_day=row["nadir"]["day_of_cycle"], p_grade4=row["p_grade4"],
+            dsn_days=row["dsn_days"], p_ready_day1=row["p_ready_day1"], p_ready_next_day1=row["p_ready_next_day1"]))
+    return CycleScenarios(cycle=cycle, as_of=now, draws=result["draws"], threshold=result["threshold"],
+                          rows=rows, history=history)

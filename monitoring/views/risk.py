@@ -1,0 +1,59 @@
+"""GET /api/v1/patients/<mrn>/risk-assessments: the current cycle's forecast and what-if scenarios as FHIR.
+
+Bearer token as for the results API (monitoring/views/api.py), scoped to the token's teams: a
+patient outside them is answered exactly like one that does not exist (404), so a token learns
+nothing about other teams' patients. Answers application/fhir+json: a searchset Bundle of R4
+RiskAssessment resources (monitoring/forecasts/whatif/fhir.py; docs/forecasting.md).
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import JsonResponse
+from django.urls import path
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from monitoring.audit import record_access, record_refusal
+from monitoring.forecasts.whatif.fhir import risk_assessment_bundle
+from monitoring.forecasts.whatif.scenarios import cycle_scenarios
+from monitoring.models import AccessLog, ApiToken, Patient
+from monitoring.models.care import current_cycle_of
+from monitoring.views.api import authenticated_token
+
+FHIR_JSON = "application/fhir+json"
+
+
+def _error(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+@csrf_exempt
+@login_not_required
+def risk_assessments(request, mrn: str):
+    token: ApiToken | None = authenticated_token(request)
+    if token is None:
+        response = _error(401, "send a valid API token: Authorization: Bearer <token>")
+        response["WWW-Authenticate"] = 'Bearer realm="neutrowatch"'
+        return response
+    if request.method != "GET":
+        response = _error(405, "use GET")
+        response["Allow"] = "GET"
+        return response
+    patient = Patient.objects.filter(mrn=mrn).first()
+    if patient is None or not token.teams.filter(pk=patient.team_id).exists():
+        if patient is not None:
+            record_refusal(request, patient.pk, patient.pk)
+        return _error(404, f"no patient with MRN {mrn!r} in this token's teams")
+    now = timezone.now()
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    course = patient.courses.filter(active=True).select_related("regimen").first()
+    cycle = current_cycle_of(list(course.cycles.select_related("forecast", "course__regimen")), now) if course else None
+    scenarios = cycle_scenarios(cycle, now) if cycle is not None else None
+    record_access(request, patient, AccessLog.Action.API_READ, token=token)
+    return JsonResponse(risk_assessment_bundle(patient, cycle, scenarios), content_type=FHIR_JSON)
+
+
+urlpatterns = [
+    path("api/v1/patients/<str:mrn>/risk-assessments", risk_assessments, name="api_risk_assessments"),
+]
