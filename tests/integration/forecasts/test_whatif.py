@@ -10,7 +10,7 @@ from django.utils import timezone
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.riskassessment import RiskAssessment
 
-from monitoring import services
+from monitoring import clinical, forecasts, records
 from monitoring.forecasts.whatif.fhir import SCENARIO_EXTENSION
 from monitoring.models import AccessLog, ApiToken
 from tests.conftest import start_on_regimen
@@ -21,7 +21,7 @@ SCENARIO_KEYS = ["as_planned", "peg_day2", "filgrastim", "dose_80", "delay_1w"]
 
 
 def count(patient, when, value: str) -> None:
-    services.record_count(patient, services.parse_count(collected_at=when, unit="10^9/L", anc=Decimal(value)))
+    records.record_count(patient, clinical.parse_count(collected_at=when, unit="10^9/L", anc=Decimal(value)))
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def deep_cycle(patient, regimens):
     count(patient, cycle1.day1 + timedelta(days=7, hours=1), "0.35")
     count(patient, cycle1.day1 + timedelta(days=11, hours=1), "0.6")
     cycle2 = cycle1.course.cycles.get(number=2)
-    services.recompute_cycle(cycle2.pk)
+    forecasts.recompute_cycle(cycle2.pk)
     return cycle2
 
 
