@@ -38,15 +38,15 @@ def alert_inbox(user, history_limit: int = 100) -> dict:
 
 
 def attach_events(alerts: list[Alert], events) -> None:
-    """Set `alert.events`, its AlertEvent rows oldest first, on each alert (one query for all).
+    """Set `alert.timeline`, its AlertEvent rows oldest first, on each alert (one query for all).
 
-    Not `history`: that name is the alert's django-simple-history manager (issue 25).
+    Not `history` (the django-simple-history manager) nor `events` (the reverse relation).
     """
     by_alert: dict[int, list[AlertEvent]] = {}
     for event in events.select_related("by").order_by("at", "pk"):
         by_alert.setdefault(event.alert_id, []).append(event)
     for alert in alerts:
-        alert.events = by_alert.get(alert.pk, [])
+        alert.timeline = by_alert.get(alert.pk, [])
 
 
 def open_alert_count(user) -> int:

@@ -258,8 +258,12 @@ def test_alert_quality_shows_time_to_each_step_escalations_nobody_on_duty_and_tr
     assert '<dd id="escalations-fired">1</dd>' in page and "11.0 / 11.0 min" in page
 
 
-def test_a_fever_whose_count_ages_out_worsens_its_alert_and_restarts_the_chain(team, unit, cycle, patient):
-    """Real rules: fever with a count 23 h old is high; two hours later the count is 25 h old: critical."""
+def test_a_fever_whose_count_ages_out_raises_a_worse_alert_with_its_own_chain(team, unit, cycle, patient):
+    """Real rules: fever with a count 23 h old is high; two hours later the count is 25 h old: critical.
+
+    Worse is news (issue 21): the worse condition is a new, unacknowledged alert linked to the one it
+    replaces, and it starts the chain of its own severity; the replaced alert's chain stops.
+    """
     from decimal import Decimal
 
     from django.utils import timezone
@@ -278,12 +282,14 @@ def test_a_fever_whose_count_ages_out_worsens_its_alert_and_restarts_the_chain(t
     later = now + timedelta(hours=2)
     alerts.evaluate_alerts(cycle.pk, later)
     alert.refresh_from_db()
-    assert alert.severity == Alert.Severity.CRITICAL and "no blood count in the last 24 h" in alert.message
-    assert alert.escalation.round == 1
+    worse = alert.superseded_by
+    assert alert.resolved_at is not None and worse is not None
+    assert worse.severity == Alert.Severity.CRITICAL and "no blood count in the last 24 h" in worse.message
     # The acknowledgement of the high alert does not cover the critical one.
-    assert alert.acknowledged_at is None and alert.evidence["acknowledged_before_worsening_at"]
+    assert worse.acknowledged_at is None and worse.escalation.round == 0
+    assert alert.escalation.stopped_at is not None
     timers.fire_due(later)
-    assert len(Delivery.objects.filter(alert=alert, timer__round=1, channel="inapp")) == User.objects.filter(
+    assert len(Delivery.objects.filter(alert=worse, timer__isnull=False, channel="inapp")) == User.objects.filter(
         teams=team).count()
 
 

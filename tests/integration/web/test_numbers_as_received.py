@@ -31,7 +31,7 @@ def test_a_censored_count_reads_lt_01_everywhere(nurse_client, patient, regimens
     assert alert.message.startswith("ANC <0.1 x10^9/L on ")
     assert alert.evidence["anc_as_received"] == "<0.1"
     inbox = nurse_client.get("/alerts/").content.decode()
-    assert "ANC &lt;0.1 x10^9/L" in inbox
+    assert "ANC &lt;0.1 ×10⁹/L" in inbox  # units as people write them (issue 22)
     page = nurse_client.get(f"/patients/{patient.pk}/").content.decode()
     assert "&lt;0.1" in page and "0.100" not in page.split('id="counts-table"')[1].split("</table>")[0]
     hover = [t for cycle in selectors.patient_page(patient, timezone.now()).cycles
