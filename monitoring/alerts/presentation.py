@@ -191,7 +191,7 @@ def evidence_lines(evidence: dict, now: datetime) -> list[str]:
 
 # Evidence keys that are bookkeeping, not clinical facts: ids (the alert links to the record), the
 # held exceptions' ids, the clinic's fever setting (the message names the definition used).
-UNSAID = frozenset({"count_id", "dose_id", "exception_id", "held", "fever_policy"})
+UNSAID = frozenset({"count_id", "dose_id", "exception_id", "held", "fever_policy", "fever_criterion"})
 
 
 def _anc_line(evidence: dict, now: datetime) -> str:

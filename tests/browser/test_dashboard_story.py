@@ -162,10 +162,10 @@ def test_the_nurses_morning(width, live_server, chromium, nurse, team, other_tea
     assert "07700 900123" in head_text and "01632 960100" in head_text
     assert "Temperature 38.6 °C at " in fn_text and "T" + fever_at.isoformat()[11:16] not in fn_text
     assert "Count id" not in page.content()
-    # Then by severity: cycle 1's grade 4 (raised when its count was saved, never acknowledged) before
-    # this cycle's predicted grade 4.
+    # Then what lasts before what has cleared (issue 21): this cycle's predicted grade 4 before cycle
+    # 1's grade 4, which recovered (it stays until acknowledged, saying it cleared).
     kinds_shown = [alerts.nth(i).get_attribute("data-kind") for i in range(alerts.count())]
-    assert kinds_shown.index("grade4_observed") < kinds_shown.index("grade4_predicted"), kinds_shown
+    assert kinds_shown.index("grade4_predicted") < kinds_shown.index("grade4_observed"), kinds_shown
     assert wider_than_screen(page) == [], f"the patient page scrolls sideways at {width} px"
     chart = f"#chart-fig-cycle-{cycles[2].pk}"
     page.locator(chart).scroll_into_view_if_needed()  # off-screen charts are drawn when shown

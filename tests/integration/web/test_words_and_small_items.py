@@ -45,7 +45,7 @@ def test_the_latest_count_may_still_fall_so_it_is_not_a_nadir_yet(team, regimens
 def test_a_trough_with_counts_on_both_sides_is_labelled(team, regimens):
     page = selectors.patient_page(build_story_patient(team, regimens)[0], timezone.now())
     first = next(c for c in page.cycles if c.cycle.number == 1)
-    assert nadir_labels(charts.cycle_figure(first)) == ["Observed nadir 0.4 (day 7)"]
+    assert nadir_labels(charts.cycle_figure(first)) == ["Observed nadir 0.4 (day 8)"]
 
 
 def test_band_labels_and_the_threshold_label_sit_at_opposite_edges(team, regimens):
