@@ -161,7 +161,8 @@ def _headline_detail(kind: str, evidence: dict, now: datetime) -> str:
     if kind in ("grade4_observed", "grade3_observed") and evidence.get("anc_1e9_per_l") is not None:
         latest = evidence.get("latest_anc_1e9_per_l")
         now_words = f", latest {_number(latest)}" if latest is not None else ""
-        return f"(ANC {_number(evidence['anc_1e9_per_l'])}{now_words})"
+        anc = evidence.get("anc_as_received") or _number(evidence["anc_1e9_per_l"])  # a censored one: "<0.1"
+        return f"(ANC {anc}{now_words})"
     if kind == "not_ready" and evidence.get("next_day1"):
         return f"on {_day(parse_moment(evidence['next_day1']), now)}"
     return ""

@@ -100,3 +100,11 @@ def test_recheck_time_in_words():
     lines = words.evidence_lines({"temperature_c": "38.1", "taken_at": "2026-11-21T14:00:00+00:00",
                                   "recheck_by": "2026-11-21T15:00:00+00:00"}, NOW)
     assert lines == ["Temperature 38.1 °C at 14:00 today", "Re-check the temperature by 15:00 today"]
+
+
+def test_a_censored_count_reads_as_received_in_the_headline():
+    """Issue 21 item 9: "<0.1" everywhere, the ward's headline too, never its stored bound "0.10"."""
+    censored = alert("grade4_observed", {"anc_1e9_per_l": "0.100", "anc_as_received": "<0.1", "ctcae_grade": 4})
+    assert words.headline(censored, NOW).startswith("Grade 4 observed (ANC <0.1)")
+    measured = alert("grade4_observed", {"anc_1e9_per_l": "0.370", "ctcae_grade": 4})
+    assert words.headline(measured, NOW).startswith("Grade 4 observed (ANC 0.37")
