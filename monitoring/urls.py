@@ -13,7 +13,6 @@ from monitoring.views import (
     health,
     imports,
     risk,
-    whatif,
 )
 
 urlpatterns = [
@@ -25,7 +24,6 @@ urlpatterns = [
     *exceptions.urlpatterns,
     *api.urlpatterns,
     *risk.urlpatterns,
-    *whatif.urlpatterns,
     *audit.urlpatterns,
     *health.urlpatterns,
     *calibration.urlpatterns,
