@@ -13,6 +13,7 @@ from monitoring.views import (
     health,
     imports,
     risk,
+    whatif,
 )
 
 urlpatterns = [
@@ -24,6 +25,7 @@ urlpatterns = [
     *exceptions.urlpatterns,
     *api.urlpatterns,
     *risk.urlpatterns,
+    *whatif.urlpatterns,
     *audit.urlpatterns,
     *health.urlpatterns,
     *calibration.urlpatterns,

@@ -47,8 +47,15 @@ def get(client, mrn: str, token: str | None = None, method: str = "get"):
     return getattr(client, method)(f"/api/v1/patients/{mrn}/risk-assessments", **headers)
 
 
+def whatif_table(client, patient) -> str:
+    """Return the what-if table the patient page fetches after it is drawn (views/whatif.py)."""
+    page = client.get(f"/patients/{patient.pk}/").content.decode()
+    assert f'hx-get="/patients/{patient.pk}/whatif/"' in page  # the page asks for it
+    return client.get(f"/patients/{patient.pk}/whatif/").content.decode()
+
+
 def test_patient_page_shows_the_what_if_table_for_this_cycle_and_the_next(nurse_client, patient, deep_cycle):
-    page = nurse_client.get(f"/patients/{patient.pk}/").content.decode()
+    page = whatif_table(nurse_client, patient)
 
     assert 'id="whatif"' in page
     assert "Cycle 2 (this cycle)" in page and "Cycle 3 (next cycle)" in page
@@ -61,12 +68,13 @@ def test_patient_page_shows_the_what_if_table_for_this_cycle_and_the_next(nurse_
 
 def test_a_started_cycle_says_its_rows_are_what_another_plan_would_have_done(nurse_client, patient, regimens):
     start_on_regimen(patient, regimens["TC-Q3W"], days_ago=3)
-    page = nurse_client.get(f"/patients/{patient.pk}/").content.decode()
+    page = whatif_table(nurse_client, patient)
     assert "Cycle 1 (this cycle): chemotherapy given" in page
 
 
 def test_patient_without_a_regimen_has_no_what_if_table(nurse_client, patient):
     assert 'id="whatif"' not in nurse_client.get(f"/patients/{patient.pk}/").content.decode()
+    assert 'id="whatif"' not in nurse_client.get(f"/patients/{patient.pk}/whatif/").content.decode()
 
 
 def test_risk_assessments_are_valid_fhir_r4_with_a_0_to_1_probability(client, patient, deep_cycle, token):
