@@ -19,7 +19,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(VENV)/bin/pip install -q -r requirements-dev.txt
 	touch $@
 
-# Front-end libraries (plotly.js cartesian bundle, htmx, axe-core) are committed in static/vendor/;
+# Front-end libraries (plotly.js basic bundle, htmx, axe-core) are committed in static/vendor/;
 # `make vendor` fetches their pinned versions from the npm registry again (checked by integrity).
 vendor:
 	bash scripts/vendor.sh

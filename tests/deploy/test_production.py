@@ -109,7 +109,7 @@ def test_gunicorn_with_production_settings_workers_and_beat(tmp_path, private_re
     status, page, _ = proxied.get(f"/patients/{patient_id}/")
     assert status == 200 and "fig-timeline" in page
     # Static files come from collectstatic's manifest (hashed names) through whitenoise.
-    plotly = re.search(r'src="(/static/vendor/plotly-cartesian\.min\.[0-9a-f]{12}\.js)"', page)
+    plotly = re.search(r'src="(/static/vendor/plotly-basic\.min\.[0-9a-f]{12}\.js)"', page)
     assert plotly, "the patient page does not load plotly.js from the static manifest"
     assert proxied.request("GET", plotly.group(1))[0] == 200
     assert proxied.get("/patients/99999999/")[0] == 404

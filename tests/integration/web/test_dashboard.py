@@ -209,7 +209,7 @@ def test_patient_page_shows_charts_with_counts_forecast_and_gcsf(nurse_client, n
     # The header: regimen, cycle and day, last ANC with its grade in words.
     assert "Docetaxel 75 mg/m2 q3w" in html and "3, day 6" in html
     assert "<strong>2.2</strong> x10<sup>9</sup>/L" in html and "Grade 0 (within normal limits)" in html
-    assert "vendor/plotly-cartesian.min.js" in html and "cdn" not in html.lower()
+    assert "vendor/plotly-basic.min.js" in html and "cdn" not in html.lower()
     assert AccessLog.objects.filter(patient=patient, user=nurse, action=AccessLog.Action.VIEW).count() == 1
 
 
