@@ -10,6 +10,7 @@ polling stops. Each answer is a read of the patient's record and is logged as on
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse
@@ -18,6 +19,8 @@ from django.urls import path
 from django.utils import timezone
 
 from monitoring import charts, selectors
+from monitoring.models.care import current_cycle_of
+from monitoring.selectors.freshness import forecast_state
 from monitoring.views import patient_for
 
 # How soon the page asks again while the forecast is being recomputed: with the worker's own time,
@@ -33,14 +36,21 @@ def patient_forecast(request, pk: int):
     """Return the forecast notice, or the fresh forecast (header and current chart) to swap in."""
     patient = patient_for(request, pk)
     now = timezone.now()
+    polls = int(request.GET["n"]) + 1 if request.GET.get("n", "").isdigit() else 1
+    slow = polls >= SLOW_AFTER_POLLS
+    waiting = _still_updating(patient, now)
+    if waiting is not None:
+        # Most answers: the worker has not stored the forecast yet. Two queries, not the whole page.
+        return render(request, "monitoring/_forecast_freshness.html", {
+            "patient": patient, "current": waiting, "polls": polls, "slow": slow,
+            "poll_seconds": SLOW_POLL_SECONDS if slow else POLL_SECONDS,
+            "shown_alerts": request.GET.get("alerts", "")})
     page = selectors.patient_page(patient, now)
     current = page.current
     if current is not None and not current.forecast_state and _alerts_changed(request, page):
         # The worker stored the forecast and, with it, raised or resolved alerts: the cards differ
         # too, so the page is drawn again whole (htmx reloads it on this header).
         return HttpResponse(headers={"HX-Refresh": "true"})
-    polls = int(request.GET["n"]) + 1 if request.GET.get("n", "").isdigit() else 1
-    slow = polls >= SLOW_AFTER_POLLS
     context = {"patient": patient, "page": page, "current": current, "oob": True, "polls": polls, "slow": slow,
                "poll_seconds": SLOW_POLL_SECONDS if slow else POLL_SECONDS,
                "shown_alerts": request.GET.get("alerts", "")}
@@ -54,6 +64,28 @@ def patient_forecast(request, pk: int):
             context["overlay_json"] = _json(charts.overlay_figure(page, now))
             context["overlay"] = True
     return render(request, "monitoring/_forecast_live.html", context)
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    """The current cycle's forecast state, as _forecast_freshness.html reads it."""
+
+    forecast_state: str
+
+
+def _still_updating(patient, now) -> _Waiting | None:
+    """Return the current cycle's state if its forecast is still being recomputed, else None.
+
+    The current cycle as `selectors.patient_page` finds it (the active course's cycles), and the same
+    rule (`selectors.forecast_state`); a fresh forecast is answered from the whole page below.
+    """
+    course = patient.courses.filter(active=True).first()
+    if course is None:
+        return None
+    cycles = list(course.cycles.select_related("forecast", "course"))
+    cycle = current_cycle_of(cycles, now)
+    state = forecast_state(cycle, getattr(cycle, "forecast", None)) if cycle else ""
+    return _Waiting(state) if state else None
 
 
 def _alerts_changed(request, page: selectors.PatientPage) -> bool:

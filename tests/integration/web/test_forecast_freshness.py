@@ -78,3 +78,16 @@ def test_alerts_raised_with_the_forecast_reload_the_page(nurse_client, patient, 
 
 def test_another_teams_patient_is_not_found(nurse_client, other_patient):
     assert nurse_client.get(reverse("patient_forecast", args=[other_patient.pk])).status_code == 404
+
+
+def test_a_poll_while_the_forecast_is_updating_reads_the_cycle_not_the_whole_page(
+        nurse_client, patient, on_docetaxel, django_assert_max_num_queries):
+    forecasts.recompute_cycle(on_docetaxel.pk)
+    for day in range(3):
+        add(patient, "2.1", hours_ago=24 * day + 1)  # results the forecast has not seen yet
+    url = reverse("patient_forecast", args=[patient.pk])
+    nurse_client.get(url, {"alerts": ""})  # (the session's first request loads more)
+    with django_assert_max_num_queries(12) as captured:
+        poll = nurse_client.get(url, {"alerts": "", "n": "3"}).content.decode()
+    assert "forecast updating" in poll and "&amp;n=4" in poll and 'id="forecast-nadir"' not in poll
+    assert not any("monitoring_countresult" in q["sql"] for q in captured.captured_queries)  # no page build
