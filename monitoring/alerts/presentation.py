@@ -213,40 +213,33 @@ def _change_line(evidence: dict, now: datetime) -> str:
     return f"Worse: {change}" if change else ""
 
 
-def _latest_line(evidence: dict, now: datetime) -> str:
-    if evidence.get("latest_anc_1e9_per_l") is None:
+def _value_line(evidence: dict, now: datetime, key: str, words: str, moment_key: str, preposition: str = "at",
+                digits: int = 2) -> str:
+    """Return "<words> <value> [at/by <moment>]" for one value of the evidence, popping what it used."""
+    if evidence.get(key) is None:
         return ""
-    line = f"Latest ANC {_number(evidence.pop('latest_anc_1e9_per_l'))} {ANC_UNIT}"
-    if evidence.get("latest_collected_at"):
-        line += f" at {when(parse_moment(evidence.pop('latest_collected_at')), now)}"
+    value = evidence.pop(key)
+    line = words.format(_number(value, digits))
+    if evidence.get(moment_key):
+        line += f" {preposition} {when(parse_moment(evidence.pop(moment_key)), now)}"
     return line
+
+
+def _latest_line(evidence: dict, now: datetime) -> str:
+    return _value_line(evidence, now, "latest_anc_1e9_per_l", f"Latest ANC {{}} {ANC_UNIT}", "latest_collected_at")
 
 
 def _recovered_line(evidence: dict, now: datetime) -> str:
-    if evidence.get("recovered_anc_1e9_per_l") is None:
-        return ""
-    line = f"Recovered: ANC {_number(evidence.pop('recovered_anc_1e9_per_l'))} {ANC_UNIT}"
-    if evidence.get("recovered_at"):
-        line += f" at {when(parse_moment(evidence.pop('recovered_at')), now)}"
-    return line
+    return _value_line(evidence, now, "recovered_anc_1e9_per_l", f"Recovered: ANC {{}} {ANC_UNIT}", "recovered_at")
 
 
 def _temperature_line(evidence: dict, now: datetime) -> str:
-    if evidence.get("temperature_c") is None:
-        return ""
-    line = f"Temperature {_number(evidence.pop('temperature_c'), 1)} °C"
-    if evidence.get("taken_at"):
-        line += f" at {when(parse_moment(evidence.pop('taken_at')), now)}"
-    return line
+    return _value_line(evidence, now, "temperature_c", "Temperature {} °C", "taken_at", digits=1)
 
 
 def _forecast_low_line(evidence: dict, now: datetime) -> str:
-    if evidence.get("predicted_lo80_1e9_per_l") is None:
-        return ""
-    line = f"ANC forecast to fall to {_number(evidence.pop('predicted_lo80_1e9_per_l'))} {ANC_UNIT} (lower 80 % bound)"
-    if evidence.get("predicted_at"):
-        line += f" by {when(parse_moment(evidence.pop('predicted_at')), now)}"
-    return line
+    return _value_line(evidence, now, "predicted_lo80_1e9_per_l",
+                       f"ANC forecast to fall to {{}} {ANC_UNIT} (lower 80 % bound)", "predicted_at", preposition="by")
 
 
 def _p_grade4_line(evidence: dict, now: datetime) -> str:
