@@ -100,6 +100,7 @@ from monitoring.alerts.rules.facts import (  # noqa: F401
     Thresholds,
     TrajectoryPoint,
 )
+from monitoring.alerts.rules.forecast import not_ready_moved  # noqa: F401
 from monitoring.alerts.rules.held import (  # noqa: F401
     HeldCount,
     UnreadableCount,
