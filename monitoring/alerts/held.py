@@ -2,7 +2,9 @@
 
 Graded under every reading its hold names (as received, and the suspected unit or decimal slip):
 any grade 4 reading is critical, grade 3 high; a count that cannot be read at all is "unreadable
-count held" (high). Results for an MRN nobody has registered are in `unregistered.py`.
+count held" (high). A held temperature is read in its unit and the other (101.3 "C" is 38.50 °C
+if it is °F): 38.0 °C or more under any reading is critical, one that cannot be read high.
+Results for an MRN nobody has registered are in `unregistered.py`.
 """
 
 from __future__ import annotations
@@ -41,9 +43,12 @@ def evaluate_held(patient_ids, now: datetime | None = None) -> list[Alert]:
     held: dict[int, list[rules.HeldCount]] = defaultdict(list)
     unreadable: dict[int, list[rules.UnreadableCount]] = defaultdict(list)
     rows = ImportException.objects.filter(status=ImportException.Status.OPEN, patient_id__in=ids).order_by("pk")
+    temperatures: dict[int, list[rules.HeldTemperature]] = defaultdict(list)
     for exception in rows.only("pk", "patient_id", "values", "problems"):
+        if exception.values.get("temperature"):
+            temperatures[exception.patient_id].append(held_temperature(exception))
         if not any(exception.values.get(key) for key in _COUNT_KEYS):
-            continue  # a G-CSF dose or a temperature
+            continue  # a G-CSF dose or a temperature alone
         collected = exception.values.get("collected_at", "")[:16].replace("T", " ")
         received = held_received(exception.values)
         readings = held_count_readings(exception.patient_id, exception.values)
@@ -56,8 +61,8 @@ def evaluate_held(patient_ids, now: datetime | None = None) -> list[Alert]:
     alerts = PatientAlerts.load(ids)
     verdicts = []
     for patient in patients:
-        findings = [f for f in (rules.held_result(held[patient.pk]), rules.unreadable_held(unreadable[patient.pk]))
-                    if f is not None]
+        findings = [f for f in (rules.held_result(held[patient.pk]), rules.unreadable_held(unreadable[patient.pk]),
+                                rules.held_temperature(temperatures[patient.pk])) if f is not None]
         _replace_if_worse(alerts, patient.pk, findings, now)
         _resolve_if_closed(alerts, patient.pk, findings, now)
         verdicts.append(Verdict(patient, None, findings))
@@ -102,6 +107,18 @@ def held_count_readings(patient_id: int | None, values: dict) -> list[clinical.R
                                       _previous_anc(patient_id, values.get("collected_at", "")))
     except (clinical.ClinicalValueError, ArithmeticError):
         return []
+
+
+def held_temperature(exception: ImportException) -> rules.HeldTemperature:
+    """Return a held temperature with every reading it may be (clinical.held_temperature_readings)."""
+    values = exception.values
+    unit = values.get("temperature_unit") or ""
+    try:
+        readings = clinical.held_temperature_readings(clinical.to_decimal(values["temperature"], "temperature"), unit)
+    except (clinical.ClinicalValueError, ArithmeticError):
+        readings = []
+    return rules.HeldTemperature(exception.pk, tuple(readings), f"Temperature {values['temperature']} {unit}".strip(),
+                                 values.get("collected_at", "")[:16].replace("T", " "), exception.problems_text)
 
 
 def held_anc(values: dict) -> Decimal | None:

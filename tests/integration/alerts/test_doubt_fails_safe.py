@@ -274,3 +274,43 @@ def test_fhir_a_readable_grade_4_value_in_an_entry_refused_for_another_reason_is
     assert len(report.kept) == 1 and not CountResult.objects.exists()
     alert = _held().get()
     assert alert.severity == Alert.Severity.CRITICAL and "grade 4" in alert.message
+
+
+# --- A temperature held for review, of a known patient on chemotherapy ------------------------------
+
+TEMPERATURE_HEADER = "mrn,collected_at,temperature,temperature_unit,accession"
+
+
+def _temperature_csv(*rows: str):
+    return importers.import_file("temps.csv", "\n".join([TEMPERATURE_HEADER, *rows]) + "\n", source=Source.IMPORT)
+
+
+def test_a_fahrenheit_value_sent_as_celsius_is_held_and_alerted_as_the_fever_it_would_be(
+        patient, cycle, colleagues):
+    report = _temperature_csv(f"MRN001,{_at(1)},101.3,C,T-1")  # 101.3 "C" cannot be; 101.3 F is 38.5 C
+    assert len(report.kept) == 1
+    alert = Alert.objects.get(patient=patient, resolved_at__isnull=True, kind=Alert.Kind.HELD_TEMPERATURE)
+    assert alert.severity == Alert.Severity.CRITICAL
+    assert "Temperature 101.3 C held for review, not stored" in alert.message
+    assert "if it is °F it is 38.50 °C" in alert.message
+    inapp = {d.recipient for d in alert.deliveries.filter(channel=Delivery.Channel.INAPP)}
+    assert inapp == {n.username for n in colleagues}
+    kept = ImportException.objects.get()
+    outcome = exceptions_queue.fix(kept.pk, {**kept.values, "temperature_unit": "F"}, colleagues[0])
+    assert outcome.done, outcome.message
+    alert.refresh_from_db()
+    assert alert.resolved_at is not None  # a person decided; the stored 38.5 C is now the rules' to judge
+    assert Alert.objects.filter(patient=patient, resolved_at__isnull=True,
+                                kind__in=[Alert.Kind.FEVER_UNKNOWN_ANC, Alert.Kind.FEBRILE_NEUTROPENIA]).exists()
+
+
+def test_a_temperature_that_cannot_be_read_is_held_and_alerted_high(patient, cycle):
+    _temperature_csv(f"MRN001,{_at(1)},\"38,9\",C,T-2")
+    alert = Alert.objects.get(patient=patient, resolved_at__isnull=True, kind=Alert.Kind.HELD_TEMPERATURE)
+    assert alert.severity == Alert.Severity.HIGH and "cannot be read" in alert.message
+
+
+def test_a_held_temperature_below_38_under_every_reading_raises_nothing(patient, cycle):
+    _temperature_csv(f"MRN001,{_at(1)},98.2,C,T-3")  # 98.2 F is 36.78 C
+    assert ImportException.objects.count() == 1
+    assert not Alert.objects.filter(patient=patient, kind=Alert.Kind.HELD_TEMPERATURE).exists()
