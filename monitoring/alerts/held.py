@@ -19,7 +19,7 @@ from monitoring import clinical
 from monitoring.alerts import rules
 from monitoring.alerts.lifecycle import Verdict, apply_verdicts
 from monitoring.alerts.state import PatientAlerts
-from monitoring.models import Alert, CountResult, ImportException, Patient
+from monitoring.models import Alert, AlertEvent, CountResult, ImportException, Patient
 
 _COUNT_KEYS = ("anc", "wbc", "neutrophil_pct", "band_pct")
 
@@ -31,8 +31,8 @@ def evaluate_held(patient_ids, now: datetime | None = None) -> list[Alert]:
     patient (in its transaction) and closing an exception (fixed, dismissed, re-tried). No other
     evaluation touches these kinds. Locks the patients (after any cycles the caller has locked, as
     the save path does), so two imports cannot both raise it. A held count that is now worse than
-    the live alert says (grade 3 -> a reading of grade 4) replaces it: a new critical alert, told
-    to the team at once.
+    the live alert says (grade 3 -> a reading of grade 4) replaces it through the lifecycle's "worse
+    is news": a new critical alert, linked to the one it supersedes, told to the team at once.
     """
     ids = sorted({pk for pk in patient_ids if pk is not None})
     if not ids:
@@ -63,32 +63,25 @@ def evaluate_held(patient_ids, now: datetime | None = None) -> list[Alert]:
     for patient in patients:
         findings = [f for f in (rules.held_result(held[patient.pk]), rules.unreadable_held(unreadable[patient.pk]),
                                 rules.held_temperature(temperatures[patient.pk])) if f is not None]
-        _replace_if_worse(alerts, patient.pk, findings, now)
         _resolve_if_closed(alerts, patient.pk, findings, now)
         verdicts.append(Verdict(patient, None, findings))
     return apply_verdicts(verdicts, set(rules.HELD_KINDS), now, alerts=alerts)
-
-
-def _replace_if_worse(alerts: PatientAlerts, patient_id: int, findings: list[rules.Finding], now: datetime) -> None:
-    """Resolve a live held alert less severe than what is held now, so that a new one is raised and told."""
-    for finding in findings:
-        live = alerts.live.get((patient_id, None, finding.kind))
-        if live is not None and live.severity < finding.severity:
-            Alert.objects.filter(pk=live.pk, resolved_at__isnull=True).update(resolved_at=now, cleared_at=now)
-            del alerts.live[(patient_id, None, finding.kind)]
 
 
 def _resolve_if_closed(alerts: PatientAlerts, patient_id: int, findings: list[rules.Finding], now: datetime) -> None:
     """Resolve a live held alert (even a critical one) whose exceptions a person has all closed.
 
     Only closing an exception (fixed, dismissed, re-tried: a person's decision on that very value)
-    ends what these alerts ask for, so a critical one needs no separate acknowledgement.
+    ends what these alerts ask for, so a critical one needs no separate acknowledgement. The
+    resolution is in the alert's history like any other.
     """
     found = {f.kind for f in findings}
     for kind in rules.HELD_KINDS:
         live = alerts.live.get((patient_id, None, kind))
         if live is not None and kind not in found:
-            Alert.objects.filter(pk=live.pk, resolved_at__isnull=True).update(resolved_at=now, cleared_at=now)
+            if Alert.objects.filter(pk=live.pk, resolved_at__isnull=True).update(resolved_at=now, cleared_at=now):
+                AlertEvent.objects.create(alert_id=live.pk, kind=AlertEvent.Kind.RESOLVED, at=now,
+                                          words="every count it held was fixed, re-tried or dismissed")
             del alerts.live[(patient_id, None, kind)]
 
 

@@ -314,3 +314,23 @@ def test_a_held_temperature_below_38_under_every_reading_raises_nothing(patient,
     _temperature_csv(f"MRN001,{_at(1)},98.2,C,T-3")  # 98.2 F is 36.78 C
     assert ImportException.objects.count() == 1
     assert not Alert.objects.filter(patient=patient, kind=Alert.Kind.HELD_TEMPERATURE).exists()
+
+
+def test_a_held_alert_replaced_or_closed_says_so_in_its_history(patient, cycle, nurse):
+    from monitoring.models import AlertEvent
+
+    _csv(f"MRN001,{_at(3)},0.90,,,10^9/L,C-1")
+    _csv(f"MRN001,{_at(3)},0.7,,,10^9/L,C-1")
+    high = _held().get()
+    _csv(f"MRN001,{_at(1)},60,,,10^9/L,C-2")
+    critical = _held().get()
+    high.refresh_from_db()
+    assert high.superseded_by_id == critical.pk  # linked, as any alert a graver one replaces
+    assert critical.message.startswith("Worse: ")
+    assert AlertEvent.objects.filter(alert=high, kind=AlertEvent.Kind.SUPERSEDED).exists()
+    assert AlertEvent.objects.filter(alert=critical, kind=AlertEvent.Kind.WORSENED).exists()
+    for kept in ImportException.objects.all():
+        assert exceptions_queue.dismiss(kept.pk, nurse, "lab confirmed: sample clotted").done
+    critical.refresh_from_db()
+    assert critical.resolved_at is not None
+    assert AlertEvent.objects.filter(alert=critical, kind=AlertEvent.Kind.RESOLVED).exists()
