@@ -334,3 +334,10 @@ def test_a_held_alert_replaced_or_closed_says_so_in_its_history(patient, cycle, 
     critical.refresh_from_db()
     assert critical.resolved_at is not None
     assert AlertEvent.objects.filter(alert=critical, kind=AlertEvent.Kind.RESOLVED).exists()
+
+
+def test_a_fahrenheit_value_sent_as_celsius_for_an_unregistered_mrn_is_read_as_the_fever_it_would_be(
+        team, admin_user):
+    _temperature_csv(f"NEW-7,{_at(1)},101.3,C,T-9")
+    alert = _unregistered().get()
+    assert alert.severity == Alert.Severity.CRITICAL and "38.50 °C" in alert.message
