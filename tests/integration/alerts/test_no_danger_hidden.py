@@ -113,3 +113,25 @@ def test_a_fahrenheit_temperature_from_hl7_is_a_fever(patient, cycle):
     report = importers.import_file("t.hl7", text.encode(), source=Source.MLLP, fmt="hl7")
     assert report.ok, report.problems
     assert live(patient, Alert.Kind.FEBRILE_NEUTROPENIA).exists()
+
+
+def test_a_patient_made_inactive_whose_grade_4_alert_is_live_then_has_a_fever_raises_febrile_neutropenia(
+        patient, cycle):
+    # Made inactive (moved to another service, say) while her course is still recorded as active: her results
+    # still arrive and a grade 4 count is still alerted; a fever on top of it must be too, as it is once her
+    # course is ended.
+    patient.active = False
+    patient.save()
+    count(patient, "0.2", hours_ago=2)
+    assert live(patient, Alert.Kind.GRADE4_OBSERVED).exists()
+    fever(patient, "38.6")
+    assert live(patient, Alert.Kind.FEBRILE_NEUTROPENIA).get().severity == Alert.Severity.CRITICAL
+
+
+def test_a_patient_whose_course_ended_with_a_grade_4_then_a_fever_raises_febrile_neutropenia(patient, cycle):
+    course = cycle.course
+    course.active = False
+    course.save()
+    count(patient, "0.2", hours_ago=2)
+    fever(patient, "38.6")
+    assert live(patient, Alert.Kind.FEBRILE_NEUTROPENIA).get().severity == Alert.Severity.CRITICAL
