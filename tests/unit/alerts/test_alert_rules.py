@@ -106,8 +106,16 @@ def test_a_cycle_not_yet_started_grades_its_pre_dose_count_but_runs_no_forecast_
 
 
 def test_a_finished_cycle_still_raises_a_critical_count_but_nothing_else():
-    over = facts(8, counts=(count(8, "0.2"),), cycle_over=True, temperatures=(temp(7.9, "39"),))
+    # Finished because the next cycle was given: that one is the current cycle, where fevers are judged.
+    over = facts(8, counts=(count(8, "0.2"),), cycle_over=True, is_current=False, temperatures=(temp(7.9, "39"),))
     assert [f.kind for f in rules.evaluate(over, T)] == [rules.GRADE4_OBSERVED]
+    assert rules.evaluate(facts(8, counts=(count(8, "0.7"),), cycle_over=True, is_current=False), T) == []
+
+
+def test_a_cycle_over_but_still_current_judges_fevers_too_critical_findings_only():
+    # The patient was made inactive with her course active: her cycle is over but still her current one.
+    over = facts(8, counts=(count(8, "0.2"),), cycle_over=True, temperatures=(temp(7.9, "39"),))
+    assert {f.kind for f in rules.evaluate(over, T)} == {rules.GRADE4_OBSERVED, rules.FEBRILE_NEUTROPENIA}
     assert rules.evaluate(facts(8, counts=(count(8, "0.7"),), cycle_over=True), T) == []
 
 
