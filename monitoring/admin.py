@@ -4,11 +4,11 @@ patient data writes an access-log entry (monitoring/admin_audit.py); a patient i
 (raw_id_fields), never from a drop-down that would list every patient of the hospital."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
-from monitoring import models
+from monitoring import models, records
 from monitoring.admin_audit import AuditedReadsAdmin
 from monitoring.guards.text import RefuseControlCharacters
 
@@ -202,6 +202,34 @@ class ImportExceptionAdmin(AuditedReadsAdmin, SimpleHistoryAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(models.RegistrationRequest)
+class RegistrationRequestAdmin(AuditedReadsAdmin, SimpleHistoryAdmin):
+    """New patients as nurses typed them (the new-patient form): register each, or refuse it with a note."""
+
+    list_display = ["requested_at", "mrn", "team", "requested_by", "status", "patient"]
+    list_filter = ["status", "team"]
+    search_fields = ["mrn"]
+    readonly_fields = [f.name for f in models.RegistrationRequest._meta.fields if f.name != "resolution_note"]
+    actions = ["register", "refuse"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Register the selected patients (never a second patient with the same MRN)")
+    def register(self, request, queryset):
+        for registration in queryset.filter(status=models.RegistrationRequest.Status.OPEN):
+            done, words = records.register_from_request(registration.pk, request.user,
+                                                        registration.resolution_note)
+            self.message_user(request, words, messages.SUCCESS if done else messages.WARNING)
+
+    @admin.action(description="Refuse the selected requests (write the note for the nurse first)")
+    def refuse(self, request, queryset):
+        for registration in queryset:
+            records.refuse_request(registration.pk, request.user,
+                                   registration.resolution_note or "Refused by an administrator: ask them why.")
+        self.message_user(request, "Refused.")
 
 
 # --- Rotas, escalation chains and telephone triage (docs/on-duty.md) ------------------------------

@@ -30,6 +30,7 @@ PATIENT_PATHS: dict[type, str] = {
     models.TriageCall: "patient_id",
     models.AlertEscalation: "alert__patient_id",
     models.EscalationTimer: "alert__patient_id",
+    models.RegistrationRequest: "patient_id",  # the patient registered from it (none while open)
 }
 NOT_PATIENT_DATA = {
     "monitoring.team", "monitoring.user", "monitoring.regimen", "monitoring.learnedprior", "monitoring.apitoken",

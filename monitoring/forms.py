@@ -107,8 +107,16 @@ class PatientForm(RefuseControlCharacters, forms.ModelForm):
         self.fields["responsible_nurse"].queryset = User.objects.filter(teams__in=user.teams.all()).distinct()
 
     def validate_unique(self):
-        """Refuse an MRN already in use without saying whether another team has it (issue 16)."""
+        """Refuse an MRN already in use without saying whether another team has it (issue 16, issue 25).
+
+        A new patient is a registration request (records.request_registration): only a clash in the
+        user's own teams, which she can see anyway, is refused here; the same query runs either way.
+        """
         mrn = self.cleaned_data.get("mrn")
+        if self.instance.pk is None:
+            if mrn and Patient.objects.filter(mrn=mrn, team__in=self.fields["team"].queryset).exists():
+                self.add_error("mrn", f"A patient with MRN {mrn} is already in your teams.")
+            return
         clash = Patient.objects.filter(mrn=mrn).exclude(pk=self.instance.pk).first() if mrn else None
         if clash is None:
             super().validate_unique()
@@ -116,6 +124,14 @@ class PatientForm(RefuseControlCharacters, forms.ModelForm):
             self.add_error("mrn", f"A patient with MRN {mrn} is already in your teams.")
         else:
             self.add_error("mrn", f"MRN {mrn} cannot be used: not found in your teams. Ask an administrator.")
+
+    def typed_values(self) -> dict[str, str]:
+        """Return the cleaned form as text by field name (a registration request keeps it whole)."""
+        values = {}
+        for name in self._meta.fields:
+            value = self.cleaned_data.get(name)
+            values[name] = "" if value is None else str(getattr(value, "pk", value))
+        return values
 
     def clean_date_of_birth(self):
         born = self.cleaned_data["date_of_birth"]

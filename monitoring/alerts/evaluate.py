@@ -107,6 +107,7 @@ def evaluate_observed(moments_by_patient: dict[int, list[datetime]], now: dateti
     forecasts = _forecasts_for_fevers(locked, results)
     limits = thresholds()
     verdicts, pre_dose = [], []
+    not_ready_live = {key[1]: live for key, live in alerts.live.items() if key[2] == rules.NOT_READY}
     for cycle in locked:
         patient_id = cycle.course.patient_id
         facts = cycle_facts(cycle, forecasts.get(cycle.pk), now, results=results[patient_id],
@@ -115,6 +116,10 @@ def evaluate_observed(moments_by_patient: dict[int, list[datetime]], now: dateti
         verdicts.append(verdict)
         if rules.has_pre_dose_count(facts):
             pre_dose.append(verdict)
+        elif cycle.pk in not_ready_live:  # the next day 1 moved (a delay): the live alert names the new day now
+            moved = rules.not_ready_moved(facts, not_ready_live[cycle.pk].shown)
+            if moved is not None:
+                pre_dose.append(Verdict(cycle.course.patient, cycle, [moved]))
     for patient in patients:
         facts = patient_facts(patient, cycles_by_patient.get(patient.pk, []), now, results=results[patient.pk])
         verdicts.append(Verdict(patient, None, rules.evaluate(facts, limits, observed_only=True)))

@@ -2,7 +2,9 @@
 
 Graded under every reading its hold names (as received, and the suspected unit or decimal slip):
 any grade 4 reading is critical, grade 3 high; a count that cannot be read at all is "unreadable
-count held" (high). Results for an MRN nobody has registered are in `unregistered.py`.
+count held" (high). A held temperature is read in its unit and the other (101.3 "C" is 38.50 °C
+if it is °F): 38.0 °C or more under any reading is critical, one that cannot be read high.
+Results for an MRN nobody has registered are in `unregistered.py`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from monitoring import clinical
 from monitoring.alerts import rules
 from monitoring.alerts.lifecycle import Verdict, apply_verdicts
 from monitoring.alerts.state import PatientAlerts
-from monitoring.models import Alert, CountResult, ImportException, Patient
+from monitoring.models import Alert, AlertEvent, CountResult, ImportException, Patient
 
 _COUNT_KEYS = ("anc", "wbc", "neutrophil_pct", "band_pct")
 
@@ -29,8 +31,8 @@ def evaluate_held(patient_ids, now: datetime | None = None) -> list[Alert]:
     patient (in its transaction) and closing an exception (fixed, dismissed, re-tried). No other
     evaluation touches these kinds. Locks the patients (after any cycles the caller has locked, as
     the save path does), so two imports cannot both raise it. A held count that is now worse than
-    the live alert says (grade 3 -> a reading of grade 4) replaces it: a new critical alert, told
-    to the team at once.
+    the live alert says (grade 3 -> a reading of grade 4) replaces it through the lifecycle's "worse
+    is news": a new critical alert, linked to the one it supersedes, told to the team at once.
     """
     ids = sorted({pk for pk in patient_ids if pk is not None})
     if not ids:
@@ -41,9 +43,12 @@ def evaluate_held(patient_ids, now: datetime | None = None) -> list[Alert]:
     held: dict[int, list[rules.HeldCount]] = defaultdict(list)
     unreadable: dict[int, list[rules.UnreadableCount]] = defaultdict(list)
     rows = ImportException.objects.filter(status=ImportException.Status.OPEN, patient_id__in=ids).order_by("pk")
+    temperatures: dict[int, list[rules.HeldTemperature]] = defaultdict(list)
     for exception in rows.only("pk", "patient_id", "values", "problems"):
+        if exception.values.get("temperature"):
+            temperatures[exception.patient_id].append(held_temperature(exception))
         if not any(exception.values.get(key) for key in _COUNT_KEYS):
-            continue  # a G-CSF dose or a temperature
+            continue  # a G-CSF dose or a temperature alone
         collected = exception.values.get("collected_at", "")[:16].replace("T", " ")
         received = held_received(exception.values)
         readings = held_count_readings(exception.patient_id, exception.values)
@@ -56,34 +61,27 @@ def evaluate_held(patient_ids, now: datetime | None = None) -> list[Alert]:
     alerts = PatientAlerts.load(ids)
     verdicts = []
     for patient in patients:
-        findings = [f for f in (rules.held_result(held[patient.pk]), rules.unreadable_held(unreadable[patient.pk]))
-                    if f is not None]
-        _replace_if_worse(alerts, patient.pk, findings, now)
+        findings = [f for f in (rules.held_result(held[patient.pk]), rules.unreadable_held(unreadable[patient.pk]),
+                                rules.held_temperature(temperatures[patient.pk])) if f is not None]
         _resolve_if_closed(alerts, patient.pk, findings, now)
         verdicts.append(Verdict(patient, None, findings))
     return apply_verdicts(verdicts, set(rules.HELD_KINDS), now, alerts=alerts)
-
-
-def _replace_if_worse(alerts: PatientAlerts, patient_id: int, findings: list[rules.Finding], now: datetime) -> None:
-    """Resolve a live held alert less severe than what is held now, so that a new one is raised and told."""
-    for finding in findings:
-        live = alerts.live.get((patient_id, None, finding.kind))
-        if live is not None and live.severity < finding.severity:
-            Alert.objects.filter(pk=live.pk, resolved_at__isnull=True).update(resolved_at=now, cleared_at=now)
-            del alerts.live[(patient_id, None, finding.kind)]
 
 
 def _resolve_if_closed(alerts: PatientAlerts, patient_id: int, findings: list[rules.Finding], now: datetime) -> None:
     """Resolve a live held alert (even a critical one) whose exceptions a person has all closed.
 
     Only closing an exception (fixed, dismissed, re-tried: a person's decision on that very value)
-    ends what these alerts ask for, so a critical one needs no separate acknowledgement.
+    ends what these alerts ask for, so a critical one needs no separate acknowledgement. The
+    resolution is in the alert's history like any other.
     """
     found = {f.kind for f in findings}
     for kind in rules.HELD_KINDS:
         live = alerts.live.get((patient_id, None, kind))
         if live is not None and kind not in found:
-            Alert.objects.filter(pk=live.pk, resolved_at__isnull=True).update(resolved_at=now, cleared_at=now)
+            if Alert.objects.filter(pk=live.pk, resolved_at__isnull=True).update(resolved_at=now, cleared_at=now):
+                AlertEvent.objects.create(alert_id=live.pk, kind=AlertEvent.Kind.RESOLVED, at=now,
+                                          words="every count it held was fixed, re-tried or dismissed")
             del alerts.live[(patient_id, None, kind)]
 
 
@@ -102,6 +100,18 @@ def held_count_readings(patient_id: int | None, values: dict) -> list[clinical.R
                                       _previous_anc(patient_id, values.get("collected_at", "")))
     except (clinical.ClinicalValueError, ArithmeticError):
         return []
+
+
+def held_temperature(exception: ImportException) -> rules.HeldTemperature:
+    """Return a held temperature with every reading it may be (clinical.held_temperature_readings)."""
+    values = exception.values
+    unit = values.get("temperature_unit") or ""
+    try:
+        readings = clinical.held_temperature_readings(clinical.to_decimal(values["temperature"], "temperature"), unit)
+    except (clinical.ClinicalValueError, ArithmeticError):
+        readings = []
+    return rules.HeldTemperature(exception.pk, tuple(readings), f"Temperature {values['temperature']} {unit}".strip(),
+                                 values.get("collected_at", "")[:16].replace("T", " "), exception.problems_text)
 
 
 def held_anc(values: dict) -> Decimal | None:

@@ -2,9 +2,10 @@
 
 Such a result waits in the exceptions queue (labfeed quarantine) with no patient and so no team. It
 may be a neutropenic patient's, sent before the registration, so a grade 3-4 count (under any
-reading, clinical.held_readings) or a temperature of 38.0 C or more raises a critical alert with no
-patient, delivered to a named list (alerts.recipients.unregistered_recipients) and escalated like
-any critical. Closing its exception (re-tried once the MRN is registered, or dismissed) resolves it.
+reading, clinical.held_readings) or a temperature of 38.0 C or more (read in its unit and the other,
+clinical.held_temperature_readings) raises a critical alert with no patient, delivered to a named
+list (alerts.recipients.unregistered_recipients) and escalated like any critical. Closing its
+exception (re-tried once the MRN is registered, or dismissed) resolves it.
 """
 
 from __future__ import annotations
@@ -62,10 +63,12 @@ def _result(exception: ImportException) -> rules.UnregisteredResult:
     collected = values.get("collected_at", "")[:16].replace("T", " ")
     if values.get("temperature"):
         unit = values.get("temperature_unit") or "C"
-        try:
-            celsius = clinical.to_celsius(clinical.to_decimal(values["temperature"], "temperature"), unit)
-        except clinical.ClinicalValueError:
-            celsius = None
+        try:  # read in its unit and the other (101.3 "C" is 38.50 °C if it is °F): the hottest reading
+            readings = clinical.held_temperature_readings(
+                clinical.to_decimal(values["temperature"], "temperature"), values.get("temperature_unit") or "")
+        except (clinical.ClinicalValueError, ArithmeticError):
+            readings = []
+        celsius = max((reading for _, reading in readings), default=None)
         return rules.UnregisteredResult(exception.pk, exception.mrn, f"Temperature {values['temperature']} {unit}",
                                         collected, temperature_c=celsius)
     return rules.UnregisteredResult(exception.pk, exception.mrn, held_received(values), collected,

@@ -52,6 +52,7 @@ from monitoring.clinical.grading import (  # noqa: F401
     fever_episode,
     fever_needs_recheck,
     held_readings,
+    held_temperature_readings,
     number_text,
     platelet_grade,
     to_celsius,

@@ -115,6 +115,25 @@ def to_celsius(value: Decimal, unit: str) -> Decimal:
     return celsius
 
 
+def held_temperature_readings(value: Decimal, unit: str) -> list[tuple[str, Decimal]]:
+    """Return every body temperature a temperature held for review may be, in °C, with its words.
+
+    As received (if it is physiological in its unit), and the unit mix-up: a value physiological
+    in the other unit is read in it too (101.3 "C" is 38.50 °C if it is °F); a missing or unknown
+    unit is read as both. Doubt fails safe: the alert follows the hottest reading.
+    """
+    canonical = _TEMPERATURE_ALIASES.get((unit or "").strip().lower())
+    readings = []
+    for candidate in ("C", "F") if canonical != "F" else ("F", "C"):
+        try:
+            celsius = to_celsius(value, candidate)
+        except ClinicalValueError:
+            continue
+        words = "as received it is" if candidate == canonical else f"if it is °{candidate} it is"
+        readings.append((words, celsius))
+    return readings
+
+
 @dataclass(frozen=True)
 class TemperaturePoint:
     taken_at: datetime

@@ -16,7 +16,7 @@ from monitoring.models.duty import (
 )
 from monitoring.models.exceptions import ImportException
 from monitoring.models.ops import Heartbeat
-from monitoring.models.people import Patient, Team, User
+from monitoring.models.people import Patient, RegistrationRequest, Team, User
 from monitoring.models.records import AccessLog, ApiToken
 from monitoring.models.results import CountResult, GcsfDose, TemperatureReading
 
@@ -42,6 +42,7 @@ __all__ = [
     "ImportException",
     "LearnedPrior",
     "Patient",
+    "RegistrationRequest",
     "Regimen",
     "RotaOverride",
     "ShiftPattern",

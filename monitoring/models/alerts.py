@@ -117,6 +117,7 @@ class Alert(models.Model):
         UNREADABLE_HELD = "unreadable_held", "Unreadable count held for review"
         PLATELETS_GRADE4 = "platelets_grade4", "Grade 4 thrombocytopenia observed (platelets < 25)"
         UNREGISTERED_RESULT = "unregistered_result", "Grade 3-4 count or fever for an unregistered MRN"
+        HELD_TEMPERATURE = "held_temperature", "Raised or unreadable temperature held for review"
 
     class Severity(models.IntegerChoices):
         # Integers so "most severe first" is a plain ORDER BY.

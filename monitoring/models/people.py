@@ -170,3 +170,41 @@ class Patient(models.Model):
             if getattr(self, field):
                 factors.append(self._meta.get_field(field).verbose_name)
         return factors
+
+
+class RegistrationRequest(models.Model):
+    """A new patient as a nurse typed her, waiting for an administrator to register her (issue 25 item 5).
+
+    The new-patient form answers an MRN registered in another team exactly as an unused one (status,
+    body, the queries it runs): both become a request, kept whole, that an administrator resolves.
+    MRNs are unique hospital-wide, so a request never makes a second patient with the same MRN.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Waiting for an administrator"
+        REGISTERED = "registered", "Patient registered"
+        REFUSED = "refused", "Refused"
+
+    mrn = models.CharField("MRN", max_length=40, validators=[validate_mrn])
+    values = models.JSONField(default=dict, help_text="The form as typed (field name to text).")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="registration_requests")
+    requested_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    requested_at = models.DateTimeField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    resolved_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution_note = models.TextField(blank=True)
+    patient = models.ForeignKey(Patient, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                help_text="The patient registered from this request.")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [
+            # A form sent twice (or twenty times at once) is one request.
+            models.UniqueConstraint(fields=["mrn", "requested_by"], condition=models.Q(status="open"),
+                                    name="one_open_registration_per_mrn_and_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Registration of MRN {self.mrn} ({self.get_status_display()})"

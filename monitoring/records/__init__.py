@@ -7,7 +7,8 @@ whether or not the broker, the worker or a forecast is there.
 
 - `counts`: store, correct and remove counts; `events`: G-CSF doses and temperatures;
 - `batches`: a whole imported file (or an MLLP group commit) in one transaction;
-- `changes`: what a change of results sets off.
+- `changes`: what a change of results sets off;
+- `registration`: a new patient as a request an administrator resolves (no existence oracle).
 
 Callers outside this package use the names re-exported here.
 """
@@ -16,6 +17,8 @@ from monitoring.records.batches import ResultBatch, insert_with_history, record_
 from monitoring.records.changes import results_changed
 from monitoring.records.counts import correct_count, delete_result, record_count, record_counts
 from monitoring.records.events import record_gcsf, record_temperature
+from monitoring.records.registration import refuse_request, register_from_request, request_registration
 
 __all__ = ["ResultBatch", "correct_count", "delete_result", "insert_with_history", "record_batch", "record_count",
-           "record_counts", "record_gcsf", "record_temperature", "results_changed"]
+           "record_counts", "record_gcsf", "record_temperature", "refuse_request", "register_from_request",
+           "request_registration", "results_changed"]

@@ -22,13 +22,18 @@ def _form_page(request, form, title: str, patient=None, submit: str = "Save"):
 
 
 def patient_new(request):
+    """Keep a new patient as a registration request for an administrator (issue 25 item 5).
+
+    An unused MRN and one registered in another team get the same answer, so the form tells no one
+    which MRNs exist elsewhere; nothing typed is lost, and no MRN is ever registered twice.
+    """
     form = forms.PatientForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
-        patient = races.unless_recorded(form.save)
-        if patient is None:  # the same form, sent twice at once: the other post created the patient
-            return _patient_already_recorded(request, form)
-        messages.success(request, f"Patient {patient.mrn} created.")
-        return redirect(patient)
+        mrn = form.cleaned_data["mrn"]
+        records.request_registration(mrn, form.typed_values(), form.cleaned_data["team"], request.user)
+        messages.success(request, f"Registration of MRN {mrn} sent to an administrator. The patient appears in "
+                                  "your list once it is registered; everything you typed is kept with the request.")
+        return redirect("patient_new")
     if request.method == "POST" and (twin := _same_patient(request, form)) is not None:
         messages.info(request, f"Patient {twin.mrn} was already recorded: nothing added.")
         return redirect(twin)
@@ -45,17 +50,6 @@ def _same_patient(request, form) -> Patient | None:
         mrn=mrn, given_name=data.get("given_name"),
         family_name=data.get("family_name"), date_of_birth=data.get("date_of_birth"),
     ).first()
-
-
-def _patient_already_recorded(request, form):
-    """Answer the post that lost a race on the MRN: the patient if she is in the user's teams, else the form."""
-    mrn = form.cleaned_data["mrn"]
-    existing = Patient.objects.visible_to(request.user).filter(mrn=mrn).first()
-    if existing is None:
-        form.add_error("mrn", f"MRN {mrn} cannot be used: not found in your teams. Ask an administrator.")
-        return _form_page(request, form, "New patient")
-    messages.info(request, f"Patient {mrn} was already recorded: nothing added.")
-    return redirect(existing)
 
 
 def patient_edit(request, pk: int):

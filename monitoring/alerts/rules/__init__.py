@@ -80,6 +80,7 @@ from monitoring.alerts.rules.facts import (  # noqa: F401
     GRADE4_PREDICTED,
     HELD_KINDS,
     HELD_RESULT,
+    HELD_TEMPERATURE,
     HIGH,
     LOW,
     MEDIUM,
@@ -100,11 +101,14 @@ from monitoring.alerts.rules.facts import (  # noqa: F401
     Thresholds,
     TrajectoryPoint,
 )
+from monitoring.alerts.rules.forecast import not_ready_moved  # noqa: F401
 from monitoring.alerts.rules.held import (  # noqa: F401
     HeldCount,
+    HeldTemperature,
     UnreadableCount,
     UnregisteredResult,
     held_result,
+    held_temperature,
     unreadable_held,
     unregistered_result,
 )

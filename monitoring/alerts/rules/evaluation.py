@@ -30,8 +30,11 @@ def evaluate(facts: CycleFacts, thresholds: Thresholds, *, observed_only: bool =
     """
     started = facts.day1 is not None and facts.day1 <= facts.now
     if facts.cycle_over:
-        graded = observed_grade(facts, thresholds)
-        return [graded] if graded is not None and graded.severity == CRITICAL else []
+        # Still the patient's current cycle when it is over only because the patient was made inactive
+        # (her course still active): her fevers are judged here, as they are once the course has ended.
+        over = [observed_grade, febrile_neutropenia, fever_unknown_anc] if facts.is_current else [observed_grade]
+        found = [finding for rule in over if (finding := rule(facts, thresholds)) is not None]
+        return sorted([f for f in found if f.severity == CRITICAL], key=lambda f: -f.severity)
     rules = [observed_grade, platelets_grade4]
     if facts.is_current:
         rules += [febrile_neutropenia, fever_unknown_anc, fever_recheck, gcsf_timing]

@@ -57,7 +57,8 @@ PLATELETS_GRADE4 = "platelets_grade4"
 # the cycle and patient rules below: they are not in ALL_KINDS nor OBSERVED_KINDS.
 HELD_RESULT = "held_result"
 UNREADABLE_HELD = "unreadable_held"
-HELD_KINDS = (HELD_RESULT, UNREADABLE_HELD)
+HELD_TEMPERATURE = "held_temperature"
+HELD_KINDS = (HELD_RESULT, UNREADABLE_HELD, HELD_TEMPERATURE)
 # A result for an MRN nobody has registered: no patient, told to a named list (alerts.unregistered).
 UNREGISTERED_RESULT = "unregistered_result"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from monitoring import clinical
 from monitoring.alerts.rules.facts import (
     FN_RISK_HIGH,
@@ -137,6 +139,52 @@ def _not_ready_pre_dose(facts: CycleFacts, pre_dose: list[CountPoint], next_day:
     message = (f"Not ready for cycle {facts.cycle_number + 1} on {next_day}: {' and '.join(reasons)}."
                f"{recovery if latest.anc_1e9_per_l < anc_threshold else ''} "
                "Discuss a delay or dose reduction with the oncologist.")
+    return Finding(NOT_READY, MEDIUM, message, evidence)
+
+
+def not_ready_moved(facts: CycleFacts, shown: dict) -> Finding | None:
+    """Return a live "not ready" alert's condition for the next day 1 it now waits for, if that day moved.
+
+    For a write (a delayed cycle) that moves the next day 1 of a cycle whose live "not ready" has
+    no pre-dose count for the new day: the alert keeps what it stood on (the low pre-dose count,
+    or the forecast's P(ready)) and names the day cycle N now waits for, at the write. A pre-dose
+    count for the new day, or the recompute's forecast for it, decides afterwards, as before.
+    `shown`: the live alert's latest evidence. None when the day has not moved or no longer applies.
+    """
+    if facts.next_day1 is None or not facts.chemo_given or facts.cycle_over:
+        return None
+    planned = shown.get("next_day1")
+    if not planned or planned == facts.next_day1.isoformat():
+        return None
+    try:
+        before = datetime.fromisoformat(planned)
+    except ValueError:
+        return None
+    new_day, old_day = _day(facts.next_day1, facts), _day(before, facts)
+    evidence = {**shown, "next_day1": facts.next_day1.isoformat(), "moved_from": planned}
+    evidence.pop("change", None)
+    evidence.pop("replaces", None)
+    head = f"Not ready for cycle {facts.cycle_number + 1} on {new_day} (moved from {old_day})"
+    if "p_ready" in shown:
+        message = (f"Predicted {head[0].lower()}{head[1:]}: P(ANC >= {shown.get('threshold_1e9_per_l')}) was "
+                   f"{float(shown['p_ready']):.0%} for {old_day}; the forecast for {new_day} follows. "
+                   "Plan a pre-dose count.")
+        return Finding(NOT_READY, MEDIUM, message, evidence)
+    reasons = []
+    if shown.get("anc_1e9_per_l") and shown.get("collected_at"):
+        count = next((c for c in facts.counts if c.count_id == shown.get("count_id")), None)
+        anc = count.anc_text if count is not None else shown["anc_1e9_per_l"]
+        moment = datetime.fromisoformat(shown["collected_at"])
+        reasons.append(f"the last pre-dose ANC, {anc} x10^9/L ({_when(moment, facts)}), is below "
+                       f"{shown.get('threshold_1e9_per_l')}")
+    if shown.get("platelets_1e9_per_l") and shown.get("platelets_collected_at"):
+        moment = datetime.fromisoformat(shown["platelets_collected_at"])
+        reasons.append(f"the last pre-dose platelets, {shown['platelets_1e9_per_l']} x10^9/L ({_when(moment, facts)}),"
+                       f" are below {shown.get('platelet_threshold_1e9_per_l')}")
+    if not reasons:
+        return None
+    message = (f"{head}: {' and '.join(reasons)}. Take a pre-dose count in the "
+               f"{int(clinical.PRE_DOSE_COUNT_WINDOW.total_seconds() // 3600)} h before {new_day}.")
     return Finding(NOT_READY, MEDIUM, message, evidence)
 
 

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from monitoring import clinical
-from monitoring.alerts.rules.facts import CRITICAL, HELD_RESULT, HIGH, UNREADABLE_HELD, UNREGISTERED_RESULT, Finding
+from monitoring.alerts.rules.facts import (
+    CRITICAL,
+    HELD_RESULT,
+    HELD_TEMPERATURE,
+    HIGH,
+    UNREADABLE_HELD,
+    UNREGISTERED_RESULT,
+    Finding,
+)
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,58 @@ def unreadable_held(unreadable: list[UnreadableCount]) -> Finding | None:
     evidence = {"exception_id": first.exception_id, "received": first.received,
                 "held": sorted(u.exception_id for u in unreadable)}
     return Finding(UNREADABLE_HELD, HIGH, message, evidence)
+
+
+@dataclass(frozen=True)
+class HeldTemperature:
+    """A temperature of a known patient kept in the exceptions queue, with every reading it may be."""
+
+    exception_id: int
+    readings: tuple[tuple[str, Decimal], ...]  # (words, °C): clinical.held_temperature_readings
+    received: str  # "Temperature 101.3 C"
+    taken_at: str
+    problems: str
+
+    @property
+    def hottest(self) -> Decimal | None:
+        return max((celsius for _, celsius in self.readings), default=None)
+
+
+def held_temperature(held: list[HeldTemperature]) -> Finding | None:
+    """Rule 8d: a temperature of a known patient held for review: a fever under any reading, or unreadable.
+
+    Critical when any reading is 38.0 °C or more (a Fahrenheit value sent as Celsius, a bad time, a
+    comma): with the reading not stored, no fever rule can see it, and with one reading nothing can
+    rule out that it is sustained (NICE CG151: higher than 38 C; IDSA 2010: 38.0 C over an hour), so
+    doubt fails safe as for an unregistered MRN. High when no reading can be made of it at all.
+    """
+    febrile = [h for h in held if h.hottest is not None and h.hottest >= clinical.FEVER_SUSTAINED_C]
+    unreadable = [h for h in held if not h.readings]
+    if febrile:
+        worst = max(febrile, key=lambda h: (h.hottest, -h.exception_id))
+        others = f" ({len(febrile) - 1} more held)" if len(febrile) > 1 else ""
+        readings = [f"{words} {celsius} °C" for words, celsius in worst.readings]
+        if not worst.readings[0][0].startswith("as received"):
+            readings.insert(0, "as received it is not a body temperature")
+        message = (f"{worst.received} held for review, not stored (taken {worst.taken_at or 'at a time not read'})"
+                   f"{others}: {'; '.join(readings)}: a possible fever in a patient on monitoring: assess her "
+                   f"now and treat as possible neutropenic sepsis if she is on chemotherapy (NICE CG151), and "
+                   f"confirm the reading. Held because: {worst.problems.rstrip('.')}. Open it in the exceptions "
+                   f"queue (/import/exceptions/{worst.exception_id}/): store it if it is right, or dismiss it "
+                   "with a reason.")
+        evidence = {"exception_id": worst.exception_id, "temperature_c": str(worst.hottest),
+                    "received": worst.received, "held": sorted(h.exception_id for h in febrile + unreadable)}
+        return Finding(HELD_TEMPERATURE, CRITICAL, message, evidence)
+    if unreadable:
+        first = min(unreadable, key=lambda h: h.exception_id)
+        message = (f"A temperature arrived that cannot be read: {first.received} (taken "
+                   f"{first.taken_at or 'at a time not read'}). It is not stored and no fever rule can see it: "
+                   f"check the patient's temperature. Held because: {first.problems.rstrip('.')}. Open it in the "
+                   f"exceptions queue (/import/exceptions/{first.exception_id}/) to fix it, or dismiss it.")
+        evidence = {"exception_id": first.exception_id, "received": first.received,
+                    "held": sorted(h.exception_id for h in unreadable)}
+        return Finding(HELD_TEMPERATURE, HIGH, message, evidence)
+    return None
 
 
 @dataclass(frozen=True)

@@ -73,18 +73,21 @@ def parse(text: str) -> Parsed:
     # Each entry is a unit of acceptance; its raw text is a Bundle of the entry with the Bundle's
     # Patient resources, so that it can be re-imported on its own.
     patients = [raw for _, _, raw in entries if raw.get("resourceType") == "Patient"]
+    patient_mrns = _raw_patient_mrns(entries)
     raws = {}
     for where, full_url, raw in entries:
         raws[where] = (full_url, raw)
         parsed.begin(where, _raw_bundle([(full_url, raw)], patients))
         resource = _validated(raw, where, parsed)
-        if resource is not None:
+        if resource is None:  # kept for review: what it says, so that a count held still alerts
+            parsed.units[where].values.update(received_values(raw, patient_mrns))
+        else:
             named = f"{where} ({resource.get_resource_type()}/{resource.id or '-'})"
             resources.append((named, full_url, resource))
             parsed.units[named] = parsed.units.pop(where)
             raws[named] = raws.pop(where)
     parsed.end()
-    _Reader(resources, parsed, raws, patients).read()
+    _Reader(resources, parsed, raws, patients, patient_mrns).read()
     return parsed
 
 
@@ -156,6 +159,97 @@ def _report(exc: ValidationError, where: str, parsed: Parsed) -> None:
         parsed.problem(where, location, error.get("msg", "invalid"))
 
 
+# --- What an entry that cannot be read says, as received -----------------------------------------
+# An entry refused (it does not validate, or a field cannot be read) is kept in the exceptions queue
+# with the values it carries, read from the raw JSON without trusting it: its patient, time and
+# count as received. So a count of a known patient that cannot be read raises "unreadable count
+# held", and a readable grade 3-4 one refused for another reason "count held for review", as they
+# do for an HL7 message or a CSV row (alerts/held.py).
+
+
+def _raw_patient_mrns(entries: list[tuple[str, str, dict]]) -> dict[str, str]:
+    """Return each raw Patient resource's MRN by the references an Observation may use."""
+    mrns = {}
+    for _, full_url, raw in entries:
+        if raw.get("resourceType") != "Patient":
+            continue
+        mrn = _raw_mrn_of_patient(raw)
+        keys = [full_url, f"Patient/{raw['id']}" if isinstance(raw.get("id"), str) else ""]
+        mrns.update({key: mrn for key in keys if key and mrn})
+    return mrns
+
+
+def _raw_mrn_of_patient(raw: dict) -> str:
+    identifiers = [i for i in _list(raw.get("identifier")) if isinstance(i, dict) and _text(i.get("value"))]
+    for identifier in identifiers:
+        codings = _list((identifier.get("type") or {}).get("coding") if isinstance(identifier.get("type"), dict)
+                        else None)
+        if any(isinstance(c, dict) and c.get("code") == "MR" for c in codings):
+            return _text(identifier["value"])
+    return _text(identifiers[0]["value"]) if identifiers else ""
+
+
+def received_values(raw: dict, patient_mrns: dict[str, str]) -> dict[str, str]:
+    """Return what a raw Observation says under the CSV column names (mrn, collected_at, anc, unit, ...).
+
+    Best effort on JSON that did not validate: anything of the wrong shape is left out.
+    """
+    if raw.get("resourceType") != "Observation":
+        return {}
+    values = {"mrn": _raw_subject_mrn(raw.get("subject"), patient_mrns)}
+    period = raw.get("effectivePeriod")
+    values["collected_at"] = _text(raw.get("effectiveDateTime") or raw.get("effectiveInstant")
+                                   or (period.get("start") if isinstance(period, dict) else ""))
+    accession = next((i.get("value") for i in _list(raw.get("identifier")) if isinstance(i, dict)), "")
+    values["accession"] = _text(accession) or (f"Observation/{raw['id']}" if _text(raw.get("id")) else "")
+    measured = [(raw.get("code"), raw.get("valueQuantity"))]
+    measured += [(c.get("code"), c.get("valueQuantity")) for c in _list(raw.get("component")) if isinstance(c, dict)]
+    for codeable, quantity in measured:
+        role = _raw_role(codeable)
+        if role is None or not isinstance(quantity, dict) or quantity.get("value") in (None, ""):
+            continue
+        number = COMPARATORS.get(_text(quantity.get("comparator")), "") + _text(quantity.get("value"))
+        unit = _text(quantity.get("code") or quantity.get("unit"))
+        if role == codes.TEMPERATURE:
+            values.update(temperature=number, temperature_unit=unit)
+            continue
+        values.setdefault(role, number)
+        if role in codes.COUNT_ROLES:
+            values.setdefault("unit", unit)
+    return {key: value[:200] for key, value in values.items() if value}
+
+
+def _raw_subject_mrn(subject, patient_mrns: dict[str, str]) -> str:
+    if not isinstance(subject, dict):
+        return ""
+    reference = _text(subject.get("reference"))
+    if reference in patient_mrns:
+        return patient_mrns[reference]
+    identifier = subject.get("identifier")
+    return _text(identifier.get("value")) if isinstance(identifier, dict) else ""
+
+
+def _raw_role(codeable) -> str | None:
+    codings = _list(codeable.get("coding")) if isinstance(codeable, dict) else []
+    for coding in codings:
+        if isinstance(coding, dict) and coding.get("system") in (codes.LOINC_SYSTEM, None):
+            role = codes.loinc_role(_text(coding.get("code")))
+            if role:
+                return role
+    return None
+
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _text(value) -> str:
+    """Return a scalar JSON value as text ("" for objects, lists and null)."""
+    if isinstance(value, bool) or value is None or isinstance(value, dict | list):
+        return ""
+    return str(value).strip()
+
+
 # --- Reading validated resources -------------------------------------------------------------
 
 
@@ -203,9 +297,10 @@ def _key(resource, full_url: str) -> str:
 
 
 class _Reader:
-    def __init__(self, resources: list, parsed: Parsed, raws: dict, patient_raws: list):
+    def __init__(self, resources: list, parsed: Parsed, raws: dict, patient_raws: list,
+                 patient_mrns: dict[str, str]):
         self.resources, self.parsed = resources, parsed
-        self.raws, self.patient_raws = raws, patient_raws
+        self.raws, self.patient_raws, self.patient_mrns = raws, patient_raws, patient_mrns
         self.patients: dict[str, str] = {}
         self.medications: dict[str, object] = {}
         self.groups: list[dict] = []
@@ -227,6 +322,7 @@ class _Reader:
                     self._administration(where, full_url, resource)
             except FieldError as exc:
                 self.parsed.problem(where, exc.field, exc.reason, unit=where)
+                self.parsed.units[where].values.update(received_values(self.raws[where][1], self.patient_mrns))
         for group in self.groups:
             self._finish(group)
 

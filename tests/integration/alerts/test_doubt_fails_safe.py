@@ -214,3 +214,130 @@ def test_a_fever_for_an_unregistered_mrn_over_hl7_is_critical_and_a_normal_value
 def test_a_grade_2_count_for_an_unregistered_mrn_stays_a_queue_row(team, admin_user):
     _csv(f"NEW-9,{_at(2)},1.2,,,10^9/L,N-9")
     assert ImportException.objects.count() == 1 and not _unregistered().exists()
+
+
+# --- FHIR: an entry that cannot be read to a count alerts like an HL7 message or a CSV row ---------
+
+def _fhir_observation(value, *, effective=None, code="751-8", subject=None, unit="10*9/L") -> dict:
+    effective = effective or timezone.localtime(NOW - timedelta(hours=2)).isoformat(timespec="seconds")
+    return {
+        "resourceType": "Observation", "id": "anc-x", "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+        "subject": subject or {"identifier": {"value": "MRN001"}}, "effectiveDateTime": effective,
+        "valueQuantity": {"value": value, "system": "http://unitsofmeasure.org", "code": unit},
+    }
+
+
+def _fhir(document: dict):
+    return importers.import_file("lab.json", json.dumps(document), source=Source.IMPORT, fmt="fhir")
+
+
+def test_fhir_an_observation_whose_value_cannot_be_read_raises_unreadable_count_held(patient, cycle, nurse):
+    report = _fhir(_fhir_observation("1,2"))  # not a FHIR decimal: the resource does not validate
+    assert len(report.kept) == 1 and not CountResult.objects.exists()
+    alert = _held(Alert.Kind.UNREADABLE_HELD).get()
+    assert alert.severity == Alert.Severity.HIGH
+    assert "A count arrived that cannot be read: ANC 1,2" in alert.message
+    assert alert.deliveries.filter(channel=Delivery.Channel.INAPP, recipient=nurse.username).exists()
+    # Dismissing it (a person's decision on that very value) resolves the alert.
+    outcome = exceptions_queue.dismiss(ImportException.objects.get().pk, nurse, "re-sent by the lab")
+    assert outcome.done, outcome.message
+    alert.refresh_from_db()
+    assert alert.resolved_at is not None
+
+
+def test_fhir_a_bundle_entry_with_a_panel_that_cannot_be_read_names_its_patient_through_the_bundle(
+        patient, cycle):
+    observation = _fhir_observation(None, subject={"reference": "urn:uuid:p1"})
+    del observation["valueQuantity"]
+    observation["code"] = {"coding": [{"system": "http://loinc.org", "code": "58410-2"}]}
+    observation["component"] = [
+        {"code": {"coding": [{"system": "http://loinc.org", "code": "6690-2"}]},
+         "valueQuantity": {"value": "3.1", "code": "10*9/L"}},
+        {"code": {"coding": [{"system": "http://loinc.org", "code": "770-8"}]},
+         "valueQuantity": {"value": "4O", "code": "%"}},  # a letter O for a zero
+    ]
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"fullUrl": "urn:uuid:p1", "resource": {"resourceType": "Patient", "identifier": [{"value": "MRN001"}]}},
+        {"resource": observation},
+    ]}
+    report = _fhir(bundle)
+    assert len(report.kept) == 1
+    assert _held(Alert.Kind.UNREADABLE_HELD).exists()
+    assert ImportException.objects.get().patient == patient
+
+
+def test_fhir_a_readable_grade_4_value_in_an_entry_refused_for_another_reason_is_held_critical(patient, cycle):
+    # A time without a zone is refused (FHIR requires one), but the value itself reads as grade 4.
+    report = _fhir(_fhir_observation(0.2, effective=timezone.localtime(NOW - timedelta(hours=2))
+                                     .strftime("%Y-%m-%dT%H:%M:%S")))
+    assert len(report.kept) == 1 and not CountResult.objects.exists()
+    alert = _held().get()
+    assert alert.severity == Alert.Severity.CRITICAL and "grade 4" in alert.message
+
+
+# --- A temperature held for review, of a known patient on chemotherapy ------------------------------
+
+TEMPERATURE_HEADER = "mrn,collected_at,temperature,temperature_unit,accession"
+
+
+def _temperature_csv(*rows: str):
+    return importers.import_file("temps.csv", "\n".join([TEMPERATURE_HEADER, *rows]) + "\n", source=Source.IMPORT)
+
+
+def test_a_fahrenheit_value_sent_as_celsius_is_held_and_alerted_as_the_fever_it_would_be(
+        patient, cycle, colleagues):
+    report = _temperature_csv(f"MRN001,{_at(1)},101.3,C,T-1")  # 101.3 "C" cannot be; 101.3 F is 38.5 C
+    assert len(report.kept) == 1
+    alert = Alert.objects.get(patient=patient, resolved_at__isnull=True, kind=Alert.Kind.HELD_TEMPERATURE)
+    assert alert.severity == Alert.Severity.CRITICAL
+    assert "Temperature 101.3 C held for review, not stored" in alert.message
+    assert "if it is °F it is 38.50 °C" in alert.message
+    inapp = {d.recipient for d in alert.deliveries.filter(channel=Delivery.Channel.INAPP)}
+    assert inapp == {n.username for n in colleagues}
+    kept = ImportException.objects.get()
+    outcome = exceptions_queue.fix(kept.pk, {**kept.values, "temperature_unit": "F"}, colleagues[0])
+    assert outcome.done, outcome.message
+    alert.refresh_from_db()
+    assert alert.resolved_at is not None  # a person decided; the stored 38.5 C is now the rules' to judge
+    assert Alert.objects.filter(patient=patient, resolved_at__isnull=True,
+                                kind__in=[Alert.Kind.FEVER_UNKNOWN_ANC, Alert.Kind.FEBRILE_NEUTROPENIA]).exists()
+
+
+def test_a_temperature_that_cannot_be_read_is_held_and_alerted_high(patient, cycle):
+    _temperature_csv(f"MRN001,{_at(1)},\"38,9\",C,T-2")
+    alert = Alert.objects.get(patient=patient, resolved_at__isnull=True, kind=Alert.Kind.HELD_TEMPERATURE)
+    assert alert.severity == Alert.Severity.HIGH and "cannot be read" in alert.message
+
+
+def test_a_held_temperature_below_38_under_every_reading_raises_nothing(patient, cycle):
+    _temperature_csv(f"MRN001,{_at(1)},98.2,C,T-3")  # 98.2 F is 36.78 C
+    assert ImportException.objects.count() == 1
+    assert not Alert.objects.filter(patient=patient, kind=Alert.Kind.HELD_TEMPERATURE).exists()
+
+
+def test_a_held_alert_replaced_or_closed_says_so_in_its_history(patient, cycle, nurse):
+    from monitoring.models import AlertEvent
+
+    _csv(f"MRN001,{_at(3)},0.90,,,10^9/L,C-1")
+    _csv(f"MRN001,{_at(3)},0.7,,,10^9/L,C-1")
+    high = _held().get()
+    _csv(f"MRN001,{_at(1)},60,,,10^9/L,C-2")
+    critical = _held().get()
+    high.refresh_from_db()
+    assert high.superseded_by_id == critical.pk  # linked, as any alert a graver one replaces
+    assert critical.message.startswith("Worse: ")
+    assert AlertEvent.objects.filter(alert=high, kind=AlertEvent.Kind.SUPERSEDED).exists()
+    assert AlertEvent.objects.filter(alert=critical, kind=AlertEvent.Kind.WORSENED).exists()
+    for kept in ImportException.objects.all():
+        assert exceptions_queue.dismiss(kept.pk, nurse, "lab confirmed: sample clotted").done
+    critical.refresh_from_db()
+    assert critical.resolved_at is not None
+    assert AlertEvent.objects.filter(alert=critical, kind=AlertEvent.Kind.RESOLVED).exists()
+
+
+def test_a_fahrenheit_value_sent_as_celsius_for_an_unregistered_mrn_is_read_as_the_fever_it_would_be(
+        team, admin_user):
+    _temperature_csv(f"NEW-7,{_at(1)},101.3,C,T-9")
+    alert = _unregistered().get()
+    assert alert.severity == Alert.Severity.CRITICAL and "38.50 °C" in alert.message

@@ -20,6 +20,7 @@ from monitoring.models import (
     Forecast,
     ImportException,
     Patient,
+    RegistrationRequest,
     TriageCall,
 )
 from tests.conftest import make_user, start_on_regimen
@@ -55,6 +56,8 @@ def patient_data(patient, regimens, eager):
     EscalationTimer.objects.create(alert=alert, step=0, target=EscalationTimer._meta.get_field("target").choices[0][0],
                                    due_at=now)
     TriageCall.objects.create(patient=patient, called_at=now, outcome=TriageCall.Outcome.choices[0][0])
+    RegistrationRequest.objects.create(mrn=patient.mrn, team=patient.team, requested_at=now, patient=patient,
+                                       status=RegistrationRequest.Status.REGISTERED, values={"mrn": patient.mrn})
     assert Alert.objects.exists() and Delivery.objects.exists() and Forecast.objects.exists()
     return patient
 

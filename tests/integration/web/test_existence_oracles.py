@@ -150,3 +150,60 @@ def test_the_hospital_lab_feed_still_refuses_one_accession_for_two_patients(pati
     body = f"mrn,collected_at,anc,unit,accession\n{patient.mrn},{when},1.2,10^9/L,{their_count.accession}\n"
     report = importers.import_file("feed.csv", body.encode(), source=Source.MLLP, fmt="csv")  # no team scope
     assert not report.ok and not CountResult.objects.filter(patient=patient).exists()
+
+
+# --- The new-patient form: another team's MRN reads exactly as an unused one ------------------------
+
+def _new_patient(client, mrn: str, team):
+    data = {"mrn": mrn, "given_name": "Ada", "family_name": "Lovelace", "date_of_birth": "1960-03-04", "sex": "F",
+            "team": team.pk, "active": "on", "phone": "0113 496 0000", "weight_kg": "61.5"}
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(reverse("patient_new"), data)
+    followed = client.get(response["Location"]) if response.status_code == 302 else response
+    return response, _page(followed).replace(mrn, "X"), [_shape(q["sql"]) for q in queries.captured_queries]
+
+
+def test_the_new_patient_form_answers_another_teams_mrn_as_an_unused_one(nurse_client, team, other_patient):
+    theirs, their_page, their_queries = _new_patient(nurse_client, other_patient.mrn, team)
+    unused, unused_page, unused_queries = _new_patient(nurse_client, "UNUSED-1", team)
+    assert theirs.status_code == unused.status_code == 302 and theirs["Location"] == unused["Location"]
+    assert their_page == unused_page
+    assert "sent to an administrator" in unused_page
+    assert their_queries == unused_queries
+    from monitoring.models import Patient, RegistrationRequest
+
+    # Never a second patient with the same MRN; nothing typed is lost: both wait for an administrator.
+    assert Patient.objects.filter(mrn=other_patient.mrn).count() == 1
+    assert not Patient.objects.filter(mrn="UNUSED-1").exists()
+    kept = {r.mrn: r for r in RegistrationRequest.objects.filter(status=RegistrationRequest.Status.OPEN)}
+    assert set(kept) == {other_patient.mrn, "UNUSED-1"}
+    assert kept["UNUSED-1"].values["phone"] == "0113 496 0000" and kept["UNUSED-1"].values["weight_kg"] == "61.5"
+    assert kept["UNUSED-1"].team == team
+
+
+def test_an_administrator_registers_the_request_as_typed_and_never_a_second_patient(
+        nurse_client, team, other_patient, nurse):
+    from monitoring import records
+    from monitoring.models import Patient, RegistrationRequest
+    from tests.conftest import make_user
+
+    _new_patient(nurse_client, other_patient.mrn, team)
+    _new_patient(nurse_client, "UNUSED-1", team)
+    _new_patient(nurse_client, "UNUSED-1", team)  # a second click: the same request
+    assert RegistrationRequest.objects.filter(mrn="UNUSED-1").count() == 1
+    administrator = make_user("admin_ann", [], role="admin")
+    unused = RegistrationRequest.objects.get(mrn="UNUSED-1")
+    done, words = records.register_from_request(unused.pk, administrator)
+    assert done, words
+    patient = Patient.objects.get(mrn="UNUSED-1")
+    assert (patient.team, patient.phone, patient.weight_kg, patient.family_name) == (
+        team, "0113 496 0000", Decimal("61.5"), "Lovelace")
+    unused.refresh_from_db()
+    assert (unused.status, unused.patient, unused.requested_by) == ("registered", patient, nurse)
+    clash = RegistrationRequest.objects.get(mrn=other_patient.mrn)
+    done, words = records.register_from_request(clash.pk, administrator)
+    assert not done and "already registered" in words
+    assert Patient.objects.filter(mrn=other_patient.mrn).count() == 1
+    clash.refresh_from_db()
+    assert clash.status == "open"  # still there for the administrator to move the patient or refuse
+    assert records.refuse_request(clash.pk, administrator, "Already under the haematology ward: call them.")

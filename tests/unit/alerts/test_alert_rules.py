@@ -106,8 +106,16 @@ def test_a_cycle_not_yet_started_grades_its_pre_dose_count_but_runs_no_forecast_
 
 
 def test_a_finished_cycle_still_raises_a_critical_count_but_nothing_else():
-    over = facts(8, counts=(count(8, "0.2"),), cycle_over=True, temperatures=(temp(7.9, "39"),))
+    # Finished because the next cycle was given: that one is the current cycle, where fevers are judged.
+    over = facts(8, counts=(count(8, "0.2"),), cycle_over=True, is_current=False, temperatures=(temp(7.9, "39"),))
     assert [f.kind for f in rules.evaluate(over, T)] == [rules.GRADE4_OBSERVED]
+    assert rules.evaluate(facts(8, counts=(count(8, "0.7"),), cycle_over=True, is_current=False), T) == []
+
+
+def test_a_cycle_over_but_still_current_judges_fevers_too_critical_findings_only():
+    # The patient was made inactive with her course active: her cycle is over but still her current one.
+    over = facts(8, counts=(count(8, "0.2"),), cycle_over=True, temperatures=(temp(7.9, "39"),))
+    assert {f.kind for f in rules.evaluate(over, T)} == {rules.GRADE4_OBSERVED, rules.FEBRILE_NEUTROPENIA}
     assert rules.evaluate(facts(8, counts=(count(8, "0.7"),), cycle_over=True), T) == []
 
 
@@ -490,3 +498,19 @@ def test_an_on_body_injector_applied_on_day_1_is_judged_on_its_delivery_27h_late
     early = rules.GcsfPoint(DAY1 - timedelta(hours=10), "pegfilgrastim", dose_id=9, on_body_injector=True)
     finding = kinds(facts(2.5, gcsf_doses=(early,), chemo_times=(chemo(1),)))[rules.GCSF_TIMING]
     assert "on-body injector applied" in finding.message and "delivering about" in finding.message
+
+
+# --- "Not ready" when the next day 1 moves (a delayed cycle), decided at the write ---------------
+
+def test_a_forecast_not_ready_names_the_day_it_was_moved_to_and_the_probability_it_rested_on():
+    first = facts(day=20, forecast=forecast(p_ready=0.2))
+    [finding] = [f for f in rules.evaluate(first, rules.Thresholds()) if f.kind == rules.NOT_READY]
+    moved = facts(day=20, next_day1=DAY1 + timedelta(days=28))
+    again = rules.not_ready_moved(moved, finding.evidence)
+    assert again.kind == rules.NOT_READY
+    assert again.message.startswith("Predicted not ready for cycle 2 on Mon 08 Jun (moved from Mon 01 Jun)")
+    assert "was 20% for Mon 01 Jun" in again.message
+    assert again.evidence["next_day1"] == moved.next_day1.isoformat()
+    # Not moved, or moved and then the cycle is over: nothing to say here.
+    assert rules.not_ready_moved(first, finding.evidence) is None
+    assert rules.not_ready_moved(replace(moved, cycle_over=True), finding.evidence) is None

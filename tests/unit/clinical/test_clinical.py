@@ -153,3 +153,15 @@ def test_a_tenfold_jump_from_the_previous_count_is_held_and_says_why():
     assert "cells/uL and x10^9/L" in unit_mixup
     assert count_needs_confirmation(D("1.6"), D("0.16")) is None  # exactly 10 times
     assert count_needs_confirmation(D("0.02"), D("0")) is None  # within the lab's resolution
+
+
+def test_a_held_temperature_is_read_in_its_unit_and_the_other():
+    from decimal import Decimal
+
+    from monitoring import clinical
+
+    assert clinical.held_temperature_readings(Decimal("101.3"), "C") == [("if it is °F it is", Decimal("38.50"))]
+    assert clinical.held_temperature_readings(Decimal("38.5"), "F") == [("if it is °C it is", Decimal("38.50"))]
+    assert clinical.held_temperature_readings(Decimal("38.9"), "") == [("if it is °C it is", Decimal("38.90"))]
+    assert clinical.held_temperature_readings(Decimal("38.9"), "C") == [("as received it is", Decimal("38.90"))]
+    assert clinical.held_temperature_readings(Decimal("250"), "C") == []
