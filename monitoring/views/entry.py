@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
@@ -10,11 +12,12 @@ from django.utils import timezone
 
 from monitoring import forms, records, treatment
 from monitoring.guards import text
-from monitoring.models import AccessLog, CountResult, Cycle, Patient, TreatmentCourse
+from monitoring.models import AccessLog, CountResult, Cycle, Patient, RegistrationRequest, TreatmentCourse
 from monitoring.models.results import Source
 from monitoring.views import lookups, patient_for, races
 
 FORM = AccessLog.Action.FORM  # every form page of a patient is a read of the record
+REGISTRATIONS_SHOWN_FOR = timedelta(days=30)  # the new-patient page lists the nurse's requests this long
 
 
 def _form_page(request, form, title: str, patient=None, submit: str = "Save"):
@@ -37,7 +40,22 @@ def patient_new(request):
     if request.method == "POST" and (twin := _same_patient(request, form)) is not None:
         messages.info(request, f"Patient {twin.mrn} was already recorded: nothing added.")
         return redirect(twin)
-    return _form_page(request, form, "New patient")
+    return render(request, "monitoring/form.html", {
+        "form": form, "title": "New patient", "submit": "Send for registration",
+        "registrations": _registrations(request.user)})
+
+
+def _registrations(user) -> dict:
+    """Return the nurse's own recent registration requests, and for an administrator how many wait.
+
+    Only her own requests (what she typed and what was decided), so the list tells no one which MRNs
+    exist elsewhere; an administrator resolves them in the admin site.
+    """
+    since = timezone.now() - REGISTRATIONS_SHOWN_FOR
+    mine = list(RegistrationRequest.objects.filter(requested_by=user, requested_at__gte=since)
+                .select_related("team", "patient")[:20])
+    waiting = RegistrationRequest.objects.filter(status=RegistrationRequest.Status.OPEN).count() if user.is_staff else 0
+    return {"mine": mine, "waiting": waiting}
 
 
 def _same_patient(request, form) -> Patient | None:

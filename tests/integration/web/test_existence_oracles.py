@@ -163,11 +163,28 @@ def _new_patient(client, mrn: str, team):
     return response, _page(followed).replace(mrn, "X"), [_shape(q["sql"]) for q in queries.captured_queries]
 
 
+def _request_rows(page: str) -> list[str]:
+    section = re.search(r'<section class="card" id="registrations".*?</section>', page, re.S).group(0)
+    rows = re.findall(r"<tr>\s*<td>.*?</tr>", section, re.S)
+    # Each row without its MRN (the first cell) and its time.
+    return [re.sub(r"\d{2} \w{3} \d{4} \d{2}:\d{2}", "TIME", re.sub(r"<td>[^<]*</td>", "<td>MRN</td>", row, count=1))
+            for row in rows]
+
+
+def _without_requests(page: str) -> str:
+    return re.sub(r'<section class="card" id="registrations".*?</section>', "", page, flags=re.S)
+
+
 def test_the_new_patient_form_answers_another_teams_mrn_as_an_unused_one(nurse_client, team, other_patient):
     theirs, their_page, their_queries = _new_patient(nurse_client, other_patient.mrn, team)
     unused, unused_page, unused_queries = _new_patient(nurse_client, "UNUSED-1", team)
     assert theirs.status_code == unused.status_code == 302 and theirs["Location"] == unused["Location"]
-    assert their_page == unused_page
+    # The page lists the nurse's own requests: the second page lists both. Each request's row reads
+    # the same (MRN aside), and the rest of the page is the same.
+    their_rows, unused_rows = _request_rows(their_page), _request_rows(unused_page)
+    assert len(their_rows) == 1 and len(unused_rows) == 2
+    assert their_rows[0] == unused_rows[0] == unused_rows[1] and "Waiting for an administrator" in their_rows[0]
+    assert _without_requests(their_page) == _without_requests(unused_page)
     assert "sent to an administrator" in unused_page
     assert their_queries == unused_queries
     from monitoring.models import Patient, RegistrationRequest
@@ -207,3 +224,31 @@ def test_an_administrator_registers_the_request_as_typed_and_never_a_second_pati
     clash.refresh_from_db()
     assert clash.status == "open"  # still there for the administrator to move the patient or refuse
     assert records.refuse_request(clash.pk, administrator, "Already under the haematology ward: call them.")
+
+
+def test_the_new_patient_page_lists_the_nurses_requests_and_tells_an_administrator_how_many_wait(
+        nurse_client, team, nurse):
+    from django.test import Client
+
+    from monitoring import records
+    from monitoring.models import RegistrationRequest
+    from tests.conftest import make_user
+
+    _new_patient(nurse_client, "UNUSED-2", team)
+    page = nurse_client.get(reverse("patient_new")).content.decode()
+    assert "UNUSED-2" in page and "Waiting for an administrator" in page
+    assert "wait for an administrator" not in page and "waits for an administrator" not in page  # not an admin
+
+    administrator = make_user("admin_bea", [team], role="admin")
+    client = Client()
+    client.force_login(administrator)
+    admin_page = client.get(reverse("patient_new")).content.decode()
+    assert "1 request waits for an administrator" in admin_page and "UNUSED-2" not in admin_page  # not hers
+    assert "/admin/monitoring/registrationrequest/?status__exact=open" in admin_page
+
+    request = RegistrationRequest.objects.get(mrn="UNUSED-2")
+    assert records.register_from_request(request.pk, administrator)[0]
+    page = nurse_client.get(reverse("patient_new")).content.decode()
+    patient = RegistrationRequest.objects.get(pk=request.pk).patient
+    assert f'<a href="{patient.get_absolute_url()}">Patient registered</a>' in page
+    assert "request waits" not in client.get(reverse("patient_new")).content.decode()
