@@ -231,7 +231,8 @@ def filter_regimen(histories: list[dict], regimen: tm.Regimen, departures: tm.De
     return [found[h["id"]] for h in histories]
 
 
-def forecast_cohort(histories: list[dict], cohort: simulate.Cohort, particles: int, seed: int) -> list[dict]:
+def forecast_cohort(histories: list[dict], cohort: simulate.Cohort, particles: int, seed: int,
+                    max_rounds: int = 12) -> list[dict]:
     """Return the oracle's forecasts of a cohort's histories, in their order."""
     by_code = {r.code: r for r in cohort.regimens}
     groups: dict[str, list[dict]] = {}
@@ -240,7 +241,8 @@ def forecast_cohort(histories: list[dict], cohort: simulate.Cohort, particles: i
     found = {}
     for index, (code, group) in enumerate(groups.items()):
         rng = np.random.default_rng([seed, index, 7919])
-        for forecast in filter_regimen(group, by_code[code], cohort.departures, particles, rng):
+        for forecast in filter_regimen(group, by_code[code], cohort.departures, particles, rng,
+                                       max_rounds=max_rounds):
             found[forecast["id"]] = forecast
     return [found[h["id"]] for h in histories]
 

@@ -1,16 +1,18 @@
 """Build the misspecified cohorts, forecast them with the engine and the oracle, print the ratios.
 
 usage: python bench/cohorts/run.py [--out /tmp/nw-cohorts] [--cohort NAME ...] [--seed 23]
-       [--per-regimen 20] [--particles 300] [--oracle-seeds 2] [--no-pooling] [--by-regimen]
-       [--reuse-oracle] [--markdown]
+       [--per-regimen 20] [--particles 300] [--oracle-seeds 2] [--max-rounds 12] [--no-pooling] [--by-regimen]
+       [--pool-extra 0] [--reuse-oracle] [--markdown]
 
 Every cohort of ``simulate.COHORTS`` is generated from ``--seed`` (the same seed, the same cohort),
 written in the nadir-bench format, forecast by the engine as ``bench/forecast.py`` does (regimen
-priors learned from the cohort first, unless ``--no-pooling``) and by the oracle (``oracle.py``)
-once per oracle seed, and every forecast file is scored with nadir-bench's own ``score.py``. The
-oracle's figures are the means over its seeds; its noise is their standard error (``oracle_noise``).
-The grade-4 AUC is computed here (nadir-bench's scorer has none). ``--reuse-oracle`` reads the
-oracle's forecasts written by an earlier run with the same arguments instead of filtering again.
+priors learned from the cohort first, unless ``--no-pooling``; ``--pool-extra N``: also from N more
+patients per regimen of the same population, unscored, as a clinic with more patients would) and by
+the oracle (``oracle.py``) once per oracle seed, and every forecast file is scored with
+nadir-bench's own ``score.py``. The oracle's figures are the means over its seeds; its noise is
+their standard error (``oracle_noise``). The grade-4 AUC is computed here (nadir-bench's scorer has
+none). ``--reuse-oracle`` reads the oracle's forecasts written by an earlier run with the same
+arguments instead of sampling again.
 Default size: 4 regimens x 20 patients per cohort (a subsample of nadir-bench's 50) and 2 oracle
 seeds of 300 draws a round: the oracle takes about a minute per cohort and seed on one core.
 """
@@ -57,9 +59,14 @@ def auc(truth: dict, predictions: dict) -> float:
     return float((positive[:, None] > negative[None, :]).mean() + 0.5 * (positive[:, None] == negative[None, :]).mean())
 
 
-def engine_forecasts(histories: list[dict], pooling: bool) -> tuple[dict, list[float]]:
-    """Return the engine's forecasts by id (an error line where it refused) and ms per forecast."""
-    populations = learn_populations(histories) if pooling else {}
+def engine_forecasts(histories: list[dict], pooling: bool,
+                     also_learn_from: list[dict] = ()) -> tuple[dict, list[float]]:
+    """Return the engine's forecasts by id (an error line where it refused) and ms per forecast.
+
+    The regimen priors are learned from the histories (and ``also_learn_from``) first, as the
+    ``forecast`` command does, unless ``pooling`` is off.
+    """
+    populations = learn_populations([*histories, *also_learn_from]) if pooling else {}
     found, timings = {}, []
     for history in histories:
         started = time.perf_counter()
@@ -113,15 +120,17 @@ def run_cohort(name: str, args, scorer) -> list[dict]:
     simulate.write(rows, directory)
     histories = [h for h, _ in rows]
     truth = {t["id"]: t for _, t in rows}
-    engine, timings = engine_forecasts(histories, not args.no_pooling)
+    # More patients of the same population to learn the regimen priors from (another seed, not scored).
+    extra = [h for h, _ in simulate.build(cohort, args.seed + 1000, args.pool_extra)] if args.pool_extra else []
+    engine, timings = engine_forecasts(histories, not args.no_pooling, extra)
     _write(directory / "engine.jsonl", engine.values())
     oracles = []
     for seed in range(1, args.oracle_seeds + 1):
-        path = directory / f"oracle-p{args.particles}-s{seed}.jsonl"
+        path = directory / f"oracle-p{args.particles}-r{args.max_rounds}-s{seed}.jsonl"
         if args.reuse_oracle and path.exists():
             forecasts = [json.loads(line) for line in path.read_text().splitlines() if line]
         else:
-            forecasts = oracle.forecast_cohort(histories, cohort, args.particles, seed)
+            forecasts = oracle.forecast_cohort(histories, cohort, args.particles, seed, args.max_rounds)
             _write(path, forecasts)
         oracles.append({f["id"]: f for f in forecasts})
     subsets = [("all", truth)]
@@ -177,8 +186,12 @@ def main() -> int:
     parser.add_argument("--per-regimen", type=int, default=20)
     parser.add_argument("--particles", type=int, default=300)
     parser.add_argument("--oracle-seeds", type=int, default=2)
+    parser.add_argument("--max-rounds", type=int, default=12,
+                        help="rounds of the oracle's sampler for a case still short of 300 effective draws")
     parser.add_argument("--no-pooling", action="store_true")
     parser.add_argument("--by-regimen", action="store_true")
+    parser.add_argument("--pool-extra", type=int, default=0,
+                        help="also learn the engine's regimen priors from N more patients per regimen (not scored)")
     parser.add_argument("--reuse-oracle", action="store_true")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
