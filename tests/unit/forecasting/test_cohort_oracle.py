@@ -72,9 +72,9 @@ def test_the_heavy_tailed_lab_error_density_is_the_scaled_student_t():
 
 
 def test_the_oracle_is_calibrated_on_its_own_model_and_sharper_than_the_prior():
-    """80 % intervals cover about 80 % of true nadirs (60 patients: SE 0.05, so 0.65-0.95 fails a
-    filter left with a handful of effective draws), and the counts cut the error of the prior's
-    forecast by more than a third."""
+    """80 % intervals cover about 80 % of true nadirs (60 patients: one SE is 0.05, so 0.65-0.95 is
+    3 SE), the counts at least halve the error of the prior's forecast (measured: 0.08 against 0.33,
+    coverage 0.85), and most histories keep over 100 effective draws."""
     regimen = simulate.MIXED[2]  # 14-day cycles with filgrastim: the cheapest to simulate
     departures = truth_model.Departures()
     rows = simulate.regimen_cohort(regimen, departures, 60, np.random.default_rng(3), "t")
@@ -90,7 +90,7 @@ def test_the_oracle_is_calibrated_on_its_own_model_and_sharper_than_the_prior():
     covered = [f["nadir"]["interval80"][0] <= truth[f["id"]]["nadir_anc"] <= f["nadir"]["interval80"][1]
                for f in found]
     assert 0.65 <= np.mean(covered) <= 0.95
-    assert np.median(errors(found)) < 0.65 * np.median(errors(blind))
+    assert np.median(errors(found)) < 0.5 * np.median(errors(blind))
     assert np.median([f["ess"] for f in found]) > 100
 
 
