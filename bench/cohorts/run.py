@@ -1,7 +1,7 @@
 """Build the misspecified cohorts, forecast them with the engine and the oracle, print the ratios.
 
 usage: python bench/cohorts/run.py [--out /tmp/nw-cohorts] [--cohort NAME ...] [--seed 23]
-       [--per-regimen 20] [--particles 300] [--oracle-seeds 2] [--max-rounds 12] [--no-pooling] [--by-regimen]
+       [--per-regimen 20] [--particles 500] [--oracle-seeds 2] [--max-rounds 24] [--no-pooling] [--by-regimen]
        [--pool-extra 0] [--reuse-oracle] [--markdown]
 
 Every cohort of ``simulate.COHORTS`` is generated from ``--seed`` (the same seed, the same cohort),
@@ -13,8 +13,9 @@ nadir-bench's own ``score.py``. The oracle's figures are the means over its seed
 their standard error (``oracle_noise``). The grade-4 AUC is computed here (nadir-bench's scorer has
 none). ``--reuse-oracle`` reads the oracle's forecasts written by an earlier run with the same
 arguments instead of sampling again.
-Default size: 4 regimens x 20 patients per cohort (a subsample of nadir-bench's 50) and 2 oracle
-seeds of 300 draws a round: the oracle takes about a minute per cohort and seed on one core.
+Default size: 4 regimens x 20 patients per cohort (a subsample of nadir-bench's 50), 2 oracle seeds
+of 500 draws a round, up to 24 rounds: about 40 s of CPU per cohort and seed for the oracle (the
+textbook cohort; more for the harder ones), 10-12 CPU minutes in all.
 """
 
 from __future__ import annotations
@@ -184,9 +185,9 @@ def main() -> int:
     parser.add_argument("--cohort", action="append", choices=sorted(simulate.COHORTS))
     parser.add_argument("--seed", type=int, default=23)
     parser.add_argument("--per-regimen", type=int, default=20)
-    parser.add_argument("--particles", type=int, default=300)
+    parser.add_argument("--particles", type=int, default=500)
     parser.add_argument("--oracle-seeds", type=int, default=2)
-    parser.add_argument("--max-rounds", type=int, default=12,
+    parser.add_argument("--max-rounds", type=int, default=24,
                         help="rounds of the oracle's sampler for a case still short of 300 effective draws")
     parser.add_argument("--no-pooling", action="store_true")
     parser.add_argument("--by-regimen", action="store_true")
