@@ -64,7 +64,7 @@ bench-forecast: venv
 	$(PY) bench/forecast.py
 
 # Misspecified cohorts of seven shapes, each forecast by the engine and by its true-model oracle
-# (adaptive importance sampling): prints engine / oracle per cohort. About 15-20 CPU minutes on one
+# (adaptive importance sampling): prints engine / oracle per cohort. About 10-12 CPU minutes on one
 # core; COHORT_ARGS="--cohort sensitivity --by-regimen" for one cohort (docs/forecasting.md).
 bench-cohorts: venv
 	$(PY) bench/cohorts/run.py $(COHORT_ARGS)

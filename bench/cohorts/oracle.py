@@ -1,6 +1,6 @@
 """The Bayes limit of a cohort from ``simulate.py``: adaptive importance sampling with the true model.
 
-usage: python bench/cohorts/oracle.py DIR --cohort NAME [--particles 300] [--seed 1] [--out PATH]
+usage: python bench/cohorts/oracle.py DIR --cohort NAME [--particles 500] [--seed 1] [--out PATH]
 
 Every random effect of the true model is a standard normal (truncated at 4.5 SD): the patient's
 own (Circ0, MTT, slope, gamma, G-CSF potency, damage, the first cycle's lab bias) and each cycle's
@@ -251,7 +251,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("directory", type=Path, help="holds histories.jsonl")
     parser.add_argument("--cohort", required=True, choices=sorted(simulate.COHORTS))
-    parser.add_argument("--particles", type=int, default=300, help="draws per round")
+    parser.add_argument("--particles", type=int, default=500, help="draws per round")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
