@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 MLLP_PORT ?= 2575
 
-.PHONY: run test lint prod-check bench-scale bench-load bench bench-forecast bench-pipeline bench-pages bench-import bench-mllp bench-save venv vendor chromium clean
+.PHONY: run test lint prod-check bench-scale bench-load bench bench-forecast bench-pipeline bench-pages bench-import bench-mllp bench-save bench-cohorts venv vendor chromium clean
 
 venv: $(VENV)/.installed
 # The development venv has the runtime requirements and the test tools (requirements-dev.txt);
@@ -62,6 +62,12 @@ bench: bench-forecast bench-save bench-pipeline bench-pages bench-import bench-m
 
 bench-forecast: venv
 	$(PY) bench/forecast.py
+
+# Misspecified cohorts of seven shapes, each forecast by the engine and by its true-model oracle
+# (adaptive importance sampling): prints engine / oracle per cohort. About 10-12 CPU minutes on one
+# core; COHORT_ARGS="--cohort sensitivity --by-regimen" for one cohort (docs/forecasting.md).
+bench-cohorts: venv
+	$(PY) bench/cohorts/run.py $(COHORT_ARGS)
 
 # One result saved 300 times over 100 patients: time, queries and Python CPU per save (no worker).
 bench-save: venv
