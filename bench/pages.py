@@ -3,7 +3,8 @@
 usage: DJANGO_SETTINGS_MODULE=neutrowatch.settings_test python bench/pages.py [rounds] [--no-browser]
        (or `make bench-pages`)
 
-Builds its own throw-away database (test_nw_bench_pages on the configured PostgreSQL server).
+Builds its own throw-away database (test_nw_bench_pages on the configured PostgreSQL server, or
+test_$NW_BENCH_DB).
 Server time: requests through django.test.Client after a warm-up; median and p95 in ms with the
 number of SQL queries per page. Targets: ward <= 300 ms, patient page <= 200 ms.
 Browser time: the app served as deployed (DEBUG off, collectstatic with hashed names, WhiteNoise)
@@ -27,9 +28,10 @@ from urllib.parse import urlsplit, urlunsplit
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "neutrowatch.settings_test")
-# Its own database name, on whatever server DATABASE_URL points at.
+# Its own database name (NW_BENCH_DB, default nw_bench_pages), on whatever server DATABASE_URL points at;
+# the test database made from it is named test_<that name>.
 _url = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/neutrowatch"))
-os.environ["DATABASE_URL"] = urlunsplit(_url._replace(path="/nw_bench_pages"))
+os.environ["DATABASE_URL"] = urlunsplit(_url._replace(path="/" + os.environ.get("NW_BENCH_DB", "nw_bench_pages")))
 # Measure as deployed: DEBUG off (no query log, no debug templates), a throw-away key.
 os.environ.setdefault("DJANGO_DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "bench-only-" + os.urandom(32).hex())
