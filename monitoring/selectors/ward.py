@@ -420,8 +420,10 @@ def _percent(value) -> str:
     return "" if value is None else f"{float(value):.0%}".replace("%", "\u00a0%")
 
 
-def _day(moment: datetime | date, day_format: str) -> str:
+def _day(moment: datetime | date | None, day_format: str) -> str:
     """Return a day as `|date:day_format` prints it in the clinic's time zone ("Fri 27 Nov")."""
+    if moment is None:
+        return ""
     if isinstance(moment, datetime):
         moment = timezone.localtime(moment).date()
     return _day_text(moment, day_format, get_language())
