@@ -334,26 +334,23 @@ def main(argv: list[str]) -> int:
                    for n, nurse in enumerate(nurses)]
         for thread in threads:
             thread.start()
+        print(f"{args.nurses} nurses, {args.think:.1f} s between pages; page times as the nurse's client saw them; "
+              "each phase's figures are printed when it ends", flush=True)
         time.sleep(5)  # warm-up: gunicorn workers' first requests
         samples.phase = "quiet"
-        time.sleep(args.quiet)
-        phases = {"quiet": None}
         try:
-            if "one-by-one" in args.bursts:
-                samples.phase = f"{4 * args.patients:,} results one by one (API, one request each)"
-                phases[samples.phase] = phase_one_by_one(address, token, patients)
-            if "file" in args.bursts:
-                samples.phase = f"{4 * args.patients:,} results as one file (API, one request)"
-                phases[samples.phase] = phase_one_file(address, token, patients)
+            time.sleep(args.quiet)
+            report(samples, "quiet")
+            # Each phase is reported as it ends: a run stopped early (Ctrl-C, `timeout -s INT`) keeps them.
+            for burst, title, run in (("one-by-one", "results one by one (API, one request each)", phase_one_by_one),
+                                      ("file", "results as one file (API, one request)", phase_one_file)):
+                if burst in args.bursts:
+                    samples.phase = f"{4 * args.patients:,} {title}"
+                    report(samples, samples.phase, run(address, token, patients))
         except KeyboardInterrupt:
-            phases.setdefault(samples.phase, None)
-            print("\ninterrupted: the figures so far")
+            print("\ninterrupted: the phase under way so far (no freshness figure)")
+            report(samples, samples.phase)
         stopped.set()
-        for thread in threads:
-            thread.join(timeout=TIMEOUT_SECONDS + 5)
-        print(f"{args.nurses} nurses, {args.think:.1f} s between pages; page times as the nurse's client saw them")
-        for phase, figures in phases.items():
-            report(samples, phase, figures)
     finally:
         stopped.set()
         stop(processes)

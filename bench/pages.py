@@ -1,7 +1,8 @@
 """Benchmark the ward overview (300 active patients) and a patient page (8 cycles): server and browser.
 
-usage: DJANGO_SETTINGS_MODULE=neutrowatch.settings_test python bench/pages.py [rounds] [--no-browser]
-       (or `make bench-pages`)
+usage: DJANGO_SETTINGS_MODULE=neutrowatch.settings_test python bench/pages.py [rounds] [--no-browser] [--demo]
+       [--profile]   (or `make bench-pages`; --demo: the demo of `make run` (load_demo) instead of the
+       300-patient ward: its nurse's ward and her most urgent patient's page)
 
 Builds its own throw-away database (test_nw_bench_pages on the configured PostgreSQL server, or
 test_$NW_BENCH_DB).
@@ -140,6 +141,19 @@ def build() -> tuple:
     return nurse, long
 
 
+def build_demo() -> tuple:
+    """Load the demo (`load_demo`, as `make run` does); return its nurse and her ward's most urgent patient."""
+    from django.core.management import call_command
+
+    from monitoring import selectors
+    from monitoring.models import User
+
+    call_command("load_demo", "--no-replay", stdout=open(os.devnull, "w"))
+    nurse = User.objects.get(username="nurse")
+    rows = selectors.ward_rows(nurse, selectors.WardFilters(), timezone.now())
+    return nurse, rows[0].patient, len(rows)
+
+
 def timed(client: Client, url: str, rounds: int, profile: bool = False) -> tuple[list[float], int]:
     for _ in range(5):  # warm-up: template loading, first connection, code paths
         assert client.get(url, secure=True).status_code == 200
@@ -254,14 +268,20 @@ def main(argv: list[str]) -> int:
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         started = time.perf_counter()
-        nurse, long = build()
-        print(f"built {N_PATIENTS} active patients and one with {N_CYCLES} cycles "
-              f"in {time.perf_counter() - started:.1f} s")
+        if "--demo" in argv:
+            nurse, long, n_rows = build_demo()
+            print(f"loaded the demo in {time.perf_counter() - started:.1f} s: the nurse's ward has {n_rows} patients")
+            pages = {f"demo ward ({n_rows} patients)": reverse("ward"),
+                     "demo patient (most urgent)": reverse("patient", args=[long.pk])}
+        else:
+            nurse, long = build()
+            print(f"built {N_PATIENTS} active patients and one with {N_CYCLES} cycles "
+                  f"in {time.perf_counter() - started:.1f} s")
+            pages = {f"ward overview ({N_PATIENTS + 1} patients)": reverse("ward"),
+                     f"patient page ({N_CYCLES} cycles)": reverse("patient", args=[long.pk])}
         client = Client()
         client.force_login(nurse)
         profile = "--profile" in argv
-        pages = {f"ward overview ({N_PATIENTS + 1} patients)": reverse("ward"),
-                 f"patient page ({N_CYCLES} cycles)": reverse("patient", args=[long.pk])}
         server = {}
         for (name, url), target in zip(pages.items(), (300, 200), strict=True):
             samples, queries = timed(client, url, rounds, profile and url == reverse("ward"))
