@@ -7,7 +7,8 @@ Issue 25, item 7, measured as deployed, on this machine, changing nothing in the
 - gunicorn with deploy/gunicorn.conf.py (2 x cores + 1 sync workers) and production settings
   (DEBUG off, static files collected), reached as nginx would (plain HTTP on the loopback with
   `X-Forwarded-Proto: https`); a Celery worker per queue as deploy/systemd runs them (`celery` and
-  `alerts`, 2 processes each; no webhook is configured, so no webhooks worker); no beat.
+  `alerts`, 2 processes each, at the units' `Nice=` levels; no webhook is configured, so no webhooks
+  worker); no beat.
 - Its own database (NW_BENCH_DB, default nw_bench_load, dropped and re-created) and private queue
   names on REDIS_URL (default redis://127.0.0.1:6379/7).
 - A ward of `--patients` patients on docetaxel (day 7), forecast before the clock starts.
@@ -86,16 +87,26 @@ def start(name: str, argv: list[str], env: dict) -> subprocess.Popen:
     return subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
+def unit_nice(unit: str) -> list[str]:
+    """Return the `nice` prefix for a command as deploy/systemd/<unit> runs it (its `Nice=`), or []."""
+    for line in (REPO / "deploy" / "systemd" / unit).read_text().splitlines():
+        if line.startswith("Nice="):
+            return ["nice", "-n", line.split("=", 1)[1].strip()]
+    return []
+
+
 def start_app(env: dict) -> tuple[list[subprocess.Popen], str]:
-    """Start gunicorn and a worker per queue; return the processes and the site's address."""
+    """Start gunicorn and a worker per queue (at the units' nice levels); return the processes and the address."""
     python, port = sys.executable, free_port()
     subprocess.run([python, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=REPO, env=env, check=True)
     processes = [
         start("web", [str(Path(python).parent / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "neutrowatch.wsgi"],
               {**env, "GUNICORN_BIND": f"127.0.0.1:{port}"}),
-        start("worker-celery", [python, "-m", "celery", "-A", "neutrowatch", "worker", "-Q", QUEUE, "-c", "2",
+        start("worker-celery", [*unit_nice("neutrowatch-worker-celery.service"),
+                                python, "-m", "celery", "-A", "neutrowatch", "worker", "-Q", QUEUE, "-c", "2",
                                 "-l", "warning", "--without-gossip", "--without-mingle", "-n", f"{QUEUE}@%h"], env),
-        start("worker-alerts", [python, "-m", "celery", "-A", "neutrowatch", "worker", "-Q", f"{QUEUE}-alerts",
+        start("worker-alerts", [*unit_nice("neutrowatch-worker-alerts.service"),
+                                python, "-m", "celery", "-A", "neutrowatch", "worker", "-Q", f"{QUEUE}-alerts",
                                 "-c", "2", "-l", "warning", "--without-gossip", "--without-mingle",
                                 "-n", f"{QUEUE}-alerts@%h"], env),
     ]
@@ -323,26 +334,23 @@ def main(argv: list[str]) -> int:
                    for n, nurse in enumerate(nurses)]
         for thread in threads:
             thread.start()
+        print(f"{args.nurses} nurses, {args.think:.1f} s between pages; page times as the nurse's client saw them; "
+              "each phase's figures are printed when it ends", flush=True)
         time.sleep(5)  # warm-up: gunicorn workers' first requests
         samples.phase = "quiet"
-        time.sleep(args.quiet)
-        phases = {"quiet": None}
         try:
-            if "one-by-one" in args.bursts:
-                samples.phase = f"{4 * args.patients:,} results one by one (API, one request each)"
-                phases[samples.phase] = phase_one_by_one(address, token, patients)
-            if "file" in args.bursts:
-                samples.phase = f"{4 * args.patients:,} results as one file (API, one request)"
-                phases[samples.phase] = phase_one_file(address, token, patients)
+            time.sleep(args.quiet)
+            report(samples, "quiet")
+            # Each phase is reported as it ends: a run stopped early (Ctrl-C, `timeout -s INT`) keeps them.
+            for burst, title, run in (("one-by-one", "results one by one (API, one request each)", phase_one_by_one),
+                                      ("file", "results as one file (API, one request)", phase_one_file)):
+                if burst in args.bursts:
+                    samples.phase = f"{4 * args.patients:,} {title}"
+                    report(samples, samples.phase, run(address, token, patients))
         except KeyboardInterrupt:
-            phases.setdefault(samples.phase, None)
-            print("\ninterrupted: the figures so far")
+            print("\ninterrupted: the phase under way so far (no freshness figure)")
+            report(samples, samples.phase)
         stopped.set()
-        for thread in threads:
-            thread.join(timeout=TIMEOUT_SECONDS + 5)
-        print(f"{args.nurses} nurses, {args.think:.1f} s between pages; page times as the nurse's client saw them")
-        for phase, figures in phases.items():
-            report(samples, phase, figures)
     finally:
         stopped.set()
         stop(processes)

@@ -1,9 +1,11 @@
 """Benchmark the ward overview (300 active patients) and a patient page (8 cycles): server and browser.
 
-usage: DJANGO_SETTINGS_MODULE=neutrowatch.settings_test python bench/pages.py [rounds] [--no-browser]
-       (or `make bench-pages`)
+usage: DJANGO_SETTINGS_MODULE=neutrowatch.settings_test python bench/pages.py [rounds] [--no-browser] [--demo]
+       [--profile]   (or `make bench-pages`; --demo: the demo of `make run` (load_demo) instead of the
+       300-patient ward: its nurse's ward and her most urgent patient's page)
 
-Builds its own throw-away database (test_nw_bench_pages on the configured PostgreSQL server).
+Builds its own throw-away database (test_nw_bench_pages on the configured PostgreSQL server, or
+test_$NW_BENCH_DB).
 Server time: requests through django.test.Client after a warm-up; median and p95 in ms with the
 number of SQL queries per page. Targets: ward <= 300 ms, patient page <= 200 ms.
 Browser time: the app served as deployed (DEBUG off, collectstatic with hashed names, WhiteNoise)
@@ -27,9 +29,10 @@ from urllib.parse import urlsplit, urlunsplit
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "neutrowatch.settings_test")
-# Its own database name, on whatever server DATABASE_URL points at.
+# Its own database name (NW_BENCH_DB, default nw_bench_pages), on whatever server DATABASE_URL points at;
+# the test database made from it is named test_<that name>.
 _url = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/neutrowatch"))
-os.environ["DATABASE_URL"] = urlunsplit(_url._replace(path="/nw_bench_pages"))
+os.environ["DATABASE_URL"] = urlunsplit(_url._replace(path="/" + os.environ.get("NW_BENCH_DB", "nw_bench_pages")))
 # Measure as deployed: DEBUG off (no query log, no debug templates), a throw-away key.
 os.environ.setdefault("DJANGO_DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "bench-only-" + os.urandom(32).hex())
@@ -136,6 +139,19 @@ def build() -> tuple:
     for cycle in long_cycles:
         forecasts.recompute_cycle(cycle.pk)
     return nurse, long
+
+
+def build_demo() -> tuple:
+    """Load the demo (`load_demo`, as `make run` does); return its nurse and her ward's most urgent patient."""
+    from django.core.management import call_command
+
+    from monitoring import selectors
+    from monitoring.models import User
+
+    call_command("load_demo", "--no-replay", stdout=open(os.devnull, "w"))
+    nurse = User.objects.get(username="nurse")
+    rows = selectors.ward_rows(nurse, selectors.WardFilters(), timezone.now())
+    return nurse, rows[0].patient, len(rows)
 
 
 def timed(client: Client, url: str, rounds: int, profile: bool = False) -> tuple[list[float], int]:
@@ -252,14 +268,20 @@ def main(argv: list[str]) -> int:
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         started = time.perf_counter()
-        nurse, long = build()
-        print(f"built {N_PATIENTS} active patients and one with {N_CYCLES} cycles "
-              f"in {time.perf_counter() - started:.1f} s")
+        if "--demo" in argv:
+            nurse, long, n_rows = build_demo()
+            print(f"loaded the demo in {time.perf_counter() - started:.1f} s: the nurse's ward has {n_rows} patients")
+            pages = {f"demo ward ({n_rows} patients)": reverse("ward"),
+                     "demo patient (most urgent)": reverse("patient", args=[long.pk])}
+        else:
+            nurse, long = build()
+            print(f"built {N_PATIENTS} active patients and one with {N_CYCLES} cycles "
+                  f"in {time.perf_counter() - started:.1f} s")
+            pages = {f"ward overview ({N_PATIENTS + 1} patients)": reverse("ward"),
+                     f"patient page ({N_CYCLES} cycles)": reverse("patient", args=[long.pk])}
         client = Client()
         client.force_login(nurse)
         profile = "--profile" in argv
-        pages = {f"ward overview ({N_PATIENTS + 1} patients)": reverse("ward"),
-                 f"patient page ({N_CYCLES} cycles)": reverse("patient", args=[long.pk])}
         server = {}
         for (name, url), target in zip(pages.items(), (300, 200), strict=True):
             samples, queries = timed(client, url, rounds, profile and url == reverse("ward"))

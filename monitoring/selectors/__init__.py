@@ -23,6 +23,7 @@ from monitoring.selectors.ward import (
     TREND_STEADY_FRACTION,
     WardFilters,
     WardRow,
+    ward_lines,
     ward_rows,
 )
 
@@ -31,5 +32,5 @@ __all__ = [
     "RISK_HIGH_P_GRADE4", "RISK_LEVELS", "RISK_MEDIUM_P_GRADE3PLUS", "RISK_MEDIUM_P_GRADE4", "TREND_STEADY_FRACTION",
     "CycleData", "PatientPage", "WardFilters", "WardRow", "_local_iso", "alert_inbox", "calibration_summary",
     "forecast_history", "from_local_iso", "learning_cycles", "open_alert_count", "patient_page", "stale_cycle_ids",
-    "visible_alerts", "ward_rows",
+    "visible_alerts", "ward_lines", "ward_rows",
 ]

@@ -1,19 +1,31 @@
-"""The ward overview: one row per active patient, most urgent first, in a fixed number of queries."""
+"""The ward overview: one row per active patient, most urgent first, in a fixed number of queries.
+
+The ward is the page twenty nurses keep open while results arrive, so it is read straight from the
+tables on every request (it can never show an older state than they hold) and read cheaply: rows
+come back as plain tuples, not model instances, and only the current cycle of each course and its
+forecast become objects. Each row carries the words and numbers its template prints, ready made,
+so rendering 300 rows is a matter of joining strings (bench/pages.py, docs/benchmarks.md).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from functools import cached_property
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cached_property, lru_cache
 
-from django.db.models import OuterRef, Prefetch, Q, Subquery
+from django.db.models import OuterRef, Q, Subquery
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import get_language
 
-from monitoring.alerts.presentation import FN_KIND, alert_order
-from monitoring.models import Alert, CountResult, Cycle, Forecast, Patient, Regimen, TreatmentCourse
+from monitoring import clinical, wording
+from monitoring.alerts.presentation import FN_KIND, alert_order, headline, in_hand_words, kind_text, since
+from monitoring.models import Alert, CountResult, Cycle, Patient, TreatmentCourse
 from monitoring.models.care import current_cycle_of
 from monitoring.selectors.freshness import forecast_state
 
-# Each page's data comes from one function in this package
 # Each page's data comes from one function here, in a fixed number of queries however many
 # patients, cycles or counts there are (the dashboard tests count them).
 
@@ -26,26 +38,62 @@ RISK_LEVELS = {"high": 3, "medium": 2, "low": 1}
 # The ward's trend arrow: a change of less than this share of the previous count reads as steady.
 # Display only (counts vary by ~10 % between labs and draws); it decides nothing clinical.
 TREND_STEADY_FRACTION = 0.10
+TREND_ARROWS = {"rising": "↑", "falling": "↓", "steady": "→"}
+
+
+@dataclass(slots=True)
+class WardPatient:
+    """The patient columns the ward shows (not a model instance: 300 of those cost more than the rest)."""
+
+    pk: int
+    mrn: str
+    given_name: str
+    family_name: str
+    team_name: str
+
+    def get_absolute_url(self) -> str:
+        return _patient_url(self.pk)
+
+
+@dataclass(slots=True)
+class WardCount:
+    """A count as the ward shows it: value as received, grade, when."""
+
+    collected_at: datetime
+    anc_1e9_per_l: Decimal
+    qualifier: str
+    ctcae_grade: int
+
+    @property
+    def grade_label(self) -> str:
+        return clinical.GRADE_LABELS[self.ctcae_grade]
+
+    @property
+    def anc_plain(self) -> str:
+        """Return the ANC without trailing zeros or exponent (0.400 -> "0.4"), as `|plain` does."""
+        return f"{self.anc_1e9_per_l.normalize():f}"
 
 
 @dataclass
 class WardRow:
     """One active patient on the ward overview, with what makes them urgent."""
 
-    patient: Patient
-    regimen: Regimen | None
-    cycle: Cycle | None
+    patient: WardPatient
+    regimen: WardRegimen | None
+    cycle: WardCycle | None
     cycle_day: int | None
-    last_count: CountResult | None
+    last_count: WardCount | None
     days_since_count: int | None
-    forecast: Forecast | None
+    forecast: WardForecast | None
     open_alerts: int
     max_severity: int | None
     risk: str
     reasons: list[str] = field(default_factory=list)
     top_alert: Alert | None = None  # the most urgent live alert, in hand or not (febrile neutropenia first)
-    previous_count: CountResult | None = None
+    previous_count: WardCount | None = None
     in_hand: int = 0  # live alerts acknowledged while their condition lasts (issue 21)
+    stored_forecast: WardForecast | None = None  # the cycle's stored forecast, even one that failed
+    since_count: str = ""
 
     @property
     def max_severity_label(self) -> str:
@@ -78,7 +126,59 @@ class WardRow:
     def forecast_state(self) -> str:
         """Return "stale" if results came in after the stored forecast was made, "pending" if the
         cycle has inputs but no forecast yet (both await the worker), else ""."""
-        return forecast_state(self.cycle, getattr(self.cycle, "forecast", None) if self.cycle else None)
+        return forecast_state(self.cycle, self.stored_forecast)
+
+    @cached_property
+    def words(self) -> WardWords:
+        """Return what the row's cells print, formatted once (the template only places it)."""
+        return WardWords.of(self)
+
+
+@dataclass(slots=True)
+class WardWords:
+    """The ward row's numbers and dates as text: what the `plain`, `anc`, `day`, `percent` and
+    `number` filters and the `readiness` tag would print, made in Python instead of per template node."""
+
+    name: str = ""
+    trend_arrow: str = ""
+    previous_anc: str = ""
+    trend_title: str = ""
+    cycle_text: str = ""
+    nadir_anc: str = ""
+    nadir_day: str = ""
+    p_grade4: str = ""
+    next_fbc: str = ""
+    readiness: str = ""
+    readiness_concern: bool = False
+    next_day1: str = ""
+    ready_threshold: str = ""
+    reasons: str = ""
+
+    @classmethod
+    def of(cls, row: WardRow) -> WardWords:
+        words = cls(name=f"{row.patient.family_name}, {row.patient.given_name}", reasons="; ".join(row.reasons))
+        if row.trend:
+            words.trend_arrow = TREND_ARROWS[row.trend]
+            words.previous_anc = row.previous_count.anc_plain
+            words.trend_title = f"{row.trend.capitalize()} since the count before ({words.previous_anc})"
+        if row.cycle is not None:
+            words.cycle_text = (f"Cycle {row.cycle.number}, day {row.cycle_day}" if row.cycle_day >= 1
+                                else f"Cycle {row.cycle.number}, starts {_day(row.cycle.day1, 'd M')}")
+        forecast = row.forecast
+        if forecast is not None and forecast.nadir_anc_1e9_per_l is not None:
+            words.nadir_anc = clinical.number_text(forecast.nadir_anc_1e9_per_l, 2)
+            nadir_day = row.predicted_nadir_day
+            words.nadir_day = _day(forecast.nadir_at, "D d M") + (f" (day {nadir_day})" if nadir_day else "")
+            words.p_grade4 = _percent(forecast.p_grade4)
+            words.next_fbc = _day(forecast.next_fbc_on, "D j M") if forecast.next_fbc_on else ""
+        ready = wording.readiness(forecast.p_ready, row.has_fn_alert) if forecast is not None and \
+            forecast.p_ready is not None else None
+        if ready is not None:
+            words.readiness, words.readiness_concern = ready.words, ready.concern
+            words.next_day1 = _day(forecast.next_day1, "D d M")
+            threshold = forecast.ready_threshold_1e9_per_l
+            words.ready_threshold = "" if threshold is None else f"{float(threshold):g}"
+        return words
 
 
 @dataclass(frozen=True)
@@ -89,22 +189,21 @@ class WardFilters:
     search: str = ""
 
 
-# The columns the ward shows or ranks by. Loading only these keeps the 300-patient page from
-# decoding thousands of unused timestamps, JSON and text fields (a deferred field read later
-# would cost a query per row: the dashboard tests count them).
-WARD_PATIENT_FIELDS = ("mrn", "given_name", "family_name", "team__name")
-WARD_COURSE_FIELDS = ("patient", "regimen__name", "regimen__cycle_length_days", "active")
-WARD_CYCLE_FIELDS = ("course", "number", "planned_day1", "actual_day1", "status", "input_version")
+# The columns the ward shows or ranks by, read as tuples (a model instance per row costs more than
+# the query: the dashboard tests count the queries, bench/pages.py times them).
+WARD_PATIENT_COLUMNS = ("pk", "mrn", "given_name", "family_name", "team__name")
+WARD_COURSE_COLUMNS = ("pk", "patient_id", "regimen__name", "regimen__cycle_length_days")
+WARD_CYCLE_COLUMNS = ("pk", "course_id", "number", "planned_day1", "actual_day1", "status", "input_version")
 WARD_FORECAST_FIELDS = (
     "input_version", "error", "nadir_anc_1e9_per_l", "nadir_at", "p_grade4", "p_grade3plus",
     "next_day1", "p_ready", "ready_threshold_1e9_per_l", "next_fbc_on",
 )
-WARD_COUNT_FIELDS = ("patient", "collected_at", "anc_1e9_per_l", "qualifier", "ctcae_grade")
+WARD_COUNT_COLUMNS = ("patient_id", "collected_at", "anc_1e9_per_l", "qualifier", "ctcae_grade")
 
 
 def ward_rows(user, filters: WardFilters, now: datetime) -> list[WardRow]:
     """Return the active patients of the user's teams, most urgent first (5 queries)."""
-    patients = Patient.objects.visible_to(user).filter(active=True).select_related("team").only(*WARD_PATIENT_FIELDS)
+    patients = Patient.objects.visible_to(user).filter(active=True)
     if filters.team_id:
         patients = patients.filter(team_id=filters.team_id)
     if filters.search:
@@ -112,36 +211,22 @@ def ward_rows(user, filters: WardFilters, now: datetime) -> list[WardRow]:
         patients = patients.filter(
             Q(mrn__icontains=text) | Q(family_name__icontains=text) | Q(given_name__icontains=text)
         )
-    # The ward shows the forecast's numbers, not its trajectory: leave the JSON in the database.
-    cycles = (
-        Cycle.objects.exclude(status=Cycle.Status.CANCELLED)
-        .select_related("forecast")
-        .only(*WARD_CYCLE_FIELDS, *(f"forecast__{name}" for name in WARD_FORECAST_FIELDS))
-        .order_by("course_id", "number")  # Meta's ("course", "number") joins the courses to sort by their start
-    )
-    # Lists (to_attr), not managers: `course.cycles.all()` would build a queryset per patient.
-    courses = (
-        TreatmentCourse.objects.filter(active=True)
-        .select_related("regimen")
-        .only(*WARD_COURSE_FIELDS)
-        .prefetch_related(Prefetch("cycles", queryset=cycles, to_attr="ward_cycles"))
-    )
-    patients = list(patients.prefetch_related(Prefetch("courses", queryset=courses, to_attr="active_courses")))
+    patients = [WardPatient(*values) for values in patients.order_by(*Patient._meta.ordering)
+                .values_list(*WARD_PATIENT_COLUMNS)]
     ids = [p.pk for p in patients]
-    # The latest count per patient, portable to SQLite and PostgreSQL (no DISTINCT ON).
-    latest = CountResult.objects.filter(patient_id=OuterRef("patient_id")).order_by("-collected_at", "-id")
-    last_two = CountResult.objects.filter(patient_id__in=ids).filter(
-        Q(id=Subquery(latest.values("id")[:1])) | Q(id=Subquery(latest.values("id")[1:2]))
-    ).order_by("patient_id", "-collected_at", "-id").only(*WARD_COUNT_FIELDS)
-    last_counts: dict[int, list[CountResult]] = {}
-    for count in last_two:
-        last_counts.setdefault(count.patient_id, []).append(count)
+    courses = _active_courses(ids)
+    current = _current_cycles(courses, now)
+    last_counts = _last_two_counts(ids)
     # Every live alert, acknowledged or not: acknowledged is not resolved (issue 21).
     live_alerts: dict[int, list[Alert]] = {}
     for alert in Alert.objects.filter(patient_id__in=ids, resolved_at__isnull=True).select_related("acknowledged_by"):
         live_alerts.setdefault(alert.patient_id, []).append(alert)
-    rows = [_ward_row(p, last_counts.get(p.pk, []), sorted(live_alerts.get(p.pk, []), key=alert_order), now)
-            for p in patients]
+    rows = []
+    for patient in patients:
+        course = courses.get(patient.pk)
+        rows.append(_ward_row(patient, course, current.get(course.pk) if course else None,
+                              last_counts.get(patient.pk, []), sorted(live_alerts.get(patient.pk, []), key=alert_order),
+                              now))
     if filters.risk in RISK_LEVELS:
         rows = [r for r in rows if r.risk == filters.risk]
     if filters.only_open_alerts:
@@ -150,15 +235,128 @@ def ward_rows(user, filters: WardFilters, now: datetime) -> list[WardRow]:
     return rows
 
 
-def _ward_row(patient: Patient, counts: list[CountResult], alerts: list[Alert], now: datetime) -> WardRow:
+@dataclass(slots=True)
+class WardRegimen:
+    name: str
+    cycle_length_days: int
+
+
+@dataclass(slots=True)
+class WardCourse:
+    """A patient's active course as the ward needs it (`current_cycle_of` reads `active` and the regimen)."""
+
+    pk: int
+    regimen: WardRegimen
+    active: bool = True
+
+
+@dataclass(slots=True)
+class WardForecast:
+    """A cycle's stored forecast: the numbers the ward shows, not its trajectory (WARD_FORECAST_FIELDS)."""
+
+    input_version: int
+    error: str
+    nadir_anc_1e9_per_l: float | None
+    nadir_at: datetime | None
+    p_grade4: float | None
+    p_grade3plus: float | None
+    next_day1: datetime | None
+    p_ready: float | None
+    ready_threshold_1e9_per_l: float | None
+    next_fbc_on: date | None
+
+
+@dataclass(slots=True)
+class WardCycle:
+    """A cycle with what `current_cycle_of`, the day of cycle and the freshness rule read (models.Cycle's names)."""
+
+    pk: int
+    course_id: int
+    number: int
+    planned_day1: datetime
+    actual_day1: datetime | None
+    status: str
+    input_version: int
+    course: WardCourse
+    forecast: WardForecast | None = None
+
+    day1 = Cycle.day1
+    planned_next_day1 = Cycle.planned_next_day1
+    cycle_day = Cycle.cycle_day
+
+
+def _active_courses(patient_ids: list[int]) -> dict[int, WardCourse]:
+    """Return each patient's active course (the latest started), with its regimen's name and cycle length."""
+    courses: dict[int, WardCourse] = {}
+    values = (TreatmentCourse.objects.filter(active=True, patient_id__in=patient_ids)
+              .order_by(*TreatmentCourse._meta.ordering, "pk").values_list(*WARD_COURSE_COLUMNS))
+    for pk, patient_id, name, cycle_length_days in values:
+        if patient_id not in courses:
+            courses[patient_id] = WardCourse(pk, WardRegimen(name, cycle_length_days))
+    return courses
+
+
+def _current_cycles(courses: dict[int, WardCourse], now: datetime) -> dict[int, WardCycle]:
+    """Return {course id: its current cycle, its stored forecast attached} in one query.
+
+    The cycles come back as tuples; per course only the two that can be current (the last given
+    and the first one waiting after it) become objects, and `current_cycle_of`, the one definition
+    of the current cycle, chooses between them.
+    """
+    by_course = {course.pk: course for course in courses.values()}
+    forecast_columns = tuple(f"forecast__{name}" for name in WARD_FORECAST_FIELDS)
+    values = (Cycle.objects.filter(course_id__in=list(by_course)).exclude(status=Cycle.Status.CANCELLED)
+              .order_by("course_id", "number").values_list(*WARD_CYCLE_COLUMNS, "forecast__pk", *forecast_columns))
+    candidates: dict[int, list[tuple]] = {}
+    for value in values:
+        candidates.setdefault(value[1], []).append(value)
+    current = {}
+    for course_id, cycles in candidates.items():
+        chosen = current_cycle_of([_cycle(v, by_course[course_id]) for v in _could_be_current(cycles, now)], now)
+        if chosen is not None:
+            current[course_id] = chosen
+    return current
+
+
+def _could_be_current(cycles: list[tuple], now: datetime) -> list[tuple]:
+    """Return the last given cycle and the first not given after it: the only ones `current_cycle_of` picks."""
+    planned, actual = 3, 4  # indexes of planned_day1 and actual_day1 in WARD_CYCLE_COLUMNS
+
+    def start(value: tuple) -> datetime:
+        return value[actual] or value[planned]
+
+    given = [v for v in cycles if v[actual] is not None and v[actual] <= now]
+    last_given = max(given, key=start) if given else None
+    waiting = [v for v in cycles if v[actual] is None and (last_given is None or start(v) > start(last_given))]
+    next_up = min(waiting, key=start) if waiting else None
+    return [v for v in (last_given, next_up) if v is not None]
+
+
+def _cycle(value: tuple, course: WardCourse) -> WardCycle:
+    n = len(WARD_CYCLE_COLUMNS)
+    forecast = WardForecast(*value[n + 1:]) if value[n] is not None else None
+    return WardCycle(*value[:n], course=course, forecast=forecast)
+
+
+def _last_two_counts(patient_ids: list[int]) -> dict[int, list[WardCount]]:
+    """Return each patient's latest two counts, newest first (portable to SQLite: no DISTINCT ON)."""
+    latest = CountResult.objects.filter(patient_id=OuterRef("patient_id")).order_by("-collected_at", "-id")
+    values = CountResult.objects.filter(patient_id__in=patient_ids).filter(
+        Q(id=Subquery(latest.values("id")[:1])) | Q(id=Subquery(latest.values("id")[1:2]))
+    ).order_by("patient_id", "-collected_at", "-id").values_list(*WARD_COUNT_COLUMNS)
+    counts: dict[int, list[WardCount]] = {}
+    for patient_id, *columns in values:
+        counts.setdefault(patient_id, []).append(WardCount(*columns))
+    return counts
+
+
+def _ward_row(patient: WardPatient, course: WardCourse | None, cycle: WardCycle | None, counts: list[WardCount],
+              alerts: list[Alert], now: datetime) -> WardRow:
     last_count = counts[0] if counts else None
-    course = patient.active_courses[0] if patient.active_courses else None
-    regimen = course.regimen if course else None
-    cycle = current_cycle_of(course.ward_cycles, now) if course else None
     forecast = getattr(cycle, "forecast", None) if cycle is not None else None
     row = WardRow(
         patient=patient,
-        regimen=regimen,
+        regimen=course.regimen if course else None,
         cycle=cycle,
         cycle_day=cycle.cycle_day(now) if cycle is not None else None,
         last_count=last_count,
@@ -172,6 +370,8 @@ def _ward_row(patient: Patient, counts: list[CountResult], alerts: list[Alert], 
         top_alert=alerts[0] if alerts else None,
         previous_count=counts[1] if len(counts) > 1 else None,
         in_hand=sum(1 for a in alerts if a.acknowledged_at is not None),
+        stored_forecast=forecast,
+        since_count=since(last_count.collected_at, now) if last_count else "",
     )
     row.risk, row.reasons = _risk(row)
     return row
@@ -210,3 +410,66 @@ def _urgency(row: WardRow) -> tuple:
     # Febrile neutropenia comes first whatever else: antibiotics are due within the hour.
     return (row.has_fn_alert, RISK_LEVELS[row.risk], row.max_severity or 0, p_grade4, last_grade, name)
 
+
+def _patient_url(pk: int) -> str:
+    return reverse("patient", args=[pk])
+
+
+def _percent(value) -> str:
+    """Return a probability as a whole percentage with a no-break space: 0.712 -> "71\u00a0%"."""
+    return "" if value is None else f"{float(value):.0%}".replace("%", "\u00a0%")
+
+
+def _day(moment: datetime | date | None, day_format: str) -> str:
+    """Return a day as `|date:day_format` prints it in the clinic's time zone ("Fri 27 Nov")."""
+    if moment is None:
+        return ""
+    if isinstance(moment, datetime):
+        moment = timezone.localtime(moment).date()
+    return _day_text(moment, day_format, get_language())
+
+
+@lru_cache(maxsize=1024)
+def _day_text(day: date, day_format: str, language: str | None) -> str:
+    return date_format(day, day_format)
+
+
+def ward_lines(rows: list[WardRow], now: datetime) -> list[dict]:
+    """Return each row as the flat dict of text the ward template prints (a dict: the template
+    engine's cheapest lookup), its most urgent alert told in words (alerts/presentation.py)."""
+    return [_line(row, now) for row in rows]
+
+
+def _line(row: WardRow, now: datetime) -> dict:
+    words, patient, count = row.words, row.patient, row.last_count
+    line = {
+        "pk": patient.pk, "url": patient.get_absolute_url(), "name": words.name, "family_name": patient.family_name,
+        "mrn": patient.mrn,
+        "team": patient.team_name, "risk": row.risk, "risk_label": row.risk.capitalize(), "fn": row.has_fn_alert,
+        "reasons": words.reasons, "count": count is not None, "regimen": row.regimen.name if row.regimen else "",
+        "cycle": words.cycle_text, "nadir": words.nadir_anc, "state": row.forecast_state,
+        "ready": words.readiness, "alert": None,
+    }
+    if count is not None:
+        line.update(anc=f"{count.qualifier}{count.anc_plain}", grade=count.ctcae_grade, grade_label=count.grade_label,
+                    since=row.since_count, trend=row.trend, arrow=words.trend_arrow, trend_title=words.trend_title,
+                    previous=words.previous_anc)
+    if words.nadir_anc:
+        line.update(nadir_day=words.nadir_day, p_grade4=words.p_grade4, next_fbc=words.next_fbc)
+    if words.readiness:
+        line.update(concern=words.readiness_concern, next_day1=words.next_day1, threshold=words.ready_threshold)
+    if row.top_alert is not None:
+        line["alert"] = _alert_words(row.top_alert, row, now)
+    return line
+
+
+def _alert_words(alert: Alert, row: WardRow, now: datetime) -> dict:
+    text = kind_text(alert.kind, alert.get_kind_display())
+    return {
+        "pk": alert.pk, "severity": alert.severity, "severity_label": alert.get_severity_display(),
+        "text": {"rank": text.rank, "icon": text.icon}, "headline": headline(alert, now),
+        "more": row.open_alerts + row.in_hand - 1, "acknowledged": alert.acknowledged_at is not None,
+        "in_hand_words": in_hand_words(alert, now), "record_antibiotics": text.asks_antibiotics,
+        "antibiotics_missing": text.asks_antibiotics and not alert.antibiotics_given_at,
+        "kind_label": alert.get_kind_display(), "ack_url": reverse("alert_acknowledge", args=[alert.pk]),
+    }

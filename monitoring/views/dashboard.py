@@ -68,10 +68,8 @@ def ward(request):
     now = timezone.now()
     rows = selectors.ward_rows(request.user, filters, now)
     record_list(request, (row.patient.pk for row in rows))
-    _present([row.top_alert for row in rows if row.top_alert is not None], now)
-    for row in rows:
-        row.since_count = presentation.since(row.last_count.collected_at, now) if row.last_count else ""
-    context = {"rows": rows, "teams": teams, "filters": filters, "risk_choices": RISK_CHOICES, "now": now,
+    context = {"lines": selectors.ward_lines(rows, now), "teams": teams, "filters": filters,
+               "risk_choices": RISK_CHOICES, "now": now,
                "refresh_seconds": settings.WARD_REFRESH_SECONDS,
                "forecast_updating": any(row.forecast_state for row in rows),
                "open_exceptions": exceptions_queue.open_count(request.user)}
