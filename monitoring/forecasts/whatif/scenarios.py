@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from monitoring import selectors
 from monitoring.forecasting import HistoryError, population_from_dict
 from monitoring.forecasting.engine import fit_history
-from monitoring.forecasting.scenarios import DELAY_H, scenario_forecasts
-from monitoring.models import Cycle, LearnedPrior
+from monitoring.forecasting.scenarios import DELAY_H, DoseStep, scenario_forecasts
+from monitoring.models import Cycle, LearnedPrior, Regimen
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class ScenarioRow:
     dsn_days: float
     p_ready_day1: float
     p_ready_next_day1: float
+    curve: dict             # hours from the current cycle's day 1, ANC median and 80 % band (for the chart)
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,13 @@ class CycleScenarios:
         return [row for row in self.rows if row.cycle == "next"]
 
 
+def dose_step_of(regimen: Regimen) -> DoseStep | None:
+    """Return the regimen's label dose-reduction step (migration 0025 names the sources), or None."""
+    if regimen.label_dose_step is None or not regimen.label_dose_step_dose:
+        return None
+    return DoseStep(float(regimen.label_dose_step), regimen.label_dose_step_dose)
+
+
 def cycle_scenarios(cycle: Cycle, now: datetime) -> CycleScenarios | None:
     """Return the scenarios of ``cycle`` and the next from the inputs known at ``now``, or None.
 
@@ -67,7 +75,7 @@ def cycle_scenarios(cycle: Cycle, now: datetime) -> CycleScenarios | None:
         fit = fit_history(history, population_from_dict(learned) if learned else None)
     except HistoryError:
         return None
-    result = scenario_forecasts(fit)
+    result = scenario_forecasts(fit, dose_step=dose_step_of(regimen))
     length = timedelta(days=regimen.cycle_length_days)
     rows = []
     for row in result["scenarios"]:
@@ -80,6 +88,7 @@ def cycle_scenarios(cycle: Cycle, now: datetime) -> CycleScenarios | None:
             cycle_number=cycle.number + (1 if row["cycle"] == "next" else 0),
             window_start=start, window_end=start + length, nadir_anc=row["nadir"]["anc"], nadir_lo80=low,
             nadir_hi80=high, nadir_day=row["nadir"]["day_of_cycle"], p_grade4=row["p_grade4"],
-            dsn_days=row["dsn_days"], p_ready_day1=row["p_ready_day1"], p_ready_next_day1=row["p_ready_next_day1"]))
+            dsn_days=row["dsn_days"], p_ready_day1=row["p_ready_day1"], p_ready_next_day1=row["p_ready_next_day1"],
+            curve=row["curve"]))
     return CycleScenarios(cycle=cycle, as_of=now, draws=result["draws"], threshold=result["threshold"],
                           rows=rows, history=history)
