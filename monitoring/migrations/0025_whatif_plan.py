@@ -14,10 +14,10 @@ regimen and cannot tell a one-drug reduction from a whole-regimen one, so their 
 "Dose at 80 %" of the whole regimen); AC, FOLFOX, gemcitabine/carboplatin and the others (their
 labels give per-drug or count-dependent modifications, not one step for the regimen).
 """
-import django.core.validators
 from decimal import Decimal
-from django.db import migrations, models
 
+import django.core.validators
+from django.db import migrations, models
 
 DOCETAXEL_SMPC = ("Docetaxel SmPC (Taxotere, EMA), section 4.2: after febrile neutropenia, neutrophils < 500 "
                   "cells/mm3 for more than one week, severe or cumulative cutaneous reactions or severe peripheral "
