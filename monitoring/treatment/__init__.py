@@ -12,7 +12,7 @@ from monitoring.treatment.courses import (
     record_gcsf_decision,
     start_course,
 )
-from monitoring.treatment.plans import PlanMovedOn, apply_scenario, describe, plan_stamp
+from monitoring.treatment.plans import PlanMovedOn, apply_scenario, describe, open_scenarios, plan_stamp
 
 __all__ = ["PlanMovedOn", "apply_scenario", "delay_cycle", "describe", "give_cycle", "give_cycle_concerns",
-           "plan_stamp", "record_administration", "record_gcsf_decision", "start_course"]
+           "open_scenarios", "plan_stamp", "record_administration", "record_gcsf_decision", "start_course"]

@@ -52,7 +52,8 @@ def reduced_dose(cycle: Cycle) -> tuple[Decimal, str]:
     """Return the cycle's reduced dose level and its words: the regimen's label step, else 80 %."""
     regimen = cycle.course.regimen
     if regimen.label_dose_step is not None and regimen.label_dose_step_dose:
-        return regimen.label_dose_step, f"{regimen.label_dose_step_dose} (label step, {regimen.label_dose_step:.0%})"
+        step = regimen.label_dose_step
+        return step, f"{regimen.label_dose_step_dose} (label step, {step * 100:.0f} %)"
     return REDUCED_DOSE, "80 % of the full dose"
 
 
@@ -110,6 +111,18 @@ def apply_scenario(cycle: Cycle, key: str, *, stamp: int, current_id: int, user,
             locked.save(update_fields=["planned_dose_fraction"])
         mark_inputs_changed([locked.pk])
     return True
+
+
+def open_scenarios(cycle: Cycle, current_id: int, now: datetime) -> list[str]:
+    """Return the scenarios that can still be applied to `cycle` (the current cycle or the next)."""
+    keys = []
+    for key in APPLICABLE:
+        try:
+            _check_still_open(cycle, key, current_id, now)
+        except PlanMovedOn:
+            continue
+        keys.append(key)
+    return keys
 
 
 def _applied_since(cycle: Cycle, stamp: int, key: str) -> bool:
