@@ -5,8 +5,8 @@ on day 1), filgrastim on days 3-10, the dose at 80 % (or at the regimen's label 
 or a one-week delay; "as planned" changes nothing. Every scenario is simulated from the same
 posterior draws (and, for the next cycle, the same draw of that cycle's own sensitivity), so the
 difference between two rows is the scenario's effect, not sampling noise: scenarios are paired. All
-run in one vectorised simulation; each row also carries its cycle's curve (median and 80 % band)
-for the chart's overlay.
+run in one vectorised simulation; each row of the current cycle also carries its curve (median and
+80 % band) for the chart's overlay.
 
 What a scenario cannot know: an infection, missed or extra doses, other drugs, a change in the
 patient's condition. It is the model's answer for this patient's counts, advice for the clinician.
@@ -161,8 +161,9 @@ def scenario_forecasts(fit: Fit, threshold: float | None = None, draws: int = SC
     Each row (current cycle first, then the next, in ``SCENARIOS`` order): the scenario, the cycle,
     the predicted nadir with its 80 % band and day, P(grade 4), the expected days below 0.5 (DSN)
     and P(ANC >= threshold) on the cycle's own day 1 (after a delay, the delayed one) and on the
-    following day 1; and ``curve``, the ANC median and 80 % band of that cycle over time (hours
-    from the current cycle's start, every ``CURVE_STEP_H``), for the chart's overlay. ``dose_step``:
+    following day 1; and, for the current cycle's rows (the chart's; None for the next cycle's),
+    ``curve``: the ANC median and 80 % band over the cycle (hours from its start, every
+    ``CURVE_STEP_H``; a delayed cycle's runs a week longer), for the chart's overlay. ``dose_step``:
     the regimen's label dose-reduction step, used by the reduced-dose row instead of 80 %.
     """
     if fit.plan is None:
@@ -184,6 +185,9 @@ def scenario_forecasts(fit: Fit, threshold: float | None = None, draws: int = SC
         starts.append(start_h)
     combined = _combine(columns, next_drug, params, pick.size, fit)
     circ = _simulate_paired(params, columns[0], combined, len(runs), pick.size)
+    current_runs = sum(cycle == "current" for _, cycle in runs)   # they come first
+    curves = _Curves(circ[:, :current_runs * pick.size], combined.grid_h, current_runs, pick.size,
+                     length_h + DELAY_H)
     rows = []
     for index, ((scenario, cycle), start_h) in enumerate(zip(runs, starts, strict=True)):
         block = circ[:, index * pick.size:(index + 1) * pick.size]
@@ -196,18 +200,25 @@ def scenario_forecasts(fit: Fit, threshold: float | None = None, draws: int = SC
                      "dsn_days": round(float(np.mean(measures.dsn_days)), 2),
                      "p_ready_day1": round(float(np.mean(measures.day1_anc >= threshold)), 3),
                      "p_ready_next_day1": round(float(np.mean(measures.next_day1_anc >= threshold)), 3),
-                     "curve": _curve(block, combined.grid_h, length_h if cycle == "next" else 0.0,
-                                     start_h + length_h)})
+                     "curve": curves.of(index, start_h + length_h) if cycle == "current" else None})
     return {"draws": int(pick.size), "threshold": threshold, "scenarios": rows}
 
 
-def _curve(circ: np.ndarray, grid_h: np.ndarray, from_h: float, to_h: float) -> dict:
-    """Return the median and 80 % band of the simulated counts from ``from_h`` to ``to_h``, every CURVE_STEP_H."""
-    step = max(1, int(round(CURVE_STEP_H / (grid_h[1] - grid_h[0]))))
-    index = np.flatnonzero((grid_h >= from_h - 1e-9) & (grid_h <= to_h + 1e-9))[::step]
-    low, mid, high = np.quantile(circ[index], [0.1, 0.5, 0.9], axis=1)
-    return {"hours": [round(float(h), 2) for h in grid_h[index]], "anc": [_anc(v) for v in mid],
-            "lo80": [_anc(v) for v in low], "hi80": [_anc(v) for v in high]}
+class _Curves:
+    """Every scenario's median and 80 % band over time, from one quantile call over all of them."""
+
+    def __init__(self, circ: np.ndarray, grid_h: np.ndarray, runs: int, draws: int, until_h: float):
+        step = max(1, int(round(CURVE_STEP_H / (grid_h[1] - grid_h[0]))))
+        self.index = np.flatnonzero((grid_h >= -1e-9) & (grid_h <= until_h + 1e-9))[::step]
+        self.hours = grid_h[self.index]
+        bands = np.quantile(circ[self.index].reshape(self.index.size, runs, draws), [0.1, 0.5, 0.9], axis=2)
+        self.bands = np.maximum(bands, 0.001)   # (3, points, runs)
+
+    def of(self, run: int, to_h: float) -> dict:
+        """Return run ``run``'s curve from the current cycle's start to ``to_h`` hours after it."""
+        keep = self.hours <= to_h + 1e-9
+        low, mid, high = (np.round(b[keep, run], 3).tolist() for b in self.bands)
+        return {"hours": np.round(self.hours[keep], 2).tolist(), "anc": mid, "lo80": low, "hi80": high}
 
 
 def _occasion(params: dict, tile: int) -> Occasion | None:

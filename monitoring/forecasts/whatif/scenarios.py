@@ -30,7 +30,7 @@ class ScenarioRow:
     dsn_days: float
     p_ready_day1: float
     p_ready_next_day1: float
-    curve: dict             # hours from the current cycle's day 1, ANC median and 80 % band (for the chart)
+    curve: dict | None      # this cycle only: hours from its day 1, ANC median and 80 % band (for the chart)
 
 
 @dataclass(frozen=True)
