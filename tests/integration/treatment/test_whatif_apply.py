@@ -185,3 +185,15 @@ def test_the_table_names_the_label_step_and_a_regimen_without_one_says_80(nurse_
     other = make_patient(team, mrn="MRN002")
     start_on_regimen(other, regimens["TC-Q3W"], days_ago=3)
     assert "Dose at 80 %" in nurse_client.get(f"/patients/{other.pk}/whatif/").content.decode()
+
+
+def test_the_applied_plan_shows_in_the_cycles_table_and_starts_the_give_form(oncologist_client, nurse_client,
+                                                                             patient, due_cycle):
+    offered = links(oncologist_client, patient)
+    apply(oncologist_client, patient, offered[(due_cycle.pk, "peg_day2")])
+    apply(oncologist_client, patient, links(oncologist_client, patient)[(due_cycle.pk, "dose_80")])
+    page = nurse_client.get(f"/patients/{patient.pk}/").content.decode()
+    assert "Planned: Pegfilgrastim day 2 (or on-body injector on day 1)" in page
+    assert "Planned dose: 80\u00a0%" in page
+    give = nurse_client.get(f"/cycles/{due_cycle.pk}/give/").content.decode()
+    assert re.search(r'name="dose_fraction"[^>]*value="0\.80"', give), "the give form starts at the planned dose"
