@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
@@ -17,9 +16,9 @@ from django.views.decorators.http import require_http_methods
 
 from monitoring import charts, treatment
 from monitoring.forecasts.whatif.scenarios import cycle_scenarios
-from monitoring.models import Cycle, Patient
+from monitoring.models import AccessLog, Cycle, Patient
 from monitoring.models.care import current_cycle_of
-from monitoring.views import lookups, patient_for
+from monitoring.views import patient_for
 
 
 @dataclass(frozen=True)
@@ -73,29 +72,30 @@ def patient_whatif(request, pk: int):
     return render(request, "monitoring/_whatif_table.html", context)
 
 
-def _int(request, name: str) -> int:
+def _int(request, name: str) -> int | None:
     try:
         return int(request.POST.get(name) or request.GET.get(name) or "")
     except ValueError:
-        raise Http404("No such scenario.") from None
+        return None
 
 
 @require_http_methods(["GET", "POST"])
 def apply_scenario(request, pk: int):
     """Show what applying a scenario would change (GET), then apply it (POST). Oncologists only."""
-    cycle = lookups.team_record(request, Cycle.objects.select_related("course__regimen", "course__patient"),
-                                _int(request, "cycle"), lambda c: c.course.patient)  # logs the read, team-scoped
-    patient = cycle.course.patient
-    if patient.pk != pk:
-        raise Http404("No such cycle for this patient.")
+    patient = patient_for(request, pk, AccessLog.Action.FORM)   # team-scoped, the read logged
     if not request.user.can_change_treatment:
         raise PermissionDenied("Only oncologists and administrators change a cycle's plan.")
+    cycle_id, stamp, current_id = _int(request, "cycle"), _int(request, "stamp"), _int(request, "current")
+    cycle = (Cycle.objects.select_related("course__regimen", "course__patient")
+             .filter(pk=cycle_id, course__patient=patient).first()) if cycle_id is not None else None
     key = request.POST.get("scenario") or request.GET.get("scenario") or ""
     try:
-        change = treatment.describe(cycle, key)
+        change = treatment.describe(cycle, key) if cycle is not None else None
     except ValueError:
-        raise Http404("No such scenario.") from None
-    stamp, current_id = _int(request, "stamp"), _int(request, "current")
+        change = None
+    if change is None or stamp is None or current_id is None:   # not a link from the what-if table
+        return render(request, "monitoring/whatif_apply.html", {"patient": patient, "change": None},
+                      status=400 if request.method == "POST" else 200)
     if request.method == "POST":
         try:
             applied = treatment.apply_scenario(cycle, key, stamp=stamp, current_id=current_id, user=request.user)
