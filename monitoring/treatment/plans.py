@@ -143,6 +143,11 @@ def _check_still_open(cycle: Cycle, key: str, current_id: int, now: datetime) ->
     if cycle.status == Cycle.Status.CANCELLED:
         raise PlanMovedOn(f"Cycle {cycle.number} was cancelled.")
     given = cycle.actual_day1 is not None
+    if key == "dose_80" and cycle.planned_dose_fraction <= reduced_dose(cycle)[0]:
+        raise PlanMovedOn(f"Cycle {cycle.number} is already planned at {cycle.planned_dose_fraction * 100:.0f} % "
+                          "of the full dose.")
+    if key in PLANNED_GCSF and cycle.planned_gcsf == PLANNED_GCSF[key]:
+        raise PlanMovedOn(f"{PLANNED_GCSF[key].label} is already planned for cycle {cycle.number}.")
     if key in ("dose_80", "delay_1w") and given:
         raise PlanMovedOn(f"Cycle {cycle.number} was given on {timezone.localtime(cycle.actual_day1):%a %d %b}: "
                           "its dose and day 1 can no longer change.")

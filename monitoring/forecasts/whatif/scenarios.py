@@ -11,6 +11,8 @@ from monitoring.forecasting.engine import fit_history
 from monitoring.forecasting.scenarios import DELAY_H, DoseStep, scenario_forecasts
 from monitoring.models import Cycle, LearnedPrior, Regimen
 
+REDUCED_AGAIN = "Dose at 80 % of the reduced plan"
+
 
 @dataclass(frozen=True)
 class ScenarioRow:
@@ -75,7 +77,10 @@ def cycle_scenarios(cycle: Cycle, now: datetime) -> CycleScenarios | None:
         fit = fit_history(history, population_from_dict(learned) if learned else None)
     except HistoryError:
         return None
-    result = scenario_forecasts(fit, dose_step=dose_step_of(regimen))
+    # The reduced-dose row scales what is planned: once the plan is already reduced (a what-if
+    # applied, or a cycle given at a lower dose), the label step's name would no longer be true.
+    reduced = cycle.planned_dose_fraction < 1 or any(a.dose_fraction < 1 for a in cycle.administrations.all())
+    result = scenario_forecasts(fit, dose_step=None if reduced else dose_step_of(regimen))
     length = timedelta(days=regimen.cycle_length_days)
     rows = []
     for row in result["scenarios"]:
@@ -83,8 +88,9 @@ def cycle_scenarios(cycle: Cycle, now: datetime) -> CycleScenarios | None:
         if row["scenario"] == "delay_1w":
             start += timedelta(hours=DELAY_H)
         low, high = row["nadir"]["interval80"]
+        label = REDUCED_AGAIN if reduced and row["scenario"] == "dose_80" else row["label"]
         rows.append(ScenarioRow(
-            key=row["scenario"], label=row["label"], cycle=row["cycle"],
+            key=row["scenario"], label=label, cycle=row["cycle"],
             cycle_number=cycle.number + (1 if row["cycle"] == "next" else 0),
             window_start=start, window_end=start + length, nadir_anc=row["nadir"]["anc"], nadir_lo80=low,
             nadir_hi80=high, nadir_day=row["nadir"]["day_of_cycle"], p_grade4=row["p_grade4"],

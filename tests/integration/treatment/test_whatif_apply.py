@@ -195,5 +195,10 @@ def test_the_applied_plan_shows_in_the_cycles_table_and_starts_the_give_form(onc
     page = nurse_client.get(f"/patients/{patient.pk}/").content.decode()
     assert "Planned: Pegfilgrastim day 2 (or on-body injector on day 1)" in page
     assert "Planned dose: 80\u00a0%" in page
+    # Applied plans are no longer offered; the reduced-dose row now reduces the reduced plan, and says so.
+    assert {key for (cycle_id, key) in links(oncologist_client, patient) if cycle_id == due_cycle.pk} == {
+        "filgrastim", "delay_1w"}
+    table = nurse_client.get(f"/patients/{patient.pk}/whatif/").content.decode()
+    assert "Dose at 80 % of the reduced plan" in table and "label step" not in table
     give = nurse_client.get(f"/cycles/{due_cycle.pk}/give/").content.decode()
     assert re.search(r'name="dose_fraction"[^>]*value="0\.80"', give), "the give form starts at the planned dose"
