@@ -202,3 +202,21 @@ def test_the_applied_plan_shows_in_the_cycles_table_and_starts_the_give_form(onc
     assert "Dose at 80 % of the reduced plan" in table and "label step" not in table
     give = nurse_client.get(f"/cycles/{due_cycle.pk}/give/").content.decode()
     assert re.search(r'name="dose_fraction"[^>]*value="0\.80"', give), "the give form starts at the planned dose"
+
+
+def test_the_overlay_traces_are_valid_plotly_on_the_cycle_chart_axis(patient, due_cycle):
+    import plotly.graph_objects as go
+
+    from monitoring import charts
+    from monitoring.forecasts.whatif.scenarios import cycle_scenarios
+
+    overlay = charts.scenario_traces(cycle_scenarios(due_cycle, timezone.now()))
+    assert overlay["chart"] == f"chart-fig-cycle-{due_cycle.pk}"
+    assert [s["key"] for s in overlay["scenarios"]] == ["peg_day2", "filgrastim", "dose_80", "delay_1w"]
+    traces = [t for s in overlay["scenarios"] for t in s["traces"]]
+    go.Figure({"data": traces})   # raises ValueError on any property Plotly does not know
+    assert all(t["visible"] is False for t in traces)   # off until ticked
+    assert len({t["line"]["color"] for t in traces}) == 4 and len({t["line"].get("dash") for t in traces}) == 5
+    delay = next(s for s in overlay["scenarios"] if s["key"] == "delay_1w")["traces"][2]
+    assert delay["x"][0] == pytest.approx(1 + timezone.localtime(due_cycle.day1).hour / 24, abs=0.05)  # day 1
+    assert delay["x"][-1] == pytest.approx(delay["x"][0] + 28, abs=0.05)   # the delayed cycle ends a week later
