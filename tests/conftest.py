@@ -52,6 +52,7 @@ def load_regimen_catalogue() -> None:
     migration.load(apps, None)
     importlib.import_module("monitoring.migrations.0008_catalogue_tc_high_risk").tc_high_risk(apps, None)
     importlib.import_module("monitoring.migrations.0014_regimen_infusion_hours").set_pump_hours(apps, None)
+    importlib.import_module("monitoring.migrations.0025_whatif_plan").label_steps(apps, None)
 
 
 @pytest.fixture

@@ -1,10 +1,12 @@
 """What if: the patient's posterior run through alternative plans for this cycle and the next.
 
 Each scenario changes one thing in one cycle: pegfilgrastim on day 2 (or an on-body injector applied
-on day 1), filgrastim on days 3-10, the dose at 80 %, or a one-week delay; "as planned" changes
-nothing. Every scenario is simulated from the same posterior draws (and, for the next cycle, the
-same draw of that cycle's own sensitivity), so the difference between two rows is the scenario's
-effect, not sampling noise: scenarios are paired. All run in one vectorised simulation.
+on day 1), filgrastim on days 3-10, the dose at 80 % (or at the regimen's label step, ``DoseStep``),
+or a one-week delay; "as planned" changes nothing. Every scenario is simulated from the same
+posterior draws (and, for the next cycle, the same draw of that cycle's own sensitivity), so the
+difference between two rows is the scenario's effect, not sampling noise: scenarios are paired. All
+run in one vectorised simulation; each row of the current cycle also carries its curve (median and
+80 % band) for the chart's overlay.
 
 What a scenario cannot know: an infection, missed or extra doses, other drugs, a change in the
 patient's condition. It is the model's answer for this patient's counts, advice for the clinician.
@@ -32,6 +34,8 @@ REDUCED_DOSE = 0.8
 # Enough paired draws for a band and a probability to two decimals; the fit keeps 400 (resampled,
 # so in runs of copies: a stride spreads the subsample).
 SCENARIO_DRAWS = 200
+# The overlay's curves: a point every 12 h is smooth enough at a chart's width and keeps the page small.
+CURVE_STEP_H = 12.0
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,21 @@ class Scenario:
     delay_h: float = 0.0           # moves the cycle's doses and G-CSF later
 
 
+@dataclass(frozen=True)
+class DoseStep:
+    """A regimen's label dose-reduction step: the reduced dose in words and as a fraction of the full dose.
+
+    E.g. docetaxel 75 mg/m2 -> 60 mg/m2: ``DoseStep(0.8, "60 mg/m²")``.
+    """
+
+    fraction: float
+    dose: str
+
+    @property
+    def label(self) -> str:
+        return f"Dose {self.dose} (label step, {self.fraction:.0%})".replace("%", " %")
+
+
 SCENARIOS = (
     Scenario("as_planned", "As planned"),
     # An on-body injector applied on day 1 delivers about 27 h later: on the model's 6 h grid that is
@@ -55,6 +74,19 @@ SCENARIOS = (
     Scenario("delay_1w", "One-week delay", delay_h=DELAY_H),
 )
 CYCLES = ("current", "next")
+
+
+def scenarios_for(dose_step: DoseStep | None = None) -> tuple[Scenario, ...]:
+    """Return the scenarios, the reduced dose at the regimen's label step when it has one (else 80 %).
+
+    The row keeps its key ("dose_80") whatever the step: the key names the kind of plan.
+    """
+    if dose_step is None:
+        return SCENARIOS
+    if not 0 < dose_step.fraction < 1:
+        raise ValueError(f"a label dose step reduces the dose: {dose_step.fraction!r} is not between 0 and 1")
+    return tuple(replace(s, label=dose_step.label, dose_factor=dose_step.fraction) if s.key == "dose_80" else s
+                 for s in SCENARIOS)
 
 
 def _cycle_gcsf(fit: Fit, start_h: float, length_h: float) -> tuple[list[float], list[str]]:
@@ -122,13 +154,17 @@ def _schedule(fit: Fit, doses: list, fractions: list, gcsf_h: list, products: li
     return before, after.drug_integral
 
 
-def scenario_forecasts(fit: Fit, threshold: float | None = None, draws: int = SCENARIO_DRAWS) -> dict:
+def scenario_forecasts(fit: Fit, threshold: float | None = None, draws: int = SCENARIO_DRAWS,
+                       dose_step: DoseStep | None = None) -> dict:
     """Return every scenario for the current and the next cycle, paired on the same posterior draws.
 
     Each row (current cycle first, then the next, in ``SCENARIOS`` order): the scenario, the cycle,
     the predicted nadir with its 80 % band and day, P(grade 4), the expected days below 0.5 (DSN)
     and P(ANC >= threshold) on the cycle's own day 1 (after a delay, the delayed one) and on the
-    following day 1.
+    following day 1; and, for the current cycle's rows (the chart's; None for the next cycle's),
+    ``curve``: the ANC median and 80 % band over the cycle (hours from its start, every
+    ``CURVE_STEP_H``; a delayed cycle's runs a week longer), for the chart's overlay. ``dose_step``:
+    the regimen's label dose-reduction step, used by the reduced-dose row instead of 80 %.
     """
     if fit.plan is None:
         raise ValueError("the fit holds no plan to vary")
@@ -139,7 +175,7 @@ def scenario_forecasts(fit: Fit, threshold: float | None = None, draws: int = SC
     params = _parameters(fit, pick)
     end_h = 2 * length_h + DELAY_H + HOURS_PER_DAY
     first_h = min([*fit.plan.dose_hours, *fit.plan.gcsf_hours, 0.0])
-    runs = [(scenario, cycle) for cycle in CYCLES for scenario in SCENARIOS]
+    runs = [(scenario, cycle) for cycle in CYCLES for scenario in scenarios_for(dose_step)]
     columns, next_drug, starts = [], [], []
     for scenario, cycle in runs:
         doses, fractions, gcsf_h, products, start_h, marks = _inputs(fit, scenario, cycle)
@@ -149,6 +185,9 @@ def scenario_forecasts(fit: Fit, threshold: float | None = None, draws: int = SC
         starts.append(start_h)
     combined = _combine(columns, next_drug, params, pick.size, fit)
     circ = _simulate_paired(params, columns[0], combined, len(runs), pick.size)
+    current_runs = sum(cycle == "current" for _, cycle in runs)   # they come first
+    curves = _Curves(circ[:, :current_runs * pick.size], combined.grid_h, current_runs, pick.size,
+                     length_h + DELAY_H)
     rows = []
     for index, ((scenario, cycle), start_h) in enumerate(zip(runs, starts, strict=True)):
         block = circ[:, index * pick.size:(index + 1) * pick.size]
@@ -160,8 +199,26 @@ def scenario_forecasts(fit: Fit, threshold: float | None = None, draws: int = SC
                      "p_grade4": round(float(np.mean(measures.nadir < GRADE4_BELOW)), 3),
                      "dsn_days": round(float(np.mean(measures.dsn_days)), 2),
                      "p_ready_day1": round(float(np.mean(measures.day1_anc >= threshold)), 3),
-                     "p_ready_next_day1": round(float(np.mean(measures.next_day1_anc >= threshold)), 3)})
+                     "p_ready_next_day1": round(float(np.mean(measures.next_day1_anc >= threshold)), 3),
+                     "curve": curves.of(index, start_h + length_h) if cycle == "current" else None})
     return {"draws": int(pick.size), "threshold": threshold, "scenarios": rows}
+
+
+class _Curves:
+    """Every scenario's median and 80 % band over time, from one quantile call over all of them."""
+
+    def __init__(self, circ: np.ndarray, grid_h: np.ndarray, runs: int, draws: int, until_h: float):
+        step = max(1, int(round(CURVE_STEP_H / (grid_h[1] - grid_h[0]))))
+        self.index = np.flatnonzero((grid_h >= -1e-9) & (grid_h <= until_h + 1e-9))[::step]
+        self.hours = grid_h[self.index]
+        bands = np.quantile(circ[self.index].reshape(self.index.size, runs, draws), [0.1, 0.5, 0.9], axis=2)
+        self.bands = np.maximum(bands, 0.001)   # (3, points, runs)
+
+    def of(self, run: int, to_h: float) -> dict:
+        """Return run ``run``'s curve from the current cycle's start to ``to_h`` hours after it."""
+        keep = self.hours <= to_h + 1e-9
+        low, mid, high = (np.round(b[keep, run], 3).tolist() for b in self.bands)
+        return {"hours": np.round(self.hours[keep], 2).tolist(), "anc": mid, "lo80": low, "hi80": high}
 
 
 def _occasion(params: dict, tile: int) -> Occasion | None:

@@ -49,6 +49,16 @@ class Regimen(models.Model):
                   "e.g. 46 for a 5-FU pump; 0 if none. G-CSF timing counts \"after chemotherapy\" from that end.",
     )
     source = models.TextField(blank=True, help_text="Where the FN risk and schedule come from.")
+    # The label's dose-reduction step for the whole regimen, where the label defines one (issue 23):
+    # the what-if table's reduced-dose row uses it instead of 80 %.
+    label_dose_step = models.DecimalField(
+        "label dose step (fraction of full dose)", max_digits=3, decimal_places=2, null=True, blank=True,
+        validators=[MinValueValidator(Decimal("0.05")), MaxValueValidator(Decimal("0.99"))],
+        help_text="E.g. 0.80 for docetaxel 75 -> 60 mg/m2; empty where the label gives no step for the regimen.",
+    )
+    label_dose_step_dose = models.CharField("label step dose", max_length=60, blank=True,
+                                            help_text="The reduced dose in words, e.g. \"60 mg/m²\".")
+    label_dose_step_source = models.TextField("label step source", blank=True)
     # The ANC threshold and infusion hours are editable in the admin and change every patient's
     # readiness and G-CSF timing: who changed what, and when, is kept (issue 25).
     history = HistoricalRecords()
@@ -113,6 +123,11 @@ def gcsf_decision_of(course: TreatmentCourse) -> GcsfDecision | None:
 
 
 class Cycle(models.Model):
+    class PlannedGcsf(models.TextChoices):
+        NONE = "", "None planned"
+        PEG_DAY2 = "peg", "Pegfilgrastim day 2 (or on-body injector on day 1)"
+        FILGRASTIM = "filgrastim", "Filgrastim days 3-10"
+
     class Status(models.TextChoices):
         PLANNED = "planned", "Planned"
         GIVEN = "given", "Given"
@@ -137,6 +152,14 @@ class Cycle(models.Model):
     # When input_version was last bumped: a forecast still older than its inputs a minute after
     # this is stale for real (health check, catch-up job; monitoring/stale_forecasts.py).
     inputs_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The plan for a cycle not given yet (an oncologist's what-if "apply", issue 23): the forecast
+    # reads both until the cycle's own chemotherapy and G-CSF doses are recorded.
+    planned_dose_fraction = models.DecimalField(
+        "planned dose (fraction of full dose)", max_digits=3, decimal_places=2, default=Decimal("1.00"),
+        validators=[MinValueValidator(Decimal("0.05")), MaxValueValidator(Decimal("1.50"))],
+    )
+    planned_gcsf = models.CharField("planned G-CSF", max_length=20, blank=True, default="",
+                                    choices=PlannedGcsf.choices)
     history = HistoricalRecords(excluded_fields=["input_version", "inputs_changed_at"])
 
     class Meta:

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from monitoring.forecasting.gcsf import gcsf_plan
 from monitoring.models import ChemoAdministration, CountResult, Cycle, GcsfDose, Regimen
 
 
@@ -24,7 +25,8 @@ def forecast_history(cycle: Cycle, as_of: datetime) -> dict:
 
     It holds every chemotherapy administration of the course given by `as_of`, the
     cycle's own day-1 dose (planned if not yet given: the forecast answers "if given as
-    planned"), its later planned chemo days, and every G-CSF dose and count of the patient.
+    planned", at the cycle's planned dose), its later planned chemo days, every G-CSF dose and
+    count of the patient, and the cycle's planned G-CSF while none is recorded in the cycle.
     """
     regimen = cycle.course.regimen
     patient_id = cycle.course.patient_id
@@ -38,12 +40,14 @@ def forecast_history(cycle: Cycle, as_of: datetime) -> dict:
     for day in regimen.chemo_days or [1]:
         if day not in recorded_days:
             planned = cycle.day1 + timedelta(days=day - 1)
-            doses.append({"time": _local_iso(planned), "dose_fraction": 1.0})
+            doses.append({"time": _local_iso(planned), "dose_fraction": float(cycle.planned_dose_fraction)})
     doses.sort(key=lambda d: d["time"])
     gcsf = [
         {"time": _local_iso(g.given_at), "product": g.product}
         for g in GcsfDose.objects.filter(patient_id=patient_id, given_at__lte=as_of).order_by("given_at")
     ]
+    gcsf += _planned_gcsf(cycle, as_of)
+    gcsf.sort(key=lambda g: g["time"])
     counts = [
         {"time": _local_iso(c.collected_at), "anc": float(c.anc_1e9_per_l), "unit": "10^9/L"}
         for c in CountResult.objects.filter(patient_id=patient_id, collected_at__lte=as_of).order_by("collected_at")
@@ -64,6 +68,20 @@ def forecast_history(cycle: Cycle, as_of: datetime) -> dict:
         "forecast_cycle_start": _local_iso(cycle.day1),
         "as_of": _local_iso(as_of),
     }
+
+
+def _planned_gcsf(cycle: Cycle, as_of: datetime) -> list[dict]:
+    """Return the cycle's planned G-CSF doses (what-if applied), unless a G-CSF dose is recorded in the cycle."""
+    if not cycle.planned_gcsf:
+        return []
+    regimen = cycle.course.regimen
+    recorded = GcsfDose.objects.filter(patient_id=cycle.course.patient_id, given_at__lte=as_of,
+                                       given_at__gte=cycle.day1, given_at__lt=cycle.planned_next_day1)
+    if recorded.exists():
+        return []
+    hours, products = gcsf_plan(cycle.planned_gcsf, infusion_h=float(regimen.infusion_hours))
+    return [{"time": _local_iso(cycle.day1 + timedelta(hours=h)), "product": product}
+            for h, product in zip(hours, products, strict=True)]
 
 
 def learning_cycles(regimen: Regimen, now: datetime) -> list[Cycle]:

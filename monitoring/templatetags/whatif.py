@@ -1,18 +1,13 @@
-"""{% whatif_scenarios current as whatif %}: the current cycle's what-if scenarios for the patient page."""
+"""{% apply_query apply_links which row.key as query %}: the "Apply as plan" link's query for one what-if row."""
 
 from __future__ import annotations
 
 from django import template
-from django.utils import timezone
-
-from monitoring.forecasts.whatif.scenarios import CycleScenarios, cycle_scenarios
 
 register = template.Library()
 
 
 @register.simple_tag
-def whatif_scenarios(current) -> CycleScenarios | None:
-    """Return the scenarios of the patient page's current cycle (a selectors.CycleData), or None."""
-    if current is None:
-        return None
-    return cycle_scenarios(current.cycle, timezone.now())
+def apply_query(apply_links: dict, which: str, key: str) -> str:
+    """Return the query string applying scenario `key` to the "current" or "next" cycle, or "" if not open."""
+    return apply_links.get(f"{which}:{key}", "")

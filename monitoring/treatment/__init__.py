@@ -1,4 +1,5 @@
-"""Treatment: courses and cycles (start a course; give, delay or extend a cycle; readiness to give).
+"""Treatment: courses and cycles (start a course; give, delay or extend a cycle; readiness to give;
+a what-if scenario applied as a cycle's plan).
 
 Callers outside this package use the names re-exported here.
 """
@@ -11,6 +12,7 @@ from monitoring.treatment.courses import (
     record_gcsf_decision,
     start_course,
 )
+from monitoring.treatment.plans import PlanMovedOn, apply_scenario, describe, open_scenarios, plan_stamp
 
-__all__ = ["delay_cycle", "give_cycle", "give_cycle_concerns", "record_administration", "record_gcsf_decision",
-           "start_course"]
+__all__ = ["PlanMovedOn", "apply_scenario", "delay_cycle", "describe", "give_cycle", "give_cycle_concerns",
+           "open_scenarios", "plan_stamp", "record_administration", "record_gcsf_decision", "start_course"]

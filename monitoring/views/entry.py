@@ -168,7 +168,9 @@ def _cycle_for(request, pk: int) -> Cycle:
 
 def cycle_give(request, pk: int):
     cycle = _cycle_for(request, pk)
-    form = forms.GiveCycleForm(request.POST or None, cycle=cycle, initial={"given_at": timezone.localtime()})
+    # The planned dose level (a what-if applied, views/whatif.py) is the form's starting dose.
+    form = forms.GiveCycleForm(request.POST or None, cycle=cycle, initial={
+        "given_at": timezone.localtime(), "dose_fraction": cycle.planned_dose_fraction})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         given = races.give_cycle_once(cycle, data["given_at"], data["dose_fraction"],

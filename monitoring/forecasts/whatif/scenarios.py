@@ -8,8 +8,10 @@ from datetime import datetime, timedelta
 from monitoring import selectors
 from monitoring.forecasting import HistoryError, population_from_dict
 from monitoring.forecasting.engine import fit_history
-from monitoring.forecasting.scenarios import DELAY_H, scenario_forecasts
-from monitoring.models import Cycle, LearnedPrior
+from monitoring.forecasting.scenarios import DELAY_H, DoseStep, scenario_forecasts
+from monitoring.models import Cycle, LearnedPrior, Regimen
+
+REDUCED_AGAIN = "Dose at 80 % of the reduced plan"
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class ScenarioRow:
     dsn_days: float
     p_ready_day1: float
     p_ready_next_day1: float
+    curve: dict | None      # this cycle only: hours from its day 1, ANC median and 80 % band (for the chart)
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,13 @@ class CycleScenarios:
         return [row for row in self.rows if row.cycle == "next"]
 
 
+def dose_step_of(regimen: Regimen) -> DoseStep | None:
+    """Return the regimen's label dose-reduction step (migration 0025 names the sources), or None."""
+    if regimen.label_dose_step is None or not regimen.label_dose_step_dose:
+        return None
+    return DoseStep(float(regimen.label_dose_step), regimen.label_dose_step_dose)
+
+
 def cycle_scenarios(cycle: Cycle, now: datetime) -> CycleScenarios | None:
     """Return the scenarios of ``cycle`` and the next from the inputs known at ``now``, or None.
 
@@ -67,7 +77,10 @@ def cycle_scenarios(cycle: Cycle, now: datetime) -> CycleScenarios | None:
         fit = fit_history(history, population_from_dict(learned) if learned else None)
     except HistoryError:
         return None
-    result = scenario_forecasts(fit)
+    # The reduced-dose row scales what is planned: once the plan is already reduced (a what-if
+    # applied, or a cycle given at a lower dose), the label step's name would no longer be true.
+    reduced = cycle.planned_dose_fraction < 1 or any(a.dose_fraction < 1 for a in cycle.administrations.all())
+    result = scenario_forecasts(fit, dose_step=None if reduced else dose_step_of(regimen))
     length = timedelta(days=regimen.cycle_length_days)
     rows = []
     for row in result["scenarios"]:
@@ -75,11 +88,13 @@ def cycle_scenarios(cycle: Cycle, now: datetime) -> CycleScenarios | None:
         if row["scenario"] == "delay_1w":
             start += timedelta(hours=DELAY_H)
         low, high = row["nadir"]["interval80"]
+        label = REDUCED_AGAIN if reduced and row["scenario"] == "dose_80" else row["label"]
         rows.append(ScenarioRow(
-            key=row["scenario"], label=row["label"], cycle=row["cycle"],
+            key=row["scenario"], label=label, cycle=row["cycle"],
             cycle_number=cycle.number + (1 if row["cycle"] == "next" else 0),
             window_start=start, window_end=start + length, nadir_anc=row["nadir"]["anc"], nadir_lo80=low,
             nadir_hi80=high, nadir_day=row["nadir"]["day_of_cycle"], p_grade4=row["p_grade4"],
-            dsn_days=row["dsn_days"], p_ready_day1=row["p_ready_day1"], p_ready_next_day1=row["p_ready_next_day1"]))
+            dsn_days=row["dsn_days"], p_ready_day1=row["p_ready_day1"], p_ready_next_day1=row["p_ready_next_day1"],
+            curve=row["curve"]))
     return CycleScenarios(cycle=cycle, as_of=now, draws=result["draws"], threshold=result["threshold"],
                           rows=rows, history=history)

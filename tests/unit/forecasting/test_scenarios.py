@@ -6,7 +6,7 @@ import pytest
 
 from monitoring.forecasting import forecast_history
 from monitoring.forecasting.engine import fit_history
-from monitoring.forecasting.scenarios import SCENARIOS, scenario_forecasts
+from monitoring.forecasting.scenarios import SCENARIOS, DoseStep, scenario_forecasts, scenarios_for
 from tests.unit.forecasting.test_forecasting import docetaxel_history
 
 
@@ -87,3 +87,39 @@ def test_a_first_cycle_without_counts_still_gets_scenarios():
         {"time": "2026-06-01T09:00", "dose_fraction": 1.0}])))
     assert len(result["scenarios"]) == 2 * len(SCENARIOS)
     assert rows(result, "next")["peg_day2"]["p_grade4"] < rows(result, "next")["as_planned"]["p_grade4"]
+
+
+def test_a_label_dose_step_names_the_reduced_dose_and_is_what_the_row_computes():
+    step = DoseStep(0.8, "60 mg/m²")
+    dose_row = {s.key: s for s in scenarios_for(step)}["dose_80"]
+    assert dose_row.label == "Dose 60 mg/m² (label step, 80 %)"
+    assert dose_row.dose_factor == 0.8
+    assert {s.key: s for s in scenarios_for(DoseStep(0.75, "75 mg/m²"))}["dose_80"].label == \
+        "Dose 75 mg/m² (label step, 75 %)"
+    assert scenarios_for(None) == SCENARIOS   # no step: "Dose at 80 %"
+    with pytest.raises(ValueError):
+        scenarios_for(DoseStep(1.0, "75 mg/m²"))
+
+
+def test_a_deeper_label_step_gives_a_higher_nadir_and_leaves_the_other_rows_alone(deep):
+    fit = fit_history(deep_history())
+    stepped = scenario_forecasts(fit, dose_step=DoseStep(0.75, "75 mg/m²"))
+    for cycle in ("current", "next"):
+        plain, step = rows(deep, cycle), rows(stepped, cycle)
+        assert step["dose_80"]["label"] == "Dose 75 mg/m² (label step, 75 %)"
+        assert step["dose_80"]["nadir"]["anc"] > plain["dose_80"]["nadir"]["anc"]
+        for key in ("as_planned", "peg_day2", "filgrastim", "delay_1w"):
+            assert step[key]["nadir"] == plain[key]["nadir"], key   # paired: the same draws
+
+
+def test_each_row_of_this_cycle_carries_its_curve_for_the_chart(deep):
+    length_h = 21 * 24
+    assert all(row["curve"] is None for row in deep["scenarios"] if row["cycle"] == "next")
+    for row in (r for r in deep["scenarios"] if r["cycle"] == "current"):
+        curve = row["curve"]
+        assert curve["hours"][0] == 0.0
+        assert curve["hours"][-1] == length_h + (7 * 24 if row["scenario"] == "delay_1w" else 0)
+        for low, mid, high in zip(curve["lo80"], curve["anc"], curve["hi80"], strict=True):
+            assert low <= mid <= high
+        # the curve's lowest median is near the row's nadir (the row reads it on a finer grid)
+        assert min(curve["anc"]) == pytest.approx(row["nadir"]["anc"], rel=0.35)
