@@ -25,7 +25,7 @@ def replay_cycle(cycle: Cycle, now: datetime) -> int:
     regimen = cycle.course.regimen
     end = min(now, cycle.day1 + timedelta(days=regimen.cycle_length_days))
     counts = list(CountResult.objects.filter(patient_id=cycle.course.patient_id, collected_at__gte=cycle.day1,
-                                             collected_at__lt=end).order_by("collected_at")
+                                             collected_at__lt=end).order_by("collected_at", "pk")
                   .values_list("collected_at", flat=True))
     moments = [cycle.day1 + AFTER] + [at + AFTER for at in counts]
     population = _population(regimen)

@@ -50,7 +50,8 @@ def forecast_history(cycle: Cycle, as_of: datetime) -> dict:
     gcsf.sort(key=lambda g: g["time"])
     counts = [
         {"time": _local_iso(c.collected_at), "anc": float(c.anc_1e9_per_l), "unit": "10^9/L"}
-        for c in CountResult.objects.filter(patient_id=patient_id, collected_at__lte=as_of).order_by("collected_at")
+        for c in CountResult.objects.filter(patient_id=patient_id, collected_at__lte=as_of)
+        .order_by("collected_at", "pk")
     ]
     return {
         "id": f"cycle-{cycle.pk}",

@@ -121,7 +121,8 @@ def patient_page(patient: Patient, now: datetime) -> PatientPage:
             )
         )
     )
-    counts = list(patient.counts.order_by("collected_at"))
+    # Two results collected at the same moment: the one received last is the latest, as on the ward.
+    counts = list(patient.counts.order_by("collected_at", "pk"))
     gcsf = list(patient.gcsf_doses.order_by("given_at"))
     temperatures = list(patient.temperatures.order_by("taken_at"))
     alerts = sorted(

@@ -37,7 +37,7 @@ class CallInput:
 
 def context(patient: Patient, now: datetime) -> dict:
     """Return what the nurse needs beside the call: latest ANC and its age, days since chemo, regimen, alerts."""
-    count = CountResult.objects.filter(patient=patient, collected_at__lte=now).order_by("-collected_at").first()
+    count = CountResult.objects.filter(patient=patient, collected_at__lte=now).order_by("-collected_at", "-pk").first()
     chemo = (ChemoAdministration.objects.filter(cycle__course__patient=patient, given_at__lte=now)
              .select_related("cycle__course__regimen").order_by("-given_at").first())
     course = patient.courses.filter(active=True).select_related("regimen").first()

@@ -80,7 +80,7 @@ def platelets_grade4(facts: CycleFacts, thresholds: Thresholds) -> Finding | Non
     with_platelets = [c for c in graded_counts(facts) if c.platelets_1e9_per_l is not None]
     if not with_platelets:
         return None
-    latest = max(with_platelets, key=lambda c: c.collected_at)
+    latest = max(with_platelets, key=lambda c: (c.collected_at, c.count_id or 0))
     worst = min(with_platelets, key=lambda c: (c.platelets_1e9_per_l, c.collected_at))
     if latest.platelets_1e9_per_l >= clinical.PLATELETS_GRADE4_BELOW:
         return None  # recovered (or never grade 4): nothing to do now

@@ -35,7 +35,9 @@ def _cycle_counts(facts: CycleFacts) -> list[CountPoint]:
 
 def _latest_count(facts: CycleFacts) -> CountPoint | None:
     counts = [c for c in facts.counts if c.collected_at <= facts.now]
-    return max(counts, key=lambda c: c.collected_at) if counts else None
+    # Two results collected at the same moment: the one received last (higher id) is the latest,
+    # as the ward and the patient page take it.
+    return max(counts, key=lambda c: (c.collected_at, c.count_id or 0)) if counts else None
 
 
 

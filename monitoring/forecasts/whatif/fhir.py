@@ -34,7 +34,7 @@ def _iso(moment: datetime) -> str:
 def _basis(patient: Patient, cycle: Cycle, as_of: datetime) -> list[dict]:
     """Return references to the counts, chemotherapy and G-CSF doses known at ``as_of`` (what the forecast read)."""
     refs = []
-    for count in CountResult.objects.filter(patient=patient, collected_at__lte=as_of).order_by("collected_at"):
+    for count in CountResult.objects.filter(patient=patient, collected_at__lte=as_of).order_by("collected_at", "pk"):
         refs.append({"type": "Observation", "identifier": {"system": "urn:neutrowatch:count", "value": str(count.pk)},
                      "display": f"ANC {count.anc_display} x10^9/L, {_iso(count.collected_at)}"})
     for dose in ChemoAdministration.objects.filter(cycle__course=cycle.course, given_at__lte=as_of).order_by(

@@ -224,7 +224,7 @@ class Command(BaseCommand):
         course = TreatmentCourse.objects.create(patient=patient, regimen=regimen, started_on=first_day1.date())
         baseline = rng.uniform(3.5, 6.5)
         nadir_day = (regimen.nadir_window_start_day + regimen.nadir_window_end_day) / 2
-        counts, gcsf, day1 = [], [], first_day1
+        counts, gcsf, day1, sampled = [], [], first_day1, set()
         for number in range(1, spec.cycles_done + 4):
             delayed = number == spec.delayed_cycle
             cycle = Cycle.objects.create(
@@ -241,7 +241,9 @@ class Command(BaseCommand):
                 days = [1, 5, 8, 11, 15] if number > spec.cycles_done else [1, 8, 15]
                 for day in days:
                     at = day1 + timedelta(days=day - 1, hours=-2 if day == 1 else 1.5)
-                    if at <= now:
+                    # Weekly regimens: a cycle's day 15 is the next one's day 8, one blood sample.
+                    if at <= now and at not in sampled:
+                        sampled.add(at)
                         anc = demo_anc(baseline, spec.depth, day, nadir_day, spec.gcsf, rng) if day > 1 else baseline
                         counts.append(self._count(patient, at, anc))
             day1 += length

@@ -125,3 +125,24 @@ def test_every_demo_patients_ward_row_says_what_their_page_says(client):
     # Every kind of fact was compared on several patients (the demo has all of them).
     assert all(n >= 3 for n in compared.values()), compared
 
+
+
+def test_two_results_collected_at_the_same_moment_read_the_same_on_both_screens(nurse_client, patient, regimens):
+    # Two specimens labelled with one time (or a weekly regimen's day 15 and the next cycle's day 8):
+    # the one received last is the latest, on the ward and the patient page alike, whatever the
+    # order the database returns them in.
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from monitoring import clinical, records
+    from tests.conftest import start_on_regimen
+
+    start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=5)
+    at = timezone.now() - timedelta(hours=3)
+    for anc in ("4.95", "3.07"):
+        records.record_count(patient, clinical.parse_count(collected_at=at, unit="10^9/L", anc=Decimal(anc)))
+    row = ward_rows(nurse_client.get(reverse("ward")).content.decode())[patient.pk]
+    facts = header_facts(nurse_client.get(reverse("patient", args=[patient.pk])).content.decode())
+    assert first(ANC, row["anc"]) == first(ANC, facts["Last ANC"]) == "3.07"
