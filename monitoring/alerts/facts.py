@@ -197,6 +197,7 @@ def cycle_facts(cycle: Cycle, forecast: Forecast | None, now: datetime, *,
         last_cleared=last_cleared,
         next_day1_given=next_cycle is not None and next_cycle.actual_day1 is not None,
         gcsf_decision=decision.get_decision_display() if (decision := gcsf_decision_of(course)) else "",
+        planned_gcsf=cycle.get_planned_gcsf_display() if cycle.planned_gcsf else "",
     )
 
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 from monitoring import forecasting, jobs, selectors
 from monitoring.alerts import delivery, evaluate
 from monitoring.clinic_time import from_local_iso
-from monitoring.forecasts.inputs import FUTURE_TOLERANCE
+from monitoring.forecasts.inputs import FUTURE_TOLERANCE, mark_inputs_changed
 from monitoring.forecasts.scoring import score_forecast
 from monitoring.models import Cycle, Forecast, LearnedPrior, Regimen
 
@@ -133,6 +133,9 @@ def recompute_stale(limit: int = 1000, *, inline: bool = False) -> int:
     broker cannot be reached, they run here, one after the other, so the sweeper catches up
     even while Redis is down.
     """
+    # A planned G-CSF (what-if applied) now overdue with none recorded: the forecast that assumed it is
+    # out of date (selectors.engine_input leaves such a plan out), so it is made again without it.
+    mark_inputs_changed(selectors.lapsed_gcsf_plan_cycle_ids(timezone.now()))
     ids = selectors.stale_cycle_ids(limit)
     published = 0 if inline else jobs.enqueue_recomputes(ids)
     for cycle_id in ids[published:]:

@@ -11,6 +11,7 @@ from monitoring.selectors.engine_input import (
     _local_iso,
     forecast_history,
     from_local_iso,
+    lapsed_gcsf_plan_cycle_ids,
     learning_cycles,
     stale_cycle_ids,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "attach_events",
     "RISK_HIGH_P_GRADE4", "RISK_LEVELS", "RISK_MEDIUM_P_GRADE3PLUS", "RISK_MEDIUM_P_GRADE4", "TREND_STEADY_FRACTION",
     "CycleData", "PatientPage", "WardFilters", "WardRow", "_local_iso", "alert_inbox", "calibration_summary",
-    "forecast_history", "from_local_iso", "learning_cycles", "open_alert_count", "patient_page", "stale_cycle_ids",
+    "forecast_history", "from_local_iso", "lapsed_gcsf_plan_cycle_ids", "learning_cycles", "open_alert_count",
+    "patient_page", "stale_cycle_ids",
     "visible_alerts", "ward_lines", "ward_rows",
 ]

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from monitoring import clinical
 from monitoring.forecasting.gcsf import gcsf_plan
 from monitoring.models import ChemoAdministration, CountResult, Cycle, GcsfDose, Regimen
 
@@ -71,15 +72,29 @@ def forecast_history(cycle: Cycle, as_of: datetime) -> dict:
     }
 
 
+def planned_gcsf_due(cycle: Cycle) -> datetime:
+    """Return when a cycle's planned G-CSF is overdue if none is recorded: the "G-CSF not given" rule's time.
+
+    72 h after the day-1 dose ends (clinical.GCSF_DUE_AFTER_CHEMO: the end of the labels' window).
+    """
+    return cycle.day1 + timedelta(hours=float(cycle.course.regimen.infusion_hours)) + clinical.GCSF_DUE_AFTER_CHEMO
+
+
+def _gcsf_recorded(cycle: Cycle, as_of: datetime) -> bool:
+    return GcsfDose.objects.filter(patient_id=cycle.course.patient_id, given_at__lte=as_of,
+                                   given_at__gte=cycle.day1 - clinical.GCSF_COUNTS_FROM_BEFORE_DAY1,
+                                   given_at__lt=cycle.planned_next_day1).exists()
+
+
 def _planned_gcsf(cycle: Cycle, as_of: datetime) -> list[dict]:
-    """Return the cycle's planned G-CSF doses (what-if applied), unless a G-CSF dose is recorded in the cycle."""
-    if not cycle.planned_gcsf:
+    """Return the cycle's planned G-CSF doses (what-if applied), unless a G-CSF dose is recorded in the cycle.
+
+    Fail safe: once the plan is overdue with no dose recorded, the forecast no longer assumes it (a plan
+    nobody carried out must not keep the forecast optimistic); the "G-CSF not given" alert says so.
+    """
+    if not cycle.planned_gcsf or as_of > planned_gcsf_due(cycle) or _gcsf_recorded(cycle, as_of):
         return []
     regimen = cycle.course.regimen
-    recorded = GcsfDose.objects.filter(patient_id=cycle.course.patient_id, given_at__lte=as_of,
-                                       given_at__gte=cycle.day1, given_at__lt=cycle.planned_next_day1)
-    if recorded.exists():
-        return []
     hours, products = gcsf_plan(cycle.planned_gcsf, infusion_h=float(regimen.infusion_hours))
     return [{"time": _local_iso(cycle.day1 + timedelta(hours=h)), "product": product}
             for h, product in zip(hours, products, strict=True)]
@@ -98,6 +113,16 @@ def learning_cycles(regimen: Regimen, now: datetime) -> list[Cycle]:
         if cycle.day1 <= now:
             latest[cycle.course_id] = cycle
     return list(latest.values())
+
+
+def lapsed_gcsf_plan_cycle_ids(now: datetime) -> list[int]:
+    """Return cycles whose forecast still assumes a planned G-CSF that is now overdue with none recorded."""
+    candidates = (Cycle.objects.filter(course__active=True, course__patient__active=True, forecast__isnull=False)
+                  .exclude(planned_gcsf="").exclude(status=Cycle.Status.CANCELLED)
+                  .filter(planned_day1__gte=now - timedelta(days=60))
+                  .select_related("course__regimen", "forecast"))
+    return [cycle.pk for cycle in candidates
+            if cycle.forecast.as_of <= planned_gcsf_due(cycle) < now and not _gcsf_recorded(cycle, now)]
 
 
 def stale_cycle_ids(limit: int = 1000) -> list[int]:

@@ -221,6 +221,7 @@ class CycleFacts:
     last_cleared: dict[str, datetime] = field(default_factory=dict)
     next_day1_given: bool = False  # the next cycle's day 1 is given (next_day1 is then not a plan)
     gcsf_decision: str = ""  # "not indicated" or "declined", recorded for this course (stops "not given")
+    planned_gcsf: str = ""  # G-CSF an oncologist put in this cycle's plan (a what-if applied), in words
 
 
     def rearming(self, kind: str, thresholds: Thresholds) -> bool:

@@ -243,6 +243,8 @@ def gcsf_not_given(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
     message = (f"{verb} ({why}) and none is recorded in cycle {facts.cycle_number}, {hours} h after {after}: "
                "the end of the labels' window. Check whether it was given elsewhere, discuss it with the "
                "oncologist, or record that it is not indicated or declined (with a reason).")
+    if facts.planned_gcsf:
+        message += " The forecast no longer counts on the planned dose."
     evidence = {"fn_risk": facts.fn_risk, "risk_factors": list(facts.gcsf_risk_factors), "due_by": due.isoformat(),
                 "secondary": facts.prior_febrile_neutropenia}
     return Finding(GCSF_NOT_GIVEN, MEDIUM, message, evidence)
@@ -251,6 +253,8 @@ def gcsf_not_given(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
 
 def _gcsf_indication(facts: CycleFacts) -> tuple[str | None, str]:
     """Return (why, what to do) for G-CSF prophylaxis in this cycle, or (None, '')."""
+    if facts.planned_gcsf:  # the oncologist's plan for this cycle, whatever the regimen's FN risk
+        return f"planned for this cycle: {facts.planned_gcsf}", "G-CSF is in this cycle's plan"
     if facts.prior_febrile_neutropenia:
         return ("febrile neutropenia in an earlier cycle",
                 "G-CSF secondary prophylaxis is recommended (ASCO 2015)")

@@ -220,3 +220,30 @@ def test_the_overlay_traces_are_valid_plotly_on_the_cycle_chart_axis(patient, du
     delay = next(s for s in overlay["scenarios"] if s["key"] == "delay_1w")["traces"][2]
     assert delay["x"][0] == pytest.approx(1 + timezone.localtime(due_cycle.day1).hour / 24, abs=0.05)  # day 1
     assert delay["x"][-1] == pytest.approx(delay["x"][0] + 28, abs=0.05)   # the delayed cycle ends a week later
+
+
+def test_a_planned_gcsf_nobody_gave_alerts_and_the_forecast_stops_counting_on_it(team, regimens):
+    # Fail safe: a plan nobody carried out must not keep the forecast optimistic, and someone must hear
+    # of it even on a low FN-risk regimen with no risk factor (where "G-CSF not given" never fires).
+    from monitoring import alerts
+    from monitoring.models import Alert
+
+    patient = make_patient(team, mrn="PLAN01", date_of_birth="1990-01-01")
+    cycle = start_on_regimen(patient, regimens["PACLITAXEL-WEEKLY"], days_ago=4)
+    Cycle.objects.filter(pk=cycle.pk).update(planned_gcsf=Cycle.PlannedGcsf.PEG_DAY2)
+    cycle = Cycle.objects.select_related("course__regimen").get(pk=cycle.pk)
+    on_day2 = cycle.day1 + timedelta(hours=30)
+    assert [g["product"] for g in selectors.forecast_history(cycle, on_day2)["gcsf"]] == ["pegfilgrastim"]
+    assert selectors.forecast_history(cycle, timezone.now())["gcsf"] == []  # 72 h passed, none recorded
+
+    made = forecasts.recompute_cycle(cycle.pk, now=on_day2)  # made on day 2, counting on the dose
+    assert selectors.lapsed_gcsf_plan_cycle_ids(timezone.now()) == [cycle.pk]
+    forecasts.recompute_stale(inline=True)
+    remade = Forecast.objects.get(cycle=cycle)
+    assert remade.input_version > made.input_version and remade.as_of > on_day2
+    assert selectors.lapsed_gcsf_plan_cycle_ids(timezone.now()) == []  # once, not at every sweep
+
+    alerts.evaluate_alerts(cycle.pk, timezone.now())
+    alert = Alert.objects.get(cycle=cycle, kind=Alert.Kind.GCSF_NOT_GIVEN, resolved_at=None)
+    assert "planned for this cycle: Pegfilgrastim day 2" in alert.message
+    assert "The forecast no longer counts on the planned dose." in alert.message
