@@ -144,7 +144,7 @@ def test_the_nurses_morning(width, live_server, chromium, nurse, team, other_tea
     assert serious_axe_violations(page, base) == []
 
     # 2. Acknowledge Deep's grade-4 alert from the ward in one click; the filters-free ward comes back.
-    rows.nth(1).locator(".ack-one button").click()
+    rows.nth(1).locator("button.ack-one").click()
     page.wait_for_selector(".messages")
     grade4.refresh_from_db()
     assert grade4.acknowledged_by == nurse

@@ -40,7 +40,7 @@ def test_an_acknowledged_fn_stays_first_on_the_ward_in_hand_until_antibiotics_ar
     first_row = page.locator("#ward-table tbody tr").first
     assert first_row.get_attribute("data-patient") == str(patient.pk)
 
-    first_row.locator("form.ack-one button").click()
+    first_row.locator("button.ack-one").click()
     page.wait_for_selector(f"[data-in-hand='{fn.pk}']")
 
     first_row = page.locator("#ward-table tbody tr").first

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 def text(html: str) -> str:
     """Return the words a reader sees in a piece of HTML (tags and hidden helper text dropped)."""
     html = re.sub(r'<span class="visually-hidden">.*?</span>', " ", html, flags=re.S)
-    html = re.sub(r"<(form|script)\b.*?</\1>", " ", html, flags=re.S)
+    html = re.sub(r"<(form|script|button)\b.*?</\1>", " ", html, flags=re.S)
     return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
 
 
