@@ -239,7 +239,12 @@ def test_alert_quality_shows_time_to_each_step_escalations_nobody_on_duty_and_tr
     from monitoring.models import TriageCall
 
     chain(team, Alert.Severity.CRITICAL, [(0, StepTarget.ON_DUTY), (10, StepTarget.REGISTRAR)])
-    raised = timezone.now().replace(microsecond=0) - timedelta(hours=1)
+    # A weekday at 10:00, when 'dayn' is on duty: "an hour before now" reached nobody on a Saturday
+    # morning (the day unit has no weekend day shift), so the test failed on Saturdays from 09:00.
+    day = timezone.localdate() - timedelta(days=1)  # the latest weekday before today, at 10:00
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    raised = datetime.combine(day, time(10, 0), tzinfo=LONDON)
     alert = raise_alert(make_patient(team), raised)
     timers.fire_due(raised + timedelta(minutes=10))
     for step in (0, 1):  # sent a minute after each step fired
