@@ -27,25 +27,26 @@ class PatientForm(RefuseControlCharacters, forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["team"].queryset = user.teams.all()
         self.fields["responsible_nurse"].queryset = User.objects.filter(teams__in=user.teams.all()).distinct()
+        if self.instance.pk is not None:
+            # A registered patient's MRN is changed by an administrator (admin site), as it was given:
+            # an edit that refused another team's MRN while taking an unused one told which MRNs exist
+            # elsewhere (issue 25 item 5). Shown, not sent: whatever a post says, the MRN stays.
+            mrn = self.fields["mrn"]
+            mrn.disabled = True
+            mrn.help_text = "The lab feed finds the patient by it: only an administrator changes it."
 
     def validate_unique(self):
-        """Refuse an MRN already in use without saying whether another team has it (issue 16, issue 25).
+        """Refuse a new patient's MRN already in the user's teams, saying nothing of other teams (issues 16, 25).
 
         A new patient is a registration request (records.request_registration): only a clash in the
         user's own teams, which she can see anyway, is refused here; the same query runs either way.
+        An edit cannot change the MRN (disabled above), so it looks up no other patient's.
         """
+        if self.instance.pk is not None:
+            return super().validate_unique()
         mrn = self.cleaned_data.get("mrn")
-        if self.instance.pk is None:
-            if mrn and Patient.objects.filter(mrn=mrn, team__in=self.fields["team"].queryset).exists():
-                self.add_error("mrn", f"A patient with MRN {mrn} is already in your teams.")
-            return
-        clash = Patient.objects.filter(mrn=mrn).exclude(pk=self.instance.pk).first() if mrn else None
-        if clash is None:
-            super().validate_unique()
-        elif clash.team_id in {team.pk for team in self.fields["team"].queryset}:
+        if mrn and Patient.objects.filter(mrn=mrn, team__in=self.fields["team"].queryset).exists():
             self.add_error("mrn", f"A patient with MRN {mrn} is already in your teams.")
-        else:
-            self.add_error("mrn", f"MRN {mrn} cannot be used: not found in your teams. Ask an administrator.")
 
     def typed_values(self) -> dict[str, str]:
         """Return the cleaned form as text by field name (a registration request keeps it whole)."""

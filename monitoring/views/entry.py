@@ -74,10 +74,7 @@ def patient_edit(request, pk: int):
     patient = patient_for(request, pk, FORM)
     form = forms.PatientForm(request.POST or None, instance=patient, user=request.user)
     if request.method == "POST" and form.is_valid():
-        if races.unless_recorded(form.save) is None:  # the new MRN was taken by another post meanwhile
-            form.add_error("mrn", f"MRN {form.cleaned_data['mrn']} cannot be used: not found in your teams. "
-                                  "Ask an administrator.")
-            return _form_page(request, form, f"Edit {patient}", patient)
+        form.save()  # the MRN cannot change here (forms.PatientForm), so no unique constraint can be met
         messages.success(request, "Patient details saved.")
         return redirect(patient)
     return _form_page(request, form, f"Edit {patient}", patient)
