@@ -19,7 +19,7 @@ from monitoring.audit import record_access, record_refusal
 from monitoring.forecasts.whatif.fhir import risk_assessment_bundle
 from monitoring.forecasts.whatif.scenarios import cycle_scenarios
 from monitoring.models import AccessLog, ApiToken, Cycle, Patient
-from monitoring.views.api import authenticated_token
+from monitoring.views.api import token_or_refusal
 
 FHIR_JSON = "application/fhir+json"
 
@@ -31,15 +31,9 @@ def _error(status: int, message: str) -> JsonResponse:
 @csrf_exempt
 @login_not_required
 def risk_assessments(request, mrn: str):
-    token: ApiToken | None = authenticated_token(request)
-    if token is None:
-        response = _error(401, "send a valid API token: Authorization: Bearer <token>")
-        response["WWW-Authenticate"] = 'Bearer realm="neutrowatch"'
-        return response
-    if request.method != "GET":
-        response = _error(405, "use GET")
-        response["Allow"] = "GET"
-        return response
+    token, refusal = token_or_refusal(request, "GET", "use GET")
+    if refusal is not None:
+        return refusal
     patient = Patient.objects.filter(mrn=mrn).first()
     if patient is None or not token.teams.filter(pk=patient.team_id).exists():
         if patient is not None:
