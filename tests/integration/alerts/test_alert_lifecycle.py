@@ -251,7 +251,7 @@ def test_a_grade4_alert_shows_the_latest_count_beside_the_one_that_raised_it_and
     from monitoring.transports import email
 
     escalation = alert.deliveries.filter(channel=Delivery.Channel.EMAIL).first()
-    assert "The condition cleared at" in email.body(escalation)
+    assert "It has since CLEARED, at" in email.body(escalation)  # and what is still needed (test_lifecycle_gaps)
 
 
 def _forecast(cycle, *, p_grade4: float, nadir_at, p_ready=None, next_day1=None):
