@@ -138,6 +138,8 @@ def held_temperature_readings(value: Decimal, unit: str) -> list[tuple[str, Deci
 class TemperaturePoint:
     taken_at: datetime
     temperature_c: Decimal
+    entered_at: datetime | None = None  # when it was stored: a fever entered late (LATE_FEVER_*)
+    reading_id: int | None = None
 
 
 # The fever criteria of the guidelines, and which a policy uses (thresholds: FEVER_POLICY_*).

@@ -34,6 +34,9 @@ Rules (issues 4 and 11), severities in brackets:
    last 24 h (a forecast is not a count): treat as possible neutropenic sepsis (NICE CG151).
    Without an active cycle, "on chemotherapy" is a dose in the last 30 days (NICE sepsis 1.1.9).
    With a count of 1.0 or more in the last 24 h the same alert is high: assess for infection.
+   A fever entered more than a day after it was taken (rules/late_fever.py) raises the same alert,
+   high, naming the delay: telephone the patient now; unless she cannot be neutropenic or the
+   fever is clearly historical (clinical LATE_FEVER_*), when it raises nothing and says why.
 3c. Fever re-check [medium]: one reading of 38.0 C or more that is not yet a fever under the
    policy (IDSA: 38.0-38.2 C once): re-check within 1 h; a re-check >= 38.0 C makes it a fever.
 4. Not ready for the next cycle [medium]: the latest pre-dose count (72 h before the next
@@ -112,4 +115,5 @@ from monitoring.alerts.rules.held import (  # noqa: F401
     unreadable_held,
     unregistered_result,
 )
+from monitoring.alerts.rules.late_fever import delay_words, late_fevers_not_alerted  # noqa: F401
 from monitoring.alerts.rules.worsening import SUPERSEDES, transition, worsening  # noqa: F401

@@ -24,6 +24,7 @@ from monitoring.alerts.rules.facts import (
     GcsfPoint,
     Thresholds,
 )
+from monitoring.alerts.rules.late_fever import late_fever
 from monitoring.alerts.rules.shared import _fever, _forecast_low_within, _latest_count, _recent_temperatures, _when
 
 
@@ -208,8 +209,10 @@ def fever_unknown_anc(facts: CycleFacts, thresholds: Thresholds) -> Finding | No
     if not facts.on_chemotherapy:
         return None
     fever = _fever(facts, thresholds)
-    if fever is None or febrile_neutropenia(facts, thresholds) is not None:
-        return None  # no fever, or rule 3 already says febrile neutropenia
+    if fever is None:
+        return late_fever(facts, thresholds)  # a fever entered a day or more after it was taken
+    if febrile_neutropenia(facts, thresholds) is not None:
+        return None  # rule 3 already says febrile neutropenia
     evidence = {"temperature_c": str(fever.temperature_c), "taken_at": fever.taken_at.isoformat(),
                 "fever_policy": thresholds.fever_policy}
     policy = f" Fever policy: {clinical.FEVER_POLICY_NAMES.get(thresholds.fever_policy, thresholds.fever_policy)}."
