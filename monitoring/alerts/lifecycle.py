@@ -105,8 +105,9 @@ def _raise(verdict: Verdict, finding: rules.Finding, work: _Pass, replaced: list
     if change:
         alert.message = f"Worse: {change}. {message}"
         evidence.update(change=change, replaces=[a.pk for a in replaced])
-        # One fever, one escalation: a fever alert replaced by febrile neutropenia hands on its own.
-        same_fever = [a for a in replaced if a.kind == rules.FEVER_UNKNOWN_ANC]
+        # One fever, one escalation: a fever alert nobody has acknowledged hands on its own to the alert
+        # that replaces it. One in hand hands on nothing: the worse alert is news, and escalates if unseen.
+        same_fever = [a for a in replaced if a.kind == rules.FEVER_UNKNOWN_ANC and a.acknowledged_at is None]
         alert.escalated_at = min((a.escalated_at for a in same_fever if a.escalated_at), default=None)
         alert.antibiotics_given_at = min((a.antibiotics_given_at for a in replaced if a.antibiotics_given_at),
                                          default=None)

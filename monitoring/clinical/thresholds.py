@@ -75,6 +75,16 @@ KNOWN_ANC_WITHIN = timedelta(hours=24)
 FN_ANC_BELOW = Decimal("1.0")
 FN_PREDICTED_ANC_BELOW = Decimal("0.5")
 FN_PREDICTION_HORIZON = timedelta(hours=48)
+# A hotter fever in an episode already in hand is news (the safety round, item 2): re-notified through
+# the lifecycle's "Worse" path when the hottest reading rises into a higher CTCAE v5.0 "Fever" grade
+# (grade 1: 38.0-39.0 C; grade 2: > 39.0-40.0 C; grade 3: > 40.0 C), or by FEVER_WORSE_BY_C over the
+# hottest reading the alert has shown. The margin is the deadband against flapping (ANSI/ISA-18.2, as
+# for the forecast alerts): half a degree is beyond the repeat variation of one thermometer and site
+# (about 0.2-0.3 C), and the comparison is with the hottest reading the alert has shown, which only
+# rises, so readings that go up and down under it never re-notify.
+FEVER_GRADE2_ABOVE_C = Decimal("39.0")
+FEVER_GRADE3_ABOVE_C = Decimal("40.0")
+FEVER_WORSE_BY_C = Decimal("0.5")
 # ASCO/IDSA 2018: empirical antibiotics within 1 hour of triage.
 FN_ANTIBIOTICS_WITHIN = timedelta(hours=1)
 

@@ -13,7 +13,7 @@ import pytest
 from django.utils import timezone
 
 from monitoring import alerts, clinical, records
-from monitoring.models import Alert, Delivery
+from monitoring.models import Alert, AlertEvent, Delivery
 from monitoring.transports import email
 from tests.conftest import start_on_regimen
 
@@ -117,3 +117,63 @@ def test_a_late_fever_without_chemotherapy_in_the_window_raises_nothing(patient,
     assert not Alert.objects.filter(patient=patient, kind=Alert.Kind.FEVER_UNKNOWN_ANC).exists()
     assert "outside the post-chemotherapy" in (reading.history.order_by("-history_id").first().history_change_reason
                                                or "")
+
+
+# --- 2. A hotter fever in an episode in hand ----------------------------------------------------
+
+
+def test_a_hotter_fever_after_fever_status_unknown_was_acknowledged_is_raised_again_as_worse(patient, cycle, nurse):
+    temperature(patient, "38.4", hours_ago=2)  # no count: critical
+    first = live(patient, Alert.Kind.FEVER_UNKNOWN_ANC)
+    alerts.acknowledge_alert(first.pk, nurse, "phoned: coming in")
+
+    temperature(patient, "38.6", hours_ago=1.5)  # 0.2 °C hotter, same grade: refreshed, not news
+    assert live(patient, Alert.Kind.FEVER_UNKNOWN_ANC).pk == first.pk
+
+    temperature(patient, "39.2", hours_ago=0.5)  # into CTCAE fever grade 2
+
+    first.refresh_from_db()
+    worse = live(patient, Alert.Kind.FEVER_UNKNOWN_ANC)
+    assert first.superseded_by_id == worse.pk and worse.acknowledged_at is None
+    assert worse.message.startswith("Worse: 38.60 °C -> 39.20 °C") and "above 39.0 °C (CTCAE v5.0 fever grade 2)" \
+        in worse.message
+    assert "hottest 39.20 °C" in worse.message
+    assert AlertEvent.objects.filter(alert=worse, kind=AlertEvent.Kind.WORSENED).exists()
+    assert worse.deliveries.filter(channel=Delivery.Channel.INAPP).exists()
+    assert alerts.escalate_due(timezone.now() + timedelta(hours=1)) == 1  # unseen, it escalates again
+
+
+def test_readings_going_up_and_down_under_the_hottest_do_not_flap(patient, cycle, nurse):
+    temperature(patient, "38.9", hours_ago=3)
+    first = live(patient, Alert.Kind.FEVER_UNKNOWN_ANC)
+    alerts.acknowledge_alert(first.pk, nurse, "in hand")
+    for hours_ago, celsius in ((2.5, "38.2"), (2, "38.95"), (1.5, "38.4"), (1, "39.0"), (0.5, "38.6")):
+        temperature(patient, celsius, hours_ago=hours_ago)
+    assert Alert.objects.filter(patient=patient, kind=Alert.Kind.FEVER_UNKNOWN_ANC).count() == 1
+
+
+def test_a_fever_half_a_degree_hotter_in_an_acknowledged_febrile_neutropenia_is_worse(patient, cycle, nurse):
+    count(patient, "0.30", hours_ago=3)
+    temperature(patient, "38.3", hours_ago=2)
+    fn = live(patient, Alert.Kind.FEBRILE_NEUTROPENIA)
+    alerts.acknowledge_alert(fn.pk, nurse, "antibiotics given", antibiotics_given_at=timezone.now())
+
+    temperature(patient, "38.8", hours_ago=0.5)
+
+    worse = live(patient, Alert.Kind.FEBRILE_NEUTROPENIA)
+    assert worse.pk != fn.pk and "38.30 °C -> 38.80 °C" in worse.message and "0.50 °C hotter" in worse.message
+    assert worse.antibiotics_given_at is not None  # handed on: the antibiotics were given
+
+
+def test_febrile_neutropenia_after_an_acknowledged_escalated_fever_escalates_if_nobody_sees_it(patient, cycle, nurse):
+    temperature(patient, "38.6", hours_ago=2)
+    fever = live(patient, Alert.Kind.FEVER_UNKNOWN_ANC)
+    assert alerts.escalate_due(timezone.now() + timedelta(hours=1)) == 1
+    alerts.acknowledge_alert(fever.pk, nurse, "phoned")
+
+    count(patient, "0.60", hours_ago=0.5)  # grade 3 (high), so febrile neutropenia is the only critical
+
+    fn = live(patient, Alert.Kind.FEBRILE_NEUTROPENIA)
+    assert fn.escalated_at is None  # not handed on from an alert someone had in hand
+    assert alerts.escalate_due(timezone.now() + timedelta(hours=2)) == 1
+    assert fn.deliveries.filter(purpose=Delivery.Purpose.ESCALATE).exists()
