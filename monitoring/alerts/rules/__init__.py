@@ -42,7 +42,9 @@ Rules (issues 4 and 11), severities in brackets:
 4. Not ready for the next cycle [medium]: the latest pre-dose count (72 h before the next
    day 1, or after it while not given) is below the regimen's ANC or platelet threshold (decided
    at save time too: PRE_DOSE_KINDS), or, without one, forecast P(ANC >= threshold on
-   the next day 1) < 0.5. A pre-dose count at or above the threshold wins over the forecast.
+   the next day 1) < 0.5. A pre-dose count at or above the threshold wins over the forecast, and a
+   forecast never clears a "not ready" a measured count raised: after a delay it is kept until a
+   later count is at or above the threshold (live_evidence; the safety round, item 5).
 5. Nadir window unmonitored [low]: intermediate or high FN-risk regimen, the predicted nadir
    window is under way and no count has been taken in it.
 6. G-CSF indicated but not given [medium]: from 72 h after the END of the last chemotherapy dose

@@ -177,3 +177,56 @@ def test_febrile_neutropenia_after_an_acknowledged_escalated_fever_escalates_if_
     assert fn.escalated_at is None  # not handed on from an alert someone had in hand
     assert alerts.escalate_due(timezone.now() + timedelta(hours=2)) == 1
     assert fn.deliveries.filter(purpose=Delivery.Purpose.ESCALATE).exists()
+
+
+# --- 5. A forecast does not clear a "not ready" that a measured count raised ---------------------
+
+
+def _forecast_ready(cycle, p_ready: float, next_day1):
+    from monitoring.models import Forecast
+
+    now = timezone.now()
+    cycle.refresh_from_db()
+    Forecast.objects.update_or_create(cycle=cycle, defaults=dict(
+        input_version=cycle.input_version, inputs_digest="t", computed_at=now, as_of=now, nadir_anc_1e9_per_l=0.9,
+        nadir_lo80=0.6, nadir_hi80=1.4, nadir_at=now - timedelta(days=10), p_grade4=0.05, p_ready=p_ready,
+        next_day1=next_day1, ready_threshold_1e9_per_l=1.5))
+
+
+def test_after_a_delay_a_forecast_alone_does_not_clear_not_ready_raised_by_a_low_count(patient, regimens):
+    from monitoring import treatment
+
+    cycle1 = start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=20)
+    cycle2 = cycle1.course.cycles.get(number=2)
+    count(patient, "1.10", hours_ago=2)  # pre-dose for tomorrow: not ready
+    alert = live(patient, Alert.Kind.NOT_READY)
+    new_day1 = cycle2.planned_day1 + timedelta(days=7)
+    treatment.delay_cycle(cycle2, new_day1, "ANC 1.1 before cycle 2")
+    _forecast_ready(cycle1, p_ready=0.9, next_day1=new_day1)  # the model thinks she will have recovered
+
+    alerts.evaluate_alerts(cycle1.pk)  # the worker's recompute and the sweep
+
+    alert.refresh_from_db()
+    assert alert.resolved_at is None
+    assert "the last pre-dose ANC, 1.100 x10^9/L" in alert.latest_message
+    assert "a forecast does not clear a measured count" in alert.latest_message
+
+    count(patient, "1.80", hours_ago=1)  # a measured count at the threshold or above answers it
+    _forecast_ready(cycle1, p_ready=0.9, next_day1=new_day1)
+    alerts.evaluate_alerts(cycle1.pk)
+    alert.refresh_from_db()
+    assert alert.resolved_at is not None
+
+
+def test_a_forecast_still_adds_not_ready_after_a_delay(patient, regimens):
+    from monitoring import treatment
+
+    cycle1 = start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=20)
+    cycle2 = cycle1.course.cycles.get(number=2)
+    new_day1 = cycle2.planned_day1 + timedelta(days=7)
+    treatment.delay_cycle(cycle2, new_day1, "patient request")
+    _forecast_ready(cycle1, p_ready=0.2, next_day1=new_day1)
+
+    alerts.evaluate_alerts(cycle1.pk)
+
+    assert "Predicted not ready" in live(patient, Alert.Kind.NOT_READY).message
