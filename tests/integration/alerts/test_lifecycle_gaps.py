@@ -101,6 +101,21 @@ def test_a_clearly_historical_late_fever_is_stored_raises_nothing_and_says_why(p
     assert reason.startswith("Entered late, no alert: historical: over 72 h old, 36.80 °C taken after it")
 
 
+@pytest.mark.parametrize(("fever_hours_ago", "normal_hours_ago"), [
+    (100, None),  # over 72 h old, but nothing says it ended
+    (50, 40),  # a normal reading after it, but under 72 h old
+])
+def test_a_late_fever_is_historical_only_when_old_and_followed_by_a_normal_reading(
+        patient, regimens, fever_hours_ago, normal_hours_ago):
+    start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=10)
+    if normal_hours_ago is not None:
+        temperature(patient, "36.9", hours_ago=normal_hours_ago)
+    temperature(patient, "38.5", hours_ago=fever_hours_ago)
+
+    alert = live(patient, Alert.Kind.FEVER_UNKNOWN_ANC)
+    assert alert.severity == Alert.Severity.HIGH and f"taken {fever_hours_ago} h ago" in alert.message
+
+
 def test_a_late_fever_with_a_normal_count_since_raises_nothing_and_says_why(patient, cycle):
     count(patient, "2.50", hours_ago=20)
     reading = temperature(patient, "38.5", hours_ago=30)
