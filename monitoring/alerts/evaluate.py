@@ -150,6 +150,24 @@ def _note_late_fevers_not_alerted(facts: rules.CycleFacts, patient_id: int) -> N
                 history_change_reason=f"Entered late, no alert: {why}"[:100])
 
 
+def late_entry_words(reading: TemperatureReading) -> str:
+    """Return what became of a fever entered more than a day after it was taken, for the nurse who entered it.
+
+    "" for a reading entered in time or below 38.0 °C: the ordinary fever rules speak for it.
+    """
+    late = reading.entered_at - reading.taken_at > clinical.LATE_FEVER_ENTERED_AFTER
+    if not late or reading.temperature_c < clinical.FEVER_SUSTAINED_C:
+        return ""
+    hours = int((reading.entered_at - reading.taken_at).total_seconds() // 3600)
+    if Alert.objects.filter(patient_id=reading.patient_id, kind=Alert.Kind.FEVER_UNKNOWN_ANC,
+                            resolved_at__isnull=True, evidence__temperature_id=reading.pk).exists():
+        return (f"Entered {hours} h after it was taken: an alert was raised. Telephone the patient now to ask "
+                "whether she is febrile or unwell.")
+    reason = reading.history.order_by("-history_id").values_list("history_change_reason", flat=True).first()
+    why = reason.removeprefix("Entered late, no alert: ") if reason else "outside the post-chemotherapy fever window"
+    return f"Entered {hours} h after it was taken: no alert ({why})."
+
+
 def _previous_cycle(cycle: Cycle, cycles: list[Cycle]) -> Cycle | None:
     """Return the cycle before `cycle` in its course, from the patient's active cycles."""
     return next((c for c in cycles if c.course_id == cycle.course_id and c.number == cycle.number - 1), None)

@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
 
-from monitoring import forms, records, treatment
+from monitoring import alerts, forms, records, treatment
 from monitoring.guards import text
 from monitoring.models import AccessLog, CountResult, Cycle, Patient, RegistrationRequest, TreatmentCourse
 from monitoring.models.results import Source
@@ -138,6 +138,8 @@ def temperature_new(request, pk: int):
             messages.info(request, f"This temperature ({fields['temperature_c']} °C) was already recorded.")
         else:
             messages.success(request, f"Temperature recorded: {reading.temperature_c} °C.")
+            if late := alerts.late_entry_words(reading):  # a fever entered late: what became of it, never silent
+                messages.warning(request, late)
         return redirect(patient)
     return _form_page(request, form, f"New temperature for {patient}", patient)
 

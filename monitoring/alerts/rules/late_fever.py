@@ -61,7 +61,7 @@ def _judge(facts: CycleFacts, fever: clinical.TemperaturePoint) -> tuple[Finding
         return None, evidence["why"]
     hours_ago = _hours(facts.now - fever.taken_at)
     evidence.update(temperature_c=str(fever.temperature_c), taken_at=fever.taken_at.isoformat(),
-                    entered_at=fever.entered_at.isoformat(), late_fever=True,
+                    entered_at=fever.entered_at.isoformat(), late_fever=True, temperature_id=fever.reading_id,
                     entered_late_hours=_hours(fever.entered_at - fever.taken_at))
     evidence.pop("why", None)
     message = (f"Fever {fever.temperature_c} °C {delay_words(facts, fever)}: it reached nobody when it was taken. "

@@ -134,6 +134,28 @@ def test_a_late_fever_without_chemotherapy_in_the_window_raises_nothing(patient,
                                                or "")
 
 
+def _form_temperature(client, patient, celsius: str, hours_ago: float) -> list[str]:
+    """Enter a temperature through the nurse's form; return the messages the next page shows."""
+    from django.urls import reverse
+
+    taken = timezone.localtime(timezone.now() - timedelta(hours=hours_ago)).strftime("%Y-%m-%dT%H:%M")
+    response = client.post(reverse("temperature_new", args=[patient.pk]),
+                           {"taken_at": taken, "value": celsius, "unit": "C", "site": "oral"}, follow=True)
+    return [str(m) for m in response.context["messages"]]
+
+
+def test_the_nurse_entering_a_late_fever_is_told_what_became_of_it(nurse_client, patient, regimens):
+    start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=10)
+    said = _form_temperature(nurse_client, patient, "38.6", hours_ago=30)
+    assert any(m.startswith("Entered 30 h after it was taken: an alert was raised. Telephone the patient now")
+               for m in said)
+
+    _form_temperature(nurse_client, patient, "36.7", hours_ago=90)
+    said = _form_temperature(nurse_client, patient, "38.2", hours_ago=100)
+    assert any(m.startswith("Entered 100 h after it was taken: no alert (historical: over 72 h old, 36.70 °C")
+               for m in said)
+
+
 # --- 2. A hotter fever in an episode in hand ----------------------------------------------------
 
 
