@@ -14,8 +14,10 @@ condition worsens (`rules.worsening`), or a lesser one a graver condition replac
 (`rules.SUPERSEDES`: grade 3 by grade 4, "fever, status unknown" by febrile neutropenia), is
 resolved as superseded and a new alert, linked to it, is raised with the change in words: so it
 is unacknowledged, in-app to the team at once, and emailed and escalated like any new alert of
-its severity. A superseded fever alert hands on its escalation and antibiotic time: one fever is
-one critical, escalated once. Every change is an `AlertEvent` row, written in the same transaction.
+its severity. A superseded fever alert hands on its antibiotic time and, if nobody had acknowledged
+it, its escalation: one fever is one critical, escalated once (one in hand hands on no escalation:
+the worse alert is news). A hotter fever in hand is worse too (`rules.worsening`). Every change is
+an `AlertEvent` row, written in the same transaction.
 
 Deliveries of a raised alert are written in the same transaction (`recipients`), and sent after
 commit (`delivery.dispatch`).

@@ -11,9 +11,16 @@ nothing and `late_fevers_not_alerted` says why (written on the reading's history
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from monitoring import clinical
 from monitoring.alerts.rules.facts import FEBRILE_NEUTROPENIA, FEVER_UNKNOWN_ANC, HIGH, CycleFacts, Finding, Thresholds
 from monitoring.alerts.rules.shared import _forecast_low_within, _latest_count, _when
+
+# A save takes its `now` before it stores the reading (an import of a large file, up to minutes before):
+# an entry this far after `now` is the one being saved. Further on, `now` is a replay of the past (a
+# simulation or a benchmark), where every reading would look entered late.
+_ENTRY_AFTER_NOW = timedelta(hours=1)
 
 
 def late_fevers(facts: CycleFacts) -> list[clinical.TemperaturePoint]:
@@ -22,7 +29,7 @@ def late_fevers(facts: CycleFacts) -> list[clinical.TemperaturePoint]:
     late = [t for t in facts.temperatures
             if t.entered_at is not None and t.temperature_c >= clinical.FEVER_SUSTAINED_C and t.taken_at < lookback
             and t.entered_at - t.taken_at > clinical.LATE_FEVER_ENTERED_AFTER
-            and t.entered_at >= facts.now - clinical.LATE_FEVER_ALERT_FOR]  # the save's `now` is taken just before
+            and facts.now - clinical.LATE_FEVER_ALERT_FOR <= t.entered_at <= facts.now + _ENTRY_AFTER_NOW]
     return sorted(late, key=lambda t: (t.taken_at, t.temperature_c), reverse=True)
 
 
