@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
 
-from monitoring import forms, records, treatment
+from monitoring import alerts, forms, records, treatment
 from monitoring.guards import text
 from monitoring.models import AccessLog, CountResult, Cycle, Patient, RegistrationRequest, TreatmentCourse
 from monitoring.models.results import Source
@@ -80,16 +80,17 @@ def patient_edit(request, pk: int):
     return _form_page(request, form, f"Edit {patient}", patient)
 
 
-def _record_once(request, write, *args, already: str, done, **kwargs) -> None:
+def _record_once(request, write, *args, already: str, done, **kwargs):
     """Store what a form says and say so; a form sent twice (a double click) is stored once and says `already`.
 
-    `done` makes the message from what was stored.
+    `done` makes the message from what was stored. Returns what was stored, or None if it was already.
     """
     stored = races.unless_recorded(write, *args, **kwargs)
     if stored is None:
         messages.info(request, already)
     else:
         messages.success(request, done(stored))
+    return stored
 
 
 def count_new(request, pk: int):
@@ -139,9 +140,11 @@ def temperature_new(request, pk: int):
     form = forms.TemperatureForm(request.POST or None, patient=patient, initial={"taken_at": timezone.localtime()})
     if request.method == "POST" and form.is_valid():
         fields = form.fields_for_service()
-        _record_once(request, records.record_temperature, patient, user=request.user, **fields,
-                     already=f"This temperature ({fields['temperature_c']} °C) was already recorded.",
-                     done=lambda reading: f"Temperature recorded: {reading.temperature_c} °C.")
+        reading = _record_once(request, records.record_temperature, patient, user=request.user, **fields,
+                               already=f"This temperature ({fields['temperature_c']} °C) was already recorded.",
+                               done=lambda reading: f"Temperature recorded: {reading.temperature_c} °C.")
+        if reading is not None and (late := alerts.late_entry_words(reading)):
+            messages.warning(request, late)  # a fever entered late: what became of it, never silent
         return redirect(patient)
     return _form_page(request, form, f"New temperature for {patient}", patient)
 
