@@ -24,9 +24,9 @@ from monitoring.selectors.ward import (
     TREND_STEADY_FRACTION,
     WardFilters,
     WardRow,
-    ward_lines,
     ward_rows,
 )
+from monitoring.selectors.ward_text import ward_lines
 
 __all__ = [
     "attach_events",
