@@ -1,10 +1,11 @@
 """The ward overview: one row per active patient, most urgent first, in a fixed number of queries.
 
 The ward is the page twenty nurses keep open while results arrive, so it is read straight from the
-tables on every request (it can never show an older state than they hold) and read cheaply: rows
-come back as plain tuples, not model instances, and only the current cycle of each course and its
-forecast become objects. Each row carries the words and numbers its template prints, ready made,
-so rendering 300 rows is a matter of joining strings (bench/pages.py, docs/benchmarks.md).
+tables and read cheaply: rows come back as plain tuples, not model instances, and only the current
+cycle of each course and its forecast become objects. Each row carries the words and numbers its
+template prints, ready made (selectors/ward_text.py), so rendering 300 rows is a matter of joining
+strings (bench/pages.py, docs/benchmarks.md). The page draws them at most once a second for everyone
+who sees the same teams, never older than the viewer's own change (views/ward_cache.py).
 """
 
 from __future__ import annotations
