@@ -48,6 +48,7 @@ class WardPatient:
     given_name: str
     family_name: str
     team_name: str
+    team_id: int
 
     def get_absolute_url(self) -> str:
         return _patient_url(self.pk)
@@ -98,6 +99,11 @@ class WardRow:
         return Alert.Severity(self.max_severity).label if self.max_severity else ""
 
     @property
+    def has_alerts(self) -> bool:
+        """Return True with any live alert, open or in hand (the ward's "open alerts" filter)."""
+        return bool(self.open_alerts or self.in_hand)
+
+    @property
     def has_fn_alert(self) -> bool:
         """Return True in an ongoing febrile-neutropenia episode, acknowledged ("in hand") or not."""
         top = self.top_alert
@@ -142,7 +148,7 @@ class WardFilters:
 
 # The columns the ward shows or ranks by, read as tuples (a model instance per row costs more than
 # the query: the dashboard tests count the queries, bench/pages.py times them).
-WARD_PATIENT_COLUMNS = ("pk", "mrn", "given_name", "family_name", "team__name")
+WARD_PATIENT_COLUMNS = ("pk", "mrn", "given_name", "family_name", "team__name", "team_id")
 WARD_COURSE_COLUMNS = ("pk", "patient_id", "regimen__name", "regimen__cycle_length_days")
 WARD_CYCLE_COLUMNS = ("pk", "course_id", "number", "planned_day1", "actual_day1", "status", "input_version")
 WARD_FORECAST_FIELDS = (
@@ -178,12 +184,20 @@ def ward_rows(user, filters: WardFilters, now: datetime) -> list[WardRow]:
         rows.append(_ward_row(patient, course, current.get(course.pk) if course else None,
                               last_counts.get(patient.pk, []), sorted(live_alerts.get(patient.pk, []), key=alert_order),
                               now))
-    if filters.risk in RISK_LEVELS:
-        rows = [r for r in rows if r.risk == filters.risk]
-    if filters.only_open_alerts:
-        rows = [r for r in rows if r.open_alerts or r.in_hand]
+    rows = [r for r in rows if shown(filters, r.patient.team_id, r.risk, r.has_alerts)]
     rows.sort(key=_urgency, reverse=True)
     return rows
+
+
+def shown(filters: WardFilters, team_id: int, risk: str, has_alerts: bool) -> bool:
+    """Return whether a row of this team, risk and alerts passes the team, risk and open-alerts filters.
+
+    The search is not here: it is a query (`ward_rows`). The shared rows (views/ward_cache.py) filter
+    the whole ward with this, so a filtered ward is the same rows as the unfiltered one.
+    """
+    return ((not filters.team_id or team_id == filters.team_id)
+            and (filters.risk not in RISK_LEVELS or risk == filters.risk)
+            and (not filters.only_open_alerts or has_alerts))
 
 
 @dataclass(slots=True)

@@ -2,9 +2,10 @@
 
 Twenty nurses keep the ward open while results arrive. Drawing its rows costs about 80 ms of CPU
 for 300 patients (reading the tables, every cell's text, the markup), so twenty nurses asking every
-few seconds used to fill two cores. The rows depend only on which teams the viewer sees and the
-filters in the URL (nothing in them depends on her role or her name), so they are drawn once and
-shared by the web processes through the "ward" cache (Redis), under a key made of those.
+few seconds used to fill two cores. The rows depend only on which teams the viewer sees and her
+search (nothing in them depends on her role or her name), so they are drawn once, each row apart,
+and shared by the web processes through the "ward" cache (Redis), under a key made of those; the
+team, risk and open-alerts filters pick from them.
 
 Freshness, the rule the nurse can rely on:
 - rows are never older than WARD_ROWS_MAX_AGE_SECONDS (1 s): their reads began no earlier than
@@ -47,45 +48,66 @@ POLL_SECONDS = 0.02
 REFRESH_AHEAD = 0.7  # rows past this share of the max age are drawn again by one request
 CLAIM_SECONDS = 10  # a drawer that died lets go of its claim after this
 CACHE_DOWN_RETRY_SECONDS = 5.0
-# The rows' markup is the `ward_rows` tag's (templatetags/ward.py); drawn through the template engine
-# because views do not import template tags (the import contract keeps them independent).
-ROWS_TEMPLATE = "{% load ward %}{% ward_rows lines %}"
+# The rows' markup is the `ward_rows` tag's (templatetags/ward.py), drawn through the template engine
+# because views do not import template tags (the import contract keeps them independent). Each row is
+# drawn on its own and followed by ROW_END (which escaped text cannot contain), so the rows can be
+# told apart and filtered.
+ROW_END = "<!--nw-row-->"
+ROWS_TEMPLATE = "{% load ward %}{% for one in lines %}{% ward_rows one %}" + ROW_END + "{% endfor %}"
 
 _cache_down_until = 0.0  # per process: after an error, the cache is left alone until then
 
 
 @dataclass
 class WardRows:
-    """The ward's rows as drawn: the `<tr>` markup and what the page around them needs."""
+    """The ward's rows as shown: the `<tr>` markup and what the page around them needs."""
 
     html: str
     patient_ids: list[int]
     forecast_updating: bool
-    started_at: float  # seconds since the epoch when the reads began: the rows show no older state
 
     def __len__(self) -> int:
         return len(self.patient_ids)
 
 
+@dataclass
+class DrawnWard:
+    """Every row of a ward (the viewer's teams, her search), most urgent first, as drawn at `started_at`.
+
+    Each row is (patient id, team id, risk, has live alerts, forecast updating, its `<tr>` markup): the
+    team, risk and open-alerts filters pick from these (`selectors.shown`), so one drawing serves them all.
+    """
+
+    rows: list[tuple[int, int, str, bool, bool, str]]
+    started_at: float  # seconds since the epoch when the reads began: the rows show no older state
+
+    def shown(self, filters: selectors.WardFilters) -> WardRows:
+        rows = [row for row in self.rows if selectors.shown(filters, *row[1:4])]
+        return WardRows(html="".join(row[5] for row in rows), patient_ids=[row[0] for row in rows],
+                        forecast_updating=any(row[4] for row in rows))
+
+
 def ward_rows(request, teams: list, filters: selectors.WardFilters, now) -> WardRows:
     """Return the ward's rows for this viewer: shared ones if fresh enough for her, else drawn anew."""
     max_age = settings.WARD_ROWS_MAX_AGE_SECONDS
+    asked = _Request(request, filters, now)
     if max_age <= 0 or time.time() < _cache_down_until:
-        return draw(request.user, filters, now)
+        return asked.draw().shown(filters)
     try:
-        return _shared_rows(_Request(request, filters, now), _key(teams, filters), max_age)
+        return _shared_rows(asked, _key(teams, filters), max_age).shown(filters)
     except Exception:  # the cache is down or broken: the ward is drawn as if there were none
         _cache_failed()
-        return draw(request.user, filters, now)
+        return asked.draw().shown(filters)
 
 
-def draw(user, filters: selectors.WardFilters, now) -> WardRows:
-    """Draw the ward's rows from the tables (5 queries)."""
+def draw(user, search: str, now) -> DrawnWard:
+    """Draw every row of the user's teams that matches the search, from the tables (5 queries)."""
     started_at = time.time()
-    rows = selectors.ward_rows(user, filters, now)
-    html = _rows_template().render({"lines": selectors.ward_lines(rows, now)})
-    return WardRows(html=html, patient_ids=[row.patient.pk for row in rows],
-                    forecast_updating=any(row.forecast_state for row in rows), started_at=started_at)
+    rows = selectors.ward_rows(user, selectors.WardFilters(search=search), now)
+    lines = selectors.ward_lines(rows, now)
+    markup = _rows_template().render({"lines": [[line] for line in lines]}).split(ROW_END)
+    return DrawnWard([(row.patient.pk, row.patient.team_id, row.risk, row.has_alerts, bool(row.forecast_state), html)
+                      for row, html in zip(rows, markup[:-1], strict=True)], started_at)
 
 
 @dataclass(frozen=True)
@@ -96,17 +118,17 @@ class _Request:
     filters: selectors.WardFilters
     now: object
 
-    def draw(self) -> WardRows:
-        return draw(self.request.user, self.filters, self.now)
+    def draw(self) -> DrawnWard:
+        return draw(self.request.user, self.filters.search, self.now)
 
 
-def _shared_rows(asked: _Request, key: str, max_age: float) -> WardRows:
+def _shared_rows(asked: _Request, key: str, max_age: float) -> DrawnWard:
     cache = caches[CACHE_ALIAS]
     not_before = max(time.time() - max_age, last_write_s(asked.request))
     deadline = time.monotonic() + DRAW_WAIT_SECONDS
     entry = cache.get(key)
     while True:
-        if isinstance(entry, WardRows) and entry.started_at >= not_before:
+        if isinstance(entry, DrawnWard) and entry.started_at >= not_before:
             if time.time() - entry.started_at > REFRESH_AHEAD * max_age and _claim(cache, key):
                 return _draw_and_share(cache, key, asked, max_age)  # drawn ahead, for the next ones
             return entry
@@ -119,19 +141,19 @@ def _shared_rows(asked: _Request, key: str, max_age: float) -> WardRows:
         entry = cache.get(key) if drawn_at is not None and drawn_at >= not_before else None
 
 
-def _draw_and_share(cache, key: str, asked: _Request, max_age: float) -> WardRows:
+def _draw_and_share(cache, key: str, asked: _Request, max_age: float) -> DrawnWard:
     try:
-        rows = asked.draw()
+        drawn = asked.draw()
     except BaseException:
         cache.delete(f"{key}:claim")
         raise
     try:
         keep = math.ceil(max_age) + 5  # long enough to be found, short enough not to linger
-        cache.set_many({key: rows, f"{key}:at": rows.started_at}, timeout=keep)
+        cache.set_many({key: drawn, f"{key}:at": drawn.started_at}, timeout=keep)
         cache.delete(f"{key}:claim")
     except Exception:  # drawn already: shown, not drawn twice
         _cache_failed()
-    return rows
+    return drawn
 
 
 def _claim(cache, key: str) -> bool:
@@ -140,17 +162,17 @@ def _claim(cache, key: str) -> bool:
 
 
 def _key(teams: list, filters: selectors.WardFilters) -> str:
-    """Return the cache key of these rows: whose database, which teams, which filters, how dates read.
+    """Return the cache key of a ward: whose database, which teams, which search, how dates read.
 
     The team set is the viewer's (the one scoping rule, `Patient.objects.visible_to`, reads it), so
     two nurses share rows only if they see exactly the same teams. Nothing in the rows depends on
-    the viewer's role or name; the language and time zone change how dates read.
+    the viewer's role or name; the language and time zone change how dates read. The other filters
+    pick from the rows (`DrawnWard.shown`).
     """
     scope = ",".join(str(pk) for pk in sorted(team.pk for team in teams))
-    described = "|".join((connection.settings_dict["NAME"] or "", scope, str(filters.team_id or ""), filters.risk,
-                          "1" if filters.only_open_alerts else "", filters.search, get_language() or "",
+    described = "|".join((connection.settings_dict["NAME"] or "", scope, filters.search, get_language() or "",
                           timezone.get_current_timezone_name()))
-    return "rows:" + hashlib.sha256(described.encode()).hexdigest()
+    return "ward:" + hashlib.sha256(described.encode()).hexdigest()
 
 
 def _cache_failed() -> None:

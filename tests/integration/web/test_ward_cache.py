@@ -129,8 +129,8 @@ def test_shared_rows_never_show_another_teams_patients(client, shared, team, oth
     assert shown == {"a": {str(ours.pk)}, "b": {str(theirs.pk)}, "ab": {str(ours.pk), str(theirs.pk)}}
 
     client.force_login(both)
-    assert _patients_shown(_ward(client, team=other_team.pk)) == {str(theirs.pk)}, "the team filter is in the key"
-    assert _patients_shown(_ward(client, q="Ours")) == {str(ours.pk)}, "so is the search"
+    assert _patients_shown(_ward(client, team=other_team.pk)) == {str(theirs.pk)}, "filtered from her teams' rows"
+    assert _patients_shown(_ward(client, q="Ours")) == {str(ours.pk)}, "the search is in the key"
     assert _patients_shown(_ward(client)) == {str(ours.pk), str(theirs.pk)}
 
 
@@ -174,3 +174,28 @@ def test_a_shared_ward_costs_a_fixed_number_of_queries_however_many_patients(cli
     assert shared_few == shared_more, "the shared rows cost the same however many patients"
     assert shared_few <= drawn_few - 5, "the five row queries are not made"
     assert drawn_few == drawn_more
+
+
+def test_filtered_wards_pick_the_same_rows_from_the_shared_ones_as_drawn_alone(client, settings, shared, nurse,
+                                                                               team, other_team, regimens):
+    nurse.teams.add(other_team)
+    high = make_patient(team, mrn="F-HIGH", family_name="High")
+    alerted = make_patient(other_team, mrn="F-ALERT", family_name="Alerted")
+    calm = make_patient(team, mrn="F-CALM", family_name="Calm")
+    for patient in (high, alerted, calm):
+        start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=6)
+    add_count(high, timezone.now() - timedelta(hours=3), "0.30")  # grade 4: high risk, and its alert
+    add_count(calm, timezone.now() - timedelta(hours=3), "4.0")
+    raise_alert(alerted, alerted.courses.get().cycles.get(number=1), kind=Alert.Kind.GRADE3_OBSERVED,
+                severity=Alert.Severity.LOW)
+    queries = [{}, {"risk": "high"}, {"risk": "medium"}, {"risk": "low"}, {"alerts": "1"},
+               {"team": other_team.pk}, {"team": team.pk, "risk": "low"}]
+    client.force_login(nurse)
+
+    shared_pages = [_patients_shown(_ward(client, **query)) for query in queries]
+    settings.WARD_ROWS_MAX_AGE_SECONDS = 0
+    drawn_pages = [_patients_shown(_ward(client, **query)) for query in queries]
+
+    assert shared_pages == drawn_pages
+    assert shared_pages[1] == {str(high.pk)} and shared_pages[5] == {str(alerted.pk)}
+    assert shared_pages[4] == {str(high.pk), str(alerted.pk)}
