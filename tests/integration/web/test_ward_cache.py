@@ -199,3 +199,21 @@ def test_filtered_wards_pick_the_same_rows_from_the_shared_ones_as_drawn_alone(c
     assert shared_pages == drawn_pages
     assert shared_pages[1] == {str(high.pk)} and shared_pages[5] == {str(alerted.pk)}
     assert shared_pages[4] == {str(high.pk), str(alerted.pk)}
+
+
+def test_rows_past_half_their_age_are_drawn_again_after_a_response_not_before_it(client, shared, nurse, team,
+                                                                                 regimens):
+    patient = make_patient(team, mrn="AHEAD1")
+    start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=6)
+    add_count(patient, timezone.now() - timedelta(days=2), "3.10")
+    shared(max_age=2.0)
+    client.force_login(nurse)
+    _ward(client)
+    add_count(patient, timezone.now() - timedelta(minutes=5), "0.30")
+    time.sleep(1.1)  # past half of the 2 s: still shown, and drawn again once this answer is sent
+
+    with CaptureQueriesContext(connection) as served:
+        assert "<strong>3.1</strong>" in _row(_ward(client), patient.pk), "her page did not wait for a drawing"
+    with CaptureQueriesContext(connection) as next_one:
+        assert "<strong>0.3</strong>" in _row(_ward(client), patient.pk), "the next one has the rows drawn after it"
+    assert len(next_one) < len(served), "drawn after the previous response, not for this one"
