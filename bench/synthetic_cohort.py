@@ -127,14 +127,27 @@ KINDS: dict[str, list[Regimen]] = {
 }
 
 
-def _gcsf_hours(kind: str, cycle_start_h: float) -> list[tuple[float, str]]:
-    """Return G-CSF administrations of one cycle (dose at 09:00, G-CSF at 11:00)."""
+def gcsf_hours(kind: str, cycle_start_h: float = 0.0) -> list[tuple[float, str]]:
+    """Return the G-CSF injections of a cycle, in hours, for a cycle whose day-1 dose is at ``cycle_start_h``
+    (dose at 09:00, G-CSF at 11:00). bench/cohorts/truth_model.py schedules its G-CSF with this too."""
     if kind == "peg-d2":
         return [(cycle_start_h + 26.0, "pegfilgrastim")]
     if kind.startswith("fil-d"):
         first, last = (int(x) for x in kind[5:].split("-"))
         return [(cycle_start_h + 24.0 * (day - 1) + 2.0, "filgrastim") for day in range(first, last + 1)]
     return []
+
+
+def rate_constants(system, mtt_h):
+    """Return the integrator's rates per hour: (ktr, kde, k_peg, k_fil).
+
+    ktr = 4 / MTT moves cells through the pool and the three transits; kde empties the drug effect,
+    k_peg is pegfilgrastim's linear clearance (its neutrophil-mediated part is added in the ODE),
+    k_fil filgrastim's. ``system`` is either simulator's System (both name these half-lives alike);
+    ``mtt_h`` a number or one per patient. bench/cohorts/truth_model.py sets up its integrator with this.
+    """
+    return (4.0 / mtt_h, np.log(2) / system.kde_half_life_h, np.log(2) / system.peg_linear_half_life_h,
+            np.log(2) / FILGRASTIM_HALF_LIFE_H)
 
 
 def _simulate(params: dict[str, np.ndarray], system: System, end_h: float,
@@ -147,10 +160,7 @@ def _simulate(params: dict[str, np.ndarray], system: System, end_h: float,
     feedback then pulls the count back to a lower level after every cycle.
     """
     circ0, mtt, slope, gamma, emax = (params[k] for k in ("circ0", "mtt_h", "slope", "gamma", "gcsf"))
-    ktr = 4.0 / mtt
-    kde = np.log(2) / system.kde_half_life_h
-    k_peg = np.log(2) / system.peg_linear_half_life_h
-    k_fil = np.log(2) / FILGRASTIM_HALF_LIFE_H
+    ktr, kde, k_peg, k_fil = rate_constants(system, mtt)
     n = drug.shape[0]
     state = np.stack([np.zeros_like(circ0), *(circ0.copy() for _ in range(5)),
                       np.zeros_like(circ0), np.zeros_like(circ0)])  # A, P, T1, T2, T3, C, Gpeg, Gfil
@@ -249,7 +259,7 @@ def _regimen_cohort(regimen: Regimen, count: int, rng: np.random.Generator, pref
             for day in regimen.chemo_days:
                 drug[int((start + (day - 1) * 24) / STEP_H), j] += fractions[j, cycle] * occasion[j, cycle]
                 given[int((start + (day - 1) * 24) / STEP_H), j] += fractions[j, cycle]
-            for hour, product in _gcsf_hours(regimen.gcsf, start):
+            for hour, product in gcsf_hours(regimen.gcsf, start):
                 (peg if product == "pegfilgrastim" else fil)[int(hour / STEP_H), j] += 1.0
                 gcsf_events[j].append((hour, product))
         circ = _simulate(params, s, end_h, drug, peg, fil, damage if s.damage_per_dose else None, given)

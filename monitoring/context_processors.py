@@ -17,6 +17,22 @@ def open_alerts(request) -> dict:
     if user is None or not user.is_authenticated:
         return {}
     return {"open_alert_count": SimpleLazyObject(lambda: open_alert_count(user))}
+def registrations_waiting(request) -> dict:
+    """Put, for an administrator, how many nurses' registration requests wait for her in the menu.
+
+    A nurse cannot enter results for a patient until an administrator registers her request
+    (records/registration.py), so the number is on every page an administrator opens, not only on
+    the new-patient page. Counted only if shown; nobody else's pages run the query.
+    """
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not user.is_staff:
+        return {}
+    from monitoring.models import RegistrationRequest
+
+    waiting = RegistrationRequest.objects.filter(status=RegistrationRequest.Status.OPEN)
+    return {"registrations_waiting": SimpleLazyObject(waiting.count)}
+
+
 def background(request) -> dict:
     """Put the background-processing status on every page a signed-in user sees (the banner)."""
     user = getattr(request, "user", None)

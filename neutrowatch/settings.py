@@ -75,6 +75,7 @@ TEMPLATES = [
                 "monitoring.context_processors.clinic",
                 "csp.context_processors.nonce",
                 "monitoring.context_processors.open_alerts",
+                "monitoring.context_processors.registrations_waiting",
                 "monitoring.context_processors.background",
             ],
         },

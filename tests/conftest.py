@@ -137,6 +137,13 @@ def start_on_regimen(patient, regimen, *, days_ago: float = 5, n_cycles: int = 4
     return cycle
 
 
+def record_anc(patient, when, value: str):
+    """Record an ANC (10^9/L, typed as text) collected at `when` through the real write path; return it."""
+    from monitoring import clinical, records
+
+    return records.record_count(patient, clinical.parse_count(collected_at=when, unit="10^9/L", anc=Decimal(value)))
+
+
 @pytest.fixture
 def cycle(patient, regimens):
     return start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"])

@@ -22,12 +22,18 @@ imports nothing from ``monitoring.forecasting``: the engine meets it as it would
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+# The integrator's rates and the G-CSF schedule are bench/synthetic_cohort.py's (the first simulator).
+# Appended, not put first: bench/oracle.py must not stand in for bench/cohorts/oracle.py.
+sys.path.append(str(Path(__file__).resolve().parent.parent))
+from synthetic_cohort import gcsf_hours, rate_constants  # noqa: E402
+
 STEP_H = 1.0
-FILGRASTIM_HALF_LIFE_H = 3.5
 COUNT_FLOOR = 0.01   # the lab reports nothing lower (10^9/L)
 LOG_FLOOR = math.log(1e-9)
 # G-CSF shortens the maturation time at most four-fold (and the ODE stays stable on the 1 h step).
@@ -80,16 +86,6 @@ class Regimen:
     typical_nadir: float         # typical patient, first cycle, no G-CSF
     gcsf: str = "none"           # none | peg-d2 | fil-dA-B (daily filgrastim days A to B)
     system: System = System()
-
-
-def gcsf_hours(kind: str) -> list[tuple[float, str]]:
-    """Return the G-CSF injections of a cycle, hours after its day-1 dose (dose 09:00, G-CSF 11:00)."""
-    if kind == "peg-d2":
-        return [(26.0, "pegfilgrastim")]
-    if kind.startswith("fil-d"):
-        first, last = (int(x) for x in kind[5:].split("-"))
-        return [(24.0 * (day - 1) + 2.0, "filgrastim") for day in range(first, last + 1)]
-    return []
 
 
 @dataclass
@@ -185,10 +181,7 @@ def run_cycle(patients: Patients, occasion: dict[str, np.ndarray], regimen: Regi
     """
     s = regimen.system
     steps = int(regimen.cycle_days * 24 / STEP_H)
-    ktr = 4.0 / (patients.mtt_h * occasion["mtt"])
-    kde = math.log(2) / s.kde_half_life_h
-    k_peg = math.log(2) / s.peg_linear_half_life_h
-    k_fil = math.log(2) / FILGRASTIM_HALF_LIFE_H
+    ktr, kde, k_peg, k_fil = rate_constants(s, patients.mtt_h * occasion["mtt"])
     emax = patients.gcsf * occasion["gcsf"]
     slope, gamma = patients.slope, patients.gamma
     dose_steps = {int((day - 1) * 24 / STEP_H) for day in regimen.chemo_days}

@@ -13,7 +13,13 @@ Callers outside this package use the names re-exported here.
 
 from monitoring.alerts.delivery import deliver, dispatch, redispatch_pending, redispatch_stuck
 from monitoring.alerts.escalation import escalate_due
-from monitoring.alerts.evaluate import evaluate_alerts, evaluate_locked, evaluate_observed, evaluate_patient_alerts
+from monitoring.alerts.evaluate import (
+    evaluate_alerts,
+    evaluate_locked,
+    evaluate_observed,
+    evaluate_patient_alerts,
+    late_entry_words,
+)
 from monitoring.alerts.facts import cycle_facts, load_measurements, load_results, patient_facts
 from monitoring.alerts.held import evaluate_held, held_anc
 from monitoring.alerts.lifecycle import acknowledge_alert, apply_verdicts, record_antibiotics
@@ -39,6 +45,7 @@ __all__ = [
     "evaluate_observed",
     "evaluate_patient_alerts",
     "held_anc",
+    "late_entry_words",
     "load_measurements",
     "load_results",
     "notify_recipients",

@@ -8,6 +8,7 @@ broker and the worker; the worker runs every rule after each recompute (`evaluat
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -19,8 +20,10 @@ from monitoring.alerts import rules
 from monitoring.alerts.facts import PatientResults, active_cycles, cycle_facts, load_results, patient_facts
 from monitoring.alerts.lifecycle import Verdict, apply_verdicts
 from monitoring.alerts.state import PatientAlerts
-from monitoring.models import Alert, Cycle, Forecast, Patient
+from monitoring.models import Alert, Cycle, Forecast, Patient, TemperatureReading
 from monitoring.models.care import CYCLE_RELATED, current_cycle_of, grading_cycle_of
+
+log = logging.getLogger(__name__)
 
 
 def thresholds() -> rules.Thresholds:
@@ -114,6 +117,8 @@ def evaluate_observed(moments_by_patient: dict[int, list[datetime]], now: dateti
                             cycles=cycles_by_patient.get(patient_id, []))
         verdict = Verdict(cycle.course.patient, cycle, rules.evaluate(facts, limits, observed_only=True))
         verdicts.append(verdict)
+        if facts.is_current:
+            _note_late_fevers_not_alerted(facts, patient_id)
         if rules.has_pre_dose_count(facts):
             pre_dose.append(verdict)
         elif cycle.pk in not_ready_live:  # the next day 1 moved (a delay): the live alert names the new day now
@@ -123,8 +128,44 @@ def evaluate_observed(moments_by_patient: dict[int, list[datetime]], now: dateti
     for patient in patients:
         facts = patient_facts(patient, cycles_by_patient.get(patient.pk, []), now, results=results[patient.pk])
         verdicts.append(Verdict(patient, None, rules.evaluate(facts, limits, observed_only=True)))
+        if facts.is_current:
+            _note_late_fevers_not_alerted(facts, patient.pk)
     raised = apply_verdicts(verdicts, rules.OBSERVED_KINDS, now, alerts=alerts)
     return raised + apply_verdicts(pre_dose, rules.PRE_DOSE_KINDS, now, alerts=alerts)
+
+
+def _note_late_fevers_not_alerted(facts: rules.CycleFacts, patient_id: int) -> None:
+    """Say why a fever entered late raises no alert: on the reading's history, and in the log.
+
+    Never silent (the safety round, item 1): the reading is stored, and its history says
+    "Entered late, no alert: historical: ..." (written once, where the save made it).
+    """
+    for fever, why in rules.late_fevers_not_alerted(facts):
+        log.info("patient %s: temperature %s %s: no alert: %s", patient_id, fever.reading_id,
+                 rules.delay_words(facts, fever), why)
+        history = TemperatureReading.history.filter(id=fever.reading_id, history_change_reason__isnull=True)
+        latest = history.order_by("-history_id").values_list("history_id", flat=True).first()
+        if latest is not None:
+            TemperatureReading.history.filter(history_id=latest).update(
+                history_change_reason=f"Entered late, no alert: {why}"[:100])
+
+
+def late_entry_words(reading: TemperatureReading) -> str:
+    """Return what became of a fever entered more than a day after it was taken, for the nurse who entered it.
+
+    "" for a reading entered in time or below 38.0 °C: the ordinary fever rules speak for it.
+    """
+    late = reading.entered_at - reading.taken_at > clinical.LATE_FEVER_ENTERED_AFTER
+    if not late or reading.temperature_c < clinical.FEVER_SUSTAINED_C:
+        return ""
+    hours = int((reading.entered_at - reading.taken_at).total_seconds() // 3600)
+    if Alert.objects.filter(patient_id=reading.patient_id, kind=Alert.Kind.FEVER_UNKNOWN_ANC,
+                            resolved_at__isnull=True, evidence__temperature_id=reading.pk).exists():
+        return (f"Entered {hours} h after it was taken: an alert was raised. Telephone the patient now to ask "
+                "whether she is febrile or unwell.")
+    reason = reading.history.order_by("-history_id").values_list("history_change_reason", flat=True).first()
+    why = reason.removeprefix("Entered late, no alert: ") if reason else "outside the post-chemotherapy fever window"
+    return f"Entered {hours} h after it was taken: no alert ({why})."
 
 
 def _previous_cycle(cycle: Cycle, cycles: list[Cycle]) -> Cycle | None:

@@ -88,7 +88,10 @@ def load_measurements(patient_ids: list[int], since: datetime, now: datetime) ->
     """
     text, decimal, key = models.CharField(), models.DecimalField(max_digits=9, decimal_places=3), models.IntegerField()
 
-    def tagged(kind: str, rows, patient: str, at: str, value=None, product=None, cycle=None, second=None):
+    moment = models.DateTimeField()
+
+    def tagged(kind: str, rows, patient: str, at: str, value=None, product=None, cycle=None, second=None,
+               entered=None):
         # Every column an expression, so that each query selects them in this order; typed NULLs,
         # so that PostgreSQL matches each column's type across the four.
         return rows.order_by().values_list(
@@ -96,14 +99,21 @@ def load_measurements(patient_ids: list[int], since: datetime, now: datetime) ->
             Cast(None, output_field=decimal) if value is None else F(value) if isinstance(value, str) else value,
             F(product) if product else models.Value("", output_field=text),
             (F(cycle) if isinstance(cycle, str) else cycle) if cycle is not None else Cast(None, output_field=key),
-            Cast(F(second), output_field=decimal) if second else Cast(None, output_field=decimal))
+            Cast(F(second), output_field=decimal) if second else Cast(None, output_field=decimal),
+            F(entered) if entered else Cast(None, output_field=moment))
 
     counts = tagged(_COUNT, CountResult.objects.filter(
         patient_id__in=patient_ids, collected_at__gte=since, collected_at__lte=now),
         "patient_id", "collected_at", value="anc_1e9_per_l", product="qualifier", second="platelets_1e9_per_l")
+    # The last day's readings, and the fevers entered in the last day that were taken before it (a
+    # fever entered late: rules/late_fever.py), back to the post-chemotherapy fever window.
+    entered_late = models.Q(entered_at__gte=now - clinical.LATE_FEVER_ALERT_FOR,
+                            temperature_c__gte=clinical.FEVER_SUSTAINED_C,
+                            taken_at__gte=now - post_chemo_fever_window())
     temperatures = tagged(_TEMPERATURE, TemperatureReading.objects.filter(
-        patient_id__in=patient_ids, taken_at__gte=now - clinical.FN_FEVER_LOOKBACK, taken_at__lte=now),
-        "patient_id", "taken_at", value="temperature_c")
+        models.Q(taken_at__gte=now - clinical.FN_FEVER_LOOKBACK) | entered_late,
+        patient_id__in=patient_ids, taken_at__lte=now),
+        "patient_id", "taken_at", value="temperature_c", entered="entered_at")
     # An on-body injector's route rides in the cycle column (1): the rules judge it on its delivery time.
     on_body = models.Case(models.When(route=GcsfDose.Route.OBI, then=models.Value(1)), default=models.Value(0),
                           output_field=key)
@@ -116,18 +126,42 @@ def load_measurements(patient_ids: list[int], since: datetime, now: datetime) ->
         value=Cast("cycle__course__regimen__infusion_hours", output_field=decimal), cycle="cycle_id")
     rows = counts.union(temperatures, doses, chemo, all=True)
     results: dict[int, PatientResults] = defaultdict(PatientResults)
-    for kind, patient_id, pk, at, value, product, cycle_id, second in sorted(rows, key=lambda row: (row[3], row[2])):
+    for kind, patient_id, pk, at, value, product, cycle_id, second, entered in sorted(
+            rows, key=lambda row: (row[3], row[2])):
         patient = results[patient_id]
         if kind == _COUNT:
             platelets = _stored(second, _ANC_PLACES) if second is not None else None
             patient.counts.append(rules.CountPoint(at, _stored(value, _ANC_PLACES), pk, platelets, product))
         elif kind == _TEMPERATURE:
-            patient.temperatures.append(clinical.TemperaturePoint(at, _stored(value, _CELSIUS_PLACES)))
+            patient.temperatures.append(clinical.TemperaturePoint(at, _stored(value, _CELSIUS_PLACES), entered, pk))
         elif kind == _GCSF:
             patient.gcsf.append(rules.GcsfPoint(at, product, pk, on_body_injector=bool(cycle_id)))
         else:
             patient.chemo.append((cycle_id, rules.ChemoPoint(at, int(value))))
+    _readings_after_late_fevers(results, now)
     return results
+
+
+def _readings_after_late_fevers(results: dict[int, PatientResults], now: datetime) -> None:
+    """Add the readings taken between a late-entered fever and the last day (a normal one makes it historical).
+
+    One more query, only when a patient has a fever entered late (rare): the save path's usual
+    queries are unchanged.
+    """
+    lookback = now - clinical.FN_FEVER_LOOKBACK
+    earliest = {patient_id: min(t.taken_at for t in late) for patient_id, patient in results.items()
+                if (late := [t for t in patient.temperatures if t.taken_at < lookback])}
+    if not earliest:
+        return
+    rows = TemperatureReading.objects.filter(patient_id__in=earliest, taken_at__gte=min(earliest.values()),
+                                             taken_at__lt=lookback).exclude(
+        pk__in=[t.reading_id for patient_id in earliest for t in results[patient_id].temperatures])
+    for reading in rows.order_by("taken_at", "pk"):
+        if reading.taken_at > earliest[reading.patient_id]:
+            results[reading.patient_id].temperatures.append(clinical.TemperaturePoint(
+                reading.taken_at, reading.temperature_c, reading.entered_at, reading.pk))
+    for patient_id in earliest:
+        results[patient_id].temperatures.sort(key=lambda t: (t.taken_at, t.reading_id or 0))
 
 
 _ANC_PLACES = CountResult._meta.get_field("anc_1e9_per_l").decimal_places
@@ -195,6 +229,7 @@ def cycle_facts(cycle: Cycle, forecast: Forecast | None, now: datetime, *,
         chemo_interval_days=clinical.chemo_interval_days(regimen.cycle_length_days, regimen.chemo_days),
         live_kinds=live_kinds,
         last_cleared=last_cleared,
+        live_evidence=results.alerts.live_evidence(patient.pk, cycle.pk) if results.alerts else {},
         next_day1_given=next_cycle is not None and next_cycle.actual_day1 is not None,
         gcsf_decision=decision.get_decision_display() if (decision := gcsf_decision_of(course)) else "",
         planned_gcsf=cycle.get_planned_gcsf_display() if cycle.planned_gcsf else "",

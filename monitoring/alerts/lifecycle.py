@@ -14,8 +14,10 @@ condition worsens (`rules.worsening`), or a lesser one a graver condition replac
 (`rules.SUPERSEDES`: grade 3 by grade 4, "fever, status unknown" by febrile neutropenia), is
 resolved as superseded and a new alert, linked to it, is raised with the change in words: so it
 is unacknowledged, in-app to the team at once, and emailed and escalated like any new alert of
-its severity. A superseded fever alert hands on its escalation and antibiotic time: one fever is
-one critical, escalated once. Every change is an `AlertEvent` row, written in the same transaction.
+its severity. A superseded fever alert hands on its antibiotic time and, if nobody had acknowledged
+it, its escalation: one fever is one critical, escalated once (one in hand hands on no escalation:
+the worse alert is news). A hotter fever in hand is worse too (`rules.worsening`). Every change is
+an `AlertEvent` row, written in the same transaction.
 
 Deliveries of a raised alert are written in the same transaction (`recipients`), and sent after
 commit (`delivery.dispatch`).
@@ -105,8 +107,9 @@ def _raise(verdict: Verdict, finding: rules.Finding, work: _Pass, replaced: list
     if change:
         alert.message = f"Worse: {change}. {message}"
         evidence.update(change=change, replaces=[a.pk for a in replaced])
-        # One fever, one escalation: a fever alert replaced by febrile neutropenia hands on its own.
-        same_fever = [a for a in replaced if a.kind == rules.FEVER_UNKNOWN_ANC]
+        # One fever, one escalation: a fever alert nobody has acknowledged hands on its own to the alert
+        # that replaces it. One in hand hands on nothing: the worse alert is news, and escalates if unseen.
+        same_fever = [a for a in replaced if a.kind == rules.FEVER_UNKNOWN_ANC and a.acknowledged_at is None]
         alert.escalated_at = min((a.escalated_at for a in same_fever if a.escalated_at), default=None)
         alert.antibiotics_given_at = min((a.antibiotics_given_at for a in replaced if a.antibiotics_given_at),
                                          default=None)

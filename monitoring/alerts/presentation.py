@@ -163,6 +163,8 @@ def _headline_detail(kind: str, evidence: dict, now: datetime) -> str:
         now_words = f", latest {_number(latest)}" if latest is not None else ""
         anc = evidence.get("anc_as_received") or _number(evidence["anc_1e9_per_l"])  # a censored one: "<0.1"
         return f"(ANC {anc}{now_words})"
+    if kind == "fever_unknown_anc" and evidence.get("late_fever"):
+        return f"(entered {evidence.get('entered_late_hours', 'a day or more')} h late: phone patient now)"
     if kind == "not_ready" and evidence.get("next_day1"):
         return f"on {_day(parse_moment(evidence['next_day1']), now)}"
     return ""
@@ -234,7 +236,15 @@ def _recovered_line(evidence: dict, now: datetime) -> str:
 
 
 def _temperature_line(evidence: dict, now: datetime) -> str:
-    return _value_line(evidence, now, "temperature_c", "Temperature {} °C", "taken_at", digits=1)
+    """Return "Temperature 38.4 °C at ...; hottest 39.2 °C at ...; entered 30 h after it was taken"."""
+    keys, first = ("hottest_c", "hottest_at", "entered_late_hours", "entered_at"), evidence.get("temperature_c")
+    hottest, hottest_at, late_hours, entered_at = [evidence.pop(key, None) for key in keys]
+    line = _value_line(evidence, now, "temperature_c", "Temperature {} °C", "taken_at", digits=1)
+    if line and hottest is not None and hottest_at and Decimal(str(hottest)) > Decimal(str(first)):
+        line += f"; hottest {_number(hottest, 1)} °C at {when(parse_moment(hottest_at), now)}"
+    if line and late_hours is not None and entered_at:
+        line += f"; entered {late_hours} h after it was taken ({when(parse_moment(entered_at), now)})"
+    return line
 
 
 def _forecast_low_line(evidence: dict, now: datetime) -> str:

@@ -83,6 +83,10 @@ class PatientAlerts:
         live, cleared = self._memory.get((patient_id, cycle_id), (set(), {}))
         return frozenset(live), dict(cleared)
 
+    def live_evidence(self, patient_id: int, cycle_id: int | None) -> dict[str, dict]:
+        """Return the latest evidence of the cycle's live alerts, by kind."""
+        return {kind: alert.shown for (p, c, kind), alert in self.live.items() if p == patient_id and c == cycle_id}
+
     def __contains__(self, key: tuple) -> bool:
         """Return True if the (patient, cycle, kind, count) already had an alert."""
         return key in self.alerted

@@ -11,6 +11,8 @@ from monitoring.clinical.thresholds import (
     DELTA_FACTOR,
     DELTA_FLOOR,
     DISPLAY_BOUNDARIES,
+    FEVER_GRADE2_ABOVE_C,
+    FEVER_GRADE3_ABOVE_C,
     FEVER_POLICY_IDSA,
     FEVER_POLICY_NICE,
     FEVER_POLICY_NICE_IDSA,
@@ -138,6 +140,8 @@ def held_temperature_readings(value: Decimal, unit: str) -> list[tuple[str, Deci
 class TemperaturePoint:
     taken_at: datetime
     temperature_c: Decimal
+    entered_at: datetime | None = None  # when it was stored: a fever entered late (LATE_FEVER_*)
+    reading_id: int | None = None
 
 
 # The fever criteria of the guidelines, and which a policy uses (thresholds: FEVER_POLICY_*).
@@ -184,6 +188,20 @@ def fever_episode(readings: list[TemperaturePoint], policy: str = DEFAULT_FEVER_
     """Return the first reading that meets any fever criterion of `policy` (fever_criteria), or None."""
     met = fever_criteria(readings, policy)
     return min(met.values(), key=lambda r: r.taken_at) if met else None
+
+
+def fever_grade(temperature_c: Decimal) -> int:
+    """Return the CTCAE v5.0 "Fever" grade of one reading: 0 below 38.0 C, 1 to 39.0, 2 to 40.0, 3 above."""
+    if temperature_c > FEVER_GRADE3_ABOVE_C:
+        return 3
+    if temperature_c > FEVER_GRADE2_ABOVE_C:
+        return 2
+    return 1 if temperature_c >= FEVER_SUSTAINED_C else 0
+
+
+def hottest(readings: list[TemperaturePoint]) -> TemperaturePoint | None:
+    """Return the hottest reading (the earliest of equals), or None."""
+    return min(readings, key=lambda r: (-r.temperature_c, r.taken_at), default=None)
 
 
 def fever_needs_recheck(readings: list[TemperaturePoint],

@@ -75,6 +75,16 @@ KNOWN_ANC_WITHIN = timedelta(hours=24)
 FN_ANC_BELOW = Decimal("1.0")
 FN_PREDICTED_ANC_BELOW = Decimal("0.5")
 FN_PREDICTION_HORIZON = timedelta(hours=48)
+# A hotter fever in an episode already in hand is news (the safety round, item 2): re-notified through
+# the lifecycle's "Worse" path when the hottest reading rises into a higher CTCAE v5.0 "Fever" grade
+# (grade 1: 38.0-39.0 C; grade 2: > 39.0-40.0 C; grade 3: > 40.0 C), or by FEVER_WORSE_BY_C over the
+# hottest reading the alert has shown. The margin is the deadband against flapping (ANSI/ISA-18.2, as
+# for the forecast alerts): half a degree is beyond the repeat variation of one thermometer and site
+# (about 0.2-0.3 C), and the comparison is with the hottest reading the alert has shown, which only
+# rises, so readings that go up and down under it never re-notify.
+FEVER_GRADE2_ABOVE_C = Decimal("39.0")
+FEVER_GRADE3_ABOVE_C = Decimal("40.0")
+FEVER_WORSE_BY_C = Decimal("0.5")
 # ASCO/IDSA 2018: empirical antibiotics within 1 hour of triage.
 FN_ANTIBIOTICS_WITHIN = timedelta(hours=1)
 
@@ -180,6 +190,29 @@ PRE_DOSE_COUNT_WINDOW = timedelta(hours=72)
 # A fever keeps the FN alert open for 24 h after the last febrile reading: IDSA 2010 asks for
 # assessment at presentation, and a reading a day old no longer says the patient is febrile now.
 FN_FEVER_LOOKBACK = timedelta(hours=24)
+# A fever entered late (the safety round, item 1). A reading entered more than FN_FEVER_LOOKBACK after
+# it was taken is never "a fever now" to the rules above, so it reached nobody when it was taken and
+# would reach nobody now. The rule (alerts/rules/late_fever.py), erring to the worst plausible reading:
+# - a late reading of 38.0 C or more (FEVER_SUSTAINED_C, every policy's lowest fever bar: a single
+#   38.0-38.2 C can no longer be re-checked within the hour, so it may have been sustained) in the
+#   post-chemotherapy fever window (POST_CHEMO_FEVER_WINDOW_DAYS, the UKONS triage tool's scope) is
+#   alerted, HIGH, for LATE_FEVER_ALERT_FOR after it is entered: telephone the patient now. A fever a
+#   day old says nothing of now, so it is not an FN emergency by itself (not critical); but in a
+#   patient who may be neutropenic it may have been an untreated neutropenic sepsis, and she may still
+#   be febrile: UKONS triage makes a fever after SACT a "red" (assess face to face now), and the first
+#   step from a report is the call that finds out whether she is febrile or unwell now (NICE CG151:
+#   suspect neutropenic sepsis in anyone on anticancer treatment who becomes unwell).
+# - unless she cannot be neutropenic: a count of 1.0 x10^9/L or more (FN_ANC_BELOW, the widest
+#   neutropenia bound of the policies) taken no earlier than KNOWN_ANC_WITHIN before the fever and
+#   still the latest, and no forecast below 0.5 from the fever to 48 h from now (IDSA 2010);
+# - or it is clearly historical: taken more than LATE_FEVER_HISTORICAL_AFTER ago AND a normal reading
+#   (below 38.0 C) was taken after it. 72 h: the 24 h a fever alert lasts plus IDSA's 48 h horizon of
+#   "expected to fall below 0.5"; past it, with the fever followed by a normal temperature, the episode
+#   is over without treatment and a call about it changes nothing (any new fever is its own alert).
+# A late fever that raises no alert is still stored, and why is written on the reading's history.
+LATE_FEVER_ENTERED_AFTER = FN_FEVER_LOOKBACK  # entered when the fever rules could no longer see it
+LATE_FEVER_ALERT_FOR = FN_FEVER_LOOKBACK  # the alert stands this long after the entry, as a fever after its reading
+LATE_FEVER_HISTORICAL_AFTER = timedelta(hours=72)
 # "Nadir window": the forecast's predicted nadir time +/- 2 days (the nadir is broad: ANC stays
 # near its lowest for several days, Friberg 2002); without a forecast, the regimen's window.
 NADIR_WINDOW_HALF_WIDTH = timedelta(days=2)

@@ -7,6 +7,7 @@ inbox, calibration; the names below are re-exported so callers import from `moni
 
 from monitoring.selectors.alerts import alert_inbox, attach_events, open_alert_count, visible_alerts
 from monitoring.selectors.calibration import calibration_summary
+from monitoring.selectors.cycles import active_course, active_cycles, current_cycle
 from monitoring.selectors.engine_input import (
     _local_iso,
     forecast_history,
@@ -31,6 +32,7 @@ from monitoring.selectors.ward_text import ward_lines
 
 __all__ = [
     "attach_events",
+    "active_course", "active_cycles", "current_cycle",
     "RISK_HIGH_P_GRADE4", "RISK_LEVELS", "RISK_MEDIUM_P_GRADE3PLUS", "RISK_MEDIUM_P_GRADE4", "TREND_STEADY_FRACTION",
     "CycleData", "PatientPage", "WardFilters", "WardRow", "_local_iso", "alert_inbox", "calibration_summary",
     "forecast_history", "from_local_iso", "lapsed_gcsf_plan_cycle_ids", "learning_cycles", "open_alert_count",

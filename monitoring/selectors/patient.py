@@ -22,8 +22,8 @@ from monitoring.models import (
     TemperatureReading,
     TreatmentCourse,
 )
-from monitoring.models.care import current_cycle_of
 from monitoring.selectors.alerts import attach_events
+from monitoring.selectors.cycles import current_cycle
 from monitoring.selectors.freshness import forecast_state
 
 
@@ -129,7 +129,8 @@ def patient_page(patient: Patient, now: datetime) -> PatientPage:
         Alert.objects.filter(patient=patient).select_related("cycle", "acknowledged_by"), key=alert_order
     )
     attach_events(alerts, AlertEvent.objects.filter(alert__patient=patient))
-    cycles = _cycles_with_inputs(courses, counts, gcsf, temperatures, now)
+    current = current_cycle(patient, now, courses=courses)
+    cycles = _cycles_with_inputs(courses, counts, gcsf, temperatures, current)
     return PatientPage(
         patient=patient,
         courses=courses,
@@ -148,16 +149,12 @@ def _alert_closed_at(alert: Alert) -> datetime:
     return alert.acknowledged_at or alert.resolved_at or alert.raised_at
 
 
-def _cycles_with_inputs(courses, counts, gcsf, temperatures, now: datetime) -> list[CycleData]:
+def _cycles_with_inputs(courses, counts, gcsf, temperatures, current: Cycle | None) -> list[CycleData]:
     """Split the patient's inputs into cycles: each runs from its day 1 to the next cycle's."""
     ordered = sorted(
         ((course, cycle) for course in courses for cycle in course.cycles.all()
          if cycle.status != Cycle.Status.CANCELLED),
         key=lambda pair: pair[1].day1,
-    )
-    active = next((course for course in courses if course.active), None)
-    current = (
-        current_cycle_of(list(active.cycles.all()), now) if active else None
     )
     result = []
     for index, (course, cycle) in enumerate(ordered):

@@ -46,6 +46,8 @@ def send(delivery) -> None:
 def subject(delivery) -> str:
     alert = delivery.alert
     prefix = "ESCALATED, not acknowledged: " if delivery.purpose == "escalate" else ""
+    if alert.cleared_at is not None and alert.acknowledged_at is None:
+        prefix += "cleared, not seen: "  # the danger happened and nobody has said they saw it
     who = f"{alert.patient.mrn} {alert.patient.initials}" if alert.patient_id else f"unregistered MRN {alert.mrn}"
     return f"[NeutroWatch] {prefix}{alert.get_severity_display()}: {alert.get_kind_display()} - {who}"
 
@@ -62,8 +64,7 @@ def body(delivery) -> str:
     if alert.latest_message and alert.latest_message != alert.message:
         lines += ["", f"Now: {alert.latest_message}"]  # the present beside what raised it (issue 21)
     if alert.cleared_at is not None:
-        lines += ["", f"The condition cleared at {timezone.localtime(alert.cleared_at):%Y-%m-%d %H:%M %Z}: no action "
-                      "is needed for it now; acknowledge the alert to close it."]
+        lines += ["", *_cleared_lines(alert)]
     if delivery.purpose == "escalate":
         minutes = settings.NEUTROWATCH["ESCALATE_AFTER_MINUTES"]
         if delivery.timer_id is not None:  # a step of the team's escalation chain (monitoring/duty/)
@@ -72,3 +73,21 @@ def body(delivery) -> str:
                       f"for {minutes} minutes; it was raised at {alert.raised_at:%Y-%m-%d %H:%M %Z}."]
     lines += ["", f"Open the alert inbox to acknowledge it: {site}/alerts/"]
     return "\n".join(lines)
+
+
+def _cleared_lines(alert) -> list[str]:
+    """Return what a cleared critical alert still asks, in plain words (docs/alerts.md, "Cleared, not seen").
+
+    The condition is over, but the danger happened: until someone acknowledges the alert nobody has
+    said they saw it, and a grade 4 count or a febrile neutropenia usually changes the next cycle.
+    """
+    at = f"{timezone.localtime(alert.cleared_at):%Y-%m-%d %H:%M %Z}"
+    if alert.acknowledged_at is not None:
+        return [f"The condition cleared at {at}."]
+    raised = f"{timezone.localtime(alert.raised_at):%Y-%m-%d %H:%M %Z}"
+    return [f"What happened: this critical alert was raised at {raised} (above). It has since CLEARED, at {at}: "
+            "the condition is over for now. Nobody has acknowledged "
+            "it, so nobody has said they saw it.",
+            "Still needed: make sure the patient was contacted and is well, and that whoever plans her next cycle "
+            "knows (a grade 4 count or febrile neutropenia usually changes the next dose or adds G-CSF); then "
+            "acknowledge the alert to close it."]

@@ -46,6 +46,24 @@ def authenticated_token(request) -> ApiToken | None:
     return ApiToken.objects.filter(token_hash=ApiToken.hash(raw), revoked_at__isnull=True).first()
 
 
+def token_or_refusal(request, method: str, use: str) -> tuple[ApiToken | None, JsonResponse | None]:
+    """Return (the request's token, None), or (None, the 401 or 405 answer).
+
+    Authentication comes before anything else, so an anonymous caller learns nothing, not even the
+    method; `use` says in the 405 answer how to call the endpoint.
+    """
+    token = authenticated_token(request)
+    if token is None:
+        response = _error(401, "send a valid API token: Authorization: Bearer <token>")
+        response["WWW-Authenticate"] = 'Bearer realm="neutrowatch"'
+        return None, response
+    if request.method != method:
+        response = _error(405, use)
+        response["Allow"] = method
+        return None, response
+    return token, None
+
+
 def _body(request) -> bytes | None:
     """Return the request body, or None if it is larger than API_MAX_BODY_BYTES."""
     limit = settings.API_MAX_BODY_BYTES
@@ -62,16 +80,10 @@ def _body(request) -> bytes | None:
 @csrf_exempt
 @login_not_required
 def results(request):
-    # Authenticate before anything else, so an anonymous caller learns nothing, not even the method.
-    token = authenticated_token(request)
-    if token is None:
-        response = _error(401, "send a valid API token: Authorization: Bearer <token>")
-        response["WWW-Authenticate"] = 'Bearer realm="neutrowatch"'
-        return response
-    if request.method != "POST":
-        response = _error(405, "use POST with a FHIR (application/fhir+json) or CSV (text/csv) body")
-        response["Allow"] = "POST"
-        return response
+    token, refusal = token_or_refusal(request, "POST",
+                                      "use POST with a FHIR (application/fhir+json) or CSV (text/csv) body")
+    if refusal is not None:
+        return refusal
     fmt = CONTENT_TYPES.get(request.content_type)
     if fmt is None:
         return _error(415, f"unsupported content type {request.content_type!r}; use one of {sorted(CONTENT_TYPES)}")

@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
 
-from monitoring import forms, records, treatment
+from monitoring import alerts, forms, records, treatment
 from monitoring.guards import text
 from monitoring.models import AccessLog, CountResult, Cycle, Patient, RegistrationRequest, TreatmentCourse
 from monitoring.models.results import Source
@@ -74,24 +74,33 @@ def patient_edit(request, pk: int):
     patient = patient_for(request, pk, FORM)
     form = forms.PatientForm(request.POST or None, instance=patient, user=request.user)
     if request.method == "POST" and form.is_valid():
-        if races.unless_recorded(form.save) is None:  # the new MRN was taken by another post meanwhile
-            form.add_error("mrn", f"MRN {form.cleaned_data['mrn']} cannot be used: not found in your teams. "
-                                  "Ask an administrator.")
-            return _form_page(request, form, f"Edit {patient}", patient)
+        form.save()  # the MRN cannot change here (forms.PatientForm), so no unique constraint can be met
         messages.success(request, "Patient details saved.")
         return redirect(patient)
     return _form_page(request, form, f"Edit {patient}", patient)
+
+
+def _record_once(request, write, *args, already: str, done, **kwargs):
+    """Store what a form says and say so; a form sent twice (a double click) is stored once and says `already`.
+
+    `done` makes the message from what was stored. Returns what was stored, or None if it was already.
+    """
+    stored = races.unless_recorded(write, *args, **kwargs)
+    if stored is None:
+        messages.info(request, already)
+    else:
+        messages.success(request, done(stored))
+    return stored
 
 
 def count_new(request, pk: int):
     patient = patient_for(request, pk, FORM)
     form = forms.CountForm(request.POST or None, patient=patient, initial={"collected_at": timezone.localtime()})
     if request.method == "POST" and form.is_valid():
-        if races.unless_recorded(records.record_count, patient, form.count, source=Source.MANUAL,
-                                 user=request.user) is None:
-            messages.info(request, "This count was already recorded (same time and value): nothing added.")
-        else:
-            messages.success(request, f"Count recorded: ANC {form.count.qualifier}{form.count.anc_1e9_per_l} x10^9/L.")
+        count = form.count
+        _record_once(request, records.record_count, patient, count, source=Source.MANUAL, user=request.user,
+                     already="This count was already recorded (same time and value): nothing added.",
+                     done=lambda _: f"Count recorded: ANC {count.qualifier}{count.anc_1e9_per_l} x10^9/L.")
         return redirect(patient)
     return _form_page(request, form, f"New blood count for {patient}", patient)
 
@@ -119,11 +128,9 @@ def gcsf_new(request, pk: int):
     patient = patient_for(request, pk, FORM)
     form = forms.GcsfForm(request.POST or None, patient=patient, initial={"given_at": timezone.localtime()})
     if request.method == "POST" and form.is_valid():
-        if races.unless_recorded(records.record_gcsf, patient, user=request.user,
-                                 **form.fields_for_service()) is None:
-            messages.info(request, "This G-CSF dose (same product and time) was already recorded.")
-        else:
-            messages.success(request, "G-CSF dose recorded.")
+        _record_once(request, records.record_gcsf, patient, user=request.user, **form.fields_for_service(),
+                     already="This G-CSF dose (same product and time) was already recorded.",
+                     done=lambda _: "G-CSF dose recorded.")
         return redirect(patient)
     return _form_page(request, form, f"New G-CSF dose for {patient}", patient)
 
@@ -133,11 +140,11 @@ def temperature_new(request, pk: int):
     form = forms.TemperatureForm(request.POST or None, patient=patient, initial={"taken_at": timezone.localtime()})
     if request.method == "POST" and form.is_valid():
         fields = form.fields_for_service()
-        reading = races.unless_recorded(records.record_temperature, patient, user=request.user, **fields)
-        if reading is None:  # sent twice (a double click): it is stored once
-            messages.info(request, f"This temperature ({fields['temperature_c']} °C) was already recorded.")
-        else:
-            messages.success(request, f"Temperature recorded: {reading.temperature_c} °C.")
+        reading = _record_once(request, records.record_temperature, patient, user=request.user, **fields,
+                               already=f"This temperature ({fields['temperature_c']} °C) was already recorded.",
+                               done=lambda reading: f"Temperature recorded: {reading.temperature_c} °C.")
+        if reading is not None and (late := alerts.late_entry_words(reading)):
+            messages.warning(request, late)  # a fever entered late: what became of it, never silent
         return redirect(patient)
     return _form_page(request, form, f"New temperature for {patient}", patient)
 

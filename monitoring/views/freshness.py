@@ -19,7 +19,7 @@ from django.urls import path
 from django.utils import timezone
 
 from monitoring import charts, selectors
-from monitoring.models.care import current_cycle_of
+from monitoring.models import Cycle
 from monitoring.selectors.freshness import forecast_state
 from monitoring.views import patient_for
 
@@ -76,14 +76,10 @@ class _Waiting:
 def _still_updating(patient, now) -> _Waiting | None:
     """Return the current cycle's state if its forecast is still being recomputed, else None.
 
-    The current cycle as `selectors.patient_page` finds it (the active course's cycles), and the same
+    The current cycle as `selectors.patient_page` finds it (`selectors.current_cycle`), and the same
     rule (`selectors.forecast_state`); a fresh forecast is answered from the whole page below.
     """
-    course = patient.courses.filter(active=True).first()
-    if course is None:
-        return None
-    cycles = list(course.cycles.select_related("forecast", "course"))
-    cycle = current_cycle_of(cycles, now)
+    cycle = selectors.current_cycle(patient, now, cycles=Cycle.objects.select_related("forecast"))
     state = forecast_state(cycle, getattr(cycle, "forecast", None)) if cycle else ""
     return _Waiting(state) if state else None
 

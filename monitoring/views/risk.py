@@ -14,12 +14,12 @@ from django.urls import path
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from monitoring import selectors
 from monitoring.audit import record_access, record_refusal
 from monitoring.forecasts.whatif.fhir import risk_assessment_bundle
 from monitoring.forecasts.whatif.scenarios import cycle_scenarios
-from monitoring.models import AccessLog, ApiToken, Patient
-from monitoring.models.care import current_cycle_of
-from monitoring.views.api import authenticated_token
+from monitoring.models import AccessLog, ApiToken, Cycle, Patient
+from monitoring.views.api import token_or_refusal
 
 FHIR_JSON = "application/fhir+json"
 
@@ -31,15 +31,9 @@ def _error(status: int, message: str) -> JsonResponse:
 @csrf_exempt
 @login_not_required
 def risk_assessments(request, mrn: str):
-    token: ApiToken | None = authenticated_token(request)
-    if token is None:
-        response = _error(401, "send a valid API token: Authorization: Bearer <token>")
-        response["WWW-Authenticate"] = 'Bearer realm="neutrowatch"'
-        return response
-    if request.method != "GET":
-        response = _error(405, "use GET")
-        response["Allow"] = "GET"
-        return response
+    token, refusal = token_or_refusal(request, "GET", "use GET")
+    if refusal is not None:
+        return refusal
     patient = Patient.objects.filter(mrn=mrn).first()
     if patient is None or not token.teams.filter(pk=patient.team_id).exists():
         if patient is not None:
@@ -47,8 +41,7 @@ def risk_assessments(request, mrn: str):
         return _error(404, f"no patient with MRN {mrn!r} in this token's teams")
     now = timezone.now()
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    course = patient.courses.filter(active=True).select_related("regimen").first()
-    cycle = current_cycle_of(list(course.cycles.select_related("forecast", "course__regimen")), now) if course else None
+    cycle = selectors.current_cycle(patient, now, cycles=Cycle.objects.select_related("forecast"))
     scenarios = cycle_scenarios(cycle, now) if cycle is not None else None
     record_access(request, patient, AccessLog.Action.API_READ, token=token)
     return JsonResponse(risk_assessment_bundle(patient, cycle, scenarios), content_type=FHIR_JSON)

@@ -14,10 +14,9 @@ from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from monitoring import charts, treatment
+from monitoring import charts, selectors, treatment
 from monitoring.forecasts.whatif.scenarios import cycle_scenarios
 from monitoring.models import AccessLog, Cycle, Patient
-from monitoring.models.care import current_cycle_of
 from monitoring.views import patient_for
 
 
@@ -31,15 +30,12 @@ class _Current:
 
 def _current_and_next(patient: Patient, now) -> tuple[Cycle | None, Cycle | None]:
     """Return the patient's current cycle and the one after it in the course (either may be None)."""
-    course = patient.courses.filter(active=True).select_related("regimen").first()
-    if course is None:
-        return None, None
-    cycles = [c for c in course.cycles.select_related("course__regimen", "course__patient")
-              .prefetch_related("administrations") if c.status != Cycle.Status.CANCELLED]
-    current = current_cycle_of(cycles, now)
+    course = selectors.active_course(patient, Cycle.objects.prefetch_related("administrations"))
+    courses = [course] if course is not None else []
+    current = selectors.current_cycle(patient, now, courses=courses)
     if current is None:
         return None, None
-    following = next((c for c in cycles if c.number == current.number + 1), None)
+    following = next((c for c in selectors.active_cycles(courses) if c.number == current.number + 1), None)
     return current, following
 
 

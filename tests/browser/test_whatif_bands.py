@@ -5,15 +5,14 @@ entry), with no label meeting another while they are all on."""
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 
-from monitoring import clinical, forecasts, records
+from monitoring import forecasts
 from tests.browser.test_dashboard_story import shot, wait_for_js
 from tests.browser.test_every_width import OVERLAPS
 from tests.browser.test_hand_entry import sign_in
-from tests.conftest import start_on_regimen
+from tests.conftest import record_anc, start_on_regimen
 
 pytestmark = [pytest.mark.browser]
 
@@ -29,16 +28,12 @@ OVERLAY = """() => {
 LEGEND = "[...document.querySelectorAll('#first-chart .legendtext')].map(t => t.textContent)"
 
 
-def count(patient, when, value: str) -> None:
-    records.record_count(patient, clinical.parse_count(collected_at=when, unit="10^9/L", anc=Decimal(value)))
-
-
 @pytest.mark.parametrize("width", [1024, 390])
 def test_each_scenario_band_appears_on_the_cycle_chart_when_ticked_and_goes_when_not(
         width, live_server, chromium, oncologist, patient, regimens, no_pending_tasks):
     cycle1 = start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=5)
-    count(patient, cycle1.day1 - timedelta(hours=2), "4.6")
-    count(patient, cycle1.day1 + timedelta(days=3), "2.1")
+    record_anc(patient, cycle1.day1 - timedelta(hours=2), "4.6")
+    record_anc(patient, cycle1.day1 + timedelta(days=3), "2.1")
     forecasts.recompute_cycle(cycle1.pk)
     page = chromium.new_page(viewport={"width": width, "height": 900})
     page.set_default_timeout(20_000)

@@ -34,12 +34,17 @@ Rules (issues 4 and 11), severities in brackets:
    last 24 h (a forecast is not a count): treat as possible neutropenic sepsis (NICE CG151).
    Without an active cycle, "on chemotherapy" is a dose in the last 30 days (NICE sepsis 1.1.9).
    With a count of 1.0 or more in the last 24 h the same alert is high: assess for infection.
+   A fever entered more than a day after it was taken (rules/late_fever.py) raises the same alert,
+   high, naming the delay: telephone the patient now; unless she cannot be neutropenic or the
+   fever is clearly historical (clinical LATE_FEVER_*), when it raises nothing and says why.
 3c. Fever re-check [medium]: one reading of 38.0 C or more that is not yet a fever under the
    policy (IDSA: 38.0-38.2 C once): re-check within 1 h; a re-check >= 38.0 C makes it a fever.
 4. Not ready for the next cycle [medium]: the latest pre-dose count (72 h before the next
    day 1, or after it while not given) is below the regimen's ANC or platelet threshold (decided
    at save time too: PRE_DOSE_KINDS), or, without one, forecast P(ANC >= threshold on
-   the next day 1) < 0.5. A pre-dose count at or above the threshold wins over the forecast.
+   the next day 1) < 0.5. A pre-dose count at or above the threshold wins over the forecast, and a
+   forecast never clears a "not ready" a measured count raised: after a delay it is kept until a
+   later count is at or above the threshold (live_evidence; the safety round, item 5).
 5. Nadir window unmonitored [low]: intermediate or high FN-risk regimen, the predicted nadir
    window is under way and no count has been taken in it.
 6. G-CSF indicated but not given [medium]: from 72 h after the END of the last chemotherapy dose
@@ -112,4 +117,5 @@ from monitoring.alerts.rules.held import (  # noqa: F401
     unreadable_held,
     unregistered_result,
 )
+from monitoring.alerts.rules.late_fever import delay_words, late_fevers_not_alerted  # noqa: F401
 from monitoring.alerts.rules.worsening import SUPERSEDES, transition, worsening  # noqa: F401

@@ -219,6 +219,9 @@ class CycleFacts:
     # each kind's last alert was resolved.
     live_kinds: frozenset[str] = frozenset()
     last_cleared: dict[str, datetime] = field(default_factory=dict)
+    # The latest evidence of this cycle's live alerts, by kind: what a live alert stood on (a measured
+    # low pre-dose count keeps "not ready" until a measured count says otherwise).
+    live_evidence: dict[str, dict] = field(default_factory=dict)
     next_day1_given: bool = False  # the next cycle's day 1 is given (next_day1 is then not a plan)
     gcsf_decision: str = ""  # "not indicated" or "declined", recorded for this course (stops "not given")
     planned_gcsf: str = ""  # G-CSF an oncologist put in this cycle's plan (a what-if applied), in words

@@ -106,6 +106,9 @@ def not_ready(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
     evidence = {"next_day1": facts.next_day1.isoformat(), "threshold_1e9_per_l": str(threshold)}
     if pre_dose:
         return _not_ready_pre_dose(facts, pre_dose, next_day, recovery, evidence)
+    measured = _still_measured_low(facts, facts.live_evidence.get(NOT_READY, {}))
+    if measured is not None:
+        return measured  # a forecast may add to what a measurement raised, never clear it
     forecast = facts.forecast
     if forecast is None or forecast.p_ready is None or forecast.p_ready >= thresholds.not_ready_probability:
         return None
@@ -170,6 +173,16 @@ def not_ready_moved(facts: CycleFacts, shown: dict) -> Finding | None:
                    f"{float(shown['p_ready']):.0%} for {old_day}; the forecast for {new_day} follows. "
                    "Plan a pre-dose count.")
         return Finding(NOT_READY, MEDIUM, message, evidence)
+    reasons = _measured_reasons(facts, shown)
+    if not reasons:
+        return None
+    message = (f"{head}: {' and '.join(reasons)}. Take a pre-dose count in the "
+               f"{int(clinical.PRE_DOSE_COUNT_WINDOW.total_seconds() // 3600)} h before {new_day}.")
+    return Finding(NOT_READY, MEDIUM, message, evidence)
+
+
+def _measured_reasons(facts: CycleFacts, shown: dict) -> list[str]:
+    """Return the measured low values a live "not ready" stood on, in words (none if it stood on the forecast)."""
     reasons = []
     if shown.get("anc_1e9_per_l") and shown.get("collected_at"):
         count = next((c for c in facts.counts if c.count_id == shown.get("count_id")), None)
@@ -181,10 +194,42 @@ def not_ready_moved(facts: CycleFacts, shown: dict) -> Finding | None:
         moment = datetime.fromisoformat(shown["platelets_collected_at"])
         reasons.append(f"the last pre-dose platelets, {shown['platelets_1e9_per_l']} x10^9/L ({_when(moment, facts)}),"
                        f" are below {shown.get('platelet_threshold_1e9_per_l')}")
+    return reasons
+
+
+def _still_measured_low(facts: CycleFacts, shown: dict) -> Finding | None:
+    """Keep a live "not ready" that a measured low count raised until a measured count says ready (safety item 5).
+
+    Once the next day 1 moves past the 72 h of the low pre-dose count, no count is "pre-dose" and the
+    forecast would decide alone; but a forecast may add "not ready", never clear what a measurement
+    raised. The ANC (platelets) reason holds until a count taken after it has the ANC (platelets) at or
+    above the regimen's threshold. None when the alert stood on the forecast, or every reason is answered.
+    """
+    if "p_ready" in shown:
+        return None
+    later = [c for c in facts.counts if c.collected_at <= facts.now]
+    kept = dict(shown)
+    if shown.get("collected_at") and any(
+            c.collected_at > datetime.fromisoformat(shown["collected_at"])
+            and c.anc_1e9_per_l >= facts.next_cycle_anc_1e9_per_l for c in later):
+        for key in ("anc_1e9_per_l", "collected_at"):
+            kept.pop(key, None)
+    if shown.get("platelets_collected_at") and any(
+            c.collected_at > datetime.fromisoformat(shown["platelets_collected_at"])
+            and c.platelets_1e9_per_l is not None and c.platelets_1e9_per_l >= facts.next_cycle_platelets_1e9_per_l
+            for c in later):
+        for key in ("platelets_1e9_per_l", "platelets_collected_at"):
+            kept.pop(key, None)
+    reasons = _measured_reasons(facts, kept)
     if not reasons:
         return None
-    message = (f"{head}: {' and '.join(reasons)}. Take a pre-dose count in the "
-               f"{int(clinical.PRE_DOSE_COUNT_WINDOW.total_seconds() // 3600)} h before {new_day}.")
+    next_day = _day(facts.next_day1, facts)
+    evidence = {**kept, "next_day1": facts.next_day1.isoformat(), "measured_kept": True}
+    for key in ("change", "replaces", "moved_from"):
+        evidence.pop(key, None)
+    message = (f"Not ready for cycle {facts.cycle_number + 1} on {next_day}: {' and '.join(reasons)}, and no count "
+               "since has shown otherwise (a forecast does not clear a measured count). Take a pre-dose count in "
+               f"the {int(clinical.PRE_DOSE_COUNT_WINDOW.total_seconds() // 3600)} h before {next_day}.")
     return Finding(NOT_READY, MEDIUM, message, evidence)
 
 

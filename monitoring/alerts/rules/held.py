@@ -59,20 +59,32 @@ def held_result(held: list[HeldCount]) -> Finding | None:
         return None
     worst = min(severe, key=lambda h: (h.worst.anc_1e9_per_l, h.exception_id))
     grade = worst.worst.grade
-    others = f" ({len(severe) - 1} more held)" if len(severe) > 1 else ""
-    readings = "; ".join(_reading_words(r) for r in worst.readings)
     action = ("confirm with the lab now, and meanwhile treat the patient as grade 4 neutropenia: check for fever "
               "and signs of infection" if grade == 4 else "confirm with the lab")
-    message = (f"{worst.received} held for review, not stored (collected {worst.collected_at or 'at a time not read'})"
-               f"{others}: {readings}: {action}. Held because: {worst.problems.rstrip('.')}. Open it in the "
-               f"exceptions queue (/import/exceptions/{worst.exception_id}/): store it if it is right, or dismiss "
-               "it with a reason.")
-    evidence = {"exception_id": worst.exception_id, "anc_1e9_per_l": str(worst.worst.anc_1e9_per_l),
-                "ctcae_grade": grade, "received": worst.received,
+    evidence = {"anc_1e9_per_l": str(worst.worst.anc_1e9_per_l), "ctcae_grade": grade,
                 "readings": [{"reading": r.words, "anc_1e9_per_l": str(r.anc_1e9_per_l), "ctcae_grade": r.grade}
-                             for r in worst.readings],
-                "held": sorted(h.exception_id for h in severe)}
-    return Finding(HELD_RESULT, CRITICAL if grade == 4 else HIGH, message, evidence)
+                             for r in worst.readings]}
+    return _held_for_review(HELD_RESULT, CRITICAL if grade == 4 else HIGH, worst, ("collected", worst.collected_at),
+                            "; ".join(_reading_words(r) for r in worst.readings), action, evidence,
+                            held=[h.exception_id for h in severe], alike=len(severe))
+
+
+def _held_for_review(kind: str, severity: int, worst: HeldCount | HeldTemperature, taken: tuple[str, str],
+                     readings: str, action: str, evidence: dict, *, held: list[int], alike: int) -> Finding:
+    """Return the finding of a value held for review, read every way its hold names, worst first.
+
+    One shape for a held count and a held temperature: what arrived, when, how many more alike are
+    held, every reading, what to do meanwhile, why it was held and where to decide on it.
+    `taken`: ("collected" or "taken", the time as received, empty if none was read).
+    """
+    verb, at = taken
+    when = f"{verb} {at or 'at a time not read'}"
+    others = f" ({alike - 1} more held)" if alike > 1 else ""
+    message = (f"{worst.received} held for review, not stored ({when}){others}: {readings}: {action}. Held "
+               f"because: {worst.problems.rstrip('.')}. Open it in the exceptions queue "
+               f"(/import/exceptions/{worst.exception_id}/): store it if it is right, or dismiss it with a reason.")
+    evidence = {"exception_id": worst.exception_id, **evidence, "received": worst.received, "held": sorted(held)}
+    return Finding(kind, severity, message, evidence)
 
 
 def _reading_words(reading: clinical.Reading) -> str:
@@ -126,19 +138,14 @@ def held_temperature(held: list[HeldTemperature]) -> Finding | None:
     unreadable = [h for h in held if not h.readings]
     if febrile:
         worst = max(febrile, key=lambda h: (h.hottest, -h.exception_id))
-        others = f" ({len(febrile) - 1} more held)" if len(febrile) > 1 else ""
         readings = [f"{words} {celsius} °C" for words, celsius in worst.readings]
         if not worst.readings[0][0].startswith("as received"):
             readings.insert(0, "as received it is not a body temperature")
-        message = (f"{worst.received} held for review, not stored (taken {worst.taken_at or 'at a time not read'})"
-                   f"{others}: {'; '.join(readings)}: a possible fever in a patient on monitoring: assess her "
-                   f"now and treat as possible neutropenic sepsis if she is on chemotherapy (NICE CG151), and "
-                   f"confirm the reading. Held because: {worst.problems.rstrip('.')}. Open it in the exceptions "
-                   f"queue (/import/exceptions/{worst.exception_id}/): store it if it is right, or dismiss it "
-                   "with a reason.")
-        evidence = {"exception_id": worst.exception_id, "temperature_c": str(worst.hottest),
-                    "received": worst.received, "held": sorted(h.exception_id for h in febrile + unreadable)}
-        return Finding(HELD_TEMPERATURE, CRITICAL, message, evidence)
+        action = ("a possible fever in a patient on monitoring: assess her now and treat as possible neutropenic "
+                  "sepsis if she is on chemotherapy (NICE CG151), and confirm the reading")
+        return _held_for_review(HELD_TEMPERATURE, CRITICAL, worst, ("taken", worst.taken_at), "; ".join(readings),
+                                action, {"temperature_c": str(worst.hottest)},
+                                held=[h.exception_id for h in febrile + unreadable], alike=len(febrile))
     if unreadable:
         first = min(unreadable, key=lambda h: h.exception_id)
         message = (f"A temperature arrived that cannot be read: {first.received} (taken "

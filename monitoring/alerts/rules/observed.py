@@ -24,6 +24,7 @@ from monitoring.alerts.rules.facts import (
     GcsfPoint,
     Thresholds,
 )
+from monitoring.alerts.rules.late_fever import late_fever
 from monitoring.alerts.rules.shared import _fever, _forecast_low_within, _latest_count, _recent_temperatures, _when
 
 
@@ -173,10 +174,11 @@ def _fn_finding(facts: CycleFacts, thresholds: Thresholds, criterion: str, fever
     minutes = int(clinical.FN_ANTIBIOTICS_WITHIN.total_seconds() // 60)
     policy = clinical.FEVER_POLICY_NAMES.get(thresholds.fever_policy, thresholds.fever_policy)
     evidence = {"temperature_c": str(fever.temperature_c), "taken_at": fever.taken_at.isoformat(), **evidence,
-                "fever_policy": thresholds.fever_policy, "fever_criterion": criterion}
-    message = (f"Febrile neutropenia suspected: {fever.temperature_c} °C at {_when(fever.taken_at, facts)} "
-               f"with {reason}. Start the febrile-neutropenia pathway now: assess, take blood cultures and "
-               f"give empirical antibiotics within {minutes} minutes (IDSA 2010, ASCO/IDSA 2018, NICE CG151). "
+                "fever_policy": thresholds.fever_policy, "fever_criterion": criterion, **_hottest(facts)}
+    message = (f"Febrile neutropenia suspected: {fever.temperature_c} °C at {_when(fever.taken_at, facts)}"
+               f"{_hottest_words(facts, fever)} with {reason}. Start the febrile-neutropenia pathway now: assess, "
+               f"take blood cultures and give empirical antibiotics within {minutes} minutes (IDSA 2010, "
+               "ASCO/IDSA 2018, NICE CG151). "
                f"Fever: {clinical.FEVER_CRITERION_WORDS[criterion]}; fever policy: {policy}.")
     return Finding(FEBRILE_NEUTROPENIA, CRITICAL, message, evidence)
 
@@ -208,13 +210,15 @@ def fever_unknown_anc(facts: CycleFacts, thresholds: Thresholds) -> Finding | No
     if not facts.on_chemotherapy:
         return None
     fever = _fever(facts, thresholds)
-    if fever is None or febrile_neutropenia(facts, thresholds) is not None:
-        return None  # no fever, or rule 3 already says febrile neutropenia
+    if fever is None:
+        return late_fever(facts, thresholds)  # a fever entered a day or more after it was taken
+    if febrile_neutropenia(facts, thresholds) is not None:
+        return None  # rule 3 already says febrile neutropenia
     evidence = {"temperature_c": str(fever.temperature_c), "taken_at": fever.taken_at.isoformat(),
-                "fever_policy": thresholds.fever_policy}
+                "fever_policy": thresholds.fever_policy, **_hottest(facts)}
     policy = f" Fever policy: {clinical.FEVER_POLICY_NAMES.get(thresholds.fever_policy, thresholds.fever_policy)}."
     recent = [c for c in facts.counts if facts.now - clinical.KNOWN_ANC_WITHIN <= c.collected_at <= facts.now]
-    at = _when(fever.taken_at, facts)
+    at = _when(fever.taken_at, facts) + _hottest_words(facts, fever)
     if not recent:
         message = (f"Fever {fever.temperature_c} °C at {at} and no blood count in the last 24 h: fever in a "
                    "patient on chemotherapy: treat as possible neutropenic sepsis, urgent FBC and assessment "
@@ -227,6 +231,20 @@ def fever_unknown_anc(facts: CycleFacts, thresholds: Thresholds) -> Finding | No
                "(NICE CG151)." + policy)
     return Finding(FEVER_UNKNOWN_ANC, HIGH, message, evidence)
 
+
+
+def _hottest(facts: CycleFacts) -> dict:
+    """Return the hottest reading of the fever lookback as evidence: a hotter one is news ("Worse")."""
+    hottest = clinical.hottest(_recent_temperatures(facts))
+    return {"hottest_c": str(hottest.temperature_c), "hottest_at": hottest.taken_at.isoformat()} if hottest else {}
+
+
+def _hottest_words(facts: CycleFacts, fever: clinical.TemperaturePoint) -> str:
+    """Return " (hottest 39.4 °C at Fri 04 Dec 14:00)" when a reading was hotter than the fever's first."""
+    hottest = clinical.hottest(_recent_temperatures(facts))
+    if hottest is None or hottest.temperature_c <= fever.temperature_c:
+        return ""
+    return f" (hottest {hottest.temperature_c} °C at {_when(hottest.taken_at, facts)})"
 
 
 def fever_recheck(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:

@@ -12,6 +12,10 @@ What counts as worse, per kind, with sources:
 - grade 4 observed: a count below 0.1 x10^9/L where the alert's was not: profound neutropenia
   (IDSA 2010 defines it, and places it among the features of high-risk febrile neutropenia);
 - febrile neutropenia: the same fall to profound neutropenia (IDSA 2010, high risk);
+- fever with unknown neutrophil status, or febrile neutropenia, acknowledged: a hotter fever: the
+  hottest reading rising into a higher CTCAE v5.0 fever grade (above 39.0 or 40.0 C) or by 0.5 C
+  over the hottest the alert showed (clinical FEVER_*; a deadband against flapping); in an FN
+  episode kept after its fever, a fever again;
 - fever re-check, acknowledged: another raised reading after it (the re-check was meant to settle
   the first; a second one is a new question for the nurse);
 - G-CSF timing, acknowledged: another mistimed dose (a second administration, a second error).
@@ -60,6 +64,9 @@ def worsening(kind: str, severity: int, shown: dict, finding: Finding, *, acknow
         if after is not None and after < profound and (before is None or before >= profound):
             return (f"{_describe(shown, tz)} -> {_describe(now, tz)}: profound neutropenia (< {profound}, "
                     "IDSA 2010)")
+    if kind in (FEVER_UNKNOWN_ANC, FEBRILE_NEUTROPENIA):
+        return _hotter(shown, now, tz) if acknowledged else None  # unacknowledged: it is still calling
+    if kind == GRADE4_OBSERVED:
         return None
     if kind == FEVER_RECHECK and acknowledged and _later(now.get("taken_at"), shown.get("taken_at")):
         return f"{_describe(shown, tz)} -> {_describe(now, tz)}: raised again after the re-check"
@@ -67,6 +74,37 @@ def worsening(kind: str, severity: int, shown: dict, finding: Finding, *, acknow
         return f"another G-CSF dose inside the excluded window: {now.get('product', 'G-CSF')} at " + _at(
             now.get("given_at"), tz)
     return None
+
+
+def _hotter(shown: dict, now: dict, tz: tzinfo) -> str | None:
+    """Return how a fever in hand got hotter, in words, or None (the safety round, item 2).
+
+    Worse when the hottest reading rises into a higher CTCAE v5.0 fever grade (above 39.0 or 40.0 °C),
+    or by FEVER_WORSE_BY_C over the hottest the alert has shown; in a febrile-neutropenia episode kept
+    after its fever ("episode continuing"), any fever again. The hottest only rises, so a reading
+    going up and down under it never re-notifies (no flapping).
+    """
+    before, after = _celsius(shown), _celsius(now)
+    if after is None:
+        return None
+    at = _at(now.get("hottest_at") or now.get("taken_at"), tz)
+    if before is None:
+        return f"fever again during the episode: {after} °C at {at}"
+    grade = clinical.fever_grade(after)
+    if grade > clinical.fever_grade(before) and grade >= 2:
+        bound = clinical.FEVER_GRADE3_ABOVE_C if grade == 3 else clinical.FEVER_GRADE2_ABOVE_C
+        return f"{before} °C -> {after} °C at {at}: above {bound} °C (CTCAE v5.0 fever grade {grade})"
+    if after - before >= clinical.FEVER_WORSE_BY_C:
+        return f"{before} °C -> {after} °C at {at}: {after - before} °C hotter"
+    return None
+
+
+def _celsius(evidence: dict) -> Decimal | None:
+    value = evidence.get("hottest_c", evidence.get("temperature_c"))
+    try:
+        return None if value is None else Decimal(str(value))
+    except InvalidOperation:
+        return None
 
 
 def transition(old_kind_label: str, shown: dict, finding: Finding, tz: tzinfo) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 from datetime import timedelta
-from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -14,15 +13,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from monitoring import clinical, forecasts, records, selectors
+from monitoring import forecasts, selectors
 from monitoring.models import Forecast, ForecastScore
-from tests.conftest import start_on_regimen
+from tests.conftest import record_anc, start_on_regimen
 
 pytestmark = pytest.mark.django_db
-
-
-def count(patient, when, value: str):
-    return records.record_count(patient, clinical.parse_count(collected_at=when, unit="10^9/L", anc=Decimal(value)))
 
 
 def forecast_then_count(cycle, made_on_day: float, count_on_day: float, value: str) -> Forecast:
@@ -30,10 +25,10 @@ def forecast_then_count(cycle, made_on_day: float, count_on_day: float, value: s
     patient = cycle.course.patient
     made = cycle.day1 + timedelta(days=made_on_day - 1)
     if not cycle.course.patient.counts.exists():
-        count(patient, cycle.day1 - timedelta(hours=2), "5.0")
+        record_anc(patient, cycle.day1 - timedelta(hours=2), "5.0")
     forecasts.recompute_cycle(cycle.pk, now=made)
     at = cycle.day1 + timedelta(days=count_on_day - 1)
-    count(patient, at, value)
+    record_anc(patient, at, value)
     return forecasts.recompute_cycle(cycle.pk, now=at + timedelta(hours=1))
 
 
@@ -124,7 +119,7 @@ def test_calibration_page_needs_login_and_shows_no_patient(nurse_client, patient
 
 def test_forecast_stores_the_next_count_day_and_pages_show_it(nurse_client, patient, regimens):
     cycle = start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=3)
-    count(patient, cycle.day1 - timedelta(hours=2), "5.0")
+    record_anc(patient, cycle.day1 - timedelta(hours=2), "5.0")
     forecast = forecasts.recompute_cycle(cycle.pk)
     assert forecast.next_fbc_on is not None
     assert forecast.next_fbc_on > timezone.localdate()

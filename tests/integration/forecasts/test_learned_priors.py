@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from monitoring import clinical, forecasts, records
+from monitoring import forecasts
 from monitoring.forecasting.population import MIN_PATIENTS
 from monitoring.models import Cycle, LearnedPrior, Patient, Regimen
-from tests.conftest import make_patient, start_on_regimen
+from tests.conftest import make_patient, record_anc, start_on_regimen
 
 pytestmark = pytest.mark.django_db
-
-
-def count(patient, when, value: str) -> None:
-    records.record_count(patient, clinical.parse_count(collected_at=when, unit="10^9/L", anc=Decimal(value)))
 
 
 def folfox_patients(team, how_many: int, first: int = 0) -> list[Cycle]:
@@ -28,8 +23,8 @@ def folfox_patients(team, how_many: int, first: int = 0) -> list[Cycle]:
     for i in range(first, first + how_many):
         patient = make_patient(team, mrn=f"MRN{i:03d}")
         cycle = start_on_regimen(patient, regimen, days_ago=10)
-        count(patient, cycle.day1 - timedelta(hours=2), f"{4.2 + 0.1 * (i % 7):.2f}")
-        count(patient, cycle.day1 + timedelta(days=7, hours=2), f"{0.25 + 0.03 * (i % 5):.2f}")
+        record_anc(patient, cycle.day1 - timedelta(hours=2), f"{4.2 + 0.1 * (i % 7):.2f}")
+        record_anc(patient, cycle.day1 + timedelta(days=7, hours=2), f"{0.25 + 0.03 * (i % 5):.2f}")
         cycles.append(cycle)
     return cycles
 
@@ -37,7 +32,7 @@ def folfox_patients(team, how_many: int, first: int = 0) -> list[Cycle]:
 def newcomer(team) -> Cycle:
     patient = make_patient(team, mrn="NEW001")
     cycle = start_on_regimen(patient, Regimen.objects.get(code="FOLFOX-Q2W"), days_ago=0.5)
-    count(patient, cycle.day1 - timedelta(hours=2), "4.5")
+    record_anc(patient, cycle.day1 - timedelta(hours=2), "4.5")
     return cycle
 
 

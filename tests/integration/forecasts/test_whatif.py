@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.riskassessment import RiskAssessment
 
-from monitoring import clinical, forecasts, records
 from monitoring.forecasts.whatif.fhir import SCENARIO_EXTENSION
 from monitoring.models import AccessLog, ApiToken
 from tests.conftest import start_on_regimen
@@ -18,22 +16,6 @@ from tests.conftest import start_on_regimen
 pytestmark = pytest.mark.django_db
 
 SCENARIO_KEYS = ["as_planned", "peg_day2", "filgrastim", "dose_80", "delay_1w"]
-
-
-def count(patient, when, value: str) -> None:
-    records.record_count(patient, clinical.parse_count(collected_at=when, unit="10^9/L", anc=Decimal(value)))
-
-
-@pytest.fixture
-def deep_cycle(patient, regimens):
-    """Cycle 2 of docetaxel 75, due a few hours ago (not yet given), after a grade 4 nadir in cycle 1."""
-    cycle1 = start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=21.2)
-    count(patient, cycle1.day1 - timedelta(hours=2), "4.6")
-    count(patient, cycle1.day1 + timedelta(days=7, hours=1), "0.35")
-    count(patient, cycle1.day1 + timedelta(days=11, hours=1), "0.6")
-    cycle2 = cycle1.course.cycles.get(number=2)
-    forecasts.recompute_cycle(cycle2.pk)
-    return cycle2
 
 
 @pytest.fixture
@@ -54,7 +36,7 @@ def whatif_table(client, patient) -> str:
     return client.get(f"/patients/{patient.pk}/whatif/").content.decode()
 
 
-def test_patient_page_shows_the_what_if_table_for_this_cycle_and_the_next(nurse_client, patient, deep_cycle):
+def test_patient_page_shows_the_what_if_table_for_this_cycle_and_the_next(nurse_client, patient, due_cycle):
     page = whatif_table(nurse_client, patient)
 
     assert 'id="whatif"' in page
@@ -77,7 +59,7 @@ def test_patient_without_a_regimen_has_no_what_if_table(nurse_client, patient):
     assert 'id="whatif"' not in nurse_client.get(f"/patients/{patient.pk}/whatif/").content.decode()
 
 
-def test_risk_assessments_are_valid_fhir_r4_with_a_0_to_1_probability(client, patient, deep_cycle, token):
+def test_risk_assessments_are_valid_fhir_r4_with_a_0_to_1_probability(client, patient, due_cycle, token):
     response = get(client, patient.mrn, token)
 
     assert response.status_code == 200
@@ -99,25 +81,25 @@ def test_risk_assessments_are_valid_fhir_r4_with_a_0_to_1_probability(client, pa
         assert resource["subject"]["identifier"]["value"] == patient.mrn
         assert resource["basis"], "the counts and doses the forecast used"
     forecast = resources[0]
-    assert forecast["prediction"][0]["probabilityDecimal"] == pytest.approx(deep_cycle.forecast.p_grade4, abs=1e-3)
+    assert forecast["prediction"][0]["probabilityDecimal"] == pytest.approx(due_cycle.forecast.p_grade4, abs=1e-3)
     assert {b["type"] for b in forecast["basis"]} == {"Observation", "MedicationAdministration"}
 
 
-def test_scenario_windows_and_effects_in_the_bundle(client, patient, deep_cycle, token):
+def test_scenario_windows_and_effects_in_the_bundle(client, patient, due_cycle, token):
     resources = [e["resource"] for e in get(client, patient.mrn, token).json()["entry"]]
     by_code = {}
     for resource in resources[1:6]:   # the current cycle's scenarios
         by_code[resource["extension"][0]["valueCode"]] = resource["prediction"][0]
 
-    day1 = timezone.localtime(deep_cycle.day1)
+    day1 = timezone.localtime(due_cycle.day1)
     assert by_code["as_planned"]["whenPeriod"]["start"] == day1.isoformat(timespec="seconds")
-    delayed = timezone.localtime(deep_cycle.day1 + timedelta(days=7)).isoformat(timespec="seconds")
+    delayed = timezone.localtime(due_cycle.day1 + timedelta(days=7)).isoformat(timespec="seconds")
     assert by_code["delay_1w"]["whenPeriod"]["start"] == delayed
     assert by_code["peg_day2"]["probabilityDecimal"] < by_code["as_planned"]["probabilityDecimal"]
     assert "Pegfilgrastim day 2" in by_code["peg_day2"]["rationale"]
 
 
-def test_token_scoping_and_methods(client, patient, other_patient, deep_cycle, token):
+def test_token_scoping_and_methods(client, patient, other_patient, due_cycle, token):
     assert get(client, patient.mrn).status_code == 401
     assert get(client, patient.mrn, "not-a-token").status_code == 401
     other = get(client, other_patient.mrn, token)
@@ -128,7 +110,7 @@ def test_token_scoping_and_methods(client, patient, other_patient, deep_cycle, t
     assert get(client, patient.mrn, token, method="post").status_code == 405
 
 
-def test_a_read_is_exactly_one_entry_in_the_audit_trail(client, patient, deep_cycle, token):
+def test_a_read_is_exactly_one_entry_in_the_audit_trail(client, patient, due_cycle, token):
     before = AccessLog.objects.count()
     get(client, patient.mrn, token)
     (entry,) = AccessLog.objects.order_by("pk")[before:]

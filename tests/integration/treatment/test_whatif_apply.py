@@ -26,22 +26,6 @@ pytestmark = pytest.mark.django_db
 APPLY_LINK = re.compile(r'href="(/patients/\d+/whatif/apply/\?[^"]+)"')
 
 
-def count(patient, when, value: str) -> None:
-    records.record_count(patient, clinical.parse_count(collected_at=when, unit="10^9/L", anc=Decimal(value)))
-
-
-@pytest.fixture
-def due_cycle(patient, regimens):
-    """Cycle 2 of docetaxel 75, due a few hours ago (not yet given), after a grade 4 nadir in cycle 1."""
-    cycle1 = start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=21.2)
-    count(patient, cycle1.day1 - timedelta(hours=2), "4.6")
-    count(patient, cycle1.day1 + timedelta(days=7, hours=1), "0.35")
-    count(patient, cycle1.day1 + timedelta(days=11, hours=1), "0.6")
-    cycle2 = cycle1.course.cycles.get(number=2)
-    forecasts.recompute_cycle(cycle2.pk)
-    return cycle2
-
-
 @pytest.fixture
 def oncologist_client(oncologist) -> Client:
     client = Client()

@@ -15,7 +15,7 @@ from django.test import Client
 from monitoring import treatment
 from monitoring.models import Cycle
 from tests.integration.records.test_concurrent_posts import CONCURRENT_POSTS, CSRF, fire  # noqa: F401
-from tests.integration.treatment.test_whatif_apply import due_cycle, form_of, links  # noqa: F401
+from tests.integration.treatment.test_whatif_apply import form_of, links
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

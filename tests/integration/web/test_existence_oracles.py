@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from monitoring import clinical, records
-from monitoring.models import AccessLog, ApiToken, CountResult, ImportException
+from monitoring.models import AccessLog, ApiToken, CountResult, ImportException, Patient
 from tests.conftest import start_on_regimen
 from tests.integration.web.test_data_entry import post_count
 
@@ -252,3 +252,30 @@ def test_the_new_patient_page_lists_the_nurses_requests_and_tells_an_administrat
     patient = RegistrationRequest.objects.get(pk=request.pk).patient
     assert f'<a href="{patient.get_absolute_url()}">Patient registered</a>' in page
     assert "request waits" not in client.get(reverse("patient_new")).content.decode()
+
+
+# --- The patient edit form: another team's MRN reads exactly as an unused one -----------------------
+
+def _edit_patient(client, patient, mrn: str):
+    data = {"mrn": mrn, "given_name": patient.given_name, "family_name": patient.family_name,
+            "date_of_birth": "1960-03-04", "sex": "F", "team": patient.team_id, "active": "on"}
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(reverse("patient_edit", args=[patient.pk]), data)
+    followed = client.get(response["Location"]) if response.status_code == 302 else response
+    page = re.sub(r"\d{2} \w{3} \d{4} \d{2}:\d{2}", "TIME", _page(followed).replace(mrn, "X"))
+    return (response.status_code, response.get("Location"), [t.name for t in followed.templates][:1], page,
+            [_shape(q["sql"]) for q in queries.captured_queries])
+
+
+def test_the_patient_edit_form_answers_another_teams_mrn_as_an_unused_one(nurse_client, patient, other_patient):
+    theirs = _edit_patient(nurse_client, patient, other_patient.mrn)
+    unused = _edit_patient(nurse_client, patient, "UNUSED-3")
+    assert theirs[:3] == unused[:3], "status, where it leads and the page drawn"
+    assert theirs[3] == unused[3], "the page, the MRN typed aside"
+    assert theirs[4] == unused[4], "the same statements"
+    assert other_patient.mrn not in theirs[3] and "Ask an administrator" not in theirs[3]
+    # An MRN is changed by an administrator only: the edit form keeps the patient's own.
+    patient.refresh_from_db()
+    assert patient.mrn == "MRN001" and not Patient.objects.filter(mrn="UNUSED-3").exists()
+    form = nurse_client.get(reverse("patient_edit", args=[patient.pk])).content.decode()
+    assert re.search(r'<input[^>]*name="mrn"[^>]*disabled', form), "the MRN is shown, not editable"

@@ -108,3 +108,16 @@ def test_a_censored_count_reads_as_received_in_the_headline():
     assert words.headline(censored, NOW).startswith("Grade 4 observed (ANC <0.1)")
     measured = alert("grade4_observed", {"anc_1e9_per_l": "0.370", "ctcae_grade": 4})
     assert words.headline(measured, NOW).startswith("Grade 4 observed (ANC 0.37")
+
+
+def test_a_late_fever_and_the_hottest_reading_read_as_words():
+    lines = words.evidence_lines({"temperature_c": "38.4", "taken_at": "2026-11-20T08:00:00+00:00",
+                                  "hottest_c": "39.20", "hottest_at": "2026-11-20T09:00:00+00:00",
+                                  "entered_at": "2026-11-21T14:00:00+00:00", "entered_late_hours": 30,
+                                  "late_fever": True}, NOW)
+    assert lines == ["Temperature 38.4 °C at 08:00 yesterday; hottest 39.2 °C at 09:00 yesterday; entered 30 h "
+                     "after it was taken (14:00 today)"]
+    late = alert("fever_unknown_anc", {"late_fever": True, "entered_late_hours": 30}, severity=3,
+                 label="Fever on chemotherapy, neutrophil status unknown")
+    assert words.headline(late, NOW) == ("Fever on chemotherapy, neutrophil status unknown (entered 30 h late: "
+                                         "phone patient now) - see alert")

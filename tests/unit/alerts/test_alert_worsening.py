@@ -123,3 +123,46 @@ def test_a_live_fn_lasts_after_the_fever_while_the_anc_is_below_05_and_clears_wh
     assert rules.FEBRILE_NEUTROPENIA not in kinds(facts(11, counts=(count(9, "0.3"), count(10.5, "0.35"))))
     recovered = facts(11, counts=(count(9, "0.3"), count(10.5, "0.62")), live_kinds=live)
     assert rules.FEBRILE_NEUTROPENIA not in kinds(recovered)
+
+
+# --- A hotter fever in an episode in hand (the safety round, item 2) ----------------------------
+
+SHOWN_FEVER = {"temperature_c": "38.40", "taken_at": "2026-05-18T08:00:00+00:00", "hottest_c": "38.60",
+               "hottest_at": "2026-05-18T09:00:00+00:00"}
+
+
+def fever_now(hottest: str) -> dict:
+    return dict(SHOWN_FEVER, hottest_c=hottest, hottest_at="2026-05-18T14:00:00+00:00")
+
+
+@pytest.mark.parametrize("kind", [rules.FEVER_UNKNOWN_ANC, rules.FEBRILE_NEUTROPENIA])
+@pytest.mark.parametrize(("hottest", "words"), [
+    ("39.10", "38.60 °C -> 39.10 °C at Mon 18 May 14:00: above 39.0 °C (CTCAE v5.0 fever grade 2)"),
+    ("39.00", None),  # 39.0 is still grade 1, and 0.4 °C hotter only
+    ("39.10", "above 39.0"),
+    ("40.10", "above 40.0 °C (CTCAE v5.0 fever grade 3)"),
+    ("38.60", None),
+    ("38.50", None),
+])
+def test_a_hotter_fever_in_hand_is_worse_by_grade_or_by_half_a_degree(kind, hottest, words):
+    change = worse(kind, rules.CRITICAL, SHOWN_FEVER, finding(kind, **fever_now(hottest)))
+    assert (change is None) if words is None else (words in change)
+
+
+def test_half_a_degree_hotter_within_grade_1_is_worse():
+    shown = dict(SHOWN_FEVER, hottest_c="38.00")
+    now = finding(rules.FEVER_UNKNOWN_ANC, **fever_now("38.50"))
+    change = worse(rules.FEVER_UNKNOWN_ANC, rules.CRITICAL, shown, now)
+    assert change.endswith("0.50 °C hotter")
+
+
+def test_a_hotter_fever_not_yet_acknowledged_is_refreshed_not_raised_again():
+    now = finding(rules.FEVER_UNKNOWN_ANC, **fever_now("40.20"))
+    assert worse(rules.FEVER_UNKNOWN_ANC, rules.CRITICAL, SHOWN_FEVER, now, acknowledged=False) is None
+
+
+def test_a_fever_again_in_a_febrile_neutropenia_episode_kept_after_its_fever_is_worse():
+    shown = {"anc_1e9_per_l": "0.30", "collected_at": "2026-05-18T08:00:00+00:00", "episode_continuing": True}
+    now = finding(rules.FEBRILE_NEUTROPENIA, anc_1e9_per_l="0.30", **fever_now("38.40"))
+    assert worse(rules.FEBRILE_NEUTROPENIA, rules.CRITICAL, shown, now) == (
+        "fever again during the episode: 38.40 °C at Mon 18 May 14:00")
