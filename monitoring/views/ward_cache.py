@@ -49,21 +49,21 @@ POLL_SECONDS = 0.02
 REFRESH_AHEAD = 0.5  # rows past this share of the max age are drawn again, after one request's response
 CLAIM_SECONDS = 10  # a drawer that died lets go of its claim after this
 CACHE_DOWN_RETRY_SECONDS = 5.0
-# The rows' markup is the `ward_rows` tag's (templatetags/ward.py), drawn through the template engine
-# because views do not import template tags (the import contract keeps them independent). Each row is
-# drawn on its own and followed by ROW_END (which escaped text cannot contain), so the rows can be
-# told apart and filtered.
+# Each row's markup is the `ward_row` tag's (templatetags/ward.py), drawn through the template engine
+# because views do not import template tags (the import contract keeps them independent); each is
+# followed by ROW_END (which escaped text cannot contain), so the rows can be told apart and filtered.
+# The `ward_rows` tag places them in the page.
 ROW_END = "<!--nw-row-->"
-ROWS_TEMPLATE = "{% load ward %}{% for one in lines %}{% ward_rows one %}" + ROW_END + "{% endfor %}"
+ROWS_TEMPLATE = "{% load ward %}{% for line in lines %}{% ward_row line %}" + ROW_END + "{% endfor %}"
 
 _cache_down_until = 0.0  # per process: after an error, the cache is left alone until then
 
 
 @dataclass
 class WardRows:
-    """The ward's rows as shown: the `<tr>` markup and what the page around them needs."""
+    """The ward's rows as shown: each row's `<tr>` markup and what the page around them needs."""
 
-    html: str
+    rows: list[str]
     patient_ids: list[int]
     forecast_updating: bool
     # Work for after the response is sent (the view hands it to the response's closers): drawing the
@@ -87,7 +87,7 @@ class DrawnWard:
 
     def shown(self, filters: selectors.WardFilters) -> WardRows:
         rows = [row for row in self.rows if selectors.shown(filters, *row[1:4])]
-        return WardRows(html="".join(row[5] for row in rows), patient_ids=[row[0] for row in rows],
+        return WardRows(rows=[row[5] for row in rows], patient_ids=[row[0] for row in rows],
                         forecast_updating=any(row[4] for row in rows))
 
 
@@ -111,7 +111,7 @@ def draw(user, search: str, now) -> DrawnWard:
     started_at = time.time()
     rows = selectors.ward_rows(user, selectors.WardFilters(search=search), now)
     lines = selectors.ward_lines(rows, now)
-    markup = _rows_template().render({"lines": [[line] for line in lines]}).split(ROW_END)
+    markup = _rows_template().render({"lines": lines}).split(ROW_END)
     return DrawnWard([(row.patient.pk, row.patient.team_id, row.risk, row.has_alerts, bool(row.forecast_state), html)
                       for row, html in zip(rows, markup[:-1], strict=True)], started_at)
 
