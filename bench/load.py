@@ -12,8 +12,10 @@ Issue 25, item 7, measured as deployed, on this machine, changing nothing in the
 - Its own database (NW_BENCH_DB, default nw_bench_load, dropped and re-created) and private queue
   names on REDIS_URL (default redis://127.0.0.1:6379/7).
 - A ward of `--patients` patients on docetaxel (day 7), forecast before the clock starts.
-- `--nurses` nurses, each in a loop: the ward overview, then a random patient's page, with
-  `--think` seconds between pages (a nurse reading), each through its own HTTP session.
+- `--nurses` nurses, each in a loop: the ward overview (one time in four filtered: high risk or
+  open alerts), then a random patient's page, with `--think` seconds between pages (a nurse
+  reading), each through its own HTTP session. All nurses are of the ward's one team, so they
+  share its rows (drawn at most once a second: views/ward_cache.py).
 Phases: quiet (nurses only, `--quiet` seconds); 2,000 results (4 per patient) sent one by one
 through POST /api/v1/results by one sender, as a lab interface does; the same number sent as one
 CSV file in one request. A phase ends when every forecast is fresh.
@@ -209,12 +211,16 @@ def get(address: str, path: str, cookie: str) -> float | None:
     return (time.perf_counter() - started) * 1000 if response.status == 200 else None
 
 
+# How nurses open the ward: mostly as it is, sometimes filtered (each filter is drawn and shared apart).
+WARD_PATHS = ("/", "/", "/", "/", "/", "/", "/?risk=high", "/?alerts=1")
+
+
 def nurse_loop(address: str, cookie: str, patient_paths: list[str], think: float, samples: Samples,
                stopped: threading.Event, seed: int) -> None:
     chance = random.Random(seed)
     stopped.wait(chance.uniform(0, think))  # nurses do not all start in the same instant
     while not stopped.is_set():
-        samples.add("ward", get(address, "/", cookie))
+        samples.add("ward", get(address, chance.choice(WARD_PATHS), cookie))
         stopped.wait(think)
         samples.add("patient", get(address, chance.choice(patient_paths), cookie))
         stopped.wait(think)

@@ -53,6 +53,8 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     # Sessions end after SESSION_IDLE_MINUTES without a person's request; timed refreshes do not count.
     "monitoring.guards.idle.IdleSessionMiddleware",
+    # A person's own change stamps her session, so the ward's shared rows never hide it from her.
+    "monitoring.guards.writes.LastWriteMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     # AxesMiddleware should be the last middleware (django-axes docs).
     "axes.middleware.AxesMiddleware",
@@ -347,6 +349,24 @@ MLLP_DB_RETRY_SECONDS = env.float("MLLP_DB_RETRY_SECONDS", default=60.0)
 
 # The ward overview refreshes its rows this often (htmx), keeping filters and scroll.
 WARD_REFRESH_SECONDS = env.int("WARD_REFRESH_SECONDS", default=30)
+# The ward's rows are drawn at most once per this many seconds for everyone who sees the same teams
+# with the same filters, and shared by the web processes through the "ward" cache (Redis). A row is
+# never older than this, nor older than the viewer's own last change (views/ward_cache.py). 0: drawn
+# on every request, the cache unused.
+WARD_ROWS_MAX_AGE_SECONDS = env.float("WARD_ROWS_MAX_AGE_SECONDS", default=1.0)
+
+# "default" is each process's own memory (nothing uses it for shared state). "ward" holds the
+# ward's drawn rows for a second or two; if it is down or slow the rows are drawn directly, so its
+# timeouts are short: a stopped Redis answers at once, an unreachable one within a quarter second.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "ward": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env.str("WARD_CACHE_URL", default=REDIS_URL),
+        "KEY_PREFIX": "nw-ward",
+        "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
+    },
+}
 
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -40,6 +40,8 @@ else
   echo "(CELERY_TASK_ALWAYS_EAGER) and the scheduled jobs will not run; every page says so." >&2
   echo "Start Redis and re-run 'make run' for the real workers and beat." >&2
   export CELERY_TASK_ALWAYS_EAGER=true
+  # Nowhere to share the ward's rows: drawn on every request (no warning about the cache per page).
+  export WARD_ROWS_MAX_AGE_SECONDS=0
 fi
 # The HL7 v2 MLLP listener stores results (and raises their observed alerts) with or without Redis.
 start mllp-listener $PY manage.py mllp_listener --host 127.0.0.1 --port "$MLLP_PORT"

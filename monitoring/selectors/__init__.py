@@ -25,9 +25,10 @@ from monitoring.selectors.ward import (
     TREND_STEADY_FRACTION,
     WardFilters,
     WardRow,
-    ward_lines,
+    shown,
     ward_rows,
 )
+from monitoring.selectors.ward_text import ward_lines
 
 __all__ = [
     "attach_events",
@@ -36,5 +37,5 @@ __all__ = [
     "CycleData", "PatientPage", "WardFilters", "WardRow", "_local_iso", "alert_inbox", "calibration_summary",
     "forecast_history", "from_local_iso", "lapsed_gcsf_plan_cycle_ids", "learning_cycles", "open_alert_count",
     "patient_page", "stale_cycle_ids",
-    "visible_alerts", "ward_lines", "ward_rows",
+    "shown", "visible_alerts", "ward_lines", "ward_rows",
 ]

@@ -1,10 +1,11 @@
 """The ward overview: one row per active patient, most urgent first, in a fixed number of queries.
 
 The ward is the page twenty nurses keep open while results arrive, so it is read straight from the
-tables on every request (it can never show an older state than they hold) and read cheaply: rows
-come back as plain tuples, not model instances, and only the current cycle of each course and its
-forecast become objects. Each row carries the words and numbers its template prints, ready made,
-so rendering 300 rows is a matter of joining strings (bench/pages.py, docs/benchmarks.md).
+tables and read cheaply: rows come back as plain tuples, not model instances, and only the current
+cycle of each course and its forecast become objects. Each row carries the words and numbers its
+template prints, ready made (selectors/ward_text.py), so rendering 300 rows is a matter of joining
+strings (bench/pages.py, docs/benchmarks.md). The page draws them at most once a second for everyone
+who sees the same teams, never older than the viewer's own change (views/ward_cache.py).
 """
 
 from __future__ import annotations
@@ -12,19 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cached_property, lru_cache
+from functools import cached_property
 
 from django.db.models import OuterRef, Q, Subquery
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.formats import date_format
-from django.utils.translation import get_language
 
-from monitoring import clinical, wording
-from monitoring.alerts.presentation import FN_KIND, alert_order, headline, in_hand_words, kind_text, since
+from monitoring import clinical
+from monitoring.alerts.presentation import FN_KIND, alert_order, since
 from monitoring.models import Alert, CountResult, Cycle, Patient, TreatmentCourse
 from monitoring.models.care import current_cycle_of
 from monitoring.selectors.freshness import forecast_state
+from monitoring.selectors.ward_text import WardWords
 
 # Each page's data comes from one function here, in a fixed number of queries however many
 # patients, cycles or counts there are (the dashboard tests count them).
@@ -38,7 +37,6 @@ RISK_LEVELS = {"high": 3, "medium": 2, "low": 1}
 # The ward's trend arrow: a change of less than this share of the previous count reads as steady.
 # Display only (counts vary by ~10 % between labs and draws); it decides nothing clinical.
 TREND_STEADY_FRACTION = 0.10
-TREND_ARROWS = {"rising": "↑", "falling": "↓", "steady": "→"}
 
 
 @dataclass(slots=True)
@@ -50,6 +48,7 @@ class WardPatient:
     given_name: str
     family_name: str
     team_name: str
+    team_id: int
 
     def get_absolute_url(self) -> str:
         return _patient_url(self.pk)
@@ -100,6 +99,11 @@ class WardRow:
         return Alert.Severity(self.max_severity).label if self.max_severity else ""
 
     @property
+    def has_alerts(self) -> bool:
+        """Return True with any live alert, open or in hand (the ward's "open alerts" filter)."""
+        return bool(self.open_alerts or self.in_hand)
+
+    @property
     def has_fn_alert(self) -> bool:
         """Return True in an ongoing febrile-neutropenia episode, acknowledged ("in hand") or not."""
         top = self.top_alert
@@ -134,53 +138,6 @@ class WardRow:
         return WardWords.of(self)
 
 
-@dataclass(slots=True)
-class WardWords:
-    """The ward row's numbers and dates as text: what the `plain`, `anc`, `day`, `percent` and
-    `number` filters and the `readiness` tag would print, made in Python instead of per template node."""
-
-    name: str = ""
-    trend_arrow: str = ""
-    previous_anc: str = ""
-    trend_title: str = ""
-    cycle_text: str = ""
-    nadir_anc: str = ""
-    nadir_day: str = ""
-    p_grade4: str = ""
-    next_fbc: str = ""
-    readiness: str = ""
-    readiness_concern: bool = False
-    next_day1: str = ""
-    ready_threshold: str = ""
-    reasons: str = ""
-
-    @classmethod
-    def of(cls, row: WardRow) -> WardWords:
-        words = cls(name=f"{row.patient.family_name}, {row.patient.given_name}", reasons="; ".join(row.reasons))
-        if row.trend:
-            words.trend_arrow = TREND_ARROWS[row.trend]
-            words.previous_anc = row.previous_count.anc_plain
-            words.trend_title = f"{row.trend.capitalize()} since the count before ({words.previous_anc})"
-        if row.cycle is not None:
-            words.cycle_text = (f"Cycle {row.cycle.number}, day {row.cycle_day}" if row.cycle_day >= 1
-                                else f"Cycle {row.cycle.number}, starts {_day(row.cycle.day1, 'd M')}")
-        forecast = row.forecast
-        if forecast is not None and forecast.nadir_anc_1e9_per_l is not None:
-            words.nadir_anc = clinical.number_text(forecast.nadir_anc_1e9_per_l, 2)
-            nadir_day = row.predicted_nadir_day
-            words.nadir_day = _day(forecast.nadir_at, "D d M") + (f" (day {nadir_day})" if nadir_day else "")
-            words.p_grade4 = _percent(forecast.p_grade4)
-            words.next_fbc = _day(forecast.next_fbc_on, "D j M") if forecast.next_fbc_on else ""
-        ready = wording.readiness(forecast.p_ready, row.has_fn_alert) if forecast is not None and \
-            forecast.p_ready is not None else None
-        if ready is not None:
-            words.readiness, words.readiness_concern = ready.words, ready.concern
-            words.next_day1 = _day(forecast.next_day1, "D d M")
-            threshold = forecast.ready_threshold_1e9_per_l
-            words.ready_threshold = "" if threshold is None else f"{float(threshold):g}"
-        return words
-
-
 @dataclass(frozen=True)
 class WardFilters:
     team_id: int | None = None
@@ -191,7 +148,7 @@ class WardFilters:
 
 # The columns the ward shows or ranks by, read as tuples (a model instance per row costs more than
 # the query: the dashboard tests count the queries, bench/pages.py times them).
-WARD_PATIENT_COLUMNS = ("pk", "mrn", "given_name", "family_name", "team__name")
+WARD_PATIENT_COLUMNS = ("pk", "mrn", "given_name", "family_name", "team__name", "team_id")
 WARD_COURSE_COLUMNS = ("pk", "patient_id", "regimen__name", "regimen__cycle_length_days")
 WARD_CYCLE_COLUMNS = ("pk", "course_id", "number", "planned_day1", "actual_day1", "status", "input_version")
 WARD_FORECAST_FIELDS = (
@@ -227,12 +184,20 @@ def ward_rows(user, filters: WardFilters, now: datetime) -> list[WardRow]:
         rows.append(_ward_row(patient, course, current.get(course.pk) if course else None,
                               last_counts.get(patient.pk, []), sorted(live_alerts.get(patient.pk, []), key=alert_order),
                               now))
-    if filters.risk in RISK_LEVELS:
-        rows = [r for r in rows if r.risk == filters.risk]
-    if filters.only_open_alerts:
-        rows = [r for r in rows if r.open_alerts or r.in_hand]
+    rows = [r for r in rows if shown(filters, r.patient.team_id, r.risk, r.has_alerts)]
     rows.sort(key=_urgency, reverse=True)
     return rows
+
+
+def shown(filters: WardFilters, team_id: int, risk: str, has_alerts: bool) -> bool:
+    """Return whether a row of this team, risk and alerts passes the team, risk and open-alerts filters.
+
+    The search is not here: it is a query (`ward_rows`). The shared rows (views/ward_cache.py) filter
+    the whole ward with this, so a filtered ward is the same rows as the unfiltered one.
+    """
+    return ((not filters.team_id or team_id == filters.team_id)
+            and (filters.risk not in RISK_LEVELS or risk == filters.risk)
+            and (not filters.only_open_alerts or has_alerts))
 
 
 @dataclass(slots=True)
@@ -413,63 +378,3 @@ def _urgency(row: WardRow) -> tuple:
 
 def _patient_url(pk: int) -> str:
     return reverse("patient", args=[pk])
-
-
-def _percent(value) -> str:
-    """Return a probability as a whole percentage with a no-break space: 0.712 -> "71\u00a0%"."""
-    return "" if value is None else f"{float(value):.0%}".replace("%", "\u00a0%")
-
-
-def _day(moment: datetime | date | None, day_format: str) -> str:
-    """Return a day as `|date:day_format` prints it in the clinic's time zone ("Fri 27 Nov")."""
-    if moment is None:
-        return ""
-    if isinstance(moment, datetime):
-        moment = timezone.localtime(moment).date()
-    return _day_text(moment, day_format, get_language())
-
-
-@lru_cache(maxsize=1024)
-def _day_text(day: date, day_format: str, language: str | None) -> str:
-    return date_format(day, day_format)
-
-
-def ward_lines(rows: list[WardRow], now: datetime) -> list[dict]:
-    """Return each row as the flat dict of text the ward template prints (a dict: the template
-    engine's cheapest lookup), its most urgent alert told in words (alerts/presentation.py)."""
-    return [_line(row, now) for row in rows]
-
-
-def _line(row: WardRow, now: datetime) -> dict:
-    words, patient, count = row.words, row.patient, row.last_count
-    line = {
-        "pk": patient.pk, "url": patient.get_absolute_url(), "name": words.name, "family_name": patient.family_name,
-        "mrn": patient.mrn,
-        "team": patient.team_name, "risk": row.risk, "risk_label": row.risk.capitalize(), "fn": row.has_fn_alert,
-        "reasons": words.reasons, "count": count is not None, "regimen": row.regimen.name if row.regimen else "",
-        "cycle": words.cycle_text, "nadir": words.nadir_anc, "state": row.forecast_state,
-        "ready": words.readiness, "alert": None,
-    }
-    if count is not None:
-        line.update(anc=f"{count.qualifier}{count.anc_plain}", grade=count.ctcae_grade, grade_label=count.grade_label,
-                    since=row.since_count, trend=row.trend, arrow=words.trend_arrow, trend_title=words.trend_title,
-                    previous=words.previous_anc)
-    if words.nadir_anc:
-        line.update(nadir_day=words.nadir_day, p_grade4=words.p_grade4, next_fbc=words.next_fbc)
-    if words.readiness:
-        line.update(concern=words.readiness_concern, next_day1=words.next_day1, threshold=words.ready_threshold)
-    if row.top_alert is not None:
-        line["alert"] = _alert_words(row.top_alert, row, now)
-    return line
-
-
-def _alert_words(alert: Alert, row: WardRow, now: datetime) -> dict:
-    text = kind_text(alert.kind, alert.get_kind_display())
-    return {
-        "pk": alert.pk, "severity": alert.severity, "severity_label": alert.get_severity_display(),
-        "text": {"rank": text.rank, "icon": text.icon}, "headline": headline(alert, now),
-        "more": row.open_alerts + row.in_hand - 1, "acknowledged": alert.acknowledged_at is not None,
-        "in_hand_words": in_hand_words(alert, now), "record_antibiotics": text.asks_antibiotics,
-        "antibiotics_missing": text.asks_antibiotics and not alert.antibiotics_given_at,
-        "kind_label": alert.get_kind_display(), "ack_url": reverse("alert_acknowledge", args=[alert.pk]),
-    }

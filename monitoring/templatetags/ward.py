@@ -31,11 +31,23 @@ FRESHNESS = {"stale": STALE_WORDS, "pending": PENDING_WORDS}
 
 
 @register.simple_tag(takes_context=True)
-def ward_rows(context, lines: list[dict]) -> SafeString:
-    """Return the `<tr>` of each ward line (selectors.ward_lines), most urgent first."""
+def ward_rows(context, lines) -> SafeString:
+    """Return the `<tr>` of each ward line (selectors.ward_lines), most urgent first.
+
+    Rows drawn already, one `ward_row` each (views/ward_cache.py, perhaps in another process), come
+    as an object with their markup in `rows`: they are placed as they are.
+    """
     # Each row's Acknowledge button submits the one form above the table (ACK_FORM: its CSRF token and
     # the way back) to its own alert: three elements and a token fewer per row than a form each.
-    return mark_safe("".join([_row(line) for line in lines]))
+    drawn = getattr(lines, "rows", None)
+    rows = drawn if drawn is not None else [_row(line) for line in lines]
+    return mark_safe("".join(rows))
+
+
+@register.simple_tag
+def ward_row(line: dict) -> SafeString:
+    """Return one ward line's `<tr>` (views/ward_cache.py draws the rows one by one to share them)."""
+    return mark_safe(_row(line))
 
 
 def _row(line: dict) -> str:

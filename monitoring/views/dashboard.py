@@ -20,7 +20,7 @@ from monitoring.audit import record_access, record_list
 from monitoring.guards import text
 from monitoring.labfeed import exceptions_queue
 from monitoring.models import AccessLog
-from monitoring.views import drafts, patient_for, refuse
+from monitoring.views import drafts, patient_for, refuse, ward_cache
 
 RISK_CHOICES = [("", "Any risk"), ("high", "High"), ("medium", "Medium"), ("low", "Low")]
 NOTE_MAX_LENGTH = 2000
@@ -66,16 +66,21 @@ def ward(request):
     teams = list(request.user.teams.all())
     filters = _ward_filters(request, teams)
     now = timezone.now()
-    rows = selectors.ward_rows(request.user, filters, now)
-    record_list(request, (row.patient.pk for row in rows))
-    context = {"lines": selectors.ward_lines(rows, now), "teams": teams, "filters": filters,
+    # Drawn at most once a second for everyone who sees these teams, never older than her own change.
+    rows = ward_cache.ward_rows(request, teams, filters, now)
+    record_list(request, rows.patient_ids)
+    context = {"lines": rows, "teams": teams, "filters": filters,
                "risk_choices": RISK_CHOICES, "now": now,
                "refresh_seconds": settings.WARD_REFRESH_SECONDS,
-               "forecast_updating": any(row.forecast_state for row in rows),
+               "forecast_updating": rows.forecast_updating,
                "open_exceptions": exceptions_queue.open_count(request.user)}
     # htmx asks every 30 s for the rows only; the filters stay in the URL it asks with.
     template = "monitoring/_ward_rows.html" if request.headers.get("HX-Request") else "monitoring/ward.html"
-    return render(request, template, context)
+    response = render(request, template, context)
+    # Drawing the shared rows ahead, once this nurse has her page (HttpResponse.close() runs these
+    # once the body is sent: gunicorn, runserver and the test client all close the response).
+    response._resource_closers.extend(rows.after_response)
+    return response
 
 
 def patient_detail(request, pk: int):
