@@ -272,7 +272,11 @@ TRACE_WORDS = {"ParseHTML": "parse HTML", "ParseAuthorStyleSheet": "parse CSS", 
                "EvaluateScript": "scripts", "v8.compile": "scripts", "v8.compileModule": "scripts",
                "FunctionCall": "scripts", "EventDispatch": "scripts", "TimerFire": "scripts",
                "v8.run": "scripts", "V8.ParseFunction": "scripts", "HitTest": "hit test",
-               "UpdateLayer": "paint", "UpdateLayerTree": "paint", "Commit": "paint"}
+               "UpdateLayer": "paint", "UpdateLayerTree": "paint", "Commit": "paint",
+               "DecodedDataDocumentParser::AppendBytes": "parse HTML",
+               "DocumentLoader::CreateParserPostCommit": "parse HTML",
+               # Committing the navigation: the old page is taken down here (the bench reloads the same page).
+               "Receive mojo message": "navigation", "DocumentLoader::CommitNavigation": "navigation"}
 
 
 def trace_summary(raw: bytes, base: str) -> str:
