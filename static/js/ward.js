@@ -6,6 +6,18 @@
 (function () {
   "use strict";
   var heights = [];
+  var htmxSource = document.currentScript && document.currentScript.getAttribute("data-htmx");
+
+  /* htmx only refreshes the rows (every 30 s, or in a second while a forecast is updating): it is
+     fetched once the page has loaded, so that walking the page's elements does not hold up its load. */
+  function loadHtmx() {
+    if (!htmxSource || window.htmx) return;
+    var script = document.createElement("script");
+    script.src = htmxSource;
+    document.head.appendChild(script);
+  }
+  if (document.readyState === "complete") loadHtmx();
+  else window.addEventListener("load", loadHtmx);
 
   function blocks(target) {
     return target.querySelectorAll("tbody.ward-block");
