@@ -191,12 +191,15 @@ def report(name: str, samples: list[float], queries: int, target_ms: float) -> N
 CHROMIUM = "/usr/bin/chromium"
 BROWSER_LOADS = 5
 # Milliseconds from navigation start to the load event, or to the charts drawn if that is later.
-# Also when the HTML had arrived (responseEnd) and when the DOM was ready, to see where time goes.
+# Also when the HTML had arrived (responseEnd), when the DOM was ready and when the first screen was
+# first painted (first contentful paint), to see where time goes.
 LOAD_TIME_JS = """() => {
     const nav = performance.getEntriesByType('navigation')[0];
     const charts = performance.getEntriesByName('nw-charts-ready');
+    const painted = performance.getEntriesByName('first-contentful-paint');
     return [Math.max(nav.loadEventEnd, charts.length ? charts[0].startTime : 0), nav.responseEnd,
-            nav.domContentLoadedEventEnd, document.querySelectorAll('.nw-chart.drawn').length];
+            nav.domContentLoadedEventEnd, document.querySelectorAll('.nw-chart.drawn').length,
+            painted.length ? painted[0].startTime : 0];
 }"""
 
 
@@ -205,7 +208,7 @@ def browser_times(client: Client, pages: dict[str, str], trace: bool = False
     """Serve the app as deployed on a free local port and time each page in headless Chromium.
 
     Returns {name: (first load, [warm loads])}, each load [load ms, HTML received ms, DOM ready ms,
-    charts drawn].
+    charts drawn, first contentful paint ms].
     """
     import tempfile
     import threading
@@ -293,9 +296,15 @@ def trace_summary(raw: bytes, base: str) -> str:
         return "  (no navigation in the trace)"
     start = navigations[-1]
     main = (start["pid"], start["tid"])
-    mark = {e["name"]: (e["ts"] - start["ts"]) / 1000 for e in events
-            if (e["pid"], e["tid"]) == main and e["ts"] >= start["ts"] and e.get("name") in
-            ("domContentLoadedEventEnd", "loadEventStart", "loadEventEnd", "firstContentfulPaint", "MarkLoad")}
+    # The first of each mark once the page is committed (the initial empty document marks its own before,
+    # and a later document after).
+    mark, committed = {}, None
+    for e in sorted((e for e in events if (e.get("pid"), e.get("tid")) == main and e["ts"] >= start["ts"]),
+                    key=lambda e: e["ts"]):
+        if e.get("name") == "commitNavigationEnd":
+            committed = True
+        elif committed and e.get("name") in ("domContentLoadedEventEnd", "loadEventEnd", "firstContentfulPaint"):
+            mark.setdefault(e["name"], (e["ts"] - start["ts"]) / 1000)
     dom_ready, loaded = mark.get("domContentLoadedEventEnd", 0), mark.get("loadEventEnd", 0)
     slices = sorted(((e["ts"] - start["ts"]) / 1000, e.get("dur", 0) / 1000, e["name"]) for e in events
                     if (e["pid"], e["tid"]) == main and e.get("ph") == "X" and e["ts"] >= start["ts"])
@@ -374,10 +383,10 @@ def main(argv: list[str]) -> int:
         if "--no-browser" not in argv:
             print(f"\nheadless Chromium, 1366 px, load event (and charts drawn), median of {BROWSER_LOADS}:")
             for name, (first, warm) in browser_times(client, pages, "--trace" in argv).items():
-                load, html, dom, drawn = (statistics.median(column) for column in zip(*warm, strict=True))
+                load, html, dom, drawn, painted = (statistics.median(column) for column in zip(*warm, strict=True))
                 print(f"{name:<34} browser median {load:7.1f} ms   first load {first[0]:7.1f} ms   "
-                      f"server median {server[name]:7.1f} ms   (HTML in {html:.0f} ms, DOM ready {dom:.0f} ms, "
-                      f"{drawn:.0f} chart{'s' if drawn != 1 else ''} drawn)")
+                      f"server median {server[name]:7.1f} ms   (HTML in {html:.0f} ms, first paint {painted:.0f} ms, "
+                      f"DOM ready {dom:.0f} ms, {drawn:.0f} chart{'s' if drawn != 1 else ''} drawn)")
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
     return 0
