@@ -6,6 +6,12 @@ escaped in turn (about 8,000 per page, a third of the request's time); here a ro
 whose values are escaped once. The text of every cell is made beforehand (selectors.ward_lines);
 this module only places it. The markup is the one `_ward_rows.html` had (tests read it: `risk-row`,
 `data-patient`, `data-label`, `.c-anc` ... `button.ack-one`).
+
+The rows come in blocks of BLOCK_ROWS, one `<tbody class="ward-block">` each, so that the browser can
+skip laying out and painting a block while it is off-screen (`content-visibility: auto` in
+neutrowatch.css: it applies to a block, never to a table's rows). Every row is still in the page, in
+the accessibility tree and found by the browser's search; only the drawing waits until it is scrolled
+near. Laying out all 301 rows of the bench ward was most of Chromium's time (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ from django.utils.safestring import SafeString, mark_safe
 register = template.Library()
 
 ACK_FORM = "ward-ack"  # the id of the form in _ward_rows.html that every row's Acknowledge button submits
+# Rows per block: the first block fills a 1366 x 768 first screen and more (about 78 px a row); a
+# smaller block is less to draw when it scrolls into view, a larger one fewer boxes to keep.
+BLOCK_ROWS = 20
 
 STALE_WORDS = ('<div class="forecast-freshness" data-state="stale"><span class="stale" title="Results came in after '
                'this forecast was made; it is being recomputed">Out of date</span> <span class="small muted">'
@@ -32,16 +41,17 @@ FRESHNESS = {"stale": STALE_WORDS, "pending": PENDING_WORDS}
 
 @register.simple_tag(takes_context=True)
 def ward_rows(context, lines) -> SafeString:
-    """Return the `<tr>` of each ward line (selectors.ward_lines), most urgent first.
+    """Return the `<tr>` of each ward line (selectors.ward_lines), most urgent first, in `<tbody>` blocks.
 
     Rows drawn already, one `ward_row` each (views/ward_cache.py, perhaps in another process), come
-    as an object with their markup in `rows`: they are placed as they are.
+    as an object with their markup in `rows`: they are placed as they are, in blocks like the others.
     """
     # Each row's Acknowledge button submits the one form above the table (ACK_FORM: its CSRF token and
     # the way back) to its own alert: three elements and a token fewer per row than a form each.
     drawn = getattr(lines, "rows", None)
     rows = drawn if drawn is not None else [_row(line) for line in lines]
-    return mark_safe("".join(rows))
+    return mark_safe("".join([f'<tbody class="ward-block">\n{"".join(rows[start:start + BLOCK_ROWS])}</tbody>\n'
+                              for start in range(0, len(rows), BLOCK_ROWS)]))
 
 
 @register.simple_tag
