@@ -5,8 +5,9 @@ Each histories file needs truth.jsonl beside it (nadir-bench format). The engine
 history as the app does (regimen priors learned from the file first); a patient is "grade 4" when the
 true nadir is below 0.5 x10^9/L. For a calibrated P(grade 4), alerting when P >= 1 / (1 + R) minimises
 the expected cost when a missed grade 4 costs R false alerts. Printed per file: the ROC AUC, and
-sensitivity, specificity and the share of patients alerted at that threshold and at 0.5 (today's
-default, GRADE4_PREDICTED_THRESHOLD). Needs no Django.
+sensitivity, specificity and the share of patients alerted at that threshold (R = 4 gives 0.2, the
+default GRADE4_PREDICTED_THRESHOLD since round 3: monitoring/clinical/thresholds.py) and at 0.5 (the
+default before). Needs no Django.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def main() -> int:
         print(f"{path} ({len(histories)}, grade 4 in {labels_array.mean():.2f}): "
               f"AUC {auc(scores_array, labels_array):.3f}")
         print(f"  {at(threshold, scores_array, labels_array)}  (cost ratio {args.cost_ratio:g})")
-        print(f"  {at(0.5, scores_array, labels_array)}  (today's default)")
+        print(f"  {at(0.5, scores_array, labels_array)}  (the default before round 3)")
     return 0
 
 

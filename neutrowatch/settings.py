@@ -274,12 +274,14 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="neutrowatch@localhos
 # Clinic-wide clinical settings (defaults and sources in monitoring/clinical.py).
 NEUTROWATCH = {
     "ANC_LLN_1E9_PER_L": env.float("ANC_LLN_1E9_PER_L", default=1.8),
-    "GRADE4_PREDICTED_THRESHOLD": env.float("GRADE4_PREDICTED_THRESHOLD", default=0.5),
+    # 0.2: a missed grade 4 weighed as 4 false alerts (the argument and its measures beside
+    # GRADE4_PREDICTED_PROBABILITY in monitoring/clinical/thresholds.py; a test keeps them equal).
+    "GRADE4_PREDICTED_THRESHOLD": env.float("GRADE4_PREDICTED_THRESHOLD", default=0.2),
     # Hysteresis of forecast-driven alerts (issue 21 item 10; ANSI/ISA 18.2 deadband and re-alarm
     # delay): a live "grade 4 predicted" clears only below the clear threshold; once cleared, an alert
     # of the same kind and cycle is not raised again within ALERT_REARM_HOURS unless P(grade 4)
     # reaches the raise threshold plus ALERT_REARM_MARGIN.
-    "GRADE4_PREDICTED_CLEAR_THRESHOLD": env.float("GRADE4_PREDICTED_CLEAR_THRESHOLD", default=0.35),
+    "GRADE4_PREDICTED_CLEAR_THRESHOLD": env.float("GRADE4_PREDICTED_CLEAR_THRESHOLD", default=0.1),
     "ALERT_REARM_HOURS": env.float("ALERT_REARM_HOURS", default=24.0),
     "ALERT_REARM_MARGIN": env.float("ALERT_REARM_MARGIN", default=0.15),
     "ESCALATE_AFTER_MINUTES": env.int("ESCALATE_AFTER_MINUTES", default=30),

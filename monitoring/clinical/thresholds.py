@@ -216,6 +216,28 @@ LATE_FEVER_HISTORICAL_AFTER = timedelta(hours=72)
 # "Nadir window": the forecast's predicted nadir time +/- 2 days (the nadir is broad: ANC stays
 # near its lowest for several days, Friberg 2002); without a forecast, the regimen's window.
 NADIR_WINDOW_HALF_WIDTH = timedelta(days=2)
+# "Grade 4 neutropenia predicted" (issue 23 Part 1 item 4): raised when the forecast's P(grade 4 in
+# this cycle) reaches GRADE4_PREDICTED_PROBABILITY. For a calibrated probability, alerting when
+# P >= 1 / (1 + R) minimises the expected cost when a missed grade 4 costs R false alerts (decision
+# theory: Pauker & Kassirer, N Engl J Med 1980;302:1109, the treatment threshold). R = 4, so 0.2:
+# - a missed predicted grade 4 means no count planned in the nadir window and no reinforced fever
+#   advice for a patient who becomes profoundly neutropenic, where febrile neutropenia untreated for
+#   hours carries a mortality of several per cent (IDSA 2010; Kuderer et al. Cancer 2006;106:2258:
+#   in-hospital mortality of FN 9.5 %), and it is the cue for secondary G-CSF prophylaxis (ASCO 2015);
+# - a false alert costs a nurse's review, perhaps a blood count and a telephone call;
+# - R is not larger because every false alert also spends attention (alert fatigue), and the fever
+#   rules (IDSA/NICE) catch the dangerous case whatever the forecast said.
+# Measured (docs/forecasting.md, `bench/alert_threshold.py --cost-ratio 4`): on the tuning cohort
+# sensitivity 0.96 and specificity 0.82 at 0.2 (0.88 / 0.92 at 0.5); on misspecified cohorts, where
+# the forecast underestimates P(grade 4), 0.5 missed a third to a half of the grade 4 patients.
+# A clinic may set another value (NEUTROWATCH["GRADE4_PREDICTED_THRESHOLD"]).
+GRADE4_PREDICTED_COST_RATIO = 4
+GRADE4_PREDICTED_PROBABILITY = 1 / (1 + GRADE4_PREDICTED_COST_RATIO)
+# Hysteresis (issue 21 item 10, ANSI/ISA 18.2 deadband): a live alert clears only below this, half
+# the raise threshold; once cleared, it is raised again within the re-arm time only at the raise
+# threshold plus GRADE4_PREDICTED_REARM_MARGIN.
+GRADE4_PREDICTED_CLEAR_PROBABILITY = GRADE4_PREDICTED_PROBABILITY / 2
+GRADE4_PREDICTED_REARM_MARGIN = 0.15
 # Hysteresis of "nadir window unmonitored" (issue 21 item 10): the predicted window moves with
 # each forecast; a live alert holds while now is within the window widened by this, and a count
 # this long before the window still counts as monitoring it. Alarm-management practice (ANSI/ISA

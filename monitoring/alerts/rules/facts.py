@@ -102,15 +102,15 @@ TRAJECTORY_SLACK = timedelta(hours=12)
 class Thresholds:
     """The clinic-configurable thresholds (settings.NEUTROWATCH)."""
 
-    grade4_predicted_probability: float = 0.5
+    grade4_predicted_probability: float = clinical.GRADE4_PREDICTED_PROBABILITY
     not_ready_probability: float = 0.5
     fever_policy: str = clinical.DEFAULT_FEVER_POLICY
     # Hysteresis of the forecast-driven alerts (issue 21 item 10): a live "grade 4 predicted"
     # clears only below the lower probability; once cleared, it is not raised again within
     # `rearm` unless P(grade 4) reaches the raise threshold plus `rearm_margin`.
-    grade4_predicted_clear_probability: float = 0.35
+    grade4_predicted_clear_probability: float = clinical.GRADE4_PREDICTED_CLEAR_PROBABILITY
     rearm: timedelta = timedelta(hours=24)
-    rearm_margin: float = 0.15
+    rearm_margin: float = clinical.GRADE4_PREDICTED_REARM_MARGIN
 
 
 

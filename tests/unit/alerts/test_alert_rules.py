@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from monitoring import clinical
 from monitoring.alerts import rules
 from monitoring.clinical import TemperaturePoint, chemo_interval_days
 
@@ -137,15 +138,28 @@ def test_observed_only_leaves_the_forecast_rules_to_the_worker():
 # --- 2. grade 4 predicted -------------------------------------------------------------------------
 
 def test_grade4_predicted_at_threshold_gives_nadir_date():
-    found = kinds(facts(3, forecast=forecast(p_grade4=0.5)))
+    found = kinds(facts(3, forecast=forecast(p_grade4=0.2)))
     finding = found[rules.GRADE4_PREDICTED]
     assert finding.severity == rules.HIGH
     assert "Mon 18 May" in finding.message  # day 8 of a cycle given Mon 11 May
-    assert finding.evidence["p_grade4"] == 0.5
+    assert finding.evidence["p_grade4"] == 0.2
+
+
+def test_the_grade4_predicted_threshold_is_the_cost_ratios_and_the_settings_default():
+    # Alert when P >= 1 / (1 + R): a missed grade 4 weighed as R = 4 false alerts (clinical/thresholds.py).
+    assert clinical.GRADE4_PREDICTED_PROBABILITY == pytest.approx(1 / (1 + clinical.GRADE4_PREDICTED_COST_RATIO))
+    assert T.grade4_predicted_probability == pytest.approx(0.2)
+    assert T.grade4_predicted_clear_probability < T.grade4_predicted_probability
+    from monitoring.alerts.evaluate import thresholds  # the clinic's settings: the same defaults
+
+    configured = thresholds()
+    assert (configured.grade4_predicted_probability, configured.grade4_predicted_clear_probability,
+            configured.rearm_margin) == (T.grade4_predicted_probability, T.grade4_predicted_clear_probability,
+                                         T.rearm_margin)
 
 
 def test_grade4_predicted_below_threshold_or_configured_higher_is_quiet():
-    assert rules.GRADE4_PREDICTED not in kinds(facts(3, forecast=forecast(p_grade4=0.49)))
+    assert rules.GRADE4_PREDICTED not in kinds(facts(3, forecast=forecast(p_grade4=0.19)))
     strict = rules.Thresholds(grade4_predicted_probability=0.8)
     assert not rules.evaluate(facts(3, forecast=forecast(p_grade4=0.7)), strict)
 

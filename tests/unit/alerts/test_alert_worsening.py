@@ -67,13 +67,13 @@ def test_the_graver_kinds_replace_the_lesser():
 
 
 @pytest.mark.parametrize("p, live, cleared_ago, raised", [
-    (0.50, False, None, True),            # raise threshold
-    (0.49, False, None, False),
-    (0.40, True, None, True),             # a live alert holds down to the clear threshold
-    (0.34, True, None, False),            # and clears below it
-    (0.60, False, timedelta(hours=2), False),   # re-arming: needs 0.5 + 0.15
-    (0.65, False, timedelta(hours=2), True),
-    (0.50, False, timedelta(hours=30), True),   # the re-arm time is over
+    (0.20, False, None, True),            # raise threshold (1 / (1 + 4))
+    (0.19, False, None, False),
+    (0.10, True, None, True),             # a live alert holds down to the clear threshold
+    (0.09, True, None, False),            # and clears below it
+    (0.30, False, timedelta(hours=2), False),   # re-arming: needs 0.2 + 0.15
+    (0.35, False, timedelta(hours=2), True),
+    (0.20, False, timedelta(hours=30), True),   # the re-arm time is over
 ])
 def test_grade4_predicted_hysteresis(p, live, cleared_ago, raised):
     day = facts(5)
