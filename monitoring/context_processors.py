@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.utils.functional import SimpleLazyObject
+from django.utils.functional import SimpleLazyObject, new_method_proxy
 
 from monitoring import health
 
@@ -17,6 +17,13 @@ def open_alerts(request) -> dict:
     if user is None or not user.is_authenticated:
         return {}
     return {"open_alert_count": SimpleLazyObject(lambda: open_alert_count(user))}
+class _LazyCount(SimpleLazyObject):
+    """A count made once, when a template first uses it; numeric, so filters like `pluralize` read it."""
+
+    __int__ = new_method_proxy(int)
+    __float__ = new_method_proxy(float)
+
+
 def registrations_waiting(request) -> dict:
     """Put, for an administrator, how many nurses' registration requests wait for her in the menu.
 
@@ -30,7 +37,7 @@ def registrations_waiting(request) -> dict:
     from monitoring.models import RegistrationRequest
 
     waiting = RegistrationRequest.objects.filter(status=RegistrationRequest.Status.OPEN)
-    return {"registrations_waiting": SimpleLazyObject(waiting.count)}
+    return {"registrations_waiting": _LazyCount(waiting.count)}
 
 
 def background(request) -> dict:

@@ -46,16 +46,16 @@ def patient_new(request):
 
 
 def _registrations(user) -> dict:
-    """Return the nurse's own recent registration requests, and for an administrator how many wait.
+    """Return the nurse's own recent registration requests.
 
     Only her own requests (what she typed and what was decided), so the list tells no one which MRNs
-    exist elsewhere; an administrator resolves them in the admin site.
+    exist elsewhere; an administrator resolves them in the admin site (how many wait: the
+    `registrations_waiting` context processor, on every page she opens).
     """
     since = timezone.now() - REGISTRATIONS_SHOWN_FOR
     mine = list(RegistrationRequest.objects.filter(requested_by=user, requested_at__gte=since)
                 .select_related("team", "patient")[:20])
-    waiting = RegistrationRequest.objects.filter(status=RegistrationRequest.Status.OPEN).count() if user.is_staff else 0
-    return {"mine": mine, "waiting": waiting}
+    return {"mine": mine}
 
 
 def _same_patient(request, form) -> Patient | None:
