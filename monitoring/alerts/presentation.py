@@ -105,7 +105,7 @@ def headline(alert, now: datetime) -> str:
     From its latest evidence (issue 21: messages tell the present). A cleared alert says so and
     asks for no action that no longer applies: "Grade 4 observed (ANC 0.37) - cleared 14 Nov, ANC 4.16".
     """
-    text = kind_text(alert.kind, alert.get_kind_display())
+    text = kind_text(alert.kind, alert.title)
     evidence = getattr(alert, "latest_evidence", None) or alert.evidence or {}
     detail = _headline_detail(alert.kind, evidence, now)
     action = cleared_words(alert, now) or text.action
@@ -164,7 +164,8 @@ def _headline_detail(kind: str, evidence: dict, now: datetime) -> str:
         anc = evidence.get("anc_as_received") or _number(evidence["anc_1e9_per_l"])  # a censored one: "<0.1"
         return f"(ANC {anc}{now_words})"
     if kind == "fever_unknown_anc" and evidence.get("late_fever"):
-        return f"(entered {evidence.get('entered_late_hours', 'a day or more')} h late: phone patient now)"
+        hours = evidence.get("entered_late_hours")
+        return f"({hours} h late: phone patient now)" if hours is not None else "(phone patient now)"
     if kind == "not_ready" and evidence.get("next_day1"):
         return f"on {_day(parse_moment(evidence['next_day1']), now)}"
     return ""

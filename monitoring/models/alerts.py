@@ -193,7 +193,24 @@ class Alert(models.Model):
         indexes = [models.Index(fields=["resolved_at", "acknowledged_at"])]
 
     def __str__(self) -> str:
-        return f"{self.get_severity_display()}: {self.get_kind_display()} ({self.mrn})"
+        return f"{self.get_severity_display()}: {self.title} ({self.mrn})"
+
+    @property
+    def title(self) -> str:
+        """Return the alert's kind in words, as every screen, e-mail and text message names it.
+
+        The kind's label, except for a fever entered late (``alerts/rules/late_fever.py``), which is raised
+        as "fever, neutrophil status unknown" for its urgency and lifecycle but may come with a known low
+        count or a forecast fall: the title then says which, not "status unknown".
+        """
+        evidence = self.evidence or {}
+        if self.kind == self.Kind.FEVER_UNKNOWN_ANC and evidence.get("late_fever"):
+            if evidence.get("anc_1e9_per_l") is not None:
+                return "Fever entered late, last count low: may be neutropenic"
+            if evidence.get("predicted_lo80_1e9_per_l") is not None:
+                return "Fever entered late, neutropenia forecast"
+            return "Fever entered late, neutrophil status unknown"
+        return self.get_kind_display()
 
     @property
     def mrn(self) -> str:

@@ -124,12 +124,12 @@ def _line(row: WardRow, now: datetime) -> dict:
 
 
 def _alert_words(alert: Alert, row: WardRow, now: datetime) -> dict:
-    text = kind_text(alert.kind, alert.get_kind_display())
+    text = kind_text(alert.kind, alert.title)
     return {
         "pk": alert.pk, "severity": alert.severity, "severity_label": alert.get_severity_display(),
         "text": {"rank": text.rank, "icon": text.icon}, "headline": headline(alert, now),
         "more": row.open_alerts + row.in_hand - 1, "acknowledged": alert.acknowledged_at is not None,
         "in_hand_words": in_hand_words(alert, now), "record_antibiotics": text.asks_antibiotics,
         "antibiotics_missing": text.asks_antibiotics and not alert.antibiotics_given_at,
-        "kind_label": alert.get_kind_display(), "ack_url": reverse("alert_acknowledge", args=[alert.pk]),
+        "kind_label": alert.title, "ack_url": reverse("alert_acknowledge", args=[alert.pk]),
     }

@@ -49,7 +49,7 @@ def subject(delivery) -> str:
     if alert.cleared_at is not None and alert.acknowledged_at is None:
         prefix += "cleared, not seen: "  # the danger happened and nobody has said they saw it
     who = f"{alert.patient.mrn} {alert.patient.initials}" if alert.patient_id else f"unregistered MRN {alert.mrn}"
-    return f"[NeutroWatch] {prefix}{alert.get_severity_display()}: {alert.get_kind_display()} - {who}"
+    return f"[NeutroWatch] {prefix}{alert.get_severity_display()}: {alert.title} - {who}"
 
 
 def body(delivery) -> str:

@@ -66,7 +66,7 @@ def text(delivery) -> str:
     alert = delivery.alert
     site = settings.NEUTROWATCH["SITE_URL"].rstrip("/")
     prefix = "ESCALATED " if delivery.purpose == "escalate" else ""
-    words = (f"NeutroWatch {prefix}{alert.get_severity_display().upper()}: {alert.get_kind_display()} - "
+    words = (f"NeutroWatch {prefix}{alert.get_severity_display().upper()}: {alert.title} - "
              f"{alert.patient.mrn} {alert.patient.initials}"
              f"{' (cleared, not seen)' if alert.cleared_at and not alert.acknowledged_at else ''}. "
              f"Acknowledge: {site}/alerts/")

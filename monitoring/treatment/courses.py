@@ -83,7 +83,7 @@ def give_cycle_concerns(cycle: Cycle, given_at: datetime) -> list[str]:
     concerns += _gcsf_concerns(cycle, given_at)
     for alert in Alert.objects.filter(patient_id=patient_id, severity=Alert.Severity.CRITICAL,
                                       resolved_at__isnull=True).order_by("raised_at"):
-        concerns.append(f"A critical alert is open: {alert.get_kind_display()} (raised {_local(alert.raised_at)}).")
+        concerns.append(f"A critical alert is open: {alert.title} (raised {_local(alert.raised_at)}).")
     previous = (
         Cycle.objects.filter(course_id=cycle.course_id, number__lt=cycle.number, actual_day1__isnull=False)
         .order_by("-number").first()

@@ -48,7 +48,7 @@ def context(patient: Patient, now: datetime) -> dict:
         "anc_age_hours": round((now - count.collected_at).total_seconds() / 3600, 1) if count else None,
         "days_since_chemo": (now - chemo.given_at).days if chemo else None,
         "regimen": course.regimen.name if course else (chemo.cycle.course.regimen.name if chemo else None),
-        "open_alerts": [f"{a.get_severity_display()}: {a.get_kind_display()}" for a in alerts],
+        "open_alerts": [f"{a.get_severity_display()}: {a.title}" for a in alerts],
     }
 
 

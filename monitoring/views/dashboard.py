@@ -36,7 +36,7 @@ def _present(alerts: list, now) -> list:
     is in hand (acknowledged while the condition lasts) or cleared.
     """
     for alert in alerts:
-        text = presentation.kind_text(alert.kind, alert.get_kind_display())
+        text = presentation.kind_text(alert.kind, alert.title)
         alert.text = text
         alert.headline = presentation.headline(alert, now)
         alert.evidence_lines = presentation.evidence_lines(alert.evidence, now)

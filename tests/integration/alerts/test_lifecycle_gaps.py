@@ -10,6 +10,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from monitoring import alerts, clinical, records
@@ -67,6 +68,7 @@ def test_a_fever_entered_30_hours_after_it_was_taken_raises_a_high_alert_naming_
     assert "taken 30 h ago" in alert.message and "entered now" in alert.message
     assert "Telephone the patient now" in alert.message and "neutrophil status unknown" in alert.message
     assert alert.evidence["late_fever"] is True and alert.evidence["entered_late_hours"] == 30
+    assert alert.title == "Fever entered late, neutrophil status unknown"
     assert alert.deliveries.filter(channel=Delivery.Channel.INAPP).exists()
     assert alert.deliveries.filter(channel=Delivery.Channel.EMAIL).exists()  # high: the responsible nurse's email
 
@@ -77,6 +79,23 @@ def test_a_late_fever_with_a_low_last_count_names_the_count(patient, cycle):
 
     alert = live(patient, Alert.Kind.FEVER_UNKNOWN_ANC)
     assert "ANC 0.800 x10^9/L" in alert.message and "may still be, neutropenic" in alert.message
+    # Raised as "fever, neutrophil status unknown" for its urgency, but the status is known: the title says so.
+    assert alert.title == "Fever entered late, last count low: may be neutropenic"
+
+
+def test_every_screen_and_message_names_a_late_fever_by_what_is_known(nurse_client, patient, cycle):
+    count(patient, "0.80", hours_ago=40)
+    temperature(patient, "38.4", hours_ago=30)
+    alert = live(patient, Alert.Kind.FEVER_UNKNOWN_ANC)
+
+    title = "Fever entered late, last count low: may be neutropenic"
+    for url in (reverse("alerts"), reverse("patient", args=[patient.pk])):
+        page = nurse_client.get(url).content.decode()
+        assert title in page and "neutrophil status unknown" not in page, url
+    # The ward names one alert per patient (here the grade 3 count, older): never the wrong words.
+    assert "neutrophil status unknown" not in nurse_client.get(reverse("ward")).content.decode()
+    sent = alert.deliveries.get(channel=Delivery.Channel.EMAIL)
+    assert title in email.subject(sent) and "status unknown" not in email.subject(sent)
 
 
 def test_a_late_fever_then_a_fever_now_with_a_low_count_becomes_febrile_neutropenia(patient, cycle):
@@ -136,7 +155,6 @@ def test_a_late_fever_without_chemotherapy_in_the_window_raises_nothing(patient,
 
 def _form_temperature(client, patient, celsius: str, hours_ago: float) -> list[str]:
     """Enter a temperature through the nurse's form; return the messages the next page shows."""
-    from django.urls import reverse
 
     taken = timezone.localtime(timezone.now() - timedelta(hours=hours_ago)).strftime("%Y-%m-%dT%H:%M")
     response = client.post(reverse("temperature_new", args=[patient.pk]),

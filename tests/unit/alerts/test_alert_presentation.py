@@ -14,7 +14,7 @@ NOW = datetime(2026, 11, 21, 15, 0, tzinfo=LONDON)
 
 def alert(kind: str, evidence: dict, severity: int = 4, label: str = "", raised_at: datetime = NOW):
     return SimpleNamespace(kind=kind, evidence=evidence, severity=severity, raised_at=raised_at,
-                           get_kind_display=lambda: label or kind)
+                           title=label or kind, get_kind_display=lambda: label or kind)
 
 
 def test_count_evidence_reads_as_a_handover_line_without_internal_ids():
@@ -118,6 +118,6 @@ def test_a_late_fever_and_the_hottest_reading_read_as_words():
     assert lines == ["Temperature 38.4 °C at 08:00 yesterday; hottest 39.2 °C at 09:00 yesterday; entered 30 h "
                      "after it was taken (14:00 today)"]
     late = alert("fever_unknown_anc", {"late_fever": True, "entered_late_hours": 30}, severity=3,
-                 label="Fever on chemotherapy, neutrophil status unknown")
-    assert words.headline(late, NOW) == ("Fever on chemotherapy, neutrophil status unknown (entered 30 h late: "
+                 label="Fever entered late, neutrophil status unknown")
+    assert words.headline(late, NOW) == ("Fever entered late, neutrophil status unknown (30 h late: "
                                          "phone patient now) - see alert")
