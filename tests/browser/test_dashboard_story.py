@@ -9,7 +9,6 @@ Screenshots of every step go to test-artifacts/screenshots/ for a person to look
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,29 +18,13 @@ from django.utils import timezone
 from monitoring.models import Alert
 from monitoring.selectors import open_alert_count
 from tests.browser.conftest import SCREENSHOTS
-from tests.conftest import PASSWORD, make_patient, start_on_regimen
+from tests.browser.pages import new_page, shot, sign_in, wait_for_js, wider_than_screen
+from tests.conftest import make_patient, start_on_regimen
 from tests.integration.web.test_dashboard import add_count, build_story_patient, raise_alert
 
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for_js(page, expression: str, timeout: float = 15.0) -> None:
-    """Poll a JavaScript expression until it is truthy.
-
-    Playwright's own wait_for_function polls through eval, which the app's Content-Security-Policy
-    (no 'unsafe-eval') rightly blocks; page.evaluate goes through the DevTools protocol instead.
-    """
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(expression):
-        if time.monotonic() > deadline:
-            pytest.fail(f"not true within {timeout} s: {expression}")
-        time.sleep(0.1)
-
-
-def shot(page, width: int, name: str) -> None:
-    page.screenshot(path=str(Path(SCREENSHOTS, f"{width}-{name}.png")), full_page=True)
 
 
 def serious_axe_violations(page, base_url: str) -> list[dict]:
@@ -55,18 +38,6 @@ def serious_axe_violations(page, base_url: str) -> list[dict]:
         }""",
         AXE_TAGS,
     )
-
-
-def wider_than_screen(page) -> list[str]:
-    """Return the elements that stick out to the right of the window (none: no sideways scroll)."""
-    return page.evaluate("""() => {
-        if (document.documentElement.scrollWidth <= window.innerWidth) return [];
-        return [...document.querySelectorAll('body *')]
-            .filter(el => !el.closest('svg') && el.getBoundingClientRect().right > window.innerWidth + 1)
-            .slice(0, 8).map(el => el.tagName + '.' + el.className + '#' + el.id + ' ' +
-                             Math.round(el.getBoundingClientRect().right))
-            .concat(['scrollWidth ' + document.documentElement.scrollWidth]);
-    }""")
 
 
 @pytest.mark.parametrize("width", [1366, 1024, 390])
@@ -104,8 +75,7 @@ def test_the_nurses_morning(width, live_server, chromium, nurse, team, other_tea
     add_count(calm, now - timedelta(days=1), "4.2")
     make_patient(other_team, mrn="OTHER1", family_name="Elsewhere")
 
-    page = chromium.new_page(viewport={"width": width, "height": 844 if width == 390 else 768})
-    page.set_default_timeout(20_000)
+    page = new_page(chromium, width, 844 if width == 390 else 768)
     requests, errors = [], []
     page.on("request", lambda request: requests.append(request.url))
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -114,10 +84,7 @@ def test_the_nurses_morning(width, live_server, chromium, nurse, team, other_tea
     # Log in through the real form; the ward is the page after login.
     page.goto(f"{base}/")
     assert "/accounts/login/" in page.url
-    page.fill("input[name=username]", nurse.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("#ward-table")
+    sign_in(page, live_server, nurse, start=None)
 
     # The skip link is the first tab stop and leads to the content.
     page.keyboard.press("Tab")
@@ -252,13 +219,8 @@ def test_the_ward_refreshes_itself_keeping_filters_and_scroll(live_server, chrom
         raise_alert(patient, cycle, Alert.Kind.NADIR_UNMONITORED, Alert.Severity.LOW, raised_at=now)
         cycles.append((patient, cycle))
     make_patient(team, mrn="NOALERT1", family_name="Quiet")
-    page = chromium.new_page(viewport={"width": 1024, "height": 600})
-    page.set_default_timeout(20_000)
-    page.goto(f"{live_server.url}/accounts/login/?next=/%3Falerts%3D1")
-    page.fill("input[name=username]", nurse.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("#ward-table")
+    page = new_page(chromium, 1024, 600)
+    sign_in(page, live_server, nurse, start="/accounts/login/?next=/%3Falerts%3D1")
     assert page.locator("input[name=alerts]").is_checked()
     page.evaluate("window.scrollTo(0, 900)")
     wait_for_js(page, "window.scrollY > 800")

@@ -21,7 +21,7 @@ from django.core.management import call_command
 
 from monitoring.models import Patient
 from tests.browser.conftest import SCREENSHOTS
-from tests.browser.test_dashboard_story import wait_for_js, wider_than_screen
+from tests.browser.pages import new_page, sign_in, wait_for_js, wider_than_screen
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -36,14 +36,6 @@ PER_PATTERN = 2  # two count-correction forms are enough; every patient page is 
 def demo(regimens):  # regimens: a transactional test flushes the seeded ones
     with open("/dev/null", "w") as quiet:
         call_command("load_demo", password=DEMO_PASSWORD, stdout=quiet)
-
-
-def log_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
 
 
 def pattern(path: str) -> str:
@@ -89,9 +81,8 @@ def walk(page, base: str, start: list[str], admin: bool) -> list[str]:
 
 @pytest.mark.parametrize("username", ["nurse", "oncologist", "admin"])
 def test_no_page_scrolls_sideways_at_any_width(username, demo, live_server, chromium):
-    page = chromium.new_page(viewport={"width": 1366, "height": 900})
-    page.set_default_timeout(20_000)
-    log_in(page, live_server.url, username)
+    page = new_page(chromium, 1366, 900)
+    sign_in(page, live_server, username, password=DEMO_PASSWORD, wait_for=None)
     start = ["/", "/alerts/", "/import/", "/import/exceptions/", "/patients/new/", "/alert-quality/"]
     if username == "admin":
         start += ["/admin/", "/admin/monitoring/patient/", "/admin/monitoring/delivery/"]
@@ -107,7 +98,7 @@ def test_no_page_scrolls_sideways_at_any_width(username, demo, live_server, chro
 
 def test_on_a_phone_ward_cards_keep_labels_and_the_menu_folds(demo, live_server, chromium):
     page = chromium.new_page(viewport={"width": 390, "height": 844})
-    log_in(page, live_server.url, "nurse")
+    sign_in(page, live_server, "nurse", password=DEMO_PASSWORD, wait_for=None)
     page.wait_for_selector("#ward-table")
     labels = page.evaluate("""() => [...document.querySelectorAll('#ward-table tbody tr[data-patient]')].map(row =>
         ['.c-anc', '.c-nadir', '.c-next', '.c-risk'].map(cell => {
@@ -141,9 +132,8 @@ def test_the_first_screen_of_the_febrile_neutropenia_patient(width, height, char
 
     for component in health.expected_components():
         health.record_heartbeat(component)
-    page = chromium.new_page(viewport={"width": width, "height": height})
-    page.set_default_timeout(20_000)
-    log_in(page, live_server.url, "nurse")
+    page = new_page(chromium, width, height)
+    sign_in(page, live_server, "nurse", password=DEMO_PASSWORD, wait_for=None)
     page.goto(f"{live_server.url}/patients/{patient.pk}/")
     wait_for_js(page, "document.body.dataset.chartsReady === '1'")
     page.screenshot(path=str(Path(SCREENSHOTS, f"{width}-first-screen.png")))
@@ -193,9 +183,8 @@ OVERLAPS = r"""() => {
 
 @pytest.mark.parametrize("width", [1366, 390])
 def test_chart_labels_never_overlap_on_any_demo_patient(width, demo, live_server, chromium):
-    page = chromium.new_page(viewport={"width": width, "height": 900})
-    page.set_default_timeout(20_000)
-    log_in(page, live_server.url, "oncologist")  # both teams: every demo patient
+    page = new_page(chromium, width, 900)
+    sign_in(page, live_server, "oncologist", password=DEMO_PASSWORD, wait_for=None)  # both teams: every demo patient
     overlaps, charts_checked = [], 0
     for patient in Patient.objects.order_by("pk"):
         page.goto(f"{live_server.url}/patients/{patient.pk}/")

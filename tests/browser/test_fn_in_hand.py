@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from monitoring import clinical, records
 from monitoring.models import Alert
-from tests.browser.test_dashboard_story import shot
-from tests.conftest import PASSWORD, make_patient, start_on_regimen
+from tests.browser.pages import shot, sign_in
+from tests.conftest import make_patient, start_on_regimen
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -32,11 +32,7 @@ def test_an_acknowledged_fn_stays_first_on_the_ward_in_hand_until_antibiotics_ar
                                temperature_c=Decimal("38.6"), entered_value="38.6", entered_unit="C")
     fn = Alert.objects.get(patient=patient, kind=Alert.Kind.FEBRILE_NEUTROPENIA)
     page = browser_page
-    page.goto(f"{live_server.url}/")
-    page.fill("input[name=username]", nurse.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("#ward-table")
+    sign_in(page, live_server, nurse, start="/")
     first_row = page.locator("#ward-table tbody tr").first
     assert first_row.get_attribute("data-patient") == str(patient.pk)
 

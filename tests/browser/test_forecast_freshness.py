@@ -21,8 +21,8 @@ from playwright.sync_api import expect
 from monitoring import clinical, forecasts, records
 from monitoring.models import Forecast
 from monitoring.views.freshness import POLL_SECONDS
-from tests.browser.test_dashboard_story import shot
-from tests.browser.test_hand_entry import SAVE, sign_in
+from tests.browser.pages import shot, sign_in
+from tests.browser.test_hand_entry import SAVE
 from tests.conftest import start_on_regimen, wait_until
 
 pytestmark = [pytest.mark.browser]

@@ -11,21 +11,13 @@ from django.utils import timezone
 
 from monitoring import clinical, records
 from monitoring.models import Alert, CountResult, GcsfDose
-from tests.browser.test_dashboard_story import shot
-from tests.conftest import PASSWORD, start_on_regimen
+from tests.browser.pages import shot, sign_in
+from tests.conftest import start_on_regimen
 from tests.integration.web.test_dashboard import add_temperature
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SAVE = "main form[method=post] button[type=submit]"  # not the sign-out button in the menu
-
-
-def sign_in(page, live_server, user) -> None:
-    page.goto(f"{live_server.url}/")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("#ward-table")
 
 
 def test_a_nurse_types_counts_as_the_lab_reports_them(live_server, browser_page, nurse, patient, regimens,

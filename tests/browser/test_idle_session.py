@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from monitoring.guards.idle import AUTO_REFRESH_HEADER
-from tests.conftest import PASSWORD, make_patient
+from tests.browser.pages import new_page, sign_in
+from tests.conftest import make_patient
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -14,16 +15,11 @@ def test_an_unattended_ward_is_logged_out_while_its_refresh_runs(live_server, ch
     settings.WARD_REFRESH_SECONDS = 1  # 30 s in use; the live server runs in this process
     settings.SESSION_IDLE_SECONDS = 4  # SESSION_IDLE_MINUTES in seconds
     make_patient(team, mrn="IDLE1", family_name="Left-Open")
-    page = chromium.new_page(viewport={"width": 1024, "height": 768})
-    page.set_default_timeout(30_000)
+    page = new_page(chromium, 1024, 768, timeout_ms=30_000)
     refreshes = []
     page.on("request", lambda request: refreshes.append(request.url)
             if request.headers.get(AUTO_REFRESH_HEADER.lower()) else None)
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", nurse.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("#ward-table")
+    sign_in(page, live_server, nurse)
 
     # Nobody touches the page: the rows keep refreshing, and the session still ends.
     page.wait_for_url("**/accounts/login/**")

@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from monitoring import clinical, records
 from monitoring.models import Alert, Cycle
-from tests.browser.test_dashboard_story import shot
-from tests.conftest import PASSWORD, start_on_regimen
+from tests.browser.pages import shot, sign_in
+from tests.conftest import start_on_regimen
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -25,11 +25,7 @@ def test_nurse_sees_why_and_the_override_reason_reaches_the_history(
     assert Alert.objects.filter(patient=patient, severity=Alert.Severity.CRITICAL, resolved_at=None).exists()
     page = browser_page
 
-    page.goto(f"{live_server.url}/")
-    page.fill("input[name=username]", nurse.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("#ward-table")
+    sign_in(page, live_server, nurse, start="/")
     page.goto(f"{live_server.url}/patients/{patient.pk}/")
     page.click(f"a[href='/cycles/{cycle2.pk}/give/']")
     concerns = page.locator("#concerns")

@@ -15,8 +15,8 @@ import pytest
 from django.utils import timezone
 
 from monitoring.models import Alert
-from tests.browser.test_dashboard_story import wider_than_screen
-from tests.conftest import PASSWORD, make_patient, start_on_regimen
+from tests.browser.pages import new_page, sign_in, wider_than_screen
+from tests.conftest import make_patient, start_on_regimen
 from tests.integration.web.test_dashboard import add_count, raise_alert
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -39,13 +39,8 @@ def ward_of_thirty(team, regimens, monkeypatch, no_pending_tasks):
 
 
 def open_ward(chromium, live_server, nurse, width: int, height: int = 768):
-    page = chromium.new_page(viewport={"width": width, "height": height})
-    page.set_default_timeout(20_000)
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", nurse.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("#ward-table")
+    page = new_page(chromium, width, height)
+    sign_in(page, live_server, nurse)
     return page
 
 

@@ -9,9 +9,8 @@ from datetime import timedelta
 import pytest
 
 from monitoring import forecasts
-from tests.browser.test_dashboard_story import shot, wait_for_js
+from tests.browser.pages import new_page, shot, sign_in, wait_for_js
 from tests.browser.test_every_width import OVERLAPS
-from tests.browser.test_hand_entry import sign_in
 from tests.conftest import record_anc, start_on_regimen
 
 pytestmark = [pytest.mark.browser]
@@ -35,8 +34,7 @@ def test_each_scenario_band_appears_on_the_cycle_chart_when_ticked_and_goes_when
     record_anc(patient, cycle1.day1 - timedelta(hours=2), "4.6")
     record_anc(patient, cycle1.day1 + timedelta(days=3), "2.1")
     forecasts.recompute_cycle(cycle1.pk)
-    page = chromium.new_page(viewport={"width": width, "height": 900})
-    page.set_default_timeout(20_000)
+    page = new_page(chromium, width, 900)
     sign_in(page, live_server, oncologist)
     page.goto(f"{live_server.url}/patients/{patient.pk}/")
 

@@ -1,0 +1,69 @@
+"""What the browser tests do again and again: open a page, sign in through the real form, wait, look.
+
+One copy of each, so that a change to the sign-in page or to the Content-Security-Policy is mended
+in one place (the tests had seven copies of the sign-in steps).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.browser.conftest import SCREENSHOTS
+from tests.conftest import PASSWORD
+
+
+def new_page(chromium, width: int = 1024, height: int = 768, timeout_ms: int = 20_000):
+    """Return a new page of ``width`` x ``height`` CSS px; every wait in it gives up after ``timeout_ms``."""
+    page = chromium.new_page(viewport={"width": width, "height": height})
+    page.set_default_timeout(timeout_ms)
+    return page
+
+
+def sign_in(page, live_server, user, *, password: str = PASSWORD, start: str | None = "/accounts/login/",
+            wait_for: str | None = "#ward-table") -> None:
+    """Sign ``user`` in through the real form and wait for the page it leads to (the ward by default).
+
+    ``start``: where to go first (a page that is not the form is sent to it); None: the page is
+    already on the form. ``wait_for``: a selector on the page after signing in; None: its load event.
+    """
+    if start is not None:
+        page.goto(f"{live_server.url}{start}")
+    page.fill("input[name=username]", user if isinstance(user, str) else user.username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    if wait_for is None:
+        page.wait_for_load_state()
+    else:
+        page.wait_for_selector(wait_for)
+
+
+def wait_for_js(page, expression: str, timeout: float = 15.0) -> None:
+    """Poll a JavaScript expression until it is truthy.
+
+    Playwright's own wait_for_function polls through eval, which the app's Content-Security-Policy
+    (no 'unsafe-eval') rightly blocks; page.evaluate goes through the DevTools protocol instead.
+    """
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            pytest.fail(f"not true within {timeout} s: {expression}")
+        time.sleep(0.1)
+
+
+def shot(page, width: int, name: str) -> None:
+    page.screenshot(path=str(Path(SCREENSHOTS, f"{width}-{name}.png")), full_page=True)
+
+
+def wider_than_screen(page) -> list[str]:
+    """Return the elements that stick out to the right of the window (none: no sideways scroll)."""
+    return page.evaluate("""() => {
+        if (document.documentElement.scrollWidth <= window.innerWidth) return [];
+        return [...document.querySelectorAll('body *')]
+            .filter(el => !el.closest('svg') && el.getBoundingClientRect().right > window.innerWidth + 1)
+            .slice(0, 8).map(el => el.tagName + '.' + el.className + '#' + el.id + ' ' +
+                             Math.round(el.getBoundingClientRect().right))
+            .concat(['scrollWidth ' + document.documentElement.scrollWidth]);
+    }""")
