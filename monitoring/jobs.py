@@ -24,6 +24,7 @@ RECOMPUTE_CYCLES = "monitoring.tasks.recompute_cycles"
 DELIVER = "monitoring.tasks.deliver"
 FIRE_ESCALATION = "monitoring.tasks.fire_escalation"
 REDISPATCH_PENDING = "monitoring.tasks.redispatch_pending_deliveries"
+TELL_REGISTRATION = "monitoring.tasks.tell_registration_waiting"
 
 # Publishing gives up fast when the broker is down: the sweep re-dispatches what was not sent.
 FAST_PUBLISH = {"retry": True, "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.1,
@@ -114,5 +115,19 @@ def publish_delivery_catch_up() -> bool:
         send(REDISPATCH_PENDING, ())
     except Exception:  # kombu's OperationalError and friends
         log.warning("broker unreachable: the delivery catch-up waits for its beat job")
+        return False
+    return True
+
+
+def publish_registration_waiting(request_id: int) -> bool:
+    """Enqueue the e-mail telling administrators a registration request waits; False if the broker is down.
+
+    Nothing depends on it: the request is stored, and every page an administrator opens counts the
+    requests that wait (context_processors.registrations_waiting).
+    """
+    try:
+        send(TELL_REGISTRATION, (request_id,))
+    except Exception:  # kombu's OperationalError and friends: the nurse's request stands
+        log.warning("broker unreachable: registration request %d not e-mailed (the admin menu counts it)", request_id)
         return False
     return True

@@ -21,6 +21,7 @@ ALERT_TASKS = frozenset({
     "monitoring.tasks.redispatch_pending_deliveries",
     "monitoring.tasks.audit_escalations",
     "monitoring.tasks.fire_escalation",
+    "monitoring.tasks.tell_registration_waiting",
 })
 
 

@@ -6,8 +6,13 @@ they are all acks_late with reject-on-worker-lost: a task whose worker died mid-
 """
 from celery import shared_task
 
-from monitoring import alerts, forecasts, health
+from monitoring import alerts, forecasts, health, records
 from monitoring.alerts import timers
+from monitoring.transports import TransportError
+
+# The registration e-mail is retried for about half an hour while the mail server refuses it for now.
+REGISTRATION_MAIL_RETRIES = 5
+REGISTRATION_MAIL_RETRY_SECONDS = 300
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -68,3 +73,15 @@ def audit_escalations() -> int:
 def fire_escalation(alert_id: int) -> int:
     """Fire one alert's due steps now (a countdown's speed-up; the auditor is the record)."""
     return timers.fire_due(alert_id=alert_id)
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
+def tell_registration_waiting(self, request_id: int) -> int:
+    """E-mail the administrators that a nurse's registration request waits (once, after it is stored)."""
+    try:
+        return records.tell_administrators(request_id)
+    except TransportError as error:
+        if error.permanent:
+            raise
+        raise self.retry(exc=error, countdown=REGISTRATION_MAIL_RETRY_SECONDS,
+                         max_retries=REGISTRATION_MAIL_RETRIES) from error

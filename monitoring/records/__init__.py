@@ -17,8 +17,13 @@ from monitoring.records.batches import ResultBatch, insert_with_history, record_
 from monitoring.records.changes import results_changed
 from monitoring.records.counts import correct_count, delete_result, record_count, record_counts
 from monitoring.records.events import record_gcsf, record_temperature
-from monitoring.records.registration import refuse_request, register_from_request, request_registration
+from monitoring.records.registration import (
+    refuse_request,
+    register_from_request,
+    request_registration,
+    tell_administrators,
+)
 
 __all__ = ["ResultBatch", "correct_count", "delete_result", "insert_with_history", "record_batch", "record_count",
            "record_counts", "record_gcsf", "record_temperature", "refuse_request", "register_from_request",
-           "request_registration", "results_changed"]
+           "request_registration", "results_changed", "tell_administrators"]

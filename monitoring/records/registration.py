@@ -14,7 +14,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from monitoring import jobs
 from monitoring.models import Patient, RegistrationRequest, Team, User
+from monitoring.transports import email
 
 OPEN = RegistrationRequest.Status.OPEN
 
@@ -34,13 +36,34 @@ def request_registration(mrn: str, values: dict[str, str], team: Team, user: Use
         if request is None:
             try:
                 with transaction.atomic():
-                    return RegistrationRequest.objects.create(mrn=mrn, requested_by=user, **fields)
+                    request = RegistrationRequest.objects.create(mrn=mrn, requested_by=user, **fields)
+                # A new request is e-mailed to the administrators once it is stored (not for a resend).
+                transaction.on_commit(lambda: jobs.publish_registration_waiting(request.pk))
+                return request
             except IntegrityError:  # the same form, sent at the same moment: the other post made it
                 request = RegistrationRequest.objects.select_for_update().get(mrn=mrn, requested_by=user, status=OPEN)
         for name, value in fields.items():
             setattr(request, name, value)
         request.save(update_fields=list(fields))
     return request
+
+
+def tell_administrators(request_id: int) -> int:
+    """E-mail the active administrators that a registration request waits; return how many were told.
+
+    Sent by a worker (``tasks.tell_registration_waiting``) after the nurse's request is stored: a nurse
+    cannot record results for the patient until it is registered, and a lab result for an
+    unregistered MRN raises an alert. A request resolved meanwhile is not told. Raises
+    ``TransportError`` when the mail server does not take it (the task retries).
+    """
+    request = RegistrationRequest.objects.select_related("team", "requested_by").filter(pk=request_id).first()
+    if request is None or request.status != OPEN:
+        return 0
+    recipients = sorted(set(User.objects.filter(is_active=True, is_staff=True).exclude(email="")
+                            .values_list("email", flat=True)))
+    if recipients:
+        email.send_registration_waiting(request, recipients)
+    return len(recipients)
 
 
 def register_from_request(request_id: int, admin: User, note: str = "",

@@ -10,6 +10,7 @@ import smtplib
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
+from django.urls import reverse
 from django.utils import timezone
 
 from monitoring.transports import TransportError
@@ -18,6 +19,7 @@ from monitoring.transports import TransportError
 PERMANENT_SMTP_CODE = 500
 # Message-IDs of alert emails: stable per delivery so that a client can spot a resent copy.
 MESSAGE_ID_DOMAIN = "neutrowatch.invalid"
+ADMIN_CHANGE = "admin:monitoring_registrationrequest_change"
 
 
 def send(delivery) -> None:
@@ -30,6 +32,33 @@ def send(delivery) -> None:
         headers={"X-NeutroWatch-Delivery": str(delivery.pk), "Idempotency-Key": f"nw-delivery-{delivery.pk}",
                  "Message-ID": f"<nw-delivery-{delivery.pk}@{MESSAGE_ID_DOMAIN}>"},
     )
+    _send(message)
+
+
+def send_registration_waiting(request, recipients: list[str]) -> None:
+    """Tell administrators that a nurse's registration request waits (MRN and initials only, as alerts)."""
+    values = request.values or {}
+    initials = "".join(values.get(name, "")[:1].upper() for name in ("given_name", "family_name"))
+    site = settings.NEUTROWATCH["SITE_URL"].rstrip("/")
+    nurse = request.requested_by
+    who = (nurse.get_full_name() or nurse.get_username()) if nurse is not None else "A nurse"
+    when = timezone.localtime(request.requested_at)
+    message = EmailMessage(
+        subject=f"[NeutroWatch] Registration waiting: MRN {request.mrn} {initials} ({request.team})",
+        body="\n".join([
+            f"{who} asks to register MRN {request.mrn} ({initials}) in {request.team} ({when:%Y-%m-%d %H:%M %Z}).",
+            "Until it is registered nobody can record this patient's counts, and lab results for the MRN are",
+            "held as unregistered.",
+            "",
+            f"Register it, or refuse it with a note for the nurse: {site}{reverse(ADMIN_CHANGE, args=[request.pk])}",
+        ]),
+        from_email=settings.DEFAULT_FROM_EMAIL, to=recipients,
+        headers={"Message-ID": f"<nw-registration-{request.pk}@{MESSAGE_ID_DOMAIN}>"},
+    )
+    _send(message)
+
+
+def _send(message: EmailMessage) -> None:
     try:
         get_connection(fail_silently=False).send_messages([message])
     except smtplib.SMTPRecipientsRefused as error:
