@@ -190,6 +190,22 @@ SCATTER_MIN_COUNTS = 4
 # gets the extensions. On the tuning cohort (textbook patients) none of four regimens had a departing
 # patient; in the misspecified synthetic cohorts (issue 13) 7-16 % per regimen did.
 REGIMEN_DEPARTURE_SHARE = 0.05
+# Nor does one patient's few counts show a drug sensitivity that varies from cycle to cycle, but the
+# differences between consecutive cycles of a regimen's patients do (``variability.py``). When they
+# show an IOV of at least this SD (log scale), every patient on the regimen gets the extensions.
+# On bench/cohorts (20 patients per regimen) the estimate was at most 0.08 on 28 textbook regimens
+# (seeds 23-29) and 0 on the tuning cohort's four; with a true IOV of 30 % it reached 0.15 on 13 of
+# 28. At 0.10 it also fired on the pegfilgrastim regimen of the damage and heavy-tails cohorts
+# (0.13 and 0.10), whose mae_log10 the extensions doubled there (0.155 -> 0.323 on damage).
+REGIMEN_CYCLE_IOV = 0.15
+
+
+def regimen_departs(population: PopulationPrior | None) -> bool:
+    """Return whether a regimen's learned prior says its patients depart from the textbook model."""
+    if population is None:
+        return False
+    return ((population.departure_share or 0.0) >= REGIMEN_DEPARTURE_SHARE
+            or (population.cycle_iov or 0.0) >= REGIMEN_CYCLE_IOV)
 
 
 def fit_history(history: dict, population: PopulationPrior | None = None, extensions: bool | str = True) -> Fit:
@@ -204,8 +220,7 @@ def fit_history(history: dict, population: PopulationPrior | None = None, extens
     """
     if extensions is False:
         return _fit(history, population, False)
-    regimen_departs = population is not None and (population.departure_share or 0.0) >= REGIMEN_DEPARTURE_SHARE
-    fit = _fit(history, population, extensions == ALWAYS or regimen_departs)
+    fit = _fit(history, population, extensions == ALWAYS or regimen_departs(population))
     departed = _departs(fit)
     if not fit.extensions and departed:
         fit = _fit(history, population, True)

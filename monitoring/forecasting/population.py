@@ -30,9 +30,19 @@ from dataclasses import replace
 
 import numpy as np
 
-from .engine import ALWAYS, DOSE_MATCH_H, REGIMEN_DEPARTURE_SHARE, Fit, _interpolation, fit_history, forecast_history
+from .engine import (
+    ALWAYS,
+    DOSE_MATCH_H,
+    REGIMEN_CYCLE_IOV,
+    REGIMEN_DEPARTURE_SHARE,
+    Fit,
+    fit_history,
+    forecast_history,
+    regimen_departs,
+)
 from .errors import HistoryError
 from .priors import ALIASES, GPOT_SD, IOV_KILL_SD, PARAMETERS, RESIDUAL_LOG_SD, TYPICAL_VALUE_SD, PopulationPrior
+from .variability import MEDIAN_CHI2_1, cycle_pairs, estimate, fit_residuals, iov_profile
 
 # Fewer patients than this on a regimen and its literature or generic prior is kept as it is.
 MIN_PATIENTS = 12
@@ -47,6 +57,8 @@ EM_ITERATIONS = 25
 # published values.
 IOV_BOUNDS = (IOV_KILL_SD, 0.35)
 RESIDUAL_BOUNDS = (0.12, 0.45)
+# Fewer pairs of consecutive earlier cycles than this (variability.py) and the regimen's IOV is not tested.
+MIN_CYCLE_PAIRS = 3
 # Earlier-cycle counts this far below the fitted baseline (log scale) carry that cycle's sensitivity.
 DEEP_FALL = -1.0
 # A regimen the engine has no literature prior for starts from the generic prior of its FN-risk
@@ -64,8 +76,6 @@ DEEP_FALL = -1.0
 # tests/unit/forecasting/test_population.py). A known regimen learns every typical value: its
 # hyperprior is narrow, and learning them helps on the tuning cohort.
 GENERIC_LEARNED_TYPICAL = ("circ0", "kill")
-# A normal variable's median squared value is this share of its variance.
-MEDIAN_CHI2_1 = 0.455
 
 
 def regimen_key(history: object) -> str:
@@ -102,12 +112,14 @@ def learn_populations(histories: Iterable[dict], extensions: bool = True) -> dic
                 continue
             readable.append(history)
         population = learn_population(key, fits)
-        if population is not None and extensions is not False and (
-                population.departure_share or 0.0) >= REGIMEN_DEPARTURE_SHARE:
+        if extensions is not False and regimen_departs(population):
             # The regimen's patients depart from the textbook, so its forecasts will use the
-            # extensions: learn its prior (and variability, residual SD) from extended fits.
-            extended = [fit_history(history, extensions=ALWAYS) for history in readable]
-            population = replace(learn_population(key, extended), departure_share=population.departure_share)
+            # extensions: learn its prior (and residual SD) from extended fits. The departure tests
+            # and the between-cycle IOV stay those of the textbook fits (what the switch measured).
+            extended = learn_population(key, [fit_history(history, extensions=ALWAYS) for history in readable])
+            population = replace(extended, departure_share=population.departure_share,
+                                 cycle_iov=population.cycle_iov,
+                                 iov_kill_sd=max(extended.iov_kill_sd, population.iov_kill_sd))
         if population is not None:
             learned[key] = population
     return learned
@@ -167,8 +179,26 @@ def learn_population(key: str, fits: list[Fit]) -> PopulationPrior | None:
     # How many of the regimen's patients depart from the textbook (engine.fit_history uses it).
     departing = [fit.departed for fit in fits if _informative(fit)]
     share = float(np.mean(departing)) if len(departing) >= MIN_PATIENTS else None
+    cycle_iov, iov = _between_cycle_iov(fits, iov, share)
     return PopulationPrior(key=key, log_mean=mean, log_sd=log_sd, patients=len(fits), informative=informative,
-                           residual_log_sd=residual, iov_kill_sd=iov, departure_share=share)
+                           residual_log_sd=residual, iov_kill_sd=iov, departure_share=share, cycle_iov=cycle_iov)
+
+
+def _between_cycle_iov(fits: list[Fit], iov: float, share: float | None) -> tuple[float | None, float]:
+    """Return the IOV the differences between patients' consecutive cycles show, and the IOV to forecast with.
+
+    None without MIN_CYCLE_PAIRS pairs. Where the regimen departs (``engine.regimen_departs``: by
+    this IOV or by its share of departing patients), the forecast's IOV is at least the upper end of
+    the estimate's 80 % likelihood interval: a few pairs leave it uncertain, and the band must hold an
+    IOV the counts do not rule out.
+    """
+    pairs = cycle_pairs(fits)
+    if pairs.size < MIN_CYCLE_PAIRS:
+        return None, iov
+    best, upper = estimate(iov_profile(pairs))
+    if (share or 0.0) >= REGIMEN_DEPARTURE_SHARE or best >= REGIMEN_CYCLE_IOV:
+        iov = float(np.clip(max(iov, upper), *IOV_BOUNDS))
+    return best, iov
 
 
 def _learn_variability(fits: list[Fit]) -> tuple[float, float]:
@@ -182,7 +212,8 @@ def _learn_variability(fits: list[Fit]) -> tuple[float, float]:
     """
     near, deep, depth, residual_sds = [], [], [], []
     for fit in fits:
-        residual, fall, earlier = _fit_residuals(fit)
+        residual, fall, hours = fit_residuals(fit)
+        earlier = hours < -DOSE_MATCH_H
         near += list(residual[np.abs(fall) < 0.3])
         chosen = (fall < DEEP_FALL) & earlier
         deep += list(residual[chosen])
@@ -198,20 +229,6 @@ def _learn_variability(fits: list[Fit]) -> tuple[float, float]:
     if len(residual_sds) >= MIN_PATIENTS:
         residual = float(np.clip(np.exp(np.mean(np.log(residual_sds))), *RESIDUAL_BOUNDS))
     return iov, residual
-
-
-def _fit_residuals(fit: Fit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return each count's log residual against the posterior median, the fall below baseline there, and
-    whether it lies in an earlier cycle."""
-    hours = np.asarray(fit.history.count_hours, float)
-    keep = hours <= fit.grid_h[-1]
-    hours = hours[keep]
-    observed = np.log(np.maximum(np.asarray(fit.history.anc_1e9_per_l, float)[keep], 0.01))
-    index, weight = _interpolation(fit.grid_h, hours)
-    simulated = fit.circ[index] * (1 - weight[:, None]) + fit.circ[index + 1] * weight[:, None]
-    predicted = np.log(np.maximum(np.median(simulated, axis=1), 1e-6))
-    fall = np.minimum(predicted - np.median(fit.log_params[:, 0]), 0.0)
-    return observed - predicted, fall, hours < -DOSE_MATCH_H
 
 
 def _posterior_moments(fit: Fit, mean: np.ndarray, sd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -242,7 +259,8 @@ def population_to_dict(population: PopulationPrior) -> dict:
     return {"key": population.key, "log_mean": [float(v) for v in population.log_mean],
             "log_sd": [float(v) for v in population.log_sd], "patients": population.patients,
             "informative": population.informative, "residual_log_sd": population.residual_log_sd,
-            "iov_kill_sd": population.iov_kill_sd, "departure_share": population.departure_share}
+            "iov_kill_sd": population.iov_kill_sd, "departure_share": population.departure_share,
+            "cycle_iov": population.cycle_iov}
 
 
 def population_from_dict(data: dict) -> PopulationPrior:
@@ -252,7 +270,8 @@ def population_from_dict(data: dict) -> PopulationPrior:
                            informative=int(data["informative"]),
                            residual_log_sd=_optional_float(data.get("residual_log_sd")),
                            iov_kill_sd=_optional_float(data.get("iov_kill_sd")),
-                           departure_share=_optional_float(data.get("departure_share")))
+                           departure_share=_optional_float(data.get("departure_share")),
+                           cycle_iov=_optional_float(data.get("cycle_iov")))
 
 
 def _optional_float(value: object) -> float | None:

@@ -294,6 +294,7 @@ class PopulationPrior:
     residual_log_sd: float | None = None   # the regimen's typical residual SD (log scale), if learned
     iov_kill_sd: float | None = None       # the regimen's cycle-to-cycle variability of sensitivity, if learned
     departure_share: float | None = None   # share of its patients whose counts depart from the textbook fit
+    cycle_iov: float | None = None         # its IOV as the differences between patients' cycles show it
 
     def describe(self) -> str:
         return (f"regimen prior learned from {self.patients} patients on '{self.key}' "
