@@ -178,7 +178,7 @@ def _normalised(log_weights: np.ndarray) -> np.ndarray:
 
 def filter_regimen(histories: list[dict], regimen: tm.Regimen, departures: tm.Departures, particles: int,
                    rng: np.random.Generator, rounds: int = 5, max_rounds: int = 12,
-                   target_ess: float = 300.0) -> list[dict]:
+                   target_ess: float = 300.0, keep: dict | None = None) -> list[dict]:
     """Return the oracle's forecasts of histories on one regimen (in their order).
 
     Adaptive importance sampling: the first ``particles`` draws come from the true prior; each
@@ -226,6 +226,9 @@ def filter_regimen(histories: list[dict], regimen: tm.Regimen, departures: tm.De
         todo = [i for i in todo if round_ + 1 < rounds or 1.0 / np.sum(weights[i] ** 2) < target_ess]
         if not todo:
             break
+    if keep is not None:
+        keep.update({case.id: (np.concatenate(drawn[i], axis=1), weights[i], active[i])
+                     for i, case in enumerate(cases)})
     found = {case.id: _summary(case, weights[i], np.concatenate(nadir[i]), np.concatenate(nadir_h[i]))
              for i, case in enumerate(cases)}
     return [found[h["id"]] for h in histories]

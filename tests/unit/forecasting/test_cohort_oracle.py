@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 from scipy import stats
 
 COHORTS = Path(__file__).resolve().parents[3] / "bench" / "cohorts"
@@ -106,3 +107,17 @@ def test_the_oracle_reads_a_history_by_cycle_whatever_the_unit():
     for cycle, counts in case.counts.items():
         assert all(0 <= hour < 21 * 24 for hour, _ in counts)
         assert np.allclose([v for _, v in counts], [v for _, v in as_cells.counts[cycle]], rtol=0.01, atol=0.001)
+
+
+def test_the_calibration_check_records_the_random_effects_the_generator_drew():
+    """``oracle_check.py`` ranks the true random effects in the oracle's posterior: it must hold the
+    very standard normals that made each history (the oracle's model then gives back its true nadir)."""
+    check = _load("oracle_check")
+    cohort = simulate.COHORTS["transit-baseline"]
+    rows = check.build_recorded(cohort, seed=5, per_regimen=2)
+    assert [(history, truth) for history, truth, *_ in rows] == simulate.build(cohort, seed=5, per_regimen=2)
+    for history, truth, regimen, z in rows:
+        case = oracle._read(history, regimen)
+        dims = len(truth_model.STATIC) + len(truth_model.PER_CYCLE) * (case.target + 1)
+        _, nadir, _ = oracle.simulate_cases([case], regimen, cohort.departures, z[:dims, None].copy())
+        assert nadir[0] == pytest.approx(truth["nadir_anc"], abs=1e-4)
