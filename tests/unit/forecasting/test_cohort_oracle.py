@@ -7,31 +7,15 @@ model, and clearly sharper than the population prior.
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import stats
 
-COHORTS = Path(__file__).resolve().parents[3] / "bench" / "cohorts"
-sys.path.insert(0, str(COHORTS))  # the bench modules import each other by name
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, COHORTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-truth_model = _load("truth_model")
-simulate = _load("simulate")
-oracle = _load("oracle")
+from tests.unit.forecasting import bench_cohorts
+from tests.unit.forecasting.bench_cohorts import oracle, simulate, truth_model
 
 
 def test_a_cohort_comes_back_the_same_from_its_seed_and_differs_with_another():
@@ -112,7 +96,7 @@ def test_the_oracle_reads_a_history_by_cycle_whatever_the_unit():
 def test_the_calibration_check_records_the_random_effects_the_generator_drew():
     """``oracle_check.py`` ranks the true random effects in the oracle's posterior: it must hold the
     very standard normals that made each history (the oracle's model then gives back its true nadir)."""
-    check = _load("oracle_check")
+    check = bench_cohorts.load("oracle_check")
     cohort = simulate.COHORTS["transit-baseline"]
     rows = check.build_recorded(cohort, seed=5, per_regimen=2)
     assert [(history, truth) for history, truth, *_ in rows] == simulate.build(cohort, seed=5, per_regimen=2)

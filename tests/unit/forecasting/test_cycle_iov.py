@@ -3,10 +3,7 @@ differences between its patients' consecutive cycles switch the extensions on fo
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,21 +12,7 @@ from monitoring.forecasting import learn_populations, population_from_dict, popu
 from monitoring.forecasting.engine import REGIMEN_CYCLE_IOV, fit_history, regimen_departs
 from monitoring.forecasting.priors import IOV_KILL_SD, REGIMEN_PRIORS, PopulationPrior
 from monitoring.forecasting.variability import CyclePairs, estimate, iov_profile
-
-COHORTS = Path(__file__).resolve().parents[3] / "bench" / "cohorts"
-sys.path.insert(0, str(COHORTS))  # the bench modules import each other by name
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, COHORTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-truth_model = _load("truth_model")
-simulate = _load("simulate")
+from tests.unit.forecasting.bench_cohorts import simulate, truth_model
 
 
 def simulated_pairs(iov: float, count: int, seed: int) -> CyclePairs:
