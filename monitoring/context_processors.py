@@ -17,6 +17,8 @@ def open_alerts(request) -> dict:
     if user is None or not user.is_authenticated:
         return {}
     return {"open_alert_count": SimpleLazyObject(lambda: open_alert_count(user))}
+
+
 class _LazyCount(SimpleLazyObject):
     """A count made once, when a template first uses it; numeric, so filters like `pluralize` read it."""
 

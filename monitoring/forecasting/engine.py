@@ -202,10 +202,12 @@ REGIMEN_CYCLE_IOV = 0.15
 
 def regimen_departs(population: PopulationPrior | None) -> bool:
     """Return whether a regimen's learned prior says its patients depart from the textbook model."""
-    if population is None:
-        return False
-    return ((population.departure_share or 0.0) >= REGIMEN_DEPARTURE_SHARE
-            or (population.cycle_iov or 0.0) >= REGIMEN_CYCLE_IOV)
+    return population is not None and departs_by(population.departure_share, population.cycle_iov)
+
+
+def departs_by(departure_share: float | None, cycle_iov: float | None) -> bool:
+    """Return whether a regimen with this share of departing patients and this between-cycle IOV departs."""
+    return (departure_share or 0.0) >= REGIMEN_DEPARTURE_SHARE or (cycle_iov or 0.0) >= REGIMEN_CYCLE_IOV
 
 
 def fit_history(history: dict, population: PopulationPrior | None = None, extensions: bool | str = True) -> Fit:

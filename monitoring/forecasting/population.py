@@ -33,9 +33,8 @@ import numpy as np
 from .engine import (
     ALWAYS,
     DOSE_MATCH_H,
-    REGIMEN_CYCLE_IOV,
-    REGIMEN_DEPARTURE_SHARE,
     Fit,
+    departs_by,
     fit_history,
     forecast_history,
     regimen_departs,
@@ -196,7 +195,7 @@ def _between_cycle_iov(fits: list[Fit], iov: float, share: float | None) -> tupl
     if pairs.size < MIN_CYCLE_PAIRS:
         return None, iov
     best, upper = estimate(iov_profile(pairs))
-    if (share or 0.0) >= REGIMEN_DEPARTURE_SHARE or best >= REGIMEN_CYCLE_IOV:
+    if departs_by(share, best):
         iov = float(np.clip(max(iov, upper), *IOV_BOUNDS))
     return best, iov
 

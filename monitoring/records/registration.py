@@ -62,7 +62,7 @@ def tell_administrators(request_id: int) -> int:
     recipients = sorted(set(User.objects.filter(is_active=True, is_staff=True).exclude(email="")
                             .values_list("email", flat=True)))
     if recipients:
-        email.send_registration_waiting(request, recipients)
+        email.send_registration_waiting(request, patient_from(request).initials, recipients)
     return len(recipients)
 
 

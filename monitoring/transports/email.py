@@ -35,10 +35,8 @@ def send(delivery) -> None:
     _send(message)
 
 
-def send_registration_waiting(request, recipients: list[str]) -> None:
+def send_registration_waiting(request, initials: str, recipients: list[str]) -> None:
     """Tell administrators that a nurse's registration request waits (MRN and initials only, as alerts)."""
-    values = request.values or {}
-    initials = "".join(values.get(name, "")[:1].upper() for name in ("given_name", "family_name"))
     site = settings.NEUTROWATCH["SITE_URL"].rstrip("/")
     nurse = request.requested_by
     who = (nurse.get_full_name() or nurse.get_username()) if nurse is not None else "A nurse"
