@@ -7,7 +7,7 @@ from datetime import UTC, timedelta
 import pytest
 
 from monitoring.alerts import rules
-from tests.unit.alerts.test_alert_rules import DAY1, count, facts, forecast, kinds, temp
+from tests.unit.alerts.cycle_facts import DAY1, count, facts, forecast, kinds, temp
 
 
 def finding(kind: str, severity: int = rules.CRITICAL, **evidence) -> rules.Finding:

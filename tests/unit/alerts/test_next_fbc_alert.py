@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 from monitoring.alerts import rules
-from tests.unit.alerts.test_alert_rules import DAY1, T, facts, forecast
+from tests.unit.alerts.cycle_facts import DAY1, T, facts, forecast
 
 
 def unmonitored(cycle_facts: rules.CycleFacts) -> rules.Finding:
