@@ -168,13 +168,11 @@ def test_without_forecast_the_regimen_window_is_used():
     assert rules.NADIR_UNMONITORED not in kinds(facts(11.5))
 
 
-
 def test_findings_come_most_severe_first():
     found = rules.evaluate(facts(9, fn_risk="high", counts=(count(8.5, "0.3"),),
                                  temperatures=(temp(8.9, "38.6"),)), T)
     assert [f.severity for f in found] == sorted((f.severity for f in found), reverse=True)
     assert found[0].severity == rules.CRITICAL
-
 
 
 # --- "Not ready" when the next day 1 moves (a delayed cycle), decided at the write ---------------

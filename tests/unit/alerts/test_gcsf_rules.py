@@ -155,7 +155,6 @@ def test_pegfilgrastim_the_day_after_a_2_weekly_pump_is_disconnected_is_not_flag
         4.1, gcsf_doses=(gcsf(4),), chemo_times=plain, chemo_interval_days=14))[rules.GCSF_TIMING].message
 
 
-
 # --- 7. G-CSF timing at save time: the next PLANNED day 1, on-body injectors (issue 21, item 8) --------
 
 def test_pegfilgrastim_10_days_before_the_planned_next_cycle_of_a_2_weekly_regimen_is_flagged_when_recorded():
