@@ -6,7 +6,8 @@
 - `held`: counts kept for review still alert; `unregistered`: so do an unregistered MRN's results;
 - `recipients`: who is told on which channel;
 - `delivery`: one row per channel and recipient, sent after commit; `escalation`; `sweeper`;
-- `presentation`: alerts in words; `quality`: how alerts are answered.
+- `presentation`: alerts in words (`evidence`: their evidence as sentences; `words`: numbers and
+  times as a nurse says them); `quality`: how alerts are answered.
 
 Callers outside this package use the names re-exported here.
 """

@@ -13,7 +13,8 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from monitoring.alerts.presentation import FN_ANTIBIOTIC_TARGET_MINUTES, FN_KIND, kind_text, parse_moment
+from monitoring.alerts.presentation import FN_ANTIBIOTIC_TARGET_MINUTES, FN_KIND, kind_text
+from monitoring.alerts.words import parse_moment
 from monitoring.models import Alert, Team, TreatmentCourse
 
 PERIOD_DAYS = (30, 90)

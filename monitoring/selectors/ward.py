@@ -19,7 +19,8 @@ from django.db.models import OuterRef, Q, Subquery
 from django.urls import reverse
 
 from monitoring import clinical
-from monitoring.alerts.presentation import FN_KIND, alert_order, since
+from monitoring.alerts.presentation import FN_KIND, alert_order
+from monitoring.alerts.words import since
 from monitoring.models import Alert, CountResult, Cycle, Patient, TreatmentCourse
 from monitoring.models.care import current_cycle_of
 from monitoring.selectors.freshness import forecast_state

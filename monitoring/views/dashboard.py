@@ -15,7 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from monitoring import charts, selectors, spreadsheet
-from monitoring.alerts import lifecycle, presentation, quality
+from monitoring.alerts import evidence, lifecycle, presentation, quality, words
 from monitoring.audit import record_access, record_list
 from monitoring.guards import text
 from monitoring.labfeed import exceptions_queue
@@ -39,11 +39,11 @@ def _present(alerts: list, now) -> list:
         text = presentation.kind_text(alert.kind, alert.title)
         alert.text = text
         alert.headline = presentation.headline(alert, now)
-        alert.evidence_lines = presentation.evidence_lines(alert.evidence, now)
+        alert.evidence_lines = evidence.evidence_lines(alert.evidence, now)
         latest = alert.latest_evidence if alert.latest_evidence and alert.latest_evidence != alert.evidence else {}
-        alert.latest_lines = presentation.evidence_lines(latest, now) if latest else []
-        alert.latest_words = presentation.when(alert.latest_at, now) if alert.latest_at else ""
-        alert.raised_words = presentation.when(alert.raised_at, now)
+        alert.latest_lines = evidence.evidence_lines(latest, now) if latest else []
+        alert.latest_words = words.when(alert.latest_at, now) if alert.latest_at else ""
+        alert.raised_words = words.when(alert.raised_at, now)
         alert.in_hand_words = presentation.in_hand_words(alert, now) if alert.resolved_at is None else ""
         alert.cleared_words = presentation.cleared_words(alert, now)
     return alerts
@@ -101,7 +101,7 @@ def patient_detail(request, pk: int):
         "current_day": page.current.cycle.cycle_day(now) if page.current else None,
         "timeline": charts.timeline_figure(page, now) if page.counts or charted else None,
         "overlay": charts.overlay_figure(page, now) if page.counts else None,
-        "last_count_since": presentation.since(page.last_count.collected_at, now) if page.counts else "",
+        "last_count_since": words.since(page.last_count.collected_at, now) if page.counts else "",
         # Newest first, TABLE_ROWS a page: a patient with 90,000 results still gets a small page.
         "counts": _table_page(request, page.counts, "counts_page"),
         "gcsf_doses": _table_page(request, page.gcsf, "gcsf_page"),

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from monitoring import clinical
-from monitoring.alerts import presentation
+from monitoring.alerts import evidence
 
 
 @pytest.mark.parametrize("value, digits, shown", [
@@ -36,8 +36,8 @@ def test_a_censored_count_reads_as_the_lab_reported_it():
 
 def test_the_alert_evidence_and_headline_never_round_0499_to_050():
     now = datetime(2026, 12, 1, 12, tzinfo=UTC)
-    lines = presentation.evidence_lines({"nadir_anc_1e9_per_l": 0.499, "nadir_interval80": [0.2, 0.9951]}, now)
+    lines = evidence.evidence_lines({"nadir_anc_1e9_per_l": 0.499, "nadir_interval80": [0.2, 0.9951]}, now)
     assert lines == ["Predicted nadir 0.499 ×10⁹/L (80 %: 0.20 to 0.995)"]  # 0.995, not "1.00"
-    censored = presentation.evidence_lines({"anc_1e9_per_l": "0.100", "anc_as_received": "<0.1", "ctcae_grade": 4},
+    censored = evidence.evidence_lines({"anc_1e9_per_l": "0.100", "anc_as_received": "<0.1", "ctcae_grade": 4},
                                            now)
     assert censored == ["ANC <0.1 ×10⁹/L, grade 4"]
