@@ -5,7 +5,8 @@ goes through the same importer as files and the API, in a worker thread (the dat
 synchronous), and is acknowledged only after its transaction has committed. A sender that
 pipelines (sends further messages before the ACKs come back) has its waiting messages imported
 together, as one multi-message file: one transaction, each message stored or kept for review on
-its own, then one ACK per message in the order received (group commit). ACK codes:
+its own, then one ACK per message in the order received (group commit). ACK codes (built in
+`acks.py`):
 
 - AA: stored, or already stored (same accession, or same MSH-10 when the message has no order
   number): a re-sent message is never stored twice;
@@ -25,26 +26,21 @@ import logging
 import re
 import signal
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import hl7
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
-from django.utils import timezone
 from hl7.mllp import InvalidBlockError, start_hl7_server
 
-from monitoring.labfeed import importers
+from monitoring.labfeed import acks, importers
 from monitoring.labfeed.importers import hl7v2
-from monitoring.labfeed.importers.records import ImportReport, Problem, UnitOutcome
+from monitoring.labfeed.importers.records import ImportReport
 from monitoring.models.results import Source
 
 log = logging.getLogger("neutrowatch.mllp")
 
-APPLICATION = "NEUTROWATCH"
 MAX_MESSAGE_BYTES = 1024 * 1024
-MAX_ERR_SEGMENTS = 20
 MAX_BATCH_MESSAGES = 100  # group commit: at most this many pipelined messages in one transaction
 MAX_BATCH_BYTES = 1024 * 1024
 # A sender seen pipelining (its last batch held several messages) refills its window as the ACKs
@@ -55,25 +51,15 @@ ONE = "message 1"  # the unit name of a block that is one message
 _SEGMENT_END = re.compile(r"\r\n|\r|\n")
 
 
-@dataclass
-class Answer:
-    """The ACK to send back and the one log line that says what happened."""
-
-    ack: bytes
-    code: str
-    control_id: str
-    note: str
-
-
 # --- One message -------------------------------------------------------------------------------
 
 
-def process_message(block: bytes, peer: str, *, retry_seconds: float | None = None) -> Answer:
+def process_message(block: bytes, peer: str, *, retry_seconds: float | None = None) -> acks.Answer:
     """Store one MLLP block (the framing removed) and return its ACK. Runs in a worker thread."""
     return process_blocks([block], peer, retry_seconds=retry_seconds)[0]
 
 
-def _read(block: bytes) -> tuple[str, object, list[list[str]], bool] | Answer:
+def _read(block: bytes) -> tuple[str, object, list[list[str]], bool] | acks.Answer:
     """Return (text, MSH, messages, batchable) for an ORU^R01, or the AR for anything else.
 
     `batchable`: the block is exactly one message, so that it can be imported with others as one
@@ -82,10 +68,10 @@ def _read(block: bytes) -> tuple[str, object, list[list[str]], bool] | Answer:
     text = hl7v2.decode(block)  # UTF-8, else MSH-18's character set, else ISO 8859-1
     message = _header(text)
     if message is None:
-        return _reject(None, "not an HL7 v2 message: no readable MSH segment")
-    kind = (_field(message, 9, 1), _field(message, 9, 2))
+        return acks.reject(None, "not an HL7 v2 message: no readable MSH segment")
+    kind = (acks.msh_field(message, 9, 1), acks.msh_field(message, 9, 2))
     if kind != ("ORU", "R01"):
-        return _reject(message, f"message type {kind[0]}^{kind[1]} is not accepted: send ORU^R01 results")
+        return acks.reject(message, f"message type {kind[0]}^{kind[1]} is not accepted: send ORU^R01 results")
     messages, stray = hl7v2.split(text)
     return text, message, messages, not stray and len(messages) == 1 and "\x00" not in text
 
@@ -106,45 +92,33 @@ def _header(text: str):
     return message
 
 
-def _field(message, field: int, component: int = 1) -> str:
-    try:
-        return str(message.segment("MSH").extract_field(1, field, 1, component, 1) or "").strip()
-    except Exception:  # a missing field or component
-        return ""
-
-
-def _store_one(text: str, message, peer: str, retry_seconds: float | None, unit: str = "") -> Answer:
+def _store_one(text: str, message, peer: str, retry_seconds: float | None, unit: str = "") -> acks.Answer:
     """Import one block on its own (a strict sender's message, or one of a batch taken one by one).
 
     `unit`: the block is that one message, whose name the problems in the ACK need not repeat.
     """
-    control_id = _field(message, 10)
+    control_id = acks.msh_field(message, 10)
     try:
         report = _import_with_reconnect(f"MLLP {peer} {control_id}", text, control_id, peer, retry_seconds)
     except Exception:  # a bug met by this message costs it an AE (send again), not the connection or the batch
         log.exception("%s message %s could not be processed", peer, control_id)
-        return _answer(message, "AE", "internal error: nothing was stored; send the message again",
-                       [("", "207", "Application internal error", "internal error")])
+        return acks.answer(message, "AE", "internal error: nothing was stored; send the message again",
+                            [("", "207", "Application internal error", "internal error")])
     if report is None:
-        return _unavailable(message)
+        return acks.unavailable(message)
     if report.refused:
-        return _answer(message, "AR", "refused: " + _problems_text(report.problems, unit),
-                       _errors(report.problems, unit))
+        return acks.answer(message, "AR", "refused: " + acks.problems_text(report.problems, unit),
+                            acks.errors(report.problems, unit))
     if report.kept:
-        return _answer(message, "AE", f"kept for review: {_problems_text(report.problems, unit)}",
-                       _errors(report.problems, unit), note=_note(report))
-    return _answer(message, "AA", "", [], note=_note(report))
-
-
-def _unavailable(message) -> Answer:
-    return _answer(message, "AE", "the database is unavailable: nothing was stored; send the message again",
-                   [("", "207", "Application internal error", "database unavailable")])
+        return acks.answer(message, "AE", f"kept for review: {acks.problems_text(report.problems, unit)}",
+                            acks.errors(report.problems, unit), note=acks.report_note(report))
+    return acks.answer(message, "AA", "", [], note=acks.report_note(report))
 
 
 # --- Many messages: group commit --------------------------------------------------------------
 
 
-def process_blocks(blocks: list[bytes], peer: str, *, retry_seconds: float | None = None) -> list[Answer]:
+def process_blocks(blocks: list[bytes], peer: str, *, retry_seconds: float | None = None) -> list[acks.Answer]:
     """Store the blocks a sender has pipelined and return one ACK per block, in order. Runs in a worker thread.
 
     Consecutive ORU^R01 blocks are imported together as one multi-message text: one transaction,
@@ -152,11 +126,11 @@ def process_blocks(blocks: list[bytes], peer: str, *, retry_seconds: float | Non
     enqueued once per affected cycle on commit. The ACKs are built after the commit. A strict sender
     (one message in flight) gives a batch of one: the message is imported on its own.
     """
-    answers: list[Answer | None] = [None] * len(blocks)
+    answers: list[acks.Answer | None] = [None] * len(blocks)
     run: list[tuple[int, object, str, list[str]]] = []  # (index, MSH, text, segments) of batchable blocks
     for index, block in enumerate(blocks):
         read = _read(block)
-        if isinstance(read, Answer):
+        if isinstance(read, acks.Answer):
             answers[index] = read  # refused unread: it stores nothing, so the run goes on
             continue
         text, message, messages, batchable = read
@@ -175,7 +149,7 @@ def _store_run(run: list[tuple[int, object, str, list[str]]], answers: list, pee
     if len(run) < 2:
         _store_one_by_one(run, answers, peer, retry_seconds)
         return
-    ids = [_field(message, 10) for _, message, _, _ in run]
+    ids = [acks.msh_field(message, 10) for _, message, _, _ in run]
     text = "\r".join("\r".join(segments) for _, _, _, segments in run) + "\r"
     try:
         report = _import_with_reconnect(f"MLLP {peer} {len(run)} messages: {', '.join(ids)}", text,
@@ -186,34 +160,21 @@ def _store_run(run: list[tuple[int, object, str, list[str]]], answers: list, pee
         return
     if report is None:
         for index, message, _, _ in run:
-            answers[index] = _unavailable(message)
+            answers[index] = acks.unavailable(message)
         return
     if report.refused:  # e.g. a value a column cannot hold: find which message it was, alone
         log.warning("%s batch of %d refused whole (%s); taking the messages one by one", peer, len(run),
-                    _problems_text(report.problems))
+                    acks.problems_text(report.problems))
         _store_one_by_one(run, answers, peer, retry_seconds)
         return
     for number, (index, message, _, _) in enumerate(run, 1):
-        answers[index] = _answer_unit(message, report.outcome(f"message {number}"), len(run))
+        answers[index] = acks.answer_unit(message, report.outcome(f"message {number}"), len(run))
 
 
 def _store_one_by_one(run: list[tuple[int, object, str, list[str]]], answers: list, peer: str,
                       retry_seconds: float | None) -> None:
     for index, message, text, _ in run:
         answers[index] = _store_one(text, message, peer, retry_seconds, ONE)
-
-
-def _answer_unit(message, outcome: UnitOutcome, batch: int) -> Answer:
-    """The ACK for one message of a batch, the same as it would have had alone."""
-    note = (f"stored={int(outcome.stored)} kept={len(outcome.kept)} duplicates={outcome.duplicates} "
-            f"held_back={len(outcome.held_back)} batch={batch}")
-    if outcome.problems:
-        return _answer(message, "AE", f"kept for review: {_problems_text(outcome.problems, outcome.unit)}",
-                       _errors(outcome.problems, outcome.unit), note=note)
-    if outcome.read_nothing:  # alone, "no results found" refuses the file
-        reason = "file: content: no results found"
-        return _answer(message, "AR", f"refused: {reason}", [("", "207", "Application internal error", reason)])
-    return _answer(message, "AA", "", [], note=note)
 
 
 def _import_with_reconnect(name: str, text: str, control_id: str, peer: str,
@@ -238,74 +199,6 @@ def _import_with_reconnect(name: str, text: str, control_id: str, peer: str,
             log.warning("database unavailable (%s); retrying in %.1f s", str(exc).splitlines()[0], delay)
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
-
-
-def _where(where: str, unit: str) -> str:
-    """A problem's place within its message ("OBR 1 OBX 1"): the sender knows which message it sent."""
-    if unit and where.startswith(unit):
-        return where[len(unit):].strip(" ,") or "message"
-    return where
-
-
-def _words(problem: Problem, unit: str) -> str:
-    return f"{_where(problem.where, unit)}: {problem.field}: {problem.reason}"
-
-
-def _problems_text(problems: list[Problem], unit: str = "") -> str:
-    return "; ".join(_words(p, unit) for p in problems)[:500]
-
-
-def _errors(problems: list[Problem], unit: str = "") -> list[tuple[str, str, str, str]]:
-    """ERR segments: (location, HL7 table 0357 code, its name, the problem in words)."""
-    return [("", "207", "Application internal error", _words(p, unit)) for p in problems[:MAX_ERR_SEGMENTS]]
-
-
-def _note(report: ImportReport) -> str:
-    return (f"stored={report.stored} kept={len(report.kept)} duplicates={report.duplicates} "
-            f"corrected={report.corrected} held_back={len(report.held_back)}")
-
-
-# --- ACKs ----------------------------------------------------------------------------------------
-
-
-def _answer(message, code: str, text: str, errors: list, note: str = "") -> Answer:
-    """Return the ACK for a message, built by the hl7 package from its MSH (sender and receiver swapped)."""
-    control_id = _field(message, 10)
-    try:
-        ack = message.create_ack(code, message_id=_new_id(), application=APPLICATION, facility=APPLICATION)
-        msa = ack.segment("MSA")
-    except Exception:  # an MSH with odd separators the package cannot turn round: build one from scratch
-        return _scratch_ack(code, control_id, text, errors, note)
-    if text:
-        msa.assign_field(ack.escape(text), 3)
-    lines = [str(segment) for segment in ack]
-    lines += [f"ERR||{location}|{number}^{name}^HL70357|E||||{ack.escape(words)}"
-              for location, number, name, words in errors]
-    return Answer(("\r".join(lines) + "\r").encode(), code, control_id, note or text)
-
-
-def _reject(message, reason: str) -> Answer:
-    """An AR; without a readable MSH the ACK is built from scratch (MSA-2 is then empty)."""
-    if message is not None:
-        return _answer(message, "AR", reason, [("", "200", "Unsupported message type", reason)])
-    return _scratch_ack("AR", "", reason, [("", "102", "Data type error", reason)])
-
-
-def _scratch_ack(code: str, control_id: str, text: str, errors: list, note: str = "") -> Answer:
-    now = timezone.now().strftime("%Y%m%d%H%M%S")
-    ack = hl7.parse(f"MSH|^~\\&|{APPLICATION}|{APPLICATION}|||{now}||ACK|{_new_id()}|P|2.5.1\rMSA|{code}|\r")
-    msa = ack.segment("MSA")
-    msa.assign_field(ack.escape(control_id), 2)
-    if text:
-        msa.assign_field(ack.escape(text), 3)
-    lines = [str(segment) for segment in ack]
-    lines += [f"ERR||{location}|{number}^{name}^HL70357|E||||{ack.escape(words)}"
-              for location, number, name, words in errors]
-    return Answer(("\r".join(lines) + "\r").encode(), code, control_id, note or text)
-
-
-def _new_id() -> str:
-    return uuid.uuid4().hex[:20]
 
 
 # --- The server ----------------------------------------------------------------------------------
@@ -349,20 +242,20 @@ class Listener:
                     break
                 pipelining = len(frames) > 1
                 blocks = [frame for frame in frames if isinstance(frame, bytes)]
-                answers: list[Answer] = []
+                answers: list[acks.Answer] = []
                 started = time.monotonic()
                 if blocks:
                     try:
                         answers = await loop.run_in_executor(self.executor, process_blocks, blocks, peer)
                     except Exception:  # a bug must cost these messages an AE, not the connection
                         log.exception("%s %d message(s) could not be processed", peer, len(blocks))
-                        answers = [_scratch_ack("AE", "", "internal error: nothing was stored; send the message "
+                        answers = [acks.scratch_ack("AE", "", "internal error: nothing was stored; send the message "
                                                 "again", [("", "207", "Application internal error",
                                                            "internal error")]) for _ in blocks]
                 took = f" {1000 * (time.monotonic() - started):.0f} ms"
                 in_order = iter(answers)
                 for frame in frames:  # one ACK per frame, in the order received
-                    answer = frame if isinstance(frame, Answer) else next(in_order)
+                    answer = frame if isinstance(frame, acks.Answer) else next(in_order)
                     answer.note += took if isinstance(frame, bytes) else ""
                     writer.writeblock(answer.ack)
                     log.info("%s %s %s %s", peer, answer.control_id or "-", answer.code, answer.note)
@@ -376,7 +269,7 @@ class Listener:
             log.info("%s disconnected", peer)
 
 
-async def _read_frames(reader, peer: str, linger: float = 0.0) -> list[bytes | Answer]:
+async def _read_frames(reader, peer: str, linger: float = 0.0) -> list[bytes | acks.Answer]:
     """Wait for one frame, then take every further complete frame already received.
 
     Each is the block, or the AR for a frame that is no block. Empty when the sender has closed.
@@ -384,7 +277,7 @@ async def _read_frames(reader, peer: str, linger: float = 0.0) -> list[bytes | A
     far, up to MAX_BATCH_MESSAGES or MAX_BATCH_BYTES, which then share one transaction. With
     `linger` (a sender seen pipelining), wait that long once for more frames before stopping.
     """
-    frames: list[bytes | Answer] = []
+    frames: list[bytes | acks.Answer] = []
     size = 0
     while True:
         if frames and not (len(frames) < MAX_BATCH_MESSAGES and size < MAX_BATCH_BYTES and _frame_waiting(reader)):
@@ -401,9 +294,9 @@ async def _read_frames(reader, peer: str, linger: float = 0.0) -> list[bytes | A
                 log.info("%s closed mid-message (%d bytes unacknowledged, nothing stored)", peer, len(exc.partial))
             break
         except InvalidBlockError:
-            frames.append(_reject(None, "malformed MLLP frame: it does not start with <VT> (0x0b)"))
+            frames.append(acks.reject(None, "malformed MLLP frame: it does not start with <VT> (0x0b)"))
         except ValueError:
-            frames.append(_reject(None, f"the message is larger than {MAX_MESSAGE_BYTES} bytes"))
+            frames.append(acks.reject(None, f"the message is larger than {MAX_MESSAGE_BYTES} bytes"))
         else:
             frames.append(block)
             size += len(block)
