@@ -67,3 +67,30 @@ def wider_than_screen(page) -> list[str]:
                              Math.round(el.getBoundingClientRect().right))
             .concat(['scrollWidth ' + document.documentElement.scrollWidth]);
     }""")
+
+
+SAVE = "main form[method=post] button[type=submit]"  # not the sign-out button in the menu
+
+
+OVERLAPS = r"""() => {
+  const out = [];
+  document.querySelectorAll('.nw-chart.drawn').forEach(chart => {
+    const boxes = [];
+    chart.querySelectorAll('g.annotation').forEach(g => {
+      const r = (g.querySelector('rect.bg') || g).getBoundingClientRect();
+      if (r.width && r.height) boxes.push({text: g.textContent.trim(), r});
+    });
+    chart.querySelectorAll('g.textpoint text').forEach(t => {
+      const r = t.getBoundingClientRect();
+      if (t.textContent.trim() && r.width && getComputedStyle(t).visibility !== 'hidden')
+        boxes.push({text: t.textContent.trim(), r});
+    });
+    for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+      const a = boxes[i].r, b = boxes[j].r;
+      const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+      const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+      if (w > 1 && h > 1) out.push(chart.id + ': "' + boxes[i].text + '" meets "' + boxes[j].text + '"');
+    }
+  });
+  return out;
+}"""

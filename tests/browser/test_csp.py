@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.pages import new_page, sign_in
-from tests.integration.web.test_dashboard import build_story_patient
+from tests.story import build_story_patient
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -20,7 +20,7 @@ from monitoring.selectors import open_alert_count
 from tests.browser.conftest import SCREENSHOTS
 from tests.browser.pages import new_page, shot, sign_in, wait_for_js, wider_than_screen
 from tests.conftest import make_patient, start_on_regimen
-from tests.integration.web.test_dashboard import add_count, build_story_patient, raise_alert
+from tests.story import add_count, build_story_patient, raise_alert
 
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 

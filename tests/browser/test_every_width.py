@@ -21,7 +21,7 @@ from django.core.management import call_command
 
 from monitoring.models import Patient
 from tests.browser.conftest import SCREENSHOTS
-from tests.browser.pages import new_page, sign_in, wait_for_js, wider_than_screen
+from tests.browser.pages import OVERLAPS, new_page, sign_in, wait_for_js, wider_than_screen
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -157,28 +157,6 @@ def test_the_first_screen_of_the_febrile_neutropenia_patient(width, height, char
     page.close()
 
 
-OVERLAPS = r"""() => {
-  const out = [];
-  document.querySelectorAll('.nw-chart.drawn').forEach(chart => {
-    const boxes = [];
-    chart.querySelectorAll('g.annotation').forEach(g => {
-      const r = (g.querySelector('rect.bg') || g).getBoundingClientRect();
-      if (r.width && r.height) boxes.push({text: g.textContent.trim(), r});
-    });
-    chart.querySelectorAll('g.textpoint text').forEach(t => {
-      const r = t.getBoundingClientRect();
-      if (t.textContent.trim() && r.width && getComputedStyle(t).visibility !== 'hidden')
-        boxes.push({text: t.textContent.trim(), r});
-    });
-    for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
-      const a = boxes[i].r, b = boxes[j].r;
-      const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
-      const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
-      if (w > 1 && h > 1) out.push(chart.id + ': "' + boxes[i].text + '" meets "' + boxes[j].text + '"');
-    }
-  });
-  return out;
-}"""
 
 
 @pytest.mark.parametrize("width", [1366, 390])

@@ -21,8 +21,7 @@ from playwright.sync_api import expect
 from monitoring import clinical, forecasts, records
 from monitoring.models import Forecast
 from monitoring.views.freshness import POLL_SECONDS
-from tests.browser.pages import shot, sign_in
-from tests.browser.test_hand_entry import SAVE
+from tests.browser.pages import SAVE, shot, sign_in
 from tests.conftest import start_on_regimen, wait_until
 
 pytestmark = [pytest.mark.browser]

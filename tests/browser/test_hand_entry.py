@@ -11,13 +11,12 @@ from django.utils import timezone
 
 from monitoring import clinical, records
 from monitoring.models import Alert, CountResult, GcsfDose
-from tests.browser.pages import shot, sign_in
+from tests.browser.pages import SAVE, shot, sign_in
 from tests.conftest import start_on_regimen
-from tests.integration.web.test_dashboard import add_temperature
+from tests.story import add_temperature
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SAVE = "main form[method=post] button[type=submit]"  # not the sign-out button in the menu
 
 
 def test_a_nurse_types_counts_as_the_lab_reports_them(live_server, browser_page, nurse, patient, regimens,

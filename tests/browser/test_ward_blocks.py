@@ -17,7 +17,7 @@ from django.utils import timezone
 from monitoring.models import Alert
 from tests.browser.pages import new_page, sign_in, wider_than_screen
 from tests.conftest import make_patient, start_on_regimen
-from tests.integration.web.test_dashboard import add_count, raise_alert
+from tests.story import add_count, raise_alert
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -9,8 +9,7 @@ from datetime import timedelta
 import pytest
 
 from monitoring import forecasts
-from tests.browser.pages import new_page, shot, sign_in, wait_for_js
-from tests.browser.test_every_width import OVERLAPS
+from tests.browser.pages import OVERLAPS, new_page, shot, sign_in, wait_for_js
 from tests.conftest import record_anc, start_on_regimen
 
 pytestmark = [pytest.mark.browser]

@@ -22,6 +22,8 @@ import pytest
 
 # A 5xx in runserver's or gunicorn's access log ('"GET /x HTTP/1.1" 500 123', '"GET /x" 500 123'), or a traceback.
 SERVER_ERROR_IN_LOG = re.compile(r'" 5\d\d \d|Traceback \(most recent call last\)')
+REPO = Path(__file__).resolve().parents[2]
+
 
 
 def free_port() -> int:
@@ -201,3 +203,38 @@ def crawl(browser: Browser, start: list[str], follow, *, every: set[str] = froze
         if status == 200:
             queue.extend(link for link in page_links(page) if follow(link) and link not in seen)
     return seen
+
+
+# Settings the test suite exports that a new user's shell would not have.
+SUITE_ONLY_ENV = {
+    "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "DJANGO_DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "STATIC_ROOT",
+    "CELERY_TASK_ALWAYS_EAGER", "CELERY_TASK_DEFAULT_QUEUE", "PORT", "MLLP_PORT", "MAKEFLAGS", "MFLAGS", "MAKELEVEL",
+}
+
+
+def fresh_clone(tmp_path: Path) -> tuple[Path, list[str]]:
+    """Clone this repository's HEAD; return the clone and the extra `make` arguments it needs.
+
+    The clone reuses this checkout's virtualenv through a symlink when that venv works (same
+    requirements.txt, same commit): a fresh install would take minutes and the network. `-o` tells
+    make the venv is up to date, so it neither re-creates nor changes the shared one.
+    """
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, check=True, capture_output=True, text=True)
+    clone = tmp_path / "neutrowatch"
+    subprocess.run(["git", "clone", "--quiet", "--no-checkout", str(REPO), str(clone)], check=True)
+    subprocess.run(["git", "-C", str(clone), "checkout", "--quiet", head.stdout.strip()], check=True)
+    venv = (REPO / ".venv").resolve()
+    python = venv / "bin" / "python"
+    sane = python.exists() and subprocess.run(
+        [str(python), "-c", "import django, celery, plotly, whitenoise"], capture_output=True
+    ).returncode == 0
+    if not sane:
+        return clone, []
+    (clone / ".venv").symlink_to(venv)
+    return clone, ["-o", ".venv/.installed"]
+
+
+def user_env(redis_url: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in SUITE_ONLY_ENV}
+    env["REDIS_URL"] = redis_url
+    return env

@@ -18,8 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.deploy.conftest import SERVER_ERROR_IN_LOG, Browser, free_port, wait_for
-from tests.deploy.test_readme_smoke import SUITE_ONLY_ENV
+from tests.deploy.conftest import SERVER_ERROR_IN_LOG, SUITE_ONLY_ENV, Browser, free_port, wait_for
 
 pytestmark = [pytest.mark.deploy, pytest.mark.postgres]
 

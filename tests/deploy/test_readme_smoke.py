@@ -7,24 +7,25 @@ following links is opened (every demo patient's page, each form, history, the ad
 """
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from datetime import UTC
 from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import SERVER_ERROR_IN_LOG, Browser, crawl, free_port, link_pattern, wait_for
+from tests.deploy.conftest import (
+    SERVER_ERROR_IN_LOG,
+    Browser,
+    crawl,
+    free_port,
+    fresh_clone,
+    link_pattern,
+    user_env,
+    wait_for,
+)
 
 pytestmark = pytest.mark.deploy
 
-REPO = Path(__file__).resolve().parents[2]
-# Settings the test suite exports that a new user's shell would not have.
-SUITE_ONLY_ENV = {
-    "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "DJANGO_DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "STATIC_ROOT",
-    "CELERY_TASK_ALWAYS_EAGER", "CELERY_TASK_DEFAULT_QUEUE", "PORT", "MLLP_PORT", "MAKEFLAGS", "MFLAGS", "MAKELEVEL",
-}
 EVERY_PATIENT = {"/patients/N/"}
 NURSE_PAGES = {
     "/", "/alerts/", "/import/", "/patients/new/", "/patients/N/", "/patients/N/edit/", "/patients/N/history/",
@@ -35,32 +36,8 @@ ONCOLOGIST_PAGES = NURSE_PAGES | {"/patients/N/courses/new/", "/cycles/N/delay/"
 ADMIN_PAGES = {"/admin/", "/admin/monitoring/patient/", "/admin/monitoring/team/", "/admin/monitoring/user/"}
 
 
-def fresh_clone(tmp_path: Path) -> tuple[Path, list[str]]:
-    """Clone this repository's HEAD; return the clone and the extra `make` arguments it needs.
-
-    The clone reuses this checkout's virtualenv through a symlink when that venv works (same
-    requirements.txt, same commit): a fresh install would take minutes and the network. `-o` tells
-    make the venv is up to date, so it neither re-creates nor changes the shared one.
-    """
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, check=True, capture_output=True, text=True)
-    clone = tmp_path / "neutrowatch"
-    subprocess.run(["git", "clone", "--quiet", "--no-checkout", str(REPO), str(clone)], check=True)
-    subprocess.run(["git", "-C", str(clone), "checkout", "--quiet", head.stdout.strip()], check=True)
-    venv = (REPO / ".venv").resolve()
-    python = venv / "bin" / "python"
-    sane = python.exists() and subprocess.run(
-        [str(python), "-c", "import django, celery, plotly, whitenoise"], capture_output=True
-    ).returncode == 0
-    if not sane:
-        return clone, []
-    (clone / ".venv").symlink_to(venv)
-    return clone, ["-o", ".venv/.installed"]
 
 
-def user_env(redis_url: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in SUITE_ONLY_ENV}
-    env["REDIS_URL"] = redis_url
-    return env
 
 
 def server_errors(*logs: Path) -> list[str]:

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import free_port, wait_for
-from tests.deploy.test_readme_smoke import fresh_clone, user_env
+from tests.deploy.conftest import free_port, fresh_clone, user_env, wait_for
 
 pytestmark = pytest.mark.deploy
 

@@ -21,7 +21,6 @@ from django.utils import timezone
 from monitoring import alerts
 from monitoring.models import Alert, AlertEvent, ApiToken, Delivery
 from tests.conftest import make_patient, make_user, start_on_regimen
-from tests.integration.alerts.test_safety_net import broker_dead  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +63,7 @@ def api_count(client, token: str, mrn: str, anc: float, hours_ago: float, obs_id
 
 
 @pytest.fixture
-def import_csv(tmp_path, broker_dead, django_capture_on_commit_callbacks):  # noqa: F811
+def import_csv(tmp_path, broker_dead, django_capture_on_commit_callbacks):
     """Import CSV rows through the `import_results` command, running its on-commit work."""
 
     def run(*rows: str) -> None:
@@ -102,7 +101,7 @@ def events(alert: Alert) -> list[str]:
 
 
 def test_an_acknowledged_fn_stays_fn_on_the_ward_in_hand_and_antibiotics_can_be_recorded_after(
-        nurse_client, nurse, team, patient, regimens, broker_dead):  # noqa: F811
+        nurse_client, nurse, team, patient, regimens, broker_dead):
     nurse.first_name, nurse.last_name = "Nora", "Day"
     nurse.save()
     start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=8)
@@ -144,7 +143,7 @@ def test_an_acknowledged_fn_stays_fn_on_the_ward_in_hand_and_antibiotics_can_be_
 
 
 def test_an_fn_in_hand_stays_fn_after_the_fever_while_the_anc_is_below_05_then_clears(
-        nurse_client, nurse, patient, regimens, broker_dead):  # noqa: F811
+        nurse_client, nurse, patient, regimens, broker_dead):
     cycle = start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=8)
     form_count(nurse_client, patient, "0.30", hours_ago=2)
     form_temperature(nurse_client, patient, "38.6", minutes_ago=30)
@@ -207,7 +206,7 @@ def test_the_same_grade4_count_again_is_not_news(client, token, nurse, patient, 
 
 
 def test_one_fever_is_one_critical_fn_replaces_fever_status_unknown_and_escalates_once(
-        nurse_client, client, token, patient, regimens, broker_dead):  # noqa: F811
+        nurse_client, client, token, patient, regimens, broker_dead):
     start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=8)
     form_temperature(nurse_client, patient, "38.6", minutes_ago=90)
     unknown = live(patient, Alert.Kind.FEVER_UNKNOWN_ANC)
@@ -232,7 +231,7 @@ def test_one_fever_is_one_critical_fn_replaces_fever_status_unknown_and_escalate
 
 
 def test_a_grade4_alert_shows_the_latest_count_beside_the_one_that_raised_it_and_says_when_it_cleared(
-        nurse_client, patient, regimens, broker_dead):  # noqa: F811
+        nurse_client, patient, regimens, broker_dead):
     start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=10)
     form_count(nurse_client, patient, "0.40", hours_ago=30)
     alert = live(patient, Alert.Kind.GRADE4_OBSERVED)

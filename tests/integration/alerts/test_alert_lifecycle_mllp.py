@@ -9,12 +9,12 @@ import pytest
 
 from monitoring.models import Alert, AlertEvent
 from tests.conftest import start_on_regimen
-from tests.integration.labfeed.test_mllp import Client, code, listener, oru  # noqa: F401 (listener: a fixture)
+from tests.integration.labfeed.mllp_client import Client, code, oru
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def test_grade3_then_grade4_over_mllp_replaces_the_grade3_alert_with_a_linked_critical(listener, team,  # noqa: F811
+def test_grade3_then_grade4_over_mllp_replaces_the_grade3_alert_with_a_linked_critical(listener, team,
                                                                                        nurse, regimens):
     from tests.conftest import make_patient
 

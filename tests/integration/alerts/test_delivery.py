@@ -13,111 +13,16 @@ import socketserver
 import threading
 from datetime import timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from django.core import mail
 from django.utils import timezone
 
-from monitoring import alerts, clinical, forecasts, records
-from monitoring.models import Alert, Delivery
+from monitoring import alerts, clinical, records
+from monitoring.models import Delivery
 from tests.conftest import wait_until
-
-SECRET = "team-webhook-secret"
-
-
-class Receiver(BaseHTTPRequestHandler):
-    """Answers each POST with the next status of `server.statuses` (then 200); records requests."""
-
-    def do_POST(self):  # noqa: N802 (http.server's name)
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.server.received.append((self.headers, body))  # case-insensitive
-        status = self.server.statuses.pop(0) if self.server.statuses else 200
-        self.send_response(status)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def webhook_server():
-    server = HTTPServer(("127.0.0.1", 0), Receiver)
-    server.received, server.statuses = [], []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    server.url = f"http://127.0.0.1:{server.server_port}/hook"
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-class SmtpHandler(socketserver.StreamRequestHandler):
-    """Just enough SMTP (RFC 5321) for smtplib: fails DATA with 451 while `server.failures` > 0."""
-
-    def reply(self, line: str) -> None:
-        self.wfile.write((line + "\r\n").encode())
-
-    def handle(self):
-        self.reply("220 localhost test SMTP")
-        while line := self.rfile.readline().decode():
-            verb = line.strip().split(" ")[0].upper()
-            if verb in ("EHLO", "HELO"):
-                self.reply("250 localhost")
-            elif verb in ("MAIL", "RCPT", "RSET", "NOOP"):
-                self.reply("250 OK")
-            elif verb == "DATA":
-                if self.server.failures > 0:
-                    self.server.failures -= 1
-                    self.reply("451 4.3.0 try again later")
-                    continue
-                self.reply("354 end with .")
-                data = []
-                while (chunk := self.rfile.readline().decode()) not in (".\r\n", ""):
-                    data.append(chunk)
-                self.server.messages.append("".join(data))
-                self.reply("250 queued")
-            elif verb == "QUIT":
-                self.reply("221 bye")
-                return
-            else:
-                self.reply("502 not implemented")
-
-
-@pytest.fixture
-def smtp_server():
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), SmtpHandler)
-    server.daemon_threads = True
-    server.messages, server.failures = [], 0
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def eager():
-    """Retries scheduled by deliver() run at once in this process instead of via the broker."""
-    from neutrowatch.celery import app
-
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
-
-
-def raise_grade4(patient, django_capture_on_commit_callbacks) -> Alert:
-    """Save a grade 4 count and run the recompute in this process; return the alert.
-
-    The on-commit sends are captured, not run: each test calls deliver() itself.
-    """
-    with django_capture_on_commit_callbacks(execute=False):
-        records.record_count(patient, clinical.parse_count(
-            collected_at=timezone.now() - timedelta(hours=1), unit="10^9/L", anc=Decimal("0.3")))
-    with django_capture_on_commit_callbacks(execute=False) as sends:
-        forecasts.recompute_cycle(patient.courses.get().cycles.get(number=1).pk)
-    assert sends, "a new alert schedules its deliveries on commit"
-    return Alert.objects.get(patient=patient, kind=Alert.Kind.GRADE4_OBSERVED)
-
+from tests.integration.alerts.deliveries import SECRET, raise_grade4
+from tests.integration.servers import SmtpHandler
 
 # --- in-process: deliver() called directly, as the worker would ----------------------------------
 
@@ -141,7 +46,7 @@ def test_webhook_is_signed_json_with_mrn_and_initials_only(cycle, patient, team,
 
 
 @pytest.mark.django_db
-def test_webhook_5xx_is_retried_and_4xx_fails_for_good(cycle, patient, team, webhook_server, eager,
+def test_webhook_5xx_is_retried_and_4xx_fails_for_good(cycle, patient, team, webhook_server, eager_retries,
                                                        django_capture_on_commit_callbacks):
     team.webhook_url, team.webhook_secret = webhook_server.url, SECRET
     team.save()
@@ -157,7 +62,7 @@ def test_webhook_5xx_is_retried_and_4xx_fails_for_good(cycle, patient, team, web
 
 
 @pytest.mark.django_db
-def test_transient_failures_stop_after_the_configured_attempts(cycle, patient, team, webhook_server, eager,
+def test_transient_failures_stop_after_the_configured_attempts(cycle, patient, team, webhook_server, eager_retries,
                                                               settings, django_capture_on_commit_callbacks):
     settings.NEUTROWATCH = {**settings.NEUTROWATCH, "DELIVERY_MAX_ATTEMPTS": 3}
     team.webhook_url, team.webhook_secret = webhook_server.url, SECRET
@@ -172,8 +77,8 @@ def test_transient_failures_stop_after_the_configured_attempts(cycle, patient, t
 
 
 @pytest.mark.django_db
-def test_smtp_transient_failures_are_recorded_retried_and_sent_once(cycle, patient, smtp_server, settings, eager,
-                                                                    django_capture_on_commit_callbacks):
+def test_smtp_transient_failures_are_recorded_retried_and_sent_once(cycle, patient, smtp_server, settings,
+                                                                    eager_retries, django_capture_on_commit_callbacks):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.server_address[1]
     alert = raise_grade4(patient, django_capture_on_commit_callbacks)

@@ -13,13 +13,13 @@ from django.utils import timezone
 
 from monitoring import alerts, forecasts, routing
 from monitoring.models import Delivery
-from tests.integration.alerts.test_delivery import SECRET, eager, raise_grade4, webhook_server  # noqa: F401 (fixtures)
+from tests.integration.alerts.deliveries import SECRET, raise_grade4
 
 pytestmark = pytest.mark.django_db
 
 
 def test_pending_deliveries_older_than_a_minute_are_sent_by_the_catch_up(
-        cycle, patient, eager, django_capture_on_commit_callbacks):  # noqa: F811
+        cycle, patient, eager_retries, django_capture_on_commit_callbacks):
     alert = raise_grade4(patient, django_capture_on_commit_callbacks)  # its sends never ran (broker down)
     # A critical alert is emailed to the responsible nurse and to the team's escalation contact.
     emails = alert.deliveries.filter(channel=Delivery.Channel.EMAIL)
@@ -32,7 +32,8 @@ def test_pending_deliveries_older_than_a_minute_are_sent_by_the_catch_up(
     assert len(mail.outbox) == 2
 
 
-def test_recompute_stale_also_sends_pending_deliveries(cycle, patient, eager, django_capture_on_commit_callbacks):  # noqa: F811
+def test_recompute_stale_also_sends_pending_deliveries(cycle, patient, eager_retries,
+                                                       django_capture_on_commit_callbacks):
     alert = raise_grade4(patient, django_capture_on_commit_callbacks)
     Delivery.objects.update(created_at=timezone.now() - timedelta(minutes=2))
     forecasts.recompute_stale()
@@ -40,7 +41,8 @@ def test_recompute_stale_also_sends_pending_deliveries(cycle, patient, eager, dj
     assert len(mail.outbox) == 2  # the responsible nurse and the escalation contact
 
 
-def test_a_claimed_delivery_is_not_resent_by_the_catch_up(cycle, patient, eager, django_capture_on_commit_callbacks):  # noqa: F811
+def test_a_claimed_delivery_is_not_resent_by_the_catch_up(cycle, patient, eager_retries,
+                                                          django_capture_on_commit_callbacks):
     alert = raise_grade4(patient, django_capture_on_commit_callbacks)
     # A worker has claimed it and is still sending (a slow SMTP server), renewing its lease: the
     # catch-up leaves it alone (the check it schedules for when the lease would lapse finds it held).
@@ -53,7 +55,7 @@ def test_a_claimed_delivery_is_not_resent_by_the_catch_up(cycle, patient, eager,
 
 
 def test_every_attempt_of_a_webhook_carries_the_same_idempotency_key(
-        cycle, patient, team, webhook_server, eager, django_capture_on_commit_callbacks):  # noqa: F811
+        cycle, patient, team, webhook_server, eager_retries, django_capture_on_commit_callbacks):
     team.webhook_url, team.webhook_secret = webhook_server.url, SECRET
     team.save()
     alert = raise_grade4(patient, django_capture_on_commit_callbacks)
@@ -75,7 +77,7 @@ def test_alert_tasks_are_routed_to_their_own_queues(settings):
 
 
 def test_a_retry_whose_task_was_lost_is_sent_by_the_catch_up(
-        cycle, patient, team, webhook_server, django_capture_on_commit_callbacks, settings):  # noqa: F811
+        cycle, patient, team, webhook_server, django_capture_on_commit_callbacks, settings):
     from neutrowatch.celery import app
     from tests.conftest import point_broker_at
 

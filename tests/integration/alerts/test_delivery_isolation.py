@@ -20,8 +20,6 @@ from django.utils import timezone
 from monitoring import clinical, forecasts, records
 from monitoring.models import Alert, Delivery, Regimen, Team
 from tests.conftest import REPO, make_patient, make_user, start_on_regimen, wait_until
-from tests.integration.alerts.test_delivery import smtp_server  # noqa: F401 (fixture)
-from tests.integration.forecasts.test_pipeline import broker_down  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -124,7 +122,7 @@ def test_a_backlog_of_recomputes_does_not_delay_a_delivery(isolated_worker, team
 
 
 def test_pending_emails_go_out_after_a_redis_outage_without_a_manual_step(
-        isolated_worker, smtp_server, broker_down, team, tmp_path):  # noqa: F811 (fixtures)
+        isolated_worker, smtp_server, broker_down, team, tmp_path):
     nurse = make_user("nurse", [team])
     patients = [patient_on_docetaxel(team, f"MRN00{n}", nurse)[0] for n in range(3)]
     for patient in patients:  # Redis is down: the results are saved, nothing is published ...

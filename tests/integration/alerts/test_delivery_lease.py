@@ -15,7 +15,7 @@ from django.utils import timezone
 from monitoring import alerts
 from monitoring.alerts import delivery as delivery_module
 from monitoring.models import Delivery
-from tests.integration.alerts.test_delivery import eager, raise_grade4  # noqa: F401 (fixture)
+from tests.integration.alerts.deliveries import raise_grade4
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +42,7 @@ def test_a_claim_is_a_lease_that_ends_with_the_outcome(cycle, patient, django_ca
     assert len(mail.outbox) == 1
 
 
-def test_a_live_lease_is_left_alone(cycle, patient, eager, django_capture_on_commit_callbacks):  # noqa: F811
+def test_a_live_lease_is_left_alone(cycle, patient, eager_retries, django_capture_on_commit_callbacks):
     email = nurse_email(patient, django_capture_on_commit_callbacks)
     left_by_a_dead_worker(email, lapses_in=timedelta(seconds=20))  # or by a live one, still sending
     assert alerts.deliver(email.pk, 0).status == "skipped"  # e.g. the task redelivered at once by Celery
@@ -52,7 +52,7 @@ def test_a_live_lease_is_left_alone(cycle, patient, eager, django_capture_on_com
     assert mail.outbox == []
 
 
-def test_a_lapsed_lease_is_sent_again_once_by_the_minute_job(cycle, patient, eager,  # noqa: F811
+def test_a_lapsed_lease_is_sent_again_once_by_the_minute_job(cycle, patient, eager_retries,
                                                              django_capture_on_commit_callbacks):
     email = nurse_email(patient, django_capture_on_commit_callbacks)
     left_by_a_dead_worker(email, lapses_in=timedelta(seconds=-1))
@@ -113,7 +113,7 @@ def test_a_worker_lost_on_the_last_allowed_attempt_fails_the_delivery(cycle, pat
     assert mail.outbox == []
 
 
-def test_the_sweep_also_sends_a_lapsed_lease(cycle, patient, eager, django_capture_on_commit_callbacks):  # noqa: F811
+def test_the_sweep_also_sends_a_lapsed_lease(cycle, patient, eager_retries, django_capture_on_commit_callbacks):
     email = nurse_email(patient, django_capture_on_commit_callbacks)
     left_by_a_dead_worker(email, lapses_in=timedelta(seconds=-1))
     assert alerts.redispatch_stuck(timezone.now()) >= 1

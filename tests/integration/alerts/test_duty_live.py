@@ -37,9 +37,8 @@ from monitoring.models import (
 from monitoring.models.duty import DutyRole, StepTarget
 from monitoring.triage import calls
 from tests.conftest import REPO, make_patient, make_user, start_on_regimen, wait_until
-from tests.integration.alerts.test_delivery import smtp_server  # noqa: F401 (fixture)
-from tests.integration.alerts.test_duty_rota import chain
-from tests.integration.triage.test_triage import load_triage_table
+from tests.integration.alerts.chains import chain
+from tests.integration.triage.symptoms import load_triage_table
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -98,7 +97,7 @@ class Beat:
 
 
 @pytest.fixture
-def live(isolated_worker, smtp_server, sms_gateway, settings, tmp_path):  # noqa: F811 (fixture)
+def live(isolated_worker, smtp_server, sms_gateway, settings, tmp_path):
     """Return start() -> (worker, beat): an alerts+webhooks worker and beat with SMTP and the SMS gateway."""
     env = {"DJANGO_SETTINGS_MODULE": "neutrowatch.settings",
            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
@@ -190,7 +189,7 @@ def seed_half_finished(team, ward, n_alerts: int, now) -> list[Alert]:
 
 
 def test_recovery_every_seeded_step_fires_once_in_order_after_workers_and_beat_are_killed(
-        live, ward, team, smtp_server, sms_gateway):  # noqa: F811 (fixture)
+        live, ward, team, smtp_server, sms_gateway):
     now = timezone.now()
     alerts = seed_half_finished(team, ward, 3, now)
     timers = EscalationTimer.objects.filter(alert__in=alerts)
@@ -251,7 +250,7 @@ def test_a_critical_alert_in_quiet_hours_is_sent_at_once_a_medium_one_waits(live
     assert AlertEscalation.objects.get(alert=medium).held_until > timezone.now()
 
 
-def test_a_red_triage_call_reaches_the_person_on_duty(live, ward, team, sms_gateway, smtp_server):  # noqa: F811
+def test_a_red_triage_call_reaches_the_person_on_duty(live, ward, team, sms_gateway, smtp_server):
     load_triage_table()
     chain(team, Alert.Severity.HIGH, [(0, StepTarget.ON_DUTY)])
     live()

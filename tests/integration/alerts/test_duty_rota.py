@@ -21,8 +21,6 @@ from monitoring.duty import rota
 from monitoring.models import (
     Alert,
     Delivery,
-    EscalationChain,
-    EscalationStep,
     EscalationTimer,
     RotaOverride,
     ShiftPattern,
@@ -31,6 +29,7 @@ from monitoring.models import (
 )
 from monitoring.models.duty import DutyRole, StepTarget
 from tests.conftest import make_patient, make_user
+from tests.integration.alerts.chains import chain
 
 pytestmark = pytest.mark.django_db
 
@@ -54,12 +53,6 @@ def day_and_night(team, day_person, night_person, registrar=None) -> None:
                                         starts=time(0), ends=time(0))
 
 
-def chain(team, severity: int, steps, repeat_times: int = 0, repeat_after: int = 30) -> EscalationChain:
-    made = EscalationChain.objects.create(team=team, severity=severity, repeat_times=repeat_times,
-                                          repeat_after_minutes=repeat_after)
-    for position, (wait, target) in enumerate(steps):
-        EscalationStep.objects.create(chain=made, position=position, wait_minutes=wait, target=target)
-    return made
 
 
 @pytest.fixture

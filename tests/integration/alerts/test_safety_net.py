@@ -18,22 +18,12 @@ from django.utils import timezone
 
 from monitoring import alerts, clinical, forecasts, records, treatment
 from monitoring.models import Alert, Delivery
-from tests.conftest import make_user, point_broker_at, start_on_regimen
+from tests.conftest import make_user, start_on_regimen
 
 pytestmark = pytest.mark.django_db
 
-DEAD_BROKER = "redis://127.0.0.1:1/0"
 
 
-@pytest.fixture
-def broker_dead():
-    """Publish to a port where no Redis listens (and no worker runs), then restore the broker."""
-    from neutrowatch.celery import app
-
-    original = app.conf.broker_url
-    point_broker_at(DEAD_BROKER)
-    yield
-    point_broker_at(original)
 
 
 @pytest.fixture

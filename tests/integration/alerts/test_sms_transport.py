@@ -9,13 +9,12 @@ import pytest
 from monitoring import alerts, jobs
 from monitoring.models import Alert, Delivery
 from tests.conftest import make_patient
-from tests.integration.alerts.test_delivery import webhook_server  # noqa: F401 (fixture: records POSTs, answers statuses)
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def gateway(webhook_server, settings, monkeypatch):  # noqa: F811 (fixture)
+def gateway(webhook_server, settings, monkeypatch):
     settings.NEUTROWATCH = {**settings.NEUTROWATCH, "SMS_GATEWAY_URL": webhook_server.url,
                             "SMS_GATEWAY_AUTH_HEADER": "X-Api-Key: k3y",
                             "SMS_GATEWAY_PAYLOAD": '{"number": $to, "text": $body, "ref": $key}'}

@@ -42,7 +42,7 @@ def test_the_demo_calibration_page_scores_the_forecasts_made_before_each_later_c
 
 def test_replaying_twice_adds_no_score(team, nurse, regimens):
     from tests.conftest import make_patient, start_on_regimen
-    from tests.integration.web.test_dashboard import add_count
+    from tests.story import add_count
 
     patient = make_patient(team, mrn="REPLAY1", nurse=nurse)
     cycle = start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=12)

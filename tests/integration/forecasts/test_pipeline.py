@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
 from django.db import connection, connections, transaction
-from django.utils import timezone
 
-from monitoring import clinical, records, selectors
+from monitoring import selectors
 from monitoring.models import Alert, CountResult, Cycle, Forecast, Regimen
-from tests.conftest import make_patient, make_user, point_broker_at, start_on_regimen, wait_until
+from tests.conftest import make_patient, make_user, start_on_regimen, wait_until
+from tests.story import add_grade4
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-def grade4(patient, hours_ago: float = 1, accession: str = "", value: str = "0.3"):
-    return records.record_count(patient, clinical.parse_count(
-        collected_at=timezone.now() - timedelta(hours=hours_ago), unit="10^9/L", anc=Decimal(value),
-        accession=accession))
 
 
 def on_docetaxel(team):
@@ -37,7 +31,7 @@ def fresh(cycle) -> Forecast | None:
 
 def test_saved_result_reaches_the_inbox(live_worker, team):
     patient, cycle = on_docetaxel(team)
-    grade4(patient)
+    add_grade4(patient)
     # Raised inside the saving transaction, before the worker has run (issue 11).
     alert = Alert.objects.get(cycle=cycle, kind=Alert.Kind.GRADE4_OBSERVED)
     assert alert.severity == Alert.Severity.CRITICAL
@@ -54,7 +48,7 @@ def test_two_concurrent_results_give_one_forecast_using_both_and_one_alert(live_
     def save(hours_ago, accession):
         try:
             barrier.wait()
-            grade4(patient, hours_ago=hours_ago, accession=accession)
+            add_grade4(patient, hours_ago=hours_ago, accession=accession)
         finally:
             connections.close_all()
 
@@ -72,10 +66,10 @@ def test_two_concurrent_results_give_one_forecast_using_both_and_one_alert(live_
 
 def test_duplicate_result_raises_no_second_alert(live_worker, team):
     patient, cycle = on_docetaxel(team)
-    assert grade4(patient, accession="LAB-42") is not None
+    assert add_grade4(patient, accession="LAB-42") is not None
     wait_until(lambda: Alert.objects.filter(cycle=cycle, kind=Alert.Kind.GRADE4_OBSERVED).exists())
-    assert grade4(patient, accession="LAB-42") is None  # the same lab result again
-    grade4(patient, hours_ago=0.5, value="0.2")  # and a new result of the same condition
+    assert add_grade4(patient, accession="LAB-42") is None  # the same lab result again
+    add_grade4(patient, hours_ago=0.5, value="0.2")  # and a new result of the same condition
     wait_until(lambda: fresh(cycle) and fresh(cycle).n_counts == 2)
     assert Alert.objects.filter(cycle=cycle).filter(kind=Alert.Kind.GRADE4_OBSERVED).count() == 1
     alert = Alert.objects.get(cycle=cycle, kind=Alert.Kind.GRADE4_OBSERVED)
@@ -107,7 +101,7 @@ def test_worker_killed_mid_recompute_completes_after_restart(isolated_worker, te
     holder = threading.Thread(target=hold_forecast_row)
     holder.start()
     assert locked.wait(10)
-    grade4(patient)
+    add_grade4(patient)
     wait_until(_waiting_on_forecast_update, timeout=30)  # mid-recompute: forecast made, not stored
     worker.kill()
     release.set()
@@ -120,23 +114,14 @@ def test_worker_killed_mid_recompute_completes_after_restart(isolated_worker, te
     assert fresh(cycle).n_counts == 1
 
 
-@pytest.fixture
-def broker_down():
-    """Point this process's publisher at a port where no Redis listens, then restore it."""
-    from neutrowatch.celery import app
-
-    original = app.conf.broker_url
-    point_broker_at("redis://127.0.0.1:6390/0")
-    yield lambda: point_broker_at(original)
-    point_broker_at(original)
 
 
 def test_saves_succeed_while_broker_is_down_and_recompute_stale_catches_up(live_worker, team, broker_down):
     patient, cycle = on_docetaxel(team)
     other = make_patient(team, mrn="MRN002")
     other_cycle = start_on_regimen(other, Regimen.objects.get(code="DOCETAXEL-75-Q3W"))
-    assert grade4(patient) is not None
-    assert grade4(other) is not None
+    assert add_grade4(patient) is not None
+    assert add_grade4(other) is not None
     assert CountResult.objects.count() == 2
     assert set(selectors.stale_cycle_ids()) >= {cycle.pk, other_cycle.pk}
     # The observed alerts were raised at save time, without the broker (issue 11).
@@ -150,7 +135,7 @@ def test_saves_succeed_while_broker_is_down_and_recompute_stale_catches_up(live_
 
 def test_recompute_stale_inline_needs_no_broker(transactional_db, regimens, team, broker_down, capsys):
     patient, cycle = on_docetaxel(team)
-    grade4(patient)
+    add_grade4(patient)
     assert cycle.pk in selectors.stale_cycle_ids()
     call_command("recompute_stale", "--inline")
     assert "0 stale right now" in capsys.readouterr().out
@@ -161,7 +146,7 @@ def test_recompute_stale_inline_needs_no_broker(transactional_db, regimens, team
 def test_recompute_stale_falls_back_to_inline_when_the_broker_is_down(transactional_db, regimens, team,
                                                                       broker_down):
     patient, cycle = on_docetaxel(team)
-    grade4(patient)
+    add_grade4(patient)
     call_command("recompute_stale")
     assert fresh(cycle) is not None
     assert not selectors.stale_cycle_ids()

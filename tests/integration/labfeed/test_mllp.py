@@ -7,113 +7,27 @@ connections and lost database connections, and serves several clients at once.
 
 from __future__ import annotations
 
-import os
-import socket
-import struct
-import subprocess
-import sys
 import threading
 import time
-from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from monitoring.models import CountResult, ImportException
 from monitoring.records import batches
-from tests.conftest import REPO, make_patient
+from tests.conftest import make_patient
+from tests.integration.labfeed.mllp_client import CR, FS, VT, Client, code, oru
 
 pytestmark = pytest.mark.postgres  # a listener process on the test database
-VT, FS, CR = b"\x0b", b"\x1c", b"\r"
-# One clock for every message of the module: HL7 times have minute resolution, so a message rebuilt
-# after a minute boundary would carry another collection time (a conflict, not a duplicate).
-SENT_AT = timezone.now()
 
 
-@pytest.fixture(scope="module")
-def listener(django_db_setup, django_db_blocker):
-    """Start `manage.py mllp_listener --port 0` on the test database; yield (host, port); stop it."""
-    from django.conf import settings as django_settings
-
-    db = django_settings.DATABASES["default"]
-    # Its recomputes go to a private queue that no worker reads: the session's test worker must not
-    # run them while later tests truncate the tables (the truncation would deadlock with it).
-    queue = f"nw-mllp-test-{os.getpid()}"
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="neutrowatch.settings_test", REDIS_URL=django_settings.REDIS_URL,
-               DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-               MLLP_DB_RETRY_SECONDS="20", CELERY_TASK_DEFAULT_QUEUE=queue)
-    (REPO / "test-artifacts").mkdir(exist_ok=True)
-    log = open(REPO / "test-artifacts" / "mllp-listener.log", "w")
-    proc = subprocess.Popen([sys.executable, "manage.py", "mllp_listener", "--host", "127.0.0.1", "--port", "0"],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
-    line = proc.stdout.readline()
-    if not line.startswith("MLLP listener on"):
-        proc.kill()
-        pytest.fail(f"the listener did not start: {line!r}; see test-artifacts/mllp-listener.log")
-    host, port = line.rsplit(" ", 1)[1].strip().rsplit(":", 1)
-    yield host, int(port), proc
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
-    from neutrowatch.celery import app
-
-    with app.connection_for_write() as conn:
-        conn.default_channel.queue_delete(queue)
 
 
-class Client:
-    """A plain-socket MLLP client, so that tests can also send what a well-behaved client would not."""
-
-    def __init__(self, address):
-        self.sock = socket.create_connection(address[:2], timeout=30)
-        self.buffer = b""
-
-    def send_raw(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def send(self, message: str) -> str:
-        self.send_raw(VT + message.encode() + FS + CR)
-        return self.ack()
-
-    def ack(self) -> str:
-        while FS + CR not in self.buffer:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("the listener closed the connection")
-            self.buffer += chunk
-        frame, self.buffer = self.buffer.split(FS + CR, 1)
-        assert frame.startswith(VT)
-        return frame[1:].decode()
-
-    def abort(self) -> None:
-        """Close with a reset, as a killed process's socket would."""
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.sock.close()
-
-    def close(self) -> None:
-        self.sock.close()
 
 
-def code(ack: str) -> str:
-    msa = next(s for s in ack.split("\r") if s.startswith("MSA|"))
-    return msa.split("|")[1]
 
 
-def oru(control: str, *, mrn: str = "MRN001", accession: str | None = None, value: str = "1.2",
-        hours_ago: float = 2, kind: str = "ORU^R01") -> str:
-    moment = timezone.localtime(SENT_AT - timedelta(hours=hours_ago)).strftime("%Y%m%d%H%M%z")
-    order = accession if accession is not None else f"ACC-{control}"
-    return "\r".join([
-        f"MSH|^~\\&|LAB|HOSP|NW|HOSP|{moment}||{kind}|{control}|P|2.5.1",
-        f"PID|1||{mrn}^^^HOSP^MR",
-        f"OBR|1||{order}||||{moment}",
-        f"OBX|1|NM|751-8^Neutrophils^LN||{value}|10*3/uL|||||F",
-    ]) + "\r"
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from django.utils import timezone
 from monitoring import forecasts, stale_forecasts
 from monitoring.models import Cycle, Regimen
 from tests.conftest import REPO, make_patient, start_on_regimen, wait_until
-from tests.integration.forecasts.test_pipeline import broker_down, grade4  # noqa: F401 (fixture)
+from tests.story import add_grade4
 
 pytestmark = pytest.mark.postgres
 
@@ -26,11 +26,11 @@ def _on_docetaxel(team, mrn: str) -> Cycle:
 
 
 def test_forecasts_stale_from_a_broker_outage_are_recomputed_by_the_minute_job(
-        isolated_worker, broker_down, team, tmp_path):  # noqa: F811 (fixture)
+        isolated_worker, broker_down, team, tmp_path):
     cycles = [_on_docetaxel(team, f"MRN00{n}") for n in range(3)]
     forecasts.recompute_stale(inline=True)  # every forecast fresh before the outage
     for cycle in cycles:  # Redis is down: each result is saved, its recompute is lost
-        grade4(cycle.course.patient)
+        add_grade4(cycle.course.patient)
     # The outage lasted a while: the results are older than the one-minute grace.
     Cycle.objects.update(inputs_changed_at=timezone.now() - timedelta(minutes=3))
     assert stale_forecasts.count_late() == 3

@@ -6,16 +6,14 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from monitoring import forecasts, health
+from monitoring import forecasts
 from monitoring.models import Heartbeat
 from tests.conftest import wait_until
+from tests.integration.ops.heartbeats import beat_all
 
 pytestmark = pytest.mark.django_db
 
 
-def beat_all(age: timedelta = timedelta(seconds=10)) -> None:
-    for component in health.expected_components():
-        health.record_heartbeat(component, timezone.now() - age)
 
 
 def closed_port_url() -> str:

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from monitoring import forecasts, health, stale_forecasts
 from monitoring.models import Cycle, Heartbeat
-from tests.integration.ops.test_health import beat_all
+from tests.integration.ops.heartbeats import beat_all
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from monitoring import health
 from monitoring.models import Heartbeat
 from tests.conftest import REPO, wait_until
-from tests.integration.ops.test_health import beat_all
+from tests.integration.ops.heartbeats import beat_all
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

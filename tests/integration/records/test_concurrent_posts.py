@@ -7,16 +7,10 @@ and the record must be stored once.
 """
 from __future__ import annotations
 
-import threading
-import urllib.error
-import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
-from django.contrib.messages.storage.cookie import CookieStorage
-from django.http import HttpRequest
 from django.test import Client
 from django.utils import timezone
 
@@ -32,57 +26,16 @@ from monitoring.models import (
     TreatmentCourse,
 )
 from tests.conftest import start_on_regimen
+from tests.integration.conftest import CONCURRENT_POSTS, CSRF
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-CONCURRENT_POSTS = 20
-CSRF = "a" * 32  # an unmasked CSRF secret: the cookie and the form field carry the same value
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
 
 
-@pytest.fixture
-def fire(live_server, nurse):
-    """Return fire(path, data, headers=None) -> [(status, messages)], the posts sent at the same moment."""
-    client = Client()
-    client.force_login(nurse)
-    cookie = f"sessionid={client.cookies['sessionid'].value}; csrftoken={CSRF}"
-    opener = urllib.request.build_opener(_NoRedirect)
-
-    def post(url: str, body: bytes, headers: dict, barrier: threading.Barrier) -> tuple[int, list[str]]:
-        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-        barrier.wait()
-        try:
-            response = opener.open(request, timeout=60)
-        except urllib.error.HTTPError as answer:
-            response = answer
-        with response:
-            response.read()
-            return response.status, _messages(response.headers.get_all("Set-Cookie") or [])
-
-    def fire_at(path: str, data: dict | str, headers: dict | None = None) -> list[tuple[int, list[str]]]:
-        body = data.encode() if isinstance(data, str) else urlencode({**data, "csrfmiddlewaretoken": CSRF}).encode()
-        headers = headers or {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
-        barrier = threading.Barrier(CONCURRENT_POSTS)
-        with ThreadPoolExecutor(CONCURRENT_POSTS) as pool:
-            futures = [pool.submit(post, live_server.url + path, body, headers, barrier)
-                       for _ in range(CONCURRENT_POSTS)]
-            return [future.result() for future in futures]
-
-    return fire_at
 
 
-def _messages(set_cookies: list[str]) -> list[str]:
-    """Return the texts of the messages a response left in the messages cookie."""
-    for header in set_cookies:
-        name, _, rest = header.partition("=")
-        if name == "messages":
-            value = rest.split(";", 1)[0].strip('"').replace("\\054", ",").replace('\\"', '"')
-            return [str(m) for m in CookieStorage(HttpRequest())._decode(value) or []]
-    return []
 
 
 def _local(hours_ago: float) -> str:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from monitoring import clinical, records, spreadsheet
 from monitoring.models import CountResult, GcsfDose, Patient, TemperatureReading
 from tests.conftest import make_patient, start_on_regimen
-from tests.integration.web.test_data_entry import post_count
+from tests.story import post_count
 
 pytestmark = pytest.mark.django_db
 

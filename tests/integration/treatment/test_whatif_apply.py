@@ -20,10 +20,10 @@ from django.utils import timezone
 from monitoring import clinical, forecasts, records, selectors, treatment
 from monitoring.models import Cycle, Forecast
 from tests.conftest import make_patient, make_user, start_on_regimen
+from tests.integration.treatment.whatif_links import form_of, links
 
 pytestmark = pytest.mark.django_db
 
-APPLY_LINK = re.compile(r'href="(/patients/\d+/whatif/apply/\?[^"]+)"')
 
 
 @pytest.fixture
@@ -33,19 +33,8 @@ def oncologist_client(oncologist) -> Client:
     return client
 
 
-def links(client, patient) -> dict[tuple[int, str], str]:
-    """Return the what-if table's "Apply as plan" links, by (cycle id, scenario)."""
-    table = client.get(f"/patients/{patient.pk}/whatif/").content.decode()
-    found = {}
-    for href in APPLY_LINK.findall(table):
-        href = href.replace("&amp;", "&")
-        query = dict(part.split("=") for part in href.split("?", 1)[1].split("&"))
-        found[(int(query["cycle"]), query["scenario"])] = href
-    return found
 
 
-def form_of(href: str) -> dict:
-    return dict(part.split("=") for part in href.split("?", 1)[1].split("&"))
 
 
 def apply(client, patient, href: str, **kwargs):

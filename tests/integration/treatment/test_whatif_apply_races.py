@@ -14,13 +14,13 @@ from django.test import Client
 
 from monitoring import treatment
 from monitoring.models import Cycle
-from tests.integration.records.test_concurrent_posts import CONCURRENT_POSTS, CSRF, fire  # noqa: F401
-from tests.integration.treatment.test_whatif_apply import form_of, links
+from tests.integration.conftest import CONCURRENT_POSTS, CSRF
+from tests.integration.treatment.whatif_links import form_of, links
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def fire_as(fire, oncologist, patient, href: str):  # noqa: F811
+def fire_as(fire, oncologist, patient, href: str):
     client = Client()
     client.force_login(oncologist)
     body = urlencode({**form_of(href), "csrfmiddlewaretoken": CSRF})
@@ -30,7 +30,7 @@ def fire_as(fire, oncologist, patient, href: str):  # noqa: F811
 
 
 @pytest.mark.parametrize("which, key", [("current", "peg_day2"), ("next", "delay_1w"), ("current", "dose_80")])
-def test_twenty_identical_apply_posts_change_the_plan_once(fire, oncologist, patient, due_cycle,  # noqa: F811
+def test_twenty_identical_apply_posts_change_the_plan_once(fire, oncologist, patient, due_cycle,
                                                            which, key):
     client = Client()
     client.force_login(oncologist)

@@ -9,19 +9,14 @@ import pytest
 from django.utils import timezone
 
 from monitoring import alerts, clinical, records
-from monitoring.models import Alert, TemperatureReading, TriageCall, TriageSymptom
+from monitoring.models import Alert, TemperatureReading, TriageCall
 from monitoring.triage import calls
 from monitoring.triage.defaults import DEFAULT_TABLE
+from tests.integration.triage.symptoms import load_triage_table
 
 pytestmark = pytest.mark.django_db
 
 
-def load_triage_table() -> dict[str, TriageSymptom]:
-    """(Re)load the default table (a transactional test truncates the rows migration 0019 loaded)."""
-    if not TriageSymptom.objects.exists():
-        TriageSymptom.objects.bulk_create(TriageSymptom(name=name, position=i, green=g, amber=a, red=r)
-                                          for i, (name, g, a, r) in enumerate(DEFAULT_TABLE))
-    return {s.name: s for s in TriageSymptom.objects.all()}
 
 
 @pytest.fixture

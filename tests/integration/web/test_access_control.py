@@ -3,48 +3,28 @@ every change and read is on the record, log-ins are throttled, idle sessions end
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import subprocess
 import sys
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.contrib.sessions.models import Session
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 from django.utils import timezone
 
-from monitoring import clinical, records
-from monitoring.labfeed import importers
-from monitoring.models import AccessLog, Alert, CountResult
-from tests.conftest import PASSWORD, REPO, start_on_regimen
+from monitoring import records
+from monitoring.models import AccessLog, CountResult
+from tests.conftest import PASSWORD, REPO
+from tests.integration.web.routes import fill, project_routes, team_objects
 
 pytestmark = pytest.mark.django_db
 
 PUBLIC = {"login", "healthz"}  # the only pages an anonymous visitor may see (healthz: no patient data)
 
 
-def project_routes() -> list[tuple[str, str, list[str]]]:
-    """Return (name, route, parameter names) for every non-admin URL pattern of the project."""
-    found = []
-
-    def walk(patterns, prefix=""):
-        for entry in patterns:
-            if isinstance(entry, URLResolver):
-                if entry.app_name == "admin":
-                    continue
-                walk(entry.url_patterns, prefix + str(entry.pattern))
-            elif isinstance(entry, URLPattern):
-                route = prefix + str(entry.pattern)
-                found.append((entry.name, route, re.findall(r"<(?:\w+:)?(\w+)>", route)))
-
-    walk(get_resolver().url_patterns)
-    return found
 
 
-def fill(route: str, value: str) -> str:
-    return "/" + re.sub(r"<(?:\w+:)?\w+>", value, route).lstrip("^").rstrip("$")
 
 
 def test_the_route_walk_sees_every_area():
@@ -66,29 +46,10 @@ def test_every_url_refuses_an_anonymous_visitor(client, method):
             assert response["Location"].startswith(reverse("login")), f"{url} redirects to {response['Location']}"
 
 
-def _team_objects(patient, regimens):
-    """One object of each kind a URL can point at, all belonging to `patient`'s team."""
-    cycle = start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=8)
-    count = records.record_count(
-        patient, clinical.parse_count(collected_at=timezone.now(), unit="10^9/L", anc=Decimal("0.4"))
-    )
-    # The grade 4 alert is raised by saving the count (the observed rules run at save time).
-    alert = Alert.objects.get(patient=patient, cycle=cycle, kind=Alert.Kind.GRADE4_OBSERVED)
-    from monitoring.models import ImportException
-
-    importers.import_file("lab.csv", f"mrn,collected_at,anc,unit\n{patient.mrn},{timezone.now():%Y-%m-%dT%H:%M}Z,abc,"
-                          "10^9/L\n", source="import")
-    kept = ImportException.objects.get(patient=patient)
-    from monitoring.models import TriageCall
-
-    call = TriageCall.objects.create(patient=patient, called_at=timezone.now(), outcome="call_back",
-                                     follow_up_due=timezone.now())
-    return {"patients": patient.pk, "counts": count.pk, "cycles": cycle.pk, "alerts": alert.pk, "import": kept.pk,
-            "teams": patient.team_id, "triage": call.pk, "courses": cycle.course_id}
 
 
 def test_another_teams_records_are_404_on_every_url(client, other_nurse, patient, regimens):
-    objects = _team_objects(patient, regimens)
+    objects = team_objects(patient, regimens)
     client.force_login(other_nurse)
     checked = 0
     for name, route, params in project_routes():
@@ -114,7 +75,7 @@ def test_another_teams_records_are_404_on_every_url(client, other_nurse, patient
 
 
 def test_own_team_can_open_the_same_records(nurse_client, patient, regimens):
-    objects = _team_objects(patient, regimens)
+    objects = team_objects(patient, regimens)
     for name in ("patient", "patient_history", "count_new"):
         assert nurse_client.get(reverse(name, args=[objects["patients"]])).status_code == 200
     assert nurse_client.get(reverse("count_edit", args=[objects["counts"]])).status_code == 200

@@ -19,7 +19,7 @@ from monitoring.alerts.rules.shared import nadir_window
 from monitoring.cycle_calendar import day_of_cycle
 from monitoring.views.dashboard import CSV_COLUMNS, _summary_row
 from tests.conftest import make_patient
-from tests.integration.web.test_dashboard import add_count
+from tests.story import add_count
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from monitoring import charts, selectors
-from tests.integration.web.test_dashboard import build_story_patient
+from tests.story import build_story_patient
 
 pytestmark = pytest.mark.django_db
 
@@ -79,7 +79,7 @@ def test_a_zero_count_stays_visible_on_the_log_scale(team, regimens):
     from datetime import timedelta
 
     from tests.conftest import make_patient, start_on_regimen
-    from tests.integration.web.test_dashboard import add_count
+    from tests.story import add_count
 
     patient = make_patient(team, mrn="ZERO1")
     start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=9)

@@ -10,26 +10,13 @@ from django.utils import timezone
 from monitoring import clinical, records
 from monitoring.models import CountResult, GcsfDose, Patient, TemperatureReading
 from tests.conftest import start_on_regimen
+from tests.story import form_moment, post_count
 
 pytestmark = pytest.mark.django_db
 
 
-def _when(hours_ago: float = 1) -> str:
-    return timezone.localtime(timezone.now() - timedelta(hours=hours_ago)).strftime("%Y-%m-%dT%H:%M")
 
 
-def post_count(client, patient, **data):
-    payload = {
-        "collected_at": _when(),
-        "unit": "10^9/L",
-        "anc": "",
-        "wbc": "",
-        "neutrophil_pct": "",
-        "band_pct": "",
-        "accession": "",
-    }
-    payload.update(data)
-    return client.post(reverse("count_new", args=[patient.pk]), payload)
 
 
 def test_count_in_cells_per_ul_is_stored_in_1e9_per_l_with_what_was_entered(nurse_client, patient):
@@ -94,7 +81,7 @@ def test_correcting_a_count_keeps_the_old_value_in_history(nurse_client, patient
     result = CountResult.objects.get()
     response = nurse_client.post(
         reverse("count_edit", args=[result.pk]),
-        {"collected_at": _when(), "unit": "10^9/L", "anc": "4.0", "accession": ""},
+        {"collected_at": form_moment(), "unit": "10^9/L", "anc": "4.0", "accession": ""},
     )
     assert response.status_code == 302
     result.refresh_from_db()
@@ -103,7 +90,7 @@ def test_correcting_a_count_keeps_the_old_value_in_history(nurse_client, patient
 
 
 def test_correcting_a_count_into_a_copy_of_another_is_refused_with_a_reason(nurse_client, patient):
-    when = _when(2)
+    when = form_moment(2)
     post_count(nurse_client, patient, anc="1.2", collected_at=when)
     post_count(nurse_client, patient, anc="1.3", collected_at=when)
     second = CountResult.objects.get(anc_1e9_per_l=Decimal("1.3"))
@@ -118,7 +105,7 @@ def test_correcting_a_count_into_a_copy_of_another_is_refused_with_a_reason(nurs
 def test_temperature_in_fahrenheit_is_stored_in_celsius(nurse_client, patient):
     response = nurse_client.post(
         reverse("temperature_new", args=[patient.pk]),
-        {"taken_at": _when(), "value": "101.1", "unit": "F", "site": "oral"},
+        {"taken_at": form_moment(), "value": "101.1", "unit": "F", "site": "oral"},
     )
     assert response.status_code == 302
     reading = TemperatureReading.objects.get()
@@ -130,7 +117,7 @@ def test_temperature_in_fahrenheit_is_stored_in_celsius(nurse_client, patient):
 def test_temperature_outside_30_45_c_is_refused(nurse_client, patient, value, unit):
     response = nurse_client.post(
         reverse("temperature_new", args=[patient.pk]),
-        {"taken_at": _when(), "value": value, "unit": unit, "site": "oral"},
+        {"taken_at": form_moment(), "value": value, "unit": unit, "site": "oral"},
     )
     assert "outside 30-45" in " ".join(response.context["form"].errors["value"])
     assert not TemperatureReading.objects.exists()
@@ -139,7 +126,7 @@ def test_temperature_outside_30_45_c_is_refused(nurse_client, patient, value, un
 def test_gcsf_biosimilar_is_matched_by_ingredient(nurse_client, patient):
     response = nurse_client.post(
         reverse("gcsf_new", args=[patient.pk]),
-        {"product_name": "filgrastim-aafi", "dose": "300", "dose_unit": "ug", "route": "SC", "given_at": _when()},
+        {"product_name": "filgrastim-aafi", "dose": "300", "dose_unit": "ug", "route": "SC", "given_at": form_moment()},
     )
     assert response.status_code == 302
     assert GcsfDose.objects.get().product == "filgrastim"
@@ -155,7 +142,8 @@ def test_gcsf_biosimilar_is_matched_by_ingredient(nurse_client, patient):
     ],
 )
 def test_bad_gcsf_dose_is_refused(nurse_client, patient, data, field):
-    payload = {"product_name": "pegfilgrastim", "dose": "6", "dose_unit": "mg", "route": "SC", "given_at": _when()}
+    payload = {"product_name": "pegfilgrastim", "dose": "6", "dose_unit": "mg", "route": "SC",
+               "given_at": form_moment()}
     payload.update(data)
     response = nurse_client.post(reverse("gcsf_new", args=[patient.pk]), payload)
     assert field in response.context["form"].errors
@@ -198,7 +186,7 @@ def test_new_patient_cannot_be_put_in_a_team_the_user_is_not_in(nurse_client, ot
 
 
 def test_nurse_cannot_start_a_regimen_but_an_oncologist_can(client, nurse, oncologist, patient, regimens):
-    data = {"regimen": regimens["TC-Q3W"].pk, "first_day1": _when(-24), "n_cycles": "4"}
+    data = {"regimen": regimens["TC-Q3W"].pk, "first_day1": form_moment(-24), "n_cycles": "4"}
     client.force_login(nurse)
     assert reverse("course_new", args=[patient.pk]) not in client.get(patient.get_absolute_url()).content.decode()
     assert client.post(reverse("course_new", args=[patient.pk]), data).status_code == 403
@@ -265,7 +253,7 @@ def test_the_gcsf_unit_defaults_from_the_product(nurse_client, patient):
     for name, unit in (("Neulasta", "mg"), ("filgrastim-sndz", "ug"), ("L03AA14", "mg")):
         response = nurse_client.post(reverse("gcsf_new", args=[patient.pk]), {
             "product_name": name, "dose": "6" if unit == "mg" else "300", "dose_unit": "", "route": "SC",
-            "given_at": _when()})
+            "given_at": form_moment()})
         assert response.status_code == 302, response.context["form"].errors
         assert GcsfDose.objects.filter(patient=patient, product_name=name).get().dose_unit == unit
         GcsfDose.objects.filter(patient=patient).delete()

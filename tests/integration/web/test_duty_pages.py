@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from monitoring.models import Alert, RotaOverride, ShiftPattern, TeamDuty, TemperatureReading, TriageCall
 from tests.conftest import make_user
-from tests.integration.triage.test_triage import load_triage_table
+from tests.integration.triage.symptoms import load_triage_table
 
 pytestmark = pytest.mark.django_db
 

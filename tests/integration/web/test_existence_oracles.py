@@ -20,7 +20,7 @@ from django.utils import timezone
 from monitoring import clinical, records
 from monitoring.models import AccessLog, ApiToken, CountResult, ImportException, Patient
 from tests.conftest import start_on_regimen
-from tests.integration.web.test_data_entry import post_count
+from tests.story import post_count
 
 pytestmark = pytest.mark.django_db
 MISSING_ID = 987_654

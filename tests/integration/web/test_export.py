@@ -13,7 +13,7 @@ from django.utils import timezone
 from monitoring import treatment
 from monitoring.models import AccessLog, Cycle
 from tests.conftest import make_patient, start_on_regimen
-from tests.integration.web.test_dashboard import build_story_patient
+from tests.story import build_story_patient
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from monitoring.models import ApiToken, CountResult, GcsfDose, ImportException, TemperatureReading
-from tests.integration.web.test_data_entry import post_count
+from tests.story import post_count
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/results"

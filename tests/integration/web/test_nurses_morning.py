@@ -12,7 +12,7 @@ from django.utils import timezone
 from monitoring import charts, selectors
 from monitoring.models import Alert
 from tests.conftest import make_patient, start_on_regimen
-from tests.integration.web.test_dashboard import add_count, build_story_patient, raise_alert
+from tests.story import add_count, build_story_patient, raise_alert
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 from monitoring import treatment
 from monitoring.models import AccessLog, ApiToken, Cycle, TreatmentCourse, User
 from tests.conftest import make_user
-from tests.integration.web.test_access_control import _team_objects, fill, project_routes
+from tests.integration.web.routes import fill, project_routes, team_objects
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +40,7 @@ def entries_since(before: int) -> list[AccessLog]:
 
 def test_every_patient_data_url_writes_one_access_log_entry(client, team, patient, regimens):
     oncologist = make_user("oncologist", [team], role="oncologist")  # may open every form
-    objects = _team_objects(patient, regimens)
+    objects = team_objects(patient, regimens)
     client.force_login(oncologist)
     walked = set()
     for name, route, params in project_routes():

@@ -12,7 +12,6 @@ from django.urls import reverse
 
 from monitoring.models import RegistrationRequest
 from tests.conftest import make_user, point_broker_at
-from tests.integration.alerts.test_delivery import eager, smtp_server  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +31,7 @@ def administrators(team):
 
 
 @pytest.fixture
-def smtp(settings, smtp_server):  # noqa: F811 (fixture)
+def smtp(settings, smtp_server):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.server_address[1]
     return smtp_server
@@ -43,7 +42,7 @@ def post_form(client, team, **changes):
 
 
 def test_a_new_request_is_mailed_once_to_every_active_administrator_with_mrn_and_initials_only(
-        nurse_client, team, administrators, smtp, eager, django_capture_on_commit_callbacks):  # noqa: F811
+        nurse_client, team, administrators, smtp, eager_retries, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         assert post_form(nurse_client, team).status_code == 200
 
@@ -61,7 +60,7 @@ def test_a_new_request_is_mailed_once_to_every_active_administrator_with_mrn_and
     assert len(smtp.messages) == 1 and RegistrationRequest.objects.filter(mrn="MRN-MAIL-1").count() == 1
 
 
-def test_a_mail_server_refusing_for_now_is_tried_again(nurse_client, team, administrators, smtp, eager,  # noqa: F811
+def test_a_mail_server_refusing_for_now_is_tried_again(nurse_client, team, administrators, smtp, eager_retries,
                                                        django_capture_on_commit_callbacks):
     smtp.failures = 1  # 451 once
     with django_capture_on_commit_callbacks(execute=True):

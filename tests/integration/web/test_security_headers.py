@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from monitoring.models import ApiToken
-from tests.integration.web.test_access_control import _team_objects, fill, project_routes
+from tests.integration.web.routes import fill, project_routes, team_objects
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,7 @@ def check_page(response, url: str) -> None:
 def test_every_signed_in_page_has_the_csp_and_is_never_stored(client, team, patient, regimens):
     from tests.conftest import make_user
 
-    objects = _team_objects(patient, regimens)
+    objects = team_objects(patient, regimens)
     client.force_login(make_user("oncologist", [team], role="oncologist"))
     checked = 0
     for name, route, params in project_routes():

@@ -21,7 +21,7 @@ from django.utils import timezone
 from monitoring.models import Alert
 from monitoring.views import ward_cache
 from tests.conftest import make_patient, make_user, start_on_regimen
-from tests.integration.web.test_dashboard import add_count, raise_alert
+from tests.story import add_count, raise_alert
 
 pytestmark = pytest.mark.django_db
 

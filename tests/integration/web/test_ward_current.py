@@ -15,7 +15,7 @@ from monitoring.alerts import lifecycle
 from monitoring.models import Alert, Cycle
 from monitoring.models.care import current_cycle_of
 from tests.conftest import make_patient, start_on_regimen
-from tests.integration.web.test_dashboard import add_count
+from tests.story import add_count
 
 pytestmark = pytest.mark.django_db
 

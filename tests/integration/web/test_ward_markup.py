@@ -13,7 +13,7 @@ import pytest
 from django.urls import reverse
 
 from tests.conftest import make_patient, start_on_regimen
-from tests.integration.web.test_dashboard import build_story_patient
+from tests.story import build_story_patient
 
 pytestmark = pytest.mark.django_db
 

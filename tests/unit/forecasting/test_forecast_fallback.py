@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from monitoring.forecasting import HistoryError, engine, forecast_batch, forecast_history
-from tests.unit.forecasting.test_forecasting import docetaxel_history
+from tests.unit.forecasting.histories import docetaxel_history
 
 
 def pegfilgrastim_history() -> dict:

@@ -7,7 +7,7 @@ import pytest
 from monitoring.forecasting import forecast_history
 from monitoring.forecasting.engine import fit_history
 from monitoring.forecasting.scenarios import SCENARIOS, DoseStep, scenario_forecasts, scenarios_for
-from tests.unit.forecasting.test_forecasting import docetaxel_history
+from tests.unit.forecasting.histories import docetaxel_history
 
 
 def deep_history(**changes) -> dict:
