@@ -45,6 +45,8 @@ chromium:
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	@# Tests share helpers through modules and conftest.py fixtures, never by importing another test module.
+	@! grep -rnE '^\s*from tests\.[a-z_.]*\btest_[a-z0-9_]+ import' tests || { echo 'a test module imports another test module: move what it shares to a helper module or conftest.py'; exit 1; }
 
 # Two passes: the whole suite on PostgreSQL, then again on SQLite (make run's embedded default) minus
 # the tests that need a live worker or PostgreSQL itself (tests/conftest.py deselects them).
