@@ -22,10 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import ndtri
 
 from .grid import DOSE_MATCH_H, RANDOM_SEED, _interpolation
 from .history import HOURS_PER_DAY, History
-from .priors import OUTLIER_LOG_SD, OUTLIER_SHARE, RESIDUAL_ADDITIVE
+from .priors import RESIDUAL_ADDITIVE
 
 # A dose this long after the start of the current cycle (as a share of its length) starts the next
 # cycle (so day 8 of a d1/d8 regimen does not, a delayed day 1 does).
@@ -33,34 +34,22 @@ NEW_CYCLE_SHARE = 0.75
 # A cycle is forecast again only if a count lies this long after its day-1 dose.
 AFTER_DOSE_H = 48.0
 # Values tried: the shift (per unit of log fall) and the spread.
-SHIFT_GRID = np.linspace(-0.6, 0.6, 61)
-SPREAD_GRID = np.linspace(0.0, 0.8, 41)
-# The log-likelihood must be this much higher than at none (about 2 standard errors: half of
-# chi-square 4) for a shift or a spread to be kept.
-CLEAR_DROP = 2.0
-# Fewer held-out counts deep in a fall (below e^-0.5 of baseline) than this and nothing is learned.
-MIN_DEEP_COUNTS = 8
-DEEP_FALL = -0.5
+SHIFT_GRID = np.linspace(-0.5, 0.5, 41)
+SPREAD_GRID = np.linspace(0.0, 0.8, 33)
+# A shift or a spread is kept only beyond this many standard errors of the lowest counts' PIT quantiles.
+CLEAR_SE = 2.0
+# Fewer earlier cycles forecast again than this and nothing is learned.
+MIN_CUTS = 8
 
 
 @dataclass(frozen=True)
 class HeldOut:
-    """Counts of earlier cycles against their forecasts made at each cycle's day-1 dose."""
+    """The counts of one earlier cycle after its dose, and its forecast made at its day-1 dose."""
 
-    residual: np.ndarray   # log count minus the forecast's median log ANC at that moment
-    fall: np.ndarray       # the forecast's median log fall below baseline there (<= 0)
-    variance: np.ndarray   # the forecast's predictive variance of the log count (latent + residual)
-
-    @classmethod
-    def join(cls, parts: list[HeldOut]) -> HeldOut:
-        """Return the counts of all ``parts`` together."""
-        if not parts:
-            return cls(np.zeros(0), np.zeros(0), np.zeros(0))
-        return cls(*(np.concatenate([getattr(p, name) for p in parts]) for name in ("residual", "fall", "variance")))
-
-    @property
-    def deep(self) -> int:
-        return int(np.sum(self.fall < DEEP_FALL))
+    values: np.ndarray        # the counts measured (x10^9/L)
+    latent: np.ndarray        # the forecast's ANC draws at those moments, shape (counts, draws)
+    log_circ0: np.ndarray     # each draw's log baseline
+    residual_sd: np.ndarray   # each draw's residual SD (log scale)
 
 
 def cycle_starts(history: History) -> list[float]:
@@ -114,57 +103,69 @@ def _cut(history: History, start: float, end: float) -> dict:
     }
 
 
-def held_out(fit, hours: np.ndarray, values: np.ndarray) -> HeldOut:
-    """Return the held-out counts of one cut history against its fit (an ``engine.Fit``)."""
-    inside = hours <= fit.grid_h[-1]
-    hours, values = hours[inside], np.maximum(values[inside], 0.01)
-    index, weight = _interpolation(fit.grid_h, hours)
-    latent = np.log(np.maximum(fit.circ[index] * (1 - weight[:, None]) + fit.circ[index + 1] * weight[:, None], 1e-6))
-    median = np.median(latent, axis=1)
-    fall = np.minimum(median - np.median(fit.log_params[:, 0]), 0.0)
-    variance = np.var(latent, axis=1) + np.mean(fit.residual_sd**2) + (RESIDUAL_ADDITIVE / values) ** 2
-    return HeldOut(np.log(values) - median, fall, variance)
+def held_out(fit, hours: np.ndarray, values: np.ndarray) -> HeldOut | None:
+    """Return the held-out counts after the dose of one cut history with its fit (an ``engine.Fit``)."""
+    inside = (hours <= fit.grid_h[-1]) & (hours > AFTER_DOSE_H)
+    if not np.any(inside):
+        return None
+    index, weight = _interpolation(fit.grid_h, hours[inside])
+    latent = fit.circ[index] * (1 - weight[:, None]) + fit.circ[index + 1] * weight[:, None]
+    return HeldOut(np.maximum(values[inside], 0.01), latent, fit.log_params[:, 0], fit.residual_sd)
 
 
-def profile(counts: HeldOut) -> np.ndarray:
-    """Return the log-likelihood of the held-out counts on the grid (shift x spread).
+def lowest_count_z(cut: HeldOut, shift: float, spread: float) -> float:
+    """Return the standard normal quantile of the PIT of the cycle's lowest count under the calibrated forecast.
 
-    Each count's residual is ``shift * fall`` plus an outlier mixture as the engine's likelihood
-    (``engine._robust_loglik``) with variance ``variance + (spread * fall)^2``.
+    The lowest count is what a cycle's few counts say of its nadir. Its forecast distribution is that
+    of the lowest of the counts the calibrated draws would give at the same moments (their latent
+    ANC with each draw's residual error).
     """
-    r, f, v = counts.residual, counts.fall, counts.variance
-    location = SHIFT_GRID[:, None, None] * f
-    scale = np.sqrt(v + (SPREAD_GRID[None, :, None] * f) ** 2)
-    z = r - location
-    inlier = np.log1p(-OUTLIER_SHARE) - np.log(scale) - 0.5 * (z / scale) ** 2
-    outlier = np.log(OUTLIER_SHARE) - np.log(OUTLIER_LOG_SD) - 0.5 * (z / OUTLIER_LOG_SD) ** 2
-    return np.logaddexp(inlier, outlier).sum(axis=2)
+    latent = _calibrated(cut.latent, cut.log_circ0, shift, spread)
+    sd = np.sqrt(cut.residual_sd[None, :] ** 2 + (RESIDUAL_ADDITIVE / np.maximum(latent, 1e-6)) ** 2)
+    noise = np.random.default_rng(RANDOM_SEED + 4).standard_normal(latent.shape)
+    lowest = np.min(np.log(np.maximum(latent, 1e-9)) + sd * noise, axis=0)
+    observed = np.log(cut.values.min())
+    pit = (np.sum(lowest < observed) + 0.5) / (lowest.size + 1)
+    return float(ndtri(pit))
 
 
-def estimate(counts: HeldOut) -> tuple[float, float]:
-    """Return the regimen's (shift, spread): the most likely values, each 0 unless the counts show it clearly."""
-    if counts.deep < MIN_DEEP_COUNTS:
+def estimate(cuts: list[HeldOut]) -> tuple[float, float]:
+    """Return the regimen's (shift, spread), each 0 unless the lowest counts show it beyond CLEAR_SE standard errors.
+
+    Shift: the lowest counts' PIT quantiles z should average 0; spread: their SD should be 1.
+    """
+    if len(cuts) < MIN_CUTS:
         return 0.0, 0.0
-    grid = profile(counts)
-    best_shift, best_spread = np.unravel_index(np.argmax(grid), grid.shape)
-    no_shift = int(np.argmin(np.abs(SHIFT_GRID)))
-    shift = SHIFT_GRID[best_shift] if grid.max() - grid[no_shift].max() > CLEAR_DROP else 0.0
-    chosen = best_shift if shift else no_shift
-    spread = SPREAD_GRID[best_spread] if grid[chosen].max() - grid[chosen, 0] > CLEAR_DROP else 0.0
-    if spread:
-        spread = SPREAD_GRID[int(np.argmax(grid[chosen]))]
-    return float(shift), float(spread)
+    n = len(cuts)
+    z = np.array([lowest_count_z(cut, 0.0, 0.0) for cut in cuts])
+    shift = 0.0
+    if abs(z.mean()) > CLEAR_SE * z.std(ddof=1) / np.sqrt(n):
+        means = np.array([np.mean([lowest_count_z(cut, b, 0.0) for cut in cuts]) for b in SHIFT_GRID])
+        shift = float(SHIFT_GRID[int(np.argmin(np.abs(means)))])
+        z = np.array([lowest_count_z(cut, shift, 0.0) for cut in cuts])
+    spread = 0.0
+    if z.std(ddof=1) > 1.0 + CLEAR_SE / np.sqrt(2 * (n - 1)):
+        for s in SPREAD_GRID[1:]:
+            spread = float(s)
+            if np.std([lowest_count_z(cut, shift, s) for cut in cuts], ddof=1) <= 1.0:
+                break
+    return shift, spread
 
 
-def apply(circ: np.ndarray, grid_h: np.ndarray, log_circ0: np.ndarray, shift: float, spread: float) -> np.ndarray:
-    """Return the simulated courses of the forecast cycle with their log fall scaled by ``1 + shift + spread * e``.
-
-    ``e`` is a standard normal per draw (fixed seed); earlier cycles and counts above baseline (a
-    G-CSF overshoot) are left as they are.
-    """
+def _calibrated(circ: np.ndarray, log_circ0: np.ndarray, shift: float, spread: float) -> np.ndarray:
+    """Return courses with their log fall below baseline scaled by ``1 + shift + spread * e`` (``e`` per draw)."""
     if not shift and not spread:
         return circ
     noise = np.random.default_rng(RANDOM_SEED + 2).standard_normal(circ.shape[1])
     fall = np.minimum(np.log(np.maximum(circ, 1e-9)) - log_circ0[None, :], 0.0)
-    fall[grid_h < -DOSE_MATCH_H] = 0.0
     return circ * np.exp((shift + spread * noise)[None, :] * fall)
+
+
+def apply(circ: np.ndarray, grid_h: np.ndarray, log_circ0: np.ndarray, shift: float, spread: float) -> np.ndarray:
+    """Return the simulated courses of the forecast cycle calibrated (earlier cycles left as they are).
+
+    Each draw's log fall below baseline is scaled by ``1 + shift + spread * e``, ``e`` a standard
+    normal per draw (fixed seed); counts above baseline (a G-CSF overshoot) are left as they are.
+    """
+    calibrated = _calibrated(circ, log_circ0, shift, spread)
+    return np.where((grid_h >= -DOSE_MATCH_H)[:, None], calibrated, circ)

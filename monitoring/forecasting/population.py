@@ -141,8 +141,10 @@ def _calibrated(population: PopulationPrior, histories: list[dict], extensions: 
                 fit = fit_history(cut, population, extensions)
             except HistoryError:
                 continue
-            parts.append(calibration.held_out(fit, hours, values))
-    shift, spread = calibration.estimate(calibration.HeldOut.join(parts))
+            cycle = calibration.held_out(fit, hours, values)
+            if cycle is not None:
+                parts.append(cycle)
+    shift, spread = calibration.estimate(parts)
     return replace(population, fall_shift=shift, fall_spread=spread)
 
 
