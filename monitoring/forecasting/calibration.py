@@ -152,6 +152,24 @@ def estimate(cuts: list[HeldOut]) -> tuple[float, float]:
     return shift, spread
 
 
+def estimate_z(cuts: list[HeldOut]) -> float:
+    """Return the mean PIT quantile of the cycles' lowest counts, or 0 unless beyond CLEAR_SE standard errors."""
+    if len(cuts) < MIN_CUTS:
+        return 0.0
+    z = np.array([lowest_count_z(cut, 0.0, 0.0) for cut in cuts])
+    return float(z.mean()) if abs(z.mean()) > CLEAR_SE * z.std(ddof=1) / np.sqrt(z.size) else 0.0
+
+
+def apply_z(circ: np.ndarray, grid_h: np.ndarray, log_circ0: np.ndarray, nadirs: np.ndarray, z_shift: float) -> np.ndarray:
+    """Return the courses with the forecast's nadir moved by ``z_shift`` of its own SD (log scale), via the fall."""
+    log_nadir = np.log(np.maximum(nadirs, 1e-9))
+    fall = float(np.median(log_nadir - log_circ0))
+    if fall > -0.05:
+        return circ
+    shift = float(np.clip(z_shift * np.std(log_nadir) / fall, -0.5, 0.5))
+    return apply(circ, grid_h, log_circ0, shift, 0.0)
+
+
 def _calibrated(circ: np.ndarray, log_circ0: np.ndarray, shift: float, spread: float) -> np.ndarray:
     """Return courses with their log fall below baseline scaled by ``1 + shift + spread * e`` (``e`` per draw)."""
     if not shift and not spread:

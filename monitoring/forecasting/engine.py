@@ -32,7 +32,7 @@ from .priors import (
     RegimenPrior,
     resolve_prior,
 )
-from .summary import summarise
+from .summary import _nadirs, summarise
 
 EXTRA_DAYS_AFTER_CYCLE = 4.0
 
@@ -372,6 +372,12 @@ def _calibrate(fit: Fit, population: PopulationPrior | None) -> Fit:
     """Return the fit with its forecast cycle's courses calibrated as the regimen's earlier cycles say."""
     if population is None or not (population.fall_shift or population.fall_spread):
         return fit
+    from .population import UNIT
+    if UNIT == "z":
+        length_h = fit.history.regimen.cycle_length_days * 24.0
+        nadirs, _ = _nadirs(fit.circ, fit.grid_h, length_h)
+        circ = calibration.apply_z(fit.circ, fit.grid_h, fit.log_params[:, 0], nadirs, population.fall_shift or 0.0)
+        return replace(fit, circ=circ)
     circ = calibration.apply(fit.circ, fit.grid_h, fit.log_params[:, 0], population.fall_shift or 0.0,
                              population.fall_spread or 0.0)
     return replace(fit, circ=circ)

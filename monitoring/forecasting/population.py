@@ -79,6 +79,7 @@ DEEP_FALL = -1.0
 GENERIC_LEARNED_TYPICAL = ("circ0", "kill")
 # Learn each regimen's calibration from its patients' earlier cycles (calibration.py).
 CALIBRATE = True
+UNIT = "z"
 
 
 def regimen_key(history: object) -> str:
@@ -144,6 +145,8 @@ def _calibrated(population: PopulationPrior, histories: list[dict], extensions: 
             cycle = calibration.held_out(fit, hours, values)
             if cycle is not None:
                 parts.append(cycle)
+    if UNIT == "z":
+        return replace(population, fall_shift=calibration.estimate_z(parts), fall_spread=0.0)
     shift, spread = calibration.estimate(parts)
     return replace(population, fall_shift=shift, fall_spread=spread)
 
