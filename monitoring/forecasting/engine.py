@@ -7,12 +7,11 @@ suggestion in ``next_count.py``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import ndtr, stdtrit
 
-from . import calibration
 from .errors import HistoryError
 from .grid import ANC_FLOOR, DOSE_MATCH_H, RANDOM_SEED, _interpolation
 from .history import HOURS_PER_DAY, History, Regimen, parse_history
@@ -32,7 +31,7 @@ from .priors import (
     RegimenPrior,
     resolve_prior,
 )
-from .summary import _nadirs, summarise
+from .summary import summarise
 
 EXTRA_DAYS_AFTER_CYCLE = 4.0
 
@@ -358,7 +357,7 @@ def forecast_history(history: dict, population: PopulationPrior | None = None,
         if fit.ess is not None and fit.ess < MIN_FIT_ESS:
             return population_forecast(history, population, f"the counts could not be fitted together "
                                        f"(effective sample size {fit.ess:.1f})")
-        result = summarise(_calibrate(fit, population))
+        result = summarise(fit)
     except HistoryError:
         raise
     except (ArithmeticError, ValueError, np.linalg.LinAlgError) as error:
@@ -366,21 +365,6 @@ def forecast_history(history: dict, population: PopulationPrior | None = None,
     if not all(np.isfinite([result["nadir"]["anc"], result["p_grade4"], *result["nadir"]["interval80"]])):
         return population_forecast(history, population, "the fit gave no finite nadir")
     return result
-
-
-def _calibrate(fit: Fit, population: PopulationPrior | None) -> Fit:
-    """Return the fit with its forecast cycle's courses calibrated as the regimen's earlier cycles say."""
-    if population is None or not (population.fall_shift or population.fall_spread):
-        return fit
-    from .population import UNIT
-    if UNIT == "z":
-        length_h = fit.history.regimen.cycle_length_days * 24.0
-        nadirs, _ = _nadirs(fit.circ, fit.grid_h, length_h)
-        circ = calibration.apply_z(fit.circ, fit.grid_h, fit.log_params[:, 0], nadirs, population.fall_shift or 0.0)
-        return replace(fit, circ=circ)
-    circ = calibration.apply(fit.circ, fit.grid_h, fit.log_params[:, 0], population.fall_shift or 0.0,
-                             population.fall_spread or 0.0)
-    return replace(fit, circ=circ)
 
 
 def population_forecast(history: dict, population: PopulationPrior | None, reason: str) -> dict:

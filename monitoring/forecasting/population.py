@@ -30,7 +30,6 @@ from dataclasses import replace
 
 import numpy as np
 
-from . import calibration
 from .engine import (
     ALWAYS,
     DOSE_MATCH_H,
@@ -41,7 +40,6 @@ from .engine import (
     regimen_departs,
 )
 from .errors import HistoryError
-from .history import parse_history
 from .priors import ALIASES, GPOT_SD, IOV_KILL_SD, PARAMETERS, RESIDUAL_LOG_SD, TYPICAL_VALUE_SD, PopulationPrior
 from .variability import MEDIAN_CHI2_1, cycle_pairs, estimate, fit_residuals, iov_profile
 
@@ -77,9 +75,6 @@ DEEP_FALL = -1.0
 # tests/unit/forecasting/test_population.py). A known regimen learns every typical value: its
 # hyperprior is narrow, and learning them helps on the tuning cohort.
 GENERIC_LEARNED_TYPICAL = ("circ0", "kill")
-# Learn each regimen's calibration from its patients' earlier cycles (calibration.py).
-CALIBRATE = True
-UNIT = "z"
 
 
 def regimen_key(history: object) -> str:
@@ -125,30 +120,8 @@ def learn_populations(histories: Iterable[dict], extensions: bool = True) -> dic
                                  cycle_iov=population.cycle_iov,
                                  iov_kill_sd=max(extended.iov_kill_sd, population.iov_kill_sd))
         if population is not None:
-            learned[key] = _calibrated(population, readable, extensions) if CALIBRATE else population
+            learned[key] = population
     return learned
-
-
-def _calibrated(population: PopulationPrior, histories: list[dict], extensions: bool | str) -> PopulationPrior:
-    """Return the prior with the calibration its patients' earlier cycles show (``calibration.py``).
-
-    Each earlier cycle past the first is forecast again, as the forecast would have been made at its
-    day-1 dose with this prior, and its counts are compared with that forecast.
-    """
-    parts = []
-    for history in histories:
-        for cut, hours, values in calibration.back_forecasts(parse_history(history)):
-            try:
-                fit = fit_history(cut, population, extensions)
-            except HistoryError:
-                continue
-            cycle = calibration.held_out(fit, hours, values)
-            if cycle is not None:
-                parts.append(cycle)
-    if UNIT == "z":
-        return replace(population, fall_shift=calibration.estimate_z(parts), fall_spread=0.0)
-    shift, spread = calibration.estimate(parts)
-    return replace(population, fall_shift=shift, fall_spread=spread)
 
 
 def _starting_prior(fit: Fit) -> tuple[np.ndarray, np.ndarray]:
@@ -286,8 +259,7 @@ def population_to_dict(population: PopulationPrior) -> dict:
             "log_sd": [float(v) for v in population.log_sd], "patients": population.patients,
             "informative": population.informative, "residual_log_sd": population.residual_log_sd,
             "iov_kill_sd": population.iov_kill_sd, "departure_share": population.departure_share,
-            "cycle_iov": population.cycle_iov, "fall_shift": population.fall_shift,
-            "fall_spread": population.fall_spread}
+            "cycle_iov": population.cycle_iov}
 
 
 def population_from_dict(data: dict) -> PopulationPrior:
@@ -298,9 +270,7 @@ def population_from_dict(data: dict) -> PopulationPrior:
                            residual_log_sd=_optional_float(data.get("residual_log_sd")),
                            iov_kill_sd=_optional_float(data.get("iov_kill_sd")),
                            departure_share=_optional_float(data.get("departure_share")),
-                           cycle_iov=_optional_float(data.get("cycle_iov")),
-                           fall_shift=_optional_float(data.get("fall_shift")),
-                           fall_spread=_optional_float(data.get("fall_spread")))
+                           cycle_iov=_optional_float(data.get("cycle_iov")))
 
 
 def _optional_float(value: object) -> float | None:

@@ -295,8 +295,6 @@ class PopulationPrior:
     iov_kill_sd: float | None = None       # the regimen's cycle-to-cycle variability of sensitivity, if learned
     departure_share: float | None = None   # share of its patients whose counts depart from the textbook fit
     cycle_iov: float | None = None         # its IOV as the differences between patients' cycles show it
-    fall_shift: float | None = None        # calibration from earlier cycles (calibration.py): shift of the log fall
-    fall_spread: float | None = None       # and extra spread of it, per unit of log fall
 
     def describe(self) -> str:
         return (f"regimen prior learned from {self.patients} patients on '{self.key}' "
