@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import ndtr, stdtrit
+from scipy.stats import binom
 
 from .errors import HistoryError
 from .grid import ANC_FLOOR, DOSE_MATCH_H, RANDOM_SEED, _interpolation
@@ -190,6 +191,15 @@ SCATTER_MIN_COUNTS = 4
 # gets the extensions. On the tuning cohort (textbook patients) none of four regimens had a departing
 # patient; in the misspecified synthetic cohorts (issue 13) 7-16 % per regimen did.
 REGIMEN_DEPARTURE_SHARE = 0.05
+# ... or when more of them depart than a textbook regimen's would by chance: a one-sided binomial
+# test against TEXTBOOK_DEPARTURE_RATE per patient at DEPARTURE_ALPHA. Measured on textbook cohorts:
+# 3 departing patients of about 1,550 on 36 regimens of bench/synthetic_cohort.py (kinds unknown,
+# shifted, gcsf, seeds 1-3, 50 per regimen; 0.2 %), none of the tuning cohort's 200; the rate is set
+# at 2.5 times that. With 45 informative patients, 2 departing is then beyond chance (p = 0.02), 1 is
+# not (p = 0.20); with 500, 6 are. On misspecified cohorts of 50 per regimen (seeds 1-8 and 101) 9
+# of 36 regimens had only 1-2 departing patients (2-5 %) and forecast with textbook bands.
+TEXTBOOK_DEPARTURE_RATE = 0.005
+DEPARTURE_ALPHA = 0.05
 # Nor does one patient's few counts show a drug sensitivity that varies from cycle to cycle, but the
 # differences between consecutive cycles of a regimen's patients do (``variability.py``). When they
 # show an IOV of at least this SD (log scale), every patient on the regimen gets the extensions.
@@ -202,12 +212,18 @@ REGIMEN_CYCLE_IOV = 0.15
 
 def regimen_departs(population: PopulationPrior | None) -> bool:
     """Return whether a regimen's learned prior says its patients depart from the textbook model."""
-    return population is not None and departs_by(population.departure_share, population.cycle_iov)
+    return population is not None and departs_by(population.departure_share, population.informative,
+                                                 population.cycle_iov)
 
 
-def departs_by(departure_share: float | None, cycle_iov: float | None) -> bool:
-    """Return whether a regimen with this share of departing patients and this between-cycle IOV departs."""
-    return (departure_share or 0.0) >= REGIMEN_DEPARTURE_SHARE or (cycle_iov or 0.0) >= REGIMEN_CYCLE_IOV
+def departs_by(departure_share: float | None, informative: int, cycle_iov: float | None) -> bool:
+    """Return whether a regimen departs: by the share of its ``informative`` patients who depart (at
+    least REGIMEN_DEPARTURE_SHARE, or more of them than chance gives a textbook regimen), or by its
+    between-cycle IOV."""
+    share = departure_share or 0.0
+    departing = round(share * informative)
+    beyond_chance = departing > 0 and binom.sf(departing - 1, informative, TEXTBOOK_DEPARTURE_RATE) < DEPARTURE_ALPHA
+    return share >= REGIMEN_DEPARTURE_SHARE or beyond_chance or (cycle_iov or 0.0) >= REGIMEN_CYCLE_IOV
 
 
 def fit_history(history: dict, population: PopulationPrior | None = None, extensions: bool | str = True) -> Fit:

@@ -178,12 +178,13 @@ def learn_population(key: str, fits: list[Fit]) -> PopulationPrior | None:
     # How many of the regimen's patients depart from the textbook (engine.fit_history uses it).
     departing = [fit.departed for fit in fits if _informative(fit)]
     share = float(np.mean(departing)) if len(departing) >= MIN_PATIENTS else None
-    cycle_iov, iov = _between_cycle_iov(fits, iov, share)
+    cycle_iov, iov = _between_cycle_iov(fits, iov, share, len(departing))
     return PopulationPrior(key=key, log_mean=mean, log_sd=log_sd, patients=len(fits), informative=informative,
                            residual_log_sd=residual, iov_kill_sd=iov, departure_share=share, cycle_iov=cycle_iov)
 
 
-def _between_cycle_iov(fits: list[Fit], iov: float, share: float | None) -> tuple[float | None, float]:
+def _between_cycle_iov(fits: list[Fit], iov: float, share: float | None,
+                       informative: int) -> tuple[float | None, float]:
     """Return the IOV the differences between patients' consecutive cycles show, and the IOV to forecast with.
 
     None without MIN_CYCLE_PAIRS pairs. Where the regimen departs (``engine.regimen_departs``: by
@@ -195,7 +196,7 @@ def _between_cycle_iov(fits: list[Fit], iov: float, share: float | None) -> tupl
     if pairs.size < MIN_CYCLE_PAIRS:
         return None, iov
     best, upper = estimate(iov_profile(pairs))
-    if departs_by(share, best):
+    if departs_by(share, informative, best):
         iov = float(np.clip(max(iov, upper), *IOV_BOUNDS))
     return best, iov
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from monitoring.forecasting import forecast_history
-from monitoring.forecasting.engine import REGIMEN_DEPARTURE_SHARE, fit_history
+from monitoring.forecasting.engine import REGIMEN_CYCLE_IOV, REGIMEN_DEPARTURE_SHARE, departs_by, fit_history
 from monitoring.forecasting.model import Occasion, build_schedule, simulate
 from monitoring.forecasting.priors import REGIMEN_PRIORS, PopulationPrior
 from monitoring.management.commands.load_demo import demo_anc
@@ -170,3 +170,21 @@ def test_a_regimen_whose_patients_depart_gives_every_patient_the_extensions():
     assert not fit_history(brandt_history(None), population).extensions
     departing = replace(population, departure_share=REGIMEN_DEPARTURE_SHARE)
     assert fit_history(brandt_history(None), departing).extensions
+
+
+def test_a_regimen_departs_when_more_patients_depart_than_a_textbook_regimen_would_by_chance():
+    # 45 informative patients: one departing is what chance gives a textbook regimen now and then
+    # (p = 0.20 at TEXTBOOK_DEPARTURE_RATE), two are not (p = 0.02), though both are under 5 %.
+    assert not departs_by(1 / 45, 45, None)
+    assert departs_by(2 / 45, 45, None)
+    # The share alone still decides for a small regimen (1 of 19 is 5.3 %) ...
+    assert departs_by(1 / 19, 19, None)
+    # ... and a large one needs more than a share's worth of chance: 5 of 500 is within it, 6 are not.
+    assert not departs_by(5 / 500, 500, None)
+    assert departs_by(6 / 500, 500, None)
+    # No departing patient: only the between-cycle IOV can make the regimen depart.
+    assert not departs_by(0.0, 45, 0.14) and departs_by(0.0, 45, REGIMEN_CYCLE_IOV)
+    population = PopulationPrior(key="TAC-Q3W/21d", log_mean=REGIMEN_PRIORS["TAC-Q3W"].log_mean(),
+                                 log_sd=REGIMEN_PRIORS["TAC-Q3W"].log_sd(), patients=50, informative=45,
+                                 departure_share=2 / 45)
+    assert fit_history(brandt_history(None), population).extensions
