@@ -86,12 +86,7 @@ def answer(message, code: str, text: str, errors: list, note: str = "") -> Answe
         msa = ack.segment("MSA")
     except Exception:  # an MSH with odd separators the package cannot turn round: build one from scratch
         return scratch_ack(code, control_id, text, errors, note)
-    if text:
-        msa.assign_field(ack.escape(text), 3)
-    lines = [str(segment) for segment in ack]
-    lines += [f"ERR||{location}|{number}^{name}^HL70357|E||||{ack.escape(words)}"
-              for location, number, name, words in errors]
-    return Answer(("\r".join(lines) + "\r").encode(), code, control_id, note or text)
+    return _finish(ack, msa, code, control_id, text, errors, note)
 
 
 def reject(message, reason: str) -> Answer:
@@ -106,6 +101,11 @@ def scratch_ack(code: str, control_id: str, text: str, errors: list, note: str =
     ack = hl7.parse(f"MSH|^~\\&|{APPLICATION}|{APPLICATION}|||{now}||ACK|{_new_id()}|P|2.5.1\rMSA|{code}|\r")
     msa = ack.segment("MSA")
     msa.assign_field(ack.escape(control_id), 2)
+    return _finish(ack, msa, code, control_id, text, errors, note)
+
+
+def _finish(ack, msa, code: str, control_id: str, text: str, errors: list, note: str) -> Answer:
+    """MSA-3 in words and one ERR segment per problem, escaped with the message's own separators."""
     if text:
         msa.assign_field(ack.escape(text), 3)
     lines = [str(segment) for segment in ack]

@@ -21,13 +21,37 @@ class Receiver(BaseHTTPRequestHandler):
 
 
 class SmtpHandler(socketserver.StreamRequestHandler):
-    """Just enough SMTP (RFC 5321) for smtplib: fails DATA with 451 while `server.failures` > 0."""
+    """Just enough SMTP (RFC 5321) for smtplib: fails DATA with 451 while `server.failures` > 0.
+
+    A message is kept (`received`) only once its final "." has arrived, as a real server keeps it;
+    a client that goes away before that (a killed worker) leaves nothing behind. Subclasses change
+    what happens when DATA comes (`data_ready`) and where a message goes (`received`).
+    """
+
+    greeting = "220 localhost test SMTP"
 
     def reply(self, line: str) -> None:
         self.wfile.write((line + "\r\n").encode())
 
+    def data_ready(self) -> bool:
+        """Return whether to take the message now; if not, say why (a 4xx) and return False."""
+        if self.server.failures > 0:
+            self.server.failures -= 1
+            self.reply("451 4.3.0 try again later")
+            return False
+        return True
+
+    def received(self, message: str) -> None:
+        self.server.messages.append(message)
+
     def handle(self):
-        self.reply("220 localhost test SMTP")
+        try:
+            self.converse()
+        except OSError:
+            pass  # the client was killed mid-conversation
+
+    def converse(self) -> None:
+        self.reply(self.greeting)
         while line := self.rfile.readline().decode():
             verb = line.strip().split(" ")[0].upper()
             if verb in ("EHLO", "HELO"):
@@ -35,15 +59,15 @@ class SmtpHandler(socketserver.StreamRequestHandler):
             elif verb in ("MAIL", "RCPT", "RSET", "NOOP"):
                 self.reply("250 OK")
             elif verb == "DATA":
-                if self.server.failures > 0:
-                    self.server.failures -= 1
-                    self.reply("451 4.3.0 try again later")
+                if not self.data_ready():
                     continue
                 self.reply("354 end with .")
                 data = []
-                while (chunk := self.rfile.readline().decode()) not in (".\r\n", ""):
+                while (chunk := self.rfile.readline().decode()) != ".\r\n":
+                    if not chunk:
+                        return  # the connection ended mid-message: nothing was handed over
                     data.append(chunk)
-                self.server.messages.append("".join(data))
+                self.received("".join(data))
                 self.reply("250 queued")
             elif verb == "QUIT":
                 self.reply("221 bye")

@@ -24,6 +24,7 @@ from django.utils import timezone
 from monitoring import clinical, records
 from monitoring.models import Alert, Delivery, Regimen
 from tests.conftest import REPO, make_patient, make_user, start_on_regimen, wait_until
+from tests.integration.servers import SmtpHandler
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -32,49 +33,21 @@ RECEIVED_WITHIN = timedelta(seconds=90)
 KEY = re.compile(r"^Idempotency-Key: (\S+)", re.MULTILINE)
 
 
-class SlowSmtpHandler(socketserver.StreamRequestHandler):
-    """Just enough SMTP for smtplib; it waits `server.delay` seconds before inviting the message.
+class SlowSmtpHandler(SmtpHandler):
+    """The test SMTP server, busy: it waits `server.delay` seconds before inviting each message."""
 
-    A message is kept only once its final "." has arrived, as a real server keeps it; a client
-    that goes away before that (a killed worker) leaves nothing behind.
-    """
+    greeting = "220 localhost slow test SMTP"
 
-    def reply(self, line: str) -> None:
-        self.wfile.write((line + "\r\n").encode())
+    def data_ready(self) -> bool:
+        with self.server.lock:
+            self.server.waiting += 1
+        time.sleep(self.server.delay)  # busy: a content scan, a queue on disk
+        with self.server.lock:
+            self.server.waiting -= 1
+        return True
 
-    def handle(self):
-        try:
-            self.converse()
-        except OSError:
-            pass  # the client was killed mid-conversation
-
-    def converse(self) -> None:
-        self.reply("220 localhost slow test SMTP")
-        while line := self.rfile.readline().decode():
-            verb = line.strip().split(" ")[0].upper()
-            if verb in ("EHLO", "HELO"):
-                self.reply("250 localhost")
-            elif verb in ("MAIL", "RCPT", "RSET", "NOOP"):
-                self.reply("250 OK")
-            elif verb == "DATA":
-                with self.server.lock:
-                    self.server.waiting += 1
-                time.sleep(self.server.delay)  # busy: a content scan, a queue on disk
-                with self.server.lock:
-                    self.server.waiting -= 1
-                self.reply("354 end with .")
-                data = []
-                while (chunk := self.rfile.readline().decode()) != ".\r\n":
-                    if not chunk:
-                        return  # the connection ended mid-message: nothing was handed over
-                    data.append(chunk)
-                self.server.keep("".join(data))
-                self.reply("250 queued")
-            elif verb == "QUIT":
-                self.reply("221 bye")
-                return
-            else:
-                self.reply("502 not implemented")
+    def received(self, message: str) -> None:
+        self.server.keep(message)
 
 
 class SlowSmtpServer(socketserver.ThreadingTCPServer):
