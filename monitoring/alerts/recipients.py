@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Q
 
 from monitoring.models import Alert, Delivery, Team, User
 
@@ -61,8 +60,7 @@ def unregistered_recipients() -> tuple[list[User], list[str]]:
                      .order_by("pk"))
         addresses = [n for n in named if "@" in n]
     else:
-        users = list(User.objects.filter(is_active=True).filter(Q(role=User.Role.ADMIN) | Q(is_superuser=True))
-                     .order_by("pk"))
+        users = list(User.administrators().order_by("pk"))
         addresses = list(Team.objects.exclude(escalation_email="").values_list("escalation_email", flat=True))
     return users, sorted({*addresses, *(u.email for u in users if u.email)})
 

@@ -178,7 +178,7 @@ def learn_population(key: str, fits: list[Fit]) -> PopulationPrior | None:
     # How many of the regimen's patients depart from the textbook (engine.fit_history uses it).
     departing = [fit.departed for fit in fits if _informative(fit)]
     share = float(np.mean(departing)) if len(departing) >= MIN_PATIENTS else None
-    cycle_iov, iov = _between_cycle_iov(fits, iov, share, len(departing))
+    cycle_iov, iov = _between_cycle_iov(fits, iov, share, informative)
     return PopulationPrior(key=key, log_mean=mean, log_sd=log_sd, patients=len(fits), informative=informative,
                            residual_log_sd=residual, iov_kill_sd=iov, departure_share=share, cycle_iov=cycle_iov)
 

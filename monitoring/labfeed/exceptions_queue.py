@@ -37,7 +37,7 @@ FIX_COLUMNS = (
 
 
 def is_admin(user) -> bool:
-    return user.is_superuser or getattr(user, "role", "") == "admin"
+    return getattr(user, "is_administrator", False)  # an anonymous user has no role
 
 
 def visible_exceptions(user) -> QuerySet[ImportException]:

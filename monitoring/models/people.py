@@ -47,9 +47,19 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.get_full_name() or self.username
 
+    @classmethod
+    def administrators(cls) -> models.QuerySet:
+        """Return the active administrators (the administrator role, or a superuser): one definition."""
+        return cls.objects.filter(is_active=True).filter(models.Q(role=cls.Role.ADMIN) | models.Q(is_superuser=True))
+
+    @property
+    def is_administrator(self) -> bool:
+        """Return True for the administrator role or a superuser (as ``administrators`` selects them)."""
+        return self.role == self.Role.ADMIN or self.is_superuser
+
     def save(self, *args, **kwargs) -> None:
         # Administrators manage teams, users and tokens in the admin site; nobody else enters it.
-        self.is_staff = self.role == self.Role.ADMIN or self.is_superuser
+        self.is_staff = self.is_administrator
         super().save(*args, **kwargs)
         update_fields = kwargs.get("update_fields")
         if update_fields is None or "role" in update_fields:
@@ -84,7 +94,7 @@ class User(AbstractUser):
     @property
     def can_change_treatment(self) -> bool:
         """Return True if this user may change regimens and cycles (oncologists, admins)."""
-        return self.role in (self.Role.ONCOLOGIST, self.Role.ADMIN) or self.is_superuser
+        return self.role == self.Role.ONCOLOGIST or self.is_administrator
 
 
 class PatientQuerySet(models.QuerySet):

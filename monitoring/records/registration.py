@@ -59,8 +59,7 @@ def tell_administrators(request_id: int) -> int:
     request = RegistrationRequest.objects.select_related("team", "requested_by").filter(pk=request_id).first()
     if request is None or request.status != OPEN:
         return 0
-    recipients = sorted(set(User.objects.filter(is_active=True, is_staff=True).exclude(email="")
-                            .values_list("email", flat=True)))
+    recipients = sorted(set(User.administrators().exclude(email="").values_list("email", flat=True)))
     if recipients:
         email.send_registration_waiting(request, patient_from(request).initials, recipients)
     return len(recipients)

@@ -34,7 +34,7 @@ def _team_for(request, pk: int) -> Team:
 
 def can_edit_rota(user, team: Team) -> bool:
     """Return True for administrators and the team's leads."""
-    if user.role == user.Role.ADMIN or user.is_superuser:
+    if user.is_administrator:
         return True
     return TeamDuty.objects.filter(team=team, leads=user).exists()
 
