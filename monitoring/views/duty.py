@@ -25,7 +25,7 @@ UPCOMING_OVERRIDES = 50
 
 def _team_for(request, pk: int) -> Team:
     """Return a team of the user's (administrators see every team); 404 otherwise."""
-    teams = Team.objects.all() if request.user.role == request.user.Role.ADMIN else request.user.teams.all()
+    teams = Team.objects.all() if request.user.is_administrator else request.user.teams.all()
     team = teams.filter(pk=pk).first()
     if team is None:
         refuse(request, pk)  # recorded, and 404 whether the team exists or not

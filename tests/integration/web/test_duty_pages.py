@@ -67,6 +67,17 @@ def test_another_teams_rota_is_not_found(nurse_client, other_team):
     assert nurse_client.get(f"/teams/{other_team.pk}/rota/").status_code == 404
 
 
+def test_administrators_see_and_edit_every_teams_rota(client, other_team):
+    """The administrator role and a superuser alike (User.is_administrator), in a team or not."""
+    superuser = make_user("root", [])
+    superuser.is_superuser = True
+    superuser.save()
+    for user in (make_user("boss", [], role="admin"), superuser):
+        client.force_login(user)
+        page = client.get(f"/teams/{other_team.pk}/rota/")
+        assert page.status_code == 200 and "Add a weekly shift" in page.content.decode()
+
+
 def test_a_triage_call_from_the_patient_page(nurse_client, patient):
     table = load_triage_table()
     page = nurse_client.get(f"/patients/{patient.pk}/").content.decode()
