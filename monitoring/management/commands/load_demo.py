@@ -182,6 +182,10 @@ class Command(BaseCommand):
                 defaults={"first_name": account.first_name, "last_name": account.last_name, "role": account.role},
             )
             user.teams.add(*(teams[i] for i in account.teams))
+            if not user.email:
+                # Reserved for examples (RFC 2606): the console backend prints what would reach them.
+                User.objects.filter(pk=user.pk).update(email=f"{account.username}@neutrowatch.example")
+                user.email = f"{account.username}@neutrowatch.example"
             created_any = created_any or created
             users.append(user)
         shown = password or (secrets.token_urlsafe(12) if created_any else None)

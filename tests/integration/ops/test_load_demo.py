@@ -52,6 +52,9 @@ def test_demo_has_an_account_for_every_role_and_the_administrator_can_manage_mod
         assert f"  {username} " in out.getvalue()
         assert User.objects.get(username=username).check_password("demo-password-1")
     assert User.objects.get(username="oncologist").can_change_treatment
+    # Mail for administrators (registration requests, unregistered results) has somewhere to go.
+    assert list(User.administrators().values_list("email", flat=True)) == ["admin@neutrowatch.example"]
+    assert all(User.objects.filter(username__in=["nurse", "nurse2", "oncologist"]).values_list("email", flat=True))
     admin = User.objects.get(username="admin")
     assert admin.is_staff and not admin.is_superuser
     assert admin.has_perm("monitoring.change_team") and admin.has_perm("monitoring.view_patient")
