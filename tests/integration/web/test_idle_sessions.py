@@ -79,3 +79,34 @@ def test_an_automatic_refresh_does_not_save_the_session(nurse_client, clock):
     response = _refresh(nurse_client)
     assert response.status_code == 200 and "sessionid" not in response.cookies
     assert Session.objects.get(session_key=key).expire_date == expiry
+
+
+def _poll_headers(html: str) -> dict:
+    """Return the headers the patient page's forecast poll is sent with (its own and inherited hx-headers)."""
+    import json
+    import re
+
+    element = re.search(r'<p id="forecast-freshness"[^>]*>', html).group(0)
+    assert "hx-get" in element, "the page does not poll"
+    declared = re.search(r"hx-headers='([^']*)'", element)
+    return {**(json.loads(declared.group(1)) if declared else {}), "HX-Request": "true"}
+
+
+def test_a_patient_page_left_open_while_its_forecast_is_updating_is_logged_out(nurse_client, clock, patient,
+                                                                                 regimens):
+    from tests.conftest import start_on_regimen
+
+    start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=3)  # no forecast yet: "forecast updating"
+    page = nurse_client.get(reverse("patient", args=[patient.pk])).content.decode()
+    poll_url = reverse("patient_forecast", args=[patient.pk])
+    headers = _poll_headers(page)
+    for _ in range(4):  # the worker is down: the page asks every 15 s, as the poll it was answered says
+        clock.now += 15
+        answer = nurse_client.get(poll_url, {"n": "500"}, headers=headers)
+        assert answer.status_code == 200 and "HX-Redirect" not in answer
+        headers = _poll_headers(answer.content.decode())
+    clock.now += 15  # 75 s after she last did anything
+    answer = nurse_client.get(poll_url, {"n": "500"}, headers=headers)
+    assert "HX-Redirect" in answer, "the poll kept the session alive"
+    assert answer["HX-Redirect"].startswith(reverse("login"))
+    assert nurse_client.get(reverse("patient", args=[patient.pk]))["Location"].startswith(reverse("login"))
