@@ -129,6 +129,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
+# Behind the proxy every request comes from 127.0.0.1: the client is the address the proxy appends to
+# X-Forwarded-For (monitoring/guards/client_ip.py), else one username would be locked for everyone.
+FORWARDED_ALLOW_IPS = env.list("FORWARDED_ALLOW_IPS", default=["127.0.0.1"])
+AXES_CLIENT_IP_CALLABLE = "monitoring.guards.client_ip.client_ip"
 
 # Content-Security-Policy (django-csp): scripts only from our own static files, never inline
 # (an inline script needs nonce="{{ CSP_NONCE }}"; the nonce is sent only on pages that use it).

@@ -137,6 +137,30 @@ def test_login_is_locked_after_repeated_failures(client, nurse):
     assert "_auth_user_id" not in client.session
 
 
+def test_failures_behind_the_proxy_lock_out_their_own_address_not_the_nurse(client, nurse):
+    """Behind nginx (deploy/nginx.conf) every request comes from 127.0.0.1; the client is the address
+    nginx appends to X-Forwarded-For. Whatever the client puts before it is its own word."""
+    from django.test import Client
+
+    attacker = {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "10.1.2.3, 203.0.113.9"}
+    for _ in range(6):
+        client.post(reverse("login"), {"username": "nurse", "password": "wrong-password"}, **attacker)
+    assert client.post(reverse("login"), {"username": "nurse", "password": PASSWORD}, **attacker).status_code == 429
+
+    at_the_ward = Client().post(reverse("login"), {"username": "nurse", "password": PASSWORD},
+                                REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="10.1.2.3")
+    assert at_the_ward.status_code == 302, "the nurse was locked out by someone else's failures"
+
+
+def test_a_forwarded_for_header_from_anyone_but_the_proxy_is_ignored(client, nurse):
+    for n in range(6):  # a new made-up address each time, sent straight to the app
+        client.post(reverse("login"), {"username": "nurse", "password": "wrong-password"},
+                    REMOTE_ADDR="198.51.100.7", HTTP_X_FORWARDED_FOR=f"10.9.9.{n}")
+    response = client.post(reverse("login"), {"username": "nurse", "password": PASSWORD},
+                           REMOTE_ADDR="198.51.100.7", HTTP_X_FORWARDED_FOR="10.9.9.99")
+    assert response.status_code == 429
+
+
 def test_correct_password_logs_in(client, nurse):
     response = client.post(reverse("login"), {"username": "nurse", "password": PASSWORD})
     assert response.status_code == 302 and client.session["_auth_user_id"] == str(nurse.pk)
