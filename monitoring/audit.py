@@ -34,9 +34,10 @@ def record_list(request, patient_ids: Iterable[int], action: str = AccessLog.Act
                              patients_shown=sorted(set(patient_ids)))
 
 
-def record_refusal(request, requested_id: int, patient_id: int | None = None) -> None:
-    """Record a refused request for a record outside the user's teams (or that does not exist)."""
-    AccessLog.objects.create(patient_id=patient_id, user=_user(request), action=AccessLog.Action.REFUSED,
+def record_refusal(request, requested_id: int | None, patient_id: int | None = None,
+                   token: ApiToken | None = None) -> None:
+    """Record a refused request for a record outside the user's (or token's) teams, or that does not exist."""
+    AccessLog.objects.create(patient_id=patient_id, user=_user(request), token=token, action=AccessLog.Action.REFUSED,
                              path=request.path[:300], requested_id=requested_id)
 
 

@@ -34,10 +34,12 @@ def risk_assessments(request, mrn: str):
     token, refusal = token_or_refusal(request, "GET", "use GET")
     if refusal is not None:
         return refusal
+    # The same statements whether the MRN is another team's or nobody's (no existence oracle, by timing
+    # either): the token's teams, the patient, and the refusal on the record with the token that asked.
+    team_ids = set(token.teams.values_list("pk", flat=True))
     patient = Patient.objects.filter(mrn=mrn).first()
-    if patient is None or not token.teams.filter(pk=patient.team_id).exists():
-        if patient is not None:
-            record_refusal(request, patient.pk, patient.pk)
+    if patient is None or patient.team_id not in team_ids:
+        record_refusal(request, patient.pk if patient else None, patient.pk if patient else None, token=token)
         return _error(404, f"no patient with MRN {mrn!r} in this token's teams")
     now = timezone.now()
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -123,6 +123,25 @@ def test_api_answers_another_teams_mrn_as_an_unknown_one(client, patient, other_
     assert set(ImportException.objects.values_list("team_id", "patient_id")) == {(team.pk, None)}
 
 
+def test_the_risk_assessments_api_answers_another_teams_mrn_as_an_unknown_one(client, team, other_patient):
+    token = ApiToken.issue("ehr", [team])[1]
+
+    def get(mrn: str):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(f"/api/v1/patients/{mrn}/risk-assessments",
+                                  headers={"Authorization": f"Bearer {token}"})
+        return response, [_shape(q["sql"]) for q in queries.captured_queries]
+
+    theirs, their_queries = get(other_patient.mrn)
+    nobody, nobody_queries = get("NOBODY-1")
+    assert theirs.status_code == nobody.status_code == 404
+    assert theirs.content.decode().replace(other_patient.mrn, "X") == nobody.content.decode().replace("NOBODY-1", "X")
+    assert their_queries == nobody_queries
+    # Both refusals are on the record, with the token that asked.
+    refusals = AccessLog.objects.filter(action=AccessLog.Action.REFUSED).order_by("pk")
+    assert [(r.patient_id, r.token.name) for r in refusals] == [(other_patient.pk, "ehr"), (None, "ehr")]
+
+
 def test_api_answers_another_teams_accession_as_an_unused_one(client, patient, their_count, team):
     token = ApiToken.issue("lab", [team])[1]
     when = timezone.localtime(timezone.now() - timedelta(hours=2)).isoformat(timespec="seconds")
