@@ -189,13 +189,14 @@ def record_antibiotics(request, pk: int):
     alert = selectors.visible_alerts(request.user).select_related("patient").filter(pk=pk).first()
     if alert is None:
         refuse(request, pk)
-    record_access(request, alert.patient_id, AccessLog.Action.FORM)
+    if alert.patient_id is not None:  # an unregistered MRN's alert names no patient record
+        record_access(request, alert.patient_id, AccessLog.Action.FORM)
     antibiotics_at, problem = _antibiotics_time(request, alert)
     if problem or antibiotics_at is None:
         messages.error(request, f"{problem or 'Antibiotics given at: enter a date and time.'} Nothing was saved.")
     else:
         lifecycle.record_antibiotics(alert.pk, request.user, antibiotics_at)
-        messages.success(request, f"Antibiotic time recorded for {alert.patient.mrn}.")
+        messages.success(request, f"Antibiotic time recorded for {alert.mrn}.")
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
         target = "alerts"

@@ -341,3 +341,15 @@ def test_a_fahrenheit_value_sent_as_celsius_for_an_unregistered_mrn_is_read_as_t
     _temperature_csv(f"NEW-7,{_at(1)},101.3,C,T-9")
     alert = _unregistered().get()
     assert alert.severity == Alert.Severity.CRITICAL and "38.50 °C" in alert.message
+
+
+def test_the_antibiotic_time_of_an_unregistered_mrns_alert_is_recorded(client, team, admin_user):
+    _csv(f"NEW-9,{_at(2)},0.2,,,10^9/L,N-9")
+    alert = _unregistered().get()
+    client.force_login(admin_user)
+    given = timezone.localtime(timezone.now() - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M")
+    response = client.post(f"/alerts/{alert.pk}/antibiotics/", {"antibiotics_given_at": given})
+    assert response.status_code == 302
+    alert.refresh_from_db()
+    assert alert.antibiotics_given_at is not None
+    assert "Antibiotic time recorded for NEW-9." in client.get("/alerts/").content.decode()
