@@ -17,7 +17,7 @@ from monitoring.duty import rota
 from monitoring.models import AccessLog, EscalationChain, RotaOverride, ShiftPattern, Team, TeamDuty, TriageSymptom
 from monitoring.models.duty import StepTarget
 from monitoring.triage import calls
-from monitoring.views import patient_for, refuse
+from monitoring.views import lookups, patient_for, refuse
 from monitoring.views.duty_forms import OverrideForm, PatternForm, TriageCallForm
 
 UPCOMING_OVERRIDES = 50
@@ -131,10 +131,9 @@ def follow_ups(request):
 
 @require_POST
 def follow_up_done(request, pk: int):
-    call = calls.TriageCall.objects.filter(pk=pk).first()
-    if call is None:
-        refuse(request, pk)
-    patient_for(request, call.patient_id, AccessLog.Action.FORM, requested_id=pk)
+    # The same statements whether the call is another team's or missing (no existence oracle).
+    call = lookups.team_record(request, calls.TriageCall.objects.select_related("patient"), pk,
+                               lambda call: call.patient)
     calls.close_follow_up(call.pk, timezone.now())
     messages.success(request, "Follow-up call marked as made.")
     return redirect("triage_follow_ups")

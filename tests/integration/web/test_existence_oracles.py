@@ -78,6 +78,13 @@ def test_another_teams_patient_id_answers_as_a_missing_one(nurse_client, other_p
     _same_answer(nurse_client, "get", lambda pk: reverse(view, args=[pk]), other_patient.pk)
 
 
+def test_another_teams_triage_call_id_answers_as_a_missing_one(nurse_client, other_patient, other_nurse):
+    from monitoring.triage import calls
+
+    theirs = calls.record_call(other_patient, calls.CallInput(grades={}), user=other_nurse)
+    _same_answer(nurse_client, "post", lambda pk: reverse("triage_follow_up_done", args=[pk]), theirs.pk)
+
+
 def test_refusals_are_still_in_the_access_log_with_the_patient_asked_for(nurse_client, their_count, other_patient):
     nurse_client.get(reverse("count_edit", args=[their_count.pk]))
     nurse_client.get(reverse("count_edit", args=[MISSING_ID]))
