@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
@@ -153,6 +153,19 @@ def _antibiotics_time(request, alert) -> tuple[datetime | None, str]:
     return moment, ""
 
 
+def _way_back(request) -> str:
+    """Return the page an alert form was sent from (`next`): a path of this site, else the alert inbox.
+
+    Only a path: `redirect()` would take any other word for a URL name ("logout") or fail on one
+    that needs arguments ("patient", a 500).
+    """
+    target = request.POST.get("next", "")
+    if target.startswith("/") and url_has_allowed_host_and_scheme(target, {request.get_host()},
+                                                                 require_https=request.is_secure()):
+        return target
+    return reverse("alerts")
+
+
 @require_POST
 def acknowledge(request, pk: int):
     """Acknowledge an alert of the user's teams; the note is optional but encouraged."""
@@ -177,10 +190,7 @@ def acknowledge(request, pk: int):
         alert.refresh_from_db()
         who = alert.acknowledged_by or "someone else"
         messages.info(request, f"That alert was already acknowledged by {who}.")
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
-        target = "alerts"
-    return redirect(target)
+    return redirect(_way_back(request))
 
 
 @require_POST
@@ -197,10 +207,7 @@ def record_antibiotics(request, pk: int):
     else:
         lifecycle.record_antibiotics(alert.pk, request.user, antibiotics_at)
         messages.success(request, f"Antibiotic time recorded for {alert.mrn}.")
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
-        target = "alerts"
-    return redirect(target)
+    return redirect(_way_back(request))
 
 
 CSV_COLUMNS = [

@@ -299,6 +299,15 @@ def test_acknowledge_is_post_only_csrf_protected_and_team_scoped(nurse, team, ot
     assert alert.acknowledged_at is not None and their_alert.acknowledged_at is None
 
 
+@pytest.mark.parametrize("back", ["patient", "logout", "import_exceptions", "javascript:alert(1)", "//evil.example/"])
+def test_acknowledge_goes_back_only_to_a_path_of_this_site(nurse_client, team, regimens, back):
+    patient = make_patient(team, mrn="ACK7")
+    alert = raise_alert(patient, start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=8))
+    for view in ("alert_acknowledge", "alert_antibiotics"):
+        response = nurse_client.post(reverse(view, args=[alert.pk]), {"note": "seen", "next": back})
+        assert response.status_code == 302 and response["Location"] == reverse("alerts")
+
+
 def test_acknowledge_from_the_patient_page_returns_there(nurse_client, team, regimens):
     patient = make_patient(team, mrn="ACK6")
     alert = raise_alert(patient, start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=8))
