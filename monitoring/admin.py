@@ -31,6 +31,14 @@ class NeutroWatchUserAdmin(UserAdmin):
     fieldsets = [*UserAdmin.fieldsets, ("NeutroWatch", {"fields": ["role", "teams"]})]
     add_fieldsets = [*UserAdmin.add_fieldsets, ("NeutroWatch", {"fields": ["role", "teams"]})]
     actions = ["deactivate"]
+    # Administrators hold NeutroWatch's permissions (the Administrators group, from their role); a superuser
+    # holds every permission there is (groups, users' own permissions, the log-in throttle's records).
+    # Only a superuser makes another or hands out permissions one by one.
+    SUPERUSER_ONLY_FIELDS = ["is_superuser", "groups", "user_permissions"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if request.user.is_superuser else [*fields, *self.SUPERUSER_ONLY_FIELDS]
 
     # Users are deactivated, never deleted, once the audit trail names them (it would lose its actor).
     def has_delete_permission(self, request, obj=None):

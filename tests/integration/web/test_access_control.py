@@ -192,3 +192,48 @@ def test_production_settings_refuse_to_start_without_a_secret_key():
     result = subprocess.run([sys.executable, "manage.py", "check"], cwd=REPO, env=env, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode != 0 and "SECRET_KEY must be set" in result.stderr
+
+
+def _user_change_form(client, user, **changes) -> dict:
+    """Return the admin change form of `user` as the page fills it, with `changes` on top."""
+    import re
+
+    page = client.get(f"/admin/monitoring/user/{user.pk}/change/").content.decode()
+    inputs = re.findall(r'<input type="(?:text|email|hidden)" name="(\w+)" value="([^"]*)"', page)
+    data = {name: value for name, value in inputs if name != "csrfmiddlewaretoken"}
+    data.update(is_active="on", role=user.role, teams=[t.pk for t in user.teams.all()])
+    data.update(changes)
+    return data
+
+
+def test_an_administrator_cannot_make_anyone_a_superuser_in_the_admin_site(client, team, nurse):
+    """Administrators hold NeutroWatch's permissions (the Administrators group); a superuser holds every
+    permission there is (users' groups and permissions, the log-in throttle's records)."""
+    from monitoring.models import User
+    from tests.conftest import make_user
+
+    boss = make_user("boss", [team], role="admin")
+    client.force_login(boss)
+    for user in (boss, nurse):
+        response = client.post(f"/admin/monitoring/user/{user.pk}/change/",
+                               _user_change_form(client, user, is_superuser="on"))
+        assert response.status_code == 302, response.content.decode()[:2000]
+    assert not User.objects.filter(is_superuser=True).exists()
+    nurse.refresh_from_db()
+    assert nurse.role == "nurse" and not nurse.is_staff
+    # The role is still hers to give: an administrator is put in the Administrators group.
+    client.post(f"/admin/monitoring/user/{nurse.pk}/change/", _user_change_form(client, nurse, role="admin"))
+    nurse.refresh_from_db()
+    assert nurse.is_staff and list(nurse.groups.values_list("name", flat=True)) == ["Administrators"]
+
+
+def test_a_superuser_still_can(client, team, nurse):
+    from monitoring.models import User
+
+    root = User.objects.create_superuser("root", "root@example.org", PASSWORD)
+    client.force_login(root)
+    response = client.post(f"/admin/monitoring/user/{nurse.pk}/change/",
+                           _user_change_form(client, nurse, is_superuser="on"))
+    assert response.status_code == 302
+    nurse.refresh_from_db()
+    assert nurse.is_superuser
