@@ -4,6 +4,7 @@ Every value has a safe development default except SECRET_KEY, which is required
 once DJANGO_DEBUG is off. Bad values fail loudly at start-up (django-environ raises
 ImproperlyConfigured), never silently fall back.
 """
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -352,6 +353,14 @@ API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=5 * 1024 * 1024)
 IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
 # The MLLP listener retries database work this long (a database restart) before answering AE "send again".
 MLLP_DB_RETRY_SECONDS = env.float("MLLP_DB_RETRY_SECONDS", default=60.0)
+# The addresses (or networks, 10.1.2.0/24) the MLLP listener takes results from: it authenticates
+# nobody and writes for every team, so only the laboratory's interface engine. Others are hung up on.
+MLLP_ALLOWED_PEERS = env.list("MLLP_ALLOWED_PEERS", default=["127.0.0.1", "::1"])
+for _peer in MLLP_ALLOWED_PEERS:
+    try:
+        ipaddress.ip_network(_peer, strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"MLLP_ALLOWED_PEERS: {exc} (addresses or networks, comma-separated)") from exc
 
 # The ward overview refreshes its rows this often (htmx), keeping filters and scroll.
 WARD_REFRESH_SECONDS = env.int("WARD_REFRESH_SECONDS", default=30)

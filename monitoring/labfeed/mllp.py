@@ -17,11 +17,16 @@ its own, then one ACK per message in the order received (group commit). ACK code
 A malformed frame, a dropped connection or a database restart does not stop the listener: the
 frame is answered AR, the connection is closed, and database work is retried on a fresh
 connection until `MLLP_DB_RETRY_SECONDS` have passed.
+
+The listener authenticates nobody and writes for every team: it takes connections only from the
+addresses in `MLLP_ALLOWED_PEERS` (the laboratory's interface engine) and hangs up on anyone else
+before reading a byte, with a warning in its log.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import re
 import signal
@@ -207,8 +212,10 @@ def _import_with_reconnect(name: str, text: str, control_id: str, peer: str,
 class Listener:
     """The asyncio MLLP server: one task per connection, database work in a thread pool."""
 
-    def __init__(self, host: str, port: int, threads: int = 4):
+    def __init__(self, host: str, port: int, threads: int = 4, allowed_peers: list[str] | None = None):
         self.host, self.port = host, port
+        peers = settings.MLLP_ALLOWED_PEERS if allowed_peers is None else allowed_peers
+        self.allowed = [ipaddress.ip_network(peer, strict=False) for peer in peers]
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mllp-db")
         self.server = None
 
@@ -232,6 +239,10 @@ class Listener:
     async def on_client(self, reader, writer) -> None:
         host, port = (writer.get_extra_info("peername") or ("?", "?"))[:2]
         peer = f"{host}:{port}"
+        if not peer_allowed(host, self.allowed):
+            log.warning("%s refused: not in MLLP_ALLOWED_PEERS (%s)", peer, ", ".join(map(str, self.allowed)))
+            writer.close()
+            return
         log.info("%s connected", peer)
         loop = asyncio.get_running_loop()
         pipelining = False
@@ -267,6 +278,17 @@ class Listener:
         finally:
             writer.close()
             log.info("%s disconnected", peer)
+
+
+def peer_allowed(host: str, allowed: list) -> bool:
+    """Return True if `host` (an IPv4 or IPv6 address, as the socket gives it) is in one of `allowed`."""
+    try:
+        address = ipaddress.ip_address(str(host).split("%", 1)[0])  # no IPv6 zone
+    except ValueError:
+        return False
+    if address.version == 6 and address.ipv4_mapped is not None:  # ::ffff:10.1.2.3 on a dual-stack socket
+        address = address.ipv4_mapped
+    return any(address in network for network in allowed)
 
 
 async def _read_frames(reader, peer: str, linger: float = 0.0) -> list[bytes | acks.Answer]:

@@ -11,6 +11,7 @@ import threading
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import timedelta
 from http.server import HTTPServer
 from urllib.parse import urlencode
@@ -107,9 +108,9 @@ def broker_dead():
 # --- The MLLP listener, a process on the test database --------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def listener(django_db_setup, django_db_blocker):
-    """Start `manage.py mllp_listener --port 0` on the test database; yield (host, port); stop it."""
+@contextmanager
+def listener_process(log_name: str = "mllp-listener.log", **extra_env):
+    """Run `manage.py mllp_listener --port 0` on the test database; yield (host, port, process, log path)."""
     from django.conf import settings as django_settings
 
     db = django_settings.DATABASES["default"]
@@ -118,27 +119,44 @@ def listener(django_db_setup, django_db_blocker):
     queue = f"nw-mllp-test-{os.getpid()}"
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="neutrowatch.settings_test", REDIS_URL=django_settings.REDIS_URL,
                DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-               MLLP_DB_RETRY_SECONDS="20", CELERY_TASK_DEFAULT_QUEUE=queue)
+               MLLP_DB_RETRY_SECONDS="20", CELERY_TASK_DEFAULT_QUEUE=queue, **extra_env)
     (REPO / "test-artifacts").mkdir(exist_ok=True)
-    log = open(REPO / "test-artifacts" / "mllp-listener.log", "w")
+    log_path = REPO / "test-artifacts" / log_name
+    log = open(log_path, "w")
     proc = subprocess.Popen([sys.executable, "manage.py", "mllp_listener", "--host", "127.0.0.1", "--port", "0"],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
     line = proc.stdout.readline()
     if not line.startswith("MLLP listener on"):
         proc.kill()
-        pytest.fail(f"the listener did not start: {line!r}; see test-artifacts/mllp-listener.log")
+        pytest.fail(f"the listener did not start: {line!r}; see test-artifacts/{log_name}")
     host, port = line.rsplit(" ", 1)[1].strip().rsplit(":", 1)
-    yield host, int(port), proc
-    proc.terminate()
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
-    from neutrowatch.celery import app
+        yield host, int(port), proc, log_path
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        from neutrowatch.celery import app
 
-    with app.connection_for_write() as conn:
-        conn.default_channel.queue_delete(queue)
+        with app.connection_for_write() as conn:
+            conn.default_channel.queue_delete(queue)
+
+
+@pytest.fixture(scope="module")
+def listener(django_db_setup, django_db_blocker):
+    """Start `manage.py mllp_listener --port 0` on the test database; yield (host, port, process); stop it."""
+    with listener_process() as (host, port, proc, _log):
+        yield host, port, proc
+
+
+@pytest.fixture
+def listener_for_another_network(django_db_setup, django_db_blocker):
+    """A listener that takes results only from 192.0.2.0/24 (TEST-NET-1), which the tests are not on."""
+    with listener_process("mllp-listener-guarded.log", MLLP_ALLOWED_PEERS="192.0.2.0/24,2001:db8::/32") as running:
+        yield running
 
 
 # --- Posts fired at the same moment ---------------------------------------------------------------

@@ -22,14 +22,6 @@ from tests.integration.labfeed.mllp_client import CR, FS, VT, Client, code, oru
 pytestmark = pytest.mark.postgres  # a listener process on the test database
 
 
-
-
-
-
-
-
-
-
 @pytest.fixture
 def patient_on_file(transactional_db, team):
     return make_patient(team)
@@ -78,6 +70,22 @@ def test_ae_carries_the_problems_in_msa_3_and_err(listener, patient_on_file):
     assert code(client.send("MSH|^~\\&|LAB|HOSP|NW|HOSP|2026||ORU^R01|X|P|2.5.1\rPID|1")) == "AE"
     assert code(client.send("\x00\xff garbage")) == "AR"
     client.close()
+
+
+def test_a_sender_outside_the_allowed_peers_is_hung_up_on_and_nothing_is_stored(
+        listener_for_another_network, patient_on_file):
+    """The listener writes for every team: only MLLP_ALLOWED_PEERS (the interface engine) get in."""
+    host, port, proc, log_path = listener_for_another_network
+    client = Client((host, port))
+    with pytest.raises(ConnectionError):  # closed before a byte is read: no ACK, no MRN confirmed
+        client.send(oru("OUTSIDER1", mrn=patient_on_file.mrn, value="0.2"))
+    client.close()
+    assert not CountResult.objects.filter(patient=patient_on_file).exists()
+    assert proc.poll() is None  # still listening for the engine
+    deadline = time.monotonic() + 10
+    while "refused: not in MLLP_ALLOWED_PEERS (192.0.2.0/24, 2001:db8::/32)" not in log_path.read_text():
+        assert time.monotonic() < deadline, log_path.read_text()
+        time.sleep(0.05)
 
 
 def test_a_second_client_is_served_at_the_same_time(listener, patient_on_file):
