@@ -1,6 +1,6 @@
 /* The main menu folds behind a "Menu" button on narrow screens (CSS shows the button there only).
    An alert's details start folded on a phone, so the first screen holds the header, the most urgent
-   alert and the chart. No inline handlers: CSP-friendly. */
+   alert and the chart. An error page's "Go back" goes back. No inline handlers: CSP-friendly. */
 (function () {
   "use strict";
   var NARROW = "(max-width: 900px)";
@@ -19,6 +19,16 @@
       document.querySelectorAll("details.alert-details[open]").forEach(function (d) { d.open = false; });
     }
     if (window.matchMedia && !window.matchMedia(NARROW).matches && bar) bar.classList.remove("menu-open");
+    // "Go back" on an error page: the previous page (a javascript: link is blocked by the CSP);
+    // opened on its own, the link's own address (the ward).
+    document.querySelectorAll("a[data-go-back]").forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        if (window.history.length > 1) {
+          event.preventDefault();
+          window.history.back();
+        }
+      });
+    });
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

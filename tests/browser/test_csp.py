@@ -26,3 +26,18 @@ def test_charts_draw_under_the_policy_with_no_violation(live_server, chromium, n
     page.click("#log-toggle")
     page.goto(f"{live_server.url}/alerts/")
     assert violations == [] and errors == []
+
+
+def test_go_back_on_a_refusal_goes_back_with_no_violation(live_server, chromium, nurse, patient):
+    """The 403 page's "Go back" was a javascript: link, which the policy blocks: it did nothing."""
+    page = new_page(chromium, 1366, 900)
+    violations = []
+    page.on("console", lambda message: violations.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    sign_in(page, live_server, nurse)
+    page.goto(f"{live_server.url}/patients/{patient.pk}/")
+    page.goto(f"{live_server.url}/patients/{patient.pk}/courses/new/")
+    assert page.locator("h1").inner_text() == "You cannot use this page"
+    page.click("text=Go back")
+    page.wait_for_url(f"{live_server.url}/patients/{patient.pk}/")
+    assert violations == []
