@@ -1,8 +1,9 @@
 """SMS (or pager) through an HTTP SMS gateway: one POST per message, configured by settings.
 
 NEUTROWATCH settings: SMS_GATEWAY_URL; SMS_GATEWAY_PAYLOAD, a `string.Template` whose `$to`,
-`$body` and `$key` are replaced by JSON strings (so the default template is JSON, and a gateway
-that takes form fields gets `to=$to`-style templates with quoted values); SMS_GATEWAY_CONTENT_TYPE;
+`$body` and `$key` are replaced by JSON strings (so the default template is JSON), or, when the
+content type is application/x-www-form-urlencoded, by form-encoded values (`to=$to&text=$body`: an
+"&" or "+" in a text stays in it); SMS_GATEWAY_CONTENT_TYPE;
 SMS_GATEWAY_AUTH_HEADER ("Name: value", e.g. "Authorization: Bearer ..."); SMS_GATEWAY_TIMEOUT_SECONDS.
 
 Delivered at least once, like the webhook: `Idempotency-Key: nw-delivery-<delivery id>` (and `$key`)
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import string
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from django.conf import settings
@@ -24,6 +26,7 @@ from monitoring.transports.webhook import RETRYABLE_4XX, idempotency_key
 
 # Long texts are split by the network into parts and cost more; keep one alert to about two parts.
 MAX_TEXT_CHARS = 300
+FORM = "application/x-www-form-urlencoded"
 
 
 def send(delivery) -> None:
@@ -55,10 +58,12 @@ def headers(delivery) -> dict[str, str]:
 
 
 def payload(delivery) -> str:
-    """Return the request body: the template with $to, $body and $key as JSON strings."""
+    """Return the request body: the template with $to, $body and $key as JSON strings or form values."""
     values = {"to": delivery.recipient, "body": text(delivery), "key": idempotency_key(delivery)}
+    content_type = settings.NEUTROWATCH["SMS_GATEWAY_CONTENT_TYPE"].split(";", 1)[0].strip().lower()
+    encode = urllib.parse.quote_plus if content_type == FORM else json.dumps
     return string.Template(settings.NEUTROWATCH["SMS_GATEWAY_PAYLOAD"]).substitute(
-        {name: json.dumps(value) for name, value in values.items()})
+        {name: encode(value) for name, value in values.items()})
 
 
 def text(delivery) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -40,6 +41,19 @@ def test_an_sms_is_the_template_filled_with_json_strings_and_the_auth_header(gat
     assert sent["text"].startswith("NeutroWatch CRITICAL: Febrile neutropenia suspected - SMS-1 AL.")
     assert "Lovelace" not in sent["text"]  # MRN and initials only
     assert headers["X-Api-Key"] == "k3y" and headers["Idempotency-Key"] == f"nw-delivery-{delivery.pk}"
+
+
+def test_a_form_gateway_gets_form_encoded_values_so_an_ampersand_stays_in_the_text(gateway, team, settings):
+    settings.NEUTROWATCH = {**settings.NEUTROWATCH, "SMS_GATEWAY_PAYLOAD": "to=$to&text=$body&ref=$key",
+                            "SMS_GATEWAY_CONTENT_TYPE": "application/x-www-form-urlencoded; charset=utf-8"}
+    alert = Alert.objects.create(patient=make_patient(team, mrn="A&B=1+2"), kind=Alert.Kind.GRADE4_OBSERVED,
+                                 severity=Alert.Severity.CRITICAL, message="ANC 0.2", raised_at="2026-12-07T10:00Z")
+    delivery = Delivery.objects.create(alert=alert, channel=Delivery.Channel.SMS, recipient="+447700900123")
+    assert alerts.deliver(delivery.pk).status == Delivery.Status.SENT
+    sent = parse_qs(gateway.received[0][1].decode(), strict_parsing=True)
+    assert sorted(sent) == ["ref", "text", "to"]  # nothing in the text made a parameter of its own
+    assert sent["to"] == ["+447700900123"] and sent["ref"] == [f"nw-delivery-{delivery.pk}"]
+    assert " - A&B=1+2 AL. Acknowledge: " in sent["text"][0]
 
 
 def test_a_gateway_error_is_retried_with_the_same_key_and_a_refusal_is_final(gateway, team):
