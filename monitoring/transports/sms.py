@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import json
 import string
-import urllib.error
 import urllib.parse
 import urllib.request
 
 from django.conf import settings
 
-from monitoring.transports import TransportError
-from monitoring.transports.webhook import RETRYABLE_4XX, idempotency_key
+from monitoring.transports import TransportError, post
+from monitoring.transports.webhook import idempotency_key
 
 # Long texts are split by the network into parts and cost more; keep one alert to about two parts.
 MAX_TEXT_CHARS = 300
@@ -35,14 +34,7 @@ def send(delivery) -> None:
         raise TransportError("no SMS gateway is configured (SMS_GATEWAY_URL)", permanent=True)
     request = urllib.request.Request(config["SMS_GATEWAY_URL"], data=payload(delivery).encode(), method="POST",
                                      headers=headers(delivery))
-    try:
-        with urllib.request.urlopen(request, timeout=config["SMS_GATEWAY_TIMEOUT_SECONDS"]):
-            pass
-    except urllib.error.HTTPError as error:
-        permanent = 400 <= error.code < 500 and error.code not in RETRYABLE_4XX
-        raise TransportError(f"SMS gateway answered HTTP {error.code}", permanent=permanent) from error
-    except (urllib.error.URLError, OSError) as error:
-        raise TransportError(f"SMS gateway not reached: {error}") from error
+    post(request, config["SMS_GATEWAY_TIMEOUT_SECONDS"], "SMS gateway")
 
 
 def headers(delivery) -> dict[str, str]:

@@ -15,15 +15,11 @@ import hashlib
 import hmac
 import json
 import time
-import urllib.error
 import urllib.request
 
 from django.conf import settings
 
-from monitoring.transports import TransportError
-
-# 408 Request Timeout and 429 Too Many Requests are worth retrying; other 4xx are not.
-RETRYABLE_4XX = {408, 429}
+from monitoring.transports import TransportError, post
 
 
 def send(delivery) -> None:
@@ -39,14 +35,7 @@ def send(delivery) -> None:
         "Idempotency-Key": idempotency_key(delivery),
         "X-NeutroWatch-Signature": "sha256=" + signature(team.webhook_secret, timestamp, body),
     })
-    try:
-        with urllib.request.urlopen(request, timeout=settings.NEUTROWATCH["WEBHOOK_TIMEOUT_SECONDS"]):
-            pass
-    except urllib.error.HTTPError as error:
-        permanent = 400 <= error.code < 500 and error.code not in RETRYABLE_4XX
-        raise TransportError(f"webhook answered HTTP {error.code}", permanent=permanent) from error
-    except (urllib.error.URLError, OSError) as error:
-        raise TransportError(f"webhook not reached: {error}") from error
+    post(request, settings.NEUTROWATCH["WEBHOOK_TIMEOUT_SECONDS"], "webhook")
 
 
 def idempotency_key(delivery) -> str:

@@ -14,6 +14,14 @@ class Receiver(BaseHTTPRequestHandler):
         self.server.received.append((self.headers, body))  # case-insensitive
         status = self.server.statuses.pop(0) if self.server.statuses else 200
         self.send_response(status)
+        if 300 <= status < 400:  # the receiver has moved
+            self.send_header("Location", "/moved")
+        self.end_headers()
+
+    def do_GET(self):  # noqa: N802
+        """A GET is what a redirected POST becomes in urllib (301-303): recorded, answered 200."""
+        self.server.gets = [*getattr(self.server, "gets", []), self.path]
+        self.send_response(200)
         self.end_headers()
 
     def log_message(self, *args):

@@ -62,6 +62,22 @@ def test_webhook_5xx_is_retried_and_4xx_fails_for_good(cycle, patient, team, web
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("moved", [301, 302, 303, 307, 308])
+def test_a_webhook_that_redirects_fails_for_good_instead_of_counting_a_get_as_sent(
+        moved, cycle, patient, team, webhook_server, eager_retries, django_capture_on_commit_callbacks):
+    """urllib turned the POST into a GET of the new address (the alert never arrived) and counted its 200."""
+    team.webhook_url, team.webhook_secret = webhook_server.url, SECRET
+    team.save()
+    alert = raise_grade4(patient, django_capture_on_commit_callbacks)
+    delivery = alert.deliveries.get(channel=Delivery.Channel.WEBHOOK)
+    webhook_server.statuses = [moved]
+    assert alerts.deliver(delivery.pk, 0).status == Delivery.Status.FAILED
+    delivery.refresh_from_db()
+    assert f"HTTP {moved}" in delivery.last_error and "/moved" in delivery.last_error
+    assert len(webhook_server.received) == 1 and not getattr(webhook_server, "gets", [])
+
+
+@pytest.mark.django_db
 def test_transient_failures_stop_after_the_configured_attempts(cycle, patient, team, webhook_server, eager_retries,
                                                               settings, django_capture_on_commit_callbacks):
     settings.NEUTROWATCH = {**settings.NEUTROWATCH, "DELIVERY_MAX_ATTEMPTS": 3}
