@@ -60,6 +60,14 @@ def decimate(points: list, value, limit: int = MAX_CHART_POINTS) -> list:
     return kept
 
 
+def plain(text: str) -> str:
+    """Return typed-in text for a Plotly label: Plotly draws a little HTML there (links among it).
+
+    Only &, < and > are escaped: those are the entities Plotly turns back into characters.
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def local_iso(moment: datetime) -> str:
     return timezone.localtime(moment).replace(tzinfo=None).isoformat(timespec="minutes")
 

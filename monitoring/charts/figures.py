@@ -27,6 +27,7 @@ from monitoring.charts.common import (
     _whole_day,
     _y_ranges,
     local_iso,
+    plain,
 )
 from monitoring.charts.traces import (
     _chemo,
@@ -94,7 +95,7 @@ def cycle_figure(cycle: CycleData, now: datetime | None = None) -> dict:
     today = None
     if cycle.start <= now and (cycle.end is None or now < cycle.end) and axis.x(now) <= end_day:
         today = _today(axis.x(now), f"Today, day {_whole_day(now, cycle.start)}")
-    title = f"Cycle {cycle.cycle.number} of {cycle.regimen.name}, day 1 {_when(cycle.start)}"
+    title = f"Cycle {cycle.cycle.number} of {plain(cycle.regimen.name)}, day 1 {_when(cycle.start)}"
     return _figure(
         title, _day_axis(first_day, end_day + 0.5), axis, counts=counts, forecast=cycle.forecast,
         administrations=cycle.administrations, doses=cycle.gcsf, temperatures=cycle.temperatures,

@@ -18,6 +18,7 @@ from monitoring.charts.common import (
     _Axis,
     _when,
     decimate,
+    plain,
 )
 
 
@@ -100,7 +101,7 @@ def _gcsf_traces(doses, axis: _Axis) -> list[dict]:
             "x": [axis.x(d.given_at) for d in given], "y": [label] * len(given),
             "marker": {"size": 12, "symbol": symbol, "color": colour},
             "hovertext": [f"{label} {d.dose.normalize():f} {d.dose_unit} {d.route}"
-                          f"{' (' + d.product_name + ')' if d.product_name else ''}<br>{axis.when(d.given_at)}"
+                          f"{' (' + plain(d.product_name) + ')' if d.product_name else ''}<br>{axis.when(d.given_at)}"
                           for d in given],
             "hoverinfo": "text", "meta": "gcsf",
         })

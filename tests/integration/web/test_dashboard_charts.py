@@ -29,6 +29,17 @@ def test_every_figure_is_valid_plotly(story):
         go.Figure(figure)  # raises ValueError on any property Plotly does not know
 
 
+def test_a_typed_product_name_is_text_in_the_hover_not_markup(team, regimens):
+    """Plotly draws a little HTML in hover text, links among it: what a nurse typed must stay text."""
+    patient, _ = build_story_patient(team, regimens)
+    patient.gcsf_doses.update(product_name='<a href="https://evil.example">Neulasta</a>')
+    page = selectors.patient_page(patient, timezone.now())
+    hovers = [h for c in page.charted_cycles for t in charts.cycle_figure(c)["data"] if t["meta"] == "gcsf"
+              for h in t["hovertext"]]
+    assert hovers and all('(&lt;a href="https://evil.example"&gt;Neulasta&lt;/a&gt;)' in h for h in hovers)
+    assert not any("<a" in h for h in hovers)
+
+
 def test_cycle_chart_marks_grades_thresholds_chemo_gcsf_and_nadirs(story):
     page, cycles = story
     by_number = {c.cycle.number: c for c in page.cycles}
