@@ -18,7 +18,7 @@ def duty_panel(context) -> dict:
     # The follow-ups are counted here, not named: the names are on their own page, which records the read.
     due = calls.open_follow_ups(user, now)
     return {"teams": [(team, rota.on_duty_until_off(team, now)) for team in user.teams.all()],
-            "follow_ups": len(due), "soonest": due[0].follow_up_due if due else None,
+            "now": now, "follow_ups": len(due), "soonest": due[0].follow_up_due if due else None,
             "overdue": sum(1 for call in due if call.follow_up_due < now)}
 
 

@@ -9,6 +9,7 @@ from django.utils.formats import date_format
 from django.utils.translation import get_language
 
 from monitoring import clinical, wording
+from monitoring.alerts import words
 from monitoring.alerts.presentation import FN_KIND
 
 register = template.Library()
@@ -44,6 +45,15 @@ def number(value) -> str:
     if value is None or value == "":
         return ""
     return f"{float(value):g}"
+
+
+@register.filter
+def moment(value, now) -> str:
+    """Return a moment as the alerts say it: "08:00 tomorrow", "Sun 13 Dec 08:00" (never a bare weekday
+    a week or more away, which reads as the coming one)."""
+    if value is None or value == "":
+        return ""
+    return words.when(value, now)
 
 
 @register.filter(expects_localtime=True)

@@ -25,8 +25,20 @@ def test_the_ward_shows_who_is_on_duty_now_and_until_when(nurse_client, team, nu
     RotaOverride.objects.create(team=team, user=nurse, starts_at=now - timedelta(hours=1),
                                 ends_at=now + timedelta(hours=3))
     page = nurse_client.get("/").content.decode()
-    until = timezone.localtime(now + timedelta(hours=3)).strftime("%a %H:%M")
-    assert 'id="duty-panel"' in page and f"Nurse (nurse on duty) until {until}" in page
+    until = timezone.localtime(now + timedelta(hours=3))
+    day = "today" if until.date() == timezone.localtime(now).date() else "tomorrow"
+    assert 'id="duty-panel"' in page and f"Nurse (nurse on duty) until {until:%H:%M} {day}" in page
+
+
+def test_on_duty_for_a_week_or_more_says_until_which_date(nurse_client, team, nurse):
+    # A registrar on every shift (or cover for a fortnight) is on until a date more than a week away:
+    # "until Sun 08:00" read as tomorrow morning, not a week on Sunday.
+    now = timezone.now()
+    RotaOverride.objects.create(team=team, user=nurse, starts_at=now - timedelta(hours=1),
+                                ends_at=now + timedelta(days=8))
+    until = timezone.localtime(now + timedelta(days=8))
+    for page in (nurse_client.get("/").content.decode(), nurse_client.get(f"/teams/{team.pk}/rota/").content.decode()):
+        assert f"until {until:%a %d %b}" in page and f"until {until:%a %H:%M}" not in page
 
 
 def test_the_ward_says_when_nobody_is_on_duty(nurse_client, team):
