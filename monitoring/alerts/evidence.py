@@ -23,7 +23,7 @@ def evidence_lines(evidence: dict, now: datetime) -> list[str]:
     lines = []
     for words in (_change_line, _anc_line, _latest_line, _recovered_line, _temperature_line, _recheck_line,
                   _forecast_low_line, _p_grade4_line, _nadir_line, _ready_line, _window_line, _gcsf_line,
-                  _gcsf_timing_line):
+                  _gcsf_timing_line, _readings_line):
         line = words(evidence, now)
         if line:
             lines.append(line)
@@ -141,6 +141,15 @@ def _gcsf_timing_line(evidence: dict, now: datetime) -> str:
     if evidence.get("chemo_ends_at"):
         line += f", infusion ending {when(parse_moment(evidence.pop('chemo_ends_at')), now)}"
     return line
+
+
+def _readings_line(evidence: dict, now: datetime) -> str:
+    """Return a held count's readings: "Readings: as received 80.000 ×10⁹/L, grade 0; if it is cells/uL 0.080 ..."."""
+    readings = evidence.pop("readings", None)
+    if not readings:
+        return ""
+    return "Readings: " + "; ".join(f"{r.get('reading', '')} {number(r.get('anc_1e9_per_l'), 3)} {ANC_UNIT}, "
+                                    f"grade {r.get('ctcae_grade')}" for r in readings)
 
 
 def _window_line(evidence: dict, now: datetime) -> str:

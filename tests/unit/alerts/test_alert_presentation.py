@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
-from monitoring.alerts import evidence, presentation, words
+from monitoring import clinical
+from monitoring.alerts import evidence, presentation, rules, words
 
 LONDON = ZoneInfo("Europe/London")
 NOW = datetime(2026, 11, 21, 15, 0, tzinfo=LONDON)
@@ -121,3 +123,12 @@ def test_a_late_fever_and_the_hottest_reading_read_as_words():
                  label="Fever entered late, neutrophil status unknown")
     assert presentation.headline(late, NOW) == ("Fever entered late, neutrophil status unknown (30 h late: "
                                          "phone patient now) - see alert")
+
+
+def test_a_held_count_reads_every_reading_in_words_not_as_data():
+    # "Readings: {'reading': 'as received', 'anc_1e9_per_l': '80.000', 'ctcae_grade': 0}, ..." on the patient page.
+    held = rules.HeldCount(7, tuple(clinical.held_readings(Decimal("80"), "10^9/L")), "ANC 80 x10^9/L",
+                           "2026-11-21 14:00", "held for confirmation")
+    lines = evidence.evidence_lines(rules.held_result([held]).evidence, NOW)
+    assert "Readings: as received 80.000 ×10⁹/L, grade 0; if it is cells/uL 0.080 ×10⁹/L, grade 4" in lines
+    assert not any("{" in line or "ctcae_grade" in line for line in lines)
