@@ -213,6 +213,16 @@ class Alert(models.Model):
         return self.get_kind_display()
 
     @property
+    def cycle_words(self) -> str:
+        """Return which cycle the alert is of: "cycle 3"; a held result (a patient's, of no cycle until
+        it is stored) says so, not "no active cycle", which would tell of a patient off treatment."""
+        if self.cycle_id is not None:
+            return f"cycle {self.cycle.number}"
+        if self.kind in (self.Kind.HELD_RESULT, self.Kind.UNREADABLE_HELD, self.Kind.HELD_TEMPERATURE):
+            return "held for review, in no cycle until stored"
+        return "no active cycle"
+
+    @property
     def mrn(self) -> str:
         """Return the patient's MRN, or the unregistered MRN the result came with."""
         return self.patient.mrn if self.patient_id else self.evidence.get("mrn", "")

@@ -96,8 +96,7 @@ def body(delivery) -> str:
     if alert.patient_id is None:
         who = f"MRN {alert.mrn}: nobody has registered this MRN"
     else:
-        who = (f"Patient {alert.patient.mrn} ({alert.patient.initials}), "
-               + (f"cycle {alert.cycle.number}" if alert.cycle_id else "no active cycle"))
+        who = f"Patient {alert.patient.mrn} ({alert.patient.initials}), {alert.cycle_words}"
     lines = [who, "", alert.message]
     if alert.latest_message and alert.latest_message != alert.message:
         lines += ["", f"Now: {alert.latest_message}"]  # the present beside what raised it (issue 21)

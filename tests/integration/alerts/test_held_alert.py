@@ -91,3 +91,14 @@ def test_the_alert_stays_while_another_held_count_is_open(patient, cycle, nurse)
     exceptions_queue.dismiss(second.pk, nurse, "lab confirms")
     alert.refresh_from_db()
     assert alert.resolved_at is not None
+
+
+def test_a_held_count_of_a_patient_in_a_cycle_does_not_say_she_has_no_active_cycle(patient, cycle, nurse_client):
+    # A held alert belongs to the patient, not to a cycle: it read "no active cycle" for a patient on day 15.
+    from monitoring.transports import email
+
+    _import(f"MRN001,{_at(1)},80,10^9/L,ACC-80")
+    alert = _held().get()
+    pages = [nurse_client.get(url).content.decode() for url in (f"/patients/{patient.pk}/", "/alerts/")]
+    assert all("Grade 3-4 count held for review" in page and "no active cycle" not in page for page in pages)
+    assert "no active cycle" not in email.body(alert.deliveries.filter(channel=Delivery.Channel.EMAIL).first())
