@@ -127,16 +127,23 @@ def in_hand_words(alert, now: datetime) -> str:
         return ""
     words = f"acknowledged {when(alert.acknowledged_at, now)} by {short_name(alert.acknowledged_by)}"
     if kind_text(alert.kind).asks_antibiotics:
-        given = alert.antibiotics_given_at
-        if given is None:
-            words += "; antibiotics not recorded"
-        else:
-            # From the fever that raised it, as the alert quality page measures it (else from the alert).
-            fever_at = (alert.evidence or {}).get("taken_at")
-            start = parse_moment(fever_at) if fever_at else alert.raised_at
-            minutes = max(0, int((given - start).total_seconds() // 60))
-            words += f"; antibiotics {when(given, now)} ({minutes} min after the fever)"
+        words += f"; {antibiotics_words(alert, now) or 'antibiotics not recorded'}"
     return words
+
+
+def antibiotics_words(alert, now: datetime) -> str:
+    """Return "antibiotics 02:40 today (30 min after the fever)", or "" if no antibiotic time is recorded.
+
+    A worse alert that replaced one in hand carries its antibiotic time before anyone acknowledges it.
+    """
+    given = getattr(alert, "antibiotics_given_at", None)
+    if given is None:
+        return ""
+    # From the fever that raised it, as the alert quality page measures it (else from the alert).
+    fever_at = (alert.evidence or {}).get("taken_at")
+    start = parse_moment(fever_at) if fever_at else alert.raised_at
+    minutes = max(0, int((given - start).total_seconds() // 60))
+    return f"antibiotics {when(given, now)} ({minutes} min after the fever)"
 
 
 def short_name(user) -> str:

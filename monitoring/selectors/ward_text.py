@@ -19,7 +19,7 @@ from django.utils.formats import date_format
 from django.utils.translation import get_language
 
 from monitoring import clinical, wording
-from monitoring.alerts.presentation import headline, in_hand_words, kind_text
+from monitoring.alerts.presentation import antibiotics_words, headline, in_hand_words, kind_text
 
 if TYPE_CHECKING:
     from monitoring.models import Alert
@@ -131,5 +131,6 @@ def _alert_words(alert: Alert, row: WardRow, now: datetime) -> dict:
         "more": row.open_alerts + row.in_hand - 1, "acknowledged": alert.acknowledged_at is not None,
         "in_hand_words": in_hand_words(alert, now), "record_antibiotics": text.asks_antibiotics,
         "antibiotics_missing": text.asks_antibiotics and not alert.antibiotics_given_at,
+        "antibiotics_words": antibiotics_words(alert, now),
         "kind_label": alert.title, "ack_url": reverse("alert_acknowledge", args=[alert.pk]),
     }

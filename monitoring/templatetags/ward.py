@@ -107,6 +107,8 @@ def _alert(line: dict, url: str) -> str:
         return (f'{head}<p class="small in-hand" data-in-hand="{alert["pk"]}"><span class="in-hand-badge">In hand'
                 f'</span> {escape(alert["in_hand_words"])}{record}</p>\n')
     record = f' <a class="small" href="{anchor}">Record antibiotic time</a>' if alert["record_antibiotics"] else ""
+    if alert["antibiotics_words"]:  # a worse alert: given on the one it replaced
+        record = f'<p class="small in-hand">Already given: {escape(alert["antibiotics_words"])}</p>'
     label = escape(f"Acknowledge {alert['kind_label']} for {line['family_name']}")
     return (f'{head}<button type="submit" form="{ACK_FORM}" formaction="{escape(alert["ack_url"])}" '
             f'class="small-button ack-one" aria-label="{label}">Acknowledge</button>{record}')

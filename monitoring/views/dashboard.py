@@ -45,6 +45,8 @@ def _present(alerts: list, now) -> list:
         alert.latest_words = words.when(alert.latest_at, now) if alert.latest_at else ""
         alert.raised_words = words.when(alert.raised_at, now)
         alert.in_hand_words = presentation.in_hand_words(alert, now) if alert.resolved_at is None else ""
+        # Not acknowledged yet, but given on the alert it replaced (a worse febrile neutropenia).
+        alert.antibiotics_words = "" if alert.acknowledged_at else presentation.antibiotics_words(alert, now)
         alert.cleared_words = presentation.cleared_words(alert, now)
     return alerts
 

@@ -220,6 +220,26 @@ def test_a_fever_half_a_degree_hotter_in_an_acknowledged_febrile_neutropenia_is_
     assert worse.antibiotics_given_at is not None  # handed on: the antibiotics were given
 
 
+def test_a_worse_febrile_neutropenia_shows_the_antibiotics_already_given(patient, cycle, nurse, nurse_client):
+    # The worse alert is news (unacknowledged) and carries the antibiotic time of the one it replaces, but
+    # no screen showed it: the ward offered "Record antibiotic time" and the page asked for antibiotics
+    # within 60 minutes as if none had been given.
+    count(patient, "0.30", hours_ago=3)
+    temperature(patient, "38.3", hours_ago=2)
+    fn = live(patient, Alert.Kind.FEBRILE_NEUTROPENIA)
+    given = timezone.now() - timedelta(hours=1)
+    alerts.acknowledge_alert(fn.pk, nurse, "antibiotics given", antibiotics_given_at=given)
+    temperature(patient, "39.3", hours_ago=0.5)
+    worse = live(patient, Alert.Kind.FEBRILE_NEUTROPENIA)
+    assert worse.acknowledged_at is None and worse.antibiotics_given_at is not None
+
+    given_words = f"antibiotics {timezone.localtime(given):%H:%M}"
+    page = nurse_client.get(f"/patients/{patient.pk}/").content.decode()
+    ward = nurse_client.get("/").content.decode()
+    assert given_words in page.split(f'id="alert-{worse.pk}"')[1].split("</article>")[0]
+    assert given_words in ward and "Record antibiotic time" not in ward
+
+
 def test_febrile_neutropenia_after_an_acknowledged_escalated_fever_escalates_if_nobody_sees_it(patient, cycle, nurse):
     temperature(patient, "38.6", hours_ago=2)
     fever = live(patient, Alert.Kind.FEVER_UNKNOWN_ANC)
