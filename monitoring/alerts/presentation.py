@@ -28,6 +28,7 @@ class KindText:
     icon: str = "!"  # a text symbol beside the severity word (never the only cue)
     rank: int = 1  # 0 sorts before every other kind whatever its severity
     asks_antibiotics: bool = False  # acknowledging asks when antibiotics were given
+    worded: bool = True  # False: the default words; the pages show the rule's own message as what to do
 
 
 KIND_TEXT: dict[str, KindText] = {
@@ -84,7 +85,7 @@ def kind_text(kind: str, label: str = "") -> KindText:
     return KindText(
         label or kind.replace("_", " ").capitalize(), "see alert",
         "Read the alert and act per local policy; call the on-call team if unsure.",
-        "What you did and what happens next",
+        "What you did and what happens next", worded=False,
     )
 
 

@@ -240,6 +240,18 @@ def test_a_worse_febrile_neutropenia_shows_the_antibiotics_already_given(patient
     assert given_words in ward and "Record antibiotic time" not in ward
 
 
+def test_a_critical_alert_without_words_of_its_own_shows_what_its_rule_says_to_do(patient, cycle, nurse_client):
+    # "Fever on chemotherapy, neutrophil status unknown" (critical) showed only the default next step,
+    # "Read the alert and act per local policy", with the rule's "treat as possible neutropenic sepsis"
+    # folded away under "Full alert text".
+    temperature(patient, "38.9", hours_ago=0.5)
+    fever = live(patient, Alert.Kind.FEVER_UNKNOWN_ANC)
+    assert fever.severity == Alert.Severity.CRITICAL
+    page = nurse_client.get(f"/patients/{patient.pk}/").content.decode()
+    shown = page.split(f'id="alert-{fever.pk}"')[1].split("<details")[0]
+    assert "treat as possible neutropenic sepsis, urgent FBC and assessment" in shown
+
+
 def test_febrile_neutropenia_after_an_acknowledged_escalated_fever_escalates_if_nobody_sees_it(patient, cycle, nurse):
     temperature(patient, "38.6", hours_ago=2)
     fever = live(patient, Alert.Kind.FEVER_UNKNOWN_ANC)
