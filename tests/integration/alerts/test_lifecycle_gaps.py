@@ -252,6 +252,23 @@ def test_a_critical_alert_without_words_of_its_own_shows_what_its_rule_says_to_d
     assert "treat as possible neutropenic sepsis, urgent FBC and assessment" in shown
 
 
+def test_an_alert_replaced_by_a_worse_one_does_not_read_as_over_in_the_history(patient, cycle, nurse, nurse_client):
+    # The inbox's "Resolved" and the patient's "Alert history" gave a superseded febrile neutropenia a
+    # resolved time and nothing else, as if the episode were over while its worse alert was live.
+    count(patient, "0.30", hours_ago=3)
+    temperature(patient, "38.3", hours_ago=2)
+    fn = live(patient, Alert.Kind.FEBRILE_NEUTROPENIA)
+    alerts.acknowledge_alert(fn.pk, nurse, "antibiotics given", antibiotics_given_at=timezone.now())
+    temperature(patient, "39.3", hours_ago=0.5)
+    assert live(patient, Alert.Kind.FEBRILE_NEUTROPENIA).pk != fn.pk
+
+    inbox = nurse_client.get("/alerts/").content.decode()
+    row = inbox.split(f'<tr data-alert="{fn.pk}">')[1].split("</tr>")[0]
+    assert "replaced by a worse alert" in row
+    history = nurse_client.get(f"/patients/{patient.pk}/").content.decode().split("Alert history")[1]
+    assert "replaced by a worse alert" in history
+
+
 def test_febrile_neutropenia_after_an_acknowledged_escalated_fever_escalates_if_nobody_sees_it(patient, cycle, nurse):
     temperature(patient, "38.6", hours_ago=2)
     fever = live(patient, Alert.Kind.FEVER_UNKNOWN_ANC)
