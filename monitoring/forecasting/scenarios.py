@@ -21,10 +21,11 @@ import numpy as np
 
 from .engine import Fit, _extras
 from .gcsf import gcsf_plan
-from .grid import GRADE4_BELOW, RANDOM_SEED
+from .grid import GRADE4_BELOW, RANDOM_SEED, _measured_in_cycle
 from .history import HOURS_PER_DAY
 from .model import Occasion, Schedule, build_schedule, simulate
 from .outlook import cycle_measures
+from .summary import counts_shift
 
 DELAY_H = 7 * HOURS_PER_DAY
 # Every scenario changes the current cycle or a later one: up to 12 h before its day 1 (where the
@@ -185,6 +186,18 @@ def scenario_forecasts(fit: Fit, threshold: float | None = None, draws: int = SC
         starts.append(start_h)
     combined = _combine(columns, next_drug, params, pick.size, fit)
     circ = _simulate_paired(params, columns[0], combined, len(runs), pick.size)
+    measured_h, measured = _measured_in_cycle(fit.history, length_h)
+    if fit.consistent and measured.size:
+        # The counts already measured in the cycle: the as-planned courses pass through them as the
+        # header's forecast does (summary.counts_shift), and every scenario's course moves with its
+        # draw's as-planned one, so a row differs from "as planned" by the scenario's effect alone.
+        # A delay of this cycle moves its doses, and the departure the counts showed moves with them.
+        shift = counts_shift(fit.history, combined.grid_h, circ[:, :pick.size], fit.residual_sd[pick], length_h)
+        step_h = combined.grid_h[1] - combined.grid_h[0]
+        for run, (scenario, cycle) in enumerate(runs):
+            moved = int(round(scenario.delay_h / step_h)) if cycle == "current" else 0
+            run_shift = np.vstack([np.zeros((moved, pick.size)), shift[:shift.shape[0] - moved]]) if moved else shift
+            circ[:, run * pick.size:(run + 1) * pick.size] *= np.exp(run_shift)
     current_runs = sum(cycle == "current" for _, cycle in runs)   # they come first
     curves = _Curves(circ[:, :current_runs * pick.size], combined.grid_h, current_runs, pick.size,
                      length_h + DELAY_H)
@@ -193,10 +206,17 @@ def scenario_forecasts(fit: Fit, threshold: float | None = None, draws: int = SC
         block = circ[:, index * pick.size:(index + 1) * pick.size]
         measures = cycle_measures(block, combined.grid_h, start_h, length_h)
         low, mid, high = np.quantile(measures.nadir, [0.1, 0.5, 0.9])
+        p_grade4 = float(np.mean(measures.nadir < GRADE4_BELOW))
+        if index == 0 and fit.consistent and measured.size:
+            # As planned, this cycle's counts are facts, as in the header: the nadir is never above
+            # the lowest one, and a grade 4 measured is a grade 4.
+            mid = min(mid, float(measured.min()))
+            low, high = min(low, mid), max(high, mid)
+            p_grade4 = 1.0 if measured.min() < GRADE4_BELOW else p_grade4
         rows.append({"scenario": scenario.key, "label": scenario.label, "cycle": cycle,
                      "nadir": {"anc": _anc(mid), "interval80": [_anc(low), _anc(high)],
                                "day_of_cycle": round(float(np.median(measures.nadir_day)), 1)},
-                     "p_grade4": round(float(np.mean(measures.nadir < GRADE4_BELOW)), 3),
+                     "p_grade4": round(p_grade4, 3),
                      "dsn_days": round(float(np.mean(measures.dsn_days)), 2),
                      "p_ready_day1": round(float(np.mean(measures.day1_anc >= threshold)), 3),
                      "p_ready_next_day1": round(float(np.mean(measures.next_day1_anc >= threshold)), 3),

@@ -123,3 +123,27 @@ def test_each_row_of_this_cycle_carries_its_curve_for_the_chart(deep):
             assert low <= mid <= high
         # the curve's lowest median is near the row's nadir (the row reads it on a finer grid)
         assert min(curve["anc"]) == pytest.approx(row["nadir"]["anc"], rel=0.35)
+
+
+def test_as_planned_honours_the_counts_already_measured_in_the_cycle_as_the_header_does():
+    """A nurse saw 0.25 (0.01-0.61) as planned beside a header's 0.05 and a measured 0.08: two forecasts."""
+    history = docetaxel_history(counts=[*docetaxel_history()["counts"],
+                                        {"time": "2026-06-08T10:00", "anc": 0.45, "unit": "10^9/L"},
+                                        {"time": "2026-06-10T10:00", "anc": 0.30, "unit": "10^9/L"},
+                                        {"time": "2026-06-11T10:00", "anc": 0.08, "unit": "10^9/L"}])
+    header = forecast_history(history)
+    result = scenario_forecasts(fit_history(history))
+    current = rows(result, "current")
+    planned = current["as_planned"]
+    assert header["nadir"]["anc"] <= 0.08 and planned["nadir"]["anc"] <= 0.08
+    assert planned["nadir"]["anc"] == pytest.approx(header["nadir"]["anc"], rel=0.25)
+    assert planned["p_grade4"] == header["p_grade4"] == 1.0
+    # The chart's as-planned curve goes through the low count, not the earlier cycle's shape.
+    curve = planned["curve"]
+    day11 = min(range(len(curve["hours"])), key=lambda i: abs(curve["hours"][i] - (10 * 24 + 1)))
+    assert curve["anc"][day11] < 0.2
+    # Paired: the other rows keep their effect against the plan (a lower dose, a higher nadir).
+    assert current["dose_80"]["nadir"]["anc"] > planned["nadir"]["anc"]
+    for row in result["scenarios"]:
+        low, high = row["nadir"]["interval80"]
+        assert low <= row["nadir"]["anc"] <= high
