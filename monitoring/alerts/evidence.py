@@ -88,6 +88,11 @@ def _temperature_line(evidence: dict, now: datetime) -> str:
 
 
 def _forecast_low_line(evidence: dict, now: datetime) -> str:
+    at = evidence.get("predicted_at")
+    if at and parse_moment(at) <= now:
+        # A moment already past ("by 09:00 today" read at 19:00 reads as still to come): what was forecast for it.
+        return _value_line(evidence, now, "predicted_lo80_1e9_per_l",
+                           f"ANC forecast {{}} {ANC_UNIT} (lower 80 % bound)", "predicted_at")
     return _value_line(evidence, now, "predicted_lo80_1e9_per_l",
                        f"ANC forecast to fall to {{}} {ANC_UNIT} (lower 80 % bound)", "predicted_at", preposition="by")
 

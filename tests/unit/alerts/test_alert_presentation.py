@@ -38,6 +38,15 @@ def test_forecast_evidence_in_words():
                      "Predicted nadir 0.31 ×10⁹/L (80 %: 0.12 to 0.60) around Tue 24 Nov"]
 
 
+def test_a_forecast_moment_already_past_is_not_read_as_still_to_come():
+    """An FN alert kept after a later count read "forecast to fall to 0.25 by 09:00 today" at 15:00."""
+    low = {"predicted_lo80_1e9_per_l": 0.25}
+    ahead = evidence.evidence_lines({**low, "predicted_at": "2026-11-22T09:00:00+00:00"}, NOW)
+    assert ahead == ["ANC forecast to fall to 0.25 ×10⁹/L (lower 80 % bound) by 09:00 tomorrow"]
+    past = evidence.evidence_lines({**low, "predicted_at": "2026-11-21T09:00:00+00:00"}, NOW)
+    assert past == ["ANC forecast 0.25 ×10⁹/L (lower 80 % bound) at 09:00 today"]
+
+
 def test_unknown_evidence_keys_still_show_with_units_and_times():
     lines = evidence.evidence_lines({"glucose_1e9_per_l": 1.25, "checked_at": "2026-11-20T08:00:00+00:00"}, NOW)
     assert lines == ["Glucose (×10⁹/L): 1.25", "Checked at: 08:00 yesterday"]
