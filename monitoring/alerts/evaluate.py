@@ -162,7 +162,7 @@ def late_entry_words(reading: TemperatureReading) -> str:
     if Alert.objects.filter(patient_id=reading.patient_id, kind=Alert.Kind.FEVER_UNKNOWN_ANC,
                             resolved_at__isnull=True, evidence__temperature_id=reading.pk).exists():
         return (f"Entered {hours} h after it was taken: an alert was raised. Telephone the patient now to ask "
-                "whether she is febrile or unwell.")
+                "whether they are febrile or unwell.")
     reason = reading.history.order_by("-history_id").values_list("history_change_reason", flat=True).first()
     why = reason.removeprefix("Entered late, no alert: ") if reason else "outside the post-chemotherapy fever window"
     return f"Entered {hours} h after it was taken: no alert ({why})."

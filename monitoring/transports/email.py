@@ -125,6 +125,6 @@ def _cleared_lines(alert) -> list[str]:
     return [f"What happened: this critical alert was raised at {raised} (above). It has since CLEARED, at {at}: "
             "the condition is over for now. Nobody has acknowledged "
             "it, so nobody has said they saw it.",
-            "Still needed: make sure the patient was contacted and is well, and that whoever plans her next cycle "
+            "Still needed: make sure the patient was contacted and is well, and that whoever plans the next cycle "
             "knows (a grade 4 count or febrile neutropenia usually changes the next dose or adds G-CSF); then "
             "acknowledge the alert to close it."]

@@ -141,8 +141,8 @@ def held_temperature(held: list[HeldTemperature]) -> Finding | None:
         readings = [f"{words} {celsius} °C" for words, celsius in worst.readings]
         if not worst.readings[0][0].startswith("as received"):
             readings.insert(0, "as received it is not a body temperature")
-        action = ("a possible fever in a patient on monitoring: assess her now and treat as possible neutropenic "
-                  "sepsis if she is on chemotherapy (NICE CG151), and confirm the reading")
+        action = ("a possible fever in a patient on monitoring: assess the patient now and treat as possible "
+                  "neutropenic sepsis if on chemotherapy (NICE CG151), and confirm the reading")
         return _held_for_review(HELD_TEMPERATURE, CRITICAL, worst, ("taken", worst.taken_at), "; ".join(readings),
                                 action, {"temperature_c": str(worst.hottest)},
                                 held=[h.exception_id for h in febrile + unreadable], alike=len(febrile))
@@ -189,7 +189,7 @@ def unregistered_result(result: UnregisteredResult) -> Finding | None:
     elif result.temperature_c is not None and result.temperature_c >= clinical.FEVER_SUSTAINED_C:
         what = f"{result.temperature_c} °C"
         action = ("a possible fever in a patient who may be on chemotherapy: find the patient now and treat as "
-                  "possible neutropenic sepsis if she is (NICE CG151)")
+                  "possible neutropenic sepsis if so (NICE CG151)")
         evidence = {"temperature_c": str(result.temperature_c)}
     else:
         return None

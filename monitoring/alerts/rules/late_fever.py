@@ -73,9 +73,9 @@ def _judge(facts: CycleFacts, fever: clinical.TemperaturePoint) -> tuple[Finding
     evidence.pop("why", None)
     message = (f"Fever {fever.temperature_c} °C {delay_words(facts, fever)}: it reached nobody when it was taken. "
                f"{neutropenia[0].upper()}{neutropenia[1:]}. "
-               "Telephone the patient now: if she is febrile (38.0 °C or more) or unwell, assess her face to face "
+               "Telephone the patient now: if febrile (38.0 °C or more) or unwell, assess the patient face to face "
                "now and start the febrile-neutropenia pathway (NICE CG151; UKONS triage: a fever after "
-               "anticancer treatment is red); if she is well, record her temperature now and remind her to call "
+               "anticancer treatment is red); if well, record the temperature now and remind the patient to call "
                f"at once with any fever. (A fever {hours_ago} h old is not a fever now: high, not critical.)")
     return Finding(FEVER_UNKNOWN_ANC, HIGH, message, evidence), ""
 
@@ -93,7 +93,7 @@ def _neutropenia_possible(facts: CycleFacts, fever: clinical.TemperaturePoint) -
     evidence = {"anc_1e9_per_l": str(last.anc_1e9_per_l), "collected_at": last.collected_at.isoformat()}
     words = f"ANC {last.anc_text} x10^9/L on {_when(last.collected_at, facts)}"
     if last.anc_1e9_per_l < clinical.FN_ANC_BELOW:
-        return f"last {words}: she may have been, and may still be, neutropenic", evidence
+        return f"last {words}: may have been, and may still be, neutropenic", evidence
     return "", {"why": f"not neutropenic: {words}, no forecast below {clinical.FN_PREDICTED_ANC_BELOW}"}
 
 
