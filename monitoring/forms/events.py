@@ -71,6 +71,16 @@ class GcsfForm(RefuseControlCharacters, forms.ModelForm):
                     dose_unit=data["dose_unit"], route=data["route"], given_at=data["given_at"])
 
 
+def _other_unit_hint(value, unit: str) -> str:
+    """Return " Did you mean 101.3 °F? That is 38.50 °C." where the value is a body temperature in the other unit."""
+    other = "F" if unit == "C" else "C"
+    try:
+        celsius = clinical.to_celsius(value, other)
+    except clinical.ClinicalValueError:
+        return ""
+    return f" Did you mean {value} °{other}? That is {celsius} °C."
+
+
 class TemperatureForm(RefuseControlCharacters, forms.Form):
     taken_at = DateTimeLocalField(label="Taken at")
     value = PlainDecimalField(label="Temperature", max_digits=5, decimal_places=2)
@@ -88,7 +98,7 @@ class TemperatureForm(RefuseControlCharacters, forms.Form):
             try:
                 data["temperature_c"] = clinical.to_celsius(data["value"], data["unit"])
             except clinical.ClinicalValueError as exc:
-                self.add_error("value", str(exc))
+                self.add_error("value", f"{exc}.{_other_unit_hint(data['value'], data['unit'])}")
         return data
 
     def fields_for_service(self) -> dict:

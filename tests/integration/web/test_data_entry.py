@@ -123,6 +123,21 @@ def test_temperature_outside_30_45_c_is_refused(nurse_client, patient, value, un
     assert not TemperatureReading.objects.exists()
 
 
+@pytest.mark.parametrize("value, unit, hint", [
+    ("101.3", "C", "Did you mean 101.3 °F? That is 38.50 °C."),
+    ("38.5", "F", "Did you mean 38.5 °C? That is 38.50 °C."),
+    ("45.5", "C", None),  # neither a body temperature in °C nor in °F
+])
+def test_a_temperature_in_the_other_unit_is_refused_with_the_unit_it_is_likely_in(nurse_client, patient, value,
+                                                                                   unit, hint):
+    response = nurse_client.post(reverse("temperature_new", args=[patient.pk]),
+                                 {"taken_at": form_moment(), "value": value, "unit": unit, "site": "oral"})
+    errors = " ".join(response.context["form"].errors["value"])
+    assert "outside 30-45" in errors
+    assert (hint in errors) if hint else ("Did you mean" not in errors)
+    assert not TemperatureReading.objects.exists()
+
+
 def test_gcsf_biosimilar_is_matched_by_ingredient(nurse_client, patient):
     response = nurse_client.post(
         reverse("gcsf_new", args=[patient.pk]),
