@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from monitoring import clinical
-from monitoring.alerts.words import ANC_UNIT, day_text, number, parse_moment, percent, when
+from monitoring.alerts.words import ANC_UNIT, count, day_text, number, parse_moment, percent, when
 from monitoring.models.care import Regimen  # FN-risk labels with their NCCN / EORTC ranges
 
 
@@ -41,7 +41,7 @@ def _anc_line(evidence: dict, now: datetime) -> str:
     if evidence.get("anc_1e9_per_l") is None:
         return ""
     anc = evidence.pop("anc_1e9_per_l")
-    line = f"ANC {evidence.pop('anc_as_received', None) or number(anc)} {ANC_UNIT}"  # a censored one: "<0.1"
+    line = f"ANC {evidence.pop('anc_as_received', None) or count(anc)} {ANC_UNIT}"  # a censored one: "<0.1"
     if evidence.get("collected_at"):
         line += f" at {when(parse_moment(evidence.pop('collected_at')), now)}"
     grade = evidence.pop("ctcae_grade", None)
@@ -56,23 +56,28 @@ def _change_line(evidence: dict, now: datetime) -> str:
 
 
 def _value_line(evidence: dict, now: datetime, key: str, words: str, moment_key: str, preposition: str = "at",
-                digits: int = 2) -> str:
-    """Return "<words> <value> [at/by <moment>]" for one value of the evidence, popping what it used."""
+                digits: int = 2, measured: bool = False) -> str:
+    """Return "<words> <value> [at/by <moment>]" for one value of the evidence, popping what it used.
+
+    `measured`: the value is a count as received (all the places the lab gave), not a computed one.
+    """
     if evidence.get(key) is None:
         return ""
     value = evidence.pop(key)
-    line = words.format(number(value, digits))
+    line = words.format(count(value) if measured else number(value, digits))
     if evidence.get(moment_key):
         line += f" {preposition} {when(parse_moment(evidence.pop(moment_key)), now)}"
     return line
 
 
 def _latest_line(evidence: dict, now: datetime) -> str:
-    return _value_line(evidence, now, "latest_anc_1e9_per_l", f"Latest ANC {{}} {ANC_UNIT}", "latest_collected_at")
+    return _value_line(evidence, now, "latest_anc_1e9_per_l", f"Latest ANC {{}} {ANC_UNIT}", "latest_collected_at",
+                       measured=True)
 
 
 def _recovered_line(evidence: dict, now: datetime) -> str:
-    return _value_line(evidence, now, "recovered_anc_1e9_per_l", f"Recovered: ANC {{}} {ANC_UNIT}", "recovered_at")
+    return _value_line(evidence, now, "recovered_anc_1e9_per_l", f"Recovered: ANC {{}} {ANC_UNIT}", "recovered_at",
+                       measured=True)
 
 
 def _temperature_line(evidence: dict, now: datetime) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from monitoring import clinical
-from monitoring.alerts.words import day_text, number, parse_moment, when
+from monitoring.alerts.words import count, day_text, parse_moment, when
 
 FN_KIND = "febrile_neutropenia"
 FN_ANTIBIOTIC_TARGET_MINUTES = int(clinical.FN_ANTIBIOTICS_WITHIN.total_seconds() // 60)
@@ -115,7 +115,7 @@ def cleared_words(alert, now: datetime) -> str:
         return ""
     evidence = getattr(alert, "latest_evidence", None) or alert.evidence or {}
     anc = evidence.get("recovered_anc_1e9_per_l", evidence.get("latest_anc_1e9_per_l"))
-    return f"cleared {day_text(alert.cleared_at, now)}" + (f", ANC {number(anc)}" if anc is not None else "")
+    return f"cleared {day_text(alert.cleared_at, now)}" + (f", ANC {count(anc)}" if anc is not None else "")
 
 
 def in_hand_words(alert, now: datetime) -> str:
@@ -164,8 +164,8 @@ def _headline_detail(kind: str, evidence: dict, now: datetime) -> str:
         return day_text(parse_moment(evidence["nadir_at"]), now)
     if kind in ("grade4_observed", "grade3_observed") and evidence.get("anc_1e9_per_l") is not None:
         latest = evidence.get("latest_anc_1e9_per_l")
-        now_words = f", latest {number(latest)}" if latest is not None else ""
-        anc = evidence.get("anc_as_received") or number(evidence["anc_1e9_per_l"])  # a censored one: "<0.1"
+        now_words = f", latest {count(latest)}" if latest is not None else ""
+        anc = evidence.get("anc_as_received") or count(evidence["anc_1e9_per_l"])  # a censored one: "<0.1"
         return f"(ANC {anc}{now_words})"
     if kind == "fever_unknown_anc" and evidence.get("late_fever"):
         hours = evidence.get("entered_late_hours")

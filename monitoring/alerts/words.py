@@ -4,6 +4,7 @@ rounded across a clinical boundary."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from django.utils import timezone
 
@@ -55,6 +56,19 @@ def parse_moment(value) -> datetime:
 def number(value, digits: int = 2) -> str:
     # Never rounded across a clinical boundary: 0.499 is not "0.50" (issue 21 item 9).
     return clinical.number_text(value, digits)
+
+
+def count(value) -> str:
+    """Return a measured count as received: two places at least, never fewer than the lab gave.
+
+    The ward shows 0.325 as 0.325; rounded to 0.33 on the alert, one count read as two. A value that
+    is not a number (a censored "<0.1") is returned as it is.
+    """
+    try:
+        places = -Decimal(str(value)).normalize().as_tuple().exponent
+    except (ArithmeticError, ValueError, TypeError):
+        return str(value)
+    return number(value, max(2, places) if isinstance(places, int) else 2)
 
 
 def percent(probability) -> str:

@@ -25,6 +25,17 @@ def test_count_evidence_reads_as_a_handover_line_without_internal_ids():
     assert lines == ["ANC 0.30 ×10⁹/L at 14:11 today, grade 4"]
 
 
+def test_a_count_reads_with_the_places_the_lab_gave_as_on_the_ward():
+    """The ward showed 0.325 and the alert "ANC 0.33": one count read as two."""
+    grade4 = alert("grade4_observed", {"anc_1e9_per_l": "0.325", "latest_anc_1e9_per_l": "0.4"})
+    assert "(ANC 0.325, latest 0.40)" in presentation.headline(grade4, NOW)
+    assert evidence.evidence_lines({"anc_1e9_per_l": "0.325"}, NOW) == ["ANC 0.325 ×10⁹/L, grade 4"]
+    assert evidence.evidence_lines({"anc_1e9_per_l": "0.300"}, NOW) == ["ANC 0.30 ×10⁹/L, grade 4"]
+    # A forecast is still rounded: it is not a value anyone measured.
+    assert evidence.evidence_lines({"p_grade4": 0.9, "nadir_anc_1e9_per_l": 0.3251}, NOW)[1] == (
+        "Predicted nadir 0.33 ×10⁹/L")
+
+
 def test_utc_timestamps_are_shown_in_clinic_time():
     summer = datetime(2026, 7, 2, 12, 0, tzinfo=LONDON)
     lines = evidence.evidence_lines({"temperature_c": "38.6", "taken_at": "2026-07-01T22:30:00+00:00"}, summer)
