@@ -70,15 +70,16 @@ def _predicted_nadir(forecast, axis: _Axis) -> tuple[list[dict], list[dict]]:
     if forecast is None or forecast.error or forecast.nadir_at is None or forecast.nadir_anc_1e9_per_l is None:
         return [], []
     x, y = axis.x(forecast.nadir_at), max(forecast.nadir_anc_1e9_per_l, LOG_FLOOR_1E9_PER_L)
-    detail = (f"Predicted nadir {forecast.nadir_anc_1e9_per_l:.2f} {ANC_UNIT}"
-              f" (80 %: {forecast.nadir_lo80:.2f} to {forecast.nadir_hi80:.2f})<br>{axis.when(forecast.nadir_at)}"
+    nadir = clinical.number_text(forecast.nadir_anc_1e9_per_l)  # the header's number (`|anc`): 0.499, not "0.50"
+    detail = (f"Predicted nadir {nadir} {ANC_UNIT} (80 %: {clinical.number_text(forecast.nadir_lo80)} to "
+              f"{clinical.number_text(forecast.nadir_hi80)})<br>{axis.when(forecast.nadir_at)}"
               f"<br>P(grade 4) {forecast.p_grade4:.0%}") if forecast.nadir_lo80 is not None else ""
     trace = {"type": "scatter", "mode": "markers", "name": "Predicted nadir", "xaxis": "x", "yaxis": "y",
              "x": [x], "y": [y], "marker": {"size": 13, "symbol": "star-triangle-down-open", "color": FORECAST_COLOUR,
                                             "line": {"width": 2}},
              "hovertext": [detail], "hoverinfo": "text", "meta": "predicted-nadir"}
     note = {"x": x, "y": y, "xref": "x", "yref": "y", "ax": 40, "ay": -30, "showarrow": True, "arrowhead": 2,
-            "text": f"Predicted nadir {forecast.nadir_anc_1e9_per_l:.2f}",
+            "text": f"Predicted nadir {nadir}",
             "font": {"size": 11, "color": FORECAST_COLOUR}, "bgcolor": "rgba(255,255,255,0.8)"}
     return [trace], [note]
 

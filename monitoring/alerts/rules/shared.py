@@ -79,9 +79,11 @@ def _recovery_words(facts: CycleFacts, threshold: float) -> str:
 def _nadir_words(forecast: ForecastFacts, facts: CycleFacts) -> str:
     if forecast.nadir_anc_1e9_per_l is None:
         return ""
-    words = f", nadir about {forecast.nadir_anc_1e9_per_l:.2f} x10^9/L"
+    # As the header prints it (`|anc`): never rounded across a grade boundary (0.499, not "0.50").
+    words = f", nadir about {clinical.number_text(forecast.nadir_anc_1e9_per_l)} x10^9/L"
     if forecast.nadir_lo80 is not None and forecast.nadir_hi80 is not None:
-        words += f" (80 % interval {forecast.nadir_lo80:.2f}-{forecast.nadir_hi80:.2f})"
+        words += (f" (80 % interval {clinical.number_text(forecast.nadir_lo80)}-"
+                  f"{clinical.number_text(forecast.nadir_hi80)})")
     if forecast.nadir_at is not None:
         words += f" around {_day(forecast.nadir_at, facts)}"
     return words
