@@ -106,8 +106,9 @@ def body(delivery) -> str:
         minutes = settings.NEUTROWATCH["ESCALATE_AFTER_MINUTES"]
         if delivery.timer_id is not None:  # a step of the team's escalation chain (monitoring/duty/)
             minutes = max(0, int((delivery.timer.due_at - alert.raised_at).total_seconds() // 60))
+        raised = f"{timezone.localtime(alert.raised_at):%Y-%m-%d %H:%M %Z}"
         lines += ["", f"Nobody has acknowledged this {alert.get_severity_display().lower()} alert "
-                      f"for {minutes} minutes; it was raised at {alert.raised_at:%Y-%m-%d %H:%M %Z}."]
+                      f"for {minutes} minutes; it was raised at {raised}."]
     lines += ["", f"Open the alert inbox to acknowledge it: {site}/alerts/"]
     return "\n".join(lines)
 

@@ -3,7 +3,7 @@ test_pipeline.py): one alert per condition, auto-resolution, recipients, escalat
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from monitoring import alerts, clinical, forecasts, records, treatment
 from monitoring.models import Alert, Delivery, Forecast
+from monitoring.transports import email
 from tests.conftest import make_patient, make_user, start_on_regimen
 
 pytestmark = pytest.mark.django_db
@@ -108,6 +109,18 @@ def test_unacknowledged_critical_alert_escalates_once_to_the_charge_nurse(eager,
     assert alert.escalated_at is not None
     assert [m.to for m in mail.outbox] == [["charge.nurse@example.org"]]
     assert "ESCALATED" in mail.outbox[0].subject
+
+
+def test_the_escalation_email_says_when_the_alert_was_raised_in_clinic_time(eager, cycle, patient):
+    # Every other time in the e-mail (and on every screen) is in clinic time; the escalation's was in UTC.
+    eager(anc, patient, "0.3")
+    alert = live(cycle, Alert.Kind.GRADE4_OBSERVED).get()
+    assert eager(alerts.escalate_due, timezone.now() + timedelta(minutes=31)) == 1
+    escalation = alert.deliveries.get(purpose=Delivery.Purpose.ESCALATE, channel=Delivery.Channel.EMAIL)
+    Alert.objects.filter(pk=alert.pk).update(raised_at=datetime(2026, 7, 1, 8, 0, tzinfo=UTC))  # 09:00 in London
+    escalation.refresh_from_db()
+    body = email.body(escalation)
+    assert "it was raised at 2026-07-01 09:00 BST." in body and "UTC" not in body
 
 
 def test_acknowledging_stops_escalation(eager, cycle, patient, nurse):
