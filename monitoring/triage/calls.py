@@ -44,6 +44,8 @@ def context(patient: Patient, now: datetime) -> dict:
     alerts = Alert.objects.filter(patient=patient, resolved_at__isnull=True).order_by("-severity", "-raised_at")
     return {
         "anc_1e9_per_l": str(count.anc_1e9_per_l) if count else None,
+        # As the header reads it: a censored count is "<0.1", not its bound "0.100".
+        "anc_as_received": clinical.count_text(count.anc_1e9_per_l, count.qualifier) if count else None,
         "anc_collected_at": count.collected_at.isoformat() if count else None,
         "anc_age_hours": round((now - count.collected_at).total_seconds() / 3600, 1) if count else None,
         "days_since_chemo": (now - chemo.given_at).days if chemo else None,

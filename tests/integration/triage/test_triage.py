@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from monitoring import alerts, clinical, records
@@ -65,6 +66,17 @@ def test_a_temperature_on_the_call_is_a_reading_and_the_fever_rules_run(table, p
     assert call.grades.get(symptom_name="Fever").grade == "red" and call.outcome == TriageCall.Outcome.ASSESS_NOW
     assert call.context["anc_1e9_per_l"] == "0.300" and call.context["regimen"]
     assert call.context["days_since_chemo"] == 5
+
+
+def test_the_triage_page_reads_a_censored_latest_count_as_the_lab_gave_it(table, nurse_client, patient, cycle):
+    # The patient header says "<0.1"; beside the call the nurse read the bound alone, "0.100".
+    records.record_count(patient, clinical.parse_count(collected_at=timezone.now() - timedelta(hours=2),
+                                                        unit="10^9/L", anc=Decimal("0.1"), qualifier="<"))
+    page = nurse_client.get(reverse("triage_call", args=[patient.pk])).content.decode()
+    latest = page.split("<dt>Latest ANC</dt>")[1].split("</dd>")[0]
+    assert "&lt;0.1 x10^9/L" in latest and "0.100" not in latest
+    header = nurse_client.get(reverse("patient", args=[patient.pk])).content.decode()
+    assert "<strong>&lt;0.1</strong>" in header
 
 
 def test_a_second_red_call_renotifies_the_open_alert(table, patient, nurse):
