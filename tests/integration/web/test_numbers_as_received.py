@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 from datetime import timedelta
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -13,7 +14,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from monitoring import charts, selectors
+from monitoring import charts, clinical, records, selectors, treatment
 from monitoring.labfeed import importers
 from monitoring.models import Alert
 from monitoring.models.results import Source
@@ -46,3 +47,16 @@ def test_a_censored_count_reads_lt_01_everywhere(nurse_client, patient, regimens
     assert [row["anc"] for row in csv.DictReader(StringIO(out.getvalue())) if row["anc"]] == ["<0.1"]
     summary = nurse_client.get(reverse("cycle_summary_csv", args=[patient.pk])).content.decode()
     assert "<0.1" in summary
+
+
+def test_an_earlier_cycles_censored_nadir_reads_lt_01_in_its_summary(nurse_client, patient, regimens):
+    # The folded earlier cycle's summary said "nadir 0.1" where its chart says "Observed nadir <0.1".
+    cycle1 = start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=30)
+    records.record_count(patient, clinical.parse_count(collected_at=timezone.now() - timedelta(days=22),
+                                                        unit="10^9/L", anc=Decimal("0.1"), qualifier="<"))
+    records.record_count(patient, clinical.parse_count(collected_at=timezone.now() - timedelta(days=9, hours=2),
+                                                        unit="10^9/L", anc=Decimal("2.4")))
+    treatment.give_cycle(cycle1.course.cycles.get(number=2), timezone.now() - timedelta(days=9))
+    page = nurse_client.get(reverse("patient", args=[patient.pk])).content.decode()
+    summary = page.split('<details class="earlier-cycle">')[1].split("</summary>")[0]
+    assert "Cycle 1" in summary and "nadir &lt;0.1 x10<sup>9</sup>/L" in summary
