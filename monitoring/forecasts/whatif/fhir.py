@@ -71,7 +71,7 @@ def _resource(resource_id: str, patient: Patient, as_of: datetime, basis: list[d
 def _scenario_rationale(row: ScenarioRow, threshold: float) -> str:
     return (f"Scenario for cycle {row.cycle_number} ({row.cycle} cycle): {row.label}. Predicted nadir "
             f"{row.nadir_anc:g} x10^9/L (80 % band {row.nadir_lo80:g} to {row.nadir_hi80:g}) on day "
-            f"{row.nadir_day:g}; expected days below 0.5 x10^9/L: {row.dsn_days:g}; P(ANC >= {threshold:g} "
+            f"{row.nadir_cycle_day}; expected days below 0.5 x10^9/L: {row.dsn_days:g}; P(ANC >= {threshold:g} "
             f"on the following day 1): {row.p_ready_next_day1:g}.")
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.utils import timezone
+
 from monitoring import selectors
+from monitoring.cycle_calendar import day_of_cycle
 from monitoring.forecasting import HistoryError, population_from_dict
 from monitoring.forecasting.engine import fit_history
 from monitoring.forecasting.scenarios import DELAY_H, DoseStep, scenario_forecasts
@@ -33,6 +36,14 @@ class ScenarioRow:
     p_ready_day1: float
     p_ready_next_day1: float
     curve: dict | None      # this cycle only: hours from its day 1, ANC median and 80 % band (for the chart)
+
+    @property
+    def nadir_cycle_day(self) -> int:
+        """Return the nadir's day of cycle as the ward, the header and the exports count it (calendar days in
+        clinic time, monitoring/cycle_calendar.py), not the engine's fractional day (8.6 after a 14:00 dose is
+        day 9)."""
+        moment = self.window_start + timedelta(days=self.nadir_day - 1)
+        return day_of_cycle(moment, self.window_start, timezone.get_current_timezone())
 
 
 @dataclass(frozen=True)

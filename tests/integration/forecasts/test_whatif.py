@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import datetime, timedelta
 
 import pytest
+from django.template.loader import render_to_string
 from django.utils import timezone
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.riskassessment import RiskAssessment
 
-from monitoring.forecasts.whatif.fhir import SCENARIO_EXTENSION
+from monitoring.forecasts.whatif.fhir import SCENARIO_EXTENSION, _scenario_rationale
+from monitoring.forecasts.whatif.scenarios import ScenarioRow
 from monitoring.models import AccessLog, ApiToken
 from tests.conftest import start_on_regimen
 
@@ -120,3 +123,15 @@ def test_a_read_is_exactly_one_entry_in_the_audit_trail(client, patient, due_cyc
 def test_a_patient_without_a_current_cycle_gets_an_empty_bundle(client, patient, token):
     body = get(client, patient.mrn, token).json()
     assert Bundle.model_validate(body).total == 0
+
+
+def test_the_nadir_day_is_the_calendar_day_of_cycle_every_other_screen_counts():
+    # The engine's day 8.6 of a cycle given at 14:00 is 02:24 on the ninth calendar day: the ward, the header
+    # and the exports say "day 9" (docs/one-truth.md); the what-if table said "8.6" and the FHIR rationale "day 8.6".
+    day1 = timezone.make_aware(datetime(2026, 11, 28, 14, 0))
+    row = ScenarioRow(key="as_planned", label="As planned", cycle="current", cycle_number=3, window_start=day1,
+                      window_end=day1 + timedelta(days=21), nadir_anc=0.9, nadir_lo80=0.6, nadir_hi80=1.3,
+                      nadir_day=8.6, p_grade4=0.05, dsn_days=0.0, p_ready_day1=1.0, p_ready_next_day1=0.9, curve=None)
+    cells = re.findall(r"<td>(.*?)</td>", render_to_string("monitoring/_whatif_row.html", {"row": row}))
+    assert cells[1] == "9"
+    assert "on day 9;" in _scenario_rationale(row, 1.5)
