@@ -59,9 +59,12 @@ def payload(delivery) -> dict:
             "kind": alert.kind,
             "severity": alert.get_severity_display().lower(),
             "severity_level": alert.severity,
+            "title": alert.title,  # the e-mail's subject and the SMS say the alert by its title
             "message": alert.message,
             "evidence": alert.evidence,
             "raised_at": alert.raised_at.isoformat(),
+            # Cleared (the condition is over) but not acknowledged: the e-mail and SMS say "cleared, not seen".
+            "cleared_at": alert.cleared_at.isoformat() if alert.cleared_at else None,
             "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
             "acknowledged_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else None,
         },

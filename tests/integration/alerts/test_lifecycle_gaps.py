@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from monitoring import alerts, clinical, records
 from monitoring.models import Alert, AlertEvent, Delivery
-from monitoring.transports import email
+from monitoring.transports import email, sms, webhook
 from tests.conftest import start_on_regimen
 
 pytestmark = pytest.mark.django_db
@@ -55,6 +55,20 @@ def test_a_cleared_critical_nobody_acknowledged_still_escalates_and_its_email_sa
     assert "It has since CLEARED" in body and "Nobody has acknowledged it" in body
     assert "ANC 0.300" in body or "ANC 0.30 " in body  # what happened, in the alert's own words
     assert "Still needed: make sure the patient was contacted" in body
+
+
+def test_the_webhook_says_what_the_email_and_sms_say_of_a_cleared_unseen_alert(patient, cycle):
+    # The e-mail and the SMS say "cleared, not seen" and give the title; the webhook's JSON had neither.
+    count(patient, "0.30", hours_ago=30)
+    grade4 = live(patient, Alert.Kind.GRADE4_OBSERVED)
+    count(patient, "2.10", hours_ago=2)
+    grade4.refresh_from_db()
+    assert alerts.escalate_due(timezone.now() + timedelta(hours=1)) == 1
+    escalation = grade4.deliveries.get(purpose=Delivery.Purpose.ESCALATE, channel=Delivery.Channel.EMAIL)
+    assert "(cleared, not seen)" in sms.text(escalation)
+    sent = webhook.payload(escalation)["alert"]
+    assert sent["cleared_at"] == grade4.cleared_at.isoformat() and sent["acknowledged_at"] is None
+    assert sent["title"] == grade4.title and grade4.title in email.subject(escalation)
 
 
 # --- 1. A fever entered late ------------------------------------------------------------------
