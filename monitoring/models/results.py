@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from monitoring import clinical
@@ -78,7 +79,8 @@ class CountResult(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"ANC {self.anc_1e9_per_l} x10^9/L at {self.collected_at:%Y-%m-%d %H:%M}"
+        # As the patient page reads it (the record history names a count by this): "<0.1", clinic time.
+        return f"ANC {self.anc_display} x10^9/L at {timezone.localtime(self.collected_at):%Y-%m-%d %H:%M}"
 
     def save(self, *args, **kwargs) -> None:
         self.ctcae_grade = clinical.ctcae_grade(self.anc_1e9_per_l, self.lln_1e9_per_l)
@@ -130,7 +132,8 @@ class GcsfDose(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_product_display()} {self.dose} {self.dose_unit} at {self.given_at:%Y-%m-%d %H:%M}"
+        return (f"{self.get_product_display()} {self.dose} {self.dose_unit} at "
+                f"{timezone.localtime(self.given_at):%Y-%m-%d %H:%M}")
 
     @property
     def long_acting(self) -> bool:
@@ -173,7 +176,7 @@ class TemperatureReading(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.temperature_c} °C at {self.taken_at:%Y-%m-%d %H:%M}"
+        return f"{self.temperature_c} °C at {timezone.localtime(self.taken_at):%Y-%m-%d %H:%M}"
 
     @property
     def is_fever(self) -> bool:

@@ -1,7 +1,7 @@
 """Every write in history (issue 25 item 3): demo data, alerts (raised, acknowledged, escalated), regimens."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from io import StringIO
 
@@ -71,3 +71,17 @@ def test_a_regimen_threshold_changed_in_the_admin_is_in_its_history(client, team
     assert change.history_type == "~" and change.next_cycle_anc_1e9_per_l == Decimal("1.0")
     url = reverse("admin:monitoring_regimen_history", args=[regimen.pk])
     assert "1.0" in client.get(url).content.decode()
+
+
+def test_the_record_history_names_a_result_as_the_patient_page_does(nurse_client, patient, regimens):
+    # The history labelled a count "ANC 0.100 x10^9/L at 2026-07-01 08:00" (the bound, in UTC) where the
+    # patient page reads "<0.1" at 09:00 (clinic time, BST).
+    start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=8)
+    summer = timezone.make_aware(datetime(2026, 7, 1, 9, 0))  # 08:00 UTC
+    records.record_count(patient, clinical.parse_count(collected_at=summer, unit="10^9/L", anc=Decimal("0.1"),
+                                                        qualifier="<"))
+    records.record_temperature(patient, taken_at=summer, temperature_c=Decimal("37.2"), entered_value="37.2")
+    page = nurse_client.get(reverse("patient_history", args=[patient.pk])).content.decode()
+    assert "ANC &lt;0.1 x10^9/L at 2026-07-01 09:00" in page
+    assert "37.20 °C at 2026-07-01 09:00" in page
+    assert "08:00" not in page
