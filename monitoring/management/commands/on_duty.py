@@ -14,7 +14,7 @@ from datetime import datetime
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from monitoring.alerts import chains
+from monitoring.alerts import chains, words
 from monitoring.duty import rota
 from monitoring.models import Alert, Team
 
@@ -43,8 +43,8 @@ class Command(BaseCommand):
             return
         self.stdout.write(f"{found} at {timezone.localtime(moment):%a %Y-%m-%d %H:%M %Z}:")
         for duty in duties or []:
-            self.stdout.write(f"  {duty.user.username:<14} {duty.role_label} until "
-                              f"{timezone.localtime(duty.until):%a %H:%M}")
+            # As the ward's duty panel says it: "08:00 tomorrow", "Sun 13 Dec 08:00" (from the moment asked about).
+            self.stdout.write(f"  {duty.user.username:<14} {duty.role_label} until {words.when(duty.until, moment)}")
         if not duties:
             self.stdout.write("  nobody on duty (the fallback contact is told)")
         self.stdout.write(f"A {severity} alert raised then:" if steps

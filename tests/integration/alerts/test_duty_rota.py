@@ -208,7 +208,9 @@ def test_on_duty_command_prints_json_for_a_weekday_day_and_night(team, unit):
     assert chains.plan(team, Alert.Severity.CRITICAL, at(0, "17:50"))[1].notify == ["reg"]
     out = StringIO()
     call_command("on_duty", "Oncology day unit", "--at", "2026-12-07T22:00", stdout=out)
-    assert "nightn         Nurse on duty until Tue 08:00" in out.getvalue()
+    # As the ward's duty panel and the rota page say it (a bare weekday a week away read as the coming one).
+    assert "nightn         Nurse on duty until 08:00 tomorrow" in out.getvalue()
+    assert "until Tue 08:00" not in out.getvalue(), out.getvalue()
     assert "after  15 min: registrar  -> reg" in out.getvalue()
 
 
