@@ -94,6 +94,9 @@ class WardRow:
     in_hand: int = 0  # live alerts acknowledged while their condition lasts (issue 21)
     stored_forecast: WardForecast | None = None  # the cycle's stored forecast, even one that failed
     since_count: str = ""
+    # Any live febrile-neutropenia alert, ongoing, in hand or cleared but not seen: the next cycle waits
+    # for the oncologist's review, as the patient page's header says (templatetags readiness).
+    after_fn: bool = False
 
     @property
     def max_severity_label(self) -> str:
@@ -338,6 +341,7 @@ def _ward_row(patient: WardPatient, course: WardCourse | None, cycle: WardCycle 
         in_hand=sum(1 for a in alerts if a.acknowledged_at is not None),
         stored_forecast=forecast,
         since_count=since(last_count.collected_at, now) if last_count else "",
+        after_fn=any(a.kind == FN_KIND for a in alerts),
     )
     row.risk, row.reasons = _risk(row)
     return row

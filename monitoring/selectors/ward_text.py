@@ -65,7 +65,7 @@ class WardWords:
             words.nadir_day = _day(forecast.nadir_at, "D d M") + (f" (day {nadir_day})" if nadir_day else "")
             words.p_grade4 = _percent(forecast.p_grade4)
             words.next_fbc = _day(forecast.next_fbc_on, "D j M") if forecast.next_fbc_on else ""
-        ready = wording.readiness(forecast.p_ready, row.has_fn_alert) if forecast is not None and \
+        ready = wording.readiness(forecast.p_ready, row.after_fn) if forecast is not None and \
             forecast.p_ready is not None else None
         if ready is not None:
             words.readiness, words.readiness_concern = ready.words, ready.concern

@@ -146,3 +146,21 @@ def test_two_results_collected_at_the_same_moment_read_the_same_on_both_screens(
     row = ward_rows(nurse_client.get(reverse("ward")).content.decode())[patient.pk]
     facts = header_facts(nurse_client.get(reverse("patient", args=[patient.pk])).content.decode())
     assert first(ANC, row["anc"]) == first(ANC, facts["Last ANC"]) == "3.07"
+
+
+def test_after_a_febrile_neutropenia_nobody_has_seen_both_screens_ask_for_the_oncologists_review(
+        nurse_client, team, regimens):
+    # The fever settled (the alert cleared) but nobody acknowledged it: the header said "Oncologist review
+    # after febrile neutropenia" while the ward's row said the forecast's "Likely ready".
+    from django.utils import timezone
+
+    from monitoring.models import Alert
+    from tests.story import build_story_patient, raise_alert
+
+    patient, cycles = build_story_patient(team, regimens)
+    raise_alert(patient, cycles[2], kind=Alert.Kind.FEBRILE_NEUTROPENIA, severity=Alert.Severity.CRITICAL,
+                cleared_at=timezone.now())
+    row = ward_rows(nurse_client.get(reverse("ward")).content.decode())[patient.pk]
+    facts = header_facts(nurse_client.get(reverse("patient", args=[patient.pk])).content.decode())
+    assert facts["Next cycle"].startswith("Oncologist review after febrile neutropenia")
+    assert row["next"].startswith("Oncologist review after febrile neutropenia"), row["next"]
