@@ -56,15 +56,16 @@ def _change_line(evidence: dict, now: datetime) -> str:
 
 
 def _value_line(evidence: dict, now: datetime, key: str, words: str, moment_key: str, preposition: str = "at",
-                digits: int = 2, measured: bool = False) -> str:
+                digits: int = 2, measured: bool = False, as_received: str | None = None) -> str:
     """Return "<words> <value> [at/by <moment>]" for one value of the evidence, popping what it used.
 
-    `measured`: the value is a count as received (all the places the lab gave), not a computed one.
+    `measured`: the value is a count as received (all the places the lab gave), not a computed one;
+    `as_received`: a censored count's text ("<0.1"), shown instead of its bound.
     """
     if evidence.get(key) is None:
         return ""
     value = evidence.pop(key)
-    line = words.format(count(value) if measured else number(value, digits))
+    line = words.format(as_received or (count(value) if measured else number(value, digits)))
     if evidence.get(moment_key):
         line += f" {preposition} {when(parse_moment(evidence.pop(moment_key)), now)}"
     return line
@@ -72,7 +73,7 @@ def _value_line(evidence: dict, now: datetime, key: str, words: str, moment_key:
 
 def _latest_line(evidence: dict, now: datetime) -> str:
     return _value_line(evidence, now, "latest_anc_1e9_per_l", f"Latest ANC {{}} {ANC_UNIT}", "latest_collected_at",
-                       measured=True)
+                       measured=True, as_received=evidence.pop("latest_anc_as_received", None))
 
 
 def _recovered_line(evidence: dict, now: datetime) -> str:

@@ -163,8 +163,8 @@ def _headline_detail(kind: str, evidence: dict, now: datetime) -> str:
     if kind == "grade4_predicted" and evidence.get("nadir_at"):
         return day_text(parse_moment(evidence["nadir_at"]), now)
     if kind in ("grade4_observed", "grade3_observed") and evidence.get("anc_1e9_per_l") is not None:
-        latest = evidence.get("latest_anc_1e9_per_l")
-        now_words = f", latest {count(latest)}" if latest is not None else ""
+        latest = evidence.get("latest_anc_as_received") or evidence.get("latest_anc_1e9_per_l")
+        now_words = f", latest {count(latest)}" if latest is not None else ""  # count() keeps "<0.1" as it is
         anc = evidence.get("anc_as_received") or count(evidence["anc_1e9_per_l"])  # a censored one: "<0.1"
         return f"(ANC {anc}{now_words})"
     if kind == "fever_unknown_anc" and evidence.get("late_fever"):

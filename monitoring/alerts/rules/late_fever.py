@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from monitoring import clinical
 from monitoring.alerts.rules.facts import FEBRILE_NEUTROPENIA, FEVER_UNKNOWN_ANC, HIGH, CycleFacts, Finding, Thresholds
-from monitoring.alerts.rules.shared import _forecast_low_within, _latest_count, _when
+from monitoring.alerts.rules.shared import _as_received, _forecast_low_within, _latest_count, _when
 
 # A save takes its `now` before it stores the reading (an import of a large file, up to minutes before):
 # an entry this far after `now` is the one being saved. Further on, `now` is a replay of the past (a
@@ -90,7 +90,8 @@ def _neutropenia_possible(facts: CycleFacts, fever: clinical.TemperaturePoint) -
                                                "predicted_at": low.time.isoformat()})
     if last is None or last.collected_at < fever.taken_at - clinical.KNOWN_ANC_WITHIN:
         return "no blood count from around the fever or since: neutrophil status unknown", {}
-    evidence = {"anc_1e9_per_l": str(last.anc_1e9_per_l), "collected_at": last.collected_at.isoformat()}
+    evidence = {"anc_1e9_per_l": str(last.anc_1e9_per_l), "collected_at": last.collected_at.isoformat(),
+                **_as_received(last)}
     words = f"ANC {last.anc_text} x10^9/L on {_when(last.collected_at, facts)}"
     if last.anc_1e9_per_l < clinical.FN_ANC_BELOW:
         return f"last {words}: may have been, and may still be, neutropenic", evidence

@@ -25,7 +25,14 @@ from monitoring.alerts.rules.facts import (
     Thresholds,
 )
 from monitoring.alerts.rules.late_fever import late_fever
-from monitoring.alerts.rules.shared import _fever, _forecast_low_within, _latest_count, _recent_temperatures, _when
+from monitoring.alerts.rules.shared import (
+    _as_received,
+    _fever,
+    _forecast_low_within,
+    _latest_count,
+    _recent_temperatures,
+    _when,
+)
 
 
 def observed_grade(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
@@ -69,7 +76,8 @@ def _latest_evidence(facts: CycleFacts, worst: CountPoint) -> dict:
     latest = counts[-1] if counts else None
     if latest is None or latest == worst:
         return {}
-    return {"latest_anc_1e9_per_l": str(latest.anc_1e9_per_l), "latest_collected_at": latest.collected_at.isoformat()}
+    return {"latest_anc_1e9_per_l": str(latest.anc_1e9_per_l), "latest_collected_at": latest.collected_at.isoformat(),
+            **_as_received(latest, "latest_anc_as_received")}
 
 
 def platelets_grade4(facts: CycleFacts, thresholds: Thresholds) -> Finding | None:
@@ -161,7 +169,8 @@ def _neutropenia(facts: CycleFacts, thresholds: Thresholds, criterion: str, feve
                                       else last.anc_1e9_per_l < clinical.FN_ANC_BELOW)
     if bound_met:
         return (f"last ANC {last.anc_text} x10^9/L ({_when(last.collected_at, facts)})",
-                {"anc_1e9_per_l": str(last.anc_1e9_per_l), "collected_at": last.collected_at.isoformat()})
+                {"anc_1e9_per_l": str(last.anc_1e9_per_l), "collected_at": last.collected_at.isoformat(),
+                 **_as_received(last)})
     low = None if nice else _forecast_low_within(facts, fever.taken_at, clinical.FN_PREDICTION_HORIZON)
     if low is None:
         return "", {}
@@ -197,9 +206,9 @@ def _fn_episode_continuing(facts: CycleFacts, thresholds: Thresholds) -> Finding
     if last is None or last.anc_1e9_per_l >= clinical.GRADE4_BELOW:
         return None
     evidence = {"anc_1e9_per_l": str(last.anc_1e9_per_l), "collected_at": last.collected_at.isoformat(),
-                "fever_policy": thresholds.fever_policy, "episode_continuing": True}
+                **_as_received(last), "fever_policy": thresholds.fever_policy, "episode_continuing": True}
     message = (f"Febrile neutropenia episode continuing: no fever in the last 24 h, but the last ANC is "
-               f"{last.anc_1e9_per_l} x10^9/L ({_when(last.collected_at, facts)}), below "
+               f"{last.anc_text} x10^9/L ({_when(last.collected_at, facts)}), below "
                f"{clinical.GRADE4_BELOW}. Continue the FN pathway and antibiotics until the ANC is "
                f"{clinical.GRADE4_BELOW} or more (IDSA 2010).")
     return Finding(FEBRILE_NEUTROPENIA, CRITICAL, message, evidence)

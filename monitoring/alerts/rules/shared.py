@@ -76,6 +76,11 @@ def _recovery_words(facts: CycleFacts, threshold: float) -> str:
 
 
 
+def _as_received(count: CountPoint, key: str = "anc_as_received") -> dict:
+    """Return {key: "<0.1"} for a censored count (its evidence then reads as the lab reported it), else {}."""
+    return {key: count.anc_text} if count.qualifier else {}
+
+
 def _nadir_words(forecast: ForecastFacts, facts: CycleFacts) -> str:
     if forecast.nadir_anc_1e9_per_l is None:
         return ""

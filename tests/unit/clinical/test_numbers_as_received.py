@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
 
 from monitoring import clinical
-from monitoring.alerts import evidence, rules
+from monitoring.alerts import evidence, presentation, rules
 from monitoring.charts.common import _Axis
 from monitoring.charts.traces import _predicted_nadir
-from tests.unit.alerts.cycle_facts import T, facts, forecast
+from tests.unit.alerts.cycle_facts import DAY1, T, count, facts, forecast, kinds, temp
 
 
 @pytest.mark.parametrize("value, digits, shown", [
@@ -63,3 +63,27 @@ def test_the_charts_predicted_nadir_reads_as_the_header_does():
     (trace,), (note,) = _predicted_nadir(predicted, _Axis(day1))
     assert note["text"] == "Predicted nadir 0.499"
     assert trace["hovertext"][0].startswith("Predicted nadir 0.499 x10⁹/L (80 %: 0.20 to 0.995)<br>")
+
+
+def _censored(day: float, bound: str) -> rules.CountPoint:
+    return rules.CountPoint(DAY1 + timedelta(days=day - 1), Decimal(bound), count_id=int(day * 10), qualifier="<")
+
+
+def test_a_censored_count_reads_lt_01_in_every_alerts_evidence_as_in_its_message():
+    # The message said "last ANC <0.1" and, in the same card, the evidence "ANC 0.100 ×10⁹/L".
+    now = DAY1 + timedelta(days=9)
+    fn = kinds(facts(9, counts=(_censored(8, "0.1"),), temperatures=(temp(8.9, "38.6"),)))[rules.FEBRILE_NEUTROPENIA]
+    assert "last ANC <0.1 x10^9/L" in fn.message
+    assert evidence.evidence_lines(fn.evidence, now)[0].startswith("ANC <0.1 ×10⁹/L at ")
+
+    continuing = kinds(facts(10, counts=(_censored(8, "0.1"),), live_kinds=frozenset({rules.FEBRILE_NEUTROPENIA})))
+    episode = continuing[rules.FEBRILE_NEUTROPENIA]
+    assert "the last ANC is <0.1 x10^9/L" in episode.message
+    assert evidence.evidence_lines(episode.evidence, now)[0].startswith("ANC <0.1 ×10⁹/L at ")
+
+    # A worst count of 0.05, then the lab's "<0.1": the latest reads "<0.1", not its bound.
+    grade4 = kinds(facts(10, counts=(count(8, "0.05"), _censored(9, "0.1"))))[rules.GRADE4_OBSERVED]
+    assert "Latest ANC <0.1 ×10⁹/L at 10:00 yesterday" in evidence.evidence_lines(grade4.evidence, now)
+    assert presentation.headline(SimpleNamespace(kind=rules.GRADE4_OBSERVED, title="Grade 4 neutropenia observed",
+                                                 evidence=grade4.evidence, cleared_at=None), now).startswith(
+        "Grade 4 observed (ANC 0.05, latest <0.1)")
