@@ -116,7 +116,8 @@ def transition(old_kind_label: str, shown: dict, finding: Finding, tz: tzinfo) -
 def _describe(evidence: dict, tz: tzinfo) -> str:
     """Return the values an alert rests on, in a few words: "ANC 0.40 at Fri 04 Dec 08:10"."""
     parts = []
-    anc, at = evidence.get("anc_1e9_per_l"), evidence.get("collected_at")
+    # A censored count as the lab reported it ("<0.1"), as the alert's own evidence reads it.
+    anc, at = evidence.get("anc_as_received") or evidence.get("anc_1e9_per_l"), evidence.get("collected_at")
     if anc is not None:
         parts.append(f"ANC {anc}{' at ' + _at(at, tz) if at else ''}")
     if evidence.get("temperature_c") is not None:

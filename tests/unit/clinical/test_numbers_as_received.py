@@ -11,6 +11,7 @@ import pytest
 
 from monitoring import clinical
 from monitoring.alerts import evidence, presentation, rules
+from monitoring.alerts.rules.worsening import transition
 from monitoring.charts.common import _Axis
 from monitoring.charts.traces import _predicted_nadir
 from tests.unit.alerts.cycle_facts import DAY1, T, count, facts, forecast, kinds, temp
@@ -87,3 +88,10 @@ def test_a_censored_count_reads_lt_01_in_every_alerts_evidence_as_in_its_message
     assert presentation.headline(SimpleNamespace(kind=rules.GRADE4_OBSERVED, title="Grade 4 neutropenia observed",
                                                  evidence=grade4.evidence, cleared_at=None), now).startswith(
         "Grade 4 observed (ANC 0.05, latest <0.1)")
+
+
+def test_a_worse_alerts_change_names_a_censored_count_as_received():
+    # "Worse: grade 3 observed (ANC 0.8 ...) -> ANC 0.1": the "<0.1" that made it worse read as its bound.
+    worse = kinds(facts(10, counts=(count(8, "0.8"), _censored(9, "0.1"))))[rules.GRADE4_OBSERVED]
+    change = transition("Grade 3 observed", {"anc_1e9_per_l": "0.8"}, worse, UTC)
+    assert change == "Grade 3 observed (ANC 0.8) -> ANC <0.1 at Tue 19 May 09:00"
