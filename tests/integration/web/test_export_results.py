@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from io import StringIO
 
@@ -84,3 +84,14 @@ def test_unknown_mrn_is_an_error(team):
     make_patient(team, mrn="MRN002")
     with pytest.raises(CommandError, match="NOPE"):
         _export("--mrn", "NOPE")
+
+
+def test_results_leave_in_the_order_they_were_taken_across_the_autumn_clock_change(patient):
+    # 01:30 BST is 00:30 UTC; 01:10 GMT, forty minutes later, is 01:10 UTC. Sorted as text,
+    # "2026-10-25T01:10:00+00:00" came before "2026-10-25T01:30:00+01:00".
+    first, second = datetime(2026, 10, 25, 0, 30, tzinfo=UTC), datetime(2026, 10, 25, 1, 10, tzinfo=UTC)
+    for at, anc in ((first, "2.1"), (second, "1.9")):
+        records.record_count(patient, clinical.parse_count(collected_at=at, unit="10^9/L", anc=Decimal(anc)))
+    rows = list(csv.DictReader(StringIO(_export("--mrn", patient.mrn))))
+    assert [(row["collected_at"], row["anc"]) for row in rows] == [
+        ("2026-10-25T01:30:00+01:00", "2.100"), ("2026-10-25T01:10:00+00:00", "1.900")]
