@@ -19,6 +19,7 @@ from django.utils import timezone
 from monitoring import clinical, records
 from monitoring.alerts import chain_hooks as duty_hooks
 from monitoring.alerts import timers
+from monitoring.cycle_calendar import day_of_cycle
 from monitoring.models import Alert, ChemoAdministration, CountResult, Patient, TriageCall, TriageSymptom
 from monitoring.models.duty import TriageCallGrade
 from monitoring.models.results import Source
@@ -48,7 +49,8 @@ def context(patient: Patient, now: datetime) -> dict:
         "anc_as_received": clinical.count_text(count.anc_1e9_per_l, count.qualifier) if count else None,
         "anc_collected_at": count.collected_at.isoformat() if count else None,
         "anc_age_hours": round((now - count.collected_at).total_seconds() / 3600, 1) if count else None,
-        "days_since_chemo": (now - chemo.given_at).days if chemo else None,
+        # Calendar days in clinic time, as the cycle's day counts them (day 8 is 7 days on), not 24-hour periods.
+        "days_since_chemo": day_of_cycle(now, chemo.given_at, timezone.get_current_timezone()) - 1 if chemo else None,
         "regimen": course.regimen.name if course else (chemo.cycle.course.regimen.name if chemo else None),
         "open_alerts": [f"{a.get_severity_display()}: {a.title}" for a in alerts],
     }

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from monitoring import alerts, clinical, records
+from monitoring import alerts, clinical, records, treatment
 from monitoring.models import Alert, TemperatureReading, TriageCall
 from monitoring.triage import calls
 from monitoring.triage.defaults import DEFAULT_TABLE
@@ -77,6 +77,17 @@ def test_the_triage_page_reads_a_censored_latest_count_as_the_lab_gave_it(table,
     assert "&lt;0.1 x10^9/L" in latest and "0.100" not in latest
     header = nurse_client.get(reverse("patient", args=[patient.pk])).content.decode()
     assert "<strong>&lt;0.1</strong>" in header
+
+
+def test_days_since_chemotherapy_count_calendar_days_as_the_day_of_cycle_does(table, patient, regimens):
+    # Chemotherapy at 14:00 on 20 Nov, a call at 09:00 on 27 Nov: the header says "day 8" (7 days on);
+    # the triage page said 6 (whole 24-hour periods), a day short of the cycle's own count.
+    given = timezone.make_aware(datetime(2026, 11, 20, 14, 0))
+    cycle = treatment.start_course(patient, regimens["DOCETAXEL-75-Q3W"], given, 4).cycles.get(number=1)
+    treatment.give_cycle(cycle, given)
+    call_at = timezone.make_aware(datetime(2026, 11, 27, 9, 0))
+    assert cycle.cycle_day(call_at) == 8
+    assert calls.context(patient, call_at)["days_since_chemo"] == 7
 
 
 def test_a_second_red_call_renotifies_the_open_alert(table, patient, nurse):
