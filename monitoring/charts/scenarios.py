@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from monitoring.charts.common import ANC_UNIT, LOG_FLOOR_1E9_PER_L, _Axis
+from monitoring.clinical import number_text
 
 # Okabe-Ito colours (told apart with colour blindness too), each with its own dash, none the
 # forecast's blue: no two scenarios depend on colour alone.
@@ -59,7 +60,8 @@ def _traces(row, axis: _Axis, day1) -> list[dict]:
          "hoverinfo": "skip"},
         {**common, "name": name, "y": [max(v, LOG_FLOOR_1E9_PER_L) for v in curve["anc"]],
          "line": {"color": colour, "width": 2, "dash": dash},
-         "hovertext": [f"{row.label}: {mid:.2f} {ANC_UNIT} (80 %: {low:.2f} to {high:.2f})<br>{axis.when(m)}"
+         "hovertext": [f"{row.label}: {number_text(mid)} {ANC_UNIT} (80 %: {number_text(low)} to {number_text(high)})"
+                       f"<br>{axis.when(m)}"
                        for mid, low, high, m in zip(curve["anc"], curve["lo80"], curve["hi80"], moments, strict=True)],
          "hoverinfo": "text"},
     ]

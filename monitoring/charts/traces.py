@@ -60,19 +60,24 @@ def _forecast_traces(forecast, axis: _Axis, name: str = "Forecast median") -> li
         {"type": "scatter", "mode": "lines", "name": name, "xaxis": "x", "yaxis": "y", "x": x,
          "y": [max(p["anc"], LOG_FLOOR_1E9_PER_L) for p in points],
          "line": {"color": FORECAST_COLOUR, "width": 2, "dash": "dash"},
-         "hovertext": [f"Forecast {p['anc']:.2f} {ANC_UNIT} (80 %: {p['lo80']:.2f} to {p['hi80']:.2f})<br>"
+         "hovertext": [f"Forecast {_anc(p['anc'])} {ANC_UNIT} (80 %: {_anc(p['lo80'])} to {_anc(p['hi80'])})<br>"
                        f"{axis.when(moment(p['time']))}" for p in points],
          "hoverinfo": "text", "meta": "forecast"},
     ]
+
+
+def _anc(value: float) -> str:
+    """Return a forecast ANC as the header prints it (`|anc`): 0.499, never "0.50" across a grade boundary."""
+    return clinical.number_text(value)
 
 
 def _predicted_nadir(forecast, axis: _Axis) -> tuple[list[dict], list[dict]]:
     if forecast is None or forecast.error or forecast.nadir_at is None or forecast.nadir_anc_1e9_per_l is None:
         return [], []
     x, y = axis.x(forecast.nadir_at), max(forecast.nadir_anc_1e9_per_l, LOG_FLOOR_1E9_PER_L)
-    nadir = clinical.number_text(forecast.nadir_anc_1e9_per_l)  # the header's number (`|anc`): 0.499, not "0.50"
-    detail = (f"Predicted nadir {nadir} {ANC_UNIT} (80 %: {clinical.number_text(forecast.nadir_lo80)} to "
-              f"{clinical.number_text(forecast.nadir_hi80)})<br>{axis.when(forecast.nadir_at)}"
+    nadir = _anc(forecast.nadir_anc_1e9_per_l)  # the header's number
+    detail = (f"Predicted nadir {nadir} {ANC_UNIT} (80 %: {_anc(forecast.nadir_lo80)} to "
+              f"{_anc(forecast.nadir_hi80)})<br>{axis.when(forecast.nadir_at)}"
               f"<br>P(grade 4) {forecast.p_grade4:.0%}") if forecast.nadir_lo80 is not None else ""
     trace = {"type": "scatter", "mode": "markers", "name": "Predicted nadir", "xaxis": "x", "yaxis": "y",
              "x": [x], "y": [y], "marker": {"size": 13, "symbol": "star-triangle-down-open", "color": FORECAST_COLOUR,

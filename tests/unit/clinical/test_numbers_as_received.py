@@ -13,7 +13,8 @@ from monitoring import clinical
 from monitoring.alerts import evidence, presentation, rules
 from monitoring.alerts.rules.worsening import transition
 from monitoring.charts.common import _Axis
-from monitoring.charts.traces import _predicted_nadir
+from monitoring.charts.scenarios import _traces
+from monitoring.charts.traces import _forecast_traces, _predicted_nadir
 from tests.unit.alerts.cycle_facts import DAY1, T, count, facts, forecast, kinds, temp
 
 
@@ -95,3 +96,17 @@ def test_a_worse_alerts_change_names_a_censored_count_as_received():
     worse = kinds(facts(10, counts=(count(8, "0.8"), _censored(9, "0.1"))))[rules.GRADE4_OBSERVED]
     change = transition("Grade 3 observed", {"anc_1e9_per_l": "0.8"}, worse, UTC)
     assert change == "Grade 3 observed (ANC 0.8) -> ANC <0.1 at Tue 19 May 09:00"
+
+
+def test_the_forecast_curves_hover_never_rounds_across_a_grade_boundary():
+    # Hovering the forecast's lowest point read "Forecast 0.50" beside the marker's "Predicted nadir 0.499".
+    day1 = datetime(2026, 5, 11, 9, tzinfo=UTC)
+    predicted = SimpleNamespace(error="", trajectory=[{"time": "2026-05-18T10:00:00", "anc": 0.499, "lo80": 0.2,
+                                                       "hi80": 0.9951}])
+    median = next(t for t in _forecast_traces(predicted, _Axis(day1)) if t["meta"] == "forecast")
+    assert median["hovertext"][0].startswith("Forecast 0.499 x10⁹/L (80 %: 0.20 to 0.995)<br>")
+    # ... and a what-if band's the same (charts/scenarios.py).
+    row = SimpleNamespace(key="peg_day2", label="Pegfilgrastim day 2",
+                          curve={"hours": [168], "anc": [0.499], "lo80": [0.2], "hi80": [0.9951]})
+    whatif = next(t for t in _traces(row, _Axis(day1), day1) if "hovertext" in t)
+    assert whatif["hovertext"][0].startswith("Pegfilgrastim day 2: 0.499 x10⁹/L (80 %: 0.20 to 0.995)<br>")
