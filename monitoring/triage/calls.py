@@ -19,6 +19,7 @@ from django.utils import timezone
 from monitoring import clinical, records
 from monitoring.alerts import chain_hooks as duty_hooks
 from monitoring.alerts import timers
+from monitoring.alerts.presentation import alert_order
 from monitoring.cycle_calendar import day_of_cycle
 from monitoring.models import Alert, ChemoAdministration, CountResult, Patient, TriageCall, TriageSymptom
 from monitoring.models.duty import TriageCallGrade
@@ -42,7 +43,8 @@ def context(patient: Patient, now: datetime) -> dict:
     chemo = (ChemoAdministration.objects.filter(cycle__course__patient=patient, given_at__lte=now)
              .select_related("cycle__course__regimen").order_by("-given_at").first())
     course = patient.courses.filter(active=True).select_related("regimen").first()
-    alerts = Alert.objects.filter(patient=patient, resolved_at__isnull=True).order_by("-severity", "-raised_at")
+    # In the ward's and the patient page's order: febrile neutropenia first, then the most severe.
+    alerts = sorted(Alert.objects.filter(patient=patient, resolved_at__isnull=True), key=alert_order)
     return {
         "anc_1e9_per_l": str(count.anc_1e9_per_l) if count else None,
         # As the header reads it: a censored count is "<0.1", not its bound "0.100".

@@ -14,6 +14,7 @@ from monitoring.models import Alert, TemperatureReading, TriageCall
 from monitoring.triage import calls
 from monitoring.triage.defaults import DEFAULT_TABLE
 from tests.integration.triage.symptoms import load_triage_table
+from tests.story import raise_alert
 
 pytestmark = pytest.mark.django_db
 
@@ -88,6 +89,17 @@ def test_days_since_chemotherapy_count_calendar_days_as_the_day_of_cycle_does(ta
     call_at = timezone.make_aware(datetime(2026, 11, 27, 9, 0))
     assert cycle.cycle_day(call_at) == 8
     assert calls.context(patient, call_at)["days_since_chemo"] == 7
+
+
+def test_beside_the_call_the_open_alerts_come_in_the_patient_pages_order(table, nurse_client, patient, cycle):
+    # Febrile neutropenia first, as on the ward and the patient page: the triage page put a newer
+    # critical alert first, so the one that needs antibiotics within the hour read as second.
+    now = timezone.now()
+    raise_alert(patient, cycle, kind=Alert.Kind.FEBRILE_NEUTROPENIA, raised_at=now - timedelta(hours=2))
+    raise_alert(patient, cycle, kind=Alert.Kind.GRADE4_OBSERVED, raised_at=now - timedelta(hours=1))
+    header = nurse_client.get(reverse("patient", args=[patient.pk])).content.decode()
+    assert "Febrile neutropenia" in header.split('<div class="fact-alerts">')[1].split("</div>")[0]
+    assert calls.context(patient, now)["open_alerts"][0] == "Critical: Febrile neutropenia suspected"
 
 
 def test_a_second_red_call_renotifies_the_open_alert(table, patient, nurse):
