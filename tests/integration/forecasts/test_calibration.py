@@ -117,6 +117,12 @@ def test_calibration_page_needs_login_and_shows_no_patient(nurse_client, patient
     assert patient.mrn not in content and patient.family_name not in content
 
 
+def test_the_calibration_page_gives_the_alert_threshold_as_every_alert_does(nurse_client):
+    # Every alert says "P(grade 4) 44 % (alert from 20 %)"; this page said "at least 0.2".
+    content = nurse_client.get(reverse("forecast_calibration")).content.decode()
+    assert "P(grade 4) of at least 20\u00a0%" in content and "at least 0.2;" not in content
+
+
 def test_forecast_stores_the_next_count_day_and_pages_show_it(nurse_client, patient, regimens):
     cycle = start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=3)
     record_anc(patient, cycle.day1 - timedelta(hours=2), "5.0")
