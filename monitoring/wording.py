@@ -84,3 +84,9 @@ def people_units(text: str) -> str:
     for written, said in _UNITS:
         text = text.replace(written, said)
     return text
+
+
+def next_fbc(day_text: str, overdue: bool) -> str:
+    """Return the forecast's next-FBC advice: "next FBC: Thu 3 Dec", or, its day gone by without a
+    count (a count would have made a new forecast), "next FBC overdue (due Thu 3 Dec)"."""
+    return f"next FBC overdue (due {day_text})" if overdue else f"next FBC: {day_text}"

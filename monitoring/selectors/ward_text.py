@@ -64,7 +64,9 @@ class WardWords:
             nadir_day = row.predicted_nadir_day
             words.nadir_day = _day(forecast.nadir_at, "D d M") + (f" (day {nadir_day})" if nadir_day else "")
             words.p_grade4 = _percent(forecast.p_grade4)
-            words.next_fbc = _day(forecast.next_fbc_on, "D j M") if forecast.next_fbc_on else ""
+            if forecast.next_fbc_on:
+                words.next_fbc = wording.next_fbc(_day(forecast.next_fbc_on, "D j M"),
+                                                  forecast.next_fbc_on < timezone.localdate())
         ready = wording.readiness(forecast.p_ready, row.after_fn) if forecast is not None and \
             forecast.p_ready is not None else None
         if ready is not None:

@@ -5,6 +5,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from django import template
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import get_language
 
@@ -98,3 +99,11 @@ def readiness(forecast, febrile_neutropenia=False):
 def people_units(text) -> str:
     """Return text with units written as people write them (monitoring/wording.py)."""
     return wording.people_units(str(text))
+
+
+@register.filter
+def next_fbc(day: date | None) -> str:
+    """Return "next FBC: Thu 3 Dec", or "next FBC overdue (due Thu 3 Dec)" once that day has gone by."""
+    if day is None:
+        return ""
+    return wording.next_fbc(date_format(day, "D j M"), day < timezone.localdate())

@@ -123,7 +123,7 @@ def _regimen(line: dict) -> str:
 def _nadir(line: dict) -> str:
     if not line["nadir"]:
         return '<span class="muted">No forecast</span>'
-    fbc = _div("small next-fbc nowrap", f"next FBC: {line['next_fbc']}" if line["next_fbc"] else "")
+    fbc = _div("small next-fbc nowrap", line["next_fbc"])
     return (f'{escape(line["nadir"])}<div class="small">{escape(line["nadir_day"])}</div>'
             f'<div class="small nowrap">P(grade 4) {escape(line["p_grade4"])}</div>{fbc}')
 

@@ -321,3 +321,18 @@ def test_pages_need_login(client, patient):
     for url in (reverse("ward"), reverse("alerts"), reverse("patient", args=[patient.pk])):
         response = client.get(url)
         assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_a_next_fbc_day_gone_by_reads_overdue_on_the_ward_and_the_patient_page(nurse_client, team, regimens):
+    """A forecast's "next FBC: Thu 3 Dec" still showed on 5 Dec, while a count would have made a new forecast."""
+    patient, cycles = build_story_patient(team, regimens)
+    forecast = cycles[2].forecast
+    yesterday = timezone.localdate() - timedelta(days=1)
+    forecast.next_fbc_on = yesterday
+    forecast.save(update_fields=["next_fbc_on"])
+    due = f"next FBC overdue (due {yesterday:%a} {yesterday.day} {yesterday:%b})"
+    assert due in nurse_client.get(reverse("patient", args=[patient.pk])).content.decode()
+    assert due in nurse_client.get(reverse("ward")).content.decode()
+    forecast.next_fbc_on = timezone.localdate()
+    forecast.save(update_fields=["next_fbc_on"])
+    assert "next FBC: " in nurse_client.get(reverse("patient", args=[patient.pk])).content.decode()
