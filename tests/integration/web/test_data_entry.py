@@ -1,5 +1,6 @@
 """Data-entry forms: bad input gets a message on the field and saves nothing."""
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -272,3 +273,16 @@ def test_the_gcsf_unit_defaults_from_the_product(nurse_client, patient):
         assert response.status_code == 302, response.context["form"].errors
         assert GcsfDose.objects.filter(patient=patient, product_name=name).get().dose_unit == unit
         GcsfDose.objects.filter(patient=patient).delete()
+
+
+@pytest.mark.parametrize("url_name", ["count_new", "gcsf_new", "patient_edit", "patient_new",
+                                      "import_upload"])
+def test_every_field_described_by_its_help_text_points_at_it(nurse_client, patient, url_name):
+    # Django gives a field with help text aria-describedby="id_<name>_helptext"; a screen reader
+    # reads the help (the unit, what to type) only if an element of that id is on the page.
+    args = [] if url_name in ("patient_new", "import_upload") else [patient.pk]
+    html = nurse_client.get(reverse(url_name, args=args)).content.decode()
+    described = {name for names in re.findall(r'aria-describedby="([^"]+)"', html) for name in names.split()}
+    assert any(name.endswith("_helptext") for name in described)
+    missing = sorted(name for name in described if f'id="{name}"' not in html)
+    assert not missing, f"aria-describedby names no element: {missing}"
