@@ -6,7 +6,9 @@
   "use strict";
   var logScale = false;
   var NARROW_PX = 600;
-  var config = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"] };
+  // showSendToCloud: Plotly 4 otherwise offers "Share chart...", which sends the patient's chart to Plotly Cloud.
+  var config = { responsive: true, displaylogo: false, showSendToCloud: false,
+                 modeBarButtonsToRemove: ["select2d", "lasso2d"] };
   var specs = {};
 
   function log10(value) { return Math.log(Math.max(value, 1e-6)) / Math.LN10; }

@@ -41,3 +41,18 @@ def test_go_back_on_a_refusal_goes_back_with_no_violation(live_server, chromium,
     page.click("text=Go back")
     page.wait_for_url(f"{live_server.url}/patients/{patient.pk}/")
     assert violations == []
+
+
+def test_no_chart_offers_to_upload_the_patient_to_plotly_cloud(live_server, chromium, nurse, team, regimens,
+                                                               no_pending_tasks):
+    """Plotly 4 shows "Share chart..." by default: one click opens cloud.plotly.com and sends it the
+    chart's data (the patient's counts and dates); the policy cannot stop a window.open."""
+    patient, _ = build_story_patient(team, regimens)
+    page = new_page(chromium, 1366, 3000, timeout_ms=15_000)
+    sign_in(page, live_server, nurse)
+    page.goto(f"{live_server.url}/patients/{patient.pk}/")
+    page.wait_for_selector("body[data-charts-ready='1']")
+    buttons = page.evaluate(
+        "() => [...document.querySelectorAll('.nw-chart.drawn .modebar-btn')].map(b => b.dataset.title)")
+    assert "Download plot as a PNG" in buttons  # the modebar is there ...
+    assert not [title for title in buttons if "Share" in title or "Cloud" in title]  # ... without a way off-site
