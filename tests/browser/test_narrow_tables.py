@@ -1,0 +1,24 @@
+"""Tables wider than a phone scroll sideways in their own box; a keyboard must be able to scroll them too."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.pages import new_page, sign_in, wait_for_js
+from tests.browser.test_dashboard_story import serious_axe_violations
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.mark.parametrize("path", ["/forecasts/calibration/", "/import/exceptions/"])
+def test_a_table_wider_than_a_phone_can_be_scrolled_from_the_keyboard(path, live_server, chromium, nurse):
+    page = new_page(chromium, 390, 844)
+    sign_in(page, live_server, nurse)
+    page.goto(f"{live_server.url}{path}")
+    wrap = page.locator(".table-wrap").first
+    assert wrap.evaluate("el => el.scrollWidth > el.clientWidth"), "the table is wider than the phone"
+    assert serious_axe_violations(page, live_server.url) == []
+    wrap.focus()
+    page.keyboard.press("ArrowRight")
+    wait_for_js(page, "document.querySelector('.table-wrap').scrollLeft > 0")
+    page.close()
