@@ -276,7 +276,7 @@ def test_the_gcsf_unit_defaults_from_the_product(nurse_client, patient):
 
 
 @pytest.mark.parametrize("url_name", ["count_new", "gcsf_new", "patient_edit", "patient_new",
-                                      "import_upload"])
+                                      "import_upload", "triage_call"])
 def test_every_field_described_by_its_help_text_points_at_it(nurse_client, patient, url_name):
     # Django gives a field with help text aria-describedby="id_<name>_helptext"; a screen reader
     # reads the help (the unit, what to type) only if an element of that id is on the page.
