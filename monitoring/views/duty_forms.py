@@ -74,9 +74,10 @@ class TriageCallForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.symptoms = list(symptoms)
         for symptom in self.symptoms:
+            # Each radio's label is only its grade's words: the row header names the symptom.
             self.fields[f"symptom_{symptom.pk}"] = forms.ChoiceField(
-                choices=TriageGrade.choices, initial=TriageGrade.GREEN, widget=forms.RadioSelect,
-                label=symptom.name, required=False)  # a row not asked about is green
+                choices=TriageGrade.choices, initial=TriageGrade.GREEN, label=symptom.name, required=False,
+                widget=forms.RadioSelect(attrs={"aria-describedby": f"symptom-{symptom.pk}"}))  # not asked: green
 
     def symptom_rows(self):
         """Return (symptom, bound field) pairs for the table."""

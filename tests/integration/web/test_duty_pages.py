@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import time, timedelta
 
 import pytest
@@ -130,3 +131,18 @@ def test_an_impossible_temperature_is_refused(nurse_client, patient):
 
 def test_another_teams_patient_has_no_triage_page(nurse_client, other_patient):
     assert nurse_client.get(f"/patients/{other_patient.pk}/triage/").status_code == 404
+
+
+def test_each_triage_radio_names_its_symptom(nurse_client, patient):
+    # A radio's label is only its grade's words ("None", "Felt cold and shivery once"); a screen
+    # reader tabbing through the table must also hear which symptom the row is.
+    table = load_triage_table()
+    form = nurse_client.get(f"/patients/{patient.pk}/triage/").content.decode()
+    radios = re.findall(r'<input type="radio"[^>]*>', form)
+    assert len(radios) == 3 * len(table)
+    for radio in radios:
+        described = re.search(r'aria-describedby="([^"]+)"', radio)
+        assert described, radio
+        header = re.search(rf'<th scope="row" id="{described.group(1)}">([^<]+)</th>', form)
+        pk = int(re.search(r'name="symptom_(\d+)"', radio).group(1))
+        assert header and header.group(1) == next(s.name for s in table.values() if s.pk == pk)
