@@ -44,7 +44,8 @@ def context(patient: Patient, now: datetime) -> dict:
              .select_related("cycle__course__regimen").order_by("-given_at").first())
     course = patient.courses.filter(active=True).select_related("regimen").first()
     # In the ward's and the patient page's order: febrile neutropenia first, then the most severe.
-    alerts = sorted(Alert.objects.filter(patient=patient, resolved_at__isnull=True), key=alert_order)
+    alerts = sorted(Alert.objects.filter(patient=patient, resolved_at__isnull=True).select_related("cycle"),
+                    key=alert_order)
     return {
         "anc_1e9_per_l": str(count.anc_1e9_per_l) if count else None,
         # As the header reads it: a censored count is "<0.1", not its bound "0.100".
@@ -54,8 +55,15 @@ def context(patient: Patient, now: datetime) -> dict:
         # Calendar days in clinic time, as the cycle's day counts them (day 8 is 7 days on), not 24-hour periods.
         "days_since_chemo": day_of_cycle(now, chemo.given_at, timezone.get_current_timezone()) - 1 if chemo else None,
         "regimen": course.regimen.name if course else (chemo.cycle.course.regimen.name if chemo else None),
-        "open_alerts": [f"{a.get_severity_display()}: {a.title}" for a in alerts],
+        "open_alerts": [_open_alert(alert) for alert in alerts],
     }
+
+
+def _open_alert(alert: Alert) -> str:
+    # Which cycle, and when: several grade 4 alerts of one patient otherwise read alike.
+    of_cycle = f"cycle {alert.cycle.number}, " if alert.cycle_id else ""
+    raised = f"{timezone.localtime(alert.raised_at):%a %d %b %H:%M}"
+    return f"{alert.get_severity_display()}: {alert.title} ({of_cycle}raised {raised})"
 
 
 def record_call(patient: Patient, entered: CallInput, *, user, now: datetime | None = None) -> TriageCall:

@@ -9,8 +9,9 @@ import pytest
 from django.utils import timezone
 
 from monitoring.models import Alert, RotaOverride, ShiftPattern, TeamDuty, TemperatureReading, TriageCall
-from tests.conftest import make_user
+from tests.conftest import make_user, start_on_regimen
 from tests.integration.triage.symptoms import load_triage_table
+from tests.story import raise_alert
 
 pytestmark = pytest.mark.django_db
 
@@ -146,3 +147,17 @@ def test_each_triage_radio_names_its_symptom(nurse_client, patient):
         header = re.search(rf'<th scope="row" id="{described.group(1)}">([^<]+)</th>', form)
         pk = int(re.search(r'name="symptom_(\d+)"', radio).group(1))
         assert header and header.group(1) == next(s.name for s in table.values() if s.pk == pk)
+
+
+def test_the_triage_page_names_the_cycle_of_each_open_alert(nurse_client, patient, regimens):
+    # The demo's febrile-neutropenia patient has a grade 4 alert open in each of three cycles: they
+    # read "Critical: Grade 4 neutropenia observed" three times over beside the call.
+    load_triage_table()
+    cycle1 = start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=30)
+    cycle2 = cycle1.course.cycles.get(number=2)
+    for cycle, hours_ago in ((cycle1, 300), (cycle2, 20)):
+        raise_alert(patient, cycle, raised_at=timezone.now() - timedelta(hours=hours_ago))
+    form = nurse_client.get(f"/patients/{patient.pk}/triage/").content.decode()
+    listed = form.split("<dt>Open alerts</dt>")[1].split("</dd>")[0]
+    assert "Critical: Grade 4 neutropenia observed (cycle 2, raised " in listed
+    assert "Critical: Grade 4 neutropenia observed (cycle 1, raised " in listed
