@@ -6,6 +6,7 @@ import pytest
 
 from tests.browser.pages import new_page, sign_in, wait_for_js
 from tests.browser.test_dashboard_story import serious_axe_violations
+from tests.integration.triage.symptoms import load_triage_table
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -21,4 +22,21 @@ def test_a_table_wider_than_a_phone_can_be_scrolled_from_the_keyboard(path, live
     wrap.focus()
     page.keyboard.press("ArrowRight")
     wait_for_js(page, "document.querySelector('.table-wrap').scrollLeft > 0")
+    page.close()
+
+
+def test_the_triage_table_fits_a_phone_with_every_grade_in_sight(live_server, chromium, nurse, patient):
+    """At 390 px the Red column (the answer that sends the patient in) was off to the right."""
+    load_triage_table()
+    page = new_page(chromium, 390, 844)
+    sign_in(page, live_server, nurse)
+    page.goto(f"{live_server.url}/patients/{patient.pk}/triage/")
+    wrap = page.locator("table.triage").locator("xpath=..")
+    assert wrap.evaluate("el => el.scrollWidth <= el.clientWidth"), "the symptom table scrolls sideways"
+    rows = page.evaluate("""() => [...document.querySelectorAll('table.triage tbody tr')].map(row =>
+        [...row.querySelectorAll('td')].map(td => {
+            const box = td.querySelector('input').getBoundingClientRect();
+            return [getComputedStyle(td, '::before').content.replace(/"/g, ''), box.right <= window.innerWidth];
+        }))""")
+    assert rows and all(row == [["Green", True], ["Amber", True], ["Red", True]] for row in rows)
     page.close()
