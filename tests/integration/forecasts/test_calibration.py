@@ -160,3 +160,10 @@ def test_the_grade4_table_takes_the_same_queries_for_1_and_20_finished_cycles(te
     assert twenty == one
     assert table["cycles"] == 20
     assert table["predicted_and_observed"] + table["observed_not_predicted"] == 10
+
+
+def test_the_calibration_page_says_what_its_columns_mean(nurse_client):
+    # "Mean PIT" and "Mean abs log10 error" were column heads with no word on what they measure.
+    content = nurse_client.get(reverse("forecast_calibration")).content.decode()
+    assert "PIT (probability integral transform)" in content
+    assert "Mean abs log10 error: how far" in content
