@@ -16,6 +16,9 @@ from monitoring.labfeed.importers.scope import Scope
 
 FORMATS = {"csv": csv_format.parse, "fhir": fhir.parse, "hl7": hl7v2.parse}
 EXTENSIONS = {".csv": "csv", ".json": "fhir", ".fhir": "fhir", ".hl7": "hl7", ".oru": "hl7", ".txt": None}
+# A workbook saved by Excel: .xlsx (a zip archive) and .xls (an OLE2 compound file); read as text
+# they were "not UTF-8 text" or "contains NUL bytes", which does not tell a nurse what to do.
+WORKBOOK_SIGNATURES = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
 
 __all__ = ["FORMATS", "ImportReport", "Problem", "Scope", "detect_format", "import_file"]
 
@@ -63,6 +66,11 @@ def import_file(
     queue with its problems. With `all_or_nothing`, any bad unit refuses the whole file instead.
     A file that cannot be read at all (not UTF-8, invalid JSON, a bad CSV header) is refused whole.
     """
+    if isinstance(data, bytes) and data.startswith(WORKBOOK_SIGNATURES):
+        report = ImportReport(file=name, format=fmt or "unknown")
+        report.add("file", "format", "an Excel workbook, not a CSV file: save it as CSV UTF-8 "
+                                     "(File > Save As) and import that")
+        return report
     text = decode(data)
     if text is None:
         report = ImportReport(file=name, format=fmt or "unknown")

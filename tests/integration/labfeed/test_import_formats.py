@@ -396,6 +396,20 @@ def test_upload_page_imports_and_reports(nurse_client, patient, other_patient):
     assert CountResult.objects.count() == 2
 
 
+@pytest.mark.parametrize("name, start", [("counts.xlsx", b"PK\x03\x04\x14\x00\x06\x00"),
+                                         ("counts.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00")])
+def test_an_excel_workbook_is_refused_saying_to_save_it_as_csv(nurse_client, patient, name, start):
+    # The README says results come "as CSV or Excel files"; a workbook read "not UTF-8 text" or
+    # "contains NUL bytes", and the page asked to "Fix these 1 problem".
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    refused = nurse_client.post("/import/", {"file": SimpleUploadedFile(name, start + bytes(200) + b"\xff\xfe")})
+    content = refused.content.decode()
+    assert refused.status_code == 400 and "an Excel workbook, not a CSV file: save it as CSV UTF-8" in content
+    assert "Fix this problem and import the file again." in content
+    assert not CountResult.objects.exists()
+
+
 def test_upload_page_needs_login(client):
     assert client.get("/import/").status_code == 302
 
