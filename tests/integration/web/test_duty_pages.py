@@ -161,3 +161,16 @@ def test_the_triage_page_names_the_cycle_of_each_open_alert(nurse_client, patien
     listed = form.split("<dt>Open alerts</dt>")[1].split("</dd>")[0]
     assert "Critical: Grade 4 neutropenia observed (cycle 2, raised " in listed
     assert "Critical: Grade 4 neutropenia observed (cycle 1, raised " in listed
+
+
+def test_a_refused_shift_shows_each_error_under_its_own_field(admin_client, team, nurse):
+    # The form put "This field is required." above each label, so the days' error read as the
+    # role's and the missing handover-out as the handover-in the nurse had typed.
+    response = admin_client.post(f"/teams/{team.pk}/rota/patterns/", {"user": nurse.pk, "role": "nurse",
+                                                                         "starts": "08:00"})
+    html = response.content.decode()
+    assert response.status_code == 400
+    for field, error in (("weekdays", "id_weekdays_error"), ("ends", "id_ends_error")):
+        error_at = html.index(f'id="{error}"')
+        assert html.rfind(f'name="{field}"', 0, error_at) > html.rfind("<label", 0, error_at), field
+    assert 'value="08:00"' in html  # what was typed comes back
