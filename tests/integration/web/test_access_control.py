@@ -161,6 +161,13 @@ def test_a_forwarded_for_header_from_anyone_but_the_proxy_is_ignored(client, nur
     assert response.status_code == 429
 
 
+def test_a_wrong_password_is_said_once(client, nurse):
+    # The page said it twice: its own sentence, then Django's "Please enter a correct username and password".
+    page = client.post(reverse("login"), {"username": "nurse", "password": "wrong-password"}).content.decode()
+    assert page.count("did not match") == 1 and "Please enter a correct username" not in page
+    assert 'value="nurse"' in page  # the username typed comes back
+
+
 def test_correct_password_logs_in(client, nurse):
     response = client.post(reverse("login"), {"username": "nurse", "password": PASSWORD})
     assert response.status_code == 302 and client.session["_auth_user_id"] == str(nurse.pk)
