@@ -96,3 +96,32 @@ def test_an_antibiotic_time_in_the_future_keeps_the_note(live_server, browser_pa
     shot(page, 1024, "22-ack-kept")
     alert.refresh_from_db()
     assert alert.acknowledged_at is None
+
+
+def test_on_a_phone_a_refused_acknowledgement_and_record_antibiotic_time_show_the_fields(
+        live_server, chromium, nurse, patient, regimens, no_pending_tasks):
+    """A phone folds each alert's note and antibiotic time (static/js/menu.js) so the first screen
+    holds the button; it folded them after a refusal too (what was typed hidden under the error),
+    and "Record antibiotic time" on the ward led to an alert with the time field folded away."""
+    from tests.browser.pages import new_page
+
+    cycle = start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=8)
+    records.record_count(patient, clinical.parse_count(
+        collected_at=timezone.now() - timedelta(hours=2), unit="10^9/L", anc=Decimal("0.3")))
+    add_temperature(patient, timezone.now() - timedelta(minutes=30), "38.6")
+    alert = Alert.objects.get(cycle=cycle, kind=Alert.Kind.FEBRILE_NEUTROPENIA, resolved_at=None)
+    page = new_page(chromium, 390, 844)
+    sign_in(page, live_server, nurse)
+    page.click("#ward-table >> text=Record antibiotic time")
+    page.wait_for_url(f"{live_server.url}/patients/{patient.pk}/#alert-{alert.pk}")
+    assert page.locator(f"#abx-{alert.pk}").is_visible(), "the field the link promised is folded away"
+
+    page.goto(f"{live_server.url}/patients/{patient.pk}/")
+    assert not page.locator(f"#abx-{alert.pk}").is_visible()  # folded on a phone, as designed
+    page.click(f"form:has(#note-{alert.pk}) summary")
+    page.fill(f"#note-{alert.pk}", "Cultures taken")
+    page.fill(f"#abx-{alert.pk}", timezone.localtime(timezone.now() + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M"))
+    page.click(f"form:has(#note-{alert.pk}) button[type=submit]")
+    page.wait_for_selector(f"#ack-problem-{alert.pk}")
+    assert page.locator(f"#note-{alert.pk}").is_visible() and page.locator(f"#abx-{alert.pk}").is_visible()
+    page.close()
