@@ -22,6 +22,7 @@ class PatientForm(RefuseControlCharacters, forms.ModelForm):
         # <input type=date> takes only yyyy-mm-dd: without the format the browser drops the value
         # ("30/06/1971" in en-GB) and saving an unchanged form fails with "This field is required".
         widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+        labels = {"weight_kg": "Weight (kg)"}
 
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)

@@ -286,3 +286,9 @@ def test_every_field_described_by_its_help_text_points_at_it(nurse_client, patie
     assert any(name.endswith("_helptext") for name in described)
     missing = sorted(name for name in described if f'id="{name}"' not in html)
     assert not missing, f"aria-describedby names no element: {missing}"
+
+
+def test_the_patient_form_gives_the_weight_its_unit_in_brackets(nurse_client, patient):
+    # The model field's name made the label "Weight kg:", beside "Baseline ANC (x10^9/L):".
+    html = nurse_client.get(reverse("patient_edit", args=[patient.pk])).content.decode()
+    assert '<label for="id_weight_kg">Weight (kg):</label>' in html
