@@ -40,3 +40,38 @@ def test_the_triage_table_fits_a_phone_with_every_grade_in_sight(live_server, ch
         }))""")
     assert rows and all(row == [["Green", True], ["Amber", True], ["Red", True]] for row in rows)
     page.close()
+
+
+def test_the_record_history_on_a_phone_breaks_no_short_word(live_server, chromium, nurse, patient):
+    """Every history cell could break anywhere, so at 390 px the table read "Create/d", "syste/m or
+    import" and "19:09:3/4"; only the long record and before/after texts need to."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.story import add_count, add_temperature
+
+    add_count(patient, timezone.now() - timedelta(hours=3), "2.89")
+    add_temperature(patient, timezone.now() - timedelta(hours=2), "37.4")
+    page = new_page(chromium, 390, 844)
+    sign_in(page, live_server, nurse)
+    page.goto(f"{live_server.url}/patients/{patient.pk}/history/")
+    broken = page.evaluate(r"""() => {
+        const out = [];
+        document.querySelectorAll('#changes tbody tr').forEach(row => [...row.cells].slice(0, 3).forEach(cell => {
+            const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+            for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                for (const match of node.textContent.matchAll(/\S+/g)) {
+                    const range = document.createRange();
+                    range.setStart(node, match.index);
+                    range.setEnd(node, match.index + match[0].length);
+                    if (range.getClientRects().length > 1) out.push(match[0]);
+                }
+            }
+        }));
+        return out;
+    }""")
+    assert page.locator("#changes tbody tr").count() >= 2
+    assert broken == [], f"words broken across lines: {broken}"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.close()
