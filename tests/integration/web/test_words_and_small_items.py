@@ -5,6 +5,7 @@ the admin's plural, and demo staff with people's names."""
 from __future__ import annotations
 
 import logging
+import re
 from datetime import timedelta
 
 import pytest
@@ -133,3 +134,14 @@ def test_demo_staff_have_peoples_names(db):
     call_command("load_demo", password="demo-only-password", stdout=open("/dev/null", "w"))
     names = {u.username: u.get_full_name() for u in User.objects.filter(username__in=["nurse", "nurse2"])}
     assert names == {"nurse": "Nora Bennett", "nurse2": "Hana Kowalski"}
+
+
+@pytest.mark.parametrize("url", ["patient", "import_exceptions"])
+def test_no_table_column_is_unnamed(nurse_client, patient, regimens, url):
+    # The column of "Correct", "Record given" or "Review" links had an empty header: a screen
+    # reader read the links in a column with no name.
+    start_on_regimen(patient, regimens["DOCETAXEL-75-Q3W"], days_ago=3)
+    add_count(patient, timezone.now() - timedelta(hours=2), "3.1")
+    html = nurse_client.get(reverse(url, args=[patient.pk] if url == "patient" else [])).content.decode()
+    assert "<th" in html
+    assert not re.findall(r"<th[^>]*>\s*</th>", html)
