@@ -9,7 +9,7 @@ from django.utils import timezone
 from monitoring import treatment
 from monitoring.forms.fields import DateTimeLocalField, check_moment
 from monitoring.guards.text import RefuseControlCharacters
-from monitoring.models import Cycle, GcsfDecision, Regimen
+from monitoring.models import Cycle, GcsfDecision, Patient, Regimen, TreatmentCourse
 
 # How far from today a planned day 1 may be: further is a typo (and year 9999 overflowed a date, a 500).
 MAX_PLANNING_HORIZON = timezone.timedelta(days=2 * 365)
@@ -22,14 +22,36 @@ def check_within_horizon(form: forms.Form, field: str) -> None:
 
 
 class CourseForm(RefuseControlCharacters, forms.Form):
+    """Start a regimen. Starting one ends the patient's active course: said, and ticked, first."""
+
     regimen = forms.ModelChoiceField(queryset=Regimen.objects.all())
     first_day1 = DateTimeLocalField(label="Cycle 1 day 1", help_text="Planned (or actual) first dose.")
     n_cycles = forms.IntegerField(label="Number of cycles", min_value=1, max_value=52, initial=6)
 
+    def __init__(self, *args, patient: Patient, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.active = (TreatmentCourse.objects.filter(patient=patient, active=True).select_related("regimen")
+                       .prefetch_related("cycles").first())
+        if self.active is not None:
+            cycles = list(self.active.cycles.all())
+            given = sum(1 for c in cycles if c.actual_day1 is not None)
+            self.fields["end_active"] = forms.BooleanField(
+                required=False, label=f"End {self.active.regimen} (started {self.active.started_on:%d %b %Y}, "
+                                      f"{given} of {len(cycles)} cycles given) and start this regimen instead")
+
     def clean(self):
         data = super().clean()
         check_within_horizon(self, "first_day1")
+        if self.active is not None and not data.get("end_active") and not self._same_as_active(data):
+            self.add_error("end_active", f"{self.active.regimen} is this patient's active course: tick to end it, "
+                                         "or go back if it should go on.")
         return data
+
+    def _same_as_active(self, data) -> bool:
+        """A second click of the same start (the active course is this regimen from this day 1): not a switch."""
+        return (data.get("regimen") == self.active.regimen and data.get("first_day1") is not None
+                and any(c.number == 1 and c.original_planned_day1 == data["first_day1"]
+                        for c in self.active.cycles.all()))
 
 
 class GiveCycleForm(RefuseControlCharacters, forms.Form):

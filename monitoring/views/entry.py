@@ -157,7 +157,7 @@ def _require_treatment_rights(request) -> None:
 def course_new(request, pk: int):
     patient = patient_for(request, pk, FORM)
     _require_treatment_rights(request)
-    form = forms.CourseForm(request.POST or None)
+    form = forms.CourseForm(request.POST or None, patient=patient)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         if races.start_course_once(patient, data["regimen"], data["first_day1"], data["n_cycles"]) is None:

@@ -212,6 +212,22 @@ def test_nurse_cannot_start_a_regimen_but_an_oncologist_can(client, nurse, oncol
     assert patient.courses.get().cycles.count() == 4
 
 
+def test_starting_a_regimen_over_an_active_one_says_so_and_needs_a_tick(client, oncologist, patient, regimens):
+    """Starting a regimen ends the active course: it did so without a word, whatever cycle she was in."""
+    client.force_login(oncologist)
+    url = reverse("course_new", args=[patient.pk])
+    client.post(url, {"regimen": regimens["DOCETAXEL-75-Q3W"].pk, "first_day1": form_moment(-24 * 21), "n_cycles": 6})
+    page = client.get(url).content.decode()
+    assert "End Docetaxel 75 mg/m2 q3w" in page and "0 of 6 cycles given" in page
+    switch = {"regimen": regimens["TC-Q3W"].pk, "first_day1": form_moment(24), "n_cycles": 4}
+    refused = client.post(url, switch)
+    assert refused.status_code == 200
+    assert "is this patient&#x27;s active course: tick to end it" in refused.content.decode()
+    assert patient.courses.get(active=True).regimen.code == "DOCETAXEL-75-Q3W"
+    assert client.post(url, {**switch, "end_active": "on"}).status_code == 302
+    assert patient.courses.get(active=True).regimen.code == "TC-Q3W" and patient.courses.count() == 2
+
+
 def test_delaying_a_cycle_moves_later_cycles(client, oncologist, patient, regimens):
     cycle1 = start_on_regimen(patient, regimens["AC-Q3W"], days_ago=20)
     cycle2 = cycle1.course.cycles.get(number=2)
