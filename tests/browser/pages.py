@@ -94,3 +94,19 @@ OVERLAPS = r"""() => {
   });
   return out;
 }"""
+
+
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def serious_axe_violations(page, base_url: str) -> list[dict]:
+    """Run the vendored axe-core on the page; return serious and critical WCAG A/AA violations."""
+    page.add_script_tag(url=f"{base_url}/static/vendor/axe.min.js")
+    return page.evaluate(
+        """async (tags) => {
+            const result = await axe.run(document, {runOnly: {type: 'tag', values: tags}});
+            return result.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+                .map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+        }""",
+        AXE_TAGS,
+    )

@@ -18,26 +18,11 @@ from django.utils import timezone
 from monitoring.models import Alert
 from monitoring.selectors import open_alert_count
 from tests.browser.conftest import SCREENSHOTS
-from tests.browser.pages import new_page, shot, sign_in, wait_for_js, wider_than_screen
+from tests.browser.pages import new_page, serious_axe_violations, shot, sign_in, wait_for_js, wider_than_screen
 from tests.conftest import make_patient, start_on_regimen
 from tests.story import add_count, build_story_patient, raise_alert
 
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def serious_axe_violations(page, base_url: str) -> list[dict]:
-    """Run the vendored axe-core on the page; return serious and critical WCAG A/AA violations."""
-    page.add_script_tag(url=f"{base_url}/static/vendor/axe.min.js")
-    return page.evaluate(
-        """async (tags) => {
-            const result = await axe.run(document, {runOnly: {type: 'tag', values: tags}});
-            return result.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
-                .map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
-        }""",
-        AXE_TAGS,
-    )
 
 
 @pytest.mark.parametrize("width", [1366, 1024, 390])

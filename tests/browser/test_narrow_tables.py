@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.pages import new_page, sign_in, wait_for_js
-from tests.browser.test_dashboard_story import serious_axe_violations
+from tests.browser.pages import new_page, serious_axe_violations, sign_in, wait_for_js
 from tests.integration.triage.symptoms import load_triage_table
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
