@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
 
 # A caveat the kernel writes -> the sentence a nurse reads (None: not worth her attention).
 _NOTES: list[tuple[re.Pattern, str | None]] = [
@@ -90,3 +93,22 @@ def next_fbc(day_text: str, overdue: bool) -> str:
     """Return the forecast's next-FBC advice: "next FBC: Thu 3 Dec", or, its day gone by without a
     count (a count would have made a new forecast), "next FBC overdue (due Thu 3 Dec)"."""
     return f"next FBC overdue (due {day_text})" if overdue else f"next FBC: {day_text}"
+
+
+def percent(probability, space: str = "\u00a0") -> str:
+    """Return a probability as a whole percentage, never rounded across an alert threshold.
+
+    0.712 -> "71 %"; but 0.196 -> "19.6 %" where "grade 4 predicted" needs 20 %: "20 %" with no
+    alert beside "alert from 20 %" read as a missed alert. The thresholds are the clinic's settings
+    (GRADE4_PREDICTED_THRESHOLD and its clear threshold, NOT_READY_PROBABILITY), as numbers on
+    screen are never rounded across a grade (clinical.number_text).
+    """
+    config = settings.NEUTROWATCH
+    bounds = [Decimal(str(config[key])) * 100 for key in
+              ("GRADE4_PREDICTED_THRESHOLD", "GRADE4_PREDICTED_CLEAR_THRESHOLD", "NOT_READY_PROBABILITY")]
+    value = Decimal(str(float(probability))) * 100
+    for places in (0, 1, 2):
+        shown = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+        if not any((value < bound) != (shown < bound) for bound in bounds):
+            return f"{shown:f}{space}%"
+    return f"{value.normalize():f}{space}%"

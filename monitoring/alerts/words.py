@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from monitoring import clinical
+from monitoring import clinical, wording
 
 ANC_UNIT = "×10⁹/L"  # as people write it (not "x10^9/L")
 
@@ -72,4 +72,4 @@ def count(value) -> str:
 
 
 def percent(probability) -> str:
-    return f"{round(float(probability) * 100)} %"
+    return wording.percent(probability, " ")

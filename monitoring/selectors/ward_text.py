@@ -79,7 +79,7 @@ class WardWords:
 
 def _percent(value) -> str:
     """Return a probability as a whole percentage with a no-break space: 0.712 -> "71\u00a0%"."""
-    return "" if value is None else f"{float(value):.0%}".replace("%", "\u00a0%")
+    return "" if value is None else wording.percent(value)
 
 
 def _day(moment: datetime | date | None, day_format: str) -> str:

@@ -37,7 +37,7 @@ def percent(value) -> str:
     """Return a probability as a whole percentage with a no-break space: 0.712 -> "71\u00a0%"."""
     if value is None or value == "":
         return ""
-    return f"{float(value):.0%}".replace("%", "\u00a0%")
+    return wording.percent(value)
 
 
 @register.filter
