@@ -99,7 +99,9 @@ def test_beside_the_call_the_open_alerts_come_in_the_patient_pages_order(table, 
     raise_alert(patient, cycle, kind=Alert.Kind.GRADE4_OBSERVED, raised_at=now - timedelta(hours=1))
     header = nurse_client.get(reverse("patient", args=[patient.pk])).content.decode()
     assert "Febrile neutropenia" in header.split('<div class="fact-alerts">')[1].split("</div>")[0]
-    assert calls.context(patient, now)["open_alerts"][0] == "Critical: Febrile neutropenia suspected"
+    first, second = calls.context(patient, now)["open_alerts"]
+    assert first.startswith("Critical: Febrile neutropenia suspected (cycle 1, raised ")
+    assert second.startswith("Critical: Grade 4 neutropenia observed (cycle 1, raised ")
 
 
 def test_a_second_red_call_renotifies_the_open_alert(table, patient, nurse):
