@@ -25,7 +25,7 @@ from .grid import GRADE4_BELOW, RANDOM_SEED, _measured_in_cycle
 from .history import HOURS_PER_DAY
 from .model import Occasion, Schedule, build_schedule, simulate
 from .outlook import cycle_measures
-from .summary import counts_shift
+from .summary import counts_shift, measured_facts
 
 DELAY_H = 7 * HOURS_PER_DAY
 # Every scenario changes the current cycle or a later one: up to 12 h before its day 1 (where the
@@ -186,7 +186,7 @@ def scenario_forecasts(fit: Fit, threshold: float | None = None, draws: int = SC
         starts.append(start_h)
     combined = _combine(columns, next_drug, params, pick.size, fit)
     circ = _simulate_paired(params, columns[0], combined, len(runs), pick.size)
-    measured_h, measured = _measured_in_cycle(fit.history, length_h)
+    _, measured = _measured_in_cycle(fit.history, length_h)
     if fit.consistent and measured.size:
         # The counts already measured in the cycle: the as-planned courses pass through them as the
         # header's forecast does (summary.counts_shift), and every scenario's course moves with its
@@ -208,11 +208,8 @@ def scenario_forecasts(fit: Fit, threshold: float | None = None, draws: int = SC
         low, mid, high = np.quantile(measures.nadir, [0.1, 0.5, 0.9])
         p_grade4 = float(np.mean(measures.nadir < GRADE4_BELOW))
         if index == 0 and fit.consistent and measured.size:
-            # As planned, this cycle's counts are facts, as in the header: the nadir is never above
-            # the lowest one, and a grade 4 measured is a grade 4.
-            mid = min(mid, float(measured.min()))
-            low, high = min(low, mid), max(high, mid)
-            p_grade4 = 1.0 if measured.min() < GRADE4_BELOW else p_grade4
+            # As planned, this cycle's counts are facts, as in the header.
+            low, mid, high, p_grade4 = measured_facts(low, mid, high, p_grade4, float(measured.min()))
         rows.append({"scenario": scenario.key, "label": scenario.label, "cycle": cycle,
                      "nadir": {"anc": _anc(mid), "interval80": [_anc(low), _anc(high)],
                                "day_of_cycle": round(float(np.median(measures.nadir_day)), 1)},

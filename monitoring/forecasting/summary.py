@@ -110,6 +110,18 @@ def counts_shift(history, grid_h: np.ndarray, circ: np.ndarray, residual_sd: np.
     return log_shift
 
 
+def measured_facts(lo: float, mid: float, hi: float, p_grade4: float,
+                   lowest: float) -> tuple[float, float, float, float]:
+    """Return the nadir band and P(grade 4) with the cycle's lowest measured count taken as a fact.
+
+    A measured grade is a fact (CTCAE grades the measured count), not a probability; and the
+    reported nadir is never above the lowest count already seen. The header and the what-if
+    table's "as planned" row both say so through here.
+    """
+    mid = min(mid, lowest)
+    return min(lo, mid), mid, max(hi, mid), (1.0 if lowest < GRADE4_BELOW else p_grade4)
+
+
 def summarise(fit: Fit) -> dict:
     """Return the nadir-bench output object of a fit."""
     history, grid_h, warnings = fit.history, fit.grid_h, fit.warnings
@@ -126,13 +138,8 @@ def summarise(fit: Fit) -> dict:
     _, measured = _measured_in_cycle(history, length_h)
     suggested = next_count(fit, nadir, nadir_h, length_h, bool(measured.size and measured.min() < GRADE4_BELOW))
     if measured.size and fit.consistent:
-        # A measured grade is a fact (CTCAE grades the measured count), not a probability; and the
-        # reported nadir is never above the lowest count already seen.
-        lowest = float(measured.min())
-        p_grade4 = 1.0 if lowest < GRADE4_BELOW else p_grade4
-        p_grade3plus = 1.0 if lowest < GRADE3_BELOW else p_grade3plus
-        mid = min(mid, lowest)
-        lo, hi = min(lo, mid), max(hi, mid)
+        lo, mid, hi, p_grade4 = measured_facts(lo, mid, hi, p_grade4, float(measured.min()))
+        p_grade3plus = 1.0 if measured.min() < GRADE3_BELOW else p_grade3plus
     nadir_time_h = float(np.median(nadir_h))
     index, weight = _interpolation(grid_h, np.array([length_h]))
     next_day1 = circ[index[0]] * (1 - weight[0]) + circ[index[0] + 1] * weight[0]

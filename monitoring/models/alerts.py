@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Q
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 
@@ -221,6 +222,13 @@ class Alert(models.Model):
         if self.kind in (self.Kind.HELD_RESULT, self.Kind.UNREADABLE_HELD, self.Kind.HELD_TEMPERATURE):
             return "held for review, in no cycle until stored"
         return "no active cycle"
+
+    @property
+    def which_words(self) -> str:
+        """Return "cycle 2, raised Sat 05 Dec 10:30" (clinic time): several grade 4 alerts of one
+        patient otherwise read alike where they are listed ("Record given", the triage call)."""
+        of_cycle = f"cycle {self.cycle.number}, " if self.cycle_id else ""
+        return f"{of_cycle}raised {timezone.localtime(self.raised_at):%a %d %b %H:%M}"
 
     @property
     def mrn(self) -> str:

@@ -55,15 +55,8 @@ def context(patient: Patient, now: datetime) -> dict:
         # Calendar days in clinic time, as the cycle's day counts them (day 8 is 7 days on), not 24-hour periods.
         "days_since_chemo": day_of_cycle(now, chemo.given_at, timezone.get_current_timezone()) - 1 if chemo else None,
         "regimen": course.regimen.name if course else (chemo.cycle.course.regimen.name if chemo else None),
-        "open_alerts": [_open_alert(alert) for alert in alerts],
+        "open_alerts": [f"{a.get_severity_display()}: {a.title} ({a.which_words})" for a in alerts],
     }
-
-
-def _open_alert(alert: Alert) -> str:
-    # Which cycle, and when: several grade 4 alerts of one patient otherwise read alike.
-    of_cycle = f"cycle {alert.cycle.number}, " if alert.cycle_id else ""
-    raised = f"{timezone.localtime(alert.raised_at):%a %d %b %H:%M}"
-    return f"{alert.get_severity_display()}: {alert.title} ({of_cycle}raised {raised})"
 
 
 def record_call(patient: Patient, entered: CallInput, *, user, now: datetime | None = None) -> TriageCall:
